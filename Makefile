@@ -1,0 +1,41 @@
+# Set-up and test entry points. `make test` works on a fresh machine: it installs uv when
+# missing, syncs the workspace from uv.lock, adds PyTorch 2.13 (CPU) as a test oracle, then
+# runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest
+TORCH_VERSION := 2.13.0
+
+.PHONY: setup test test-fast test-integration test-sim kernel-check bench demo build lint-imports clean
+
+$(UV):
+	$(PYTHON) -m pip install --user --quiet uv
+
+setup: $(UV)
+	$(UV) sync --all-packages --frozen --inexact
+	@$(PY) -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$(TORCH_VERSION)')" 2>/dev/null \
+	  || $(PYTHON) -m pip --python $(PY) install --quiet torch==$(TORCH_VERSION)
+
+test: setup
+	$(PYTEST) -n 2 packages tests-integration
+
+test-fast: setup
+	$(PYTEST) -n 2 packages
+
+test-integration: setup
+	$(PYTEST) -n 2 tests-integration
+
+demo: setup
+	$(PY) examples/demo.py
+
+build: $(UV)
+	$(UV) build --all-packages --out-dir dist
+
+lint-imports: setup
+	$(VENV)/bin/lint-imports
+
+clean:
+	rm -rf $(VENV) dist .pytest_cache
