@@ -58,3 +58,104 @@ class Backend(ABC):
 
     def set_memory_limit(self, limit_bytes: int | None) -> None:
         """Cap the pool at ``limit_bytes`` (None lifts the cap)."""
+
+    # -- fused ops --------------------------------------------------------------------------
+    # Reference implementations written against ``self.xp`` (so they serve NumPy and CuPy
+    # alike). The CUDA backend overrides them with our kernels; the CPU backend may override one
+    # where a faster host path pays. Arrays in, arrays out; floats are computed in the input's
+    # precision except float16/bfloat16, which accumulate in float32 and return the input dtype.
+
+    def softmax(self, x: Array, dim: int) -> Array:
+        """``exp(x - max) / sum(exp(x - max))`` along ``dim``."""
+        xp = self.xp
+        work = _upcast(xp, x)
+        shifted = work - work.max(axis=dim, keepdims=True)
+        exps = xp.exp(shifted)
+        return (exps / exps.sum(axis=dim, keepdims=True)).astype(x.dtype, copy=False)
+
+    def log_softmax(self, x: Array, dim: int) -> Array:
+        """``x - logsumexp(x)`` along ``dim``."""
+        xp = self.xp
+        work = _upcast(xp, x)
+        shifted = work - work.max(axis=dim, keepdims=True)
+        return (shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))).astype(x.dtype, copy=False)
+
+    def softmax_backward(self, grad: Array, y: Array, dim: int) -> Array:
+        """Gradient of softmax given its output ``y``: ``y * (grad - sum(grad * y))``."""
+        work_g, work_y = _upcast(self.xp, grad), _upcast(self.xp, y)
+        return (work_y * (work_g - (work_g * work_y).sum(axis=dim, keepdims=True))).astype(y.dtype, copy=False)
+
+    def log_softmax_backward(self, grad: Array, y: Array, dim: int) -> Array:
+        """Gradient of log_softmax given its output ``y``: ``grad - exp(y) * sum(grad)``."""
+        xp = self.xp
+        work_g, work_y = _upcast(xp, grad), _upcast(xp, y)
+        return (work_g - xp.exp(work_y) * work_g.sum(axis=dim, keepdims=True)).astype(y.dtype, copy=False)
+
+    def gelu(self, x: Array, approximate: str = "none") -> Array:
+        """GELU, exact (``x * Φ(x)`` via erf) or ``approximate="tanh"``."""
+        xp = self.xp
+        work = _upcast(xp, x)
+        if approximate == "tanh":
+            inner = _SQRT_2_OVER_PI * (work + 0.044715 * work**3)
+            out = 0.5 * work * (1.0 + xp.tanh(inner))
+        elif approximate == "none":
+            out = 0.5 * work * (1.0 + _erf(xp, work * _INV_SQRT_2))
+        else:
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        return out.astype(x.dtype, copy=False)
+
+    def gelu_backward(self, grad: Array, x: Array, approximate: str = "none") -> Array:
+        """d gelu(x)/dx times ``grad``."""
+        xp = self.xp
+        work, work_g = _upcast(xp, x), _upcast(xp, grad)
+        if approximate == "tanh":
+            inner = _SQRT_2_OVER_PI * (work + 0.044715 * work**3)
+            t = xp.tanh(inner)
+            d_inner = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * work**2)
+            deriv = 0.5 * (1.0 + t) + 0.5 * work * (1.0 - t * t) * d_inner
+        elif approximate == "none":
+            cdf = 0.5 * (1.0 + _erf(xp, work * _INV_SQRT_2))
+            pdf = xp.exp(-0.5 * work * work) * _INV_SQRT_2PI
+            deriv = cdf + work * pdf
+        else:
+            raise ValueError(f"gelu_backward: approximate must be 'none' or 'tanh', got {approximate!r}")
+        return (work_g * deriv).astype(x.dtype, copy=False)
+
+    def silu(self, x: Array) -> Array:
+        """``x * sigmoid(x)``."""
+        work = _upcast(self.xp, x)
+        return (work * _sigmoid(self.xp, work)).astype(x.dtype, copy=False)
+
+    def silu_backward(self, grad: Array, x: Array) -> Array:
+        """``grad * s * (1 + x * (1 - s))`` with ``s = sigmoid(x)``."""
+        xp = self.xp
+        work, work_g = _upcast(xp, x), _upcast(xp, grad)
+        s = _sigmoid(xp, work)
+        return (work_g * s * (1.0 + work * (1.0 - s))).astype(x.dtype, copy=False)
+
+
+_SQRT_2_OVER_PI = 0.7978845608028654
+_INV_SQRT_2 = 0.7071067811865476
+_INV_SQRT_2PI = 0.3989422804014327
+
+
+def _upcast(xp: Any, x: Array) -> Array:
+    """float16/bfloat16 are computed in float32; other dtypes as they are."""
+    return x.astype(xp.float32) if x.dtype.itemsize == 2 and x.dtype.kind in "fV" else x
+
+
+def _sigmoid(xp: Any, x: Array) -> Array:
+    # Split by sign so neither branch overflows exp.
+    positive = x >= 0
+    z = xp.exp(xp.where(positive, -x, x))
+    return xp.where(positive, 1.0 / (1.0 + z), z / (1.0 + z))
+
+
+def _erf(xp: Any, x: Array) -> Array:
+    if xp is np:
+        from scipy.special import erf
+
+        return erf(x)
+    import cupyx.scipy.special
+
+    return cupyx.scipy.special.erf(x)
