@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import special
+
 if TYPE_CHECKING:
     from ..device import Device
 
@@ -152,10 +154,4 @@ def _sigmoid(xp: Any, x: Array) -> Array:
 
 
 def _erf(xp: Any, x: Array) -> Array:
-    if xp is np:
-        from scipy.special import erf
-
-        return erf(x)
-    import cupyx.scipy.special
-
-    return cupyx.scipy.special.erf(x)
+    return special.erf(xp, x)

@@ -7,21 +7,15 @@ the largest value, as in PyTorch: last ascending, first descending.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from axon_core import DTypeError, ShapeError
 from axon_core import int64 as _int64
 
 from ..tensor import Tensor, normalize_dim, tensor_method, wrap
+from .reduction import ValuesIndices
 
-__all__ = ["ValuesIndices", "sort", "argsort", "topk", "kthvalue", "unique"]
-
-
-class ValuesIndices(NamedTuple):
-    """What sort / topk / kthvalue return: ``values`` and the int64 ``indices`` they came from."""
-
-    values: Tensor
-    indices: Tensor
+__all__ = ["sort", "argsort", "topk", "kthvalue", "unique"]
 
 
 def _stable_argsort(xp: Any, data: Any, axis: int, descending: bool) -> Any:
