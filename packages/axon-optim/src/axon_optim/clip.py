@@ -71,6 +71,8 @@ def _grads_of(parameters: Any) -> list[Tensor]:
 def _vector_norm(xp: Any, x: Any, norm_type: float) -> Any:
     """The ``norm_type`` norm of all elements of ``x`` as a 0-d array (0 for an empty ``x``)."""
     if x.size == 0:
+        if math.isinf(norm_type):
+            raise RuntimeError(f"clip_grad_norm_: the {norm_type} norm of an empty gradient is undefined (no identity)")
         return xp.zeros((), dtype=x.dtype)
     magnitude = xp.abs(x)
     if norm_type == math.inf:
