@@ -50,6 +50,8 @@ class Optimizer:
                 f"{type(self).__name__}: params must be an iterable of parameters or of dicts, "
                 f"got a single {type(params).__name__}"
             )
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(f"{type(self).__name__}: params must be an ordered collection (a list), not a set")
         groups = list(params)
         if not groups:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
