@@ -1,0 +1,1 @@
+"""axon-text: tokenizers."""
