@@ -129,7 +129,10 @@ class DataLoader(Generic[T]):
         return iter(self.batch_sampler if self.batch_sampler is not None else self.sampler)  # type: ignore[arg-type]
 
     def _stateful_sampler(self) -> Any:
-        source = self.batch_sampler if self.batch_sampler is not None else self.sampler
+        if isinstance(self.batch_sampler, BatchSampler):
+            source = self.batch_sampler.sampler
+        else:
+            source = self.batch_sampler if self.batch_sampler is not None else self.sampler
         return source if hasattr(source, "state_dict") and hasattr(source, "load_state_dict") else None
 
     def _begin_epoch(self) -> tuple[Iterator[Any], int]:
@@ -378,9 +381,9 @@ class _MultiProcessIterator:
         if not messages:
             for worker_id, w in enumerate(self._workers):
                 if not w.is_alive():
-                    code = w.exitcode
+                    message = f"DataLoader worker {worker_id} (pid {w.pid}) {_exit_description(w.exitcode)} unexpectedly"
                     self._shutdown()
-                    raise RuntimeError(f"DataLoader worker {worker_id} (pid {w.pid}) {_exit_description(code)} unexpectedly")
+                    raise RuntimeError(message)
         return messages
 
     def __iter__(self) -> "_MultiProcessIterator":
