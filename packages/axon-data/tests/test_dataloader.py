@@ -239,7 +239,7 @@ class Slow(Dataset):
         return 4
 
     def __getitem__(self, i):
-        time.sleep(3)
+        time.sleep(1.5)
         return i
 
 
