@@ -66,7 +66,7 @@ def test_nested_structures():
     out = default_collate(batch)
     np.testing.assert_array_equal(out["x"].numpy(), np.array([[0, 0], [1, 0], [2, 0]], dtype=np.float32))
     ids, names = out["meta"]  # a tuple comes back as a list
-    assert isinstance(out["meta"], list) and ids.tolist() == [0, 1, 2] and names == ["id0", "id1", "id2"]
+    assert isinstance(out["meta"], list) and ids.tolist() == [0, 1, 2] and names == ("id0", "id1", "id2")
     assert isinstance(out["p"], Point)
     assert out["p"].x.tolist() == [0, 1, 2]
     assert [t.tolist() for t in out["p"].y] == [[0, 1, 2], [1, 2, 3]]

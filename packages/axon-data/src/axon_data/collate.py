@@ -1,7 +1,7 @@
 """Turning a list of samples into a batch, with PyTorch's ``default_collate`` rules.
 
 Tensors and NumPy arrays are stacked along a new first dimension ``[batch, *sample_shape]``;
-Python ints become int64 tensors (bools bool), floats float64; strings stay a list;
+Python ints become int64 tensors (bools bool), floats float64; strings stay as they came;
 dicts, named tuples, tuples and lists are collated field by field (tuples come back as lists,
 as in PyTorch).
 """
@@ -61,7 +61,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(elem, int):
         return tensor(batch)
     if isinstance(elem, (str, bytes)):
-        return list(batch)
+        return batch
     if isinstance(elem, collections.abc.Mapping):
         fields = {key: default_collate([d[key] for d in batch]) for key in elem}
         try:
@@ -69,14 +69,14 @@ def default_collate(batch: Sequence[Any]) -> Any:
         except TypeError:
             return fields
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):
-        return type(elem)(*(default_collate(list(field)) for field in zip(*batch)))
+        return type(elem)(*(default_collate(field) for field in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
         size = len(elem)
         if any(len(s) != size for s in batch):
             raise ShapeError(
                 f"default_collate: every sequence in a batch must have the same length, got {[len(s) for s in batch]}"
             )
-        columns = [default_collate(list(field)) for field in zip(*batch)]
+        columns = [default_collate(field) for field in zip(*batch)]
         if isinstance(elem, tuple):
             return columns
         try:
