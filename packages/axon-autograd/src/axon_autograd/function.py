@@ -157,7 +157,10 @@ def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
             result = backward(ctx, *raw)
         single = not isinstance(result, tuple)
         results = (result,) if single else result
-        graph_wanted = grad_state.enabled and any(isinstance(g, Variable) and g._requires_grad for g in grads)
+        # Under create_graph the gradient depends on the inputs (which require grad) and on the
+        # incoming gradients; without a rule for that, backpropagating through it must fail.
+        graph_wanted = grad_state.enabled and (any(ctx.needs_input_grad)
+                                               or any(isinstance(g, Variable) and g._requires_grad for g in grads))
         wrapped = []
         for r in results:
             if r.__class__ is Tensor:
