@@ -305,3 +305,27 @@ def test_dtype_of_gradient_matches_the_leaf():
     y.backward(tensor(np.ones(2)))
     assert x.grad.dtype.name == "float32"
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_tensor_op_without_rule_raises_instead_of_dropping_the_gradient():
+    x = leaf([[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(RuntimeError, match="cumprod has no autograd rule"):
+        x.cumprod(0)
+    np.testing.assert_allclose(x.detach().cumprod(0).numpy(), [[1.0, 2.0], [3.0, 8.0]])
+    assert x.is_contiguous() and x.stride() == (2, 1)
+
+
+def test_comparisons_give_variables_without_grad():
+    x = leaf([1.0, -2.0])
+    mask = x > 0
+    assert not mask.requires_grad and mask.dtype.name == "bool"
+    np.testing.assert_array_equal(mask.numpy(), [True, False])
+
+
+def test_setitem_is_refused_on_graph_variables_and_allowed_under_no_grad():
+    x = leaf([1.0, 2.0, 3.0])
+    with pytest.raises(RuntimeError, match="in-place"):
+        x[0] = 5.0
+    with no_grad():
+        x[0] = 5.0
+    np.testing.assert_allclose(x.data.numpy(), [5.0, 2.0, 3.0])

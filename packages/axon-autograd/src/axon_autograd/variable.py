@@ -21,7 +21,8 @@ _new = object.__new__
 NON_DIFFERENTIABLE = frozenset(
     """eq ne lt le gt ge __eq__ __ne__ __lt__ __le__ __gt__ __ge__ equal allclose isclose isnan isinf
     isfinite isposinf isneginf isreal signbit logical_and logical_or logical_xor logical_not
-    bitwise_and bitwise_or bitwise_xor bitwise_not __and__ __or__ __xor__ __invert__ __rand__ __ror__
+    bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_shift greater
+    greater_equal less less_equal not_equal argwhere __and__ __or__ __xor__ __invert__ __rand__ __ror__
     __rxor__ __lshift__ __rshift__ argmax argmin argsort nonzero any all count_nonzero unique
     unique_consecutive bincount histc searchsorted bucketize floor_divide __floordiv__
     __rfloordiv__ eq_ new_zeros new_ones new_full new_empty new_tensor zeros_like ones_like
@@ -223,6 +224,11 @@ class Variable:
         self._version += 1
         return self
 
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """``v[key] = value`` in place (only where no gradient is involved, like other in-place ops)."""
+        self._inplace("__setitem__", (tuple(_unwrap(k) for k in key) if isinstance(key, tuple) else _unwrap(key),
+                                      value), {})
+
     def zero_(self) -> "Variable":
         """Set every element to zero in place."""
         if not hasattr(Tensor, "zero_"):
@@ -333,12 +339,22 @@ class Variable:
 def call_tensor_op(name: str, input: Variable, args: tuple, kwargs: dict) -> Any:
     """Run Tensor op ``name`` that has no backward rule: fine when no gradient is needed or the
     op is non-differentiable; a clear error otherwise, so no gradient is dropped silently."""
-    if name not in NON_DIFFERENTIABLE and grad_state.enabled and (input._requires_grad or _needs_grad(args)):
+    result = getattr(input.data, name)(*[_unwrap(a) for a in args], **kwargs)
+    if (name not in NON_DIFFERENTIABLE and grad_state.enabled and _has_float_tensor(result)
+            and (input._requires_grad or _needs_grad(args))):
         raise RuntimeError(
             f"Tensor.{name} has no autograd rule in axon_autograd, and an input requires grad; "
             f"call it on detached Variables (or inside no_grad()) if you do not need its gradient"
         )
-    return _wrap_plain(getattr(input.data, name)(*[_unwrap(a) for a in args], **kwargs))
+    return _wrap_plain(result)
+
+
+def _has_float_tensor(result: Any) -> bool:
+    if result.__class__ is Tensor:
+        return result.dtype.is_floating_point
+    if result.__class__ in (list, tuple) or isinstance(result, tuple):
+        return any(_has_float_tensor(r) for r in result)
+    return False
 
 
 def _nondifferentiable_method(name: str) -> Callable[..., Any]:

@@ -7,10 +7,10 @@ Importing this package attaches the ops to :class:`~axon_autograd.Variable` (eac
 
 from __future__ import annotations
 
-from . import activation, arithmetic, conversion, indexing, linalg, reduction, shape, unary
+from . import activation, arithmetic, composite, conversion, indexing, linalg, reduction, shape, unary
 from .indexing import where
 from .linalg import einsum
 from .shape import cat, stack
 
-__all__ = ["activation", "arithmetic", "conversion", "indexing", "linalg", "reduction", "shape", "unary",
+__all__ = ["activation", "arithmetic", "composite", "conversion", "indexing", "linalg", "reduction", "shape", "unary",
            "cat", "stack", "where", "einsum"]

@@ -11,7 +11,7 @@ from ..function import Function
 from ..variable import Variable, variable_method
 from ._util import meta, reduce_grad
 
-__all__ = ["Add", "Sub", "Mul", "Div", "Pow", "Neg"]
+__all__ = ["Add", "Sub", "Mul", "Div", "Pow", "Neg", "Atan2", "Remainder"]
 
 
 class Add(Function):
@@ -131,22 +131,62 @@ class Neg(Function):
         return -g
 
 
+class Atan2(Function):
+    @staticmethod
+    def forward(ctx: Any, a: Tensor, b: Tensor) -> Tensor:
+        ctx.meta = (meta(a), meta(b))
+        ctx.save_for_backward(a, b)
+        return a.atan2(b)
+
+    @staticmethod
+    def backward(ctx: Any, g: Variable) -> tuple:
+        a, b = ctx.saved_tensors
+        scale = g / (a * a + b * b)
+        ma, mb = ctx.meta
+        return (reduce_grad(scale * b, ma) if ctx.needs_input_grad[0] else None,
+                reduce_grad(-scale * a, mb) if ctx.needs_input_grad[1] else None)
+
+
+class Remainder(Function):
+    """``remainder`` (floor rounding) and ``fmod`` (truncation): ``a - round(a / b) * b``."""
+
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any, name: str) -> Tensor:
+        ctx.meta = (meta(a), meta(b))
+        quotient = a / b
+        ctx.quotient = (quotient.floor() if name == "remainder" else quotient.trunc()) if ctx.needs_input_grad[1] else None
+        return getattr(a, name)(b)
+
+    @staticmethod
+    def backward(ctx: Any, g: Variable) -> tuple:
+        ma, mb = ctx.meta
+        return (reduce_grad(g, ma) if ctx.needs_input_grad[0] else None,
+                reduce_grad(-g * ctx.quotient, mb) if ctx.needs_input_grad[1] else None)
+
+
+variable_method("atan2", "arctan2")(lambda input, other: Atan2.apply(input, other))
+variable_method("remainder")(lambda input, other: Remainder.apply(input, other, "remainder"))
+variable_method("fmod")(lambda input, other: Remainder.apply(input, other, "fmod"))
+if hasattr(Tensor, "__mod__"):
+    Variable.__mod__ = lambda self, other: Remainder.apply(self, other, "remainder")  # type: ignore[attr-defined]
+
+
 @variable_method("add", always=True)
 def add(input: Any, other: Any, *, alpha: Any = 1) -> Variable:
     return Add.apply(input, other) if alpha == 1 else Add.apply(input, other, alpha)
 
 
-@variable_method("sub", always=True)
+@variable_method("sub", "subtract", always=True)
 def sub(input: Any, other: Any, *, alpha: Any = 1) -> Variable:
     return Sub.apply(input, other) if alpha == 1 else Sub.apply(input, other, alpha)
 
 
-@variable_method("mul", always=True)
+@variable_method("mul", "multiply", always=True)
 def mul(input: Any, other: Any) -> Variable:
     return Mul.apply(input, other)
 
 
-@variable_method("div", "true_divide", always=True)
+@variable_method("div", "true_divide", "divide", always=True)
 def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Variable:
     if rounding_mode is not None:
         from ..variable import call_tensor_op

@@ -182,3 +182,105 @@ def where_method(input: Variable, condition: Any, other: Any) -> Variable:
 @variable_method("clamp", "clip")
 def clamp(input: Variable, min: Any = None, max: Any = None) -> Variable:
     return Clamp.apply(input, min, max)
+
+
+class SortLike(Function):
+    """``sort``/``topk``/``kthvalue``/``median(dim)``: values and indices; the gradient of each
+    value goes back to where it was taken from."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, name: str, dim: int, keepdim_squeezed: bool, args: tuple, kwargs: dict) -> Any:
+        from axon_tensor.tensor import normalize_dim
+
+        ctx.meta = (x._data.shape, x.dtype)
+        ctx.dim = normalize_dim(dim, x.ndim, name)
+        values, indices = getattr(x, name)(*args, dim=dim, **kwargs)
+        ctx.indices = indices.unsqueeze(ctx.dim) if keepdim_squeezed and x.ndim else indices
+        ctx.squeezed = keepdim_squeezed and x.ndim > 0
+        ctx.mark_non_differentiable(indices)
+        return values, indices
+
+    @staticmethod
+    def backward(ctx: Any, g: Variable, _indices_grad: Any = None) -> Variable:
+        shape, dtype = ctx.meta
+        if ctx.squeezed:
+            g = g.unsqueeze(ctx.dim)
+        if not shape:
+            return g.reshape(())
+        return ScatterAdd.apply(_zeros_like_meta(shape, dtype, g.device), ctx.dim, ctx.indices, g)
+
+
+class IndexAdd(Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, dim: int, index: Tensor, source: Tensor, alpha: Any = 1) -> Tensor:
+        ctx.dim, ctx.index, ctx.alpha = dim, index, alpha
+        return x.index_add(dim, index, source, alpha=alpha)
+
+    @staticmethod
+    def backward(ctx: Any, g: Variable) -> tuple:
+        need_x, _, _, need_source = ctx.needs_input_grad[:4]
+        g_source = None
+        if need_source:
+            g_source = IndexSelect.apply(g, ctx.dim, ctx.index)
+            g_source = g_source if ctx.alpha == 1 else g_source * ctx.alpha
+        return (g if need_x else None, None, None, g_source)
+
+
+def _values_indices(name: str) -> Any:
+    from .reduction import ValuesIndices
+
+    def method(input: Variable, *args: Any, **kwargs: Any) -> Any:
+        if name == "sort":
+            dim = args[0] if args else kwargs.pop("dim", -1)
+            rest, keep = args[1:], False
+        elif name == "topk":
+            dim = args[1] if len(args) > 1 else kwargs.pop("dim", -1)
+            rest, keep = args[:1] + args[2:], False
+        elif name == "kthvalue":
+            dim = args[1] if len(args) > 1 else kwargs.pop("dim", -1)
+            keep = not (args[2] if len(args) > 2 else kwargs.get("keepdim", False))
+            rest = args[:1]
+            kwargs["keepdim"] = not keep
+        else:
+            if not args and "dim" not in kwargs:
+                from ..variable import call_tensor_op
+
+                return call_tensor_op(name, input, args, kwargs)
+            dim = args[0] if args else kwargs.pop("dim")
+            keep = not (args[1] if len(args) > 1 else kwargs.get("keepdim", False))
+            rest = ()
+            kwargs["keepdim"] = not keep
+        values, indices = SortLike.apply(input, name, dim, keep, tuple(rest), kwargs)
+        return ValuesIndices(values, indices)
+
+    method.__name__ = name
+    return method
+
+
+for _name in ("sort", "topk", "kthvalue", "median"):
+    variable_method(_name)(_values_indices(_name))
+
+
+@variable_method("index_add")
+def index_add(input: Variable, dim: int, index: Any, source: Any, *, alpha: Any = 1) -> Variable:
+    return IndexAdd.apply(input, dim, raw(index), source, alpha)
+
+
+@variable_method("masked_select")
+def masked_select(input: Variable, mask: Any) -> Variable:
+    mask = raw(mask)
+    if tuple(mask.shape) != tuple(input.shape):
+        shape = tuple(axon_tensor.broadcast_shapes(tuple(input.shape), tuple(mask.shape))) \
+            if hasattr(axon_tensor, "broadcast_shapes") else tuple(input.shape)
+        input = input.expand(shape)
+        mask = mask.expand(shape)
+    from .shape import Index
+
+    return Index.apply(input, mask)
+
+
+@variable_method("take")
+def take(input: Variable, index: Any) -> Variable:
+    from .shape import Index, Reshape
+
+    return Index.apply(Reshape.apply(input, (-1,)), raw(index))

@@ -295,3 +295,52 @@ if hasattr(Tensor, "permute"):
     Variable.T = property(lambda self: Permute.apply(self, tuple(range(self.ndim - 1, -1, -1))))  # type: ignore[attr-defined]
 if hasattr(Tensor, "transpose"):
     Variable.mT = property(lambda self: Transpose.apply(self, -2, -1))  # type: ignore[attr-defined]
+
+
+class Triangle(Function):
+    """``tril``/``triu``: the gradient keeps the same triangle."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, name: str, diagonal: int = 0) -> Tensor:
+        ctx.name, ctx.diagonal = name, diagonal
+        return getattr(x, name)(diagonal)
+
+    @staticmethod
+    def backward(ctx: Any, g: Variable) -> Variable:
+        return Triangle.apply(g, ctx.name, ctx.diagonal)
+
+
+class Roll(Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+        ctx.shifts, ctx.dims = shifts, dims
+        return x.roll(shifts, dims)
+
+    @staticmethod
+    def backward(ctx: Any, g: Variable) -> Variable:
+        shifts = ctx.shifts
+        back = tuple(-s for s in shifts) if isinstance(shifts, (tuple, list)) else -shifts
+        return Roll.apply(g, back, ctx.dims)
+
+
+def _movedim(input: Variable, source: Any, destination: Any) -> Variable:
+    ndim = input.ndim
+    src = [normalize_dim(d, ndim, "movedim") for d in ((source,) if isinstance(source, int) else source)]
+    dst = [normalize_dim(d, ndim, "movedim") for d in ((destination,) if isinstance(destination, int) else destination)]
+    order = [None] * ndim
+    for s, d in zip(src, dst):
+        order[d] = s
+    rest = iter(d for d in range(ndim) if d not in src)
+    return Permute.apply(input, tuple(o if o is not None else next(rest) for o in order))
+
+
+def _tile(input: Variable, *dims: Any) -> Variable:
+    sizes = _sizes(dims)
+    return Repeat.apply(input, (1,) * (input.ndim - len(sizes)) + tuple(sizes))
+
+
+variable_method("tril")(lambda input, diagonal=0: Triangle.apply(input, "tril", diagonal))
+variable_method("triu")(lambda input, diagonal=0: Triangle.apply(input, "triu", diagonal))
+variable_method("roll")(lambda input, shifts, dims=None: Roll.apply(input, shifts, dims))
+variable_method("movedim", "moveaxis")(_movedim)
+variable_method("tile")(_tile)

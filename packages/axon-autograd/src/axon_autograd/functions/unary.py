@@ -23,6 +23,21 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2.0
 
 
+_SELU_SCALE = 1.0507009873554804934193349852946
+_SELU_ALPHA = 1.6732632423543772848170429916717
+
+
+def _where(condition: Any, a: Any, b: Any) -> Variable:
+    from .indexing import where
+
+    return where(condition, a, b)
+
+
+def _mish_grad(g: Variable, x: Variable) -> Variable:
+    t = x.softplus().tanh()
+    return g * (t + x * x.sigmoid() * (1.0 - t * t))
+
+
 def _zero(g: Variable, v: Variable) -> Variable:
     return constant(zeros_like(g.data))
 
@@ -59,6 +74,13 @@ RULES: dict[str, tuple[str, Callable[[Variable, Variable], Variable]]] = {
     "abs": ("x", lambda g, x: g * x.data.sign()),
     "relu": ("y", lambda g, y: g * (y.data > 0)),
     "frac": ("x", lambda g, x: g),
+    "softsign": ("x", lambda g, x: g / ((x.abs() + 1.0) * (x.abs() + 1.0))),
+    "mish": ("x", lambda g, x: _mish_grad(g, x)),
+    "selu": ("x", lambda g, x: _where(x.data > 0, g * _SELU_SCALE, g * x.exp() * (_SELU_SCALE * _SELU_ALPHA))),
+    "hardsigmoid": ("x", lambda g, x: g * ((x.data > -3.0) & (x.data < 3.0)) * (1.0 / 6.0)),
+    "hardswish": ("x", lambda g, x: _where(x.data < -3.0, 0.0, _where(x.data > 3.0, g, g * (x * 2.0 + 3.0) * (1.0 / 6.0)))),
+    "relu6": ("x", lambda g, x: g * ((x.data > 0) & (x.data < 6.0))),
+    "nan_to_num": ("x", lambda g, x: g * x.data.isfinite()),
     "sign": ("x", _zero),
     "floor": ("x", _zero),
     "ceil": ("x", _zero),
@@ -93,5 +115,10 @@ for _name, (_reads, _rule) in RULES.items():
     if hasattr(Tensor, _name):
         FUNCTIONS[_name] = elementwise_function(_name, _reads, _rule)
         variable_method(_name)(_method(FUNCTIONS[_name]))
+# NumPy-style aliases share the rule of the op they alias.
+for _alias, _target in (("absolute", "abs"), ("arccos", "acos"), ("arcsin", "asin"), ("arctan", "atan"),
+                        ("arccosh", "acosh"), ("arcsinh", "asinh"), ("arctanh", "atanh"), ("fix", "trunc")):
+    if _target in FUNCTIONS:
+        variable_method(_alias)(_method(FUNCTIONS[_target]))
 if "abs" in FUNCTIONS:
     Variable.__abs__ = lambda self: FUNCTIONS["abs"].apply(self)  # type: ignore[method-assign]
