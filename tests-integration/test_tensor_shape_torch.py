@@ -40,7 +40,7 @@ def same_layout(a: at.Tensor, t) -> None:
 VIEW_STEPS = [
     lambda x: x.transpose(0, -1),
     lambda x: x.permute(*reversed(range(x.dim()))) if x.dim() else x,
-    lambda x: x.unsqueeze(1),
+    lambda x: x.unsqueeze(1) if x.dim() else x,
     lambda x: x.unsqueeze(-1),
     lambda x: x.squeeze(),
     lambda x: x.narrow(-1, 1, 1) if x.dim() and x.shape[-1] > 1 else x,
