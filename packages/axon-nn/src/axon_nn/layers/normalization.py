@@ -19,6 +19,8 @@ class _RunningStatsNorm(Module):
     """Shared by batch and instance norm: affine parameters and running statistics buffers."""
 
     _input_dims: tuple[int, ...] = ()
+    # PyTorch counts batches (and so supports momentum=None) only for batch norm.
+    _counts_batches = True
 
     def __init__(self, num_features: int, eps: float, momentum: float | None, affine: bool, track_running_stats: bool, device: Any, dtype: Any) -> None:
         super().__init__()
@@ -58,7 +60,7 @@ class _RunningStatsNorm(Module):
 
     def _momentum(self) -> float:
         """The running-average factor of this step; ``momentum=None`` is the cumulative mean."""
-        if self.training and self.track_running_stats:
+        if self.training and self.track_running_stats and self._counts_batches:
             self.num_batches_tracked._data[...] += 1
             if self.momentum is None:
                 return 1.0 / int(self.num_batches_tracked.item())
@@ -95,6 +97,7 @@ class InstanceNorm2d(_RunningStatsNorm):
     """Normalises each ``[H, W]`` plane of ``[N, C, H, W]`` (or unbatched ``[C, H, W]``) on its own."""
 
     _input_dims = (3, 4)
+    _counts_batches = False
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False, track_running_stats: bool = False, device: Any = None, dtype: Any = None) -> None:
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
