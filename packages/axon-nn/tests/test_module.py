@@ -83,10 +83,10 @@ def test_zero_grad_and_backward_fill_every_parameter():
 def test_to_dtype_keeps_parameter_identity_and_casts_only_floats():
     block = Block()
     weight = block.fc.weight
-    before = weight.numpy().copy()
+    before = weight.data.numpy().copy()
     block.to("float64")
     assert block.fc.weight is weight and weight.dtype.name == "float64"
-    np.testing.assert_array_equal(weight.numpy(), before.astype(np.float64))
+    np.testing.assert_array_equal(weight.data.numpy(), before.astype(np.float64))
     assert block.norm.num_batches_tracked.dtype.name == "int64"
     assert block.steps.dtype.name == "float64"
 
@@ -115,7 +115,7 @@ def test_load_state_dict_writes_in_place():
     weight_data = layer.weight.data
     layer.load_state_dict({"weight": np.arange(6, dtype=np.float64).reshape(3, 2), "bias": np.zeros(3)})
     assert layer.weight.data is weight_data
-    np.testing.assert_array_equal(layer.weight.numpy(), np.arange(6, dtype=np.float32).reshape(3, 2))
+    np.testing.assert_array_equal(layer.weight.data.numpy(), np.arange(6, dtype=np.float32).reshape(3, 2))
 
 
 def test_forward_hooks_can_replace_args_and_output_and_be_removed():
@@ -123,13 +123,13 @@ def test_forward_hooks_can_replace_args_and_output_and_be_removed():
     layer.load_state_dict({"weight": np.eye(2)})
     calls = []
     pre = layer.register_forward_pre_hook(lambda m, args: (args[0] * 2.0,))
-    post = layer.register_forward_hook(lambda m, args, out: calls.append(out.numpy().copy()))
+    post = layer.register_forward_hook(lambda m, args, out: calls.append(out.detach().numpy().copy()))
     x = Variable(tensor(np.array([[1.0, 2.0]], dtype=np.float32)))
-    np.testing.assert_array_equal(layer(x).numpy(), [[2.0, 4.0]])
+    np.testing.assert_array_equal(layer(x).detach().numpy(), [[2.0, 4.0]])
     assert len(calls) == 1
     pre.remove()
     post.remove()
-    np.testing.assert_array_equal(layer(x).numpy(), [[1.0, 2.0]])
+    np.testing.assert_array_equal(layer(x).detach().numpy(), [[1.0, 2.0]])
     assert len(calls) == 1
 
 
@@ -173,10 +173,10 @@ def test_parameter_wraps_tensors_and_requires_grad():
 def test_default_initialisation_follows_pytorch_bounds():
     layer = nn.Linear(400, 300)
     bound = 1 / np.sqrt(400)
-    w = layer.weight.numpy()
+    w = layer.weight.data.numpy()
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
     conv = nn.Conv2d(8, 4, 3)
-    assert np.abs(conv.weight.numpy()).max() <= 1 / np.sqrt(8 * 9)
+    assert np.abs(conv.weight.data.numpy()).max() <= 1 / np.sqrt(8 * 9)
 
 
 def test_batchnorm_momentum_none_is_the_cumulative_mean():

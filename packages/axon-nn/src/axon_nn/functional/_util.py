@@ -8,7 +8,7 @@ from axon_autograd import Variable
 from axon_tensor import Tensor
 from axon_tensor.tensor import wrap
 
-__all__ = ["tensor_of", "xp_of", "out_like", "reduce", "reduce_backward", "sum_to", "scatter_add", "check_reduction", "pair"]
+__all__ = ["saved", "tensor_of", "xp_of", "out_like", "reduce", "reduce_backward", "sum_to", "scatter_add", "check_reduction", "pair"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -16,6 +16,11 @@ _REDUCTIONS = ("none", "mean", "sum")
 def tensor_of(x: "Tensor | Variable") -> Tensor:
     """The Tensor behind a Variable (or the Tensor itself)."""
     return x.data if isinstance(x, Variable) else x
+
+
+def saved(ctx: Any) -> tuple[Any, ...]:
+    """``ctx.saved_tensors`` as raw Tensors (the engine hands them back as Variables)."""
+    return tuple(v.data if isinstance(v, Variable) else v for v in ctx.saved_tensors)
 
 
 def xp_of(t: Tensor) -> Any:

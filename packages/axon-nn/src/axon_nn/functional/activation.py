@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from axon_autograd import Function
+from axon_autograd import Function, once_differentiable
 
-from ._util import out_like, xp_of
+from ._util import out_like, saved, xp_of
 
 __all__ = [
     "relu", "leaky_relu", "elu", "gelu", "silu", "mish", "softplus", "sigmoid", "tanh",
@@ -36,8 +36,9 @@ class ReLUFunction(Function):
         return out_like(y, x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
+        (y,) = saved(ctx)
         return out_like(grad._data * (y._data > 0), grad)
 
 
@@ -50,8 +51,9 @@ class LeakyReLUFunction(Function):
         return out_like(xp_of(x).where(data > 0, data, data * negative_slope), x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
+        (x,) = saved(ctx)
         g = grad._data
         return out_like(xp_of(x).where(x._data > 0, g, g * ctx.negative_slope), grad), None
 
@@ -66,8 +68,9 @@ class ELUFunction(Function):
         return out_like(y, x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
-        x, y = ctx.saved_tensors
+        x, y = saved(ctx)
         g = grad._data
         return out_like(xp_of(x).where(x._data > 0, g, g * (y._data + ctx.alpha)), grad), None
 
@@ -80,8 +83,9 @@ class GELUFunction(Function):
         return out_like(x._device._backend.gelu(x._data, approximate), x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
+        (x,) = saved(ctx)
         return out_like(x._device._backend.gelu_backward(grad._data, x._data, ctx.approximate), grad), None
 
 
@@ -92,8 +96,9 @@ class SiLUFunction(Function):
         return out_like(x._device._backend.silu(x._data), x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
+        (x,) = saved(ctx)
         return out_like(x._device._backend.silu_backward(grad._data, x._data), grad)
 
 
@@ -105,8 +110,9 @@ class MishFunction(Function):
         return out_like(x._data * xp.tanh(_softplus(xp, x._data)), x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
+        (x,) = saved(ctx)
         xp, data = xp_of(x), x._data
         t = xp.tanh(_softplus(xp, data))
         return out_like(grad._data * (t + data * _sigmoid(xp, data) * (1 - t * t)), grad)
@@ -123,8 +129,9 @@ class SoftplusFunction(Function):
         return out_like(xp.where(scaled > threshold, data, _softplus(xp, scaled) / beta).astype(data.dtype, copy=False), x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
+        (x,) = saved(ctx)
         xp, scaled = xp_of(x), x._data * ctx.beta
         g = grad._data
         return out_like(xp.where(scaled > ctx.threshold, g, g * _sigmoid(xp, scaled)), grad), None, None
@@ -138,8 +145,9 @@ class SigmoidFunction(Function):
         return out_like(y, x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
+        (y,) = saved(ctx)
         return out_like(grad._data * y._data * (1 - y._data), grad)
 
 
@@ -151,8 +159,9 @@ class TanhFunction(Function):
         return out_like(y, x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
+        (y,) = saved(ctx)
         return out_like(grad._data * (1 - y._data * y._data), grad)
 
 
@@ -165,8 +174,9 @@ class SoftmaxFunction(Function):
         return out_like(y, x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
+        (y,) = saved(ctx)
         return out_like(y._device._backend.softmax_backward(grad._data, y._data, ctx.dim), grad), None
 
 
@@ -179,8 +189,9 @@ class LogSoftmaxFunction(Function):
         return out_like(y, x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
+        (y,) = saved(ctx)
         return out_like(y._device._backend.log_softmax_backward(grad._data, y._data, ctx.dim), grad), None
 
 

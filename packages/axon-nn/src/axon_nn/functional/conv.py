@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from axon_autograd import Function
+from axon_autograd import Function, once_differentiable
 from axon_core import ShapeError
 
 from ._util import out_like, pair, xp_of
@@ -52,6 +52,7 @@ class Conv2dFunction(Function):
         return out_like(out[:, :, 0] if len(ctx.in_shape) == 3 else out, x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
         xp, g = xp_of(grad), grad._data
         if g.ndim == 3:
@@ -102,6 +103,7 @@ class ConvTranspose2dFunction(Function):
         return out_like(xp.ascontiguousarray(out), x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
         xp, g = xp_of(grad), grad._data
         n, cin, h, w, cout, kernel, (full_h, full_w), stride, padding, dilation, groups = ctx.geometry

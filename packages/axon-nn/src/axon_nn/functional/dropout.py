@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from axon_autograd import Function
+from axon_autograd import Function, once_differentiable
 from axon_tensor import default_generator
 
 from ._util import out_like
@@ -27,6 +27,7 @@ class ScaleShiftFunction(Function):
         return out_like(y.astype(x._data.dtype, copy=False), x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
         return out_like((grad._data * ctx.scale).astype(grad._data.dtype, copy=False), grad), None, None
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from axon_autograd import Function
+from axon_autograd import Function, once_differentiable
 from axon_core import DTypeError, ShapeError
 
-from ._util import out_like, scatter_add, tensor_of, xp_of
+from ._util import out_like, saved, scatter_add, tensor_of, xp_of
 
 __all__ = ["embedding"]
 
@@ -23,8 +23,9 @@ class EmbeddingFunction(Function):
         return out_like(xp_of(weight).take(weight._data, indices._data, axis=0), weight)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
-        (indices,) = ctx.saved_tensors
+        (indices,) = saved(ctx)
         xp = xp_of(grad)
         num, dim = ctx.weight_shape
         rows = indices._data.reshape(-1, 1).astype(xp.int64, copy=False)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from axon_autograd import Function
+from axon_autograd import Function, once_differentiable
 from axon_core import ShapeError
 
-from ._util import out_like
+from ._util import out_like, saved
 
 __all__ = ["linear"]
 
@@ -25,8 +25,9 @@ class LinearFunction(Function):
         return out_like(y, x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
-        x, weight = ctx.saved_tensors
+        x, weight = saved(ctx)
         g = grad._data
         needs = ctx.needs_input_grad
         grad_x = out_like(g @ weight._data, x) if needs[0] else None

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from axon_autograd import Function
+from axon_autograd import Function, once_differentiable
 from axon_core import DTypeError, ShapeError
 
-from ._util import check_reduction, out_like, reduce, reduce_backward, sum_to, tensor_of, xp_of
+from ._util import check_reduction, out_like, reduce, reduce_backward, saved, sum_to, tensor_of, xp_of
 from .activation import _sigmoid, _softplus
 
 __all__ = [
@@ -89,8 +89,9 @@ class PointwiseLossFunction(Function):
         return out_like(xp.asarray(reduce(loss, reduction, denominator)).astype(input._data.dtype, copy=False), input)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
-        input, target, weight = ctx.saved_tensors
+        input, target, weight = saved(ctx)
         xp = xp_of(input)
         g = reduce_backward(xp, grad._data, ctx.loss_shape, ctx.reduction, ctx.denominator)
         if weight is not None:
@@ -189,6 +190,7 @@ class ClassLossFunction(Function):
         return out_like(out, input)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
         xp = xp_of(grad)
         logp = ctx.logp

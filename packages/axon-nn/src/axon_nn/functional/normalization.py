@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from axon_autograd import Function
+from axon_autograd import Function, once_differentiable
 from axon_core import DTypeError, ShapeError
 
-from ._util import out_like, sum_to, tensor_of, xp_of
+from ._util import out_like, saved, sum_to, tensor_of, xp_of
 
 __all__ = ["batch_norm", "layer_norm", "rms_norm", "group_norm", "instance_norm"]
 
@@ -43,8 +43,9 @@ class NormalizeFunction(Function):
         return out_like(y if y is not data else y.copy(), x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
-        x_hat, weight = ctx.saved_tensors
+        x_hat, weight = saved(ctx)
         g, xh = grad._data, x_hat._data
         needs = ctx.needs_input_grad
         grad_x = grad_w = grad_b = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from axon_autograd import Function
+from axon_autograd import Function, once_differentiable
 from axon_core import ShapeError
 
 from ._util import out_like, xp_of
@@ -47,6 +47,7 @@ class PadFunction(Function):
         return out_like(out, x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
         xp, g = xp_of(grad), grad._data
         lead = g.ndim - len(ctx.widths)

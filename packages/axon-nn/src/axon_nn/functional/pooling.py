@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from axon_autograd import Function
+from axon_autograd import Function, once_differentiable
 from axon_core import DTypeError, ShapeError
 
-from ._util import out_like, pair, scatter_add, tensor_of, xp_of
+from ._util import out_like, pair, saved, scatter_add, tensor_of, xp_of
 from ._window import col2im, im2col, output_size
 
 __all__ = [
@@ -37,8 +37,9 @@ class TakeFlatFunction(Function):
         return out_like(picked.reshape(index.shape), x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
-        (index,) = ctx.saved_tensors
+        (index,) = saved(ctx)
         xp = xp_of(grad)
         positions = index._data.reshape(ctx.rows, -1) + (xp.arange(ctx.rows) * ctx.plane)[:, None]
         summed = scatter_add(xp, ctx.rows * ctx.plane, positions, grad._data.reshape(ctx.rows, -1))
@@ -62,6 +63,7 @@ class AvgPoolFunction(Function):
         return out_like(out.astype(data.dtype, copy=False).reshape(_pooled_shape(data.shape, spatial, out_hw)), x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
         xp = xp_of(grad)
         padded_shape, kernel, stride, pads, in_shape = ctx.geometry
@@ -87,6 +89,7 @@ class AdaptiveAvgPoolFunction(Function):
         return out_like(row_matrix @ x._data @ col_matrix.T, x)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
         row_matrix, col_matrix = ctx.matrices
         return out_like(row_matrix.T @ grad._data @ col_matrix, grad), None, None
