@@ -162,6 +162,39 @@ def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = 
     return _pointwise("kl_div", "kl", input, target, reduction, param=bool(log_target), allowed=("none", "mean", "sum", "batchmean"))
 
 
+class CrossEntropyIndexFunction(Function):
+    """Cross-entropy of logits against class indices through the backend's fused op (our kernel on CUDA).
+
+    ``input [N, C, *d]`` or ``[C]``, ``target [N, *d]`` (or 0-d) -> per-sample or reduced loss.
+    """
+
+    @staticmethod
+    def forward(ctx, input, target, weight, ignore_index, label_smoothing, reduction):
+        xp, backend = xp_of(input), input._device._backend
+        x2, t = _classes_last(xp, input._data), target._data.reshape(-1)
+        w = None if weight is None else weight._data
+        loss, lse = backend.cross_entropy(x2, t, w, ignore_index, label_smoothing)
+        kept = t != ignore_index
+        denominator = kept.sum() if w is None else (w[xp.where(kept, t, 0)] * kept).sum()
+        ctx.arrays = (x2, t, w, lse)
+        ctx.options = (ignore_index, label_smoothing, reduction, denominator, input._data.shape)
+        if reduction == "none":
+            return out_like(loss.astype(x2.dtype, copy=False).reshape(_without_class_axis(input._data.shape)), input)
+        with xp.errstate(invalid="ignore", divide="ignore") if xp.__name__ == "numpy" else _nullcontext():
+            return out_like(xp.asarray(reduce(loss, reduction, denominator)).astype(x2.dtype, copy=False), input)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        xp, backend = xp_of(grad), grad._device._backend
+        x2, t, w, lse = ctx.arrays
+        ignore_index, label_smoothing, reduction, denominator, in_shape = ctx.options
+        with xp.errstate(invalid="ignore", divide="ignore") if xp.__name__ == "numpy" else _nullcontext():
+            g = reduce_backward(xp, grad._data.reshape(-1) if reduction == "none" else grad._data, (x2.shape[0],), reduction, denominator)
+        d = backend.cross_entropy_backward(xp.ascontiguousarray(g), x2, t, lse, w, ignore_index, label_smoothing)
+        return out_like(_classes_back(xp, d, in_shape), grad), None, None, None, None, None
+
+
 class ClassLossFunction(Function):
     """Negative log-likelihood over a class axis, optionally of ``log_softmax(input)``.
 
@@ -281,6 +314,8 @@ def _class_loss(op: str, input: Any, target: Any, weight: Any, ignore_index: int
             raise IndexError(f"{op}: target class indices must lie in [0, {classes}), got values in [{int(valid.min())}, {int(valid.max())}]")
     if weight is not None and tuple(weight.shape) != (classes,):
         raise ShapeError(f"{op}: weight {tuple(weight.shape)} must have one entry per class ({classes})")
+    if from_logits and not probabilities:
+        return CrossEntropyIndexFunction.apply(input, target, weight, ignore_index, float(label_smoothing), reduction)
     return ClassLossFunction.apply(input, target, weight, ignore_index, float(label_smoothing), reduction, from_logits)
 
 

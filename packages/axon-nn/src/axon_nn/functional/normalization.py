@@ -68,6 +68,41 @@ class NormalizeFunction(Function):
         return grad_x, grad_w, grad_b, None, None, None, None, None, None, None
 
 
+class LastDimNormFunction(Function):
+    """LayerNorm (``center``) or RMSNorm over the trailing dims through the backend's fused op.
+
+    ``x [*, *normalized]`` is viewed as ``[rows, n]``; ``weight``/``bias`` ``[*normalized]`` or None.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, n, eps, center):
+        backend = x._device._backend
+        x2 = x._data.reshape(-1, n)
+        w = None if weight is None else weight._data.reshape(n)
+        if center:
+            y, mean, rstd = backend.layer_norm(x2, w, None if bias is None else bias._data.reshape(n), eps)
+        else:
+            (y, rstd), mean = backend.rms_norm(x2, w, eps), None
+        ctx.arrays = (x2, w, mean, rstd)
+        ctx.center, ctx.has_bias = center, bias is not None
+        ctx.shapes = (x._data.shape, None if weight is None else weight.shape)
+        return out_like(y.reshape(x._data.shape), x)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        backend = grad._device._backend
+        x2, w, mean, rstd = ctx.arrays
+        x_shape, w_shape = ctx.shapes
+        g2 = grad._data.reshape(x2.shape)
+        if ctx.center:
+            dx, dw, db = backend.layer_norm_backward(g2, x2, w, mean, rstd, ctx.has_bias)
+        else:
+            (dx, dw), db = backend.rms_norm_backward(g2, x2, w, rstd), None
+        as_param = lambda a: None if a is None else out_like(a.reshape(w_shape if w_shape is not None else a.shape), grad)
+        return out_like(dx.reshape(x_shape), grad), as_param(dw), as_param(db), None, None, None
+
+
 def _full_affine(affine_shape: tuple[int, ...], ndim: int) -> tuple[int, ...]:
     return (1,) * (ndim - len(affine_shape)) + tuple(affine_shape)
 
@@ -154,9 +189,7 @@ def layer_norm(input: Any, normalized_shape: Sequence[int] | int, weight: Any = 
     normalized = _trailing("layer_norm", input, normalized_shape)
     _check_param("layer_norm", "weight", weight, normalized)
     _check_param("layer_norm", "bias", bias, normalized)
-    shape = tuple(input.shape)
-    axes = tuple(range(len(shape) - len(normalized), len(shape)))
-    return _normalize(input, weight, bias, shape, axes, normalized, eps)[0]
+    return LastDimNormFunction.apply(input, weight, bias, math.prod(normalized), float(eps), True)
 
 
 def rms_norm(input: Any, normalized_shape: Sequence[int] | int, weight: Any = None, eps: float | None = None) -> Any:
@@ -164,13 +197,11 @@ def rms_norm(input: Any, normalized_shape: Sequence[int] | int, weight: Any = No
     _check_float("rms_norm", input)
     normalized = _trailing("rms_norm", input, normalized_shape)
     _check_param("rms_norm", "weight", weight, normalized)
-    shape = tuple(input.shape)
-    axes = tuple(range(len(shape) - len(normalized), len(shape)))
     if eps is None:
         import numpy as np
 
         eps = float(np.finfo(input.dtype.np).eps)
-    return _normalize(input, weight, None, shape, axes, normalized, eps, center=False)[0]
+    return LastDimNormFunction.apply(input, weight, None, math.prod(normalized), float(eps), False)
 
 
 def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Any:

@@ -1,6 +1,7 @@
 """Pooling: max/avg over sliding windows (1-d and 2-d) and adaptive avg/max (2-d).
 
-Every channel pools on its own, so inputs ``[N, C, *spatial]`` or unbatched ``[C, *spatial]``
+2-d max/avg pooling call the backend's fused ops (our CUDA kernels on cuda and cuda-sim). The
+1-d and adaptive variants are written here with ``xp``: every channel pools on its own, so inputs ``[N, C, *spatial]`` or unbatched ``[C, *spatial]``
 are viewed as one stack of planes ``[1, planes, H, W]`` (1-d: ``H = 1``). Max pooling finds the
 winning positions without tracking gradients, then gathers them with :class:`TakeFlatFunction`,
 whose backward scatters into those positions; the indices it returns are flat positions in
@@ -44,6 +45,39 @@ class TakeFlatFunction(Function):
         positions = index._data.reshape(ctx.rows, -1) + (xp.arange(ctx.rows) * ctx.plane)[:, None]
         summed = scatter_add(xp, ctx.rows * ctx.plane, positions, grad._data.reshape(ctx.rows, -1))
         return out_like(summed.reshape(ctx.in_shape), grad), None, None
+
+
+class Pool2dFunction(Function):
+    """2-d max or average pooling through the backend's fused ops (our kernels on CUDA).
+
+    ``x [N, C, H, W]`` or ``[C, H, W]``; ``options`` are the backend op's keyword arguments.
+    Max pooling returns ``(out, indices)`` (indices: flat positions in each plane).
+    """
+
+    @staticmethod
+    def forward(ctx, x, kind, options):
+        backend, data = x._device._backend, x._data
+        batched = data if data.ndim == 4 else data[None]
+        ctx.kind, ctx.options, ctx.shapes = kind, options, (data.shape, batched.shape)
+        if kind == "max":
+            out, indices = backend.max_pool2d(batched, **options)
+            ctx.indices = indices
+            shape = out.shape if data.ndim == 4 else out.shape[1:]
+            return out_like(out.reshape(shape), x), out_like(indices.reshape(shape), x)
+        out = backend.avg_pool2d(batched, **options)
+        return out_like(out if data.ndim == 4 else out[0], x)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad, *unused):
+        backend = grad._device._backend
+        in_shape, batched_shape = ctx.shapes
+        g = grad._data.reshape((batched_shape[0],) + tuple(grad.shape[-3:]))
+        if ctx.kind == "max":
+            dx = backend.max_pool2d_backward(g, ctx.indices, batched_shape)
+        else:
+            dx = backend.avg_pool2d_backward(g, batched_shape, **ctx.options)
+        return out_like(dx.reshape(in_shape), grad), None, None
 
 
 class AvgPoolFunction(Function):
@@ -133,7 +167,11 @@ def _max_pool(op: str, input: Any, spatial: int, kernel_size: Any, stride: Any, 
     _check_pool_input(op, input, spatial)
     x = tensor_of(input)
     xp = xp_of(x)
-    kernel, stride_, dilation_, pads, out_hw, _ = _window_geometry(op, tuple(input.shape), spatial, kernel_size, stride, padding, dilation, ceil_mode)
+    kernel, stride_, dilation_, pads, out_hw, padding_ = _window_geometry(op, tuple(input.shape), spatial, kernel_size, stride, padding, dilation, ceil_mode)
+    if spatial == 2:
+        options = {"kernel_size": kernel, "stride": stride_, "padding": padding_, "dilation": dilation_, "ceil_mode": ceil_mode}
+        out, index = Pool2dFunction.apply(input, "max", options)
+        return (out, index.data) if return_indices else out
     planes = _as_planes(x._data, spatial)
     h, w = planes.shape[-2:]
     padded = xp.pad(planes, ((0, 0), (0, 0), pads[0], pads[1]), constant_values=-xp.inf)
@@ -151,7 +189,11 @@ def _avg_pool(op: str, input: Any, spatial: int, kernel_size: Any, stride: Any, 
     _check_pool_input(op, input, spatial)
     xp = xp_of(tensor_of(input))
     kernel, stride_, _, pads, out_hw, padding_ = _window_geometry(op, tuple(input.shape), spatial, kernel_size, stride, padding, 1, ceil_mode)
-    h, w = (1, input.shape[-1]) if spatial == 1 else tuple(input.shape[-2:])
+    if spatial == 2:
+        options = {"kernel_size": kernel, "stride": stride_, "padding": padding_, "ceil_mode": ceil_mode,
+                   "count_include_pad": count_include_pad, "divisor_override": divisor_override}
+        return Pool2dFunction.apply(input, "avg", options)
+    h, w = 1, input.shape[-1]
     if divisor_override is not None:
         if divisor_override <= 0:
             raise ValueError(f"{op}: divisor_override must be positive, got {divisor_override}")
@@ -162,7 +204,7 @@ def _avg_pool(op: str, input: Any, spatial: int, kernel_size: Any, stride: Any, 
         counted = xp.zeros((1, 1, h + sum(pads[0]), w + sum(pads[1])), dtype=input.dtype.np)
         grow_h = grow_w = 0
         if count_include_pad:
-            grow_h, grow_w = (0 if spatial == 1 else padding_[0]), padding_[-1]
+            grow_h, grow_w = 0, padding_[-1]
         counted[..., pads[0][0] - grow_h : pads[0][0] + h + grow_h, pads[1][0] - grow_w : pads[1][0] + w + grow_w] = 1
         divisor = im2col(xp, counted, kernel, stride_, (1, 1), out_hw).sum(axis=(1, 2))[0, 0]
     return AvgPoolFunction.apply(input, spatial, kernel, stride_, pads, divisor)
