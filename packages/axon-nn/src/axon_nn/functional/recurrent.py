@@ -52,7 +52,11 @@ class RecurrentScanFunction(Function):
         gate_width = w_ih.shape[0]
         # Pre-activations of every step at once; LSTM/RNN fold both biases in here, GRU keeps
         # b_hh with h @ W_hhᵀ because its reset gate multiplies that term.
-        x_rows = xp.ascontiguousarray(x._data).reshape(seq * batch, features)
+        x_data = x._data
+        if mask is not None:
+            # Padding never reaches a gradient (torch's packed sequences never read it), even NaN.
+            x_data = xp.where(mask, x_data, 0)
+        x_rows = xp.ascontiguousarray(x_data).reshape(seq * batch, features)
         gates = (x_rows @ w_ih._data.T).reshape(seq, batch, gate_width)
         if b_ih is not None:
             gates += b_ih._data
@@ -155,12 +159,12 @@ class RecurrentScanFunction(Function):
         grad_h0 = out_like(dh, like) if needs[1] else None
         grad_c0 = out_like(dc, like) if lstm and needs[2] else None
         grad_w_ih = out_like(rows.T @ x_rows, like) if needs[3] else None
-        grad_w_hh = out_like(hidden_rows.T @ h_prev_all.reshape(seq * batch, -1), like) if needs[4] else None
+        grad_w_hh = out_like(hidden_rows.T @ h_prev_all.reshape(seq * batch, h_prev_all.shape[2]), like) if needs[4] else None
         grad_b_ih = out_like(rows.sum(axis=0), like) if has_b_ih and needs[5] else None
         grad_b_hh = out_like(hidden_rows.sum(axis=0), like) if has_b_hh and needs[6] else None
         grad_w_hr = None
         if whr is not None and needs[7]:
-            grad_w_hr = out_like(d_h_cell_all.reshape(seq * batch, -1).T @ h_cell_all.reshape(seq * batch, -1), like)
+            grad_w_hr = out_like(d_h_cell_all.reshape(seq * batch, d_h_cell_all.shape[2]).T @ h_cell_all.reshape(seq * batch, h_cell_all.shape[2]), like)
         return grad_x, grad_h0, grad_c0, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, grad_w_hr, None, None, None
 
 
