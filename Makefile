@@ -28,6 +28,9 @@ test-fast: setup
 test-integration: setup
 	$(PYTEST) -n 2 tests-integration
 
+bench: setup
+	$(PY) tools/bench/tensor_bench.py --out bench-results/tensor.json
+
 demo: setup
 	$(PY) examples/demo.py
 

@@ -68,9 +68,21 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Matrix product with PyTorch's rules: ``[n] @ [n] -> []``, ``[m, n] @ [n] -> [m]``,
     ``[n] @ [n, p] -> [p]``, ``[*, m, n] @ [*, n, p] -> [*, m, p]`` (batch dims broadcast).
     """
-    if input.__class__ is Tensor and other.__class__ is Tensor and (input.ndim == 0 or other.ndim == 0):
-        raise ShapeError(f"matmul: both operands must be at least 1-D, got shapes {_shapes(input, other)}")
-    return _product("matmul", lambda xp, a, b: xp.matmul(a, b), input, other)
+    if other.__class__ is Tensor and input.__class__ is Tensor:
+        x, y = input._data, other._data
+        if x.dtype is y.dtype and input._device is other._device and x.dtype.kind in "fc" and x.dtype.itemsize > 2 and x.ndim and y.ndim:
+            # Hot path: one float dtype, one device; errors fall through to the checked path.
+            try:
+                return wrap(x @ y, input._device)
+            except ValueError:
+                pass
+        if input.ndim == 0 or other.ndim == 0:
+            raise ShapeError(f"matmul: both operands must be at least 1-D, got shapes {_shapes(input, other)}")
+    return _product("matmul", _matmul, input, other)
+
+
+def _matmul(xp: Any, a: Any, b: Any) -> Any:
+    return xp.matmul(a, b)
 
 
 @tensor_method("__rmatmul__")
