@@ -18,6 +18,8 @@ setup: $(UV)
 	$(UV) sync --all-packages --frozen --inexact
 	@$(PY) -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$(TORCH_VERSION)')" 2>/dev/null \
 	  || $(PYTHON) -m pip --python $(PY) install --quiet torch==$(TORCH_VERSION)
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the dashboard browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test: setup
 	$(PYTEST) -n 2 packages tests-integration
@@ -28,8 +30,13 @@ test-fast: setup
 test-integration: setup
 	$(PYTEST) -n 2 tests-integration
 
+# Every tools/bench/bench_*.py writes its JSON under bench-results/.
 bench: setup
-	$(PY) tools/bench/tensor_bench.py --out bench-results/tensor.json
+	@mkdir -p bench-results
+	@for script in tools/bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+kernel-check: setup
+	$(PY) -m axon_core.kernels check --arch sm_80,sm_90,sm_120
 
 demo: setup
 	$(PY) examples/demo.py

@@ -46,6 +46,18 @@ from .creation import (
 )
 from .ops.arithmetic import add, div, floor_divide, mul, neg, pow, remainder, sub, true_divide
 from .ops.conversion import clone, contiguous, to
+from .dlpack import from_dlpack
+from .ops.indexing import (
+    argwhere, gather, index_add, index_put, index_select, masked_fill, masked_select, nonzero, scatter,
+    scatter_add, take,
+)
+from .ops.joining import cat, concat, concatenate, hstack, stack, vstack
+from .ops.shape import (
+    chunk, expand, flatten, flip, movedim, narrow, permute, repeat_interleave, reshape, roll, select,
+    split, squeeze, swapaxes, t, tile, transpose, tril, triu, unbind, unflatten, unsqueeze,
+)
+from .ops.sorting import argsort, kthvalue, sort, topk, unique
+from .sparse import SparseCOOTensor, SparseCSRTensor, sparse_coo_tensor, sparse_csr_tensor, sparse_eye, sparse_mm
 from .ops.activation import (
     celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, log_softmax, mish, relu, relu6, selu, silu,
     softmax, softplus, softsign,
@@ -89,6 +101,12 @@ __all__ = [
     "linspace", "manual_seed", "mul", "neg", "ones", "ones_like", "pow", "rand", "rand_like",
     "randint", "randn", "randn_like", "randperm", "remainder", "seed", "sub", "tensor", "to",
     "true_divide", "zeros", "zeros_like",
+    "SparseCOOTensor", "SparseCSRTensor", "argsort", "argwhere", "cat", "chunk", "concat",
+    "concatenate", "expand", "flatten", "flip", "from_dlpack", "gather", "hstack", "index_add", "index_put",
+    "index_select", "kthvalue", "masked_fill", "masked_select", "movedim", "narrow", "nonzero", "permute",
+    "repeat_interleave", "reshape", "roll", "scatter", "scatter_add", "select", "sort", "sparse_coo_tensor",
+    "sparse_csr_tensor", "sparse_eye", "sparse_mm", "split", "squeeze", "stack", "swapaxes", "t", "take",
+    "tile", "topk", "transpose", "tril", "triu", "unbind", "unflatten", "unique", "unsqueeze", "vstack",
 ]
 
 __all__ += [
