@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 Dim = int | Sequence[int] | None
+_add_reduce = np.add.reduce
 
 
 class ValuesIndices(NamedTuple):
@@ -96,9 +97,10 @@ def _sum_dtype(input: Tensor, dtype: Any) -> Any:
 def sum(input: Tensor, dim: Dim = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     """Sum over ``dim``; bool and integer inputs sum as int64 unless ``dtype`` is given."""
     data = input._data
-    if dim is None and dtype is None and not keepdim and data.dtype.kind in "fc" and data.dtype.itemsize > 2:
-        # Hot path: a full float sum needs no casts or axis bookkeeping.
-        return wrap(data.sum(), input._device)
+    if dim is None and dtype is None and not keepdim and data.dtype.char in "fdFD":
+        # Hot path: a full float sum needs no casts or axis bookkeeping; on NumPy arrays the
+        # ufunc reduction skips ndarray.sum's Python-level wrapper.
+        return wrap(_add_reduce(data, None) if data.__class__ is np.ndarray else data.sum(), input._device)
     work = _sum_dtype(input, dtype)
     return _reduce("sum", input, dim, keepdim, lambda xp, x, axis, kd: xp.sum(x, axis=axis, keepdims=kd), work, work)
 
