@@ -20,6 +20,8 @@ from .loss import (
 )
 from .normalization import batch_norm, group_norm, instance_norm, layer_norm, rms_norm
 from .padding import pad
+from .moe import DispatchPlan, dispatch_plan, expert_capacity, load_balancing_loss, top_k_routing
+from .swiglu import swiglu
 from .pooling import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 
 __all__ = [
@@ -30,3 +32,4 @@ __all__ = [
     "max_pool2d", "mish", "mse_loss", "nll_loss", "pad", "relu", "rms_norm", "sigmoid", "silu",
     "smooth_l1_loss", "softmax", "softplus", "tanh",
 ]
+__all__ += ["DispatchPlan", "dispatch_plan", "expert_capacity", "load_balancing_loss", "swiglu", "top_k_routing"]
