@@ -12,6 +12,7 @@ from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, 
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .moe import MoELayer
 from .swiglu import SwiGLUFeedForward
+from .graph import GATConv, GCNConv
 
 __all__ = [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AlphaDropout", "AvgPool1d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss",
@@ -21,3 +22,4 @@ __all__ = [
     "NLLLoss", "RMSNorm", "ReLU", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "Unflatten",
 ]
 __all__ += ["MoELayer", "SwiGLUFeedForward"]
+__all__ += ["GATConv", "GCNConv"]
