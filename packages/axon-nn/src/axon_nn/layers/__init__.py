@@ -13,6 +13,7 @@ from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d,
 from .moe import MoELayer
 from .swiglu import SwiGLUFeedForward
 from .graph import GATConv, GCNConv
+from .spectral import FFT1d, ISTFT, STFT
 
 __all__ = [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AlphaDropout", "AvgPool1d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss",
@@ -23,3 +24,4 @@ __all__ = [
 ]
 __all__ += ["MoELayer", "SwiGLUFeedForward"]
 __all__ += ["GATConv", "GCNConv"]
+__all__ += ["FFT1d", "ISTFT", "STFT"]
