@@ -24,6 +24,7 @@ from .moe import DispatchPlan, dispatch_plan, expert_capacity, load_balancing_lo
 from .swiglu import swiglu
 from .fft import complex_abs, complex_from_pairs, fft, ifft, irfft, pairs_from_complex, rfft
 from .stft import istft, stft
+from .sparse_linear import sparse_linear
 from .graph import add_self_loops, gat_conv, gcn_conv, gcn_norm, remove_self_loops, scatter_softmax
 from .pooling import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 
@@ -38,3 +39,4 @@ __all__ = [
 __all__ += ["DispatchPlan", "dispatch_plan", "expert_capacity", "load_balancing_loss", "swiglu", "top_k_routing"]
 __all__ += ["add_self_loops", "gat_conv", "gcn_conv", "gcn_norm", "remove_self_loops", "scatter_softmax"]
 __all__ += ["complex_abs", "complex_from_pairs", "fft", "ifft", "irfft", "istft", "pairs_from_complex", "rfft", "stft"]
+__all__ += ["sparse_linear"]

@@ -14,6 +14,7 @@ from .moe import MoELayer
 from .swiglu import SwiGLUFeedForward
 from .graph import GATConv, GCNConv
 from .spectral import FFT1d, ISTFT, STFT
+from .sparse_linear import SparseLinear
 
 __all__ = [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AlphaDropout", "AvgPool1d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss",
@@ -25,3 +26,4 @@ __all__ = [
 __all__ += ["MoELayer", "SwiGLUFeedForward"]
 __all__ += ["GATConv", "GCNConv"]
 __all__ += ["FFT1d", "ISTFT", "STFT"]
+__all__ += ["SparseLinear"]
