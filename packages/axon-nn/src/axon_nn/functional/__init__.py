@@ -25,6 +25,17 @@ from .swiglu import swiglu
 from .fft import complex_abs, complex_from_pairs, fft, ifft, irfft, pairs_from_complex, rfft
 from .stft import istft, stft
 from .sparse_linear import sparse_linear
+from .ternary import (
+    absmean_scale,
+    activation_quant_ste,
+    pack_ternary,
+    packed_ternary_linear,
+    quantize_activations,
+    ternary_linear,
+    ternary_quantize,
+    ternary_weight_ste,
+    unpack_ternary,
+)
 from .graph import add_self_loops, gat_conv, gcn_conv, gcn_norm, remove_self_loops, scatter_softmax
 from .pooling import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 
@@ -40,3 +51,7 @@ __all__ += ["DispatchPlan", "dispatch_plan", "expert_capacity", "load_balancing_
 __all__ += ["add_self_loops", "gat_conv", "gcn_conv", "gcn_norm", "remove_self_loops", "scatter_softmax"]
 __all__ += ["complex_abs", "complex_from_pairs", "fft", "ifft", "irfft", "istft", "pairs_from_complex", "rfft", "stft"]
 __all__ += ["sparse_linear"]
+__all__ += [
+    "absmean_scale", "activation_quant_ste", "pack_ternary", "packed_ternary_linear", "quantize_activations",
+    "ternary_linear", "ternary_quantize", "ternary_weight_ste", "unpack_ternary",
+]

@@ -15,6 +15,7 @@ from .swiglu import SwiGLUFeedForward
 from .graph import GATConv, GCNConv
 from .spectral import FFT1d, ISTFT, STFT
 from .sparse_linear import SparseLinear
+from .ternary import PackedTernaryLinear, TernaryLinear
 
 __all__ = [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AlphaDropout", "AvgPool1d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss",
@@ -27,3 +28,4 @@ __all__ += ["MoELayer", "SwiGLUFeedForward"]
 __all__ += ["GATConv", "GCNConv"]
 __all__ += ["FFT1d", "ISTFT", "STFT"]
 __all__ += ["SparseLinear"]
+__all__ += ["PackedTernaryLinear", "TernaryLinear"]
