@@ -16,6 +16,7 @@ from .graph import GATConv, GCNConv
 from .spectral import FFT1d, ISTFT, STFT
 from .sparse_linear import SparseLinear
 from .ternary import PackedTernaryLinear, TernaryLinear
+from .residual import Residual, ResidualBlock
 
 __all__ = [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AlphaDropout", "AvgPool1d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss",
@@ -29,3 +30,4 @@ __all__ += ["GATConv", "GCNConv"]
 __all__ += ["FFT1d", "ISTFT", "STFT"]
 __all__ += ["SparseLinear"]
 __all__ += ["PackedTernaryLinear", "TernaryLinear"]
+__all__ += ["Residual", "ResidualBlock"]
