@@ -23,7 +23,7 @@ from axon_autograd import Variable  # noqa: E402
 from axon_tensor import default_generator, manual_seed, tensor  # noqa: E402
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
 
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.slow]
 
 SEQ, BATCH, INPUT, HIDDEN = 5, 3, 4, 6
 LENGTHS = np.array([3, 5, 1])

@@ -223,6 +223,8 @@ def test_bad_inputs_raise_typed_errors():
         model(x, lengths=[1, 2], mask=np.ones((2, 5), dtype=bool))
     with pytest.raises(ValueError, match="hx must be a pair"):
         model(x, tensor(np.zeros((2, 2, 4))))
+    with pytest.raises(ValueError, match="gru: hx must be one tensor"):
+        nn.GRU(3, 4).double()(x, (tensor(np.zeros((1, 2, 4))),))
     with pytest.raises(ShapeError, match=r"gru_cell: hx must have shape \(2, 4\)"):
         nn.GRUCell(3, 4).double()(x[0], tensor(np.zeros((2, 5))))
     with pytest.raises(TypeError, match="proj_size"):

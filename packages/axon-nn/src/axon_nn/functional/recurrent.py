@@ -249,6 +249,8 @@ def _stacked(
     if not input.dtype.is_floating_point:
         raise DTypeError(f"{op}: expected a floating-point input, got {input.dtype}")
     batched = len(shape) == 3
+    if mode != "lstm" and isinstance(hx, (tuple, list)):
+        raise ValueError(f"{op}: hx must be one tensor [num_layers * directions, batch, hidden], got a {type(hx).__name__}")
     h_in, c_in = (hx if hx is not None else (None, None)) if mode == "lstm" else (hx, None)
     if not batched:
         if lengths is not None or mask is not None:
