@@ -66,7 +66,7 @@ class RecurrentScanFunction(Function):
         h, c = h0._data, None if c0 is None else c0._data
         dtype = gates.dtype
         state_size, hidden = whh.shape[1], gate_width // _GATES[mode]
-        out = xp.zeros((seq, batch, state_size), dtype=dtype)
+        out = xp.empty((seq, batch, state_size), dtype=dtype)
         h_prev_all = xp.empty((seq, batch, state_size), dtype=dtype)
         # What each mode's backward recomputes its gate derivatives from.
         c_prev_all = xp.empty((seq, batch, hidden), dtype=dtype) if lstm else None
