@@ -22,6 +22,9 @@ from .normalization import batch_norm, group_norm, instance_norm, layer_norm, rm
 from .padding import pad
 from .pooling import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 
+from .attention import repeat_kv, scaled_dot_product_attention
+from .rotary import apply_rotary_emb, rotary_cos_sin
+
 __all__ = [
     "adaptive_avg_pool2d", "adaptive_max_pool2d", "alpha_dropout", "avg_pool1d", "avg_pool2d", "batch_norm",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv1d", "conv2d", "conv_transpose2d",
@@ -29,4 +32,5 @@ __all__ = [
     "instance_norm", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "max_pool1d",
     "max_pool2d", "mish", "mse_loss", "nll_loss", "pad", "relu", "rms_norm", "sigmoid", "silu",
     "smooth_l1_loss", "softmax", "softplus", "tanh",
+    "apply_rotary_emb", "repeat_kv", "rotary_cos_sin", "scaled_dot_product_attention",
 ]

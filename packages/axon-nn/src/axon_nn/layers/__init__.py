@@ -11,10 +11,15 @@ from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDiv
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm, RMSNorm
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 
+from .attention import CrossAttention, MultiHeadAttention, MultiheadAttention
+from .kv_cache import AttentionCache, KVCache
+from .rotary import RotaryEmbedding
+
 __all__ = [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AlphaDropout", "AvgPool1d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss",
     "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Dropout2d",
     "ELU", "Embedding", "Flatten", "GELU", "GroupNorm", "HuberLoss", "Identity", "InstanceNorm2d", "KLDivLoss",
     "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "Mish",
     "NLLLoss", "RMSNorm", "ReLU", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "Unflatten",
+    "AttentionCache", "CrossAttention", "KVCache", "MultiHeadAttention", "MultiheadAttention", "RotaryEmbedding",
 ]
