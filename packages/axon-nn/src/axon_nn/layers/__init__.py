@@ -12,8 +12,11 @@ from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, 
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 
 from .attention import CrossAttention, MultiHeadAttention, MultiheadAttention
+from .differential_attention import DifferentialAttention
 from .kv_cache import AttentionCache, KVCache
+from .positional import SinusoidalPositionalEncoding
 from .rotary import RotaryEmbedding
+from .seq2seq import Seq2SeqTransformer
 from .transformer import Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "ELU", "Embedding", "Flatten", "GELU", "GroupNorm", "HuberLoss", "Identity", "InstanceNorm2d", "KLDivLoss",
     "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "Mish",
     "NLLLoss", "RMSNorm", "ReLU", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "Unflatten",
-    "AttentionCache", "CrossAttention", "KVCache", "MultiHeadAttention", "MultiheadAttention", "RotaryEmbedding",
+    "AttentionCache", "CrossAttention", "DifferentialAttention", "KVCache", "MultiHeadAttention", "MultiheadAttention", "RotaryEmbedding",
+    "Seq2SeqTransformer", "SinusoidalPositionalEncoding",
     "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
 ]
