@@ -99,10 +99,11 @@ class SafeSoftmaxFunction(Function):
         if data.shape[-1] == 0:
             y = data.copy()
         else:
-            y = backend.softmax(data, -1)
             fully_masked = xp.isneginf(data.max(axis=-1, keepdims=True))
             if bool(fully_masked.any()):
-                y = xp.where(fully_masked, 0, y).astype(data.dtype, copy=False)
+                y = xp.where(fully_masked, 0, backend.softmax(xp.where(fully_masked, 0, data), -1)).astype(data.dtype, copy=False)
+            else:
+                y = backend.softmax(data, -1)
         ctx.save_for_backward(out_like(y, scores))
         return out_like(y, scores)
 

@@ -49,7 +49,6 @@ class Seq2SeqTransformer(Module):
         norm_first: bool = False,
         share_embeddings: bool = False,
         tie_generator: bool = False,
-        max_len: int = 5000,
         device: Any = None,
         dtype: Any = None,
     ) -> None:
@@ -60,7 +59,7 @@ class Seq2SeqTransformer(Module):
         self.share_embeddings, self.tie_generator = share_embeddings, tie_generator
         self.src_embedding = Embedding(src_vocab_size, d_model, device=device, dtype=dtype)
         self.tgt_embedding = self.src_embedding if share_embeddings else Embedding(tgt_vocab_size, d_model, device=device, dtype=dtype)
-        self.positional_encoding = SinusoidalPositionalEncoding(d_model, dropout, max_len, batch_first=True, device=device, dtype=dtype)
+        self.positional_encoding = SinusoidalPositionalEncoding(d_model, dropout, batch_first=True)
         self.transformer = Transformer(d_model, nhead, num_encoder_layers, num_decoder_layers, dim_feedforward, dropout, activation,
                                        batch_first=True, norm_first=norm_first, device=device, dtype=dtype)
         self.generator = Linear(d_model, tgt_vocab_size, device=device, dtype=dtype)
