@@ -127,7 +127,8 @@ def _differential_reference(p: dict, x: np.ndarray, heads: int, kv_heads: int, l
     n, length, e = x.shape
     d = e // heads // 2
     q = (x @ p["q_proj.weight"].T).reshape(n, length, 2 * heads, d).transpose(0, 2, 1, 3)
-    k = np.repeat((x @ p["k_proj.weight"].T).reshape(n, length, 2 * kv_heads, d).transpose(0, 2, 1, 3), heads // kv_heads, axis=1)
+    k = np.repeat((x @ p["k_proj.weight"].T).reshape(n, length, kv_heads, 2, d), heads // kv_heads, axis=2)
+    k = k.reshape(n, length, 2 * heads, d).transpose(0, 2, 1, 3)
     v = np.repeat((x @ p["v_proj.weight"].T).reshape(n, length, kv_heads, 2 * d).transpose(0, 2, 1, 3), heads // kv_heads, axis=1)
     scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(d)
     maps = np.exp(scores - scores.max(-1, keepdims=True))

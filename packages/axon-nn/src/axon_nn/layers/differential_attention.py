@@ -5,7 +5,10 @@ Each head computes two softmax maps from two halves of its queries and keys and 
 ``λ = exp(λq1·λk1) − exp(λq2·λk2) + λ_init`` is learnt through the four vectors, with
 ``λ_init = 0.8 − 0.6·exp(−0.3·(l − 1))`` for the layer's 1-based depth ``l``. Each head's output
 is normalised on its own (RMSNorm, or GroupNorm with one group per head) and scaled by
-``1 − λ_init``. The layout follows the paper's reference code (``multihead_diffattn.py``).
+``1 − λ_init``. The layout follows the paper's reference code (``multihead_diffattn.py``),
+except for grouped keys: there the ``2·num_kv_heads`` key maps are repeated one by one, so
+with ``num_kv_heads < num_heads`` both maps of a head can read the same key; here every head
+of a group reads its key head's ``K1`` and ``K2``, as the paper's equations have it.
 
 Because ``A1·V − λ·A2·V`` is linear in the maps, both run as one ``scaled_dot_product_attention``
 call over ``2·num_heads`` maps, so the flash path applies (no ``[L, S]`` matrix without a mask).
@@ -101,7 +104,10 @@ class DifferentialAttention(Module):
         v = self.v_proj(x).reshape(n, length, self.num_kv_heads, 2 * self.head_dim).transpose(1, 2)
         if self.rotary is not None:
             q, k = self.rotary(q), self.rotary(k)
-        k = F.repeat_kv(k, self.n_rep)
+        # Grouped keys: head h of group g = h // n_rep uses K1 and K2 of key head g. Viewing the two
+        # maps of each key head as one sequence of 2·L lets repeat_kv copy them together.
+        k = F.repeat_kv(k.reshape(n, self.num_kv_heads, 2 * length, self.head_dim), self.n_rep)
+        k = k.reshape(n, 2 * self.num_heads, length, self.head_dim)
         # Map i reads value head i // 2, so both maps of a head share its value.
         v = F.repeat_kv(F.repeat_kv(v, self.n_rep), 2)
         dropout_p = self.dropout if self.training else 0.0
