@@ -19,6 +19,14 @@ from .sparse_linear import SparseLinear
 from .ternary import PackedTernaryLinear, TernaryLinear
 from .residual import Residual, ResidualBlock
 
+from .attention import CrossAttention, MultiHeadAttention, MultiheadAttention
+from .differential_attention import DifferentialAttention
+from .kv_cache import AttentionCache, KVCache
+from .positional import SinusoidalPositionalEncoding
+from .rotary import RotaryEmbedding
+from .seq2seq import Seq2SeqTransformer
+from .transformer import Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer
+
 __all__ = [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AlphaDropout", "AvgPool1d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss",
     "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Dropout2d",
@@ -26,6 +34,9 @@ __all__ = [
     "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "Mish",
     "NLLLoss", "RMSNorm", "ReLU", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "Unflatten",
     "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell",
+    "AttentionCache", "CrossAttention", "DifferentialAttention", "KVCache", "MultiHeadAttention", "MultiheadAttention", "RotaryEmbedding",
+    "Seq2SeqTransformer", "SinusoidalPositionalEncoding",
+    "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
 ]
 __all__ += ["MoELayer", "SwiGLUFeedForward"]
 __all__ += ["GATConv", "GCNConv"]
