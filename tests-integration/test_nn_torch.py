@@ -85,6 +85,11 @@ LAYERS = [
     ("Conv2d", (4, 4, 3), {"groups": 4, "padding": 1}, [(2, 4, 5, 5)]),
     ("ConvTranspose2d", (4, 6, 3), {"stride": 2, "padding": 1, "output_padding": 1, "groups": 2}, [(2, 4, 5, 4)]),
     ("ConvTranspose2d", (3, 2, (2, 3)), {"stride": (1, 2), "dilation": 2, "bias": False}, [(2, 3, 4, 5)]),
+    # output_padding >= stride (dilation > stride): folded in full, then cropped / zero-extended.
+    ("ConvTranspose2d", (2, 3, 3), {"dilation": 2, "output_padding": 1, "padding": (0, 1)}, [(2, 2, 4, 5)]),
+    ("ConvTranspose2d", (2, 2, 3), {"stride": (1, 2), "dilation": (3, 1), "output_padding": (2, 1), "padding": 2}, [(1, 2, 5, 4)]),
+    ("Conv2d", (2, 3, (4, 2)), {"padding": "same"}, [(2, 2, 6, 5)]),
+    ("Conv2d", (2, 3, 3), {"padding": 1}, [(0, 2, 5, 5)]),
     ("MaxPool1d", (3,), {"stride": 2, "padding": 1, "return_indices": True}, [(2, 3, 10)]),
     ("MaxPool2d", (2,), {}, [(2, 3, 6, 8)]),
     ("MaxPool2d", (3,), {"stride": 2, "padding": 1, "dilation": 1, "ceil_mode": True, "return_indices": True}, [(2, 3, 8, 7)]),
