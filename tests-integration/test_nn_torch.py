@@ -116,6 +116,8 @@ LAYERS = [
     ("InstanceNorm2d", (3,), {}, [(2, 3, 4, 5)]),
     ("InstanceNorm2d", (3,), {"affine": True, "track_running_stats": True}, [(2, 3, 4, 5)]),
     ("InstanceNorm2d", (3,), {}, [(3, 4, 5)]),
+    ("GroupNorm", (4, 4, 1e-3), {}, [(2, 4, 3, 3)]),
+    ("GroupNorm", (1, 4), {}, [(0, 4, 3)]),
     ("ReLU", (), {}, [(4, 5)]),
     ("LeakyReLU", (0.2,), {}, [(4, 5)]),
     ("ELU", (0.5,), {}, [(4, 5)]),
@@ -148,6 +150,11 @@ def test_layer_matches_torch_float32(name, args, kwargs, shapes):
     if name.startswith("MaxPool"):
         arrays = [rng.permutation(a.size).reshape(a.shape).astype(np.float32) for a in arrays]
     run_both(name, args, kwargs, arrays, dtype="float32", tol=2e-5)
+
+
+@pytest.mark.parametrize("name, args, kwargs, shapes", [c for c in LAYERS if c[0] in ("GroupNorm", "InstanceNorm2d")])
+def test_group_and_instance_norm_float32(name, args, kwargs, shapes):
+    run_both(name, args, kwargs, [randn(*s, dtype="float32") * 3 + 1 for s in shapes], dtype="float32", tol=2e-5, steps=2)
 
 
 def test_batchnorm_eval_uses_running_stats():
