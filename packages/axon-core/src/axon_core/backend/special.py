@@ -28,8 +28,8 @@ _P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1, 1.
 _Q = (2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1, 6.05183413124413191e-2, 2.33520497626869185e-3)
 _INV_SQRT_PI = 5.6418958354775628695e-1
 _THRESHOLD = 0.46875
-# erfc(27) underflows float64; clamping keeps (y - round16(y)) finite for y = inf.
-_CLAMP = 27.0
+# erfc(28) underflows float64 to 0; clamping keeps (y - round16(y)) finite for y = inf.
+_CLAMP = 28.0
 
 
 def _erf_small(y2: Any) -> Any:

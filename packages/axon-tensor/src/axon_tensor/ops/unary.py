@@ -131,14 +131,14 @@ absolute = abs
 
 @tensor_method()
 def sign(input: Tensor) -> Tensor:
-    """-1, 0 or 1 by the sign of each element (nan stays nan); bool stays bool."""
+    """-1, 0 or 1 by the sign of each element (nan gives 0, as in PyTorch); bool stays bool."""
     if input._data.dtype == np.bool_:
         return wrap(input._data.copy(), input._device)
     if input.dtype.is_complex:
-        raise DTypeError("sign: complex tensors are not supported; use sgn")
-    return float_math(input, lambda xp, x: xp.sign(x)) if input._data.dtype == _BFLOAT16 else wrap(
-        input._device._backend.xp.sign(input._data), input._device
-    )
+        raise DTypeError("sign: complex tensors are not supported")
+    if input.dtype.is_integer:
+        return wrap(input._device._backend.xp.sign(input._data), input._device)
+    return float_math(input, lambda xp, x: xp.where(xp.isnan(x), x.dtype.type(0), xp.sign(x)))
 
 
 @tensor_method()
