@@ -90,6 +90,9 @@ LAYERS = [
     ("ConvTranspose2d", (2, 2, 3), {"stride": (1, 2), "dilation": (3, 1), "output_padding": (2, 1), "padding": 2}, [(1, 2, 5, 4)]),
     ("Conv2d", (2, 3, (4, 2)), {"padding": "same"}, [(2, 2, 6, 5)]),
     ("Conv2d", (2, 3, 3), {"padding": 1}, [(0, 2, 5, 5)]),
+    # Wide layers on small images: the weight gradient takes its one-GEMM-per-group branch.
+    ("Conv2d", (8, 16, 3), {"groups": 2, "padding": 1}, [(2, 8, 2, 2)]),
+    ("ConvTranspose2d", (8, 6, 3), {"stride": 2, "groups": 2}, [(2, 8, 1, 2)]),
     ("MaxPool1d", (3,), {"stride": 2, "padding": 1, "return_indices": True}, [(2, 3, 10)]),
     ("MaxPool2d", (2,), {}, [(2, 3, 6, 8)]),
     ("MaxPool2d", (3,), {"stride": 2, "padding": 1, "dilation": 1, "ceil_mode": True, "return_indices": True}, [(2, 3, 8, 7)]),

@@ -39,8 +39,19 @@ def _window(xp: Any, x: Any, start: tuple[int, int], size: tuple[int, int]) -> A
 
 
 def _batched_weight_grad(xp: Any, g_mat: Any, cols: Any) -> Any:
-    """``Σ_n g_mat[n] @ cols[n]ᵀ``: ``[N, G, A, L]`` and ``[N, G, B, L]`` -> ``[G, A, B]``."""
-    return xp.matmul(g_mat, cols.transpose(0, 1, 3, 2)).sum(axis=0)
+    """``Σ_n g_mat[n] @ cols[n]ᵀ``: ``[N, G, A, L]`` and ``[N, G, B, L]`` -> ``[G, A, B]``.
+
+    Per-sample GEMMs summed make an ``[N, G, A, B]`` intermediate; laying both operands out as
+    ``[G, *, N*L]`` instead copies ``N*G*(A+B)*L`` elements for one GEMM per group. Take the
+    smaller: small layers (LeNet) win with the first, wide ones would blow memory up with it.
+    """
+    n, groups, a, blocks = g_mat.shape
+    b = cols.shape[2]
+    if a * b <= (a + b) * blocks:
+        return xp.matmul(g_mat, cols.transpose(0, 1, 3, 2)).sum(axis=0)
+    g2 = g_mat.transpose(1, 2, 0, 3).reshape(groups, a, n * blocks)
+    c2 = cols.transpose(1, 2, 0, 3).reshape(groups, b, n * blocks)
+    return xp.matmul(g2, c2.transpose(0, 2, 1))
 
 
 class Conv2dFunction(Function):
