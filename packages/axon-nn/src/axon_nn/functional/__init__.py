@@ -38,6 +38,7 @@ from .ternary import (
 )
 from .graph import add_self_loops, gat_conv, gcn_conv, gcn_norm, remove_self_loops, scatter_softmax
 from .pooling import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
+from .recurrent import gru, gru_cell, lstm, lstm_cell, rnn, rnn_cell
 
 __all__ = [
     "adaptive_avg_pool2d", "adaptive_max_pool2d", "alpha_dropout", "avg_pool1d", "avg_pool2d", "batch_norm",
@@ -46,6 +47,7 @@ __all__ = [
     "instance_norm", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "max_pool1d",
     "max_pool2d", "mish", "mse_loss", "nll_loss", "pad", "relu", "rms_norm", "sigmoid", "silu",
     "smooth_l1_loss", "softmax", "softplus", "tanh",
+    "gru", "gru_cell", "lstm", "lstm_cell", "rnn", "rnn_cell",
 ]
 __all__ += ["DispatchPlan", "dispatch_plan", "expert_capacity", "load_balancing_loss", "swiglu", "top_k_routing"]
 __all__ += ["add_self_loops", "gat_conv", "gcn_conv", "gcn_norm", "remove_self_loops", "scatter_softmax"]

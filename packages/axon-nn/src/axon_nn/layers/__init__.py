@@ -10,6 +10,7 @@ from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm, RMSNorm
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .moe import MoELayer
 from .swiglu import SwiGLUFeedForward
 from .graph import GATConv, GCNConv
@@ -24,6 +25,7 @@ __all__ = [
     "ELU", "Embedding", "Flatten", "GELU", "GroupNorm", "HuberLoss", "Identity", "InstanceNorm2d", "KLDivLoss",
     "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "Mish",
     "NLLLoss", "RMSNorm", "ReLU", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "Unflatten",
+    "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell",
 ]
 __all__ += ["MoELayer", "SwiGLUFeedForward"]
 __all__ += ["GATConv", "GCNConv"]
