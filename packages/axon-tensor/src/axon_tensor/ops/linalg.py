@@ -77,8 +77,9 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         dtype = x.dtype
         if dtype is y.dtype and dtype.char in _BLAS_CHARS and input._device is other._device:
             # Hot path: one BLAS dtype, one device; any error (0-d, shapes) takes the checked path.
+            # The backend's matmul is ``x @ y`` (on the CPU: stacks split across threads).
             try:
-                out = x @ y
+                out = input._device._backend.matmul(x, y)
             except ValueError:
                 pass
             else:
