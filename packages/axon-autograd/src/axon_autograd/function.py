@@ -82,18 +82,21 @@ def _record(cls: type[Function], args: tuple, kwargs: dict) -> Any:
     ctx = cls._backward_cls()
     raw = []
     edges = []
+    needs = []
     for a in args:
         if isinstance(a, Variable):
             raw.append(a.data)
             if a._requires_grad:
                 fn = a.grad_fn
                 edges.append((fn, a.output_nr) if fn is not None else a.grad_edge())
+                needs.append(True)
                 continue
         else:
             raw.append(a)
         edges.append(None)
-    ctx.next_functions = edges = tuple(edges)
-    ctx.needs_input_grad = tuple([e is not None for e in edges])
+        needs.append(False)
+    ctx.next_functions = tuple(edges)
+    ctx.needs_input_grad = tuple(needs)
     ctx.sequence_nr = next(_sequence)
     if cls.setup_context is None:
         out = cls.forward(ctx, *raw, **kwargs)
@@ -122,6 +125,7 @@ def _record(cls: type[Function], args: tuple, kwargs: dict) -> Any:
 
 
 def _differentiable(out: Tensor, ctx: BackwardNode) -> bool:
+    """Float outputs require grad, unless forward marked them non-differentiable."""
     return out.dtype.is_floating_point and (not ctx.non_differentiable or id(out) not in ctx.non_differentiable)
 
 

@@ -103,28 +103,34 @@ def binary(op: str, fn: Fn, a: Any, b: Any, compute: DType | None = None, quiet:
 
 
 def fast_binary(op: str, fn: Callable[[Any, Any], Any], slow: Callable[[Any, Any], Tensor]) -> Callable[[Any, Any], Tensor]:
-    """A method ``self (op) other`` that skips promotion when both are tensors of one dtype.
+    """A method ``self (op) other`` that skips promotion when both are tensors of one dtype, or
+    ``other`` is a Python float/int and ``self`` is floating (the op then runs in self's dtype).
 
-    Anything else (scalars, mixed dtypes, devices, errors) goes to ``slow(self, other)``, which
-    does the full checks and raises the typed errors.
+    Anything else (other scalars, mixed dtypes, devices, errors) goes to ``slow(self, other)``,
+    which does the full checks and raises the typed errors.
     """
 
     def method(self: Tensor, other: Any) -> Tensor:
+        x = self._data
         if other.__class__ is Tensor:
-            x = self._data
             y = other._data
-            if x.dtype is y.dtype and self._device is other._device:
-                try:
-                    out = fn(x, y)
-                except Exception:
-                    return slow(self, other)
-                if out.__class__ is not _ndarray:
-                    return wrap(out, self._device)
-                t = _new(Tensor)
-                t._data = out
-                t._device = self._device
-                t._base = None
-                return t
+            fast = x.dtype is y.dtype and self._device is other._device
+        else:
+            y = other
+            fast = (other.__class__ is float or other.__class__ is int) and x.dtype.kind == "f"
+        if fast:
+            try:
+                # The scalar is cast to the tensor's dtype exactly as the slow path's scalar_of.
+                out = fn(x, y) if y is not other else fn(x, x.dtype.type(y))
+            except Exception:
+                return slow(self, other)
+            if out.__class__ is not _ndarray:
+                return wrap(out, self._device)
+            t = _new(Tensor)
+            t._data = out
+            t._device = self._device
+            t._base = None
+            return t
         return slow(self, other)
 
     method.__name__ = op
