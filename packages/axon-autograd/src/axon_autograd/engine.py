@@ -42,8 +42,9 @@ def _root_grads(outputs: list[Variable], grad_outputs: Any) -> list[Variable]:
                     f"grad can be implicitly created only for outputs with one element; output {i} has shape "
                     f"{tuple(out.shape)}: pass gradient="
                 )
-            g = make_variable(ones_like(out.data), False, None)
-        elif g.__class__ is Tensor:
+            grads.append(make_variable(ones_like(out.data), False, None))
+            continue
+        if g.__class__ is Tensor:
             g = make_variable(g, False, None)
         if tuple(g.shape) != tuple(out.shape):
             raise ShapeError(f"backward: gradient of shape {tuple(g.shape)} for an output of shape {tuple(out.shape)}")
@@ -179,7 +180,8 @@ def run_backward(outputs: list[Variable], root_grads: list[Variable], retain_gra
                     "freed by an earlier backward. Pass retain_graph=True to the first backward() if you "
                     "need to backward twice."
                 )
-            if node.materialize_grads and any(g is None for g in grads):
+            # A buffer exists only once a gradient arrived: a single-output node never gets None.
+            if len(grads) > 1 and node.materialize_grads and any(g is None for g in grads):
                 grads = [g if g is not None else _zeros_for(node, nr) for nr, g in enumerate(grads)]
             results = node.apply_backward(tuple(grads))
             if not retain_graph:

@@ -105,8 +105,11 @@ def _record(cls: type[Function], args: tuple, kwargs: dict) -> Any:
         cls.setup_context(ctx, tuple(raw), out)
     if out.__class__ is Tensor:
         outputs: tuple = (out,)
-        diff = _differentiable(out, ctx)
-        result: Any = make_variable(out, diff, ctx if diff else None, 0)
+        if out.dtype.is_floating_point and not ctx.non_differentiable:
+            result: Any = make_variable(out, True, ctx, 0)
+        else:
+            diff = _differentiable(out, ctx)
+            result = make_variable(out, diff, ctx if diff else None, 0)
     else:
         outputs = tuple(out)
         ctx.n_outputs = len(outputs)

@@ -64,6 +64,8 @@ def operand_arrays(op: str, a: Any, b: Any, compute: DType | None = None) -> tup
         dtype = compute
     elif a.__class__ is Tensor and b.__class__ in _SCALAR_CATEGORY and _SCALAR_CATEGORY[b.__class__] <= a.dtype.category:
         dtype = a.dtype
+    elif b.__class__ is Tensor and a.__class__ in _SCALAR_CATEGORY and _SCALAR_CATEGORY[a.__class__] <= b.dtype.category:
+        dtype = b.dtype
     else:
         dtype = result_type(a, b)
     return _array_of(a, dtype), _array_of(b, dtype), dtype
