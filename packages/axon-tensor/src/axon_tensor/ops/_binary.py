@@ -115,25 +115,28 @@ def fast_binary(op: str, fn: Callable[[Any, Any], Any], slow: Callable[[Any, Any
     def method(self: Tensor, other: Any) -> Tensor:
         x = self._data
         if other.__class__ is Tensor:
-            y = other._data
-            fast = x.dtype is y.dtype and self._device is other._device
-        else:
-            y = other
-            fast = (other.__class__ is float or other.__class__ is int) and x.dtype.kind == "f"
-        if fast:
-            try:
-                # The scalar is cast to the tensor's dtype exactly as the slow path's scalar_of.
-                out = fn(x, y) if y is not other else fn(x, x.dtype.type(y))
-            except Exception:
+            if x.dtype is not other._data.dtype or self._device is not other._device:
                 return slow(self, other)
-            if out.__class__ is not _ndarray:
-                return wrap(out, self._device)
-            t = _new(Tensor)
-            t._data = out
-            t._device = self._device
-            t._base = None
-            return t
-        return slow(self, other)
+            y = other._data
+        elif (other.__class__ is float or other.__class__ is int) and x.dtype.kind == "f":
+            try:
+                # Cast exactly as the slow path's scalar_of does (huge ints go there to wrap).
+                y = x.dtype.type(other)
+            except OverflowError:
+                return slow(self, other)
+        else:
+            return slow(self, other)
+        try:
+            out = fn(x, y)
+        except Exception:
+            return slow(self, other)
+        if out.__class__ is not _ndarray:
+            return wrap(out, self._device)
+        t = _new(Tensor)
+        t._data = out
+        t._device = self._device
+        t._base = None
+        return t
 
     method.__name__ = op
     method.__doc__ = slow.__doc__
