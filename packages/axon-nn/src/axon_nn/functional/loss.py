@@ -13,12 +13,22 @@ from axon_autograd import Function, once_differentiable
 from axon_core import DTypeError, ShapeError
 
 from ._util import check_reduction, out_like, reduce, reduce_backward, saved, sum_to, tensor_of, xp_of
-from .activation import _sigmoid, _softplus
 
 __all__ = [
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "kl_div", "nll_loss", "cross_entropy",
 ]
+
+
+def _sigmoid(xp: Any, x: Any) -> Any:
+    # Split by sign so that exp never overflows.
+    positive = x >= 0
+    z = xp.exp(xp.where(positive, -x, x))
+    return xp.where(positive, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype, copy=False)
+
+
+def _softplus(xp: Any, x: Any) -> Any:
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
 def _smooth_l1(xp, x, t, beta):

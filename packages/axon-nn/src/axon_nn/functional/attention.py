@@ -1,0 +1,277 @@
+"""Scaled dot-product attention with a flash path, and the grouped-query helper ``repeat_kv``.
+
+Two paths compute ``softmax(q kᵀ · scale + mask) v``:
+
+- the flash path (no arbitrary mask, no dropout) calls the backend's ``flash_attention``: an
+  online softmax over key blocks that never holds the ``[Sq, Sk]`` score matrix, forward and
+  backward (:class:`FlashAttentionFunction`);
+- the plain path materialises the scores, adds the mask, takes a softmax whose fully masked rows
+  are 0 (as PyTorch 2.13 does) and, if asked, drops weights out (:func:`plain_attention`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from axon_autograd import Function, once_differentiable
+from axon_core import DTypeError, ShapeError
+
+from ._util import out_like, saved, tensor_of, xp_of
+from .dropout import dropout
+
+__all__ = ["scaled_dot_product_attention", "repeat_kv"]
+
+
+def _causal_segments(sq: int, sk: int, causal: bool, lower_right: bool) -> list[tuple[int, int, int, bool]]:
+    """Split a query range into ``(q_start, q_stop, k_stop, causal)`` calls of the backend kernel.
+
+    The kernel's causal mask is bottom-right aligned (query ``i`` sees keys ``j <= i + Sk - Sq``).
+    PyTorch's ``is_causal`` is top-left aligned (``j <= i``). With ``Sq <= Sk`` the keys past
+    ``Sq`` are seen by no query, so top-left equals bottom-right over the first ``Sq`` keys. With
+    ``Sq > Sk`` the first ``Sk`` queries form a square causal block and the rest see every key.
+    """
+    if not causal:
+        return [(0, sq, sk, False)]
+    if lower_right:
+        return [(0, sq, sk, True)]
+    if sq <= sk:
+        return [(0, sq, sq, True)]
+    return [(0, sk, sk, True), (sk, sq, sk, False)]
+
+
+class FlashAttentionFunction(Function):
+    """``q [B, H, Sq, D]``, ``k [B, H, Sk, D]``, ``v [B, H, Sk, Dv]`` -> ``[B, H, Sq, Dv]``.
+
+    ``causal`` masks top-left aligned (PyTorch's ``is_causal``) unless ``lower_right``. Saves
+    only the inputs, the output and the per-row logsumexp: memory is linear in the sequence.
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, scale, causal, lower_right):
+        backend = q._device._backend
+        xp = backend.xp
+        qd, kd, vd = q._data, k._data, v._data
+        segments = _causal_segments(qd.shape[2], kd.shape[2], causal, lower_right)
+        outs, lses = [], []
+        for q_start, q_stop, k_stop, seg_causal in segments:
+            out, lse = backend.flash_attention(qd[:, :, q_start:q_stop], kd[:, :, :k_stop], vd[:, :, :k_stop], seg_causal, scale)
+            outs.append(out)
+            lses.append(lse)
+        out = outs[0] if len(outs) == 1 else xp.concatenate(outs, axis=2)
+        ctx.save_for_backward(q, k, v)
+        ctx.segments, ctx.scale, ctx.outs, ctx.lses = segments, scale, outs, lses
+        return out_like(out, q)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        q, k, v = saved(ctx)
+        backend = q._device._backend
+        xp = backend.xp
+        qd, kd, vd, g = q._data, k._data, v._data, grad._data
+        full_keys = kd.shape[2]
+        dqs, dk, dv = [], None, None
+        for (q_start, q_stop, k_stop, seg_causal), out, lse in zip(ctx.segments, ctx.outs, ctx.lses):
+            dq_seg, dk_seg, dv_seg = backend.flash_attention_backward(
+                g[:, :, q_start:q_stop], qd[:, :, q_start:q_stop], kd[:, :, :k_stop], vd[:, :, :k_stop], out, lse, seg_causal, ctx.scale
+            )
+            dqs.append(dq_seg)
+            if dk is None and k_stop == full_keys:
+                dk, dv = dk_seg, dv_seg
+                continue
+            if dk is None:
+                dk, dv = xp.zeros_like(kd), xp.zeros_like(vd)
+            dk[:, :, :k_stop] += dk_seg
+            dv[:, :, :k_stop] += dv_seg
+        dq = dqs[0] if len(dqs) == 1 else xp.concatenate(dqs, axis=2)
+        return out_like(dq, q), out_like(dk, k), out_like(dv, v), None, None, None
+
+
+class SafeSoftmaxFunction(Function):
+    """Softmax over the last dim whose rows of only ``-inf`` come out 0 (not NaN): ``[*, Sk]``."""
+
+    @staticmethod
+    def forward(ctx, scores):
+        backend = scores._device._backend
+        xp, data = backend.xp, scores._data
+        if data.shape[-1] == 0:
+            y = data.copy()
+        else:
+            fully_masked = xp.isneginf(data.max(axis=-1, keepdims=True))
+            if bool(fully_masked.any()):
+                y = xp.where(fully_masked, 0, backend.softmax(xp.where(fully_masked, 0, data), -1)).astype(data.dtype, copy=False)
+            else:
+                y = backend.softmax(data, -1)
+        ctx.save_for_backward(out_like(y, scores))
+        return out_like(y, scores)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        (y,) = saved(ctx)
+        if y._data.shape[-1] == 0:
+            return out_like(grad._data.copy(), grad)
+        return out_like(y._device._backend.softmax_backward(grad._data, y._data, -1), grad)
+
+
+def repeat_kv(x: Any, n_rep: int) -> Any:
+    """Repeat each key/value head ``n_rep`` times: ``[*, H_kv, S, D] -> [*, H_kv * n_rep, S, D]``.
+
+    Head ``h`` of the result is head ``h // n_rep`` of ``x`` (LLaMA's grouped-query layout, the
+    same as ``x.repeat_interleave(n_rep, dim=-3)``). Differentiable: the gradient of a shared
+    head is the sum over its copies.
+    """
+    if n_rep < 1:
+        raise ValueError(f"repeat_kv: n_rep must be >= 1, got {n_rep}")
+    shape = tuple(x.shape)
+    if len(shape) < 3:
+        raise ShapeError(f"repeat_kv: expected [*, heads, seq, dim], got shape {shape}")
+    if n_rep == 1:
+        return x
+    lead, heads, rest = shape[:-3], shape[-3], shape[-2:]
+    expanded = x.unsqueeze(len(lead) + 1).expand(*lead, heads, n_rep, *rest)
+    return expanded.reshape(*lead, heads * n_rep, *rest)
+
+
+def causal_keep_mask(xp: Any, sq: int, sk: int, lower_right: bool = False) -> Any:
+    """Boolean ``[Sq, Sk]``, True where query ``i`` may see key ``j``: ``j <= i`` (top-left, as
+    PyTorch's ``is_causal``) or ``j <= i + Sk - Sq`` (bottom-right, for a KV cache)."""
+    shift = sk - sq if lower_right else 0
+    return xp.arange(sk)[None, :] <= xp.arange(sq)[:, None] + shift
+
+
+def additive_mask(mask: Any, dtype: Any, op: str, true_masks: bool = False) -> Any:
+    """An attention mask as a float Tensor/Variable to add to the scores.
+
+    Boolean masks keep where True (``0``) and drop where False (``-inf``), or the other way
+    round with ``true_masks`` (``nn.MultiheadAttention``'s convention); float masks are
+    returned as they are (cast to ``dtype``), so a float mask that requires grad gets one.
+    """
+    data = tensor_of(mask)
+    if data.dtype.name == "bool":
+        xp = xp_of(data)
+        keep, drop = (-np.inf, 0.0) if true_masks else (0.0, -np.inf)
+        return out_like(xp.where(data._data, keep, drop).astype(dtype.np), data)
+    if not data.dtype.is_floating_point:
+        raise DTypeError(f"{op}: masks must be bool or floating point, got {data.dtype}")
+    return mask if data.dtype == dtype else mask.to(dtype)
+
+
+def plain_attention(q: Any, k: Any, v: Any, mask: Any = None, dropout_p: float = 0.0, scale: float | None = None) -> tuple[Any, Any]:
+    """``softmax(q kᵀ · scale + mask) v`` with the weights materialised; returns ``(out, weights)``.
+
+    ``q [*, Sq, D]``, ``k [*, Sk, D]``, ``v [*, Sk, Dv]``; ``mask`` an additive float mask
+    broadcastable to ``[*, Sq, Sk]`` or None. ``out [*, Sq, Dv]``, ``weights [*, Sq, Sk]`` (after
+    dropout, which runs when ``dropout_p > 0``). Fully masked rows give zero weights.
+    """
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    scores = (q * scale) @ k.transpose(-2, -1)
+    if mask is not None:
+        scores = scores + mask
+    weights = SafeSoftmaxFunction.apply(scores)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, True)
+    return weights @ v, weights
+
+
+def _check_sdpa(q: Any, k: Any, v: Any, attn_mask: Any, dropout_p: float, is_causal: bool, enable_gqa: bool) -> int:
+    """Validate the inputs; returns how many query heads share a key/value head."""
+    op = "scaled_dot_product_attention"
+    shapes = f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
+    if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim:
+        raise ShapeError(f"{op}: expected q [*, Sq, D], k [*, Sk, D], v [*, Sk, Dv] of the same rank, got {shapes}")
+    if q.dtype != k.dtype or q.dtype != v.dtype:
+        raise DTypeError(f"{op}: q, k and v must share a dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
+    if not q.dtype.is_floating_point:
+        raise DTypeError(f"{op}: expected floating-point q, k, v, got {q.dtype}")
+    if q.device is not k.device or q.device is not v.device:
+        from axon_core import DeviceError
+
+        raise DeviceError(f"{op}: q, k and v must be on one device, got {q.device}, {k.device}, {v.device}")
+    if q.shape[-1] != k.shape[-1] or k.shape[:-1] != v.shape[:-1]:
+        raise ShapeError(f"{op}: head dims or key/value lengths disagree: {shapes}")
+    n_rep = 1
+    if q.shape[:-3] != k.shape[:-3] or (q.ndim >= 3 and q.shape[-3] != k.shape[-3]):
+        heads_q, heads_k = (q.shape[-3], k.shape[-3]) if q.ndim >= 3 else (1, 1)
+        if not enable_gqa or q.shape[:-3] != k.shape[:-3] or heads_q % heads_k:
+            hint = " (pass enable_gqa=True for grouped-query attention)" if heads_q != heads_k and not enable_gqa else ""
+            raise ShapeError(f"{op}: batch/head dims of q and k must match{hint}; with enable_gqa the query heads must be a multiple of the key heads: {shapes}")
+        n_rep = heads_q // heads_k
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"{op}: dropout_p must be in [0, 1], got {dropout_p}")
+    if is_causal and attn_mask is not None:
+        raise ValueError(f"{op}: pass either attn_mask or is_causal=True, not both")
+    if attn_mask is not None:
+        scores_shape = tuple(q.shape[:-1]) + (k.shape[-2],)
+        try:
+            broadcast = np.broadcast_shapes(tuple(attn_mask.shape), scores_shape)
+        except ValueError:
+            broadcast = None
+        if broadcast != scores_shape:
+            raise ShapeError(f"{op}: attn_mask of shape {tuple(attn_mask.shape)} does not broadcast to the scores {scores_shape}")
+    return n_rep
+
+
+def _flash_4d(q: Any, k: Any, v: Any, scale: float, causal: bool, lower_right: bool) -> Any:
+    """Run :class:`FlashAttentionFunction` on ``[*, S, D]`` inputs viewed as ``[B, H, S, D]``."""
+    shape = tuple(q.shape)
+    if len(shape) == 4:
+        return FlashAttentionFunction.apply(q, k, v, scale, causal, lower_right)
+    lead = math.prod(shape[:-2])
+
+    def as4(x: Any) -> Any:
+        return x.reshape(1, lead, *x.shape[-2:])
+
+    out = FlashAttentionFunction.apply(as4(q), as4(k), as4(v), scale, causal, lower_right)
+    return out.reshape(*shape[:-1], v.shape[-1])
+
+
+def attention(q: Any, k: Any, v: Any, mask: Any = None, dropout_p: float = 0.0, causal: bool = False, scale: float | None = None, lower_right: bool = False) -> Any:
+    """Pick the path: flash when there is no mask and no dropout, else plain.
+
+    ``mask`` is additive (see :func:`additive_mask`); ``causal`` is top-left aligned unless
+    ``lower_right`` (the KV-cache alignment). Shapes as in :func:`scaled_dot_product_attention`.
+    """
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    sq, sk = q.shape[-2], k.shape[-2]
+    if mask is None and dropout_p == 0.0 and sq > 0 and sk > 0 and q.shape[-1] > 0:
+        return _flash_4d(q, k, v, scale, causal, lower_right)
+    if causal:
+        if lower_right and sk < sq:
+            raise ShapeError(f"attention: a bottom-right causal mask needs Sk >= Sq, got Sq={sq}, Sk={sk}")
+        xp = xp_of(tensor_of(q))
+        keep = causal_keep_mask(xp, sq, sk, lower_right)
+        causal_mask = out_like(xp.where(keep, 0.0, -np.inf).astype(q.dtype.np), tensor_of(q))
+        mask = causal_mask if mask is None else mask + causal_mask
+    return plain_attention(q, k, v, mask, dropout_p, scale)[0]
+
+
+def scaled_dot_product_attention(
+    query: Any,
+    key: Any,
+    value: Any,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Any:
+    """``softmax(q kᵀ · scale + mask) v`` with PyTorch's semantics.
+
+    ``query [*, Hq, Sq, D]``, ``key [*, Hk, Sk, D]``, ``value [*, Hk, Sk, Dv]`` -> ``[*, Hq, Sq, Dv]``
+    (any rank >= 2; the leading dims must match). ``attn_mask`` broadcasts to ``[*, Hq, Sq, Sk]``:
+    a bool mask keeps where True, a float mask is added. ``is_causal`` keeps key ``j <= i``
+    (top-left aligned, as PyTorch). ``scale`` defaults to ``1/sqrt(D)``. ``dropout_p`` drops
+    attention weights (always, as PyTorch: pass 0 in eval). ``enable_gqa`` lets ``Hq`` be a
+    multiple of ``Hk``; key/value heads are then shared by groups of query heads.
+
+    Without a mask and without dropout this runs the flash path (memory linear in the sequence).
+    Rows whose keys are all masked give 0, as in PyTorch 2.13.
+    """
+    n_rep = _check_sdpa(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa)
+    if n_rep > 1:
+        key, value = repeat_kv(key, n_rep), repeat_kv(value, n_rep)
+    mask = None if attn_mask is None else additive_mask(attn_mask, query.dtype, "scaled_dot_product_attention")
+    return attention(query, key, value, mask, float(dropout_p), is_causal, scale)
