@@ -61,12 +61,16 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         if autocast_state.dtype is not None and cls.autocast_policy is not None:
             args = cast_inputs(cls.autocast_policy, args)
-        if grad_state.enabled:
-            for a in args:
-                if isinstance(a, Variable) and a._requires_grad:
+        enabled = grad_state.enabled
+        raw = []
+        for a in args:
+            if isinstance(a, Variable):
+                if enabled and a._requires_grad:
                     return _record(cls, args, kwargs)
+                raw.append(a.data)
+            else:
+                raw.append(a)
         # Nothing to record (no_grad, or no input requires grad): no node outlives the call.
-        raw = [a.data if isinstance(a, Variable) else a for a in args]
         if cls.setup_context is None:
             ctx = cls._backward_cls()
             ctx.needs_input_grad = (False,) * len(args)
