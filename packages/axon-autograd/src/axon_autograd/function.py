@@ -12,7 +12,6 @@ how double backward works; :func:`once_differentiable` marks rules that compute 
 from __future__ import annotations
 
 import functools
-import itertools
 from typing import Any, Callable
 
 from axon_tensor import Tensor
@@ -23,9 +22,6 @@ from .node import BackwardNode, SavedOutput
 from .variable import Variable, make_variable
 
 __all__ = ["Function", "once_differentiable"]
-
-_sequence = itertools.count(1)
-
 
 class Function:
     """Base class of differentiable ops. Subclass with ``forward`` and ``backward`` staticmethods.
@@ -102,7 +98,6 @@ def _record(cls: type[Function], args: tuple, kwargs: dict) -> Any:
         needs.append(False)
     ctx.next_functions = tuple(edges)
     ctx.needs_input_grad = tuple(needs)
-    ctx.sequence_nr = next(_sequence)
     if cls.setup_context is None:
         out = cls.forward(ctx, *raw, **kwargs)
     else:
@@ -145,7 +140,7 @@ def _store_saved(ctx: BackwardNode, args: tuple, raw: list, outputs: tuple) -> N
     versions = []
     for t in ctx._to_save:
         version = None
-        if t is not None and t.__class__ is not Variable:
+        if t.__class__ is Tensor:
             for a, r in zip(args, raw):
                 if r is t:
                     if a is not r:

@@ -66,7 +66,6 @@ class BackwardNode:
     _freed = False
     _pre_hooks: "dict[int, list[Callable]] | None" = None
     _retained: "dict[int, Any] | None" = None
-    sequence_nr = 0
 
     def name(self) -> str:
         return type(self).__name__
