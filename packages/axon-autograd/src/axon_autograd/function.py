@@ -3,8 +3,9 @@
 ``Fn.apply(*args)`` unwraps Variables to Tensors, runs ``Fn.forward(ctx, *tensors)`` (or
 ``Fn.forward(*tensors)`` then ``Fn.setup_context(ctx, inputs, output)``) and, when grad mode is on
 and an input requires grad, wraps the outputs in Variables whose ``grad_fn`` is ``ctx`` (a
-:class:`~axon_autograd.node.BackwardNode`); otherwise it returns plain Variables and builds no node. ``Fn.backward(ctx, *grads)`` gets one
-gradient Variable per output and returns one per forward input (None where not needed).
+:class:`~axon_autograd.node.BackwardNode`); otherwise it returns plain Variables and builds no
+node. ``Fn.backward(ctx, *grads)`` gets one gradient Variable per output and returns one per
+forward input (None where not needed).
 Backward rules written with Variable ops record a graph under ``create_graph=True``, which is
 how double backward works; :func:`once_differentiable` marks rules that compute on raw Tensors.
 """
@@ -22,6 +23,7 @@ from .node import BackwardNode, SavedOutput
 from .variable import Variable, make_variable
 
 __all__ = ["Function", "once_differentiable"]
+
 
 class Function:
     """Base class of differentiable ops. Subclass with ``forward`` and ``backward`` staticmethods.
