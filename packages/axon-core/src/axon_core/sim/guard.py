@@ -1,0 +1,169 @@
+"""Guarded copies of array arguments for debug launches.
+
+Each argument's bytes are copied into their own mapping, placed so that the data ends right
+before a PROT_NONE page and starts after one: an access past either end faults, and the fault
+address names the argument. Alignment keeps up to 63 bytes of slack at each end; those bytes hold
+a canary that is checked after the launch, so small overruns that stay inside the slack are
+caught as well (writes only). Arguments whose memory overlaps share one mapping, so aliasing
+(an output that is also an input) behaves as it does on the device.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["GuardedArguments", "array_span"]
+
+_PAGE = mmap.PAGESIZE
+_ALIGN = 64
+_CANARY = 0xA5
+_PROT_NONE, _PROT_RW = 0, mmap.PROT_READ | mmap.PROT_WRITE
+_MAP_FLAGS = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+_libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+
+
+def array_span(array: np.ndarray) -> tuple[int, int]:
+    """``[low, high)`` host addresses of the bytes ``array``'s elements occupy."""
+    start = array.ctypes.data
+    if array.size == 0:
+        return start, start
+    low = high = 0
+    for extent, stride in zip(array.shape, array.strides):
+        reach = (extent - 1) * stride
+        if reach < 0:
+            low += reach
+        else:
+            high += reach
+    return start + low, start + high + array.itemsize
+
+
+@dataclass
+class _Region:
+    low: int            # span of the original memory
+    high: int
+    base: int           # the mapping
+    length: int
+    data: int           # where the span's bytes live inside the mapping
+    members: list[int]  # argument indices
+    writeable: bool
+
+
+class GuardedArguments:
+    """Copies ``arrays`` (argument index -> array) into guarded mappings for one launch.
+
+    ``pointer(i)`` is the device pointer to pass for argument ``i``; ``finish()`` checks the
+    canaries, copies results back and unmaps; ``describe(address)`` names the argument near a
+    faulting address.
+    """
+
+    def __init__(self, arrays: dict[int, np.ndarray]) -> None:
+        self._arrays = arrays
+        spans = sorted((array_span(a) + (i,) for i, a in arrays.items()), key=lambda s: s[0])
+        self._regions: list[_Region] = []
+        for low, high, index in spans:
+            last = self._regions[-1] if self._regions else None
+            if last is not None and low < last.high and high > low:
+                last.high = max(last.high, high)
+                last.members.append(index)
+            else:
+                self._regions.append(_Region(low, high, 0, 0, 0, [index], True))
+        try:
+            for region in self._regions:
+                self._map(region)
+        except BaseException:
+            self._unmap()
+            raise
+
+    def _map(self, region: _Region) -> None:
+        size = region.high - region.low
+        offset = region.low % _ALIGN
+        body = -(-(size + offset + _ALIGN) // _PAGE) * _PAGE
+        length = body + 2 * _PAGE
+        base = _libc.mmap(None, length, _PROT_RW, _MAP_FLAGS, -1, 0)
+        if base in (None, ctypes.c_void_p(-1).value):
+            raise MemoryError(f"cuda-sim debug: could not map {length} bytes for a guarded argument")
+        region.base, region.length = base, length
+        end = base + _PAGE + body
+        region.data = ((end - size - offset) // _ALIGN) * _ALIGN + offset
+        ctypes.memset(base + _PAGE, _CANARY, body)
+        if size:
+            ctypes.memmove(region.data, region.low, size)
+        _libc.mprotect(base, _PAGE, _PROT_NONE)
+        _libc.mprotect(end, _PAGE, _PROT_NONE)
+        region.writeable = all(self._arrays[i].flags.writeable for i in region.members)
+
+    def pointer(self, index: int) -> int:
+        for region in self._regions:
+            if index in region.members:
+                return region.data + (self._arrays[index].ctypes.data - region.low)
+        raise KeyError(index)
+
+    def describe(self, address: int) -> str | None:
+        """'past the end of argument 2 (float32 [33], 132 bytes) by 4 bytes' or None."""
+        for region in self._regions:
+            if not region.base <= address < region.base + region.length:
+                continue
+            size = region.high - region.low
+            index = region.members[0]
+            array = self._arrays[index]
+            what = f"argument {index} ({array.dtype} {list(array.shape)}, {size} bytes)"
+            if address >= region.data + size:
+                return f"{address - (region.data + size)} bytes past the end of {what}"
+            if address < region.data:
+                return f"{region.data - address} bytes before the start of {what}"
+            return f"inside {what}"
+        return None
+
+    def finish(self, copy_back: bool = True) -> list[str]:
+        """Check canaries, copy results back, unmap. Returns descriptions of corrupted slack."""
+        problems: list[str] = []
+        try:
+            for region in self._regions:
+                problems.extend(self._check_canaries(region))
+                size = region.high - region.low
+                if not copy_back or size == 0:
+                    continue
+                result = ctypes.string_at(region.data, size)
+                if result == ctypes.string_at(region.low, size):
+                    continue
+                if not region.writeable:
+                    index = region.members[0]
+                    problems.append(f"the kernel wrote into read-only argument {index} "
+                                    f"({self._arrays[index].dtype} {list(self._arrays[index].shape)})")
+                    continue
+                ctypes.memmove(region.low, region.data, size)
+        finally:
+            self._unmap()
+        return problems
+
+    def _check_canaries(self, region: _Region) -> list[str]:
+        size = region.high - region.low
+        start, end = region.base + _PAGE, region.length - _PAGE + region.base
+        before = ctypes.string_at(start, region.data - start)
+        after = ctypes.string_at(region.data + size, end - region.data - size)
+        found = []
+        index = region.members[0]
+        array = self._arrays[index]
+        what = f"argument {index} ({array.dtype} {list(array.shape)}, {size} bytes)"
+        bad_after = [k for k, b in enumerate(after) if b != _CANARY]
+        if bad_after:
+            found.append(f"out-of-bounds write {bad_after[0]} bytes past the end of {what}")
+        bad_before = [len(before) - k for k, b in enumerate(before) if b != _CANARY]
+        if bad_before:
+            found.append(f"out-of-bounds write {bad_before[0]} bytes before the start of {what}")
+        return found
+
+    def _unmap(self) -> None:
+        for region in self._regions:
+            if region.base:
+                _libc.munmap(region.base, region.length)
+                region.base = 0
