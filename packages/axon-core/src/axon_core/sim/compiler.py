@@ -28,6 +28,8 @@ BASE_FLAGS = (
     "-std=c++20", "-O2", "-fPIC", "-shared", "-pthread",
     # CUDA code puns types through pointers freely; nvcc does not exploit strict aliasing either.
     "-fno-strict-aliasing",
+    # Probe every page of a large stack frame, so a fiber stack overflow hits its guard page.
+    "-fstack-clash-protection",
     "-w",
 )
 

@@ -60,9 +60,9 @@ class _Region:
 class GuardedArguments:
     """Copies ``arrays`` (argument index -> array) into guarded mappings for one launch.
 
-    ``pointer(i)`` is the device pointer to pass for argument ``i``; ``finish()`` checks the
-    canaries, copies results back and unmaps; ``describe(address)`` names the argument near a
-    faulting address.
+    ``pointer(i)`` is the device pointer to pass for argument ``i``; ``describe(address)`` names
+    the argument near a faulting address; ``check()`` lists overwritten canaries; ``finish()``
+    copies results back and unmaps.
     """
 
     def __init__(self, arrays: dict[int, np.ndarray]) -> None:
@@ -108,27 +108,36 @@ class GuardedArguments:
         raise KeyError(index)
 
     def describe(self, address: int) -> str | None:
-        """'past the end of argument 2 (float32 [33], 132 bytes) by 4 bytes' or None."""
+        """'3 bytes past the end of argument 2 (float32 [33], 132 bytes)' for the nearest argument, or None."""
+        best: tuple[int, str] | None = None
         for region in self._regions:
-            if not region.base <= address < region.base + region.length:
-                continue
             size = region.high - region.low
             index = region.members[0]
             array = self._arrays[index]
             what = f"argument {index} ({array.dtype} {list(array.shape)}, {size} bytes)"
             if address >= region.data + size:
-                return f"{address - (region.data + size)} bytes past the end of {what}"
-            if address < region.data:
-                return f"{region.data - address} bytes before the start of {what}"
-            return f"inside {what}"
-        return None
+                distance, text = address - (region.data + size), f"bytes past the end of {what}"
+            elif address < region.data:
+                distance, text = region.data - address, f"bytes before the start of {what}"
+            else:
+                distance, text = 0, f"inside {what}"
+            if best is None or distance < best[0]:
+                best = (distance, text if text.startswith("inside") else f"{distance} {text}")
+        # Farther than a megabyte from every argument, the address is nobody's neighbour.
+        return best[1] if best is not None and best[0] < (1 << 20) else None
+
+    def check(self) -> list[str]:
+        """Descriptions of canary bytes the kernel overwrote, for every argument."""
+        problems: list[str] = []
+        for region in self._regions:
+            problems.extend(self._check_canaries(region))
+        return problems
 
     def finish(self, copy_back: bool = True) -> list[str]:
-        """Check canaries, copy results back, unmap. Returns descriptions of corrupted slack."""
+        """Copy results back (when ``copy_back``) and unmap. Returns writes into read-only arguments."""
         problems: list[str] = []
         try:
             for region in self._regions:
-                problems.extend(self._check_canaries(region))
                 size = region.high - region.low
                 if not copy_back or size == 0:
                     continue

@@ -183,15 +183,25 @@ class SimKernel:
             defaults["stack_kb"] * 1024, set_state,
         )
         result = _LaunchResult()
-        status = 1
+        if guarded is None:
+            if self._launch(ctypes.byref(params), ctypes.cast(pointers, ctypes.c_void_p), ctypes.byref(result)):
+                raise self._error(result, None)
+            return
+        error: SimError | None = None
         try:
-            status = self._launch(ctypes.byref(params), ctypes.cast(pointers, ctypes.c_void_p), ctypes.byref(result))
+            if self._launch(ctypes.byref(params), ctypes.cast(pointers, ctypes.c_void_p), ctypes.byref(result)):
+                error = self._error(result, guarded)
+            else:
+                problems = guarded.check()
+                if problems:
+                    error = SimMemoryError(f"{self.name}: " + "; ".join(problems), kernel=self.name)
         finally:
-            problems = guarded.finish(copy_back=status == 0) if guarded else []
-        if status != 0:
-            raise self._error(result, guarded)
-        if problems:
-            raise SimMemoryError(f"{self.name}: " + "; ".join(problems), kernel=self.name)
+            # A failed launch leaves the arguments as they were: no partial results are copied back.
+            problems = guarded.finish(copy_back=error is None)
+        if error is None and problems:
+            error = SimMemoryError(f"{self.name}: " + "; ".join(problems), kernel=self.name)
+        if error is not None:
+            raise error
 
     def _check_config(self, grid: tuple[int, int, int], block: tuple[int, int, int], shared_mem: int) -> None:
         name = self.name

@@ -57,11 +57,7 @@ inline unsigned __activemask() {
 }
 inline unsigned __ballot_sync(unsigned mask, int predicate) { return ::axon_sim::warp_ballot(mask, predicate); }
 inline int __any_sync(unsigned mask, int predicate) { return ::axon_sim::warp_ballot(mask, predicate) != 0; }
-inline int __all_sync(unsigned mask, int predicate) {
-    ::axon_sim::Fiber* f = ::axon_sim::t_fiber;
-    unsigned participants = (mask | (1u << f->lane)) & f->block->warps[f->warp].live;
-    return (::axon_sim::warp_ballot(mask, predicate) & participants) == participants;
-}
+inline int __all_sync(unsigned mask, int predicate) { return ::axon_sim::warp_ballot(mask, !predicate) == 0; }
 
 template <class T>
 inline T __shfl_sync(unsigned mask, T var, int src_lane, int width = warpSize) {
@@ -104,7 +100,7 @@ inline T __shfl_xor_sync(unsigned mask, T var, int lane_mask, int width = warpSi
         auto x = ::axon_sim::warp_exchange(mask, ::axon_sim::to_bits(value));               \
         T acc = value;                                                                      \
         bool first = true;                                                                  \
-        for (unsigned m = x.mask & x.w->live; m; m &= m - 1) {                    \
+        for (unsigned m = x.present; m; m &= m - 1) {                    \
             T v = ::axon_sim::from_bits<T>(x.slot[__builtin_ctz(m)]);                       \
             acc = first ? v : op;                                                           \
             first = false;                                                                  \

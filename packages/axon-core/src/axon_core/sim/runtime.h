@@ -150,6 +150,7 @@ struct Fiber {
 struct Warp {
     uint32_t live;          // lanes that exist and have not exited
     uint32_t arrived;       // lanes waiting in a warp op
+    uint32_t present[2];    // the lanes that took part in the last op of each slot
     uint64_t slot[2][kWarpSize];
 };
 
@@ -258,9 +259,10 @@ inline int block_barrier(int predicate) {
 }
 
 // Releases the lanes of one warp op when every live lane of its mask has arrived.
-inline bool try_release_warp(Warp& w, Block* b, uint32_t warp_index, uint32_t mask) {
+inline bool try_release_warp(Warp& w, Block* b, uint32_t warp_index, uint32_t mask, uint32_t parity) {
     uint32_t needed = mask & w.live;
     if ((w.arrived & needed) != needed) return false;
+    w.present[parity] = needed;
     Fiber* lanes = b->fibers + warp_index * kWarpSize;
     for (uint32_t bits = needed; bits; bits &= bits - 1) {
         int lane = __builtin_ctz(bits);
@@ -277,7 +279,7 @@ struct WarpExchange {
     Fiber* f;
     Warp* w;
     uint64_t* slot;
-    uint32_t mask;
+    uint32_t present;       // lanes whose slot holds a value of this op
 };
 
 inline WarpExchange warp_exchange(uint32_t mask, uint64_t value) {
@@ -288,12 +290,14 @@ inline WarpExchange warp_exchange(uint32_t mask, uint64_t value) {
     slot[f->lane] = value;
     w.arrived |= 1u << f->lane;
     f->warp_mask = mask | (1u << f->lane);
-    if (!try_release_warp(w, b, f->warp, f->warp_mask)) {
+    const uint32_t parity = f->warp_ops & 1;
+    if (!try_release_warp(w, b, f->warp, f->warp_mask, parity)) {
         f->state = kAtWarpOp;
         switch_away(f, &f->sp);
     }
     ++f->warp_ops;
-    return WarpExchange{f, &w, slot, f->warp_mask};
+    // Lanes that took part may exit before this one reads: their values stay readable.
+    return WarpExchange{f, &w, slot, w.present[parity]};
 }
 
 template <class T>
@@ -316,14 +320,14 @@ inline T from_bits(uint64_t bits) {
 // uses such a value computes a visibly wrong answer instead of a plausible one.
 template <class T>
 inline T shuffle_read(const WarpExchange& x, int src) {
-    if (src < 0 || src >= kWarpSize || !(x.w->live & x.mask & (1u << src))) return from_bits<T>(~uint64_t(0));
+    if (src < 0 || src >= kWarpSize || !(x.present & (1u << src))) return from_bits<T>(~uint64_t(0));
     return from_bits<T>(x.slot[src]);
 }
 
 inline uint32_t warp_ballot(uint32_t mask, int predicate) {
     WarpExchange x = warp_exchange(mask, predicate ? 1 : 0);
     uint32_t bits = 0;
-    for (uint32_t m = x.mask & x.w->live; m; m &= m - 1) {
+    for (uint32_t m = x.present; m; m &= m - 1) {
         int lane = __builtin_ctz(m);
         if (x.slot[lane]) bits |= 1u << lane;
     }
@@ -355,7 +359,8 @@ inline void* dynamic_shared() { return t_fiber->block->worker->dynamic_shared; }
     Fiber* lanes = b->fibers + f->warp * kWarpSize;
     for (uint32_t bits = w.arrived; bits; bits &= bits - 1) {
         int lane = __builtin_ctz(bits);
-        if (lanes[lane].state == kAtWarpOp) try_release_warp(w, b, f->warp, lanes[lane].warp_mask);
+        if (lanes[lane].state == kAtWarpOp)
+            try_release_warp(w, b, f->warp, lanes[lane].warp_mask, lanes[lane].warp_ops & 1);
     }
     void* dead_sp;
     switch_away(f, &dead_sp);
@@ -412,10 +417,11 @@ inline void release_arena(const StackArena& arena) {
     g_arenas.push_back(arena);
 }
 
-inline bool in_guard_page(const StackArena& arena, uint64_t addr) {
+// A fault inside the arena is a stack overflow: into a guard page, or (a frame larger than a
+// page that skips the guard) into the neighbouring fiber's stack.
+inline bool in_stack_arena(const StackArena& arena, uint64_t addr) {
     uint64_t base = reinterpret_cast<uint64_t>(arena.base);
-    if (addr < base || addr >= base + arena.bytes) return false;
-    return (addr - base) % arena.stride < page_size();
+    return addr >= base && addr < base + arena.bytes;
 }
 
 struct Launch {
@@ -503,7 +509,7 @@ inline void report_fault(Launch* L, const Worker* w, const StackArena& arena, ui
     } else if (w->fault_signal == L->params->timeout_signal) {
         report_timeout(L, block, t);
     } else {
-        const char* kind = in_guard_page(arena, w->fault_addr) ? "fiber stack overflow (raise AXON_SIM_STACK_KB)"
+        const char* kind = in_stack_arena(arena, w->fault_addr) ? "fiber stack overflow (raise AXON_SIM_STACK_KB)"
                            : w->fault_signal == SIGFPE         ? "arithmetic fault (integer division by zero?)"
                            : w->fault_signal == SIGILL         ? "illegal instruction"
                                                                : "invalid memory access";
