@@ -208,28 +208,30 @@ def result_type(*operands: object) -> DType:
                 zero_dim = dt if zero_dim is None else promote_types(zero_dim, dt)
         else:
             scalar_category = max(scalar_category, _scalar_category(op))
-    result = dimensioned
-    if zero_dim is not None:
-        if result is None:
-            result = zero_dim
-        elif zero_dim.category > result.category:
-            result = _lift(result, zero_dim)
-    if scalar_category >= 0:
-        if result is None:
-            result = _scalar_default(scalar_category)
-        elif scalar_category > result.category:
-            result = _lift(result, _scalar_default(scalar_category))
+    scalar = _scalar_default(scalar_category) if scalar_category >= 0 else None
+    result = _combine(dimensioned, _combine(zero_dim, scalar))
     if result is None:
         raise DTypeError("result_type: no operands")
     return result
 
 
-def _lift(current: DType, higher: DType) -> DType:
-    # A higher category from a weaker tier brings its category but, for complex from float,
-    # keeps the precision of the stronger operand (float64 tensor * 1j -> complex128).
-    if higher.category == _COMPLEX and current.category == _FLOAT:
-        return _complex_of(current) if higher.itemsize <= 8 or current is float64 else higher
-    return higher
+def _combine(stronger: DType | None, weaker: DType | None) -> DType | None:
+    """PyTorch's ``combine_categories``: a weaker tier only matters when it brings a higher category.
+
+    Complex from a weaker tier keeps the precision of a floating stronger operand (float32 tensor
+    * 1j -> complex64; float16 has no complex32 here, so complex64).
+    """
+    if stronger is None:
+        return weaker
+    if weaker is None or stronger.category == _COMPLEX:
+        return stronger
+    if weaker.category == _COMPLEX:
+        return _complex_of(stronger) if stronger.category == _FLOAT else weaker
+    if stronger.category == _FLOAT:
+        return stronger
+    if stronger.category == _BOOL or weaker.category == _FLOAT:
+        return promote_types(stronger, weaker)
+    return stronger
 
 
 def _scalar_category(value: object) -> int:

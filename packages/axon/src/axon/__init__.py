@@ -12,9 +12,11 @@ from axon_core import Device, DType, get_default_dtype, memory_stats, set_defaul
 from axon_tensor import *  # noqa: F403
 from axon_tensor import __all__ as _tensor_all
 
+from .monitor import TrainingMonitor
+
 __version__ = "0.1.0"
 
 __all__ = [
     "core", "tensor_ops", "Device", "DType", "get_default_dtype", "memory_stats",
-    "set_default_device", "set_default_dtype", *_tensor_all,
+    "set_default_device", "set_default_dtype", "TrainingMonitor", *_tensor_all,
 ]

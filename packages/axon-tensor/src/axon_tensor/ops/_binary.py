@@ -1,8 +1,10 @@
 """The one machinery every binary elementwise op goes through.
 
-Fast path: two tensors of one dtype on one device go straight to the backend array's operator.
-Otherwise PyTorch's promotion (:func:`axon_core.result_type`) picks the dtype the op computes
-in, operands are cast to it, and broadcasting failures become a ShapeError naming the op.
+Fast path: two tensors of one dtype on one device go straight to the backend array's operator
+(:func:`fast_binary` builds the operator methods around it). Otherwise PyTorch's promotion
+(:func:`axon_core.result_type`) picks the dtype the op computes in, tensor operands are cast to
+it, Python scalars become scalars of that dtype (so ``bfloat16 + 1.5`` stays bfloat16), and
+broadcasting failures become a ShapeError naming the op and both shapes.
 """
 
 from __future__ import annotations
@@ -15,53 +17,123 @@ from axon_core.dtypes import _BY_NP
 
 from ..tensor import Tensor, check_same_device, wrap
 
-__all__ = ["binary", "operand_arrays", "cast_array"]
+__all__ = [
+    "binary", "fast_binary", "operand_arrays", "cast_array", "scalar_of", "broadcast_error", "dtype_of_array",
+    "SCALARS",
+]
 
-_SCALARS = (int, float, bool, complex, np.generic)
+SCALARS = (int, float, bool, complex, np.generic)
+_ndarray = np.ndarray
+_new = object.__new__
+
+_SCALAR_CATEGORY = {bool: 0, int: 1, float: 2, complex: 3}
+
+Fn = Callable[[Any, Any], Any] | str
 
 
 def cast_array(array: Any, dtype: DType) -> Any:
+    """``array`` as ``dtype`` (no copy when it already is)."""
     return array if array.dtype == dtype.np else array.astype(dtype.np)
 
 
+def scalar_of(value: Any, dtype: DType) -> Any:
+    """A Python or NumPy scalar as a NumPy scalar of ``dtype``; integers wrap like PyTorch's."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if dtype.category <= 1 and isinstance(value, (float, complex)):
+        raise DTypeError(f"cannot use {type(value).__name__} scalar {value} with {dtype} operands")
+    try:
+        return dtype.np.type(value)
+    except OverflowError:
+        # Out-of-range Python ints wrap modulo 2**bits, as PyTorch casts them.
+        return np.array(value & 0xFFFFFFFFFFFFFFFF, dtype=np.uint64).astype(dtype.np)[()]
+
+
+def _check_operand(op: str, x: Any) -> None:
+    if x.__class__ is not Tensor and not isinstance(x, SCALARS):
+        raise TypeError(f"{op}: unsupported operand of type {type(x).__name__}")
+
+
 def operand_arrays(op: str, a: Any, b: Any, compute: DType | None = None) -> tuple[Any, Any, DType]:
-    """Backend arrays (or Python scalars) of ``a`` and ``b`` cast to the dtype the op runs in."""
-    if b.__class__ is Tensor:
-        check_same_device(op, a, b) if a.__class__ is Tensor else None
-    elif not isinstance(b, _SCALARS):
-        raise TypeError(f"{op}: unsupported operand of type {type(b).__name__}")
-    dtype = result_type(a, b) if compute is None else compute
+    """Backend arrays (or NumPy scalars) of ``a`` and ``b`` cast to the dtype the op runs in."""
+    _check_operand(op, a)
+    _check_operand(op, b)
+    if a.__class__ is Tensor and b.__class__ is Tensor and a._device is not b._device:
+        check_same_device(op, a, b)
+    if compute is not None:
+        dtype = compute
+    elif a.__class__ is Tensor and b.__class__ in _SCALAR_CATEGORY and _SCALAR_CATEGORY[b.__class__] <= a.dtype.category:
+        dtype = a.dtype
+    else:
+        dtype = result_type(a, b)
     return _array_of(a, dtype), _array_of(b, dtype), dtype
 
 
 def _array_of(x: Any, dtype: DType) -> Any:
     if x.__class__ is Tensor:
         return cast_array(x._data, dtype)
-    if isinstance(x, np.generic):
-        x = x.item()
-    if dtype.is_integer and isinstance(x, float):
-        raise DTypeError(f"cannot use float scalar {x} with integer dtype {dtype}")
-    return x
+    return scalar_of(x, dtype)
 
 
-def binary(op: str, fn: Callable[[Any, Any], Any], a: Any, b: Any, compute: DType | None = None) -> Tensor:
+def _device_of(a: Any, b: Any) -> Any:
+    return a._device if a.__class__ is Tensor else b._device
+
+
+def binary(op: str, fn: Fn, a: Any, b: Any, compute: DType | None = None, quiet: bool = False) -> Tensor:
     """Apply ``fn`` to the arrays of ``a`` and ``b`` with PyTorch promotion and broadcasting.
 
-    ``a`` may be a scalar when the call comes from a reflected operator (``2 - t``).
+    ``fn`` is a callable on backend arrays or the name of a function of the backend's ``xp``
+    (``"maximum"``). ``compute`` forces the dtype both operands are cast to. ``a`` may be a
+    scalar when the call comes from a reflected operator (``2 - t``). ``quiet`` silences NumPy's
+    floating-point warnings (PyTorch yields inf/nan without a word).
     """
-    if compute is None and a.__class__ is Tensor and b.__class__ is Tensor and a._data.dtype is b._data.dtype:
-        if a._device is not b._device:
-            check_same_device(op, a, b)
-        try:
-            return wrap(fn(a._data, b._data), a._device)
-        except ValueError as exc:
-            raise ShapeError(f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together") from exc
     left, right, _ = operand_arrays(op, a, b, compute)
-    device = a._device if a.__class__ is Tensor else b._device
+    device = _device_of(a, b)
+    if fn.__class__ is str:
+        fn = getattr(device._backend.xp, fn)
     try:
-        return wrap(fn(left, right), device)
+        if quiet:
+            with np.errstate(all="ignore"):
+                out = fn(left, right)
+        else:
+            out = fn(left, right)
     except ValueError as exc:
-        raise ShapeError(f"{op}: shapes {_shape_of(a)} and {_shape_of(b)} cannot be broadcast together") from exc
+        raise broadcast_error(op, a, b) from exc
+    return wrap(out, device)
+
+
+def fast_binary(op: str, fn: Callable[[Any, Any], Any], slow: Callable[[Any, Any], Tensor]) -> Callable[[Any, Any], Tensor]:
+    """A method ``self (op) other`` that skips promotion when both are tensors of one dtype.
+
+    Anything else (scalars, mixed dtypes, devices, errors) goes to ``slow(self, other)``, which
+    does the full checks and raises the typed errors.
+    """
+
+    def method(self: Tensor, other: Any) -> Tensor:
+        if other.__class__ is Tensor:
+            x = self._data
+            y = other._data
+            if x.dtype is y.dtype and self._device is other._device:
+                try:
+                    out = fn(x, y)
+                except Exception:
+                    return slow(self, other)
+                if out.__class__ is not _ndarray:
+                    return wrap(out, self._device)
+                t = _new(Tensor)
+                t._data = out
+                t._device = self._device
+                t._base = None
+                return t
+        return slow(self, other)
+
+    method.__name__ = op
+    method.__doc__ = slow.__doc__
+    return method
+
+
+def broadcast_error(op: str, a: Any, b: Any) -> ShapeError:
+    return ShapeError(f"{op}: shapes {_shape_of(a)} and {_shape_of(b)} cannot be broadcast together")
 
 
 def _shape_of(x: Any) -> Any:

@@ -1,0 +1,5 @@
+"""The live training dashboard."""
+
+from .monitor import TrainingMonitor
+
+__all__ = ["TrainingMonitor"]

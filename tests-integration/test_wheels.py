@@ -1,0 +1,65 @@
+"""Every distribution builds a wheel, and axon-core installs and imports with only its own dependencies."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _uv() -> str:
+    found = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    if not Path(found).exists():
+        pytest.fail("uv is not installed; `make setup` installs it")
+    return found
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([_uv(), "build", "--all-packages", "--wheel", "--out-dir", str(out)], cwd=ROOT, check=True,
+                   capture_output=True)
+    return out
+
+
+def _dist_dirs() -> list[str]:
+    return sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
+
+
+@pytest.mark.slow
+def test_every_distribution_builds_a_wheel_with_its_sources(wheels: Path) -> None:
+    for dist in _dist_dirs():
+        module = dist.replace("-", "_")
+        matches = list(wheels.glob(f"{module}-*.whl"))
+        assert len(matches) == 1, f"no wheel for {dist} in {sorted(p.name for p in wheels.iterdir())}"
+        names = zipfile.ZipFile(matches[0]).namelist()
+        assert f"{module}/__init__.py" in names, f"{matches[0].name} lacks {module}/__init__.py"
+
+
+@pytest.mark.slow
+def test_axon_core_alone_installs_and_imports(wheels: Path, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([_uv(), "venv", "--python", sys.executable, str(venv)], check=True, capture_output=True)
+    python = venv / "bin" / "python"
+    core_wheel = next(wheels.glob("axon_core-*.whl"))
+    subprocess.run([_uv(), "pip", "install", "--python", str(python), str(core_wheel)], check=True,
+                   capture_output=True, env={**os.environ, "UV_NO_PROGRESS": "1"})
+    script = (
+        "import importlib.util, axon_core, numpy\n"
+        "assert importlib.util.find_spec('axon_tensor') is None\n"
+        "d = axon_core.Device('cpu')\n"
+        "print(d, axon_core.result_type(numpy.zeros(2, numpy.int32), 1.5), sorted(axon_core.memory_stats('cpu')))\n"
+    )
+    result = subprocess.run([str(python), "-c", script], check=True, capture_output=True, text=True)
+    assert result.stdout.split() == ["cpu", "axon.float32", "['cached',", "'in_use',", "'limit',", "'peak']"]
+    installed = subprocess.run([_uv(), "pip", "freeze", "--python", str(python)], check=True, capture_output=True,
+                               text=True).stdout
+    names = {line.split("==")[0].split(" @ ")[0].lower() for line in installed.splitlines() if line}
+    assert names == {"axon-core", "numpy", "ml-dtypes"}, names
