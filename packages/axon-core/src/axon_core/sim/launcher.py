@@ -81,9 +81,10 @@ def launch_options() -> dict[str, Any]:
 
     ``AXON_SIM_DEBUG=1``: guarded argument copies, poisoned shared memory. ``AXON_SIM_WORKERS``:
     worker threads (default: CPU count). ``AXON_SIM_TIMEOUT``: seconds per launch (default 120).
-    ``AXON_SIM_STACK_KB``: stack per CUDA thread (default 64).
+    ``AXON_SIM_STACK_KB``: stack per CUDA thread (default 64). ``AXON_SIM_CXX``: the compiler (g++).
     """
     return {
+        "compiler": os.environ.get("AXON_SIM_CXX", "g++"),
         "debug": _env_flag("AXON_SIM_DEBUG"),
         "workers": int(os.environ.get("AXON_SIM_WORKERS", 0)) or (os.cpu_count() or 1),
         "timeout": float(os.environ.get("AXON_SIM_TIMEOUT", 120.0)),
