@@ -30,6 +30,9 @@ test-fast: setup
 test-integration: setup
 	$(PYTEST) -n 2 tests-integration
 
+kernel-check: setup
+	$(PY) -m axon_core.kernels check --arch sm_80,sm_90,sm_120
+
 demo: setup
 	$(PY) examples/demo.py
 

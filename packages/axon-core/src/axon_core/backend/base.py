@@ -21,7 +21,7 @@ from . import special
 if TYPE_CHECKING:
     from ..device import Device
 
-__all__ = ["Backend", "avg_pool_divisor", "causal_mask", "conv_geometry", "pool_geometry"]
+__all__ = ["Backend", "avg_pool_divisor", "causal_mask", "col2im_geometry", "conv_geometry", "pool_geometry"]
 
 Array = Any
 Pair = Any  # an int or an (h, w) pair of ints
@@ -414,17 +414,9 @@ class Backend(ABC):
         """Sum columns ``[N, C*kh*kw, L]`` back into images ``[N, C, H, W]`` (``torch.nn.functional.fold``);
         ``output_size`` is ``(H, W)``. The adjoint of :meth:`im2col`.
         """
+        geometry = col2im_geometry("col2im", cols.shape, output_size, kernel_size, stride, padding, dilation)
+        n, c, (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = geometry
         height, width = _pair("col2im", "output_size", output_size)
-        if cols.ndim != 3:
-            raise ShapeError(f"col2im: cols must be [N, C*kh*kw, L], got shape {tuple(cols.shape)}")
-        kh, kw = _pair("col2im", "kernel_size", kernel_size)
-        if cols.shape[1] % (kh * kw):
-            raise ShapeError(f"col2im: cols dim 1 ({cols.shape[1]}) is not a multiple of kh*kw = {kh * kw}")
-        channels = cols.shape[1] // (kh * kw)
-        geometry = conv_geometry("col2im", (cols.shape[0], channels, height, width), kernel_size, stride, padding, dilation)
-        n, c, _, (sh, sw), (ph, pw), (dh, dw), (oh, ow) = geometry
-        if cols.shape[2] != oh * ow:
-            raise ShapeError(f"col2im: cols has L = {cols.shape[2]} blocks but output_size {(height, width)} gives {oh}*{ow}")
         xp = self.xp
         blocks = _upcast(xp, cols).reshape(n, c, kh, kw, oh, ow)
         padded = xp.zeros((n, c, height + 2 * ph, width + 2 * pw), dtype=blocks.dtype)
@@ -770,6 +762,21 @@ def conv_geometry(op: str, shape: tuple[int, ...], kernel_size, stride, padding,
     if min(out) < 1:
         raise ShapeError(f"{op}: input {tuple(shape)} is too small for kernel {kernel} with padding {pad}, dilation {dil}")
     return shape[0], shape[1], kernel, step, pad, dil, out
+
+
+def col2im_geometry(op: str, cols_shape: tuple[int, ...], output_size, kernel_size, stride, padding, dilation) -> tuple:
+    """:func:`conv_geometry` of the image that columns ``[N, C*kh*kw, L]`` fold back into; checks ``L``."""
+    height, width = _pair(op, "output_size", output_size)
+    if len(cols_shape) != 3:
+        raise ShapeError(f"{op}: cols must be [N, C*kh*kw, L], got shape {tuple(cols_shape)}")
+    kh, kw = _pair(op, "kernel_size", kernel_size)
+    if kh < 1 or kw < 1 or cols_shape[1] % (kh * kw):
+        raise ShapeError(f"{op}: cols dim 1 ({cols_shape[1]}) is not a multiple of kh*kw = {kh * kw}")
+    geometry = conv_geometry(op, (cols_shape[0], cols_shape[1] // (kh * kw), height, width), kernel_size, stride, padding, dilation)
+    oh, ow = geometry[-1]
+    if cols_shape[2] != oh * ow:
+        raise ShapeError(f"{op}: cols has L = {cols_shape[2]} blocks but output_size {(height, width)} gives {oh}*{ow}")
+    return geometry
 
 
 def pool_geometry(op: str, shape: tuple[int, ...], dtype: Any, kernel_size, stride, padding, dilation, ceil_mode: bool) -> tuple:
