@@ -7,6 +7,7 @@ goes back to the pool's cache and is reused by the next allocation of that size,
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import weakref
 
@@ -57,8 +58,13 @@ class SimMemoryPool:
                 raw = np.empty(size, np.uint8)
             self._in_use += size
             self._peak = max(self._peak, self._in_use)
-        array = raw[:nbytes].view(dtype).reshape(shape)
-        weakref.finalize(array, self._give_back, raw, size)
+        # The array is made over a ctypes view of the block, not over the block itself: NumPy
+        # collapses the bases of views to the memory's owner, so the block would otherwise be
+        # "freed" while a view of the array still uses it. The ctypes object stays the base of
+        # every view and dies only with the last one.
+        window = (ctypes.c_char * max(nbytes, 1)).from_address(raw.ctypes.data)
+        array = np.frombuffer(window, dtype=dtype, count=count).reshape(shape)
+        weakref.finalize(window, self._give_back, raw, size)
         return array
 
     def _give_back(self, raw: np.ndarray, size: int) -> None:
