@@ -2,9 +2,10 @@
 CPU backend's NumPy reference: sizes that cross warp and block boundaries, non-contiguous inputs,
 and float16/bfloat16 where the kernel takes them.
 
-Each case calls a fused op on both backends; the cuda-sim backend's launch counter shows which
-kernels ran (a case whose kernels did not run fails), and the worst error per kernel is recorded
-for the report (``tools/kernel_report.py``).
+Each case calls a fused op on both backends; counting launches shows which kernels ran (a case
+whose op ran no kernel fails), and the worst error per kernel is recorded for the report
+(``tools/kernel_report.py``). Under ``make test-gpu`` (``AXON_DEFAULT_DEVICE=cuda``) the same
+cases run on the GPU, so emulated and real results can be held against each other.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import collections
+import os
 import zlib
 
 import ml_dtypes
@@ -29,8 +32,24 @@ LAYOUTS = ["contiguous", "transposed", "strided"]
 
 
 @pytest.fixture(scope="module")
-def sim_backend():
-    return Device("cuda-sim").backend
+def kernel_device():
+    """``(backend, launch counts)`` of cuda-sim, or of the GPU under ``make test-gpu``.
+
+    The backend's ``launch`` is wrapped to count launches per kernel name, so a case can tell
+    which kernels its op ran.
+    """
+    name = "cuda" if os.environ.get("AXON_DEFAULT_DEVICE", "").split(":")[0] == "cuda" else "cuda-sim"
+    backend = Device(name).backend
+    counts: collections.Counter[str] = collections.Counter()
+    launch = backend.launch
+
+    def counting_launch(kernel, kernel_name, *args, **kwargs):
+        counts[kernel_name] += 1
+        return launch(kernel, kernel_name, *args, **kwargs)
+
+    backend.launch = counting_launch
+    yield backend, counts
+    del backend.launch
 
 
 @pytest.fixture(scope="module")
@@ -286,14 +305,15 @@ def _run(backend: Any, case: Case, args: tuple, kwargs: dict, layout: str) -> tu
 
 
 @pytest.mark.parametrize("case_name, dtype, n, layout", _params())
-def test_kernel_matches_cpu_reference(sim_backend, cpu_backend, kernel_errors, case_name, dtype, n, layout):
+def test_kernel_matches_cpu_reference(kernel_device, cpu_backend, kernel_errors, case_name, dtype, n, layout):
+    sim_backend, counts = kernel_device
     case = CASES[case_name]
     rng = np.random.default_rng(zlib.crc32(f"{case_name}-{dtype}-{n}".encode()))
     np_dtype = FLOATS.get(dtype, np.dtype(dtype))
     args, kwargs = case.build(rng, n, np_dtype)
-    before = sim_backend.launch_counts.copy()
+    before = counts.copy()
     got, _ = _run(sim_backend, case, args, kwargs, layout)
-    launched = sorted(set((sim_backend.launch_counts - before).keys()))
+    launched = sorted(set((counts - before).keys()))
     cpu_args = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
     expected, _ = _run(cpu_backend, case, cpu_args, kwargs, "contiguous")
     assert launched, f"{case.op} ran no kernel under cuda-sim (dtype {dtype}, n={n})"
@@ -316,14 +336,15 @@ def test_kernel_matches_cpu_reference(sim_backend, cpu_backend, kernel_errors, c
         kernel_errors[kernel] = max(kernel_errors.get(kernel, 0.0), worst)
 
 
-def test_cases_cover_every_registered_kernel(sim_backend):
+def test_cases_cover_every_registered_kernel(kernel_device):
     """Between them, the cases launch every entry point of every registered kernel family."""
-    before = sim_backend.launch_counts.copy()
+    sim_backend, counts = kernel_device
+    before = counts.copy()
     for case in CASES.values():
         for dtype in case.dtypes:
             n = case.sizes[0]
             args, kwargs = case.build(np.random.default_rng(0), n, FLOATS.get(dtype, np.dtype(dtype)))
             _run(sim_backend, case, args, kwargs, "contiguous")
-    launched = set((sim_backend.launch_counts - before).keys())
+    launched = set((counts - before).keys())
     registered = {kernel for source in REGISTRY.values() for kernel in source.kernels}
     assert registered - launched == set()

@@ -9,7 +9,6 @@ would be over PCIe, so aliasing bugs show up here too. Needs only NumPy and g++ 
 
 from __future__ import annotations
 
-import collections
 import shutil
 from typing import TYPE_CHECKING, Any
 
@@ -41,8 +40,6 @@ class CudaSimBackend(CudaBackend):
             raise DeviceUnavailableError(f"{device}: the C++ compiler {compiler!r} is not installed (apt install g++)")
         self.xp = np
         self._sim_pool = SimMemoryPool(str(device))
-        #: Launches per kernel name since the backend was made: tests use it to see kernels ran.
-        self.launch_counts: collections.Counter[str] = collections.Counter()
 
     def launch(
         self, kernel: "KernelSource", name: str, grid: tuple, block: tuple, args: tuple, shared_mem: int = 0
@@ -50,7 +47,6 @@ class CudaSimBackend(CudaBackend):
         """Run entry point ``name`` of ``kernel`` on the CPU executor; raises :class:`sim.SimError` on a kernel bug."""
         module = sim.module(kernel.source, kernel.options, name=kernel.family)
         module.get_function(name)(tuple(grid), tuple(block), tuple(args), shared_mem)
-        self.launch_counts[name] += 1
 
     def from_numpy(self, array: np.ndarray) -> np.ndarray:
         host = np.asarray(array)

@@ -8,6 +8,7 @@ name and renamed into place, so concurrent processes never load a half-written f
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import functools
 import hashlib
 import os
@@ -86,7 +87,11 @@ def compile_library(code: str, flags: tuple[str, ...] = (), *, label: str = "ker
         directory.mkdir(parents=True, exist_ok=True)
         target = directory / f"{label}-{key}.so"
         if not target.exists():
-            _build(cxx, code, all_flags, target, label)
+            # One process builds, the others (pytest-xdist workers) wait for its result.
+            with open(directory / f".{key}.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not target.exists():
+                    _build(cxx, code, all_flags, target, label)
         library = ctypes.CDLL(str(target))
         _loaded[key] = library
         return library
