@@ -92,7 +92,13 @@ def compile_library(code: str, flags: tuple[str, ...] = (), *, label: str = "ker
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 if not target.exists():
                     _build(cxx, code, all_flags, target, label)
-        library = ctypes.CDLL(str(target))
+        try:
+            library = ctypes.CDLL(str(target))
+        except OSError:
+            # A damaged cache entry (a truncated copy): build it again.
+            target.unlink(missing_ok=True)
+            _build(cxx, code, all_flags, target, label)
+            library = ctypes.CDLL(str(target))
         _loaded[key] = library
         return library
 
@@ -111,6 +117,8 @@ def _build(cxx: str, code: str, flags: list[str], target: Path, label: str) -> N
         if result.returncode != 0:
             log = "\n".join(result.stderr.splitlines()[:60])
             raise KernelCompileError(f"cuda-sim: g++ could not compile {label}:\n{log}")
+        with open(partial, "rb") as built:
+            os.fsync(built.fileno())
         os.replace(partial, target)
     finally:
         os.unlink(source_path)
