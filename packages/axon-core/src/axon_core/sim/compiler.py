@@ -74,10 +74,8 @@ def compile_library(code: str, flags: tuple[str, ...] = (), *, label: str = "ker
     """
     cxx = _compiler()
     all_flags = [*BASE_FLAGS, f"-I{INCLUDE_DIR}", f"-I{SIM_DIR}", *flags]
-    if prelude:
-        all_flags += ["-include", str(PRELUDE)]
     key = hashlib.sha256(
-        "\0".join([code, *all_flags, _headers_digest(), compiler_version(cxx)]).encode()
+        "\0".join([code, *all_flags, str(prelude), _headers_digest(), compiler_version(cxx)]).encode()
     ).hexdigest()[:32]
     with _lock:
         library = _loaded.get(key)
@@ -85,6 +83,8 @@ def compile_library(code: str, flags: tuple[str, ...] = (), *, label: str = "ker
             return library
         directory = cache_dir()
         directory.mkdir(parents=True, exist_ok=True)
+        if prelude:
+            all_flags += ["-include", str(_precompiled_prelude(cxx, directory))]
         target = directory / f"{label}-{key}.so"
         if not target.exists():
             # One process builds, the others (pytest-xdist workers) wait for its result.
@@ -101,6 +101,46 @@ def compile_library(code: str, flags: tuple[str, ...] = (), *, label: str = "ker
             library = ctypes.CDLL(str(target))
         _loaded[key] = library
         return library
+
+
+def _precompiled_prelude(cxx: str, directory: Path) -> Path:
+    """A header that includes the prelude, with a precompiled ``.gch`` beside it when g++ can make one.
+
+    Parsing the prelude's standard headers is most of the cost of compiling a small kernel
+    family; g++ picks ``X.h.gch`` up for ``-include X.h`` when the flags agree, and otherwise
+    (or when the PCH could not be built) reads ``X.h`` itself, so the result is the same.
+    """
+    flags = [*BASE_FLAGS, f"-I{INCLUDE_DIR}", f"-I{SIM_DIR}"]
+    flags.remove("-shared")
+    key = hashlib.sha256("\0".join([*flags, _headers_digest(), compiler_version(cxx)]).encode()).hexdigest()[:32]
+    header = directory / f"prelude-{key}.h"
+    precompiled = directory / f"prelude-{key}.h.gch"
+    if header.exists() and precompiled.exists():
+        return header
+    with open(directory / f".{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not header.exists():
+            _write_atomic(header, f'#include "{PRELUDE}"\n'.encode())
+        if not precompiled.exists():
+            partial = directory / f".prelude-{key}.{os.getpid()}.gch"
+            result = subprocess.run(
+                [cxx, *flags, "-x", "c++-header", str(header), "-o", str(partial)], capture_output=True, text=True,
+                check=False,
+            )
+            if result.returncode == 0:
+                os.replace(partial, precompiled)
+            else:
+                partial.unlink(missing_ok=True)
+    return header
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
 
 
 def _build(cxx: str, code: str, flags: list[str], target: Path, label: str) -> None:
