@@ -79,13 +79,15 @@ def _env_flag(name: str) -> bool:
 def launch_options() -> dict[str, Any]:
     """Launch defaults from the environment.
 
-    ``AXON_SIM_DEBUG=1``: guarded argument copies, poisoned shared memory. ``AXON_SIM_WORKERS``:
+    ``AXON_SIM_DEBUG=1``: guarded argument copies, poisoned shared memory. ``AXON_SIM_REVERSE=1``:
+    resume the threads of a block from the last one down (a race shows as a changed result). ``AXON_SIM_WORKERS``:
     worker threads (default: CPU count). ``AXON_SIM_TIMEOUT``: seconds per launch (default 120).
     ``AXON_SIM_STACK_KB``: stack per CUDA thread (default 64). ``AXON_SIM_CXX``: the compiler (g++).
     """
     return {
         "compiler": os.environ.get("AXON_SIM_CXX", "g++"),
         "debug": _env_flag("AXON_SIM_DEBUG"),
+        "reverse_order": _env_flag("AXON_SIM_REVERSE"),
         "workers": int(os.environ.get("AXON_SIM_WORKERS", 0)) or (os.cpu_count() or 1),
         "timeout": float(os.environ.get("AXON_SIM_TIMEOUT", 120.0)),
         "stack_kb": int(os.environ.get("AXON_SIM_STACK_KB", 64)),
@@ -153,13 +155,14 @@ class SimKernel:
         shared_mem: int = 0,
         *,
         debug: bool | None = None,
-        reverse_order: bool = False,
+        reverse_order: bool | None = None,
         timeout: float | None = None,
         workers: int | None = None,
     ) -> None:
         """Run the grid to completion; raises a :class:`SimError` subclass when the kernel fails."""
         defaults = launch_options()
         debug = defaults["debug"] if debug is None else debug
+        reverse_order = defaults["reverse_order"] if reverse_order is None else reverse_order
         grid3 = _dims(grid, "grid", self.name)
         block3 = _dims(block, "block", self.name)
         self._check_config(grid3, block3, int(shared_mem))
