@@ -233,6 +233,13 @@ inline auto min(A a, B b) -> std::common_type_t<A, B> {
     else return static_cast<T>(b) < static_cast<T>(a) ? static_cast<T>(b) : static_cast<T>(a);
 }
 
+// fmaxf/fminf are libm calls on x86-64 (maxss orders NaN differently); kernels call them in every
+// reduction, so they are inlined here with C's semantics (a NaN operand yields the other one).
+inline float axon_sim_fmaxf(float a, float b) { return a != a ? b : (b != b ? a : (a > b ? a : b)); }
+inline float axon_sim_fminf(float a, float b) { return a != a ? b : (b != b ? a : (a < b ? a : b)); }
+#define fmaxf axon_sim_fmaxf
+#define fminf axon_sim_fminf
+
 // -- float intrinsics: the fast GPU approximations are computed exactly here; tests compare
 // against tolerances that cover the GPU's documented ulp errors ----------------------------------
 inline float __expf(float x) { return expf(x); }
