@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import ml_dtypes
 import numpy as np
 import pytest
@@ -102,6 +104,21 @@ extern "C" __global__ void warp_sum(const float* x, float* out) {
     float v = x[threadIdx.x];
     for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
     if ((threadIdx.x & 31) == 0) out[threadIdx.x >> 5] = v;
+}
+
+// Math and bit intrinsics, one output column each.
+extern "C" __global__ void intrinsics(const float* a, const float* b, float* out, const unsigned* u, unsigned* bits,
+                                      int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float x = a[i], y = b[i];
+    float* o = out + 12 * i;
+    o[0] = expf(x); o[1] = __expf(x); o[2] = rsqrtf(fabsf(x) + 1.f); o[3] = fmaxf(x, y); o[4] = fminf(x, y);
+    o[5] = __fdividef(x, y); o[6] = tanhf(x); o[7] = erff(x); o[8] = __saturatef(x);
+    o[9] = (float)__float2int_rn(x * 3.f); o[10] = max(x, y); o[11] = x > 0.f ? INFINITY : -INFINITY;
+    unsigned v = u[i];
+    unsigned* r = bits + 4 * i;
+    r[0] = __popc(v); r[1] = __clz((int)v); r[2] = __brev(v); r[3] = __ffs((int)v);
 }
 
 // Barrier predicates.
@@ -339,3 +356,32 @@ def test_missing_lanes_read_as_nan(mod):
     mod.get_function("warp_sum")((1,), (40,), (x, out))
     assert out[0] == x[:32].sum()
     assert np.isnan(out[1])
+
+
+def test_math_and_bit_intrinsics(mod):
+    rng = np.random.default_rng(5)
+    n = 1000
+    a = (rng.standard_normal(n) * 3).astype(np.float32)
+    b = (rng.standard_normal(n) * 3).astype(np.float32)
+    a[:3], b[:3] = [np.nan, 1.0, np.nan], [2.0, np.nan, np.nan]  # fmaxf/fminf ignore a NaN operand
+    u = rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32)
+    u[:2] = [0, 1]
+    out = np.zeros((n, 12), np.float32)
+    bits = np.zeros((n, 4), np.uint32)
+    mod.get_function("intrinsics")((-(-n // 128),), (128,), (a, b, out, u, bits, np.int32(n)))
+    x, y = a.astype(np.float64), b.astype(np.float64)
+    erf = np.array([math.erf(v) if np.isfinite(v) else np.nan for v in x])
+    # CUDA's float->int conversion turns NaN into 0 (x86 would give INT_MIN).
+    rounded = np.rint(np.nan_to_num(a * np.float32(3), nan=0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = [np.exp(x), np.exp(x), 1 / np.sqrt(np.abs(x) + 1), np.fmax(x, y), np.fmin(x, y), x / y, np.tanh(x),
+                    erf, np.clip(np.nan_to_num(x, nan=0.0), 0, 1), rounded, np.fmax(x, y),
+                    np.where(x > 0, np.inf, -np.inf)]
+    for column, want in enumerate(expected):
+        np.testing.assert_allclose(out[:, column], want, rtol=2e-6, atol=1e-7, err_msg=f"column {column}")
+    ints = u.astype(np.uint64)
+    popc = np.array([bin(int(v)).count("1") for v in ints])
+    clz = np.array([32 - int(v).bit_length() for v in ints])
+    brev = np.array([int(f"{int(v):032b}"[::-1], 2) for v in ints])
+    ffs = np.array([(int(v) & -int(v)).bit_length() for v in ints])
+    np.testing.assert_array_equal(bits, np.stack([popc, clz, brev, ffs], axis=1))

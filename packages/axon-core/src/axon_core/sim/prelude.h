@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <math.h>
 #include <type_traits>
 
@@ -272,15 +273,25 @@ inline double normcdf(double x) { return 0.5 * erfc(-x * 0.70710678118654752); }
 inline float sinpif(float x) { return sinf(static_cast<float>(M_PI) * x); }
 inline float cospif(float x) { return cosf(static_cast<float>(M_PI) * x); }
 
-inline int __float2int_rn(float x) { return static_cast<int>(nearbyintf(x)); }
-inline int __float2int_rz(float x) { return static_cast<int>(x); }
-inline int __float2int_rd(float x) { return static_cast<int>(floorf(x)); }
-inline int __float2int_ru(float x) { return static_cast<int>(ceilf(x)); }
-inline unsigned __float2uint_rn(float x) { return static_cast<unsigned>(nearbyintf(x)); }
-inline long long __float2ll_rn(float x) { return static_cast<long long>(nearbyintf(x)); }
+// The GPU's float->int conversions saturate and turn NaN into 0; x86's give INT_MIN for both.
+namespace axon_sim {
+template <class I>
+inline I saturate_to(double r) {
+    if (r != r) return 0;
+    if (r <= static_cast<double>(std::numeric_limits<I>::min())) return std::numeric_limits<I>::min();
+    if (r >= static_cast<double>(std::numeric_limits<I>::max())) return std::numeric_limits<I>::max();
+    return static_cast<I>(r);
+}
+}  // namespace axon_sim
+inline int __float2int_rn(float x) { return ::axon_sim::saturate_to<int>(nearbyint(x)); }
+inline int __float2int_rz(float x) { return ::axon_sim::saturate_to<int>(trunc(x)); }
+inline int __float2int_rd(float x) { return ::axon_sim::saturate_to<int>(floor(x)); }
+inline int __float2int_ru(float x) { return ::axon_sim::saturate_to<int>(ceil(x)); }
+inline unsigned __float2uint_rn(float x) { return ::axon_sim::saturate_to<unsigned>(nearbyint(x)); }
+inline long long __float2ll_rn(float x) { return ::axon_sim::saturate_to<long long>(nearbyint(x)); }
 inline float __int2float_rn(int x) { return static_cast<float>(x); }
 inline float __uint2float_rn(unsigned x) { return static_cast<float>(x); }
-inline int __double2int_rn(double x) { return static_cast<int>(nearbyint(x)); }
+inline int __double2int_rn(double x) { return ::axon_sim::saturate_to<int>(nearbyint(x)); }
 inline float __double2float_rn(double x) { return static_cast<float>(x); }
 
 inline int __float_as_int(float x) { return ::axon_sim::from_bits<int>(::axon_sim::to_bits(x)); }
