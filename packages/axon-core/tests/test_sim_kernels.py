@@ -182,12 +182,12 @@ CASES: dict[str, Case] = {
             {},
         ),
     ),
-    "flash_attention": Case("flash_attention", lambda r, n, t: _attention_args(r, n, t, causal=False), sizes=(1, 31, 32, 33, 100)),
+    "flash_attention": Case("flash_attention", lambda r, n, t: _attention_args(r, n, t, causal=False), sizes=(1, 31, 32, 33, 100, 128)),
     "flash_attention_causal": Case(
-        "flash_attention", lambda r, n, t: _attention_args(r, n, t, causal=True), sizes=(1, 31, 32, 33, 100)
+        "flash_attention", lambda r, n, t: _attention_args(r, n, t, causal=True), sizes=(1, 31, 32, 33, 100, 128)
     ),
     "flash_attention_backward": Case(
-        "flash_attention_backward", lambda r, n, t: _attention_backward_args(r, n, t), sizes=(1, 31, 32, 33, 100)
+        "flash_attention_backward", lambda r, n, t: _attention_backward_args(r, n, t), sizes=(1, 31, 32, 33, 100, 128)
     ),
 }
 
@@ -263,9 +263,11 @@ def _lstm_backward_args(r, n, t):
 
 
 def _attention_shapes(n):
-    # Head dims around a warp (and up to the kernel's limit); sequence lengths from the case size.
-    head = {1: 1, 31: 31, 32: 32, 33: 33, 100: 64}[n]
-    return (1, 2, n, head), (1, 2, n + 3, head)
+    # Head dims around a warp and up to the kernels' limit of 128 (the most dynamic shared memory);
+    # sequence lengths from the case size.
+    head = {1: 1, 31: 31, 32: 32, 33: 33, 100: 64, 128: 128}[n]
+    seq = 40 if n == 128 else n
+    return (1, 2, seq, head), (1, 2, seq + 3, head)
 
 
 def _attention_args(r, n, t, causal):
