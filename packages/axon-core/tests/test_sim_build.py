@@ -12,7 +12,7 @@ import pytest
 from axon_core import Device, sim
 from axon_core.sim import compiler
 from axon_core.sim.pool import SimMemoryPool, SimOutOfMemoryError
-from axon_core.sim.rewrite import kernel_names, rewrite_dynamic_shared
+from axon_core.sim.rewrite import kernel_names, mark_static_shared, rewrite_dynamic_shared
 
 
 def test_kernel_names_skip_templates_comments_and_device_functions():
@@ -38,6 +38,22 @@ def test_extern_shared_becomes_a_pointer_at_function_and_file_scope():
     assert "float* const smem = reinterpret_cast<float*>(::axon_sim::dynamic_shared());" in rewritten
     assert "#define file_smem (reinterpret_cast<unsigned char*>(::axon_sim::dynamic_shared()))" in rewritten
     assert "extern __shared__" not in rewritten
+
+
+def test_static_shared_declarations_are_marked_for_poisoning():
+    source = (
+        "__shared__ float at_file_scope[4];\n"
+        "extern \"C\" __global__ void k(float* y) {\n"
+        "    __shared__ float tile[32][33];\n"
+        "    __shared__ __align__(16) int counter;\n"
+        "    __shared__ float a[2], b[2];\n"
+        "}\n"
+    )
+    marked = mark_static_shared(source)
+    assert "__shared__ float tile[32][33]; ::axon_sim::fresh_shared(&tile, sizeof(tile));" in marked
+    assert "int counter; ::axon_sim::fresh_shared(&counter, sizeof(counter));" in marked
+    assert "at_file_scope, " not in marked and "fresh_shared(&at_file_scope" not in marked
+    assert "fresh_shared(&b" not in marked and "fresh_shared(&a" not in marked
 
 
 def test_dynamic_shared_memory_at_file_scope_runs():

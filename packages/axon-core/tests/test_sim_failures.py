@@ -59,6 +59,19 @@ extern "C" __global__ void deep_recursion_stack(float* y, int n) {
     y[threadIdx.x] = big[n];
 }
 
+// Half of each tile is never written: the other half of the threads read stale shared memory.
+extern "C" __global__ void read_unwritten_shared(float* out) {
+    __shared__ float tile[64];
+    extern __shared__ float dynamic_tile[];
+    if (threadIdx.x < 32) {
+        tile[threadIdx.x] = 1.f;
+        dynamic_tile[threadIdx.x] = 2.f;
+    }
+    __syncthreads();
+    out[2 * (blockIdx.x * blockDim.x + threadIdx.x)] = tile[threadIdx.x];
+    out[2 * (blockIdx.x * blockDim.x + threadIdx.x) + 1] = dynamic_tile[threadIdx.x];
+}
+
 extern "C" __global__ void scale(float* y, float a, int n) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) y[i] *= a;
@@ -215,3 +228,13 @@ def test_concurrent_launches_from_two_python_threads(mod):
     assert not errors
     for y in ys:
         assert (y == 32).all()
+
+
+def test_debug_launch_poisons_shared_memory_each_block(mod):
+    """Shared memory that no thread of the block wrote reads as NaN in debug launches, so a kernel
+    that depends on leftovers (of an earlier block, or of zero-initialised host memory) is caught."""
+    out = np.zeros((3, 64, 2), np.float32)
+    mod.get_function("read_unwritten_shared")((3,), (64,), (out,), 64 * 4, debug=True, workers=1)
+    np.testing.assert_array_equal(out[:, :32, 0], 1)
+    np.testing.assert_array_equal(out[:, :32, 1], 2)
+    assert np.isnan(out[:, 32:, :]).all()

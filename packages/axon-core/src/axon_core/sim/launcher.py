@@ -79,7 +79,7 @@ def _env_flag(name: str) -> bool:
 def launch_options() -> dict[str, Any]:
     """Launch defaults from the environment.
 
-    ``AXON_SIM_DEBUG=1``: guarded argument copies, poisoned shared memory. ``AXON_SIM_REVERSE=1``:
+    ``AXON_SIM_DEBUG=1``: guarded argument copies, shared memory (static and dynamic) poisoned per block. ``AXON_SIM_REVERSE=1``:
     resume the threads of a block from the last one down (a race shows as a changed result). ``AXON_SIM_WORKERS``:
     worker threads (default: CPU count). ``AXON_SIM_TIMEOUT``: seconds per launch (default 120).
     ``AXON_SIM_STACK_KB``: stack per CUDA thread (default 64). ``AXON_SIM_CXX``: the compiler (g++).

@@ -1,15 +1,16 @@
 """Source rewrites that turn a CUDA C kernel source into a g++ translation unit.
 
-Two things cannot be done by the prelude's macros alone: ``extern __shared__ T name[];`` (the
-dynamic shared memory of a launch) becomes a pointer into the worker's per-block buffer, and
-each ``__global__`` function gets an exported entry point (``AXON_SIM_EXPORT``).
+What the prelude's macros cannot do alone: ``extern __shared__ T name[];`` (the dynamic shared
+memory of a launch) becomes a pointer into the worker's per-block buffer, static ``__shared__``
+arrays are marked so debug launches can poison them per block, and each ``__global__`` function
+gets an exported entry point (``AXON_SIM_EXPORT``).
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["kernel_names", "rewrite_dynamic_shared", "to_translation_unit"]
+__all__ = ["kernel_names", "mark_static_shared", "rewrite_dynamic_shared", "to_translation_unit"]
 
 _ALIGN = r"(?:__align__\s*\(\s*\d+\s*\)\s*)?"
 _EXTERN_SHARED = re.compile(
@@ -62,9 +63,36 @@ def rewrite_dynamic_shared(source: str) -> str:
     return "".join(pieces)
 
 
+_STATIC_SHARED = re.compile(
+    r"(?<![\w])__shared__\s+" + _ALIGN + r"(?P<decl>[^;{}()=,]*?\b(?P<name>[A-Za-z_]\w*)\s*(?:\[[^;{}\[\],]*\])*)\s*;"
+)
+
+
+def mark_static_shared(source: str) -> str:
+    """After each function-scope ``__shared__ T name[...];``, tell the runtime the block uses it.
+
+    In debug launches the runtime fills the variable with 0xff bytes (NaN for floats) the first
+    time a block reaches the declaration, so a kernel that reads shared memory no thread of this
+    block wrote computes a visibly wrong answer instead of the previous block's leftovers.
+    Declarations of several names at once, or at file scope, are left alone.
+    """
+    code = _blank_comments(source)
+    pieces: list[str] = []
+    last = 0
+    for match in _STATIC_SHARED.finditer(code):
+        if code.count("{", 0, match.start()) - code.count("}", 0, match.start()) <= 0:
+            continue
+        name = match.group("name")
+        pieces.append(source[last : match.end()])
+        pieces.append(f" ::axon_sim::fresh_shared(&{name}, sizeof({name}));")
+        last = match.end()
+    pieces.append(source[last:])
+    return "".join(pieces)
+
+
 def to_translation_unit(source: str, name: str = "kernel") -> tuple[str, list[str]]:
     """The g++ source for ``source`` (prelude force-included separately) and its kernel names."""
     names = kernel_names(source)
-    body = rewrite_dynamic_shared(source)
+    body = mark_static_shared(rewrite_dynamic_shared(source))
     exports = "".join(f"AXON_SIM_EXPORT({kernel})\n" for kernel in names)
     return f'#line 1 "{name}.cu"\n{body}\n#line 1 "axon_sim_exports"\n{exports}', names

@@ -180,6 +180,13 @@ struct Worker {
     char trap_message[512];
     unsigned char* dynamic_shared;
     uint3 block_idx;
+    bool poison_shared;
+    uint64_t block_serial;          // blocks run by this worker so far
+    struct Fresh {
+        const void* address;
+        uint64_t block_serial;
+    } fresh[64];                    // static __shared__ variables and the block that last poisoned them
+    int fresh_count;
 };
 
 inline thread_local Fiber* t_fiber = nullptr;
@@ -346,6 +353,23 @@ inline void trap(const char* what) {
 }
 
 inline void* dynamic_shared() { return t_fiber->block->worker->dynamic_shared; }
+
+// Reached by every thread at a static __shared__ declaration (see rewrite.mark_static_shared):
+// in debug launches the first thread of each block to get there fills the variable with 0xff.
+inline void fresh_shared(const void* address, size_t bytes) {
+    Worker* w = t_fiber->block->worker;
+    if (!w->poison_shared) return;
+    for (int i = 0; i < w->fresh_count; ++i) {
+        if (w->fresh[i].address == address) {
+            if (w->fresh[i].block_serial == w->block_serial) return;
+            w->fresh[i].block_serial = w->block_serial;
+            std::memset(const_cast<void*>(address), 0xff, bytes);
+            return;
+        }
+    }
+    if (w->fresh_count < 64) w->fresh[w->fresh_count++] = Worker::Fresh{address, w->block_serial};
+    std::memset(const_cast<void*>(address), 0xff, bytes);
+}
 
 [[noreturn]] inline void fiber_exit(Fiber* f) {
     Block* b = f->block;
@@ -526,6 +550,7 @@ inline bool run_block(Launch* L, Worker* w, Block* b, const StackArena& arena, u
                static_cast<unsigned>((block_linear / p->grid[0]) % p->grid[1]),
                static_cast<unsigned>(block_linear / (static_cast<uint64_t>(p->grid[0]) * p->grid[1]))};
     w->block_idx = bidx;
+    ++w->block_serial;
     if (p->poison_shared && p->shared_mem) std::memset(w->dynamic_shared, 0xff, p->shared_mem);
     const int n = b->threads;
     b->live = n;
@@ -601,6 +626,7 @@ inline void worker_main(Launch* L) {
     Worker w{};
     w.signals.in_fiber = 0;
     w.signals.on_signal = on_worker_signal;
+    w.poison_shared = p->poison_shared != 0;
     t_worker = &w;
     t_block_dim = dim3(p->block[0], p->block[1], p->block[2]);
     t_grid_dim = dim3(p->grid[0], p->grid[1], p->grid[2]);
