@@ -30,6 +30,11 @@ test-fast: setup
 test-integration: setup
 	$(PYTEST) -n 2 tests-integration
 
+# Every tools/bench/bench_*.py writes its JSON under bench-results/.
+bench: setup
+	@mkdir -p bench-results
+	@for script in tools/bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
 kernel-check: setup
 	$(PY) -m axon_core.kernels check --arch sm_80,sm_90,sm_120
 

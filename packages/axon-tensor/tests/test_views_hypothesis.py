@@ -55,7 +55,7 @@ def _n_advanced(index) -> int:
     return sum(isinstance(i, list) for i in index)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(data=st.data(), shape=shapes)
 def test_getitem_matches_numpy(data, shape):
     ref = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
@@ -79,7 +79,7 @@ def test_getitem_matches_numpy(data, shape):
             assert (x.numpy() == -1.0).sum() == 1
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(data=st.data(), shape=shapes)
 def test_setitem_matches_numpy(data, shape):
     ref = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
@@ -127,7 +127,7 @@ def apply_view(op: str, x: at.Tensor, ref: np.ndarray, draw):
         s = draw(st.integers(0, nd - 1))
         e = draw(st.integers(s, nd - 1))
         return x.flatten(s, e), ref.reshape(ref.shape[:s] + (-1 if ref.size else int(np.prod(ref.shape[s:e + 1])),) + ref.shape[e + 1:])
-    if op == "view" and ref.flags.c_contiguous:
+    if op == "view" and x.is_contiguous():
         return x.view(-1), ref.reshape(-1)
     if op == "expand" and nd and 1 in ref.shape:
         target = tuple(3 if s == 1 else s for s in ref.shape)
@@ -138,12 +138,12 @@ def apply_view(op: str, x: at.Tensor, ref: np.ndarray, draw):
     return None
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(data=st.data(), shape=shapes, ops=st.lists(view_ops, min_size=1, max_size=5))
 def test_view_chains_share_memory(data, shape, ops):
-    base_ref = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape)
-    base = at.tensor(base_ref)
-    x, ref = base, base.numpy()  # ref views base's memory, so it follows writes too
+    base = at.tensor(np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape))
+    x, ref = base, base.numpy()
+    owner = base  # the tensor whose storage x views; flatten may copy and start a new owner
     for op in ops:
         step = apply_view(op, x, ref, data.draw)
         if step is None:
@@ -151,8 +151,10 @@ def test_view_chains_share_memory(data, shape, ops):
         x, ref = step
         assert x.shape == ref.shape
         np.testing.assert_array_equal(x.numpy(), ref)
-        assert x is base or x._base is base
+        if op == "flatten" and x._base is None and x is not owner:
+            owner = x
+        assert x is owner or x._base is owner
     if x.numel():
         x[(0,) * x.ndim] = -5.0
-        assert base.numpy().min() == -5.0
+        assert owner.numpy().min() == -5.0
     np.testing.assert_array_equal(x.reshape(-1).numpy(), np.ascontiguousarray(x.numpy()).reshape(-1))

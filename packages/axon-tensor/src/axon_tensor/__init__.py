@@ -83,7 +83,7 @@ from .ops.reduction import (
 from .ops.reduction import all, any, max, min, sum  # noqa: A004 (PyTorch's names, shadowing builtins here)
 from .ops.unary import (
     abs, absolute, acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctanh, asin, asinh, atan, atanh, ceil,
-    cos, cosh, erf, erfc, exp, exp2, expm1, fix, floor, frac, isfinite, isinf, isnan, isneginf, isposinf, log,
+    cos, cosh, erf, erfc, erfinv, exp, exp2, expm1, fix, floor, frac, isfinite, isinf, isnan, isneginf, isposinf, log,
     log1p, log2, log10, logit, nan_to_num, reciprocal, round, rsqrt, sigmoid, sign, signbit, sin, sinh, sqrt,
     square, tan, tanh, trunc,
 )
@@ -115,7 +115,7 @@ __all__ += [
     "argmin", "asin", "asinh", "atan", "atan2", "atanh", "baddbmm", "bitwise_and", "bitwise_left_shift",
     "bitwise_not", "bitwise_or", "bitwise_right_shift", "bitwise_xor", "bmm", "ceil", "celu", "check_cast",
     "clamp", "clip", "copysign", "cos", "cosh", "count_nonzero", "cumprod", "cumsum", "divide", "dot", "einsum",
-    "elu", "eq", "equal", "erf", "erfc", "exp", "exp2", "expm1", "fix", "floor", "fmax", "fmin", "fmod", "frac",
+    "elu", "eq", "equal", "erf", "erfc", "erfinv", "exp", "exp2", "expm1", "fix", "floor", "fmax", "fmin", "fmod", "frac",
     "ge", "gelu", "ger", "greater", "greater_equal", "gt", "hardsigmoid", "hardswish", "hardtanh", "hypot",
     "isclose", "isfinite", "isinf", "isnan", "isneginf", "isposinf", "le", "leaky_relu", "lerp", "less",
     "less_equal", "log", "log10", "log1p", "log2", "log_softmax", "logical_and", "logical_not", "logical_or",

@@ -1,13 +1,25 @@
 """axon: a deep-learning framework. This umbrella package re-exports the axon distributions.
 
-``axon.tensor(...)`` and the other names of :mod:`axon_tensor` are available at the top level;
-subpackages are reachable as ``axon.core`` and (as they are installed) ``axon.nn``, ``axon.optim``...
+The names of :mod:`axon_tensor` (``axon.tensor``, ``axon.randn``, ``axon.Tensor``...) and the
+autograd entry points (``axon.Variable``, ``axon.no_grad``...) are available at the top level.
+The distributions are reachable as submodules: ``import axon.nn as nn``,
+``import axon.nn.functional as F``, ``axon.optim.Adam``, ``axon.data.DataLoader``,
+``axon.text``, ``axon.serialize``, ``axon.autograd``, ``axon.core``.
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
+
+import axon_autograd as autograd
 import axon_core as core
-import axon_tensor as tensor_ops
+import axon_data as data
+import axon_nn as nn
+import axon_optim as optim
+import axon_serialize as serialize
+import axon_text as text
+from axon_autograd import Variable, enable_grad, no_grad, set_grad_enabled
 from axon_core import Device, DType, get_default_dtype, memory_stats, set_default_device, set_default_dtype
 from axon_tensor import *  # noqa: F403
 from axon_tensor import __all__ as _tensor_all
@@ -16,7 +28,25 @@ from .monitor import TrainingMonitor
 
 __version__ = "0.1.0"
 
+# `import axon.nn.functional as F` resolves to the distribution's own modules: one object per
+# module, whichever name it is imported by.
+_SUBMODULES = {
+    "core": "axon_core",
+    "autograd": "axon_autograd",
+    "nn": "axon_nn",
+    "nn.functional": "axon_nn.functional",
+    "nn.init": "axon_nn.init",
+    "optim": "axon_optim",
+    "optim.lr_scheduler": "axon_optim.lr_scheduler",
+    "data": "axon_data",
+    "text": "axon_text",
+    "serialize": "axon_serialize",
+}
+for _alias, _target in _SUBMODULES.items():
+    sys.modules[f"{__name__}.{_alias}"] = importlib.import_module(_target)
+
 __all__ = [
-    "core", "tensor_ops", "Device", "DType", "get_default_dtype", "memory_stats",
-    "set_default_device", "set_default_dtype", "TrainingMonitor", *_tensor_all,
+    "Device", "DType", "TrainingMonitor", "Variable", "autograd", "core", "data", "enable_grad",
+    "get_default_dtype", "memory_stats", "nn", "no_grad", "optim", "serialize", "set_default_device",
+    "set_default_dtype", "set_grad_enabled", "text", *_tensor_all,
 ]

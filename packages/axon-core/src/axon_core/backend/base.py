@@ -119,9 +119,11 @@ class Backend(ABC):
         work = _upcast(xp, x)
         if approximate == "tanh":
             inner = _SQRT_2_OVER_PI * (work + 0.044715 * work**3)
-            out = 0.5 * work * (1.0 + xp.tanh(inner))
+            # 0.5 * (1 + tanh(u)) == sigmoid(2u), without the cancellation for negative u.
+            out = work * _sigmoid(xp, 2.0 * inner)
         elif approximate == "none":
-            out = 0.5 * work * (1.0 + _erf(xp, work * _INV_SQRT_2))
+            # Φ(x) as erfc(-x/√2)/2: no cancellation in 1 + erf(x/√2) for negative x.
+            out = 0.5 * work * special.erfc(xp, -work * _INV_SQRT_2)
         else:
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
         return out.astype(x.dtype, copy=False)
@@ -132,11 +134,12 @@ class Backend(ABC):
         work, work_g = _upcast(xp, x), _upcast(xp, grad)
         if approximate == "tanh":
             inner = _SQRT_2_OVER_PI * (work + 0.044715 * work**3)
-            t = xp.tanh(inner)
             d_inner = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * work**2)
-            deriv = 0.5 * (1.0 + t) + 0.5 * work * (1.0 - t * t) * d_inner
+            # With s = sigmoid(2u): 0.5 * (1 + tanh u) = s and 1 - tanh(u)**2 = 4 s (1 - s).
+            s, s_neg = _sigmoid(xp, 2.0 * inner), _sigmoid(xp, -2.0 * inner)
+            deriv = s + 2.0 * work * s * s_neg * d_inner
         elif approximate == "none":
-            cdf = 0.5 * (1.0 + _erf(xp, work * _INV_SQRT_2))
+            cdf = 0.5 * special.erfc(xp, -work * _INV_SQRT_2)
             pdf = xp.exp(-0.5 * work * work) * _INV_SQRT_2PI
             deriv = cdf + work * pdf
         else:
@@ -659,10 +662,6 @@ def _sigmoid(xp: Any, x: Array) -> Array:
     positive = x >= 0
     z = xp.exp(xp.where(positive, -x, x))
     return xp.where(positive, 1.0 / (1.0 + z), z / (1.0 + z))
-
-
-def _erf(xp: Any, x: Array) -> Array:
-    return special.erf(xp, x)
 
 
 _ATTENTION_BLOCK = 256

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["erf", "erfc"]
+__all__ = ["erf", "erfc", "erfinv"]
 
 _A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02, 3.20937758913846947e03, 1.85777706184603153e-1)
 _B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03, 2.84423683343917062e03)
@@ -28,8 +28,8 @@ _P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1, 1.
 _Q = (2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1, 6.05183413124413191e-2, 2.33520497626869185e-3)
 _INV_SQRT_PI = 5.6418958354775628695e-1
 _THRESHOLD = 0.46875
-# erfc(27) underflows float64; clamping keeps (y - round16(y)) finite for y = inf.
-_CLAMP = 27.0
+# erfc(28) underflows float64 to 0; clamping keeps (y - round16(y)) finite for y = inf.
+_CLAMP = 28.0
 
 
 def _erf_small(y2: Any) -> Any:
@@ -94,4 +94,47 @@ def erfc(xp: Any, x: Any) -> Any:
     tail = _erfc_large(xp, y)
     large = xp.where(work < 0, 2.0 - tail, tail)
     out = xp.where(y <= _THRESHOLD, small, large)
+    return out.astype(_result_dtype(xp, x), copy=False)
+
+
+_GILES_CENTRAL = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
+                  -0.00125372503, -0.00417768164, 0.246640727, 1.50140941)
+_GILES_TAIL = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
+               -0.0076224613, 0.00943887047, 1.00167406, 2.83297682)
+_TWO_OVER_SQRT_PI = 1.1283791670955126
+
+
+def _horner(coefficients: tuple[float, ...], w: Any) -> Any:
+    p = coefficients[0]
+    for c in coefficients[1:]:
+        p = c + p * w
+    return p
+
+
+def erfinv(xp: Any, x: Any) -> Any:
+    """The inverse error function on ``[-1, 1]`` (±inf at ±1, NaN outside).
+
+    M. Giles' single-precision approximation ("Approximating the erfinv function", 2010) as the
+    start, then Newton steps on ``erf`` (or on ``erfc`` for ``|x| > 0.5``, where ``1 - |x|`` is
+    exact and ``erf`` has no digits left to compare) in float64.
+    """
+    work = _as_float64(xp, x)
+    y = xp.abs(work)
+    inside = y < 1.0
+    safe = xp.where(inside, y, 0.0)
+    distance = 1.0 - safe  # exact for safe >= 0.5 (Sterbenz), so the tail keeps its digits
+    w = -xp.log(distance * (1.0 + safe))
+    guess = xp.where(w < 5.0, _horner(_GILES_CENTRAL, w - 2.5), _horner(_GILES_TAIL, xp.sqrt(xp.maximum(w, 5.0)) - 3.0)) * safe
+    use_erfc = safe > 0.5
+    log_distance = xp.log(xp.where(use_erfc, distance, 1.0))
+    for _ in range(4):
+        slope = _TWO_OVER_SQRT_PI * xp.exp(-guess * guess)
+        central_step = (erf(xp, guess) - safe) / slope
+        # In the tail, Newton on log(erfc) is nearly linear in x, so it converges from Giles'
+        # guess even where 1 - |x| is far below float32's range.
+        tail = xp.maximum(erfc(xp, guess), 1e-300)
+        tail_step = (log_distance - xp.log(tail)) * tail / slope
+        guess = guess - xp.where(use_erfc, tail_step, central_step)
+    out = xp.where(inside, guess, xp.where(y == 1.0, xp.inf, xp.nan))
+    out = xp.copysign(out, work)
     return out.astype(_result_dtype(xp, x), copy=False)

@@ -18,6 +18,7 @@ from axon_core import DeviceError, DTypeError, ShapeError
 from axon_core import int64 as _int64
 
 from ..tensor import Tensor, check_same_device, normalize_dim, tensor_method, view_of, wrap
+from .shape import restride
 
 __all__ = [
     "gather", "scatter", "scatter_add", "index_select", "index_add", "index_put", "masked_fill",
@@ -81,8 +82,9 @@ def _translate(input: Tensor, index: Any) -> tuple[Any, bool]:
     return tuple(key), basic
 
 
-def _with_unsqueeze_strides(result: Any, key: tuple[Any, ...], data: Any, xp: Any) -> Any:
+def _with_unsqueeze_strides(input: Tensor, result: Any, key: tuple[Any, ...]) -> Any:
     """Give axes inserted by None PyTorch's unsqueeze strides (NumPy gives them stride 0)."""
+    data = input._data
     shape, strides = data.shape, data.strides
     consumed = sum(1 for k in key if k is not None and k is not Ellipsis)
     out_strides = list(result.strides)
@@ -98,7 +100,7 @@ def _with_unsqueeze_strides(result: Any, key: tuple[Any, ...], data: Any, xp: An
         else:
             d += 1
             p += 0 if k.__class__ is int else 1
-    return xp.lib.stride_tricks.as_strided(result, result.shape, tuple(out_strides))
+    return restride(input, result, result.shape, tuple(out_strides))
 
 
 def _index_error(input: Tensor, index: Any, exc: Exception) -> IndexError:
@@ -124,7 +126,7 @@ def getitem(input: Tensor, index: Any) -> Tensor:
             key = key + (Ellipsis,)
         result = data[key]
         if None in key:
-            result = _with_unsqueeze_strides(result, key, data, input._device._backend.xp)
+            result = _with_unsqueeze_strides(input, result, key)
         return view_of(result, input)
     except IndexError as exc:
         raise _index_error(input, index, exc) from None

@@ -20,6 +20,10 @@ __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "outer", "ger", "addmm", 
 # Below this many elements in all operands together einsum's path search costs more than it saves.
 _EINSUM_OPTIMIZE_ELEMENTS = 4096
 _SUBSCRIPT_LETTERS = frozenset(string.ascii_letters)
+# float32, float64, complex64, complex128: the dtypes BLAS multiplies directly.
+_BLAS_CHARS = "fdFD"
+_ndarray = np.ndarray
+_new = object.__new__
 
 
 def _operands(op: str, *tensors: Any) -> Any:
@@ -68,9 +72,28 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Matrix product with PyTorch's rules: ``[n] @ [n] -> []``, ``[m, n] @ [n] -> [m]``,
     ``[n] @ [n, p] -> [p]``, ``[*, m, n] @ [*, n, p] -> [*, m, p]`` (batch dims broadcast).
     """
-    if input.__class__ is Tensor and other.__class__ is Tensor and (input.ndim == 0 or other.ndim == 0):
-        raise ShapeError(f"matmul: both operands must be at least 1-D, got shapes {_shapes(input, other)}")
-    return _product("matmul", lambda xp, a, b: xp.matmul(a, b), input, other)
+    if other.__class__ is Tensor and input.__class__ is Tensor:
+        x, y = input._data, other._data
+        dtype = x.dtype
+        if dtype is y.dtype and dtype.char in _BLAS_CHARS and input._device is other._device:
+            # Hot path: one BLAS dtype, one device; any error (0-d, shapes) takes the checked path.
+            try:
+                out = x @ y
+            except ValueError:
+                pass
+            else:
+                if out.__class__ is not _ndarray:
+                    return wrap(out, input._device)
+                t = _new(Tensor)
+                t._data, t._device, t._base = out, input._device, None
+                return t
+        if input.ndim == 0 or other.ndim == 0:
+            raise ShapeError(f"matmul: both operands must be at least 1-D, got shapes {_shapes(input, other)}")
+    return _product("matmul", _matmul, input, other)
+
+
+def _matmul(xp: Any, a: Any, b: Any) -> Any:
+    return xp.matmul(a, b)
 
 
 @tensor_method("__rmatmul__")

@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 Dim = int | Sequence[int] | None
+_add_reduce = np.add.reduce
 
 
 class ValuesIndices(NamedTuple):
@@ -58,9 +59,12 @@ def _is_half(dtype: np.dtype) -> bool:
     return dtype.itemsize == 2 and dtype.kind in "fV"
 
 
-def _reduce(op: str, input: Tensor, dim: Dim, keepdim: bool, fn: Any, work: Any = None, out: Any = None) -> Tensor:
+def _reduce(
+    op: str, input: Tensor, dim: Dim, keepdim: bool, fn: Any, work: Any = None, out: Any = None, quiet: bool = False
+) -> Tensor:
     """``fn(xp, array, axis, keepdims)`` over ``dim``; ``array`` is cast to ``work`` first and the
     result to ``out`` (defaults: half floats accumulate in float32 and return their own dtype).
+    ``quiet`` silences NumPy's warnings where PyTorch returns nan quietly (mean of nothing).
     """
     data = input._data
     xp = input._device._backend.xp
@@ -72,7 +76,10 @@ def _reduce(op: str, input: Tensor, dim: Dim, keepdim: bool, fn: Any, work: Any 
         work, out = np.float32, data.dtype if out is None else out
     if work is not None and data.dtype != work:
         data = data.astype(work)
-    with np.errstate(all="ignore"):
+    if quiet:
+        with np.errstate(all="ignore"):
+            result = fn(xp, data, axes, keepdim)
+    else:
         result = fn(xp, data, axes, keepdim)
     result = xp.asarray(result)
     if out is not None and result.dtype != out:
@@ -89,6 +96,11 @@ def _sum_dtype(input: Tensor, dtype: Any) -> Any:
 @tensor_method()
 def sum(input: Tensor, dim: Dim = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     """Sum over ``dim``; bool and integer inputs sum as int64 unless ``dtype`` is given."""
+    data = input._data
+    if dim is None and dtype is None and not keepdim and data.dtype.char in "fdFD":
+        # Hot path: a full float sum needs no casts or axis bookkeeping; on NumPy arrays the
+        # ufunc reduction skips ndarray.sum's Python-level wrapper.
+        return wrap(_add_reduce(data, None) if data.__class__ is np.ndarray else data.sum(), input._device)
     work = _sum_dtype(input, dtype)
     return _reduce("sum", input, dim, keepdim, lambda xp, x, axis, kd: xp.sum(x, axis=axis, keepdims=kd), work, work)
 
@@ -113,7 +125,7 @@ def _floating(op: str, input: Tensor, dtype: Any) -> Any:
 def mean(input: Tensor, dim: Dim = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     """Arithmetic mean over ``dim`` (nan for an empty reduction); floating or complex inputs only."""
     work = _floating("mean", input, dtype)
-    return _reduce("mean", input, dim, keepdim, lambda xp, x, axis, kd: xp.mean(x, axis=axis, keepdims=kd), work, work)
+    return _reduce("mean", input, dim, keepdim, lambda xp, x, axis, kd: xp.mean(x, axis=axis, keepdims=kd), work, work, quiet=True)
 
 
 def _correction(op: str, unbiased: bool | None, correction: float | None) -> float:
@@ -137,7 +149,7 @@ def var(input: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: b
     """Variance over ``dim`` with ``correction`` (1 by default: Bessel's, like PyTorch)."""
     _floating("var", input, None)
     c = _correction("var", unbiased, correction)
-    return _reduce("var", input, dim, keepdim, lambda xp, x, axis, kd: _var(xp, x, axis, kd, c))
+    return _reduce("var", input, dim, keepdim, lambda xp, x, axis, kd: _var(xp, x, axis, kd, c), quiet=True)
 
 
 @tensor_method()
@@ -145,7 +157,7 @@ def std(input: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: b
     """Standard deviation over ``dim``: ``sqrt(var(...))``."""
     _floating("std", input, None)
     c = _correction("std", unbiased, correction)
-    return _reduce("std", input, dim, keepdim, lambda xp, x, axis, kd: xp.sqrt(_var(xp, x, axis, kd, c)))
+    return _reduce("std", input, dim, keepdim, lambda xp, x, axis, kd: xp.sqrt(_var(xp, x, axis, kd, c)), quiet=True)
 
 
 @tensor_method()
@@ -276,7 +288,7 @@ def logsumexp(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
         return total if kd else (total.reshape(()) if axis is None else xp.squeeze(total, axis=axis))
 
     work = _float_input(input)
-    return _reduce("logsumexp", input, dim, keepdim, compute, work, work)
+    return _reduce("logsumexp", input, dim, keepdim, compute, work, work, quiet=True)
 
 
 @tensor_method()
@@ -357,7 +369,7 @@ def norm(input: Tensor, p: "float | str | None" = "fro", dim: Dim = None, keepdi
     real = None
     if input.dtype.is_complex:
         real = np.float64 if input._data.dtype == np.complex128 else np.float32
-    return _reduce("norm", input, dim, keepdim, compute, work, real or work)
+    return _reduce("norm", input, dim, keepdim, compute, work, real or work, quiet=True)
 
 
 def _kept_shape(shape: tuple[int, ...], axis: Any, keepdim: bool) -> tuple[int, ...]:

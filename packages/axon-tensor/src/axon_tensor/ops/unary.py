@@ -20,7 +20,7 @@ from ..tensor import Tensor, tensor_method, wrap
 __all__ = [
     "abs", "absolute", "sign", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "square",
     "reciprocal", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
-    "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "erf", "erfc", "floor", "ceil", "round", "trunc",
+    "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "erf", "erfc", "erfinv", "floor", "ceil", "round", "trunc",
     "fix", "frac", "sigmoid", "logit", "nan_to_num", "isnan", "isinf", "isposinf", "isneginf", "isfinite", "signbit",
     "float_math",
 ]
@@ -89,6 +89,7 @@ acosh = arccosh = _float_function("acosh", lambda xp, x: xp.arccosh(x), "Inverse
 atanh = arctanh = _float_function("atanh", lambda xp, x: xp.arctanh(x), "Inverse hyperbolic tangent")
 erf = _float_function("erf", special.erf, "The error function")
 erfc = _float_function("erfc", special.erfc, "``1 - erf(input)``, accurate in the tail,")
+erfinv = _float_function("erfinv", special.erfinv, "The inverse error function (±inf at ±1, NaN outside [-1, 1])")
 sigmoid = _float_function("sigmoid", _sigmoid, "``1 / (1 + exp(-input))``, without overflow,")
 
 for _name, _fn in [
@@ -96,7 +97,7 @@ for _name, _fn in [
     ("log1p", log1p), ("sqrt", sqrt), ("rsqrt", rsqrt), ("reciprocal", reciprocal), ("sin", sin), ("cos", cos),
     ("tan", tan), ("asin", asin), ("arcsin", asin), ("acos", acos), ("arccos", acos), ("atan", atan),
     ("arctan", atan), ("sinh", sinh), ("cosh", cosh), ("tanh", tanh), ("asinh", asinh), ("arcsinh", asinh),
-    ("acosh", acosh), ("arccosh", acosh), ("atanh", atanh), ("arctanh", atanh), ("erf", erf), ("erfc", erfc),
+    ("acosh", acosh), ("arccosh", acosh), ("atanh", atanh), ("arctanh", atanh), ("erf", erf), ("erfc", erfc), ("erfinv", erfinv),
     ("sigmoid", sigmoid),
 ]:
     tensor_method(_name)(_fn)
@@ -131,14 +132,14 @@ absolute = abs
 
 @tensor_method()
 def sign(input: Tensor) -> Tensor:
-    """-1, 0 or 1 by the sign of each element (nan stays nan); bool stays bool."""
+    """-1, 0 or 1 by the sign of each element (nan gives 0, as in PyTorch); bool stays bool."""
     if input._data.dtype == np.bool_:
         return wrap(input._data.copy(), input._device)
     if input.dtype.is_complex:
-        raise DTypeError("sign: complex tensors are not supported; use sgn")
-    return float_math(input, lambda xp, x: xp.sign(x)) if input._data.dtype == _BFLOAT16 else wrap(
-        input._device._backend.xp.sign(input._data), input._device
-    )
+        raise DTypeError("sign: complex tensors are not supported")
+    if input.dtype.is_integer:
+        return wrap(input._device._backend.xp.sign(input._data), input._device)
+    return float_math(input, lambda xp, x: xp.where(xp.isnan(x), x.dtype.type(0), xp.sign(x)))
 
 
 @tensor_method()

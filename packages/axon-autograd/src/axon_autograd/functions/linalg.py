@@ -1,0 +1,139 @@
+"""Matrix products: matmul (``@``), mm, bmm, dot, einsum. Run in low precision under autocast."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import axon_tensor
+from axon_tensor import Tensor
+
+from ..function import Function
+from ..variable import Variable, variable_method
+from ._util import reduce_grad
+
+__all__ = ["Matmul", "Dot", "Einsum", "einsum"]
+
+
+class Matmul(Function):
+    """``a @ b`` with NumPy/PyTorch semantics (1-D operands, broadcast batch dims). ``name``
+    picks the Tensor method (matmul, mm, bmm) so its shape checks apply."""
+
+    autocast_policy = "lower"
+
+    @staticmethod
+    def forward(ctx: Any, a: Tensor, b: Tensor, name: str = "matmul") -> Tensor:
+        ctx.save_for_backward(a, b)
+        ctx.meta = ((a._data.shape, a.dtype), (b._data.shape, b.dtype))
+        return getattr(a, name)(b)
+
+    @staticmethod
+    def backward(ctx: Any, g: Variable) -> tuple:
+        a, b = ctx.saved_tensors
+        a_vec, b_vec = a.ndim == 1, b.ndim == 1
+        a2 = a.unsqueeze(0) if a_vec else a
+        b2 = b.unsqueeze(-1) if b_vec else b
+        if a_vec and b_vec:
+            g2 = g.reshape((1, 1))
+        elif a_vec:
+            g2 = g.unsqueeze(-2)
+        elif b_vec:
+            g2 = g.unsqueeze(-1)
+        else:
+            g2 = g
+        ma, mb = ctx.meta
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = g2.matmul(b2.transpose(-1, -2))
+            ga = reduce_grad(ga, (a2.shape, ma[1]))
+            ga = ga.reshape(ma[0]) if a_vec else ga
+        if ctx.needs_input_grad[1]:
+            gb = a2.transpose(-1, -2).matmul(g2)
+            gb = reduce_grad(gb, (b2.shape, mb[1]))
+            gb = gb.reshape(mb[0]) if b_vec else gb
+        return ga, gb
+
+
+class Dot(Function):
+    autocast_policy = "lower"
+
+    @staticmethod
+    def forward(ctx: Any, a: Tensor, b: Tensor) -> Tensor:
+        ctx.save_for_backward(a, b)
+        return a.dot(b)
+
+    @staticmethod
+    def backward(ctx: Any, g: Variable) -> tuple:
+        a, b = ctx.saved_tensors
+        return (g * b if ctx.needs_input_grad[0] else None, g * a if ctx.needs_input_grad[1] else None)
+
+
+class Einsum(Function):
+    """``einsum(equation, *operands)`` with explicit output (``->``) or the implicit one.
+
+    Each operand's gradient is itself an einsum of the output gradient with the other operands;
+    labels summed away within one operand alone are broadcast back. Ellipsis and repeated labels
+    inside one operand (diagonals) raise a clear error in backward.
+    """
+
+    autocast_policy = "lower"
+
+    @staticmethod
+    def forward(ctx: Any, equation: str, *operands: Tensor) -> Tensor:
+        ctx.equation = equation.replace(" ", "")
+        ctx.save_for_backward(*operands)
+        return axon_tensor.einsum(equation, *operands)
+
+    @staticmethod
+    def backward(ctx: Any, g: Variable) -> tuple:
+        operands = ctx.saved_tensors
+        inputs, output = _parse(ctx.equation, len(operands))
+        grads: list[Any] = [None]
+        for i, spec in enumerate(inputs):
+            if not ctx.needs_input_grad[i + 1]:
+                grads.append(None)
+                continue
+            if len(set(spec)) != len(spec) or "." in spec:
+                raise RuntimeError(f"einsum backward: equation {ctx.equation!r} has an ellipsis or a repeated label "
+                                   "in one operand, which has no backward rule yet")
+            others = [s for j, s in enumerate(inputs) if j != i]
+            available = set(output).union(*others) if others else set(output)
+            kept = "".join(c for c in spec if c in available)
+            eq = ",".join([output] + others) + "->" + kept
+            grad = einsum(eq, g, *[o for j, o in enumerate(operands) if j != i])
+            if kept != spec:
+                shape = operands[i].shape
+                grad = grad.reshape(tuple(shape[spec.index(c)] if c in kept else 1 for c in spec)).expand(shape)
+            grads.append(grad)
+        return tuple(grads)
+
+
+def _parse(equation: str, count: int) -> tuple[list[str], str]:
+    if "->" in equation:
+        lhs, output = equation.split("->")
+    else:
+        lhs = equation
+        letters = lhs.replace(",", "")
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    inputs = lhs.split(",")
+    if len(inputs) != count:
+        raise ValueError(f"einsum: equation {equation!r} names {len(inputs)} operands, got {count}")
+    return inputs, output
+
+
+def einsum(equation: str, *operands: Any) -> Variable:
+    """``einsum`` over Variables (``operands`` may also be one list)."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    return Einsum.apply(equation, *operands)
+
+
+def _matmul_method(name: str) -> Any:
+    return lambda input, other: Matmul.apply(input, other, name)
+
+
+for _name in ("matmul", "mm", "bmm"):
+    variable_method(_name)(_matmul_method(_name))
+if hasattr(Tensor, "matmul") or hasattr(Tensor, "__matmul__"):
+    Variable.__matmul__ = lambda self, other: Matmul.apply(self, other)  # type: ignore[attr-defined]
+    Variable.__rmatmul__ = lambda self, other: Matmul.apply(other, self)  # type: ignore[attr-defined]
+variable_method("dot")(lambda input, other: Dot.apply(input, other))

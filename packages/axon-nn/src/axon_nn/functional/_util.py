@@ -1,0 +1,84 @@
+"""Helpers shared by the functional ops: backend arrays in and out, reductions, scatter-add."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axon_autograd import Variable
+from axon_tensor import Tensor
+from axon_tensor.tensor import wrap
+
+__all__ = ["saved", "tensor_of", "xp_of", "out_like", "reduce", "reduce_backward", "sum_to", "scatter_add", "check_reduction", "pair"]
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def tensor_of(x: "Tensor | Variable") -> Tensor:
+    """The Tensor behind a Variable (or the Tensor itself)."""
+    return x.data if isinstance(x, Variable) else x
+
+
+def saved(ctx: Any) -> tuple[Any, ...]:
+    """``ctx.saved_tensors`` as raw Tensors (the engine hands them back as Variables)."""
+    return tuple(v.data if isinstance(v, Variable) else v for v in ctx.saved_tensors)
+
+
+def xp_of(t: Tensor) -> Any:
+    """The array module (numpy or cupy) of ``t``'s device."""
+    return t._device._backend.xp
+
+
+def out_like(array: Any, like: Tensor) -> Tensor:
+    """Wrap a backend array as a Tensor on ``like``'s device."""
+    return wrap(array, like._device)
+
+
+def check_reduction(op: str, reduction: str, allowed: tuple[str, ...] = _REDUCTIONS) -> None:
+    if reduction not in allowed:
+        raise ValueError(f"{op}: reduction must be one of {allowed}, got {reduction!r}")
+
+
+def reduce(loss: Any, reduction: str, denominator: Any = None) -> Any:
+    """``loss`` summed, averaged (over ``denominator`` when given, else its size) or as it is."""
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    return total / (loss.size if denominator is None else denominator)
+
+
+def reduce_backward(xp: Any, grad: Any, shape: tuple[int, ...], reduction: str, denominator: Any = None) -> Any:
+    """The gradient of :func:`reduce` broadcast back to the unreduced ``shape``."""
+    if reduction == "none":
+        return grad
+    size = 1
+    for s in shape:
+        size *= s
+    scale = grad if reduction == "sum" else grad / (size if denominator is None else denominator)
+    return xp.broadcast_to(scale, shape)
+
+
+def sum_to(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Sum a broadcast gradient back down to ``shape``."""
+    if grad.shape == tuple(shape):
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and grad.shape[i + lead] != 1)
+    return grad.sum(axis=axes, keepdims=True).reshape(shape) if axes else grad.reshape(shape)
+
+
+def scatter_add(xp: Any, size: int, index: Any, values: Any) -> Any:
+    """A flat array of ``size`` zeros with ``values`` added at ``index`` (repeats accumulate)."""
+    summed = xp.bincount(index.ravel(), weights=values.ravel().astype(xp.float64, copy=False), minlength=size)
+    return summed.astype(values.dtype, copy=False)
+
+
+def pair(value: Any, n: int, name: str) -> tuple[int, ...]:
+    """``value`` as an ``n``-tuple of ints (an int is repeated)."""
+    if isinstance(value, int):
+        return (value,) * n
+    value = tuple(int(v) for v in value)
+    if len(value) != n:
+        raise ValueError(f"{name}: expected an int or {n} ints, got {value}")
+    return value

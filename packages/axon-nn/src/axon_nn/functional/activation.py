@@ -1,0 +1,95 @@
+"""Activation functions: thin wrappers over the Tensor/Variable ops.
+
+The math and the backward rules live once, in axon-tensor (forward, with softmax/log_softmax/
+gelu/silu on the backend's fused ops) and axon-autograd (backward, double-differentiable). These
+functions add only PyTorch's argument checks. All work elementwise on any shape ``[*]`` except
+softmax/log_softmax, which normalise along ``dim``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axon_core import DTypeError
+
+__all__ = [
+    "relu", "leaky_relu", "elu", "gelu", "silu", "mish", "softplus", "sigmoid", "tanh",
+    "softmax", "log_softmax",
+]
+
+
+def _check_float(op: str, x: Any) -> None:
+    if not x.dtype.is_floating_point:
+        raise DTypeError(f"{op}: expected a floating-point input, got {x.dtype}")
+
+
+def relu(input: Any) -> Any:
+    """``max(x, 0)``; ``[*] -> [*]``."""
+    return input.relu()
+
+
+def leaky_relu(input: Any, negative_slope: float = 0.01) -> Any:
+    """``x`` where positive, else ``negative_slope * x``."""
+    return input.leaky_relu(float(negative_slope))
+
+
+def elu(input: Any, alpha: float = 1.0) -> Any:
+    """``x`` where positive, else ``alpha * (exp(x) - 1)``."""
+    return input.elu(float(alpha))
+
+
+def gelu(input: Any, approximate: str = "none") -> Any:
+    """``x * Φ(x)`` (exact, via erf) or its ``approximate="tanh"`` form."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    _check_float("gelu", input)
+    return input.gelu(approximate)
+
+
+def silu(input: Any) -> Any:
+    """``x * sigmoid(x)`` (a.k.a. swish)."""
+    _check_float("silu", input)
+    return input.silu()
+
+
+def mish(input: Any) -> Any:
+    """``x * tanh(softplus(x))``."""
+    _check_float("mish", input)
+    return input.mish()
+
+
+def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
+    """``log(1 + exp(beta * x)) / beta``, the identity where ``beta * x > threshold``."""
+    _check_float("softplus", input)
+    return input.softplus(float(beta), float(threshold))
+
+
+def sigmoid(input: Any) -> Any:
+    """``1 / (1 + exp(-x))``."""
+    _check_float("sigmoid", input)
+    return input.sigmoid()
+
+
+def tanh(input: Any) -> Any:
+    _check_float("tanh", input)
+    return input.tanh()
+
+
+def _softmax_dim(op: str, input: Any, dim: int) -> int:
+    ndim = len(input.shape)
+    bound = max(ndim, 1)
+    if not -bound <= dim < bound:
+        raise IndexError(f"{op}: dim {dim} is out of range for a {ndim}-d input of shape {tuple(input.shape)}")
+    return dim % bound if ndim else 0
+
+
+def softmax(input: Any, dim: int) -> Any:
+    """``exp(x) / sum(exp(x))`` along ``dim``."""
+    _check_float("softmax", input)
+    return input.softmax(_softmax_dim("softmax", input, dim))
+
+
+def log_softmax(input: Any, dim: int) -> Any:
+    """``x - logsumexp(x)`` along ``dim``."""
+    _check_float("log_softmax", input)
+    return input.log_softmax(_softmax_dim("log_softmax", input, dim))

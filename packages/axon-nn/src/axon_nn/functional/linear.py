@@ -1,0 +1,46 @@
+"""``linear``: ``y = x Wᵀ + b``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axon_autograd import Function, once_differentiable
+from axon_core import ShapeError
+
+from ._util import out_like, saved
+
+__all__ = ["linear"]
+
+
+class LinearFunction(Function):
+    """``x [*, in]``, ``weight [out, in]``, ``bias [out]`` or None -> ``[*, out]``."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        y = x._data @ weight._data.T
+        if bias is not None:
+            y += bias._data
+        return out_like(y, x)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        x, weight = saved(ctx)
+        g = grad._data
+        needs = ctx.needs_input_grad
+        grad_x = out_like(g @ weight._data, x) if needs[0] else None
+        g2 = g.reshape(-1, g.shape[-1])
+        grad_w = out_like(g2.T @ x._data.reshape(-1, x.shape[-1]), weight) if needs[1] else None
+        grad_b = out_like(g2.sum(axis=0), weight) if ctx.has_bias and needs[2] else None
+        return grad_x, grad_w, grad_b
+
+
+def linear(input: Any, weight: Any, bias: Any = None) -> Any:
+    """``input [*, in] @ weight[out, in]ᵀ + bias[out]`` -> ``[*, out]``."""
+    if len(input.shape) == 0 or len(weight.shape) != 2 or input.shape[-1] != weight.shape[1]:
+        raise ShapeError(f"linear: input {tuple(input.shape)} does not match weight {tuple(weight.shape)} (expected [*, {weight.shape[-1] if len(weight.shape) else '?'}])")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ShapeError(f"linear: bias {tuple(bias.shape)} does not match weight {tuple(weight.shape)}")
+    return LinearFunction.apply(input, weight, bias)

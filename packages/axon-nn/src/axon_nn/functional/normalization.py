@@ -1,0 +1,248 @@
+"""Normalization: batch, layer, RMS, group and instance norm share one autograd Function.
+
+Each op chooses a view of the input in which the statistics run over ``stat_axes`` and a
+broadcast shape for its affine weight and bias; :class:`NormalizeFunction` does the rest.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from axon_autograd import Function, once_differentiable
+from axon_core import DTypeError, ShapeError
+
+from ._util import out_like, saved, sum_to, tensor_of, xp_of
+
+__all__ = ["batch_norm", "layer_norm", "rms_norm", "group_norm", "instance_norm"]
+
+
+class NormalizeFunction(Function):
+    """``y = (x - mean) * rstd * weight + bias``.
+
+    ``x`` is seen as ``view_shape`` while normalising; ``mean``/``rstd`` (arrays broadcastable
+    to the view) are given. With ``from_input`` they are statistics of ``x`` over ``stat_axes``
+    and the backward differentiates through them; otherwise (running statistics) they are
+    constants. ``center=False`` is RMS normalisation (``mean`` is 0).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, mean, rstd, view_shape, stat_axes, affine_shape, from_input, center):
+        data = x._data
+        xv = data.reshape(view_shape)
+        x_hat = ((xv - mean) * rstd if center else xv * rstd).astype(data.dtype, copy=False).reshape(data.shape)
+        y = x_hat
+        if weight is not None:
+            y = y * weight._data.reshape(affine_shape)
+        if bias is not None:
+            y = y + bias._data.reshape(affine_shape)
+        ctx.save_for_backward(out_like(x_hat, x), weight)
+        ctx.rstd, ctx.view_shape, ctx.stat_axes, ctx.affine_shape = rstd, view_shape, stat_axes, affine_shape
+        ctx.from_input, ctx.center, ctx.has_bias = from_input, center, bias is not None
+        ctx.bias_shape = None if bias is None else bias.shape
+        return out_like(y if y is not data else y.copy(), x)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        x_hat, weight = saved(ctx)
+        g, xh = grad._data, x_hat._data
+        needs = ctx.needs_input_grad
+        grad_x = grad_w = grad_b = None
+        if needs[0]:
+            g_hat = g * weight._data.reshape(ctx.affine_shape) if weight is not None else g
+            g_hat, xv = g_hat.reshape(ctx.view_shape), xh.reshape(ctx.view_shape)
+            if ctx.from_input:
+                axes = ctx.stat_axes
+                inner = g_hat - xv * (g_hat * xv).mean(axis=axes, keepdims=True)
+                if ctx.center:
+                    inner = inner - g_hat.mean(axis=axes, keepdims=True)
+                gx = inner * ctx.rstd
+            else:
+                gx = g_hat * ctx.rstd
+            grad_x = out_like(gx.astype(g.dtype, copy=False).reshape(g.shape), grad)
+        if weight is not None and needs[1]:
+            grad_w = out_like(sum_to(g * xh, _full_affine(ctx.affine_shape, g.ndim)).reshape(weight.shape), grad)
+        if ctx.has_bias and needs[2]:
+            grad_b = out_like(sum_to(g, _full_affine(ctx.affine_shape, g.ndim)).reshape(ctx.bias_shape), grad)
+        return grad_x, grad_w, grad_b, None, None, None, None, None, None, None
+
+
+class LastDimNormFunction(Function):
+    """LayerNorm (``center``) or RMSNorm over the trailing dims through the backend's fused op.
+
+    ``x [*, *normalized]`` is viewed as ``[rows, n]``; ``weight``/``bias`` ``[*normalized]`` or None.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, n, eps, center):
+        backend = x._device._backend
+        x2 = x._data.reshape(-1, n)
+        w = None if weight is None else weight._data.reshape(n)
+        if center:
+            y, mean, rstd = backend.layer_norm(x2, w, None if bias is None else bias._data.reshape(n), eps)
+        else:
+            (y, rstd), mean = backend.rms_norm(x2, w, eps), None
+        ctx.arrays = (x2, w, mean, rstd)
+        ctx.center, ctx.has_bias = center, bias is not None
+        ctx.shapes = (x._data.shape, None if weight is None else weight.shape)
+        return out_like(y.reshape(x._data.shape), x)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        backend = grad._device._backend
+        x2, w, mean, rstd = ctx.arrays
+        x_shape, w_shape = ctx.shapes
+        g2 = grad._data.reshape(x2.shape)
+        if ctx.center:
+            dx, dw, db = backend.layer_norm_backward(g2, x2, w, mean, rstd, ctx.has_bias)
+        else:
+            (dx, dw), db = backend.rms_norm_backward(g2, x2, w, rstd), None
+        as_param = lambda a: None if a is None else out_like(a.reshape(w_shape if w_shape is not None else a.shape), grad)
+        return out_like(dx.reshape(x_shape), grad), as_param(dw), as_param(db), None, None, None
+
+
+def _full_affine(affine_shape: tuple[int, ...], ndim: int) -> tuple[int, ...]:
+    return (1,) * (ndim - len(affine_shape)) + tuple(affine_shape)
+
+
+def _moments(xp: Any, xv: Any, axes: tuple[int, ...], center: bool) -> tuple[Any, Any]:
+    """Mean (0 when not centering) and biased variance / mean square over ``axes``."""
+    if center:
+        mean = xv.mean(axis=axes, keepdims=True)
+        return mean, ((xv - mean) ** 2).mean(axis=axes, keepdims=True)
+    return 0.0, (xv * xv).mean(axis=axes, keepdims=True)
+
+
+def _normalize(input: Any, weight: Any, bias: Any, view_shape: tuple[int, ...], stat_axes: tuple[int, ...], affine_shape: tuple[int, ...], eps: float, center: bool = True) -> tuple[Any, Any, Any]:
+    """Normalise with statistics of the input; returns (output, mean, biased variance) arrays."""
+    x = tensor_of(input)
+    xp = xp_of(x)
+    mean, var = _moments(xp, x._data.reshape(view_shape), stat_axes, center)
+    rstd = 1.0 / xp.sqrt(var + eps)
+    out = NormalizeFunction.apply(input, weight, bias, mean, rstd, view_shape, stat_axes, affine_shape, True, center)
+    return out, mean, var
+
+
+def _check_float(op: str, input: Any) -> None:
+    if not input.dtype.is_floating_point:
+        raise DTypeError(f"{op}: expected a floating-point input, got {input.dtype}")
+
+
+def _check_param(op: str, name: str, param: Any, shape: tuple[int, ...]) -> None:
+    if param is not None and tuple(param.shape) != tuple(shape):
+        raise ShapeError(f"{op}: {name} has shape {tuple(param.shape)}, expected {tuple(shape)}")
+
+
+def _update_running(running: Any, batch_value: Any, momentum: float) -> None:
+    data = running._data
+    data *= 1.0 - momentum
+    data += (momentum * batch_value).astype(data.dtype, copy=False)
+
+
+def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None, bias: Any = None, training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Any:
+    """Normalise ``input [N, C, *]`` per channel ``C``.
+
+    Training uses the batch's statistics and, when running buffers are given, updates them in
+    place (``running = (1 - momentum) * running + momentum * batch``, the variance unbiased).
+    Otherwise the running statistics are used.
+    """
+    _check_float("batch_norm", input)
+    shape = tuple(input.shape)
+    if len(shape) < 2:
+        raise ShapeError(f"batch_norm: expected an input [N, C, *], got shape {shape}")
+    channels = shape[1]
+    for name, param in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+        _check_param("batch_norm", name, param, (channels,))
+    stat_axes = (0,) + tuple(range(2, len(shape)))
+    affine_shape = (channels,) + (1,) * (len(shape) - 2)
+    if training:
+        count = math.prod(shape) // max(channels, 1)
+        if count <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of shape {shape}")
+        out, mean, var = _normalize(input, weight, bias, shape, stat_axes, affine_shape, eps)
+        if running_mean is not None:
+            _update_running(running_mean, mean.reshape(channels), momentum)
+        if running_var is not None:
+            _update_running(running_var, var.reshape(channels) * (count / (count - 1)), momentum)
+        return out
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm: running_mean and running_var are needed outside training")
+    xp = xp_of(tensor_of(input))
+    mean = running_mean._data.reshape(affine_shape)
+    rstd = 1.0 / xp.sqrt(running_var._data.reshape(affine_shape) + eps)
+    return NormalizeFunction.apply(input, weight, bias, mean, rstd, shape, stat_axes, affine_shape, False, True)
+
+
+def _trailing(op: str, input: Any, normalized_shape: Any) -> tuple[int, ...]:
+    normalized = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    shape = tuple(input.shape)
+    if len(normalized) == 0 or len(normalized) > len(shape) or shape[len(shape) - len(normalized) :] != normalized:
+        raise ShapeError(f"{op}: normalized_shape {normalized} does not match the end of input shape {shape}")
+    return normalized
+
+
+def layer_norm(input: Any, normalized_shape: Sequence[int] | int, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Any:
+    """Normalise over the trailing ``normalized_shape`` dims of ``input [*, *normalized_shape]``."""
+    _check_float("layer_norm", input)
+    normalized = _trailing("layer_norm", input, normalized_shape)
+    _check_param("layer_norm", "weight", weight, normalized)
+    _check_param("layer_norm", "bias", bias, normalized)
+    return LastDimNormFunction.apply(input, weight, bias, math.prod(normalized), float(eps), True)
+
+
+def rms_norm(input: Any, normalized_shape: Sequence[int] | int, weight: Any = None, eps: float | None = None) -> Any:
+    """``x / sqrt(mean(x²) + eps) * weight`` over the trailing dims; ``eps`` defaults to the dtype's epsilon."""
+    _check_float("rms_norm", input)
+    normalized = _trailing("rms_norm", input, normalized_shape)
+    _check_param("rms_norm", "weight", weight, normalized)
+    if eps is None:
+        import numpy as np
+
+        eps = float(np.finfo(input.dtype.np).eps)
+    return LastDimNormFunction.apply(input, weight, None, math.prod(normalized), float(eps), False)
+
+
+def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Any:
+    """Normalise ``input [N, C, *]`` over each group of ``C / num_groups`` channels (and all positions)."""
+    _check_float("group_norm", input)
+    shape = tuple(input.shape)
+    if len(shape) < 2 or num_groups <= 0 or shape[1] % num_groups:
+        raise ShapeError(f"group_norm: {num_groups} groups do not divide the channels of input shape {shape}")
+    channels = shape[1]
+    _check_param("group_norm", "weight", weight, (channels,))
+    _check_param("group_norm", "bias", bias, (channels,))
+    view = (shape[0], num_groups, math.prod(shape[1:]) // num_groups)
+    return _normalize(input, weight, bias, view, (2,), (channels,) + (1,) * (len(shape) - 2), eps)[0]
+
+
+def instance_norm(input: Any, running_mean: Any = None, running_var: Any = None, weight: Any = None, bias: Any = None, use_input_stats: bool = True, momentum: float = 0.1, eps: float = 1e-5) -> Any:
+    """Normalise each channel of each sample over its spatial positions: ``input [N, C, *spatial]``.
+
+    With ``use_input_stats`` (training, or no running buffers) the statistics come from the
+    input and running buffers, when given, are updated with their mean over the batch.
+    """
+    _check_float("instance_norm", input)
+    shape = tuple(input.shape)
+    if len(shape) < 3:
+        raise ShapeError(f"instance_norm: expected an input [N, C, *spatial], got shape {shape}")
+    channels = shape[1]
+    for name, param in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+        _check_param("instance_norm", name, param, (channels,))
+    axes = tuple(range(2, len(shape)))
+    affine_shape = (channels,) + (1,) * (len(shape) - 2)
+    if use_input_stats:
+        out, mean, var = _normalize(input, weight, bias, shape, axes, affine_shape, eps)
+        count = math.prod(shape[2:])
+        if running_mean is not None:
+            _update_running(running_mean, mean.reshape(shape[0], channels).mean(axis=0), momentum)
+        if running_var is not None:
+            _update_running(running_var, var.reshape(shape[0], channels).mean(axis=0) * (count / max(count - 1, 1)), momentum)
+        return out
+    if running_mean is None or running_var is None:
+        raise ValueError("instance_norm: running_mean and running_var are needed when use_input_stats=False")
+    xp = xp_of(tensor_of(input))
+    mean = running_mean._data.reshape(affine_shape)
+    rstd = 1.0 / xp.sqrt(running_var._data.reshape(affine_shape) + eps)
+    return NormalizeFunction.apply(input, weight, bias, mean, rstd, shape, axes, affine_shape, False, True)

@@ -1,0 +1,71 @@
+"""``sparse_linear``: ``y = x Wᵀ + b`` with ``W`` a fixed-pattern CSR matrix whose stored values train."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axon_autograd import Function, once_differentiable
+from axon_core import ShapeError
+from axon_tensor import SparseCSRTensor, sparse_mm
+from axon_tensor.tensor import wrap
+
+from ._util import out_like, saved
+
+__all__ = ["sparse_linear"]
+
+
+class SparseLinearFunction(Function):
+    """``x [*, in]``, ``values [nnz]`` of a CSR pattern ``(crow, col)`` of shape ``[out, in]``,
+    ``bias [out]`` -> ``[*, out]``. Gradients: ``x``, the stored values only, ``bias``."""
+
+    @staticmethod
+    def forward(ctx, x, values, bias, crow, col, shape):
+        data = x._data
+        flat = data.reshape(-1, shape[1])
+        weight = SparseCSRTensor(crow, col, values, shape)
+        # [out, in] @ [in, batch] -> [out, batch]: the sparse-dense product.
+        y = sparse_mm(weight, wrap(flat.T, x._device))._data.T
+        if bias is not None:
+            y = y + bias._data
+        ctx.save_for_backward(x, values)
+        ctx.pattern, ctx.has_bias = (crow, col, shape), bias is not None
+        return out_like(y.reshape(data.shape[:-1] + (shape[0],)), x)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        x, values = saved(ctx)
+        crow, col, shape = ctx.pattern
+        needs = ctx.needs_input_grad
+        g = grad._data.reshape(-1, shape[0])
+        rows = SparseCSRTensor(crow, col, values, shape)._row_of_each_entry()
+        grad_x = grad_values = grad_bias = None
+        if needs[0]:
+            transposed = SparseCSRTensor(crow, col, values, shape).to_sparse_coo().t()
+            grad_x = out_like(sparse_mm(transposed, wrap(g.T, grad._device))._data.T.reshape(x._data.shape), grad)
+        if needs[1]:
+            flat = x._data.reshape(-1, shape[1])
+            # dL/dv_e = Σ_batch g[b, row_e] · x[b, col_e]: only the stored entries, never a dense [out, in].
+            grad_values = out_like((g[:, rows] * flat[:, col._data]).sum(axis=0).astype(values._data.dtype, copy=False), grad)
+        if needs[2] and ctx.has_bias:
+            grad_bias = out_like(g.sum(axis=0), grad)
+        return grad_x, grad_values, grad_bias, None, None, None
+
+
+def sparse_linear(input: Any, weight: SparseCSRTensor, values: Any = None, bias: Any = None) -> Any:
+    """``input [*, in] @ Wᵀ + bias [out]`` with ``W`` the CSR ``weight [out, in]``.
+
+    ``values [nnz]`` (a Variable, e.g. a Parameter) replaces ``weight.values()`` so that the
+    gradient reaches it; the pattern (``crow_indices``, ``col_indices``) is fixed.
+    """
+    if not isinstance(weight, SparseCSRTensor):
+        raise TypeError(f"sparse_linear: weight must be a SparseCSRTensor, got {type(weight).__name__}")
+    values = weight.values() if values is None else values
+    shape = tuple(weight.shape)
+    if len(input.shape) == 0 or input.shape[-1] != shape[1]:
+        raise ShapeError(f"sparse_linear: input {tuple(input.shape)} does not match weight {shape} (expected [*, {shape[1]}])")
+    if tuple(values.shape) != (weight.nnz,):
+        raise ShapeError(f"sparse_linear: values {tuple(values.shape)} must be [nnz] = ({weight.nnz},)")
+    if bias is not None and tuple(bias.shape) != (shape[0],):
+        raise ShapeError(f"sparse_linear: bias {tuple(bias.shape)} does not match weight {shape}")
+    return SparseLinearFunction.apply(input, values, bias, weight.crow_indices(), weight.col_indices(), shape)

@@ -1,0 +1,35 @@
+"""``swiglu``: ``silu(gate) * up``, the gated unit of LLaMA/Mixtral feed-forward blocks, on the backend's fused op."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axon_autograd import Function, once_differentiable
+from axon_core import ShapeError
+
+from ._util import out_like, saved
+
+__all__ = ["swiglu"]
+
+
+class SwiGLUFunction(Function):
+    """``gate [*, hidden]``, ``up [*, hidden]`` -> ``[*, hidden]``."""
+
+    @staticmethod
+    def forward(ctx, gate, up):
+        ctx.save_for_backward(gate, up)
+        return out_like(gate._device._backend.swiglu(gate._data, up._data), gate)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        gate, up = saved(ctx)
+        d_gate, d_up = gate._device._backend.swiglu_backward(grad._data, gate._data, up._data)
+        return out_like(d_gate, grad), out_like(d_up, grad)
+
+
+def swiglu(gate: Any, up: Any) -> Any:
+    """``silu(gate) * up`` elementwise; ``gate`` and ``up`` share one shape ``[*, hidden]``."""
+    if tuple(gate.shape) != tuple(up.shape):
+        raise ShapeError(f"swiglu: gate {tuple(gate.shape)} and up {tuple(up.shape)} must have the same shape")
+    return SwiGLUFunction.apply(gate, up)

@@ -1,0 +1,87 @@
+"""Adam (with AMSGrad and, for AdamW, decoupled weight decay)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from axon_tensor import zeros_like
+
+from ._math import addcdiv_, addcmul_, arrays_of, lerp_, scalar
+from .optimizer import Optimizer, advance_step, new_step_counter
+
+__all__ = ["Adam"]
+
+
+class Adam(Optimizer):
+    """``torch.optim.Adam``: per step ``t`` with gradient ``g``,
+
+    ``m = lerp(m, g, 1 - beta1)``; ``v = beta2 * v + (1 - beta2) * g * g``;
+    ``denom = sqrt(v) / sqrt(1 - beta2^t) + eps`` (``v`` replaced by its running max under
+    ``amsgrad``); ``p -= lr / (1 - beta1^t) * m / denom``.
+    Weight decay adds ``weight_decay * p`` to ``g`` (L2), or with ``decoupled_weight_decay``
+    first scales ``p`` by ``1 - lr * weight_decay`` (AdamW).
+    State per parameter: ``step`` (float32 CPU scalar), ``exp_avg``, ``exp_avg_sq`` and
+    ``max_exp_avg_sq`` (AMSGrad only).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        decoupled_weight_decay: bool = False,
+    ) -> None:
+        name = type(self).__name__
+        if not 0.0 <= lr:
+            raise ValueError(f"{name}: invalid learning rate {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"{name}: invalid epsilon {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"{name}: invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"{name}: invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"{name}: invalid weight_decay {weight_decay}")
+        defaults = dict(
+            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+            maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
+        )
+        super().__init__(params, defaults)
+
+    def _update_group(self, group: dict[str, Any], params: list[Any]) -> None:
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        weight_decay, amsgrad = group["weight_decay"], group["amsgrad"]
+        for p in params:
+            xp, param, grad = arrays_of(p, group["maximize"])
+            state = self.state[p]
+            if not state:
+                state["step"] = new_step_counter()
+                state["exp_avg"] = zeros_like(p.data)
+                state["exp_avg_sq"] = zeros_like(p.data)
+                if amsgrad:
+                    state["max_exp_avg_sq"] = zeros_like(p.data)
+            step = advance_step(state)
+            exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
+            if weight_decay != 0:
+                if group["decoupled_weight_decay"]:
+                    param *= scalar(param, 1 - lr * weight_decay)
+                else:
+                    grad = grad + scalar(param, weight_decay) * param
+            lerp_(exp_avg, grad, 1 - beta1)
+            exp_avg_sq *= scalar(param, beta2)
+            addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
+            bias_correction1 = 1 - beta1**step
+            bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+            step_size = lr / bias_correction1
+            second_moment = exp_avg_sq
+            if amsgrad:
+                second_moment = state["max_exp_avg_sq"]._data
+                xp.maximum(second_moment, exp_avg_sq, out=second_moment)
+            denom = xp.sqrt(second_moment) / scalar(param, bias_correction2_sqrt)
+            denom += scalar(param, eps)
+            addcdiv_(param, exp_avg, denom, -step_size)

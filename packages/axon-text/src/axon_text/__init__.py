@@ -1,0 +1,18 @@
+"""axon-text: tokenizers with one interface (char, word + Vocab, BPE, WordPiece, HF tokenizer.json)."""
+
+from __future__ import annotations
+
+from .bpe import BPETokenizer
+from .char import CharTokenizer
+from .pre_tokenizers import pre_tokenizer_and_decoder, syllable_pre_tokenizer
+from .tokenizer import SPECIAL_TOKEN_NAMES, Tokenizer
+from .vocab import DEFAULT_SPECIALS, Vocab
+from .word import WordTokenizer
+from .wordpiece import BERT_SPECIALS, WordPieceTokenizer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BERT_SPECIALS", "BPETokenizer", "CharTokenizer", "DEFAULT_SPECIALS", "SPECIAL_TOKEN_NAMES", "Tokenizer",
+    "Vocab", "WordPieceTokenizer", "WordTokenizer", "pre_tokenizer_and_decoder", "syllable_pre_tokenizer",
+]

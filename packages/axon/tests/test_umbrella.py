@@ -1,0 +1,33 @@
+"""The umbrella re-exports: one object per module whichever name imports it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def test_submodules_are_the_distributions_own_modules() -> None:
+    import axon
+    import axon.nn as nn
+    import axon.nn.functional as F
+    import axon.optim.lr_scheduler as lr_scheduler
+    import axon_nn
+    import axon_nn.functional
+    import axon_optim.lr_scheduler
+
+    assert nn is axon_nn and axon.nn is axon_nn
+    assert F is axon_nn.functional and lr_scheduler is axon_optim.lr_scheduler
+    assert axon.optim.Adam is __import__("axon_optim").Adam
+    assert axon.data.DataLoader is __import__("axon_data").DataLoader
+    assert axon.Variable is __import__("axon_autograd").Variable
+
+
+def test_top_level_names_compute_like_numpy() -> None:
+    import axon
+
+    values = np.arange(6, dtype=np.float32).reshape(2, 3)
+    x = axon.tensor(values)
+    np.testing.assert_array_equal((x * 2 + axon.ones(3)).numpy(), values * 2 + 1)
+    with axon.no_grad():
+        y = axon.Variable(x, requires_grad=True) * 3
+    assert not y.requires_grad
+    np.testing.assert_array_equal(y.numpy(), values * 3)

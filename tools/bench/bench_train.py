@@ -1,0 +1,137 @@
+"""Training-step time and peak RSS of axon-nn vs PyTorch CPU eager, written as JSON.
+
+    python tools/bench/bench_train.py [--steps N] [--out bench-results/train.json]
+
+Models: an MLP 784-1024-1024-10 (batch 256) and LeNet-5 (batch 128, 28×28 inputs). A step is
+forward, cross-entropy, backward and a plain SGD update (axon-optim is a separate package, so
+both frameworks use the same hand-written update). Each (framework, model) pair runs in its own
+subprocess so peak RSS is its own; the ratios are axon / PyTorch from the same invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+LR = 0.01
+SHAPES = {"mlp": ((256, 784), 256), "lenet5": ((128, 1, 28, 28), 128)}
+
+
+def _build(lib, model: str):
+    if model == "mlp":
+        return lib.Sequential(lib.Linear(784, 1024), lib.ReLU(), lib.Linear(1024, 1024), lib.ReLU(), lib.Linear(1024, 10))
+    return lib.Sequential(
+        lib.Conv2d(1, 6, 5, padding=2), lib.ReLU(), lib.MaxPool2d(2),
+        lib.Conv2d(6, 16, 5), lib.ReLU(), lib.MaxPool2d(2), lib.Flatten(),
+        lib.Linear(16 * 5 * 5, 120), lib.ReLU(), lib.Linear(120, 84), lib.ReLU(), lib.Linear(84, 10),
+    )
+
+
+def _axon_step(model_name: str):
+    import axon_nn as nn
+    import axon_nn.functional as F
+    from axon_autograd import Variable, no_grad
+    from axon_tensor import tensor
+
+    model = _build(nn, model_name)
+    shape, batch = SHAPES[model_name]
+    rng = np.random.default_rng(0)
+    x, y = tensor(rng.standard_normal(shape).astype(np.float32)), tensor(rng.integers(0, 10, batch))
+    params = list(model.parameters())
+
+    def step() -> float:
+        loss = F.cross_entropy(model(Variable(x)), y)
+        model.zero_grad()
+        loss.backward()
+        with no_grad():
+            for p in params:
+                p.data._data -= LR * p.grad.data._data
+        return loss.item()
+
+    return step
+
+
+def _torch_step(model_name: str):
+    import torch
+
+    model = _build(torch.nn, model_name)
+    shape, batch = SHAPES[model_name]
+    rng = np.random.default_rng(0)
+    x, y = torch.tensor(rng.standard_normal(shape).astype(np.float32)), torch.tensor(rng.integers(0, 10, batch))
+    params = list(model.parameters())
+
+    def step() -> float:
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        model.zero_grad()
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= LR * p.grad
+        return loss.item()
+
+    return step
+
+
+def _measure(framework: str, model: str, steps: int, warmup: int) -> dict:
+    step = (_axon_step if framework == "axon" else _torch_step)(model)
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"median_step_s": float(np.median(times)), "min_step_s": float(np.min(times)), "peak_rss_mib": peak_kib / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--out", default="bench-results/bench_train.json")
+    parser.add_argument("--child", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_measure(args.child[0], args.child[1], args.steps, args.warmup)))
+        return
+    import torch
+
+    results: dict = {}
+    for model in SHAPES:
+        results[model] = {}
+        for framework in ("axon", "torch"):
+            out = subprocess.run([sys.executable, __file__, "--child", framework, model, "--steps", str(args.steps), "--warmup", str(args.warmup)],
+                                 check=True, capture_output=True, text=True)
+            results[model][framework] = json.loads(out.stdout.strip().splitlines()[-1])
+        a, t = results[model]["axon"], results[model]["torch"]
+        results[model]["time_ratio_axon_over_torch"] = a["median_step_s"] / t["median_step_s"]
+        results[model]["rss_ratio_axon_over_torch"] = a["peak_rss_mib"] / t["peak_rss_mib"]
+        print(f"{model}: axon {a['median_step_s'] * 1e3:.1f} ms, torch {t['median_step_s'] * 1e3:.1f} ms, "
+              f"time ratio {results[model]['time_ratio_axon_over_torch']:.2f}, RSS ratio {results[model]['rss_ratio_axon_over_torch']:.2f}")
+    report = {
+        "benchmark": "train_step",
+        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
+                    "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+                    "torch_threads": torch.get_num_threads()},
+        "steps": args.steps,
+        "optimizer": "plain SGD written in the benchmark (same update for both frameworks)",
+        "results": results,
+    }
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
