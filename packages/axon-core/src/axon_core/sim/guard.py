@@ -1,8 +1,8 @@
 """Guarded copies of array arguments for debug launches.
 
 Each argument's bytes are copied into their own mapping, placed so that the data ends right
-before a PROT_NONE page and starts after one: an access past either end faults, and the fault
-address names the argument. Alignment keeps up to 63 bytes of slack at each end; those bytes hold
+before 64 KiB of PROT_NONE pages and starts after another 64 KiB: an access up to that far past
+either end faults, and the fault address names the argument. Alignment keeps up to 63 bytes of slack at each end; those bytes hold
 a canary that is checked after the launch, so small overruns that stay inside the slack are
 caught as well (writes only). Arguments whose memory overlaps share one mapping, so aliasing
 (an output that is also an input) behaves as it does on the device.
@@ -19,6 +19,9 @@ import numpy as np
 __all__ = ["GuardedArguments", "array_span"]
 
 _PAGE = mmap.PAGESIZE
+# PROT_NONE bytes on each side of an argument: an index off by up to this much faults for sure
+# (beyond it, the access may land in some other mapping and go unseen). Costs address space only.
+_GUARD = 64 * 1024
 _ALIGN = 64
 _CANARY = 0xA5
 _PROT_NONE, _PROT_RW = 0, mmap.PROT_READ | mmap.PROT_WRITE
@@ -87,18 +90,18 @@ class GuardedArguments:
         size = region.high - region.low
         offset = region.low % _ALIGN
         body = -(-(size + offset + _ALIGN) // _PAGE) * _PAGE
-        length = body + 2 * _PAGE
+        length = body + 2 * _GUARD
         base = _libc.mmap(None, length, _PROT_RW, _MAP_FLAGS, -1, 0)
         if base in (None, ctypes.c_void_p(-1).value):
             raise MemoryError(f"cuda-sim debug: could not map {length} bytes for a guarded argument")
         region.base, region.length = base, length
-        end = base + _PAGE + body
+        end = base + _GUARD + body
         region.data = ((end - size - offset) // _ALIGN) * _ALIGN + offset
-        ctypes.memset(base + _PAGE, _CANARY, body)
+        ctypes.memset(base + _GUARD, _CANARY, body)
         if size:
             ctypes.memmove(region.data, region.low, size)
-        _libc.mprotect(base, _PAGE, _PROT_NONE)
-        _libc.mprotect(end, _PAGE, _PROT_NONE)
+        _libc.mprotect(base, _GUARD, _PROT_NONE)
+        _libc.mprotect(end, _GUARD, _PROT_NONE)
         region.writeable = all(self._arrays[i].flags.writeable for i in region.members)
 
     def pointer(self, index: int) -> int:
@@ -156,7 +159,7 @@ class GuardedArguments:
 
     def _check_canaries(self, region: _Region) -> list[str]:
         size = region.high - region.low
-        start, end = region.base + _PAGE, region.length - _PAGE + region.base
+        start, end = region.base + _GUARD, region.length - _GUARD + region.base
         before = ctypes.string_at(start, region.data - start)
         after = ctypes.string_at(region.data + size, end - region.data - size)
         found = []
