@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 from .errors import SimDeadlockError, SimError, SimLaunchError, SimMemoryError, SimTimeoutError, SimTrapError
 from .launcher import DEFAULT_MAX_DYNAMIC_SHARED, SimKernel, SimModule, launch_options
+from .pool import SimMemoryPool, SimOutOfMemoryError
 
 __all__ = [
     "DEFAULT_MAX_DYNAMIC_SHARED",
@@ -21,7 +22,9 @@ __all__ = [
     "SimKernel",
     "SimLaunchError",
     "SimMemoryError",
+    "SimMemoryPool",
     "SimModule",
+    "SimOutOfMemoryError",
     "SimTimeoutError",
     "SimTrapError",
     "launch_options",
