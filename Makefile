@@ -23,6 +23,7 @@ setup: $(UV)
 
 test: setup
 	$(PYTEST) -n 2 packages tests-integration
+	AXON_DEFAULT_DEVICE=cuda-sim $(PYTEST) -n 2 $(DEVICE_SUITES)
 
 test-fast: setup
 	$(PYTEST) -n 2 packages
