@@ -1,4 +1,4 @@
-"""The digits example reaches at least 97% test accuracy with both the MLP and the CNN."""
+"""The digits example (AdamW, 15 MLP epochs, 3 CNN epochs) reaches at least 97% test accuracy with both models."""
 
 from __future__ import annotations
 

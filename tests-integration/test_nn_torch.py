@@ -85,6 +85,14 @@ LAYERS = [
     ("Conv2d", (4, 4, 3), {"groups": 4, "padding": 1}, [(2, 4, 5, 5)]),
     ("ConvTranspose2d", (4, 6, 3), {"stride": 2, "padding": 1, "output_padding": 1, "groups": 2}, [(2, 4, 5, 4)]),
     ("ConvTranspose2d", (3, 2, (2, 3)), {"stride": (1, 2), "dilation": 2, "bias": False}, [(2, 3, 4, 5)]),
+    # output_padding >= stride (dilation > stride): folded in full, then cropped / zero-extended.
+    ("ConvTranspose2d", (2, 3, 3), {"dilation": 2, "output_padding": 1, "padding": (0, 1)}, [(2, 2, 4, 5)]),
+    ("ConvTranspose2d", (2, 2, 3), {"stride": (1, 2), "dilation": (3, 1), "output_padding": (2, 1), "padding": 2}, [(1, 2, 5, 4)]),
+    ("Conv2d", (2, 3, (4, 2)), {"padding": "same"}, [(2, 2, 6, 5)]),
+    ("Conv2d", (2, 3, 3), {"padding": 1}, [(0, 2, 5, 5)]),
+    # Wide layers on small images: the weight gradient takes its one-GEMM-per-group branch.
+    ("Conv2d", (8, 16, 3), {"groups": 2, "padding": 1}, [(2, 8, 2, 2)]),
+    ("ConvTranspose2d", (8, 6, 3), {"stride": 2, "groups": 2}, [(2, 8, 1, 2)]),
     ("MaxPool1d", (3,), {"stride": 2, "padding": 1, "return_indices": True}, [(2, 3, 10)]),
     ("MaxPool2d", (2,), {}, [(2, 3, 6, 8)]),
     ("MaxPool2d", (3,), {"stride": 2, "padding": 1, "dilation": 1, "ceil_mode": True, "return_indices": True}, [(2, 3, 8, 7)]),
@@ -111,6 +119,8 @@ LAYERS = [
     ("InstanceNorm2d", (3,), {}, [(2, 3, 4, 5)]),
     ("InstanceNorm2d", (3,), {"affine": True, "track_running_stats": True}, [(2, 3, 4, 5)]),
     ("InstanceNorm2d", (3,), {}, [(3, 4, 5)]),
+    ("GroupNorm", (4, 4, 1e-3), {}, [(2, 4, 3, 3)]),
+    ("GroupNorm", (1, 4), {}, [(0, 4, 3)]),
     ("ReLU", (), {}, [(4, 5)]),
     ("LeakyReLU", (0.2,), {}, [(4, 5)]),
     ("ELU", (0.5,), {}, [(4, 5)]),
@@ -143,6 +153,11 @@ def test_layer_matches_torch_float32(name, args, kwargs, shapes):
     if name.startswith("MaxPool"):
         arrays = [rng.permutation(a.size).reshape(a.shape).astype(np.float32) for a in arrays]
     run_both(name, args, kwargs, arrays, dtype="float32", tol=2e-5)
+
+
+@pytest.mark.parametrize("name, args, kwargs, shapes", [c for c in LAYERS if c[0] in ("GroupNorm", "InstanceNorm2d")])
+def test_group_and_instance_norm_float32(name, args, kwargs, shapes):
+    run_both(name, args, kwargs, [randn(*s, dtype="float32") * 3 + 1 for s in shapes], dtype="float32", tol=2e-5, steps=2)
 
 
 def test_batchnorm_eval_uses_running_stats():

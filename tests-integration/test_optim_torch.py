@@ -14,6 +14,8 @@ import math
 import numpy as np
 import pytest
 
+from axon_nn import Parameter
+
 import axon_optim as ao
 import axon_tensor as at
 
@@ -29,19 +31,6 @@ RTOL = 5e-6
 # LAMB's trust ratio divides two norms reduced in a different order by NumPy and torch, and
 # OneCycleLR moves Adam's beta1 every step: both amplify the same ulps a little more.
 LOOSE_RTOL = 2e-5
-
-
-class Param:
-    """Stand-in for ``axon_nn.Parameter`` until axon-nn lands: ``.data`` and ``.grad.data``."""
-
-    def __init__(self, array: np.ndarray) -> None:
-        self.data = at.tensor(array)
-        self.grad: Grad | None = None
-
-
-class Grad:
-    def __init__(self, array: np.ndarray) -> None:
-        self.data = at.tensor(array)
 
 
 RNG = np.random.default_rng(1234)
@@ -69,14 +58,14 @@ class Pair:
     """The axon and torch copies of the MLP's parameters, fed identical gradient functions."""
 
     def __init__(self) -> None:
-        self.ours = [Param(a.copy()) for a in INIT]
+        self.ours = [Parameter(at.tensor(a.copy())) for a in INIT]
         self.theirs = [torch.nn.Parameter(torch.from_numpy(a.copy())) for a in INIT]
 
     def backward(self, negate: bool = False) -> float:
         """Set gradients of the loss (of minus the loss with ``negate``, for ``maximize``)."""
         loss, grads = mlp_grads(*[p.data.numpy() for p in self.ours])
         for p, g in zip(self.ours, grads):
-            p.grad = Grad(-g if negate else g)
+            p.grad = at.tensor(-g if negate else g)
         _, grads = mlp_grads(*[p.detach().numpy() for p in self.theirs])
         for p, g in zip(self.theirs, grads):
             p.grad = torch.from_numpy(np.ascontiguousarray(-g if negate else g))
@@ -112,6 +101,11 @@ OPTIMIZERS = {
     "adam-decoupled": (ao.Adam, torch.optim.Adam, dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True)),
     "adamw": (ao.AdamW, torch.optim.AdamW, dict(lr=1e-2)),
     "adamw-amsgrad-wd": (ao.AdamW, torch.optim.AdamW, dict(lr=1e-2, weight_decay=0.3, amsgrad=True)),
+    # fused=True: ours runs the backend's adam_step, torch its fused CPU kernel.
+    "adam-fused": (ao.Adam, torch.optim.Adam, dict(lr=1e-2, fused=True)),
+    "adam-fused-l2-amsgrad-maximize": (ao.Adam, torch.optim.Adam, dict(lr=5e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1, amsgrad=True, maximize=True, fused=True)),
+    "adamw-fused": (ao.AdamW, torch.optim.AdamW, dict(lr=1e-2, fused=True)),
+    "adamw-fused-amsgrad-wd": (ao.AdamW, torch.optim.AdamW, dict(lr=1e-2, weight_decay=0.3, amsgrad=True, fused=True)),
     # RMSprop's step g / sqrt(v) turns gradients that are rounding noise (saturated tanh units)
     # into full-size steps, and centering subtracts two nearly equal numbers; a tiny eps makes
     # the 200-step trajectory chaotic in both libraries, so these runs use a larger eps.
@@ -201,7 +195,7 @@ def snapshot(state_dict: dict) -> dict:
     }
 
 
-@pytest.mark.parametrize("name", ["sgd-nesterov-wd", "adam-amsgrad", "adamw", "rmsprop-centered-momentum-alpha"])
+@pytest.mark.parametrize("name", ["sgd-nesterov-wd", "adam-amsgrad", "adamw", "adamw-fused-amsgrad-wd", "rmsprop-centered-momentum-alpha"])
 def test_state_dict_round_trip_resumes_bit_for_bit(name: str) -> None:
     ours_cls, torch_cls, options = OPTIMIZERS[name]
     per_group = [{}, {"lr": options["lr"] / 2}]
@@ -221,7 +215,7 @@ def test_state_dict_round_trip_resumes_bit_for_bit(name: str) -> None:
         for key, value in state.items():
             np.testing.assert_allclose(ours_sd["state"][index][key].numpy(), value.numpy(), rtol=1e-3, atol=1e-5)
 
-    resumed = [Param(p.data.numpy().copy()) for p in pair.ours]
+    resumed = [Parameter(at.tensor(p.data.numpy().copy())) for p in pair.ours]
     fresh = ours_cls(groups_of(resumed, [{}, {}]), **options)
     fresh.load_state_dict(saved)
     assert [g["lr"] for g in fresh.param_groups] == [g["lr"] for g in ours.param_groups]
@@ -229,7 +223,7 @@ def test_state_dict_round_trip_resumes_bit_for_bit(name: str) -> None:
         pair.backward()
         _, grads = mlp_grads(*[p.data.numpy() for p in resumed])
         for p, g in zip(resumed, grads):
-            p.grad = Grad(g)
+            p.grad = at.tensor(g)
         ours.step()
         fresh.step()
         for a, b in zip(pair.ours, resumed):
@@ -257,13 +251,13 @@ def test_one_cycle_driving_adam_matches_torch() -> None:
 
 
 def sgd_pair(lrs=(0.1, 0.03), momentum=0.9):
-    ours = ao.SGD([{"params": [Param(np.zeros(2, np.float32))], "lr": lr} for lr in lrs], momentum=momentum)
+    ours = ao.SGD([{"params": [Parameter(at.zeros(2))], "lr": lr} for lr in lrs], momentum=momentum)
     theirs = torch.optim.SGD([{"params": [torch.nn.Parameter(torch.zeros(2))], "lr": lr} for lr in lrs], momentum=momentum)
     return ours, theirs
 
 
 def adam_pair(lrs=(0.1, 0.03)):
-    ours = ao.Adam([{"params": [Param(np.zeros(2, np.float32))], "lr": lr} for lr in lrs])
+    ours = ao.Adam([{"params": [Parameter(at.zeros(2))], "lr": lr} for lr in lrs])
     theirs = torch.optim.Adam([{"params": [torch.nn.Parameter(torch.zeros(2))], "lr": lr} for lr in lrs])
     return ours, theirs
 
@@ -408,8 +402,8 @@ def test_reduce_lr_on_plateau_matches_torch(options: dict) -> None:
 def grad_pair(arrays: list[np.ndarray]):
     ours, theirs = [], []
     for a in arrays:
-        p = Param(np.zeros_like(a))
-        p.grad = Grad(a.copy())
+        p = Parameter(at.tensor(np.zeros_like(a)))
+        p.grad = at.tensor(a.copy())
         ours.append(p)
         t = torch.nn.Parameter(torch.zeros(a.shape))
         t.grad = torch.from_numpy(a.copy())

@@ -1,30 +1,26 @@
-"""Stand-in parameters until axon-nn lands: ``.data`` and ``.grad.data`` are axon Tensors."""
+"""Optimizer tests run on real ``axon_nn.Parameter``s."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from axon_nn import Parameter
 
 import axon_tensor as at
 
 
-class Param:
-    def __init__(self, array: np.ndarray) -> None:
-        self.data = at.tensor(np.asarray(array))
-        self.grad: Grad | None = None
-
-
-class Grad:
-    def __init__(self, array: np.ndarray) -> None:
-        self.data = at.tensor(np.asarray(array))
+def float32_tensor(array) -> at.Tensor:
+    return at.tensor(np.asarray(array, dtype=np.float32))
 
 
 @pytest.fixture
 def make_param():
-    def make(array, grad=None):
-        p = Param(np.asarray(array, dtype=np.float32))
+    """``make_param(array, grad=None)``: a float32 Parameter, with ``grad`` set when given."""
+
+    def make(array, grad=None) -> Parameter:
+        p = Parameter(float32_tensor(array))
         if grad is not None:
-            p.grad = Grad(np.asarray(grad, dtype=np.float32))
+            p.grad = float32_tensor(grad)
         return p
 
     return make

@@ -6,7 +6,9 @@ import copy
 
 import numpy as np
 import pytest
+from axon_autograd import is_grad_enabled, no_grad
 from axon_core import DTypeError
+from axon_nn import Linear, Parameter
 
 import axon_optim as ao
 import axon_tensor as at
@@ -41,8 +43,7 @@ def test_bad_inputs_raise_clear_errors(make_param) -> None:
         ao.SGD(a, lr=0.1)
     with pytest.raises(TypeError, match="parameters"):
         ao.SGD([np.zeros(3)], lr=0.1)
-    integer = make_param([1.0])
-    integer.data = at.tensor([1, 2])
+    integer = Parameter(at.tensor([1, 2]), requires_grad=False)
     with pytest.raises(DTypeError, match="floating-point"):
         ao.SGD([integer], lr=0.1)
     with pytest.raises(ValueError, match="Nesterov"):
@@ -56,7 +57,8 @@ def test_bad_inputs_raise_clear_errors(make_param) -> None:
 
 
 def test_gradient_shape_and_dtype_mismatch(make_param) -> None:
-    p = make_param(np.ones((2, 3)), grad=np.ones((3, 2)))
+    p = make_param(np.ones((3, 2)), grad=np.ones((3, 2)))
+    p.data = at.tensor(np.ones((2, 3), np.float32))  # replacing .data keeps the old gradient
     with pytest.raises(ValueError, match=r"\(3, 2\).*\(2, 3\)"):
         ao.SGD([p], lr=0.1).step()
     p = make_param(np.ones(3), grad=np.ones(3))
@@ -83,11 +85,38 @@ def test_step_returns_the_closure_loss(make_param) -> None:
 
     def closure():
         calls.append(1)
-        p.grad = make_param([0.0], grad=[2 * p.data.item()]).grad
+        p.grad = at.tensor(np.asarray([2 * p.data.item()], np.float32))
         return p.data.item() ** 2
 
     assert ao.SGD([p], lr=0.25).step(closure) == 4.0
     assert calls == [1] and p.data.item() == 1.0
+
+
+def test_closure_runs_with_gradients_enabled_under_no_grad() -> None:
+    """As in torch: ``step(closure)`` re-enables autograd so the closure can call backward()."""
+    rng = np.random.default_rng(0)
+    layer = Linear(3, 1)
+    x = at.tensor(rng.standard_normal((4, 3)).astype(np.float32))
+    weight0, bias0 = layer.weight.data.numpy().copy(), layer.bias.data.numpy().copy()
+    opt = ao.SGD(layer.parameters(), lr=0.1)
+    seen = []
+
+    def closure():
+        seen.append(is_grad_enabled())
+        opt.zero_grad()
+        loss = (layer(x) ** 2).mean()
+        loss.backward()
+        return loss
+
+    with no_grad():
+        loss = opt.step(closure)
+        assert not is_grad_enabled()
+    assert seen == [True]
+    out = x.numpy() @ weight0.T + bias0
+    np.testing.assert_allclose(loss.item(), np.mean(out**2), rtol=1e-6)
+    expected_grad = 2 / 4 * (out.T @ x.numpy())
+    np.testing.assert_allclose(layer.weight.grad.numpy(), expected_grad, rtol=1e-5)
+    np.testing.assert_allclose(layer.weight.data.numpy(), weight0 - 0.1 * expected_grad, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("shape", [(), (0,), (0, 3)])
@@ -100,11 +129,9 @@ def test_zero_d_and_empty_parameters(make_param, shape) -> None:
 
 def test_non_contiguous_parameter_updates_its_storage(make_param) -> None:
     base = at.tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
-    view = at.tensor(np.zeros(1, np.float32))
-    view._data = base._data.T  # a transposed view of base's storage
-    p = make_param([0.0])
-    p.data = view
-    p.grad = make_param([0.0], grad=np.ones((3, 2))).grad
+    p = Parameter(base.transpose(0, 1))
+    assert p.data._base is base and not p.data.is_contiguous()
+    p.grad = at.tensor(np.ones((3, 2), np.float32))
     ao.SGD([p], lr=0.5).step()
     np.testing.assert_array_equal(base.numpy(), np.arange(6, dtype=np.float32).reshape(2, 3) - 0.5)
 
@@ -113,7 +140,7 @@ def test_state_dict_layout_and_resume(make_param) -> None:
     params = [make_param(np.ones(3)), make_param(np.ones(2)), make_param(np.ones(1))]
     opt = ao.Adam([{"params": params[:2]}, {"params": params[2:], "lr": 0.5}], lr=0.1, amsgrad=True)
     for p in params:
-        p.grad = make_param([0.0], grad=np.arange(p.data.numel()) + 1.0).grad
+        p.grad = at.tensor(np.arange(p.data.numel(), dtype=np.float32) + 1)
     opt.step()
     sd = opt.state_dict()
     assert [g["params"] for g in sd["param_groups"]] == [[0, 1], [2]]

@@ -22,6 +22,10 @@ class Adam(Optimizer):
     first scales ``p`` by ``1 - lr * weight_decay`` (AdamW).
     State per parameter: ``step`` (float32 CPU scalar), ``exp_avg``, ``exp_avg_sq`` and
     ``max_exp_avg_sq`` (AMSGrad only).
+
+    ``fused``: update each parameter with the backend's ``adam_step`` fused op (one kernel
+    launch per parameter on cuda and cuda-sim; NumPy on cpu). ``None`` (the default) picks it
+    for parameters on a CUDA device (cuda or cuda-sim) and the ``xp`` update above elsewhere.
     """
 
     def __init__(
@@ -35,6 +39,7 @@ class Adam(Optimizer):
         *,
         maximize: bool = False,
         decoupled_weight_decay: bool = False,
+        fused: bool | None = None,
     ) -> None:
         name = type(self).__name__
         if not 0.0 <= lr:
@@ -49,15 +54,15 @@ class Adam(Optimizer):
             raise ValueError(f"{name}: invalid weight_decay {weight_decay}")
         defaults = dict(
             lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-            maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
+            maximize=maximize, decoupled_weight_decay=decoupled_weight_decay, fused=fused,
         )
         super().__init__(params, defaults)
 
     def _update_group(self, group: dict[str, Any], params: list[Any]) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         weight_decay, amsgrad = group["weight_decay"], group["amsgrad"]
+        fused = group.get("fused")
         for p in params:
-            xp, param, grad = arrays_of(p, group["maximize"])
             state = self.state[p]
             if not state:
                 state["step"] = new_step_counter()
@@ -66,6 +71,15 @@ class Adam(Optimizer):
                 if amsgrad:
                     state["max_exp_avg_sq"] = zeros_like(p.data)
             step = advance_step(state)
+            if fused or fused is None and p.data.device.type in ("cuda", "cuda-sim"):
+                p.data._device._backend.adam_step(
+                    p.data._data, p.grad.data._data, state["exp_avg"]._data, state["exp_avg_sq"]._data,
+                    state["max_exp_avg_sq"]._data if amsgrad else None, step=int(step), lr=lr, beta1=beta1,
+                    beta2=beta2, eps=eps, weight_decay=weight_decay, decoupled=group["decoupled_weight_decay"],
+                    amsgrad=amsgrad, maximize=group["maximize"],
+                )
+                continue
+            xp, param, grad = arrays_of(p, group["maximize"])
             exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
             if weight_decay != 0:
                 if group["decoupled_weight_decay"]:

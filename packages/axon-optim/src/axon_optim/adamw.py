@@ -11,7 +11,8 @@ __all__ = ["AdamW"]
 
 class AdamW(Adam):
     """``torch.optim.AdamW``: :class:`Adam` whose weight decay scales ``p`` by
-    ``1 - lr * weight_decay`` before the update instead of adding to the gradient.
+    ``1 - lr * weight_decay`` before the update instead of adding to the gradient; ``fused``
+    as in :class:`Adam`.
     """
 
     def __init__(
@@ -24,7 +25,8 @@ class AdamW(Adam):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        fused: bool | None = None,
     ) -> None:
         super().__init__(
-            params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, decoupled_weight_decay=True
+            params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, decoupled_weight_decay=True, fused=fused
         )

@@ -6,8 +6,8 @@ Mirrors ``torch.optim.Optimizer``: an optimizer holds ``param_groups`` (dicts wi
 parameters by their position across all groups, so an optimizer built the same way on another
 model can ``load_state_dict()`` it and continue bit-for-bit.
 
-Parameters are objects with ``.data`` (an axon Tensor updated in place) and ``.grad`` (None, or
-an object whose ``.data`` is a Tensor), as ``axon_nn.Parameter`` is.
+Parameters are ``axon_nn.Parameter``s (any object with ``.data``, an axon Tensor updated in
+place, and ``.grad``, None or a Variable whose ``.data`` is a Tensor, will do).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from itertools import chain
 from typing import Any, Callable, Iterable
 
 import numpy as np
+from axon_autograd import enable_grad
 from axon_core import DeviceError, DTypeError, float32
 from axon_tensor import Tensor, tensor
 
@@ -98,9 +99,13 @@ class Optimizer:
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns ``closure()`` if given.
 
-        ``closure`` re-evaluates the model and returns the loss (it runs before the update).
+        ``closure`` re-evaluates the model and returns the loss; it runs before the update,
+        with gradients enabled even when ``step`` is called under ``no_grad`` (as in PyTorch).
         """
-        loss = None if closure is None else closure()
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             for p in params:

@@ -1,7 +1,11 @@
-"""Normalization: batch, layer, RMS, group and instance norm share one autograd Function.
+"""Normalization: batch, layer, RMS, group and instance norm.
 
-Each op chooses a view of the input in which the statistics run over ``stat_axes`` and a
-broadcast shape for its affine weight and bias; :class:`NormalizeFunction` does the rest.
+LayerNorm and RMSNorm call the backend's fused ``layer_norm`` / ``rms_norm`` over the trailing
+dims; GroupNorm and InstanceNorm (with input statistics) are ``layer_norm`` over each group's
+row followed by a per-channel affine (:class:`GroupNormFunction`), so they run our CUDA kernels
+too. BatchNorm (statistics across the batch) and normalisation with running statistics use
+:class:`NormalizeFunction`, written with ``xp``: each op chooses a view of the input in which
+the statistics run over ``stat_axes`` and a broadcast shape for its affine weight and bias.
 """
 
 from __future__ import annotations
@@ -23,14 +27,13 @@ class NormalizeFunction(Function):
     ``x`` is seen as ``view_shape`` while normalising; ``mean``/``rstd`` (arrays broadcastable
     to the view) are given. With ``from_input`` they are statistics of ``x`` over ``stat_axes``
     and the backward differentiates through them; otherwise (running statistics) they are
-    constants. ``center=False`` is RMS normalisation (``mean`` is 0).
+    constants.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, mean, rstd, view_shape, stat_axes, affine_shape, from_input, center):
+    def forward(ctx, x, weight, bias, mean, rstd, view_shape, stat_axes, affine_shape, from_input):
         data = x._data
-        xv = data.reshape(view_shape)
-        x_hat = ((xv - mean) * rstd if center else xv * rstd).astype(data.dtype, copy=False).reshape(data.shape)
+        x_hat = ((data.reshape(view_shape) - mean) * rstd).astype(data.dtype, copy=False).reshape(data.shape)
         y = x_hat
         if weight is not None:
             y = y * weight._data.reshape(affine_shape)
@@ -38,7 +41,7 @@ class NormalizeFunction(Function):
             y = y + bias._data.reshape(affine_shape)
         ctx.save_for_backward(out_like(x_hat, x), weight)
         ctx.rstd, ctx.view_shape, ctx.stat_axes, ctx.affine_shape = rstd, view_shape, stat_axes, affine_shape
-        ctx.from_input, ctx.center, ctx.has_bias = from_input, center, bias is not None
+        ctx.from_input, ctx.has_bias = from_input, bias is not None
         ctx.bias_shape = None if bias is None else bias.shape
         return out_like(y if y is not data else y.copy(), x)
 
@@ -54,9 +57,7 @@ class NormalizeFunction(Function):
             g_hat, xv = g_hat.reshape(ctx.view_shape), xh.reshape(ctx.view_shape)
             if ctx.from_input:
                 axes = ctx.stat_axes
-                inner = g_hat - xv * (g_hat * xv).mean(axis=axes, keepdims=True)
-                if ctx.center:
-                    inner = inner - g_hat.mean(axis=axes, keepdims=True)
+                inner = g_hat - g_hat.mean(axis=axes, keepdims=True) - xv * (g_hat * xv).mean(axis=axes, keepdims=True)
                 gx = inner * ctx.rstd
             else:
                 gx = g_hat * ctx.rstd
@@ -65,7 +66,7 @@ class NormalizeFunction(Function):
             grad_w = out_like(sum_to(g * xh, _full_affine(ctx.affine_shape, g.ndim)).reshape(weight.shape), grad)
         if ctx.has_bias and needs[2]:
             grad_b = out_like(sum_to(g, _full_affine(ctx.affine_shape, g.ndim)).reshape(ctx.bias_shape), grad)
-        return grad_x, grad_w, grad_b, None, None, None, None, None, None, None
+        return grad_x, grad_w, grad_b, None, None, None, None, None, None
 
 
 class LastDimNormFunction(Function):
@@ -103,26 +104,66 @@ class LastDimNormFunction(Function):
         return out_like(dx.reshape(x_shape), grad), as_param(dw), as_param(db), None, None, None
 
 
+class GroupNormFunction(Function):
+    """``x [N, C, *]`` normalised over each of ``groups`` channel groups per sample, then
+    ``weight [C]`` / ``bias [C]`` (either may be None) per channel.
+
+    The statistics are the backend's ``layer_norm`` over rows ``[N * groups, C / groups * prod(*)]``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, groups, eps):
+        backend, data = x._device._backend, x._data
+        n, c = data.shape[:2]
+        spatial = math.prod(data.shape[2:])
+        rows = data.reshape(n * groups, c // groups * spatial)
+        y_hat, mean, rstd = backend.layer_norm(rows, None, None, eps)
+        y = _channel_affine(y_hat.reshape(n, c, spatial), weight, bias).reshape(data.shape)
+        ctx.arrays = (rows, mean, rstd)
+        ctx.has_weight, ctx.has_bias = weight is not None, bias is not None
+        ctx.save_for_backward(weight)
+        return out_like(y, x)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        backend = grad._device._backend
+        (weight,) = saved(ctx)
+        rows, mean, rstd = ctx.arrays
+        g = grad._data
+        g3 = g.reshape(g.shape[0], g.shape[1], math.prod(g.shape[2:]))
+        needs = ctx.needs_input_grad
+        grad_x = grad_w = grad_b = None
+        if needs[0]:
+            g_hat = g3 * weight._data[:, None] if weight is not None else g3
+            dx, _, _ = backend.layer_norm_backward(g_hat.reshape(rows.shape), rows, None, mean, rstd, has_bias=False)
+            grad_x = out_like(dx.reshape(g.shape), grad)
+        if weight is not None and needs[1]:
+            y_hat = (rows - mean[:, None]) * rstd[:, None]
+            grad_w = out_like((g3 * y_hat.reshape(g3.shape)).sum(axis=(0, 2)).astype(g.dtype, copy=False), grad)
+        if ctx.has_bias and needs[2]:
+            grad_b = out_like(g3.sum(axis=(0, 2)), grad)
+        return grad_x, grad_w, grad_b, None, None
+
+
+def _channel_affine(y: Any, weight: Any, bias: Any) -> Any:
+    """``y [N, C, S] * weight [C] + bias [C]`` (either may be None)."""
+    if weight is not None:
+        y = y * weight._data[:, None]
+    if bias is not None:
+        y = y + bias._data[:, None]
+    return y
+
+
 def _full_affine(affine_shape: tuple[int, ...], ndim: int) -> tuple[int, ...]:
     return (1,) * (ndim - len(affine_shape)) + tuple(affine_shape)
 
 
-def _moments(xp: Any, xv: Any, axes: tuple[int, ...], center: bool) -> tuple[Any, Any]:
-    """Mean (0 when not centering) and biased variance / mean square over ``axes``."""
-    if center:
-        mean = xv.mean(axis=axes, keepdims=True)
-        return mean, ((xv - mean) ** 2).mean(axis=axes, keepdims=True)
-    return 0.0, (xv * xv).mean(axis=axes, keepdims=True)
-
-
-def _normalize(input: Any, weight: Any, bias: Any, view_shape: tuple[int, ...], stat_axes: tuple[int, ...], affine_shape: tuple[int, ...], eps: float, center: bool = True) -> tuple[Any, Any, Any]:
-    """Normalise with statistics of the input; returns (output, mean, biased variance) arrays."""
-    x = tensor_of(input)
-    xp = xp_of(x)
-    mean, var = _moments(xp, x._data.reshape(view_shape), stat_axes, center)
-    rstd = 1.0 / xp.sqrt(var + eps)
-    out = NormalizeFunction.apply(input, weight, bias, mean, rstd, view_shape, stat_axes, affine_shape, True, center)
-    return out, mean, var
+def _moments(input: Any, axes: tuple[int, ...]) -> tuple[Any, Any]:
+    """Mean and biased variance of ``input``'s array over ``axes`` (kept as size-1 dims)."""
+    data = tensor_of(input)._data
+    mean = data.mean(axis=axes, keepdims=True)
+    return mean, ((data - mean) ** 2).mean(axis=axes, keepdims=True)
 
 
 def _check_float(op: str, input: Any) -> None:
@@ -161,7 +202,9 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
         count = math.prod(shape) // max(channels, 1)
         if count <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of shape {shape}")
-        out, mean, var = _normalize(input, weight, bias, shape, stat_axes, affine_shape, eps)
+        mean, var = _moments(input, stat_axes)
+        rstd = 1.0 / xp_of(tensor_of(input)).sqrt(var + eps)
+        out = NormalizeFunction.apply(input, weight, bias, mean, rstd, shape, stat_axes, affine_shape, True)
         if running_mean is not None:
             _update_running(running_mean, mean.reshape(channels), momentum)
         if running_var is not None:
@@ -172,7 +215,7 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
     xp = xp_of(tensor_of(input))
     mean = running_mean._data.reshape(affine_shape)
     rstd = 1.0 / xp.sqrt(running_var._data.reshape(affine_shape) + eps)
-    return NormalizeFunction.apply(input, weight, bias, mean, rstd, shape, stat_axes, affine_shape, False, True)
+    return NormalizeFunction.apply(input, weight, bias, mean, rstd, shape, stat_axes, affine_shape, False)
 
 
 def _trailing(op: str, input: Any, normalized_shape: Any) -> tuple[int, ...]:
@@ -213,8 +256,7 @@ def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None
     channels = shape[1]
     _check_param("group_norm", "weight", weight, (channels,))
     _check_param("group_norm", "bias", bias, (channels,))
-    view = (shape[0], num_groups, math.prod(shape[1:]) // num_groups)
-    return _normalize(input, weight, bias, view, (2,), (channels,) + (1,) * (len(shape) - 2), eps)[0]
+    return GroupNormFunction.apply(input, weight, bias, num_groups, float(eps))
 
 
 def instance_norm(input: Any, running_mean: Any = None, running_var: Any = None, weight: Any = None, bias: Any = None, use_input_stats: bool = True, momentum: float = 0.1, eps: float = 1e-5) -> Any:
@@ -233,16 +275,17 @@ def instance_norm(input: Any, running_mean: Any = None, running_var: Any = None,
     axes = tuple(range(2, len(shape)))
     affine_shape = (channels,) + (1,) * (len(shape) - 2)
     if use_input_stats:
-        out, mean, var = _normalize(input, weight, bias, shape, axes, affine_shape, eps)
-        count = math.prod(shape[2:])
-        if running_mean is not None:
-            _update_running(running_mean, mean.reshape(shape[0], channels).mean(axis=0), momentum)
-        if running_var is not None:
-            _update_running(running_var, var.reshape(shape[0], channels).mean(axis=0) * (count / max(count - 1, 1)), momentum)
-        return out
+        if running_mean is not None or running_var is not None:
+            mean, var = _moments(input, axes)
+            count = math.prod(shape[2:])
+            if running_mean is not None:
+                _update_running(running_mean, mean.reshape(shape[0], channels).mean(axis=0), momentum)
+            if running_var is not None:
+                _update_running(running_var, var.reshape(shape[0], channels).mean(axis=0) * (count / max(count - 1, 1)), momentum)
+        return GroupNormFunction.apply(input, weight, bias, channels, float(eps))
     if running_mean is None or running_var is None:
         raise ValueError("instance_norm: running_mean and running_var are needed when use_input_stats=False")
     xp = xp_of(tensor_of(input))
     mean = running_mean._data.reshape(affine_shape)
     rstd = 1.0 / xp.sqrt(running_var._data.reshape(affine_shape) + eps)
-    return NormalizeFunction.apply(input, weight, bias, mean, rstd, shape, axes, affine_shape, False, True)
+    return NormalizeFunction.apply(input, weight, bias, mean, rstd, shape, axes, affine_shape, False)
