@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from axon_autograd import Variable
-from axon_core import Device, get_default_device
+from axon_core import get_default_device
 from axon_nn import Linear, ReLU, Sequential
 from axon_nn import functional as F
 

@@ -129,7 +129,7 @@ class Pow(Function):
             ga = reduce_grad(ga, ma)
         if nb:
             if a is None:
-                gb = g * 0.0 if sa == 0 else g * out * math.log(sa)
+                gb = g * 0.0 if sa == 0 else g * out * (math.log(sa) if sa > 0 else math.nan)
             else:
                 # d/db a**b at a == 0 is 0 where b >= 0 (as PyTorch), avoiding 0 * log(0).
                 safe = where(a.data == 0, 1.0, a)
