@@ -70,3 +70,27 @@ def test_default_device() -> None:
         assert get_default_device() is Device("cpu")
     finally:
         set_default_device(expected)
+
+
+def test_cuda_peak_tracker_sees_freed_temporaries() -> None:
+    # No GPU here: a stand-in pool with CuPy's malloc/used_bytes interface drives the tracker
+    # the CUDA backend installs as CuPy's allocator.
+    from axon_core.backend.cuda import _PeakTracker
+
+    class Pool:
+        used = 0
+
+        def malloc(self, size: int) -> int:
+            self.used += size
+            return size
+
+        def used_bytes(self) -> int:
+            return self.used
+
+    pool = Pool()
+    tracker = _PeakTracker(pool)
+    tracker.malloc(100)
+    tracker.malloc(400)
+    pool.used -= 400  # the temporary is freed before anyone reads the stats
+    tracker.malloc(50)
+    assert tracker.peak == 500 and pool.used_bytes() == 150
