@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .arrays import DTYPE_BY_NAME
-from .atomic import atomic_writer
+from axon_core import atomic_writer
 from .errors import SerializationError
 
 __all__ = ["write_container", "read_container", "MAGIC", "MAX_HEADER_BYTES"]

@@ -18,6 +18,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from ..atomic import atomic_writer
 from ..errors import KernelCompileError
 
 __all__ = ["cache_dir", "compile_library", "compiler_version", "SIM_DIR", "BASE_FLAGS"]
@@ -135,12 +136,8 @@ def _precompiled_prelude(cxx: str, directory: Path) -> Path:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    with os.fdopen(fd, "wb") as handle:
+    with atomic_writer(path) as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def _build(cxx: str, code: str, flags: list[str], target: Path, label: str) -> None:
