@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from axon_core import Device, DTypeError, ShapeError
+from axon_core.backend import base as base_backend
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -299,8 +300,13 @@ def test_gru_cell_matches_torch():
 
 
 @pytest.mark.parametrize("causal", [False, True])
-@pytest.mark.parametrize("sq, sk", [(5, 5), (3, 300), (1, 1)])
-def test_flash_attention_matches_sdpa(causal, sq, sk):
+@pytest.mark.parametrize("sq, sk", [(5, 5), (3, 300), (1, 1), (37, 37), (20, 45)])
+@pytest.mark.parametrize("min_block", [None, 4, 7])
+def test_flash_attention_matches_sdpa(causal, sq, sk, min_block, monkeypatch):
+    if min_block is not None:
+        # small key blocks: the online softmax across blocks and the causal skipping of rows run
+        monkeypatch.setattr(base_backend, "_ATTENTION_TILE_ELEMENTS", 1)
+        monkeypatch.setattr(base_backend, "_ATTENTION_MIN_BLOCK", min_block)
     q, k, v = randn(2, 3, sq, 8), randn(2, 3, sk, 8), randn(2, 3, sk, 6)
     qt, kt, vt = tt(q, True), tt(k, True), tt(v, True)
     mask = torch.ones(sq, sk, dtype=torch.bool).tril(diagonal=sk - sq) if causal else None

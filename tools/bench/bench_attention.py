@@ -1,6 +1,6 @@
 """TransformerEncoderLayer training step vs PyTorch CPU, and flash vs plain attention memory, as JSON.
 
-    python tools/bench/bench_attention.py [--steps N] [--out bench-results/bench_attention.json]
+    python tools/bench/bench_attention.py [--steps N] [--rounds R] [--out bench-results/bench_attention.json]
 
 1. A training step of ``TransformerEncoderLayer(d_model=512, nhead=8, dim_feedforward=2048,
    batch_first=True)`` on ``[16, 256, 512]`` float32 inputs: forward, ``mean(out²)``, backward,
@@ -11,8 +11,10 @@
    64, float32, causal) on the flash path against the plain path (the same causal mask passed
    explicitly): tracemalloc peak and peak RSS.
 
-Every measurement runs in its own subprocess (so peak RSS is its own); the machine, its CPU
-count and the load average before and after are recorded, since the host is shared.
+Every measurement runs in its own subprocess (so peak RSS is its own). The host is shared, so
+the step is measured in ``--rounds`` rounds that alternate axon and PyTorch (and which goes
+first); each round gives a ratio and the report takes the medians. The machine, its CPU count,
+the BLAS and PyTorch thread counts and the load average of every round are recorded.
 """
 
 from __future__ import annotations
@@ -110,7 +112,8 @@ def _measure_attention(path: str) -> dict:
     elapsed = time.perf_counter() - start
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return {"tracemalloc_peak_mib": peak / 2**20, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    return {"path": out.grad_fn._function.__name__, "tracemalloc_peak_mib": peak / 2**20,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "rss_before_mib": rss_before, "forward_backward_s": elapsed}
 
 
@@ -123,6 +126,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating axon/torch rounds per configuration")
     parser.add_argument("--out", default="bench-results/bench_attention.json")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -135,16 +139,28 @@ def main() -> None:
         print(json.dumps(result))
         return
     import torch
+    from threadpoolctl import threadpool_info
 
     load_before = os.getloadavg()
-    steps: dict = {}
-    for dropout in (0.1, 0.0):
-        key = f"dropout_{dropout}"
-        steps[key] = {fw: _child(["step", fw, str(dropout), "--steps", str(args.steps), "--warmup", str(args.warmup)]) for fw in ("axon", "torch")}
-        a, t = steps[key]["axon"], steps[key]["torch"]
-        steps[key]["time_ratio_axon_over_torch"] = a["median_step_s"] / t["median_step_s"]
-        print(f"encoder layer step ({key}): axon {a['median_step_s'] * 1e3:.0f} ms, torch {t['median_step_s'] * 1e3:.0f} ms, "
-              f"ratio {steps[key]['time_ratio_axon_over_torch']:.2f}")
+    steps: dict = {f"dropout_{dropout}": {"rounds": []} for dropout in (0.1, 0.0)}
+    for round_index in range(args.rounds):
+        order = ("axon", "torch") if round_index % 2 == 0 else ("torch", "axon")
+        for dropout in (0.1, 0.0):
+            result: dict = {"load_average": os.getloadavg()}
+            for fw in order:
+                result[fw] = _child(["step", fw, str(dropout), "--steps", str(args.steps), "--warmup", str(args.warmup)])
+            result["time_ratio_axon_over_torch"] = result["axon"]["median_step_s"] / result["torch"]["median_step_s"]
+            steps[f"dropout_{dropout}"]["rounds"].append(result)
+            print(f"round {round_index}, dropout {dropout}: axon {result['axon']['median_step_s'] * 1e3:.0f} ms, "
+                  f"torch {result['torch']['median_step_s'] * 1e3:.0f} ms, ratio {result['time_ratio_axon_over_torch']:.2f} "
+                  f"(load {result['load_average'][0]:.1f})")
+    for key, entry in steps.items():
+        rounds = entry["rounds"]
+        entry["axon_median_step_s"] = float(np.median([r["axon"]["median_step_s"] for r in rounds]))
+        entry["torch_median_step_s"] = float(np.median([r["torch"]["median_step_s"] for r in rounds]))
+        entry["time_ratio_axon_over_torch"] = float(np.median([r["time_ratio_axon_over_torch"] for r in rounds]))
+        print(f"encoder layer step ({key}): axon {entry['axon_median_step_s'] * 1e3:.0f} ms, torch {entry['torch_median_step_s'] * 1e3:.0f} ms, "
+              f"median ratio {entry['time_ratio_axon_over_torch']:.2f} over {len(rounds)} rounds")
     attention = {path: _child(["attention", path]) for path in ("flash", "plain")}
     attention["tracemalloc_ratio_plain_over_flash"] = attention["plain"]["tracemalloc_peak_mib"] / attention["flash"]["tracemalloc_peak_mib"]
     attention["rss_ratio_plain_over_flash"] = attention["plain"]["peak_rss_mib"] / attention["flash"]["peak_rss_mib"]
@@ -154,9 +170,11 @@ def main() -> None:
         "benchmark": "attention",
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
                     "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-                    "torch_threads": torch.get_num_threads(), "load_average_before": load_before, "load_average_after": os.getloadavg()},
+                    "torch_threads": torch.get_num_threads(),
+                    "blas_threads": [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"],
+                    "load_average_before": load_before, "load_average_after": os.getloadavg()},
         "encoder_layer_step": {"shape": {"batch": BATCH, "seq": SEQ, "d_model": D_MODEL, "nhead": HEADS, "dim_feedforward": FFN, "dtype": "float32"},
-                               "steps": args.steps, "warmup": args.warmup, "results": steps},
+                               "steps": args.steps, "warmup": args.warmup, "rounds": args.rounds, "results": steps},
         "attention_memory": {"shape": {"batch": 1, "heads": ATTN_HEADS, "seq": ATTN_SEQ, "head_dim": ATTN_DIM, "dtype": "float32", "causal": True},
                              "results": attention},
     }

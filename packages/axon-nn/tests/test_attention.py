@@ -93,7 +93,8 @@ def test_sdpa_empty_and_nan():
     # a NaN key poisons every row that sees it, on the flash path
     k = randn(1, 1, 4, 4)
     k[0, 0, 2, 1] = np.nan
-    out = F.scaled_dot_product_attention(tensor(randn(1, 1, 4, 4)), tensor(k), tensor(randn(1, 1, 4, 3)), is_causal=True).numpy()
+    with F.attention_path("flash"):
+        out = F.scaled_dot_product_attention(tensor(randn(1, 1, 4, 4)), tensor(k), tensor(randn(1, 1, 4, 3)), is_causal=True).numpy()
     assert np.isfinite(out[0, 0, :2]).all() and np.isnan(out[0, 0, 2:]).all()
 
 
@@ -187,7 +188,8 @@ def test_flash_equals_plain_float32(causal, sq, sk):
     for path in ("flash", "plain"):
         q, k, v = (Variable(tensor(a), requires_grad=True) for a in arrays)
         if path == "flash":
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+            with F.attention_path("flash"):
+                out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
         else:
             keep = top_left_causal(sq, sk) if causal else np.ones((sq, sk), dtype=bool)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=tensor(keep))
@@ -196,6 +198,39 @@ def test_flash_equals_plain_float32(causal, sq, sk):
     for name, flash, plain in zip(("out", "dq", "dk", "dv"), *results):
         assert flash.dtype == np.float32
         np.testing.assert_allclose(flash, plain, rtol=1e-4, atol=2e-5, err_msg=name)
+
+
+def test_attention_path_by_score_size_and_forced(monkeypatch):
+    q, k, v = randn(2, 3, 5, 4, dtype="float32"), randn(2, 3, 6, 4, dtype="float32"), randn(2, 3, 6, 2, dtype="float32")
+    expected = reference_attention(q, k, v)
+    backend = tensor(q).device.backend
+    score_bytes = 2 * 3 * 5 * 6 * 4
+
+    def run() -> type:
+        qv = Variable(tensor(q), requires_grad=True)
+        out = F.scaled_dot_product_attention(qv, tensor(k), tensor(v))
+        np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-5, atol=1e-6)
+        return out.grad_fn._function
+
+    assert backend.flash_attention_min_score_bytes == 64 * 2**20
+    assert run() is not FlashAttentionFunction  # small scores: plain path on the CPU
+    monkeypatch.setattr(backend, "flash_attention_min_score_bytes", score_bytes)
+    assert run() is FlashAttentionFunction  # scores at the threshold: flash
+    with F.attention_path("plain"):
+        assert run() is not FlashAttentionFunction
+    monkeypatch.setattr(backend, "flash_attention_min_score_bytes", score_bytes + 1)
+    assert run() is not FlashAttentionFunction
+    with F.attention_path("flash"):
+        assert run() is FlashAttentionFunction
+        # a mask or dropout cannot take the flash path: forcing it is an error, not a fallback
+        with pytest.raises(ValueError, match="flash path was forced"):
+            F.scaled_dot_product_attention(tensor(q), tensor(k), tensor(v), attn_mask=tensor(np.ones((5, 6), dtype=bool)))
+        with pytest.raises(ValueError, match="flash path was forced"):
+            F.scaled_dot_product_attention(tensor(q), tensor(k), tensor(v), dropout_p=0.5)
+    assert run() is not FlashAttentionFunction  # the context is restored on exit
+    with pytest.raises(ValueError, match="attention_path"):
+        with F.attention_path("fused"):
+            pass
 
 
 def _peak_bytes(fn) -> int:
@@ -214,7 +249,8 @@ def test_flash_memory_grows_linearly_with_sequence():
         def step() -> None:
             q, k, v = (Variable(tensor(a), requires_grad=True) for a in arrays)
             mask = None if flash else tensor(np.ones((seq, seq), dtype=bool))
-            F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=flash).sum().backward()
+            with F.attention_path("flash" if flash else "plain"):
+                F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=flash).sum().backward()
 
         return _peak_bytes(step)
 

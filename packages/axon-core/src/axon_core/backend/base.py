@@ -34,12 +34,19 @@ class Backend(ABC):
     xp: Any = np
     #: True when arrays of this backend are NumPy arrays living in host memory.
     host_memory: bool = True
+    #: Attention without mask or dropout takes the flash path once its score tensor
+    #: (batch·heads·Sq·Sk·itemsize) would reach this many bytes; below, the plain path.
+    flash_attention_min_score_bytes: int = 0
 
     def __init__(self, device: "Device") -> None:
         self.device = device
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.device})"
+
+    def matmul(self, a: Array, b: Array) -> Array:
+        """``xp.matmul(a, b)``; the CPU backend splits stacks of small products across threads."""
+        return self.xp.matmul(a, b)
 
     # -- moving data -------------------------------------------------------------------------
     @abstractmethod
@@ -80,9 +87,10 @@ class Backend(ABC):
         work = _upcast(xp, x)
         if causal:
             work = xp.where(causal_mask(xp, x.shape, dim, "softmax"), work, -xp.inf)
-        shifted = work - work.max(axis=dim, keepdims=True)
-        exps = xp.exp(shifted)
-        return (exps / exps.sum(axis=dim, keepdims=True)).astype(x.dtype, copy=False)
+        exps = work - work.max(axis=dim, keepdims=True)
+        exps = xp.exp(exps, out=exps)
+        exps /= exps.sum(axis=dim, keepdims=True)
+        return exps.astype(x.dtype, copy=False)
 
     def log_softmax(self, x: Array, dim: int, causal: bool = False) -> Array:
         """``x - logsumexp(x)`` along ``dim``; ``causal`` as in :meth:`softmax` (masked: ``-inf``)."""
@@ -100,7 +108,9 @@ class Backend(ABC):
         both backward ops take the forward's arguments.
         """
         work_g, work_y = _upcast(self.xp, grad), _upcast(self.xp, y)
-        return (work_y * (work_g - (work_g * work_y).sum(axis=dim, keepdims=True))).astype(y.dtype, copy=False)
+        dx = work_g - (work_g * work_y).sum(axis=dim, keepdims=True)
+        dx *= work_y
+        return dx.astype(y.dtype, copy=False)
 
     def log_softmax_backward(self, grad: Array, y: Array, dim: int, causal: bool = False) -> Array:
         """Gradient of log_softmax given its output ``y``: ``grad - exp(y) * sum(grad)``.
@@ -581,33 +591,34 @@ class Backend(ABC):
         ``q [B, H, Sq, D]``, ``k [B, H, Sk, D]``, ``v [B, H, Sk, Dv]``; ``scale`` defaults to
         ``1/sqrt(D)``; ``causal`` masks key ``j > i + (Sk - Sq)`` (bottom-right, needs
         ``Sk >= Sq``). Returns ``(out [B, H, Sq, Dv], lse [B, H, Sq])`` with ``lse`` the
-        logsumexp of each row of scaled scores in the compute dtype. Runs over key blocks, so
-        memory grows linearly with the sequence.
+        logsumexp of each row of scaled scores in the compute dtype. Runs over key blocks
+        (:func:`_key_blocks`), so memory grows linearly with the sequence.
         """
         scale = _check_attention("flash_attention", q, k, v, causal, scale)
         xp = self.xp
         work_q = _upcast(xp, q) * scale
         work_k, work_v = _upcast(xp, k), _upcast(xp, v)
-        sq, sk = q.shape[2], k.shape[2]
         acc = xp.zeros(q.shape[:3] + (v.shape[3],), dtype=work_q.dtype)
         row_max = xp.full(q.shape[:3], -xp.inf, dtype=work_q.dtype)
         row_sum = xp.zeros(q.shape[:3], dtype=work_q.dtype)
-        for start in range(0, sk, _ATTENTION_BLOCK):
-            stop = min(sk, start + _ATTENTION_BLOCK)
-            if causal and start > sq - 1 + (sk - sq):
-                break
-            scores = work_q @ xp.swapaxes(work_k[:, :, start:stop], -1, -2)
-            if causal:
-                scores = xp.where(_block_mask(xp, sq, sk, start, stop), scores, -xp.inf)
-            new_max = xp.maximum(row_max, scores.max(axis=-1))
+        for start, stop, rows, keep in _key_blocks(xp, q.shape, k.shape[2], causal):
+            scores = self.matmul(work_q[:, :, rows:], xp.swapaxes(work_k[:, :, start:stop], -1, -2))
+            if keep is not None:
+                xp.copyto(scores, -xp.inf, where=~keep)
+            new_max = xp.maximum(row_max[:, :, rows:], scores.max(axis=-1))
             safe_max = xp.where(xp.isneginf(new_max), 0, new_max)
-            correction = xp.exp(row_max - safe_max)
-            probs = xp.exp(scores - safe_max[..., None])
-            row_sum = row_sum * correction + probs.sum(axis=-1)
-            acc = acc * correction[..., None] + probs @ work_v[:, :, start:stop]
-            row_max = new_max
-        out = acc / row_sum[..., None]
-        return out.astype(q.dtype, copy=False), row_max + xp.log(row_sum)
+            correction = xp.exp(row_max[:, :, rows:] - safe_max)
+            scores -= safe_max[..., None]
+            probs = xp.exp(scores, out=scores)
+            row_sum[:, :, rows:] *= correction
+            row_sum[:, :, rows:] += probs.sum(axis=-1)
+            acc[:, :, rows:] *= correction[..., None]
+            acc[:, :, rows:] += self.matmul(probs, work_v[:, :, start:stop])
+            row_max[:, :, rows:] = new_max
+        acc /= row_sum[..., None]
+        row_sum = xp.log(row_sum, out=row_sum)
+        row_sum += row_max
+        return acc.astype(q.dtype, copy=False), row_sum
 
     def flash_attention_backward(
         self,
@@ -621,29 +632,34 @@ class Backend(ABC):
         scale: float | None = None,
     ) -> tuple[Array, Array, Array]:
         """``(dq, dk, dv)`` of :meth:`flash_attention` given ``grad [B, H, Sq, Dv]`` and the
-        forward's ``out`` and ``lse``; recomputes probabilities block by block.
+        forward's ``out`` and ``lse``; recomputes each block's probabilities from ``lse`` with
+        one product, ``P = exp(scale q k^T - lse)``.
         """
         scale = _check_attention("flash_attention_backward", q, k, v, causal, scale)
         xp = self.xp
-        work_q, work_k, work_v = _upcast(xp, q), _upcast(xp, k), _upcast(xp, v)
+        work_q = _upcast(xp, q) * scale
+        work_k, work_v = _upcast(xp, k), _upcast(xp, v)
         work_g = _upcast(xp, grad)
-        sq, sk = q.shape[2], k.shape[2]
-        delta = (work_g * _upcast(xp, out)).sum(axis=-1)
+        work_lse = lse.astype(work_q.dtype, copy=False)[..., None]
+        delta = (work_g * _upcast(xp, out)).sum(axis=-1)[..., None]
         dq = xp.zeros_like(work_q)
         dk = xp.zeros_like(work_k)
         dv = xp.zeros_like(work_v)
-        for start in range(0, sk, _ATTENTION_BLOCK):
-            stop = min(sk, start + _ATTENTION_BLOCK)
-            if causal and start > sq - 1 + (sk - sq):
-                break
-            key_block = work_k[:, :, start:stop]
-            probs = xp.exp((work_q @ xp.swapaxes(key_block, -1, -2)) * scale - lse[..., None])
-            if causal:
-                probs = xp.where(_block_mask(xp, sq, sk, start, stop), probs, 0)
-            dv[:, :, start:stop] = xp.swapaxes(probs, -1, -2) @ work_g
-            d_scores = probs * (work_g @ xp.swapaxes(work_v[:, :, start:stop], -1, -2) - delta[..., None]) * scale
-            dq += d_scores @ key_block
-            dk[:, :, start:stop] = xp.swapaxes(d_scores, -1, -2) @ work_q
+        for start, stop, rows, keep in _key_blocks(xp, q.shape, k.shape[2], causal):
+            key_block, g_rows, q_rows = work_k[:, :, start:stop], work_g[:, :, rows:], work_q[:, :, rows:]
+            probs = self.matmul(q_rows, xp.swapaxes(key_block, -1, -2))
+            probs -= work_lse[:, :, rows:]
+            if keep is not None:
+                xp.copyto(probs, -xp.inf, where=~keep)
+            probs = xp.exp(probs, out=probs)
+            dv[:, :, start:stop] = self.matmul(xp.swapaxes(probs, -1, -2), g_rows)
+            # d(scaled scores) = P * (dP - delta); q was scaled, so dk needs no further factor
+            d_scores = self.matmul(g_rows, xp.swapaxes(work_v[:, :, start:stop], -1, -2))
+            d_scores -= delta[:, :, rows:]
+            d_scores *= probs
+            dq[:, :, rows:] += self.matmul(d_scores, key_block)
+            dk[:, :, start:stop] = self.matmul(xp.swapaxes(d_scores, -1, -2), q_rows)
+        dq *= scale
         return dq.astype(q.dtype, copy=False), dk.astype(k.dtype, copy=False), dv.astype(v.dtype, copy=False)
 
 
@@ -664,7 +680,10 @@ def _sigmoid(xp: Any, x: Array) -> Array:
     return xp.where(positive, 1.0 / (1.0 + z), z / (1.0 + z))
 
 
-_ATTENTION_BLOCK = 256
+# Flash attention holds one ``[B, H, rows, keys]`` score tile at a time: as many keys per block as
+# fit this many elements, but never fewer than _ATTENTION_MIN_BLOCK (so memory stays linear in Sq).
+_ATTENTION_TILE_ELEMENTS = 1 << 21
+_ATTENTION_MIN_BLOCK = 256
 
 
 def causal_mask(xp: Any, shape: tuple[int, ...], dim: int, op: str) -> Array:
@@ -677,8 +696,25 @@ def causal_mask(xp: Any, shape: tuple[int, ...], dim: int, op: str) -> Array:
     return xp.arange(k)[None, :] <= xp.arange(q)[:, None] + (k - q)
 
 
-def _block_mask(xp: Any, sq: int, sk: int, start: int, stop: int) -> Array:
-    return xp.arange(start, stop)[None, :] <= xp.arange(sq)[:, None] + (sk - sq)
+def _key_blocks(xp: Any, q_shape: tuple[int, ...], sk: int, causal: bool) -> Any:
+    """Yield ``(start, stop, rows, keep)`` for each key block ``[start, stop)`` of flash attention.
+
+    Query rows before ``rows`` see no key of the block (causal, bottom-right aligned), so they
+    are skipped; ``keep [Sq - rows, stop - start]`` is True where a row sees a key, or None when
+    every row of ``rows:`` sees the whole block.
+    """
+    batch, heads, sq = q_shape[:3]
+    block = max(_ATTENTION_MIN_BLOCK, _ATTENTION_TILE_ELEMENTS // max(1, batch * heads * sq))
+    shift = sk - sq
+    for start in range(0, sk, block):
+        stop = min(sk, start + block)
+        rows = max(0, start - shift) if causal else 0
+        if rows >= sq:
+            break
+        keep = None
+        if causal and stop - 1 > rows + shift:
+            keep = xp.arange(start, stop)[None, :] <= xp.arange(rows, sq)[:, None] + shift
+        yield start, stop, rows, keep
 
 
 def _same_shapes(op: str, **arrays: Array) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Backend
+from .base import Array, Backend
+from .host_matmul import matmul
 
 __all__ = ["CpuBackend"]
 
@@ -13,6 +14,12 @@ class CpuBackend(Backend):
     name = "cpu"
     xp = np
     host_memory = True
+    # Below 64 MiB of scores, batched BLAS products over the whole score tensor beat the
+    # blockwise flash loop (tools/bench/bench_attention.py); above, linear memory matters more.
+    flash_attention_min_score_bytes = 64 * 2**20
+
+    def matmul(self, a: Array, b: Array) -> Array:
+        return matmul(a, b)
 
     def from_numpy(self, array: np.ndarray) -> np.ndarray:
         return array

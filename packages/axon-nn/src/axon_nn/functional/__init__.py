@@ -40,7 +40,7 @@ from .graph import add_self_loops, gat_conv, gcn_conv, gcn_norm, remove_self_loo
 from .pooling import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from .recurrent import gru, gru_cell, lstm, lstm_cell, rnn, rnn_cell
 
-from .attention import repeat_kv, scaled_dot_product_attention
+from .attention import attention_path, repeat_kv, scaled_dot_product_attention
 from .rotary import apply_rotary_emb, rotary_cos_sin
 
 __all__ = [
@@ -51,7 +51,7 @@ __all__ = [
     "max_pool2d", "mish", "mse_loss", "nll_loss", "pad", "relu", "rms_norm", "sigmoid", "silu",
     "smooth_l1_loss", "softmax", "softplus", "tanh",
     "gru", "gru_cell", "lstm", "lstm_cell", "rnn", "rnn_cell",
-    "apply_rotary_emb", "repeat_kv", "rotary_cos_sin", "scaled_dot_product_attention",
+    "apply_rotary_emb", "attention_path", "repeat_kv", "rotary_cos_sin", "scaled_dot_product_attention",
 ]
 __all__ += ["DispatchPlan", "dispatch_plan", "expert_capacity", "load_balancing_loss", "swiglu", "top_k_routing"]
 __all__ += ["add_self_loops", "gat_conv", "gcn_conv", "gcn_norm", "remove_self_loops", "scatter_softmax"]

@@ -7,12 +7,19 @@ Two paths compute ``softmax(q kᵀ · scale + mask) v``:
   backward (:class:`FlashAttentionFunction`);
 - the plain path materialises the scores, adds the mask, takes a softmax whose fully masked rows
   are 0 (as PyTorch 2.13 does) and, if asked, drops weights out (:func:`plain_attention`).
+
+Where both apply, the backend decides by the size of the score tensor: flash once
+``batch·heads·Sq·Sk·itemsize`` reaches ``backend.flash_attention_min_score_bytes`` (64 MiB on the
+CPU, where batched BLAS products over small score matrices beat the blockwise loop; 0 on CUDA,
+whose fused kernel always wins). :func:`attention_path` overrides the choice.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator
 
 import numpy as np
 from axon_autograd import Function, once_differentiable
@@ -21,7 +28,27 @@ from axon_core import DTypeError, ShapeError
 from ._util import out_like, saved, tensor_of, xp_of
 from .dropout import dropout
 
-__all__ = ["scaled_dot_product_attention", "repeat_kv"]
+__all__ = ["scaled_dot_product_attention", "repeat_kv", "attention_path"]
+
+_PATHS = ("auto", "flash", "plain")
+_chosen_path: ContextVar[str] = ContextVar("attention_path", default="auto")
+
+
+@contextmanager
+def attention_path(path: str) -> Iterator[None]:
+    """Within the block, attention takes ``path``: ``"flash"``, ``"plain"`` or ``"auto"``.
+
+    ``"auto"`` (the default) picks by the size of the score tensor (see the module docstring).
+    ``"flash"`` forces the flash path, and raises ValueError for a call it cannot serve (a mask
+    or dropout); ``"plain"`` always materialises the scores. Like ``torch.nn.attention.sdpa_kernel``.
+    """
+    if path not in _PATHS:
+        raise ValueError(f"attention_path: path must be one of {_PATHS}, got {path!r}")
+    token = _chosen_path.set(path)
+    try:
+        yield
+    finally:
+        _chosen_path.reset(token)
 
 
 def _causal_segments(sq: int, sk: int, causal: bool, lower_right: bool) -> list[tuple[int, int, int, bool]]:
@@ -228,15 +255,31 @@ def _flash_4d(q: Any, k: Any, v: Any, scale: float, causal: bool, lower_right: b
     return out.reshape(*shape[:-1], v.shape[-1])
 
 
+def _use_flash(q: Any, k: Any, mask: Any, dropout_p: float) -> bool:
+    """Whether :func:`attention` takes the flash path (see :func:`attention_path`)."""
+    path = _chosen_path.get()
+    sq, sk = q.shape[-2], k.shape[-2]
+    if mask is not None or dropout_p > 0.0:
+        if path == "flash":
+            raise ValueError(f"attention: the flash path was forced but takes no attn_mask and no dropout (mask given: {mask is not None}, dropout_p={dropout_p})")
+        return False
+    if path != "auto":
+        return path == "flash" and sq > 0 and sk > 0 and q.shape[-1] > 0
+    if sq == 0 or sk == 0 or q.shape[-1] == 0:
+        return False
+    score_bytes = math.prod(q.shape[:-1]) * sk * q.dtype.np.itemsize
+    return score_bytes >= tensor_of(q)._device._backend.flash_attention_min_score_bytes
+
+
 def attention(q: Any, k: Any, v: Any, mask: Any = None, dropout_p: float = 0.0, causal: bool = False, scale: float | None = None, lower_right: bool = False) -> Any:
-    """Pick the path: flash when there is no mask and no dropout, else plain.
+    """Pick the path (flash or plain, see :func:`attention_path`) and attend.
 
     ``mask`` is additive (see :func:`additive_mask`); ``causal`` is top-left aligned unless
     ``lower_right`` (the KV-cache alignment). Shapes as in :func:`scaled_dot_product_attention`.
     """
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     sq, sk = q.shape[-2], k.shape[-2]
-    if mask is None and dropout_p == 0.0 and sq > 0 and sk > 0 and q.shape[-1] > 0:
+    if _use_flash(q, k, mask, dropout_p):
         return _flash_4d(q, k, v, scale, causal, lower_right)
     if causal:
         if lower_right and sk < sq:
@@ -267,8 +310,10 @@ def scaled_dot_product_attention(
     attention weights (always, as PyTorch: pass 0 in eval). ``enable_gqa`` lets ``Hq`` be a
     multiple of ``Hk``; key/value heads are then shared by groups of query heads.
 
-    Without a mask and without dropout this runs the flash path (memory linear in the sequence).
-    Rows whose keys are all masked give 0, as in PyTorch 2.13.
+    Without a mask and without dropout, and once the scores would take
+    ``backend.flash_attention_min_score_bytes`` (or under ``attention_path("flash")``), this runs
+    the flash path (memory linear in the sequence). Rows whose keys are all masked give 0, as in
+    PyTorch 2.13.
     """
     n_rep = _check_sdpa(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa)
     if n_rep > 1:
