@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 TORCH_VERSION := 2.13.0
 
-.PHONY: setup test test-fast test-integration test-sim kernel-check bench demo build lint-imports clean
+.PHONY: setup test test-fast test-integration test-sim test-gpu kernel-check kernel-report bench demo build lint-imports clean
 
 $(UV):
 	$(PYTHON) -m pip install --user --quiet uv
@@ -23,6 +23,7 @@ setup: $(UV)
 
 test: setup
 	$(PYTEST) -n 2 packages tests-integration
+	AXON_DEFAULT_DEVICE=cuda-sim $(PYTEST) -n 2 $(DEVICE_SUITES)
 
 test-fast: setup
 	$(PYTEST) -n 2 packages
@@ -37,6 +38,21 @@ bench: setup
 
 kernel-check: setup
 	$(PY) -m axon_core.kernels check --arch sm_80,sm_90,sm_120
+
+# The device-independent suites with every tensor on one device: cuda-sim runs the CUDA backend's
+# code and our kernels on the CPU executor (no GPU needed); test-gpu runs the same on a real GPU.
+DEVICE_SUITES := packages/axon-core/tests packages/axon-tensor/tests \
+	$(wildcard packages/axon-autograd/tests packages/axon-nn/tests packages/axon-optim/tests)
+
+test-sim: setup
+	AXON_DEFAULT_DEVICE=cuda-sim $(PYTEST) -n 2 $(DEVICE_SUITES)
+
+test-gpu: setup
+	AXON_DEFAULT_DEVICE=cuda $(PYTEST) -n 2 $(DEVICE_SUITES)
+
+# docs/kernels-report.md: registers, spills, shared memory per arch and the max error under cuda-sim.
+kernel-report: setup
+	$(PY) tools/kernel_report.py --out docs/kernels-report.md
 
 demo: setup
 	$(PY) examples/demo.py

@@ -1,12 +1,16 @@
 """Train an MLP and a small CNN on scikit-learn's bundled handwritten digits (8×8 images).
 
-    python examples/train_digits.py
+    python examples/train_digits.py [--monitor]
 
 Prints test accuracy for both models, trained with axon-optim's AdamW and a cosine learning-rate
-schedule.
+schedule. With ``--monitor`` each run is shown live on axon's TrainingMonitor dashboard (its URL
+is printed; no browser is opened).
 """
 
 from __future__ import annotations
+
+import argparse
+from typing import Callable
 
 import numpy as np
 from axon_autograd import Variable, no_grad
@@ -39,8 +43,10 @@ def cnn() -> nn.Module:
     )
 
 
-def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, lr: float, batch: int = 64, seed: int = 0) -> list[float]:
-    """Mini-batch AdamW with cross-entropy, lr annealed by a cosine per step; returns each epoch's mean loss."""
+def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, lr: float, batch: int = 64, seed: int = 0,
+          on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
+    """Mini-batch AdamW with cross-entropy, lr annealed by a cosine per step; returns each epoch's
+    mean loss and reports it to ``on_epoch(epoch, loss)`` when given."""
     order_rng = Generator(seed).numpy_generator
     steps_per_epoch = -(-len(x) // batch)
     opt = optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
@@ -59,6 +65,9 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, lr: float
             schedule.step()
             losses.append(loss.item())
         history.append(float(np.mean(losses)))
+        if on_epoch is not None:
+            on_epoch(len(history), history[-1])
+            model.train()
     return history
 
 
@@ -69,17 +78,32 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     return float((logits.argmax(axis=1) == y).mean())
 
 
-def main() -> dict[str, float]:
+def main(monitor: bool = False) -> dict[str, float]:
     manual_seed(0)
     x_train, x_test, y_train, y_test = load_digits_split()
     results = {}
-    for name, build, epochs, lr in (("mlp", mlp, 15, 1e-2), ("cnn", cnn, 3, 5e-3)):
+    for name, build, epochs, lr in (("mlp", mlp, 15, 1e-2), ("cnn", cnn, 5, 5e-3)):
         model = build()
-        history = train(model, x_train, y_train, epochs, lr)
+        dashboard = None
+        if monitor:
+            from axon import TrainingMonitor
+
+            params = sum(p.numel() for p in model.parameters())
+            dashboard = TrainingMonitor(f"digits-{name}", params).total_epochs(epochs).batch_size(64).launch()
+            print(f"{name}: dashboard at {dashboard.url}")
+
+            def on_epoch(epoch: int, loss: float, model: nn.Module = model, dashboard=dashboard) -> None:
+                dashboard.log_epoch(epoch, loss, extras={"test_accuracy": accuracy(model, x_test, y_test)})
+        history = train(model, x_train, y_train, epochs, lr, on_epoch=on_epoch if monitor else None)
         results[name] = accuracy(model, x_test, y_test)
         print(f"{name}: final train loss {history[-1]:.4f}, test accuracy {results[name]:.4f}")
+        if dashboard is not None:
+            dashboard.set_status("done")
+            dashboard.close()
     return results
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description="Train an MLP and a CNN on scikit-learn's digits.")
+    parser.add_argument("--monitor", action="store_true", help="show each run on a live TrainingMonitor dashboard")
+    main(monitor=parser.parse_args().monitor)

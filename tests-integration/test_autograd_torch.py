@@ -222,3 +222,17 @@ def test_double_backward_matches_torch():
 
     for ours, theirs in zip(second("axon"), second("torch")):
         np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+
+
+def test_scalar_base_power_gradient_matches_torch_for_negative_bases() -> None:
+    from axon_autograd import Variable
+    from axon_tensor import tensor
+
+    for base in (-2.0, 0.0, 3.0):
+        x = Variable(tensor([1.0, 2.0, 3.0], dtype="float64"), requires_grad=True)
+        (base ** x).sum().backward()
+        xt = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64, requires_grad=True)
+        (base ** xt).sum().backward()
+        np.testing.assert_array_equal(np.isnan(x.grad.numpy()), np.isnan(xt.grad.numpy()))
+        finite = ~np.isnan(xt.grad.numpy())
+        np.testing.assert_allclose(x.grad.numpy()[finite], xt.grad.numpy()[finite], rtol=1e-14)

@@ -63,3 +63,28 @@ def test_axon_core_alone_installs_and_imports(wheels: Path, tmp_path: Path) -> N
                                text=True).stdout
     names = {line.split("==")[0].split(" @ ")[0].lower() for line in installed.splitlines() if line}
     assert names == {"axon-core", "numpy", "ml-dtypes"}, names
+
+
+@pytest.mark.slow
+def test_cuda_sim_runs_a_kernel_from_the_installed_axon_core_wheel(wheels: Path, tmp_path: Path) -> None:
+    """The wheel ships the cuda-sim prelude and runtime; cuda-sim needs NumPy and g++, not CuPy."""
+    venv = tmp_path / "venv"
+    subprocess.run([_uv(), "venv", "--python", sys.executable, str(venv)], check=True, capture_output=True)
+    python = venv / "bin" / "python"
+    subprocess.run([_uv(), "pip", "install", "--python", str(python), str(next(wheels.glob("axon_core-*.whl")))],
+                   check=True, capture_output=True, env={**os.environ, "UV_NO_PROGRESS": "1"})
+    script = (
+        "import importlib.util, numpy as np, axon_core\n"
+        "assert importlib.util.find_spec('cupy') is None\n"
+        "b = axon_core.Device('cuda-sim').backend\n"
+        "x = np.random.default_rng(0).standard_normal((5, 333)).astype(np.float32)\n"
+        "e = np.exp(x - x.max(1, keepdims=True)); ref = e / e.sum(1, keepdims=True)\n"
+        "seen = []\n"
+        "launch = b.launch\n"
+        "b.launch = lambda k, name, *a: (seen.append(name), launch(k, name, *a))\n"
+        "y = b.to_numpy(b.softmax(b.from_numpy(x), -1))\n"
+        "print(seen, float(np.abs(y - ref).max()) < 1e-6)\n"
+    )
+    result = subprocess.run([str(python), "-c", script], check=True, capture_output=True, text=True,
+                            env={**os.environ, "AXON_CACHE_DIR": str(tmp_path / "cache")})
+    assert result.stdout.split() == ["['softmax_fwd_f32']", "True"], result.stdout + result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import numpy as np
@@ -60,7 +61,36 @@ def test_cuda_without_gpu_fails_at_once() -> None:
 
 
 def test_default_device() -> None:
-    assert get_default_device() is Device("cpu")
-    assert default_device(None) is Device("cpu") and default_device("cpu") is Device("cpu")
-    set_default_device("cpu")
-    assert get_default_device() is Device("cpu")
+    # AXON_DEFAULT_DEVICE picks the default (make test-sim runs this suite with cuda-sim).
+    expected = Device(os.environ.get("AXON_DEFAULT_DEVICE", "cpu"))
+    assert get_default_device() is expected
+    assert default_device(None) is expected and default_device("cpu") is Device("cpu")
+    try:
+        set_default_device("cpu")
+        assert get_default_device() is Device("cpu")
+    finally:
+        set_default_device(expected)
+
+
+def test_cuda_peak_tracker_sees_freed_temporaries() -> None:
+    # No GPU here: a stand-in pool with CuPy's malloc/used_bytes interface drives the tracker
+    # the CUDA backend installs as CuPy's allocator.
+    from axon_core.backend.cuda import _PeakTracker
+
+    class Pool:
+        used = 0
+
+        def malloc(self, size: int) -> int:
+            self.used += size
+            return size
+
+        def used_bytes(self) -> int:
+            return self.used
+
+    pool = Pool()
+    tracker = _PeakTracker(pool)
+    tracker.malloc(100)
+    tracker.malloc(400)
+    pool.used -= 400  # the temporary is freed before anyone reads the stats
+    tracker.malloc(50)
+    assert tracker.peak == 500 and pool.used_bytes() == 150

@@ -60,3 +60,10 @@ def test_corrupted_checkpoint_is_detected(tmp_path) -> None:
 def test_unserializable_values_are_named(tmp_path) -> None:
     with pytest.raises(SerializationError, match="object at extra.fn"):
         Checkpoint(model={}, extra={"fn": object()}).save(tmp_path / "x.axon")
+
+
+def test_checkpoint_with_an_empty_tensor_loads(tmp_path) -> None:
+    Checkpoint(model={"w": from_numpy(np.ones(3, np.float32)), "mask": from_numpy(np.zeros((0, 1024), np.float32))}).save(tmp_path / "c.axon")
+    loaded = Checkpoint.load(tmp_path / "c.axon")
+    assert loaded.model["mask"].shape == (0, 1024)
+    assert loaded.model["w"].numpy().tolist() == [1.0, 1.0, 1.0]

@@ -122,3 +122,13 @@ def test_nan_and_inf_survive_json(tmp_path) -> None:
     save_json({"v": from_numpy(values)}, tmp_path / "v.json")
     assert '"nan"' in (tmp_path / "v.json").read_text()
     np.testing.assert_array_equal(load_json(tmp_path / "v.json")["v"].numpy(), values)
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".json", ".axon"])
+def test_empty_tensors_with_wide_dimensions_round_trip(tmp_path, suffix) -> None:
+    state = {"w": np.ones((2, 2), np.float32), "mask": np.zeros((0, 1024), np.float32), "e": np.zeros((4096, 0), np.int64)}
+    save_state_dict({k: from_numpy(v) for k, v in state.items()}, tmp_path / f"m{suffix}")
+    loaded = load_state_dict(tmp_path / f"m{suffix}")
+    for name, array in state.items():
+        assert loaded[name].shape == array.shape and loaded[name].numpy().dtype == array.dtype
+    np.testing.assert_array_equal(loaded["w"].numpy(), state["w"])

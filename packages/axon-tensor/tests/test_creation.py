@@ -82,3 +82,10 @@ def test_random_creation_shapes_dtypes_ranges() -> None:
         at.rand(2, dtype="int64")
     with pytest.raises(ValueError):
         at.randint(5, 5, (1,))
+
+
+def test_ragged_nested_sequences_raise_shape_error() -> None:
+    from axon_core import ShapeError
+
+    with pytest.raises(ShapeError, match="unequal lengths"):
+        at.tensor([[1, 2], [3]])

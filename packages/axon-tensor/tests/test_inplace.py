@@ -81,7 +81,7 @@ def test_writes_through_views_reach_the_base() -> None:
     base = at.from_numpy(storage)
     view = at.from_numpy(storage[:, 1])  # a strided column
     view.add_(5)
-    view.mul_(at.tensor([1.0, 2.0, 3.0]))
+    view.mul_(at.tensor([1.0, 2.0, 3.0], device=view.device))  # from_numpy tensors are on the CPU
     transposed = at.from_numpy(storage.T)
     transposed.clamp_(max=12.0)
     np.testing.assert_array_equal(base.numpy()[:, 1], [5.0, 10.0, 12.0])

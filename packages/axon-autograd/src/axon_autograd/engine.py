@@ -42,8 +42,9 @@ def _root_grads(outputs: list[Variable], grad_outputs: Any) -> list[Variable]:
                     f"grad can be implicitly created only for outputs with one element; output {i} has shape "
                     f"{tuple(out.shape)}: pass gradient="
                 )
-            g = make_variable(ones_like(out.data), False, None)
-        elif g.__class__ is Tensor:
+            grads.append(make_variable(ones_like(out.data), False, None))
+            continue
+        if g.__class__ is Tensor:
             g = make_variable(g, False, None)
         if tuple(g.shape) != tuple(out.shape):
             raise ShapeError(f"backward: gradient of shape {tuple(g.shape)} for an output of shape {tuple(out.shape)}")
@@ -85,32 +86,46 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     return tuple(result)
 
 
-def _graph_order(roots: list[BackwardNode]) -> tuple[dict, list]:
-    """Dependency counts of every node reachable from ``roots`` and a topological order."""
+def _dependencies(roots: list[BackwardNode]) -> dict[BackwardNode, int]:
+    """For every node reachable from ``roots``: how many edges lead into it."""
     deps: dict[BackwardNode, int] = {}
-    seen = set(roots)
-    stack = list(seen)
+    stack = list(roots)
+    seen = set(stack)
     while stack:
-        node = stack.pop()
-        for edge in node.next_functions:
+        for edge in stack.pop().next_functions:
             if edge is not None:
                 nxt = edge[0]
-                deps[nxt] = deps.get(nxt, 0) + 1
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
+                if nxt in deps:
+                    deps[nxt] += 1
+                else:
+                    deps[nxt] = 1
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        stack.append(nxt)
+    return deps
+
+
+def _nodes_to_run(roots: list[BackwardNode], deps: dict, targets: set) -> set:
+    """The nodes with a path down to a node in ``targets`` (only those run for ``grad()``)."""
     remaining = dict(deps)
     order = []
-    ready = [n for n in seen if n not in deps]
+    ready = [n for n in roots if n not in deps]
     while ready:
         node = ready.pop()
         order.append(node)
         for edge in node.next_functions:
             if edge is not None:
-                remaining[edge[0]] -= 1
-                if remaining[edge[0]] == 0:
+                left = remaining[edge[0]] - 1
+                remaining[edge[0]] = left
+                if left == 0:
                     ready.append(edge[0])
-    return deps, order
+    run: set = set()
+    for node in reversed(order):
+        for edge in node.next_functions:
+            if edge is not None and (edge[0] in run or edge[0] in targets):
+                run.add(node)
+                break
+    return run
 
 
 def run_backward(outputs: list[Variable], root_grads: list[Variable], retain_graph: bool | None,
@@ -120,7 +135,8 @@ def run_backward(outputs: list[Variable], root_grads: list[Variable], retain_gra
     if retain_graph is None:
         retain_graph = create_graph
     root_edges = [o.grad_edge() for o in outputs]
-    deps, order = _graph_order(list({e[0]: None for e in root_edges}))
+    roots = list(dict.fromkeys(e[0] for e in root_edges))
+    deps = _dependencies(roots)
     wanted: dict[tuple, list[int]] | None = None
     run: set | None = None
     captured: list = []
@@ -129,18 +145,11 @@ def run_backward(outputs: list[Variable], root_grads: list[Variable], retain_gra
         for i, v in enumerate(capture):
             wanted.setdefault(v.grad_edge(), []).append(i)
         captured = [None] * len(capture)
-        capture_nodes = {edge[0] for edge in wanted}
-        # Only nodes with a path down to a captured node need to run.
-        run = set()
-        for node in reversed(order):
-            for edge in node.next_functions:
-                if edge is not None and (edge[0] in run or edge[0] in capture_nodes):
-                    run.add(node)
-                    break
+        run = _nodes_to_run(roots, deps, {edge[0] for edge in wanted})
     buffers: dict[BackwardNode, list] = {}
     for (node, nr), g in zip(root_edges, root_grads):
         _add_to_buffer(buffers, node, nr, g)
-    ready = [n for n in dict.fromkeys(e[0] for e in root_edges) if n not in deps]
+    ready = [n for n in roots if n not in deps]
     previous = grad_state.enabled
     grad_state.enabled = create_graph
     try:
@@ -149,24 +158,30 @@ def run_backward(outputs: list[Variable], root_grads: list[Variable], retain_gra
             grads = buffers.pop(node, None)
             if grads is None:
                 continue
-            _run_prehooks(node, grads, create_graph)
-            if wanted is not None:
-                for nr, g in enumerate(grads):
-                    for i in wanted.get((node, nr), ()):
-                        captured[i] = g if create_graph else (None if g is None else g.detach())
-                if node not in run:  # type: ignore[operator]
-                    continue
             if node.__class__ is AccumulateGrad:
-                if grads[0] is not None:
+                hooks = node.variable._hooks
+                if hooks and grads[0] is not None:
+                    grads[0] = _call_hooks(hooks, grads[0])
+                if wanted is not None:
+                    # grad() returns the gradients and leaves .grad alone.
+                    _capture(wanted, captured, node, grads, create_graph)
+                elif grads[0] is not None:
                     _accumulate(node.variable, grads[0], create_graph)
                 continue
+            if node._pre_hooks or node._retained:
+                _run_prehooks(node, grads, create_graph)
+            if wanted is not None:
+                _capture(wanted, captured, node, grads, create_graph)
+                if node not in run:  # type: ignore[operator]
+                    continue
             if node._freed:
                 raise RuntimeError(
                     f"Trying to backward through the graph a second time: {node.name()}'s saved tensors were "
                     "freed by an earlier backward. Pass retain_graph=True to the first backward() if you "
                     "need to backward twice."
                 )
-            if node.materialize_grads and None in grads:
+            # A buffer exists only once a gradient arrived: a single-output node never gets None.
+            if len(grads) > 1 and node.materialize_grads and any(g is None for g in grads):
                 grads = [g if g is not None else _zeros_for(node, nr) for nr, g in enumerate(grads)]
             results = node.apply_backward(tuple(grads))
             if not retain_graph:
@@ -174,11 +189,8 @@ def run_backward(outputs: list[Variable], root_grads: list[Variable], retain_gra
             if results.__class__ is not tuple:
                 results = (results,)
             edges = node.next_functions
-            # Trailing inputs that need no gradient (dims, flags) may be left out of the result.
-            if any(e is not None for e in edges[len(results):]) or any(r is not None for r in results[len(edges):]):
-                raise RuntimeError(
-                    f"{node.name()}.backward returned {len(results)} gradients, expected {len(edges)} (one per input)"
-                )
+            if len(results) != len(edges):
+                _check_result_count(node, results, edges)
             for edge, g in zip(edges, results):
                 if edge is None or g is None:
                     continue
@@ -187,7 +199,10 @@ def run_backward(outputs: list[Variable], root_grads: list[Variable], retain_gra
                     g = make_variable(g, False, None)
                 if nxt.__class__ is AccumulateGrad:
                     g = _check_leaf_grad(node, nxt.variable, g)
-                _add_to_buffer(buffers, nxt, nr, g)
+                buf = buffers.get(nxt)
+                if buf is None:
+                    buf = buffers[nxt] = [None] * nxt.n_outputs
+                buf[nr] = g if buf[nr] is None else buf[nr] + g
                 left = deps[nxt] - 1
                 deps[nxt] = left
                 if left == 0 and (run is None or nxt in run or nxt in buffers):
@@ -195,6 +210,21 @@ def run_backward(outputs: list[Variable], root_grads: list[Variable], retain_gra
     finally:
         grad_state.enabled = previous
     return captured
+
+
+def _capture(wanted: dict, captured: list, node: BackwardNode, grads: list, create_graph: bool) -> None:
+    """Record the gradients flowing into ``node`` that ``grad()`` asked for."""
+    for nr, g in enumerate(grads):
+        for i in wanted.get((node, nr), ()):
+            captured[i] = g if create_graph else (None if g is None else g.detach())
+
+
+def _check_result_count(node: BackwardNode, results: tuple, edges: tuple) -> None:
+    # Trailing inputs that need no gradient (dims, flags) may be left out of the result.
+    if any(e is not None for e in edges[len(results):]) or any(r is not None for r in results[len(edges):]):
+        raise RuntimeError(
+            f"{node.name()}.backward returned {len(results)} gradients, expected {len(edges)} (one per input)"
+        )
 
 
 def _add_to_buffer(buffers: dict, node: BackwardNode, nr: int, g: Variable) -> None:
@@ -213,11 +243,7 @@ def _zeros_for(node: BackwardNode, nr: int) -> Variable | None:
 
 
 def _run_prehooks(node: BackwardNode, grads: list, create_graph: bool) -> None:
-    if node.__class__ is AccumulateGrad:
-        hooks = node.variable._hooks
-        if hooks and grads[0] is not None:
-            grads[0] = _call_hooks(hooks, grads[0])
-        return
+    """Hooks registered on the node's outputs, and ``retain_grad()`` of those outputs."""
     if node._pre_hooks:
         for nr, hooks in node._pre_hooks.items():
             if grads[nr] is not None:

@@ -1,9 +1,11 @@
 """``Function``: an op with its forward and its backward in one class.
 
-``Fn.apply(*args)`` unwraps Variables to Tensors, runs ``Fn.forward(ctx, *tensors)`` and, when
-grad mode is on and an input requires grad, wraps the outputs in Variables whose ``grad_fn`` is
-``ctx`` (a :class:`~axon_autograd.node.BackwardNode`). ``Fn.backward(ctx, *grads)`` gets one
-gradient Variable per output and returns one per forward input (None where not needed).
+``Fn.apply(*args)`` unwraps Variables to Tensors, runs ``Fn.forward(ctx, *tensors)`` (or
+``Fn.forward(*tensors)`` then ``Fn.setup_context(ctx, inputs, output)``) and, when grad mode is on
+and an input requires grad, wraps the outputs in Variables whose ``grad_fn`` is ``ctx`` (a
+:class:`~axon_autograd.node.BackwardNode`); otherwise it returns plain Variables and builds no
+node. ``Fn.backward(ctx, *grads)`` gets one gradient Variable per output and returns one per
+forward input (None where not needed).
 Backward rules written with Variable ops record a graph under ``create_graph=True``, which is
 how double backward works; :func:`once_differentiable` marks rules that compute on raw Tensors.
 """
@@ -11,7 +13,6 @@ how double backward works; :func:`once_differentiable` marks rules that compute 
 from __future__ import annotations
 
 import functools
-import itertools
 from typing import Any, Callable
 
 from axon_tensor import Tensor
@@ -23,16 +24,23 @@ from .variable import Variable, make_variable
 
 __all__ = ["Function", "once_differentiable"]
 
-_sequence = itertools.count(1)
-
 
 class Function:
     """Base class of differentiable ops. Subclass with ``forward`` and ``backward`` staticmethods.
+
+    Two ways to write ``forward``, as in PyTorch:
+
+    - ``forward(ctx, *args)``: computes the output and fills ``ctx`` for backward;
+    - ``forward(*args)`` plus ``setup_context(ctx, inputs, output)``: ``forward`` only computes
+      and ``setup_context`` (called only when the op is recorded) fills ``ctx``. Ops that are
+      not recorded (``no_grad``, no input requiring grad) then cost little more than the
+      Tensor op; every op on the hot path is written this way.
 
     ``autocast_policy`` ("lower" or "fp32") says how inputs are cast inside :func:`autocast`.
     """
 
     autocast_policy: str | None = None
+    setup_context: Callable[[BackwardNode, tuple, Any], None] | None = None
     _backward_cls: type = BackwardNode
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -51,81 +59,102 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         if autocast_state.dtype is not None and cls.autocast_policy is not None:
             args = cast_inputs(cls.autocast_policy, args)
-        ctx = cls._backward_cls()
         enabled = grad_state.enabled
         raw = []
-        edges = []
-        needs = []
-        requires = False
         for a in args:
             if isinstance(a, Variable):
-                raw.append(a.data)
                 if enabled and a._requires_grad:
-                    requires = True
-                    needs.append(True)
-                    edges.append(a.grad_edge())
-                    continue
+                    return _record(cls, args, kwargs)
+                raw.append(a.data)
             else:
                 raw.append(a)
-            needs.append(False)
-            edges.append(None)
-        ctx.needs_input_grad = tuple(needs)
-        out = cls.forward(ctx, *raw, **kwargs)
-        if not requires:
-            if out.__class__ is Tensor:
-                return make_variable(out, False, None)
-            return tuple(make_variable(o, False, None) if o.__class__ is Tensor else o for o in out)
-        ctx.next_functions = tuple(edges)
-        ctx.sequence_nr = next(_sequence)
-        if out.__class__ is Tensor:
-            outputs = (out,)
-            result = make_variable(out, _differentiable(out, ctx), ctx, 0)
-            if not result._requires_grad:
-                result.grad_fn = None
+        # Nothing to record (no_grad, or no input requires grad): no node outlives the call.
+        if cls.setup_context is None:
+            ctx = cls._backward_cls()
+            ctx.needs_input_grad = (False,) * len(args)
+            out = cls.forward(ctx, *raw, **kwargs)
         else:
-            outputs = tuple(out)
-            ctx.n_outputs = len(outputs)
-            ctx.output_meta = tuple((o.shape, o.dtype, o.device) if o.__class__ is Tensor else None for o in outputs)
-            result = []
-            for i, o in enumerate(outputs):
-                if o.__class__ is Tensor:
-                    diff = _differentiable(o, ctx)
-                    result.append(make_variable(o, diff, ctx if diff else None, i))
-                else:
-                    result.append(o)
-            result = tuple(result)
-        if ctx._to_save:
-            _store_saved(ctx, args, raw, outputs)
-        return result
+            out = cls.forward(*raw, **kwargs)
+        if out.__class__ is Tensor:
+            return make_variable(out, False, None)
+        return tuple(make_variable(o, False, None) if o.__class__ is Tensor else o for o in out)
+
+
+def _record(cls: type[Function], args: tuple, kwargs: dict) -> Any:
+    """Run ``cls.forward`` and record its node: some input requires grad and grad mode is on."""
+    ctx = cls._backward_cls()
+    raw = []
+    edges = []
+    needs = []
+    for a in args:
+        if isinstance(a, Variable):
+            raw.append(a.data)
+            if a._requires_grad:
+                fn = a.grad_fn
+                edges.append((fn, a.output_nr) if fn is not None else a.grad_edge())
+                needs.append(True)
+                continue
+        else:
+            raw.append(a)
+        edges.append(None)
+        needs.append(False)
+    ctx.next_functions = tuple(edges)
+    ctx.needs_input_grad = tuple(needs)
+    if cls.setup_context is None:
+        out = cls.forward(ctx, *raw, **kwargs)
+    else:
+        out = cls.forward(*raw, **kwargs)
+        cls.setup_context(ctx, tuple(raw), out)
+    if out.__class__ is Tensor:
+        outputs: tuple = (out,)
+        if out.dtype.is_floating_point and not ctx.non_differentiable:
+            result: Any = make_variable(out, True, ctx, 0)
+        else:
+            diff = _differentiable(out, ctx)
+            result = make_variable(out, diff, ctx if diff else None, 0)
+    else:
+        outputs = tuple(out)
+        ctx.n_outputs = len(outputs)
+        ctx.output_meta = tuple((o.shape, o.dtype, o.device) if o.__class__ is Tensor else None for o in outputs)
+        wrapped = []
+        for i, o in enumerate(outputs):
+            if o.__class__ is Tensor:
+                diff = _differentiable(o, ctx)
+                wrapped.append(make_variable(o, diff, ctx if diff else None, i))
+            else:
+                wrapped.append(o)
+        result = tuple(wrapped)
+    if ctx._to_save:
+        _store_saved(ctx, args, raw, outputs)
+    return result
 
 
 def _differentiable(out: Tensor, ctx: BackwardNode) -> bool:
-    dtype = out.dtype
-    return dtype.is_floating_point and id(out) not in ctx.non_differentiable
+    """Float outputs require grad, unless forward marked them non-differentiable."""
+    return out.dtype.is_floating_point and (not ctx.non_differentiable or id(out) not in ctx.non_differentiable)
 
 
 def _store_saved(ctx: BackwardNode, args: tuple, raw: list, outputs: tuple) -> None:
-    # Saved inputs keep their Variable (and its graph, for double backward); saved outputs are
-    # rebuilt on unpacking so the node does not hold a Variable that holds the node.
+    # Saved input Variables are kept with their version (and their graph, for double backward);
+    # plain Tensors are kept as they are and wrapped only when backward unpacks them; outputs
+    # are rebuilt on unpacking so the node does not hold a Variable that holds the node.
     saved = []
     versions = []
     for t in ctx._to_save:
-        item: Any = None
         version = None
-        if t is not None:
+        if t.__class__ is Tensor:
             for a, r in zip(args, raw):
                 if r is t:
-                    item = a if isinstance(a, Variable) else make_variable(t, False, None)
-                    version = item._version
+                    if a is not r:
+                        t = a
+                        version = a._version
                     break
             else:
                 for i, o in enumerate(outputs):
                     if o is t:
-                        item = SavedOutput(t, i)
+                        t = SavedOutput(t, i)
                         break
-                else:
-                    item = t if isinstance(t, Variable) else make_variable(t, False, None)
-        saved.append(item)
+        saved.append(t)
         versions.append(version)
     ctx._saved = tuple(saved)
     ctx._saved_versions = tuple(versions)

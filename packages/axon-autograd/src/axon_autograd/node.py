@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from axon_tensor import Tensor
+
 if TYPE_CHECKING:
     from .variable import Variable
 
@@ -64,7 +66,6 @@ class BackwardNode:
     _freed = False
     _pre_hooks: "dict[int, list[Callable]] | None" = None
     _retained: "dict[int, Any] | None" = None
-    sequence_nr = 0
 
     def name(self) -> str:
         return type(self).__name__
@@ -82,17 +83,15 @@ class BackwardNode:
         """The saved values as Variables; inputs keep their graph so double backward works."""
         if self._freed:
             raise RuntimeError(_FREED_MESSAGE.format(name=self.name()))
-        saved = self._saved
-        if not self._saved_versions:
-            if not any(s.__class__ is SavedOutput for s in saved):
-                return saved
-        from .variable import make_variable
-
+        make_variable = variable.make_variable
         out = []
-        for item, version in zip(saved, self._saved_versions or (None,) * len(saved)):
-            if item.__class__ is SavedOutput:
+        for item, version in zip(self._saved, self._saved_versions):
+            kind = item.__class__
+            if kind is Tensor:
+                item = make_variable(item, False, None)
+            elif kind is SavedOutput:
                 item = make_variable(item.tensor, True, self, item.output_nr)
-            elif version is not None and item is not None and item._version != version:
+            elif version is not None and item._version != version:
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified by an "
                     f"in-place operation: {self.name()} saved a Variable of shape {tuple(item.shape)} at "
@@ -124,6 +123,7 @@ class BackwardNode:
         """Bytes of the tensors this node keeps for backward (for graph inspection)."""
         total = 0
         for item in self._saved:
+            # A Variable's Tensor, or a Tensor kept as it is.
             tensor = item.tensor if item.__class__ is SavedOutput else getattr(item, "data", item)
             total += int(getattr(tensor, "nbytes", 0))
         return total
@@ -151,3 +151,7 @@ class AccumulateGrad(BackwardNode):
 
     def release(self) -> None:
         """Nothing is saved: a leaf's accumulator is reused by every backward."""
+
+
+# Imported last: variable.py imports the classes above (the module is resolved at call time).
+from . import variable  # noqa: E402

@@ -324,7 +324,9 @@ class Variable:
 
     def __getattr__(self, name: str) -> Any:
         # Reached only for names Variable does not define: Tensor ops with no autograd rule.
-        if name.startswith("__") or name in Variable.__slots__:
+        # Private Tensor internals (``_data``...) stay hidden, so code written for Tensors fails
+        # loudly on a Variable instead of computing on its raw array and dropping the gradient.
+        if name.startswith("_") or name in Variable.__slots__:
             raise AttributeError(f"'Variable' object has no attribute {name!r}")
         attr = getattr(Tensor, name, None)
         if attr is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .atomic import atomic_writer
 from .backend import Backend
 from .device import Device, default_device, get_default_device, set_default_device
 from .dtypes import (
@@ -41,6 +42,7 @@ __all__ = [
     "KernelCompileError",
     "ShapeError",
     "as_dtype",
+    "atomic_writer",
     "bfloat16",
     "bool_",
     "complex64",

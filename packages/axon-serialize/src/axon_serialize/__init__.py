@@ -6,7 +6,7 @@ allocates and never executes code from the file.
 
 from __future__ import annotations
 
-from .atomic import atomic_writer
+from axon_core import atomic_writer
 from .checkpoint import Checkpoint, TrainingState
 from .container import read_container, write_container
 from .errors import SerializationError

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .arrays import DTYPE_BY_NAME
-from .atomic import atomic_writer
+from axon_core import atomic_writer
 from .errors import SerializationError
 
 __all__ = ["write_container", "read_container", "MAGIC", "MAX_HEADER_BYTES"]
@@ -39,6 +39,7 @@ _PREFIX = struct.Struct("<8sIQ")
 _ALIGN = 64
 _DIGEST = 32
 MAX_HEADER_BYTES = 64 * 1024 * 1024
+MAX_EMPTY_EXTENT = 2**48
 
 
 def _aligned(n: int) -> int:
@@ -148,9 +149,10 @@ def _validate_table(table: dict, data_start: int, data_len: int, where: str) -> 
         extent = dtype.itemsize
         for s in shape:
             extent *= max(s, 1)
-        if extent > data_len:
-            # Even an empty tensor may not declare dimensions larger than the file could hold.
-            raise SerializationError(f"{field}: shape {shape} spans {extent} bytes, more than the data section ({data_len})")
+        if extent > MAX_EMPTY_EXTENT:
+            # An empty tensor holds no bytes, but its other dimensions must still be sane sizes
+            # (NumPy cannot even describe some), so they are capped, not bounded by the file.
+            raise SerializationError(f"{field}: shape {shape} spans {extent} bytes, more than {MAX_EMPTY_EXTENT}")
         if offset + nbytes > data_len:
             raise SerializationError(
                 f"{field}: bytes {data_start + offset}..{data_start + offset + nbytes} run past the data section "

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .arrays import DTYPE_BY_NAME, host_array, to_tensor
-from .atomic import atomic_writer
+from axon_core import atomic_writer
 from .container import DTYPE_NAME_OF
 from .errors import SerializationError
 

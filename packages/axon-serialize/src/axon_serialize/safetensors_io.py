@@ -14,7 +14,7 @@ import numpy as np
 import safetensors
 
 from .arrays import host_array, to_tensor
-from .atomic import atomic_writer
+from axon_core import atomic_writer
 from .errors import SerializationError
 
 __all__ = ["save_safetensors", "load_safetensors"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-from axon_core import DType, DTypeError, as_dtype, default_device, get_default_dtype
+from axon_core import DType, DTypeError, ShapeError, as_dtype, default_device, get_default_dtype
 from axon_core import bool_ as _bool
 from axon_core import int64 as _int64
 from axon_core.device import Device
@@ -63,7 +63,10 @@ def tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
         return _place(np.array(array, dtype=chosen.np, copy=True), target)
     if hasattr(data, "__dlpack__") and not isinstance(data, np.ndarray):
         data = np.from_dlpack(data) if _on_host(data) else np.asarray(data)
-    array = np.asarray(data)
+    try:
+        array = np.asarray(data)
+    except ValueError as exc:
+        raise ShapeError(f"tensor(): nested sequences of unequal lengths cannot form a tensor ({exc})") from exc
     if array.dtype == object:
         raise DTypeError(f"tensor(): data of mixed or unsupported types: {data!r:.80}")
     chosen = _infer_dtype(array, data) if dtype is None else as_dtype(dtype)

@@ -24,6 +24,7 @@ from axon_core import Device, DType, get_default_dtype, memory_stats, set_defaul
 from axon_tensor import *  # noqa: F403
 from axon_tensor import __all__ as _tensor_all
 
+from ._dispatch import dispatching
 from .monitor import TrainingMonitor
 
 __version__ = "0.1.0"
@@ -44,6 +45,9 @@ _SUBMODULES = {
 }
 for _alias, _target in _SUBMODULES.items():
     sys.modules[f"{__name__}.{_alias}"] = importlib.import_module(_target)
+
+for _name in _tensor_all:
+    globals()[_name] = dispatching(_name, globals()[_name])
 
 __all__ = [
     "Device", "DType", "TrainingMonitor", "Variable", "autograd", "core", "data", "enable_grad",

@@ -14,11 +14,17 @@ from ._util import meta, reduce_grad
 __all__ = ["Add", "Sub", "Mul", "Div", "Pow", "Neg", "Atan2", "Remainder"]
 
 
+def _setup_binary(ctx: Any, inputs: tuple, output: Tensor) -> None:
+    """Operand metadata for :func:`reduce_grad`, and the alpha of add/sub (1 when not given)."""
+    ctx.meta = (meta(inputs[0]), meta(inputs[1]))
+    ctx.alpha = inputs[2] if len(inputs) > 2 else 1
+
+
 class Add(Function):
+    setup_context = staticmethod(_setup_binary)
+
     @staticmethod
-    def forward(ctx: Any, a: Any, b: Any, alpha: Any = 1) -> Tensor:
-        ctx.meta = (meta(a), meta(b))
-        ctx.alpha = alpha
+    def forward(a: Any, b: Any, alpha: Any = 1) -> Tensor:
         return a + b if alpha == 1 else a.add(b, alpha=alpha)
 
     @staticmethod
@@ -30,10 +36,10 @@ class Add(Function):
 
 
 class Sub(Function):
+    setup_context = staticmethod(_setup_binary)
+
     @staticmethod
-    def forward(ctx: Any, a: Any, b: Any, alpha: Any = 1) -> Tensor:
-        ctx.meta = (meta(a), meta(b))
-        ctx.alpha = alpha
+    def forward(a: Any, b: Any, alpha: Any = 1) -> Tensor:
         return a - b if alpha == 1 else a.sub(b, alpha=alpha)
 
     @staticmethod
@@ -46,12 +52,16 @@ class Sub(Function):
 
 class Mul(Function):
     @staticmethod
-    def forward(ctx: Any, a: Any, b: Any) -> Tensor:
+    def forward(a: Any, b: Any) -> Tensor:
+        return a * b
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        a, b = inputs
         ctx.meta = (meta(a), meta(b))
         na, nb = ctx.needs_input_grad
         ctx.save_for_backward(a if nb and a.__class__ is Tensor else None, b if na and b.__class__ is Tensor else None)
         ctx.scalars = (None if a.__class__ is Tensor else a, None if b.__class__ is Tensor else b)
-        return a * b
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> tuple:
@@ -65,11 +75,15 @@ class Mul(Function):
 
 class Div(Function):
     @staticmethod
-    def forward(ctx: Any, a: Any, b: Any) -> Tensor:
+    def forward(a: Any, b: Any) -> Tensor:
+        return a / b
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        a, b = inputs
         ctx.meta = (meta(a), meta(b))
         ctx.save_for_backward(a if a.__class__ is Tensor else None, b if b.__class__ is Tensor else None)
         ctx.scalars = (None if a.__class__ is Tensor else a, None if b.__class__ is Tensor else b)
-        return a / b
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> tuple:
@@ -87,13 +101,16 @@ class Pow(Function):
     """``a ** b`` for tensor/scalar bases and exponents."""
 
     @staticmethod
-    def forward(ctx: Any, a: Any, b: Any) -> Tensor:
+    def forward(a: Any, b: Any) -> Tensor:
+        return a ** b
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        a, b = inputs
         ctx.meta = (meta(a), meta(b))
         ctx.scalars = (None if a.__class__ is Tensor else a, None if b.__class__ is Tensor else b)
-        out = a ** b
         ctx.save_for_backward(a if a.__class__ is Tensor else None, b if b.__class__ is Tensor else None,
-                              out if ctx.needs_input_grad[1] else None)
-        return out
+                              output if ctx.needs_input_grad[1] else None)
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> tuple:
@@ -112,7 +129,7 @@ class Pow(Function):
             ga = reduce_grad(ga, ma)
         if nb:
             if a is None:
-                gb = g * 0.0 if sa == 0 else g * out * math.log(sa)
+                gb = g * 0.0 if sa == 0 else g * out * (math.log(sa) if sa > 0 else math.nan)
             else:
                 # d/db a**b at a == 0 is 0 where b >= 0 (as PyTorch), avoiding 0 * log(0).
                 safe = where(a.data == 0, 1.0, a)
@@ -123,8 +140,12 @@ class Pow(Function):
 
 class Neg(Function):
     @staticmethod
-    def forward(ctx: Any, a: Tensor) -> Tensor:
+    def forward(a: Tensor) -> Tensor:
         return -a
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        """Nothing to keep: the gradient is ``-g``."""
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> Variable:

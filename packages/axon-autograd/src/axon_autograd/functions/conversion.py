@@ -19,9 +19,13 @@ class To(Function):
     autocast_policy = None
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        ctx.source = (x.dtype, x._device)
+    def forward(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         return x.to(*args, **kwargs)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        x = inputs[0]
+        ctx.source = (x.dtype, x._device)
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> Variable:
@@ -29,9 +33,15 @@ class To(Function):
         return To.apply(g, device=device, dtype=dtype)
 
 
+def _keep_nothing(ctx: Any, inputs: tuple, output: Tensor) -> None:
+    """The gradient passes through unchanged: nothing to keep."""
+
+
 class Clone(Function):
+    setup_context = staticmethod(_keep_nothing)
+
     @staticmethod
-    def forward(ctx: Any, x: Tensor) -> Tensor:
+    def forward(x: Tensor) -> Tensor:
         return x.clone()
 
     @staticmethod
@@ -40,8 +50,10 @@ class Clone(Function):
 
 
 class Contiguous(Function):
+    setup_context = staticmethod(_keep_nothing)
+
     @staticmethod
-    def forward(ctx: Any, x: Tensor) -> Tensor:
+    def forward(x: Tensor) -> Tensor:
         return x.contiguous()
 
     @staticmethod

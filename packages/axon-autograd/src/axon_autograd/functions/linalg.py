@@ -21,10 +21,14 @@ class Matmul(Function):
     autocast_policy = "lower"
 
     @staticmethod
-    def forward(ctx: Any, a: Tensor, b: Tensor, name: str = "matmul") -> Tensor:
+    def forward(a: Tensor, b: Tensor, name: str = "matmul") -> Tensor:
+        return a.matmul(b) if name == "matmul" else getattr(a, name)(b)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        a, b = inputs[:2]
         ctx.save_for_backward(a, b)
         ctx.meta = ((a._data.shape, a.dtype), (b._data.shape, b.dtype))
-        return getattr(a, name)(b)
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> tuple:

@@ -35,6 +35,17 @@ def _setup(ctx: Any, x: Tensor, dim: Any, op: str) -> tuple[int, ...]:
     return dims
 
 
+def _setup_reduction(op: str) -> Any:
+    """``setup_context`` of a reduction ``op(x, dim=None, ...)``: the shapes backward expands to."""
+
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        x = inputs[0]
+        _setup(ctx, x, inputs[1] if len(inputs) > 1 else None, op)
+        ctx.in_dtype = x.dtype
+
+    return staticmethod(setup_context)
+
+
 def _call(x: Tensor, name: str, dim: Any, keepdim: bool, **kwargs: Any) -> Tensor:
     method = getattr(x, name)
     if dim is None:
@@ -44,11 +55,10 @@ def _call(x: Tensor, name: str, dim: Any, keepdim: bool, **kwargs: Any) -> Tenso
 
 class Sum(Function):
     autocast_policy = "fp32"
+    setup_context = _setup_reduction("sum")
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
-        _setup(ctx, x, dim, "sum")
-        ctx.in_dtype = x.dtype
+    def forward(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
         extra = {} if dtype is None else {"dtype": dtype}
         return _call(x, "sum", dim, keepdim, **extra)
 
@@ -60,10 +70,10 @@ class Sum(Function):
 
 class Mean(Function):
     autocast_policy = "fp32"
+    setup_context = _setup_reduction("mean")
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-        _setup(ctx, x, dim, "mean")
+    def forward(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
         return _call(x, "mean", dim, keepdim)
 
     @staticmethod

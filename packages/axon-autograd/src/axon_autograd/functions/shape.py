@@ -21,10 +21,15 @@ def _sizes(args: tuple) -> tuple:
     return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
 
 
+def _keep_input_shape(ctx: Any, inputs: tuple, output: Tensor) -> None:
+    ctx.in_shape = inputs[0]._data.shape
+
+
 class Reshape(Function):
+    setup_context = staticmethod(_keep_input_shape)
+
     @staticmethod
-    def forward(ctx: Any, x: Tensor, shape: tuple) -> Tensor:
-        ctx.in_shape = x._data.shape
+    def forward(x: Tensor, shape: tuple) -> Tensor:
         return x.reshape(shape)
 
     @staticmethod
@@ -35,14 +40,16 @@ class Reshape(Function):
 def _same_elements_function(name: str) -> type[Function]:
     """A view that keeps every element in order (view, flatten, squeeze, ...): backward reshapes."""
 
-    def forward(ctx: Any, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        ctx.in_shape = x._data.shape
-        return getattr(x, name)(*args, **kwargs)
+    tensor_op = getattr(Tensor, name, None)
+
+    def forward(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return tensor_op(x, *args, **kwargs)
 
     def backward(ctx: Any, g: Variable) -> Variable:
         return Reshape.apply(g, ctx.in_shape)
 
-    return type(name.capitalize(), (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)})
+    return type(name.capitalize(), (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward),
+                                                 "setup_context": staticmethod(_keep_input_shape)})
 
 
 View = _same_elements_function("view")
@@ -54,9 +61,12 @@ Unflatten = _same_elements_function("unflatten")
 
 class Transpose(Function):
     @staticmethod
-    def forward(ctx: Any, x: Tensor, dim0: int, dim1: int) -> Tensor:
-        ctx.dims = (dim0, dim1)
+    def forward(x: Tensor, dim0: int, dim1: int) -> Tensor:
         return x.transpose(dim0, dim1)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        ctx.dims = inputs[1:]
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> Variable:
@@ -65,11 +75,15 @@ class Transpose(Function):
 
 class Permute(Function):
     @staticmethod
-    def forward(ctx: Any, x: Tensor, dims: tuple) -> Tensor:
+    def forward(x: Tensor, dims: tuple) -> Tensor:
+        return x.permute(*dims)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        x, dims = inputs
         ndim = x.ndim
         order = [normalize_dim(d, ndim, "permute") for d in dims]
         ctx.inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
-        return x.permute(*dims)
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> Variable:
@@ -78,9 +92,13 @@ class Permute(Function):
 
 class Expand(Function):
     @staticmethod
-    def forward(ctx: Any, x: Tensor, sizes: tuple) -> Tensor:
-        ctx.meta = (x._data.shape, x.dtype)
+    def forward(x: Tensor, sizes: tuple) -> Tensor:
         return x.expand(*sizes)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        x = inputs[0]
+        ctx.meta = (x._data.shape, x.dtype)
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> Variable:
@@ -116,10 +134,13 @@ class Index(Function):
     """``x[key]``: ints, slices, None, Ellipsis, bool masks and integer index tensors/lists."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, key: Any) -> Tensor:
-        ctx.key = key
-        ctx.in_shape = x._data.shape
+    def forward(x: Tensor, key: Any) -> Tensor:
         return x[key]
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        x, ctx.key = inputs
+        ctx.in_shape = x._data.shape
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> Variable:

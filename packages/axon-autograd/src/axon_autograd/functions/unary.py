@@ -93,15 +93,17 @@ def elementwise_function(name: str, reads: str, rule: Callable[[Variable, Variab
     """A Function running ``Tensor.<name>`` whose backward is ``rule(g, x or y)``."""
     tensor_op = getattr(Tensor, name, None)
 
-    def forward(ctx: Any, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        y = tensor_op(x, *args, **kwargs)
-        ctx.save_for_backward(x if reads == "x" else y)
-        return y
+    def forward(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return tensor_op(x, *args, **kwargs)
+
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        ctx.save_for_backward(inputs[0] if reads == "x" else output)
 
     def backward(ctx: Any, g: Variable) -> Variable:
         return rule(g, ctx.saved_tensors[0])
 
     cls = type(name.capitalize(), (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward),
+                                                "setup_context": staticmethod(setup_context),
                                                 "__doc__": f"Elementwise ``{name}``."})
     return cls
 

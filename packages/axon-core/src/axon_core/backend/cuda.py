@@ -60,6 +60,34 @@ def _import_cupy(device: "Device") -> Any:
     return cupy
 
 
+class _PeakTracker:
+    """CuPy's allocator wrapped to record the pool's high-water mark at every allocation, so
+    ``peak`` sees temporaries that are freed before anyone asks for the stats."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        self.peak = 0
+
+    def malloc(self, size: int) -> Any:
+        memory = self.pool.malloc(size)
+        used = self.pool.used_bytes()
+        if used > self.peak:
+            self.peak = used
+        return memory
+
+
+_tracker: _PeakTracker | None = None
+
+
+def _peak_tracker(cupy: Any) -> _PeakTracker:
+    """The process's one tracker (CuPy's allocator is process-wide), installed on first use."""
+    global _tracker
+    if _tracker is None:
+        _tracker = _PeakTracker(cupy.get_default_memory_pool())
+        cupy.cuda.set_allocator(_tracker.malloc)
+    return _tracker
+
+
 class CudaBackend(Backend):
     name = "cuda"
     host_memory = False
@@ -70,8 +98,8 @@ class CudaBackend(Backend):
         self.xp = cupy
         self._cuda_device = cupy.cuda.Device(device.index or 0)
         self._arch = "sm_" + str(self._cuda_device.compute_capability)
-        self._pool = cupy.get_default_memory_pool()
-        self._peak = 0
+        self._tracker = _peak_tracker(cupy)
+        self._pool = self._tracker.pool
         self._modules: dict[str, Any] = {}
 
     # -- what cuda-sim replaces: launching, device set-up, data movement ----------------------
@@ -86,13 +114,10 @@ class CudaBackend(Backend):
             self._modules[kernel.family] = module
         with self._cuda_device:
             module.get_function(name)(tuple(grid), tuple(block), tuple(args), shared_mem=shared_mem)
-        self._note_peak()
 
     def from_numpy(self, array: np.ndarray) -> Any:
         with self._cuda_device:
-            result = self.xp.asarray(array)
-        self._note_peak()
-        return result
+            return self.xp.asarray(array)
 
     def to_numpy(self, array: Any) -> np.ndarray:
         return self.xp.asnumpy(array)
@@ -100,22 +125,16 @@ class CudaBackend(Backend):
     def synchronize(self) -> None:
         self._cuda_device.synchronize()
 
-    def _note_peak(self) -> None:
-        used = self._pool.used_bytes()
-        if used > self._peak:
-            self._peak = used
-
     def memory_stats(self) -> dict[str, int]:
-        self._note_peak()
         return {
             "in_use": int(self._pool.used_bytes()),
             "cached": int(self._pool.free_bytes()),
-            "peak": int(self._peak),
+            "peak": int(self._tracker.peak),
             "limit": int(self._pool.get_limit()),
         }
 
     def reset_peak_memory_stats(self) -> None:
-        self._peak = int(self._pool.used_bytes())
+        self._tracker.peak = int(self._pool.used_bytes())
 
     def set_memory_limit(self, limit_bytes: int | None) -> None:
         self._pool.set_limit(size=limit_bytes or 0)

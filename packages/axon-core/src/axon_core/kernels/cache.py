@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
+
+from ..atomic import atomic_writer
 
 __all__ = ["KernelCache", "cache_dir", "default_cache"]
 
@@ -71,19 +72,8 @@ class KernelCache:
         root = self.root
         root.mkdir(parents=True, exist_ok=True)
         target = self.path(key)
-        handle, temporary = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=root)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(_MAGIC + hashlib.sha256(payload).digest() + payload)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            try:
-                os.unlink(temporary)
-            except FileNotFoundError:
-                pass
-            raise
+        with atomic_writer(target) as stream:
+            stream.write(_MAGIC + hashlib.sha256(payload).digest() + payload)
         return target
 
 

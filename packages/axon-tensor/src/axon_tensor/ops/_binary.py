@@ -64,6 +64,8 @@ def operand_arrays(op: str, a: Any, b: Any, compute: DType | None = None) -> tup
         dtype = compute
     elif a.__class__ is Tensor and b.__class__ in _SCALAR_CATEGORY and _SCALAR_CATEGORY[b.__class__] <= a.dtype.category:
         dtype = a.dtype
+    elif b.__class__ is Tensor and a.__class__ in _SCALAR_CATEGORY and _SCALAR_CATEGORY[a.__class__] <= b.dtype.category:
+        dtype = b.dtype
     else:
         dtype = result_type(a, b)
     return _array_of(a, dtype), _array_of(b, dtype), dtype
@@ -103,29 +105,38 @@ def binary(op: str, fn: Fn, a: Any, b: Any, compute: DType | None = None, quiet:
 
 
 def fast_binary(op: str, fn: Callable[[Any, Any], Any], slow: Callable[[Any, Any], Tensor]) -> Callable[[Any, Any], Tensor]:
-    """A method ``self (op) other`` that skips promotion when both are tensors of one dtype.
+    """A method ``self (op) other`` that skips promotion when both are tensors of one dtype, or
+    ``other`` is a Python float/int and ``self`` is floating (the op then runs in self's dtype).
 
-    Anything else (scalars, mixed dtypes, devices, errors) goes to ``slow(self, other)``, which
-    does the full checks and raises the typed errors.
+    Anything else (other scalars, mixed dtypes, devices, errors) goes to ``slow(self, other)``,
+    which does the full checks and raises the typed errors.
     """
 
     def method(self: Tensor, other: Any) -> Tensor:
+        x = self._data
         if other.__class__ is Tensor:
-            x = self._data
+            if x.dtype is not other._data.dtype or self._device is not other._device:
+                return slow(self, other)
             y = other._data
-            if x.dtype is y.dtype and self._device is other._device:
-                try:
-                    out = fn(x, y)
-                except Exception:
-                    return slow(self, other)
-                if out.__class__ is not _ndarray:
-                    return wrap(out, self._device)
-                t = _new(Tensor)
-                t._data = out
-                t._device = self._device
-                t._base = None
-                return t
-        return slow(self, other)
+        elif (other.__class__ is float or other.__class__ is int) and x.dtype.kind == "f":
+            try:
+                # Cast exactly as the slow path's scalar_of does (huge ints go there to wrap).
+                y = x.dtype.type(other)
+            except OverflowError:
+                return slow(self, other)
+        else:
+            return slow(self, other)
+        try:
+            out = fn(x, y)
+        except Exception:
+            return slow(self, other)
+        if out.__class__ is not _ndarray:
+            return wrap(out, self._device)
+        t = _new(Tensor)
+        t._data = out
+        t._device = self._device
+        t._base = None
+        return t
 
     method.__name__ = op
     method.__doc__ = slow.__doc__

@@ -79,7 +79,8 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
             # Hot path: one BLAS dtype, one device; any error (0-d, shapes) takes the checked path.
             # The backend's matmul is ``x @ y`` (on the CPU: stacks split across threads).
             try:
-                out = input._device._backend.matmul(x, y)
+                # ndarray.dot has less per-call overhead than @ for matrices (both are one GEMM).
+                out = x.dot(y) if x.ndim == 2 == y.ndim else input._device._backend.matmul(x, y)
             except ValueError:
                 pass
             else:

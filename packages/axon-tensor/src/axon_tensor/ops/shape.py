@@ -98,7 +98,9 @@ def restride(source: Tensor, data: Any, shape: tuple[int, ...], byte_strides: tu
     """
     backend = source._device._backend
     owner = source._data if source._base is None else source._base._data
-    if backend.host_memory and owner.flags.c_contiguous and owner.__class__ is data.__class__:
+    # An empty view may sit past the end of an empty owner's buffer (a nonzero offset into zero
+    # bytes), which the buffer constructor rejects: as_strided takes it.
+    if backend.host_memory and data.size and owner.flags.c_contiguous and owner.__class__ is data.__class__:
         offset = data.ctypes.data - owner.ctypes.data
         return owner.__class__(shape, data.dtype, owner, offset, byte_strides)
     return backend.xp.lib.stride_tricks.as_strided(data, shape, byte_strides)
