@@ -77,9 +77,9 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         dtype = x.dtype
         if dtype is y.dtype and dtype.char in _BLAS_CHARS and input._device is other._device:
             # Hot path: one BLAS dtype, one device; any error (0-d, shapes) takes the checked path.
-            # The backend's matmul is ``x @ y`` (on the CPU: stacks split across threads).
+            # ndarray.dot has less per-call overhead than @ for matrices (both are one GEMM); other
+            # ranks go to the backend's matmul (``x @ y``; on the CPU stacks split across threads).
             try:
-                # ndarray.dot has less per-call overhead than @ for matrices (both are one GEMM).
                 out = x.dot(y) if x.ndim == 2 == y.ndim else input._device._backend.matmul(x, y)
             except ValueError:
                 pass
