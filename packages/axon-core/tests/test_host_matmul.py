@@ -91,3 +91,20 @@ def test_restores_blas_threads():
     a, b = randn(64, 32, 32), randn(64, 32, 32)
     np.testing.assert_allclose(backend.matmul(a, b), np.matmul(a, b), rtol=1e-12, atol=1e-12)
     assert blas_threads() == before
+
+
+def test_split_products_work_in_a_forked_child(monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setattr(host_matmul, "_MIN_SPLIT_WORK", 1)
+    a, b = randn(8, 5, 4), randn(8, 4, 3)
+    backend.matmul(a, b)  # the parent's pool has started its threads
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        out = pool.apply_async(_forced_split_matmul, (a, b)).get(timeout=60)  # a hang fails, not blocks
+    np.testing.assert_allclose(out, np.matmul(a, b), rtol=1e-12, atol=1e-12)
+
+
+def _forced_split_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    host_matmul._threads.count = lambda: 2
+    host_matmul._MIN_SPLIT_WORK = 1
+    return backend.matmul(a, b)

@@ -15,6 +15,7 @@ call instead, which BLAS threads well on its own.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -68,6 +69,16 @@ class _Threads:
 
 
 _threads = _Threads()
+
+
+def _reset_after_fork() -> None:
+    # A forked child (a DataLoader worker, say) inherits the pool without its threads and maybe a
+    # held lock: start afresh there.
+    global _threads
+    _threads = _Threads()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -180,7 +180,8 @@ def additive_mask(mask: Any, dtype: Any, op: str, true_masks: bool = False) -> A
     if data.dtype.name == "bool":
         xp = xp_of(data)
         keep, drop = (-np.inf, 0.0) if true_masks else (0.0, -np.inf)
-        return out_like(xp.where(data._data, keep, drop).astype(dtype.np), data)
+        # typed scalars: the mask is built in its own dtype, with no float64 temporary
+        return out_like(xp.where(data._data, dtype.np.type(keep), dtype.np.type(drop)), data)
     if not data.dtype.is_floating_point:
         raise DTypeError(f"{op}: masks must be bool or floating point, got {data.dtype}")
     return mask if data.dtype == dtype else mask.to(dtype)
@@ -286,7 +287,7 @@ def attention(q: Any, k: Any, v: Any, mask: Any = None, dropout_p: float = 0.0, 
             raise ShapeError(f"attention: a bottom-right causal mask needs Sk >= Sq, got Sq={sq}, Sk={sk}")
         xp = xp_of(tensor_of(q))
         keep = causal_keep_mask(xp, sq, sk, lower_right)
-        causal_mask = out_like(xp.where(keep, 0.0, -np.inf).astype(q.dtype.np), tensor_of(q))
+        causal_mask = out_like(xp.where(keep, q.dtype.np.type(0), q.dtype.np.type(-np.inf)), tensor_of(q))
         mask = causal_mask if mask is None else mask + causal_mask
     return plain_attention(q, k, v, mask, dropout_p, scale)[0]
 
