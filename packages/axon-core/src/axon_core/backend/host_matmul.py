@@ -64,6 +64,8 @@ class _Threads:
 
     def executor(self, workers: int) -> ThreadPoolExecutor:
         if self.pool is None or self.workers < workers:
+            if self.pool is not None:
+                self.pool.shutdown(wait=False)
             self.pool, self.workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="axon-matmul"), workers
         return self.pool
 
@@ -114,7 +116,9 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     # restore it while the first is still running single-threaded slices.
     with _threads.lock, _threads.single_threaded():
         pending = [_threads.executor(parts - 1).submit(product, part) for part in range(1, parts)]
-        product(0)
-        for future in pending:
-            future.result()
+        try:
+            product(0)
+        finally:  # never leave slices running once BLAS's thread count is restored
+            for future in pending:
+                future.result()
     return out
