@@ -62,7 +62,7 @@ def test_axon_core_alone_installs_and_imports(wheels: Path, tmp_path: Path) -> N
     installed = subprocess.run([_uv(), "pip", "freeze", "--python", str(python)], check=True, capture_output=True,
                                text=True).stdout
     names = {line.split("==")[0].split(" @ ")[0].lower() for line in installed.splitlines() if line}
-    assert names == {"axon-core", "numpy", "ml-dtypes"}, names
+    assert names == {"axon-core", "numpy", "ml-dtypes", "threadpoolctl"}, names
 
 
 @pytest.mark.slow
