@@ -457,9 +457,16 @@ class Backend(ABC):
         xp = self.xp
         n, c, (height, width), (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = pool
         windows, _ = _pool_windows(xp, x, pool, -xp.inf)
-        flat = windows.reshape(n, c, oh, ow, kh * kw)
-        position = flat.argmax(axis=-1)
-        out = xp.take_along_axis(flat, position[..., None], axis=-1)[..., 0]
+        # One vectorised pass per window offset (kh*kw of them) over output-sized arrays: far
+        # cheaper than an argmax along a strided 6-d view. Strict ">" keeps the first maximum;
+        # a NaN replaces a number and is then kept, so the first NaN wins.
+        out = windows[..., 0, 0].copy()
+        position = xp.zeros(out.shape, dtype=xp.int64)
+        for offset in range(1, kh * kw):
+            candidate = windows[..., offset // kw, offset % kw]
+            better = (candidate > out) | ((candidate != candidate) & (out == out))
+            xp.copyto(out, candidate, where=better)
+            xp.copyto(position, offset, where=better)
         ki, kj = position // kw, position % kw
         rows = xp.arange(oh).reshape(oh, 1) * sh - ph + ki * dh
         cols = xp.arange(ow).reshape(1, ow) * sw - pw + kj * dw
