@@ -1,4 +1,5 @@
-"""A first look at axon: tensors on the CPU and, when a GPU is present, the same on CUDA."""
+"""A first look at axon: tensors on the CPU, on cuda-sim (the CUDA backend run on the CPU, with a
+softmax computed by our CUDA kernel), and on CUDA when a GPU is present."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ def show(device: str) -> None:
     print("a =", a)
     print("a + b (broadcast) =", a + b)
     print("a * 2 - 1 =", a * 2 - 1)
+    print("softmax(a, dim=1) =", a.softmax(1))
     print("memory:", axon.memory_stats(device))
 
 
 def main() -> None:
     show("cpu")
+    show("cuda-sim")
     try:
         axon.Device("cuda")
     except DeviceUnavailableError as exc:
