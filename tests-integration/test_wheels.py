@@ -56,13 +56,18 @@ def test_axon_core_alone_installs_and_imports(wheels: Path, tmp_path: Path) -> N
         "assert importlib.util.find_spec('axon_tensor') is None\n"
         "d = axon_core.Device('cpu')\n"
         "print(d, axon_core.result_type(numpy.zeros(2, numpy.int32), 1.5), sorted(axon_core.memory_stats('cpu')))\n"
+        # The Numba host kernels ship in the wheel and compile in a fresh environment.
+        "x = numpy.random.default_rng(0).standard_normal((2, 3, 4, 6)).astype(numpy.float32)\n"
+        "out, _ = d.backend.max_pool2d(x, 2)\n"
+        "print(numpy.array_equal(out, x.reshape(2, 3, 2, 2, 3, 2).max(axis=(3, 5))))\n"
     )
-    result = subprocess.run([str(python), "-c", script], check=True, capture_output=True, text=True)
-    assert result.stdout.split() == ["cpu", "axon.float32", "['cached',", "'in_use',", "'limit',", "'peak']"]
+    result = subprocess.run([str(python), "-c", script], check=True, capture_output=True, text=True,
+                            env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")})
+    assert result.stdout.split() == ["cpu", "axon.float32", "['cached',", "'in_use',", "'limit',", "'peak']", "True"]
     installed = subprocess.run([_uv(), "pip", "freeze", "--python", str(python)], check=True, capture_output=True,
                                text=True).stdout
     names = {line.split("==")[0].split(" @ ")[0].lower() for line in installed.splitlines() if line}
-    assert names == {"axon-core", "numpy", "ml-dtypes", "threadpoolctl"}, names
+    assert names == {"axon-core", "numpy", "ml-dtypes", "threadpoolctl", "numba", "llvmlite"}, names
 
 
 @pytest.mark.slow

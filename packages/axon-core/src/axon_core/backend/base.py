@@ -21,7 +21,7 @@ from . import special
 if TYPE_CHECKING:
     from ..device import Device
 
-__all__ = ["Backend", "avg_pool_divisor", "causal_mask", "col2im_geometry", "conv_geometry", "pool_geometry"]
+__all__ = ["Backend", "avg_pool_divisor", "causal_mask", "col2im_geometry", "conv_geometry", "pool_geometry", "unbatch_columns"]
 
 Array = Any
 Pair = Any  # an int or an (h, w) pair of ints
@@ -122,6 +122,10 @@ class Backend(ABC):
         if causal:
             work_g = xp.where(causal_mask(xp, y.shape, dim, "log_softmax_backward"), work_g, 0)
         return (work_g - xp.exp(work_y) * work_g.sum(axis=dim, keepdims=True)).astype(y.dtype, copy=False)
+
+    def relu(self, x: Array) -> Array:
+        """``max(x, 0)``; NaN and -0.0 pass through (as PyTorch's ``relu``); integers stay integers."""
+        return self.xp.where(x < 0, x.dtype.type(0), x)
 
     def gelu(self, x: Array, approximate: str = "none") -> Array:
         """GELU, exact (``x * Φ(x)`` via erf) or ``approximate="tanh"``."""
@@ -398,13 +402,25 @@ class Backend(ABC):
 
     # -- convolution and pooling ------------------------------------------------------------
     def im2col(
-        self, x: Array, kernel_size: Pair, stride: Pair = 1, padding: Pair = 0, dilation: Pair = 1
+        self,
+        x: Array,
+        kernel_size: Pair,
+        stride: Pair = 1,
+        padding: Pair = 0,
+        dilation: Pair = 1,
+        *,
+        batched_columns: bool = False,
     ) -> Array:
         """Sliding blocks of ``x [N, C, H, W]`` as columns ``[N, C*kh*kw, L]`` (``torch.nn.functional.unfold``).
 
         ``L = oh * ow`` with ``oh = (H + 2 ph - dh (kh - 1) - 1) // sh + 1``; rows run over
         ``(c, ki, kj)`` with ``kj`` fastest, columns over ``(oi, oj)`` with ``oj`` fastest.
+        ``batched_columns=True`` gives one matrix ``[C*kh*kw, N*L]`` instead, columns over
+        ``(n, oi, oj)``: a convolution of the whole batch is then a single GEMM.
         """
+        if batched_columns:
+            cols = self.im2col(x, kernel_size, stride, padding, dilation)
+            return self.xp.ascontiguousarray(cols.transpose(1, 0, 2)).reshape(cols.shape[1], cols.shape[0] * cols.shape[2])
         geometry = conv_geometry("im2col", x.shape, kernel_size, stride, padding, dilation)
         xp = self.xp
         n, c, (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = geometry
@@ -423,10 +439,17 @@ class Backend(ABC):
         stride: Pair = 1,
         padding: Pair = 0,
         dilation: Pair = 1,
+        *,
+        batched_columns: bool = False,
     ) -> Array:
         """Sum columns ``[N, C*kh*kw, L]`` back into images ``[N, C, H, W]`` (``torch.nn.functional.fold``);
-        ``output_size`` is ``(H, W)``. The adjoint of :meth:`im2col`.
+        ``output_size`` is ``(H, W)``. The adjoint of :meth:`im2col`; ``batched_columns`` as there
+        (``cols [C*kh*kw, N*L]``).
         """
+        if batched_columns:
+            n, rows, blocks = unbatch_columns("col2im", cols.shape, output_size, kernel_size, stride, padding, dilation)
+            per_image = self.xp.ascontiguousarray(cols.reshape(rows, n, blocks).transpose(1, 0, 2))
+            return self.col2im(per_image, output_size, kernel_size, stride, padding, dilation)
         geometry = col2im_geometry("col2im", cols.shape, output_size, kernel_size, stride, padding, dilation)
         n, c, (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = geometry
         height, width = _pair("col2im", "output_size", output_size)
@@ -474,11 +497,7 @@ class Backend(ABC):
 
     def max_pool2d_backward(self, grad: Array, indices: Array, input_shape: tuple[int, ...]) -> Array:
         """``dx [N, C, H, W]``: ``grad [N, C, oh, ow]`` summed into the positions ``indices`` name."""
-        if grad.shape != indices.shape or len(input_shape) != 4 or tuple(grad.shape[:2]) != tuple(input_shape[:2]):
-            raise ShapeError(
-                f"max_pool2d_backward: grad {tuple(grad.shape)} and indices {tuple(indices.shape)} must match "
-                f"and agree with input shape {tuple(input_shape)} on [N, C]"
-            )
+        check_max_pool_backward(grad, indices, input_shape)
         xp = self.xp
         n, c, height, width = input_shape
         plane = height * width
@@ -821,6 +840,16 @@ def col2im_geometry(op: str, cols_shape: tuple[int, ...], output_size, kernel_si
     return geometry
 
 
+def unbatch_columns(op: str, cols_shape: tuple[int, ...], output_size, kernel_size, stride, padding, dilation) -> tuple[int, int, int]:
+    """``(N, C*kh*kw, L)``: the per-image shape of batched columns ``[C*kh*kw, N*L]``."""
+    if len(cols_shape) != 2:
+        raise ShapeError(f"{op}: batched columns must be [C*kh*kw, N*L], got shape {tuple(cols_shape)}")
+    oh, ow = conv_geometry(op, (1, 1, *_pair(op, "output_size", output_size)), kernel_size, stride, padding, dilation)[-1]
+    if oh * ow == 0 or cols_shape[1] % (oh * ow):
+        raise ShapeError(f"{op}: batched columns have {cols_shape[1]} columns, not a multiple of L = {oh}*{ow}")
+    return cols_shape[1] // (oh * ow), cols_shape[0], oh * ow
+
+
 def pool_geometry(op: str, shape: tuple[int, ...], dtype: Any, kernel_size, stride, padding, dilation, ceil_mode: bool) -> tuple:
     """``(n, c, (H, W), kernel, stride, padding, dilation, out)`` of 2-D pooling, PyTorch's sizes."""
     if len(shape) != 4:
@@ -844,6 +873,14 @@ def pool_geometry(op: str, shape: tuple[int, ...], dtype: Any, kernel_size, stri
     if min(out) < 1:
         raise ShapeError(f"{op}: input {tuple(shape)} is too small for kernel {kernel} with padding {pad}")
     return shape[0], shape[1], tuple(shape[2:]), kernel, step, pad, dil, tuple(out)
+
+
+def check_max_pool_backward(grad: Array, indices: Array, input_shape: tuple[int, ...]) -> None:
+    if grad.shape != indices.shape or len(input_shape) != 4 or tuple(grad.shape[:2]) != tuple(input_shape[:2]):
+        raise ShapeError(
+            f"max_pool2d_backward: grad {tuple(grad.shape)} and indices {tuple(indices.shape)} must match "
+            f"and agree with input shape {tuple(input_shape)} on [N, C]"
+        )
 
 
 def _pool_windows(xp: Any, x: Array, pool: tuple, fill: float) -> tuple[Array, Array]:

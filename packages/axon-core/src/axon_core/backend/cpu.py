@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Array, Backend
+from .base import Array, Backend, _pair, _upcast, check_max_pool_backward, col2im_geometry, conv_geometry, pool_geometry, unbatch_columns
 from .host_matmul import matmul
+from .host_memory import retain_freed_memory
 
 __all__ = ["CpuBackend"]
 
@@ -18,8 +19,54 @@ class CpuBackend(Backend):
     # blockwise flash loop (tools/bench/bench_attention.py); above, linear memory matters more.
     flash_attention_min_score_bytes = 64 * 2**20
 
+    def __init__(self, device) -> None:
+        super().__init__(device)
+        retain_freed_memory()
+
     def matmul(self, a: Array, b: Array) -> Array:
         return matmul(a, b)
+
+    def relu(self, x: Array) -> Array:
+        if x.dtype.kind not in "fiu" or x.dtype == np.float16:
+            return super().relu(x)
+        from .host_kernels import elementwise
+
+        return elementwise.relu(x)
+
+    # im2col, col2im and max pooling run as Numba kernels (``host_kernels``): the NumPy
+    # references make padded copies and a pass per window offset, 3-10x slower on LeNet-sized
+    # inputs. Dtypes Numba cannot compute in (float16, bfloat16) are upcast as the reference does.
+    def im2col(self, x: Array, kernel_size, stride=1, padding=0, dilation=1, *, batched_columns: bool = False) -> Array:
+        from .host_kernels import im2col
+
+        geometry = conv_geometry("im2col", x.shape, kernel_size, stride, padding, dilation)
+        if x.dtype.itemsize not in (1, 2, 4, 8):
+            return super().im2col(x, kernel_size, stride, padding, dilation, batched_columns=batched_columns)
+        return im2col.im2col(x, geometry, batched_columns)
+
+    def col2im(self, cols: Array, output_size, kernel_size, stride=1, padding=0, dilation=1, *, batched_columns: bool = False) -> Array:
+        from .host_kernels import im2col
+
+        shape = unbatch_columns("col2im", cols.shape, output_size, kernel_size, stride, padding, dilation) if batched_columns else cols.shape
+        geometry = col2im_geometry("col2im", shape, output_size, kernel_size, stride, padding, dilation)
+        work = _upcast(np, cols)
+        if work.dtype.kind not in "fiuc":
+            return super().col2im(cols, output_size, kernel_size, stride, padding, dilation, batched_columns=batched_columns)
+        image = im2col.col2im(work, _pair("col2im", "output_size", output_size), geometry, batched_columns)
+        return image.astype(cols.dtype, copy=False)
+
+    def max_pool2d(self, x: Array, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> tuple[Array, Array]:
+        from .host_kernels import pooling
+
+        pool = pool_geometry("max_pool2d", x.shape, x.dtype, kernel_size, stride, padding, dilation, ceil_mode)
+        out, indices = pooling.max_pool2d(_upcast(np, x), pool)
+        return out.astype(x.dtype, copy=False), indices
+
+    def max_pool2d_backward(self, grad: Array, indices: Array, input_shape: tuple[int, ...]) -> Array:
+        from .host_kernels import pooling
+
+        check_max_pool_backward(grad, indices, input_shape)
+        return pooling.max_pool2d_backward(_upcast(np, grad), indices, tuple(input_shape)).astype(grad.dtype, copy=False)
 
     def from_numpy(self, array: np.ndarray) -> np.ndarray:
         return array

@@ -460,10 +460,10 @@ class CudaBackend(Backend):
     def _geometry_args(channels: int, height: int, width: int, kernel, step, pad, dil, out) -> tuple:
         return tuple(np.int32(v) for v in (channels, height, width, *kernel, *step, *pad, *dil, *out))
 
-    def im2col(self, x: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0, dilation: Any = 1) -> Any:
+    def im2col(self, x: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0, dilation: Any = 1, *, batched_columns: bool = False) -> Any:
         geometry = conv_geometry("im2col", x.shape, kernel_size, stride, padding, dilation)
-        if kernel_suffix(x.dtype) is None or x.size == 0:
-            return super().im2col(x, kernel_size, stride, padding, dilation)
+        if kernel_suffix(x.dtype) is None or x.size == 0 or batched_columns:
+            return super().im2col(x, kernel_size, stride, padding, dilation, batched_columns=batched_columns)
         n, c, kernel, step, pad, dil, out = geometry
         cols = self.xp.empty((n, c * kernel[0] * kernel[1], out[0] * out[1]), dtype=x.dtype)
         grid, block = self._elementwise_grid(cols.size)
@@ -472,8 +472,11 @@ class CudaBackend(Backend):
         return cols
 
     def col2im(
-        self, cols: Any, output_size: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0, dilation: Any = 1
+        self, cols: Any, output_size: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+        *, batched_columns: bool = False,
     ) -> Any:
+        if batched_columns:  # the base class transposes to [N, C*kh*kw, L] and comes back here
+            return super().col2im(cols, output_size, kernel_size, stride, padding, dilation, batched_columns=True)
         geometry = col2im_geometry("col2im", cols.shape, output_size, kernel_size, stride, padding, dilation)
         if kernel_suffix(cols.dtype) is None or cols.size == 0:
             return super().col2im(cols, output_size, kernel_size, stride, padding, dilation)

@@ -1,14 +1,17 @@
 """Convolutions: ``conv1d``, ``conv2d`` and ``conv_transpose2d`` on the backend's im2col / col2im.
 
-The backend's ``im2col`` (our CUDA kernel on cuda and cuda-sim, NumPy on cpu) lays out sliding
-blocks as ``[N, C*kh*kw, L]``; viewing them as ``[N, groups, C/groups*kh*kw, L]`` turns a
-grouped convolution into one batched GEMM whose result already is ``[N, O, Ho, Wo]``.
-``col2im`` is im2col's adjoint and serves the input gradient and the transposed convolution.
-1-d convolutions run as 2-d ones over a height of 1.
+The backend's ``im2col`` (our CUDA kernel on cuda and cuda-sim, a Numba kernel on cpu) lays out
+the sliding blocks of the whole batch as one matrix ``[C*kh*kw, N*L]`` (``batched_columns``), so
+each product of a convolution is a single GEMM per group over the whole batch rather than ``N``
+small ones: ``weight [G, O/G, C/G*kh*kw] @ cols [G, C/G*kh*kw, N*L]``. The channel-major result
+``[O, N*L]`` is transposed to ``[N, O, Ho, Wo]`` once. ``col2im`` is im2col's adjoint and serves
+the input gradient and the transposed convolution. 1-d convolutions run as 2-d ones over a
+height of 1.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from axon_autograd import Function, once_differentiable
@@ -17,6 +20,25 @@ from axon_core import DeviceError, ShapeError
 from ._util import out_like, pair, xp_of
 
 __all__ = ["conv1d", "conv2d", "conv_transpose2d"]
+
+
+def _channel_major(xp: Any, a: Any, groups: int) -> Any:
+    """``a [N, C, *spatial]`` as ``[G, C/G, N*S]`` (one transposing copy)."""
+    n, c, size = a.shape[0], a.shape[1], math.prod(a.shape[2:])
+    return xp.ascontiguousarray(a.reshape(n, c, size).transpose(1, 0, 2)).reshape(groups, c // groups, n * size)
+
+
+def _batch_major(xp: Any, a: Any, shape: tuple[int, ...], bias: Any = None) -> Any:
+    """Channel-major ``a`` (``[C, N*S]`` in any split) as ``[N, C, *spatial]`` = ``shape``, plus
+    ``bias [C]`` if given, in one pass."""
+    n, c, size = shape[0], shape[1], math.prod(shape[2:])
+    out = xp.empty((n, c, size), dtype=a.dtype)
+    source = a.reshape(c, n, size).transpose(1, 0, 2)
+    if bias is None:
+        out[...] = source
+    else:
+        xp.add(source, bias.reshape(1, c, 1), out=out)
+    return out.reshape(shape)
 
 
 def _split_pads(xp: Any, x: Any, pads: tuple[tuple[int, int], tuple[int, int]]) -> tuple[Any, tuple[int, int]]:
@@ -38,22 +60,6 @@ def _window(xp: Any, x: Any, start: tuple[int, int], size: tuple[int, int]) -> A
     return x[:, :, top : top + size[0], left : left + size[1]]
 
 
-def _batched_weight_grad(xp: Any, g_mat: Any, cols: Any) -> Any:
-    """``Σ_n g_mat[n] @ cols[n]ᵀ``: ``[N, G, A, L]`` and ``[N, G, B, L]`` -> ``[G, A, B]``.
-
-    Per-sample GEMMs summed make an ``[N, G, A, B]`` intermediate; laying both operands out as
-    ``[G, *, N*L]`` instead copies ``N*G*(A+B)*L`` elements for one GEMM per group. Take the
-    smaller: small layers (LeNet) win with the first, wide ones would blow memory up with it.
-    """
-    n, groups, a, blocks = g_mat.shape
-    b = cols.shape[2]
-    if a * b <= (a + b) * blocks:
-        return xp.matmul(g_mat, cols.transpose(0, 1, 3, 2)).sum(axis=0)
-    g2 = g_mat.transpose(1, 2, 0, 3).reshape(groups, a, n * blocks)
-    c2 = cols.transpose(1, 2, 0, 3).reshape(groups, b, n * blocks)
-    return xp.matmul(g2, c2.transpose(0, 2, 1))
-
-
 class Conv2dFunction(Function):
     """``x [N, C, H, W]``, ``weight [O, C/groups, kh, kw]``, ``bias [O]`` -> ``[N, O, Ho, Wo]``.
 
@@ -68,16 +74,13 @@ class Conv2dFunction(Function):
         ctx.in_shape, ctx.weight_shape = data.shape, weight.shape
         if data.ndim == 3:
             data, w_data = data[:, :, None], w_data[:, :, None]
-        o, cg, kh, kw = w_data.shape
+        n, o, (cg, kh, kw) = data.shape[0], w_data.shape[0], w_data.shape[1:]
         padded, sym = _split_pads(xp, data, pads)
-        cols = backend.im2col(padded, (kh, kw), stride, sym, dilation)
-        n, _, blocks = cols.shape
-        cols = cols.reshape(n, groups, cg * kh * kw, blocks)
+        cols = backend.im2col(padded, (kh, kw), stride, sym, dilation, batched_columns=True)
+        cols = cols.reshape(groups, cg * kh * kw, cols.shape[1])
         w_mat = w_data.reshape(groups, o // groups, cg * kh * kw)
-        out_h = (padded.shape[2] + 2 * sym[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-        out = xp.matmul(w_mat, cols).reshape(n, o, out_h, blocks // out_h)
-        if bias is not None:
-            out += bias._data.reshape(1, o, 1, 1)
+        out_hw = tuple((size + 2 * p - d * (k - 1) - 1) // s + 1 for size, p, d, k, s in zip(padded.shape[2:], sym, dilation, (kh, kw), stride))
+        out = _batch_major(xp, backend.matmul(w_mat, cols), (n, o, *out_hw), None if bias is None else bias._data)
         ctx.cols, ctx.w_mat = cols, w_mat
         ctx.geometry = (data.shape[2:], padded.shape[2:], sym, stride, pads, dilation, groups, (kh, kw))
         ctx.has_bias = bias is not None
@@ -87,23 +90,21 @@ class Conv2dFunction(Function):
     @once_differentiable
     def backward(ctx, grad):
         backend, xp, g = grad._device._backend, xp_of(grad), grad._data
-        if g.ndim == 3:
-            g = g[:, :, None]
         (h, w), padded_hw, sym, stride, pads, dilation, groups, kernel = ctx.geometry
-        n, o, out_h, out_w = g.shape
-        g_mat = g.reshape(n, groups, o // groups, out_h * out_w)
+        g_mat = _channel_major(xp, g, groups)
         needs = ctx.needs_input_grad
         grad_x = grad_w = grad_b = None
         if needs[0]:
-            g_cols = xp.matmul(ctx.w_mat.transpose(0, 2, 1), g_mat).reshape(n, groups * ctx.cols.shape[2], out_h * out_w)
-            g_padded = backend.col2im(g_cols, padded_hw, kernel, stride, sym, dilation)
+            g_cols = backend.matmul(ctx.w_mat.transpose(0, 2, 1), g_mat)
+            g_cols = g_cols.reshape(g_cols.shape[0] * g_cols.shape[1], g_cols.shape[2])
+            g_padded = backend.col2im(g_cols, padded_hw, kernel, stride, sym, dilation, batched_columns=True)
             top, left = pads[0][0] - sym[0], pads[1][0] - sym[1]
             gx = g_padded[:, :, top : top + h, left : left + w]
             grad_x = out_like(xp.ascontiguousarray(gx).reshape(ctx.in_shape), grad)
         if needs[1]:
-            grad_w = out_like(_batched_weight_grad(xp, g_mat, ctx.cols).reshape(ctx.weight_shape), grad)
+            grad_w = out_like(backend.matmul(g_mat, ctx.cols.transpose(0, 2, 1)).reshape(ctx.weight_shape), grad)
         if ctx.has_bias and needs[2]:
-            grad_b = out_like(g.sum(axis=(0, 2, 3)), grad)
+            grad_b = out_like(g_mat.sum(axis=2).reshape(-1), grad)
         return grad_x, grad_w, grad_b, None, None, None, None
 
 
@@ -124,14 +125,15 @@ class ConvTranspose2dFunction(Function):
         cout = cout_g * groups
         full_hw = tuple((size - 1) * s + d * (k - 1) + 1 for size, s, d, k in zip((h, w), stride, dilation, (kh, kw)))
         out_hw = tuple(f - 2 * p + extra for f, p, extra in zip(full_hw, padding, output_padding))
-        x_mat = data.reshape(n, groups, cin // groups, h * w)
+        x_mat = _channel_major(xp, data, groups)
         w_mat = weight._data.reshape(groups, cin // groups, cout_g * kh * kw)
-        cols = xp.matmul(w_mat.transpose(0, 2, 1), x_mat).reshape(n, cout * kh * kw, h * w)
+        cols = backend.matmul(w_mat.transpose(0, 2, 1), x_mat).reshape(cout * kh * kw, n * h * w)
         direct = all(extra < s for extra, s in zip(output_padding, stride))
         if direct:
-            out = backend.col2im(cols, out_hw, (kh, kw), stride, padding, dilation)
+            out = backend.col2im(cols, out_hw, (kh, kw), stride, padding, dilation, batched_columns=True)
         else:
-            out = xp.ascontiguousarray(_window(xp, backend.col2im(cols, full_hw, (kh, kw), stride, 0, dilation), padding, out_hw))
+            full = backend.col2im(cols, full_hw, (kh, kw), stride, 0, dilation, batched_columns=True)
+            out = xp.ascontiguousarray(_window(xp, full, padding, out_hw))
         if bias is not None:
             out += bias._data.reshape(1, cout, 1, 1)
         ctx.x_mat, ctx.w_mat = x_mat, w_mat
@@ -144,19 +146,18 @@ class ConvTranspose2dFunction(Function):
     def backward(ctx, grad):
         backend, xp, g = grad._device._backend, xp_of(grad), grad._data
         direct, full_hw, kernel, stride, padding, dilation, groups = ctx.geometry
-        n = g.shape[0]
         if direct:
-            g_cols = backend.im2col(g, kernel, stride, padding, dilation)
+            g_cols = backend.im2col(g, kernel, stride, padding, dilation, batched_columns=True)
         else:
             g_full = _window(xp, g, (-padding[0], -padding[1]), full_hw)
-            g_cols = backend.im2col(g_full, kernel, stride, 0, dilation)
-        g_cols = g_cols.reshape(n, groups, g_cols.shape[1] // groups, g_cols.shape[2])
+            g_cols = backend.im2col(g_full, kernel, stride, 0, dilation, batched_columns=True)
+        g_cols = g_cols.reshape(groups, g_cols.shape[0] // groups, g_cols.shape[1])
         needs = ctx.needs_input_grad
         grad_x = grad_w = grad_b = None
         if needs[0]:
-            grad_x = out_like(xp.matmul(ctx.w_mat, g_cols).reshape(ctx.in_shape), grad)
+            grad_x = out_like(_batch_major(xp, backend.matmul(ctx.w_mat, g_cols), ctx.in_shape), grad)
         if needs[1]:
-            grad_w = out_like(_batched_weight_grad(xp, ctx.x_mat, g_cols).reshape(ctx.weight_shape), grad)
+            grad_w = out_like(backend.matmul(ctx.x_mat, g_cols.transpose(0, 2, 1)).reshape(ctx.weight_shape), grad)
         if ctx.has_bias and needs[2]:
             grad_b = out_like(g.sum(axis=(0, 2, 3)), grad)
         return grad_x, grad_w, grad_b, None, None, None, None, None

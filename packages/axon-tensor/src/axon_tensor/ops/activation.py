@@ -32,9 +32,7 @@ def _reject_bool(op: str, input: Tensor) -> None:
 def relu(input: Tensor) -> Tensor:
     """``max(input, 0)``; nan stays nan; integer tensors stay integer."""
     _reject_bool("relu", input)
-    xp = input._device._backend.xp
-    data = input._data
-    return wrap(xp.where(data < 0, data.dtype.type(0), data), input._device)
+    return wrap(input._device._backend.relu(input._data), input._device)
 
 
 @tensor_method()

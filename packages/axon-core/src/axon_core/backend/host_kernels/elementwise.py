@@ -1,0 +1,24 @@
+"""Elementwise CPU kernels where NumPy needs several passes (or a slow ``where``) for one op."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["relu"]
+
+
+@njit(cache=True, nogil=True)
+def _relu(x, out, zero):  # pragma: no cover - compiled
+    # "v < 0" is false for NaN and -0.0, which pass through unchanged, as in PyTorch.
+    for i in range(x.size):
+        value = x[i]
+        out[i] = zero if value < zero else value
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    """``max(x, 0)`` of a float32/float64/integer array, NaN and -0.0 kept; same shape, new array."""
+    source = np.ascontiguousarray(x)
+    out = np.empty(source.shape, dtype=source.dtype)
+    _relu(source.reshape(-1), out.reshape(-1), source.dtype.type(0))
+    return out
