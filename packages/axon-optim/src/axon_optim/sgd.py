@@ -6,7 +6,6 @@ from typing import Any, Iterable
 
 from axon_tensor.tensor import wrap
 
-from ._math import arrays_of, scalar
 from .optimizer import Optimizer, required
 
 __all__ = ["SGD"]
@@ -46,19 +45,20 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _update_group(self, group: dict[str, Any], params: list[Any]) -> None:
-        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-        weight_decay, nesterov = group["weight_decay"], group["nesterov"]
+        momentum = group["momentum"]
         for p in params:
-            _, param, grad = arrays_of(p, group["maximize"])
-            if weight_decay != 0:
-                grad = grad + scalar(param, weight_decay) * param
+            param = p.data
+            buffer, init_buffer = None, False
             if momentum != 0:
                 state = self.state[p]
-                buffer = state.get("momentum_buffer")
-                if buffer is None:
-                    buffer = state["momentum_buffer"] = wrap(grad.copy(), p.data.device)
-                else:
-                    buffer._data *= scalar(param, momentum)
-                    buffer._data += scalar(param, 1 - dampening) * grad
-                grad = grad + scalar(param, momentum) * buffer._data if nesterov else buffer._data
-            param += scalar(param, -lr) * grad
+                if state.get("momentum_buffer") is None:
+                    state["momentum_buffer"] = wrap(param._device._backend.xp.empty_like(param._data), param.device)
+                    init_buffer = True
+                buffer = state["momentum_buffer"]._data
+            # One fused pass per parameter (a Numba kernel on the CPU); the backend's reference
+            # runs the same arithmetic as separate array ops elsewhere.
+            param._device._backend.sgd_step(
+                param._data, p.grad.data._data, buffer, lr=group["lr"], momentum=momentum,
+                dampening=group["dampening"], weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                maximize=group["maximize"], init_buffer=init_buffer,
+            )

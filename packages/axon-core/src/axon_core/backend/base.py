@@ -347,6 +347,40 @@ class Backend(ABC):
         return out.astype(grad.dtype, copy=False)
 
     # -- optimizer --------------------------------------------------------------------------
+    def sgd_step(
+        self,
+        param: Array,
+        grad: Array,
+        momentum_buffer: Array | None,
+        *,
+        lr: float,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        maximize: bool = False,
+        init_buffer: bool = False,
+    ) -> None:
+        """One ``torch.optim.SGD`` step, in place on ``param`` and ``momentum_buffer`` (one shape).
+
+        ``g = ±grad + weight_decay * param``; with momentum ``buf = momentum * buf + (1 -
+        dampening) * g`` (``buf = g`` when ``init_buffer``, the first step) and ``g = g +
+        momentum * buf`` (Nesterov) or ``g = buf``; then ``param += -lr * g``. Scalars are cast
+        to the parameter's dtype, as PyTorch computes float32 tensors with float32 scalars.
+        """
+        t = param.dtype.type
+        g = -grad if maximize else grad
+        if weight_decay != 0:
+            g = g + t(weight_decay) * param
+        if momentum != 0:
+            if init_buffer:
+                momentum_buffer[...] = g
+            else:
+                momentum_buffer *= t(momentum)
+                momentum_buffer += t(1 - dampening) * g
+            g = g + t(momentum) * momentum_buffer if nesterov else momentum_buffer
+        param += t(-lr) * g
+
     def adam_step(
         self,
         param: Array,

@@ -26,6 +26,20 @@ class CpuBackend(Backend):
     def matmul(self, a: Array, b: Array) -> Array:
         return matmul(a, b)
 
+    def sgd_step(self, param: Array, grad: Array, momentum_buffer: Array | None, *, lr: float, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False,
+                 init_buffer: bool = False) -> None:
+        options = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+                       maximize=maximize, init_buffer=init_buffer)
+        arrays = (param, grad) if momentum_buffer is None else (param, grad, momentum_buffer)
+        if param.dtype not in (np.float32, np.float64) or any(
+            a.dtype != param.dtype or a.shape != param.shape or not a.flags.c_contiguous for a in arrays
+        ):
+            return super().sgd_step(param, grad, momentum_buffer, **options)
+        from .host_kernels import optim
+
+        optim.sgd_step(param, grad, momentum_buffer, **options)
+
     def relu(self, x: Array) -> Array:
         if x.dtype.kind not in "fiu" or x.dtype == np.float16:
             return super().relu(x)
