@@ -507,8 +507,9 @@ class Backend(ABC):
         """Max pooling of ``x [N, C, H, W]``: ``(out [N, C, oh, ow], indices [N, C, oh, ow])``.
 
         ``indices`` are int64 positions ``h * W + w`` in each input plane (as PyTorch's
-        ``return_indices``); padding never wins; NaN wins (first NaN in the window). ``stride``
-        defaults to ``kernel_size``; ``padding`` must be at most half the kernel.
+        ``return_indices``); padding never wins (a window of ``-inf`` points at its first position
+        inside the image, or at -1 if it has none); NaN wins (first NaN in the window).
+        ``stride`` defaults to ``kernel_size``; ``padding`` must be at most half the kernel.
         """
         pool = pool_geometry("max_pool2d", x.shape, x.dtype, kernel_size, stride, padding, dilation, ceil_mode)
         xp = self.xp
@@ -525,9 +526,13 @@ class Backend(ABC):
             xp.copyto(out, candidate, where=better)
             xp.copyto(position, offset, where=better)
         ki, kj = position // kw, position % kw
-        rows = xp.arange(oh).reshape(oh, 1) * sh - ph + ki * dh
-        cols = xp.arange(ow).reshape(1, ow) * sw - pw + kj * dw
-        return out.astype(x.dtype, copy=False), (rows * width + cols).astype(xp.int64)
+        top, left = xp.arange(oh).reshape(oh, 1) * sh - ph, xp.arange(ow).reshape(1, ow) * sw - pw
+        indices = ((top + ki * dh) * width + left + kj * dw).astype(xp.int64)
+        # Nothing beat offset (0, 0) of a -inf window, and it may lie in the padding, where
+        # h * W + w names another pixel: point at the window's first position inside instead.
+        first_row, first_col = _first_inside(xp, top, height, kh, dh), _first_inside(xp, left, width, kw, dw)
+        first = xp.where((first_row >= 0) & (first_col >= 0), first_row * width + first_col, -1)
+        return out.astype(x.dtype, copy=False), xp.where(out == -xp.inf, first, indices).astype(xp.int64)
 
     def max_pool2d_backward(self, grad: Array, indices: Array, input_shape: tuple[int, ...]) -> Array:
         """``dx [N, C, H, W]``: ``grad [N, C, oh, ow]`` summed into the positions ``indices`` name."""
@@ -536,7 +541,11 @@ class Backend(ABC):
         n, c, height, width = input_shape
         plane = height * width
         offsets = (xp.arange(n * c, dtype=xp.int64) * plane).reshape(n, c, 1, 1)
-        total = xp.bincount((indices + offsets).ravel(), weights=grad.ravel().astype(xp.float64), minlength=n * c * plane)
+        # -1 (a window with nothing inside) has no pixel to take its gradient.
+        inside = (indices >= 0) & (indices < plane)
+        total = xp.bincount(
+            xp.where(inside, indices + offsets, 0).ravel(), weights=xp.where(inside, grad.astype(xp.float64), 0).ravel(), minlength=n * c * plane
+        )
         return total.reshape(input_shape).astype(grad.dtype)
 
     def avg_pool2d(
@@ -915,6 +924,12 @@ def check_max_pool_backward(grad: Array, indices: Array, input_shape: tuple[int,
             f"max_pool2d_backward: grad {tuple(grad.shape)} and indices {tuple(indices.shape)} must match "
             f"and agree with input shape {tuple(input_shape)} on [N, C]"
         )
+
+
+def _first_inside(xp: Any, start: Array, size: int, k: int, d: int) -> Array:
+    """Per window start, the first of ``start + i*d`` (``i < k``) in ``[0, size)``, or -1."""
+    first = xp.where(start < 0, start + (-start + d - 1) // d * d, start)
+    return xp.where((first < size) & (first <= start + (k - 1) * d), first, -1)
 
 
 def _pool_windows(xp: Any, x: Array, pool: tuple, fill: float) -> tuple[Array, Array]:

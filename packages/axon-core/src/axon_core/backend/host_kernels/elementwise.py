@@ -18,7 +18,7 @@ def _relu(x, out, zero):  # pragma: no cover - compiled
 
 def relu(x: np.ndarray) -> np.ndarray:
     """``max(x, 0)`` of a float32/float64/integer array, NaN and -0.0 kept; same shape, new array."""
-    source = np.ascontiguousarray(x)
-    out = np.empty(source.shape, dtype=source.dtype)
+    source = np.ascontiguousarray(x)  # at least 1-d: a 0-d x comes back as shape (1,)
+    out = np.empty(x.shape, dtype=source.dtype)
     _relu(source.reshape(-1), out.reshape(-1), source.dtype.type(0))
     return out

@@ -2,8 +2,11 @@
 
 The rules are the NumPy reference's (``Backend.max_pool2d``) and PyTorch's: window offsets are
 visited row by row, the first maximum wins, a NaN replaces a number and then stays (so the
-first NaN wins), positions outside the image read as ``-inf`` (so they never replace anything
-and only win a window with nothing inside), and indices are ``h * W + w`` in the input plane.
+first NaN wins), positions outside the image read as ``-inf`` (so they never replace anything),
+and indices are ``h * W + w`` in the input plane. A window whose maximum is ``-inf`` points at
+its first position inside the image (as PyTorch and the CUDA kernel do), or at -1 when it has
+none (possible with dilation; as the CUDA kernel does), never at padding: ``h * W + w`` of a padded position would
+name another pixel of the plane.
 Each output row is swept once per window offset over its in-bounds range, with flat unsigned
 offsets (see ``im2col.py`` for why), rather than window by window.
 """
@@ -17,6 +20,13 @@ from numba import uint64 as u64
 from .im2col import _in_bounds
 
 __all__ = ["max_pool2d", "max_pool2d_backward"]
+
+
+@njit(cache=True, nogil=True)
+def _first_inside(start, size, k, d):  # pragma: no cover - compiled
+    """The first of ``start + i*d`` (``i < k``) in ``[0, size)``, or -1."""
+    first = start + (-start + d - 1) // d * d if start < 0 else start
+    return first if first < size and first <= start + (k - 1) * d else -1
 
 
 @njit(cache=True, nogil=True)
@@ -49,6 +59,12 @@ def _max_pool2d(x, out, indices, planes, height, width, kh, kw, sh, sw, ph, pw, 
                         if value > best or (value != value and best == best):
                             out[row + u64(oj)] = value
                             indices[row + u64(oj)] = position
+            # Still -inf: nothing beat offset (0, 0), which may lie in the padding.
+            h = _first_inside(top, height, kh, dh)
+            for oj in range(ow):
+                if out[row + u64(oj)] == -np.inf:
+                    w = _first_inside(oj * sw - pw, width, kw, dw)
+                    indices[row + u64(oj)] = h * width + w if h >= 0 and w >= 0 else -1
 
 
 @njit(cache=True, nogil=True)
