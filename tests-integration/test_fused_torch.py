@@ -232,6 +232,38 @@ def test_max_pool2d_matches_torch(params):
     close(backend.max_pool2d_backward(g, idx, x.shape), xt.grad)
 
 
+@pytest.mark.parametrize("params", [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=(3, 2), stride=(2, 2), padding=(1, 1), dilation=(2, 1), ceil_mode=True),
+    dict(kernel_size=3, stride=1, padding=1),
+])
+@pytest.mark.parametrize("implementation", ["cpu kernel", "reference"])
+def test_max_pool2d_nan_and_inf_indices_match_torch(params, implementation):
+    # PyTorch: the first maximum wins, every NaN replaces what came before (the last NaN wins),
+    # and a window of -inf points at its first pixel inside the image.
+    x = randn(2, 3, 9, 8, dtype=np.float32)
+    draw = rng.random(x.shape)
+    x[draw < 0.15] = np.nan
+    x[(draw >= 0.15) & (draw < 0.3)] = -np.inf
+    x[1, 2] = -np.inf
+    pool = backend.max_pool2d if implementation == "cpu kernel" else base_backend.Backend.max_pool2d.__get__(backend)
+    out, idx = pool(x, **params)
+    out_t, idx_t = F.max_pool2d(tt(x), return_indices=True, **params)
+    np.testing.assert_array_equal(out, out_t.numpy())
+    np.testing.assert_array_equal(idx, idx_t.numpy())
+
+
+@pytest.mark.parametrize("params", [dict(kernel_size=5, padding=2), dict(kernel_size=(2, 3), stride=(2, 1), padding=(1, 0), dilation=(1, 2))])
+def test_conv2d_columns_batched_layout_match_unfold_fold(params):
+    x = randn(3, 2, 9, 8, dtype=np.float32)
+    cols = backend.im2col(x, **params, batched_columns=True)
+    unfolded = F.unfold(tt(x), **params).numpy()
+    np.testing.assert_array_equal(cols, unfolded.transpose(1, 0, 2).reshape(unfolded.shape[1], -1))
+    np.testing.assert_array_equal(backend.col2im(cols, (9, 8), **params, batched_columns=True),
+                                  F.fold(tt(unfolded), (9, 8), **params).numpy())
+
+
 def test_max_pool2d_nan_propagates():
     x = randn(1, 1, 4, 4)
     x[0, 0, 1, 1] = np.nan

@@ -5,8 +5,10 @@
 Models: an MLP 784-1024-1024-10 (batch 256) and LeNet-5 (batch 128, 28×28 inputs). A step is
 zero_grad, forward, cross-entropy, backward and an SGD update (``axon_optim.SGD`` against
 ``torch.optim.SGD``, both with momentum 0.9). Each (framework, model) pair runs in its own
-subprocess so peak RSS is its own; the ratios are axon / PyTorch from the same invocation. The
-machine's load average is recorded before and after, since a shared machine skews timings.
+subprocess so peak RSS is its own. ``--rounds`` alternates axon and PyTorch subprocesses that
+many times; each round gives a ratio axon / PyTorch of median step times, and the reported ratio
+is the median over rounds, so a slow spell of a shared machine skews one round, not the result.
+The machine's load average is recorded before and after.
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ def _measure(framework: str, model: str, steps: int, warmup: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--out", default="bench-results/bench_train.json")
     parser.add_argument("--child", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
@@ -107,16 +110,27 @@ def main() -> None:
     load_before = os.getloadavg()
     results: dict = {}
     for model in SHAPES:
-        results[model] = {}
-        for framework in ("axon", "torch"):
-            out = subprocess.run([sys.executable, __file__, "--child", framework, model, "--steps", str(args.steps), "--warmup", str(args.warmup)],
-                                 check=True, capture_output=True, text=True)
-            results[model][framework] = json.loads(out.stdout.strip().splitlines()[-1])
+        runs: dict[str, list[dict]] = {"axon": [], "torch": []}
+        for _ in range(args.rounds):
+            for framework in ("axon", "torch"):
+                out = subprocess.run([sys.executable, __file__, "--child", framework, model, "--steps", str(args.steps),
+                                      "--warmup", str(args.warmup)], check=True, capture_output=True, text=True)
+                runs[framework].append(json.loads(out.stdout.strip().splitlines()[-1]))
+        round_ratios = [a["median_step_s"] / t["median_step_s"] for a, t in zip(runs["axon"], runs["torch"])]
+        results[model] = {
+            framework: {"median_step_s": float(np.median([r["median_step_s"] for r in rs])),
+                        "min_step_s": float(np.min([r["min_step_s"] for r in rs])),
+                        "peak_rss_mib": float(np.max([r["peak_rss_mib"] for r in rs])),
+                        "rounds": rs}
+            for framework, rs in runs.items()
+        }
+        results[model]["time_ratio_per_round"] = round_ratios
+        results[model]["time_ratio_axon_over_torch"] = float(np.median(round_ratios))
         a, t = results[model]["axon"], results[model]["torch"]
-        results[model]["time_ratio_axon_over_torch"] = a["median_step_s"] / t["median_step_s"]
         results[model]["rss_ratio_axon_over_torch"] = a["peak_rss_mib"] / t["peak_rss_mib"]
         print(f"{model}: axon {a['median_step_s'] * 1e3:.1f} ms, torch {t['median_step_s'] * 1e3:.1f} ms, "
-              f"time ratio {results[model]['time_ratio_axon_over_torch']:.2f}, RSS ratio {results[model]['rss_ratio_axon_over_torch']:.2f}")
+              f"time ratio {results[model]['time_ratio_axon_over_torch']:.2f} (rounds: "
+              f"{', '.join(f'{r:.2f}' for r in round_ratios)}), RSS ratio {results[model]['rss_ratio_axon_over_torch']:.2f}")
     report = {
         "benchmark": "train_step",
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
@@ -124,6 +138,7 @@ def main() -> None:
                     "torch_threads": torch.get_num_threads(),
                     "load_average_1_5_15min": {"before": list(load_before), "after": list(os.getloadavg())}},
         "steps": args.steps,
+        "rounds": args.rounds,
         "optimizer": f"SGD lr={LR} momentum={MOMENTUM}: axon_optim.SGD vs torch.optim.SGD",
         "results": results,
     }

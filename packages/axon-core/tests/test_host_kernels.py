@@ -257,7 +257,7 @@ def pool_input(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, kin
         x = rng.choice(np.array([0.0, -0.0, 1.0, -1.0]), size=shape, p=[0.4, 0.3, 0.2, 0.1])
     elif kind == "zeros":
         x = np.zeros(shape)
-    elif kind == "nan":  # first NaN wins; NaN beats numbers and -inf
+    elif kind == "nan":  # the last NaN wins; NaN beats numbers and -inf
         x = rng.standard_normal(shape)
         x[rng.random(shape) < 0.15] = np.nan
     elif kind == "-inf":  # windows of nothing but -inf must point inside the image
@@ -299,7 +299,7 @@ def test_max_pool2d_rules_by_hand() -> None:
     nan, inf = np.nan, np.inf
     x = np.array([[[[0.0, -0.0, 5.0, nan], [-0.0, 0.0, nan, 1.0]]]], dtype=np.float32)
     out, indices = cpu.max_pool2d(x, 2)
-    np.testing.assert_array_equal(indices, [[[[0, 3]]]])  # the first zero; the first NaN
+    np.testing.assert_array_equal(indices, [[[[0, 6]]]])  # the first zero; the last NaN, as PyTorch
     assert not np.signbit(out[0, 0, 0, 0]) and np.isnan(out[0, 0, 0, 1])
     # A window of -inf points at its first pixel inside the image, never at the padding.
     x = np.full((1, 1, 3, 3), -inf, dtype=np.float64)

@@ -508,7 +508,8 @@ class Backend(ABC):
 
         ``indices`` are int64 positions ``h * W + w`` in each input plane (as PyTorch's
         ``return_indices``); padding never wins (a window of ``-inf`` points at its first position
-        inside the image, or at -1 if it has none); NaN wins (first NaN in the window).
+        inside the image, or at -1 if it has none); NaN wins, the last NaN in the window (as
+        PyTorch's kernels: a NaN replaces anything, even an earlier NaN).
         ``stride`` defaults to ``kernel_size``; ``padding`` must be at most half the kernel.
         """
         pool = pool_geometry("max_pool2d", x.shape, x.dtype, kernel_size, stride, padding, dilation, ceil_mode)
@@ -517,12 +518,12 @@ class Backend(ABC):
         windows, _ = _pool_windows(xp, x, pool, -xp.inf)
         # One vectorised pass per window offset (kh*kw of them) over output-sized arrays: far
         # cheaper than an argmax along a strided 6-d view. Strict ">" keeps the first maximum;
-        # a NaN replaces a number and is then kept, so the first NaN wins.
+        # every NaN replaces what came before, so the last NaN wins.
         out = windows[..., 0, 0].copy()
         position = xp.zeros(out.shape, dtype=xp.int64)
         for offset in range(1, kh * kw):
             candidate = windows[..., offset // kw, offset % kw]
-            better = (candidate > out) | ((candidate != candidate) & (out == out))
+            better = (candidate > out) | (candidate != candidate)
             xp.copyto(out, candidate, where=better)
             xp.copyto(position, offset, where=better)
         ki, kj = position // kw, position % kw

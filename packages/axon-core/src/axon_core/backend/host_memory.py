@@ -26,12 +26,12 @@ def retain_freed_memory() -> int:
     """Apply ``AXON_MALLOC_TOP_PAD`` (default 64 MiB) once per process; returns the bytes set (0: none)."""
     global _applied
     if _applied is None:
-        _applied = 0
         raw = os.environ.get("AXON_MALLOC_TOP_PAD", str(DEFAULT_TOP_PAD))
         try:
             top_pad = int(raw)
         except ValueError:
             raise ValueError(f"AXON_MALLOC_TOP_PAD must be a number of bytes, got {raw!r}") from None
+        _applied = 0
         libc_name = ctypes.util.find_library("c")
         if top_pad > 0 and libc_name:
             libc = ctypes.CDLL(libc_name)

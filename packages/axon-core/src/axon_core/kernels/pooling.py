@@ -4,9 +4,10 @@ Geometry arguments, in order: ``H, W, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow`` (
 output size, ceil_mode included, is computed on the host). ``planes = N * C``.
 
 - ``max_pool2d_fwd_S(x, out, indices, planes, <geometry>)``: ``indices`` int64 ``h * W + w``;
-  the first maximum wins, NaN wins over numbers.
+  the first maximum wins; a NaN beats everything and a later NaN replaces an earlier one (the
+  last NaN wins, as in PyTorch's kernels); a window with nothing inside the image gets -1.
 - ``max_pool2d_bwd_S(grad, indices, dx, planes, H*W, oh*ow)``: float32 ``atomicAdd`` into ``dx``
-  (float32, zeroed by the caller).
+  (float32, zeroed by the caller); an index outside the plane (-1) is skipped.
 - ``avg_pool2d_fwd_S(x, out, divisor, planes, <geometry>)`` and ``avg_pool2d_bwd_S(grad, dx,
   divisor, planes, <geometry>)``: ``divisor`` is a float32 ``[oh, ow]`` array (PyTorch's rule
   for count_include_pad / divisor_override, from the host); the backward gathers per input pixel.
@@ -38,8 +39,7 @@ extern "C" __global__ void max_pool2d_fwd_$S(const $T* __restrict__ x, $T* __res
                 int w = oj * sw - pw + kj * dw;
                 if (w < 0 || w >= width) { continue; }
                 float v = to_f(src[h * width + w]);
-                bool best_is_nan = best != best;
-                if (best_at < 0 || (!best_is_nan && (v > best || v != v))) { best = v; best_at = (long long)h * width + w; }
+                if (best_at < 0 || v > best || v != v) { best = v; best_at = (long long)h * width + w; }
             }
         }
         store_f(out + i, best);
@@ -52,7 +52,8 @@ extern "C" __global__ void max_pool2d_bwd_$S(const $T* __restrict__ grad, const 
     long long total = (long long)planes * out_size;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
         long long plane = i / out_size;
-        atomicAdd(dx + plane * plane_size + indices[i], to_f(grad[i]));
+        long long at = indices[i];
+        if (at >= 0 && at < plane_size) { atomicAdd(dx + plane * plane_size + at, to_f(grad[i])); }
     }
 }
 

@@ -1,8 +1,8 @@
 """Max pooling with indices and its backward on the CPU, one pass over the data.
 
 The rules are the NumPy reference's (``Backend.max_pool2d``) and PyTorch's: window offsets are
-visited row by row, the first maximum wins, a NaN replaces a number and then stays (so the
-first NaN wins), positions outside the image read as ``-inf`` (so they never replace anything),
+visited row by row, the first maximum wins, every NaN replaces what came before (so the last
+NaN wins), positions outside the image read as ``-inf`` (so they never replace anything),
 and indices are ``h * W + w`` in the input plane. A window whose maximum is ``-inf`` points at
 its first position inside the image (as PyTorch and the CUDA kernel do), or at -1 when it has
 none (possible with dilation; as the CUDA kernel does), never at padding: ``h * W + w`` of a padded position would
@@ -56,7 +56,7 @@ def _max_pool2d(x, out, indices, planes, height, width, kh, kw, sh, sw, ph, pw, 
                         position = first + (oj - lo) * sw
                         value = x[u64(image + position)]
                         best = out[row + u64(oj)]
-                        if value > best or (value != value and best == best):
+                        if value > best or value != value:
                             out[row + u64(oj)] = value
                             indices[row + u64(oj)] = position
             # Still -inf: nothing beat offset (0, 0), which may lie in the padding.
