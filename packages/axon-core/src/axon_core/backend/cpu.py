@@ -1,4 +1,8 @@
-"""The CPU backend: NumPy arrays in host memory."""
+"""The CPU backend: NumPy arrays in host memory.
+
+Most ops are the base class's NumPy references; relu, sgd_step, im2col/col2im and max pooling
+run as Numba kernels (``host_kernels``) that compute the same numbers in one pass.
+"""
 
 from __future__ import annotations
 
