@@ -22,15 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
-import subprocess
-import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
+
+from _harness import machine_info, peak_rss_mib, run_child, time_steps, write_report
 
 LR = 1e-3
 BATCH, SEQ, D_MODEL, HEADS, FFN = 16, 256, 512, 8, 2048
@@ -80,16 +77,7 @@ def _torch_step(dropout: float):
 
 
 def _measure_step(framework: str, dropout: float, steps: int, warmup: int) -> dict:
-    step = (_axon_step if framework == "axon" else _torch_step)(dropout)
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return {"median_step_s": float(np.median(times)), "min_step_s": float(np.min(times)),
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return time_steps((_axon_step if framework == "axon" else _torch_step)(dropout), steps, warmup)
 
 
 def _measure_attention(path: str) -> dict:
@@ -100,7 +88,7 @@ def _measure_attention(path: str) -> dict:
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal((1, ATTN_HEADS, ATTN_SEQ, ATTN_DIM)).astype(np.float32) for _ in range(3)]
     causal = np.tril(np.ones((ATTN_SEQ, ATTN_SEQ), dtype=bool))
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_before = peak_rss_mib()
     tracemalloc.start()
     start = time.perf_counter()
     q, k, v = (Variable(tensor(a), requires_grad=True) for a in arrays)
@@ -113,13 +101,7 @@ def _measure_attention(path: str) -> dict:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return {"path": out.grad_fn._function.__name__, "tracemalloc_peak_mib": peak / 2**20,
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "rss_before_mib": rss_before, "forward_backward_s": elapsed}
-
-
-def _child(args: list[str]) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", *args], check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+            "peak_rss_mib": peak_rss_mib(), "rss_before_mib": rss_before, "forward_backward_s": elapsed}
 
 
 def main() -> None:
@@ -138,9 +120,6 @@ def main() -> None:
             result = _measure_attention(args.child[1])
         print(json.dumps(result))
         return
-    import torch
-    from threadpoolctl import threadpool_info
-
     load_before = os.getloadavg()
     steps: dict = {f"dropout_{dropout}": {"rounds": []} for dropout in (0.1, 0.0)}
     for round_index in range(args.rounds):
@@ -148,7 +127,7 @@ def main() -> None:
         for dropout in (0.1, 0.0):
             result: dict = {"load_average": os.getloadavg()}
             for fw in order:
-                result[fw] = _child(["step", fw, str(dropout), "--steps", str(args.steps), "--warmup", str(args.warmup)])
+                result[fw] = run_child(__file__, "step", fw, str(dropout), "--steps", str(args.steps), "--warmup", str(args.warmup))
             result["time_ratio_axon_over_torch"] = result["axon"]["median_step_s"] / result["torch"]["median_step_s"]
             steps[f"dropout_{dropout}"]["rounds"].append(result)
             print(f"round {round_index}, dropout {dropout}: axon {result['axon']['median_step_s'] * 1e3:.0f} ms, "
@@ -161,27 +140,20 @@ def main() -> None:
         entry["time_ratio_axon_over_torch"] = float(np.median([r["time_ratio_axon_over_torch"] for r in rounds]))
         print(f"encoder layer step ({key}): axon {entry['axon_median_step_s'] * 1e3:.0f} ms, torch {entry['torch_median_step_s'] * 1e3:.0f} ms, "
               f"median ratio {entry['time_ratio_axon_over_torch']:.2f} over {len(rounds)} rounds")
-    attention = {path: _child(["attention", path]) for path in ("flash", "plain")}
+    attention = {path: run_child(__file__, "attention", path) for path in ("flash", "plain")}
     attention["tracemalloc_ratio_plain_over_flash"] = attention["plain"]["tracemalloc_peak_mib"] / attention["flash"]["tracemalloc_peak_mib"]
     attention["rss_ratio_plain_over_flash"] = attention["plain"]["peak_rss_mib"] / attention["flash"]["peak_rss_mib"]
     print(f"attention seq {ATTN_SEQ}: flash peak {attention['flash']['tracemalloc_peak_mib']:.0f} MiB (RSS {attention['flash']['peak_rss_mib']:.0f}), "
           f"plain peak {attention['plain']['tracemalloc_peak_mib']:.0f} MiB (RSS {attention['plain']['peak_rss_mib']:.0f})")
     report = {
         "benchmark": "attention",
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                    "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-                    "torch_threads": torch.get_num_threads(),
-                    "blas_threads": [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"],
-                    "load_average_before": load_before, "load_average_after": os.getloadavg()},
+        "machine": machine_info(load_before, blas_threads=True),
         "encoder_layer_step": {"shape": {"batch": BATCH, "seq": SEQ, "d_model": D_MODEL, "nhead": HEADS, "dim_feedforward": FFN, "dtype": "float32"},
                                "steps": args.steps, "warmup": args.warmup, "rounds": args.rounds, "results": steps},
         "attention_memory": {"shape": {"batch": 1, "heads": ATTN_HEADS, "seq": ATTN_SEQ, "head_dim": ATTN_DIM, "dtype": "float32", "causal": True},
                              "results": attention},
     }
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2))
-    print(f"wrote {path}")
+    print(f"wrote {write_report(report, args.out)}")
 
 
 if __name__ == "__main__":

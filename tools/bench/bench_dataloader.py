@@ -16,9 +16,10 @@ import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+
+from _harness import write_report
 
 STEP_S = 0.001
 
@@ -129,9 +130,7 @@ def main() -> None:
             "no_consumer_ms_per_batch_ratio_workers2": results["axon"]["workers2_no_consumer"]["ms_per_step"] / results["torch"]["workers2_no_consumer"]["ms_per_step"],
             "no_consumer_ms_per_batch_ratio_workers0": results["axon"]["workers0_no_consumer"]["ms_per_step"] / results["torch"]["workers0_no_consumer"]["ms_per_step"],
         }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    write_report(report, args.out)
     print(json.dumps(report, indent=2))
 
 

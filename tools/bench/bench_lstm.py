@@ -14,13 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
+
+from _harness import machine_info, run_child, time_steps, write_report
 
 SEQ, BATCH, INPUT, HIDDEN, LAYERS = 128, 32, 512, 512, 2
 LR, MOMENTUM = 0.01, 0.9
@@ -72,15 +69,7 @@ def _torch_step():
 
 
 def _measure(framework: str, steps: int, warmup: int) -> dict:
-    step = (_axon_step if framework == "axon" else _torch_step)()
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return {"median_step_s": float(np.median(times)), "min_step_s": float(np.min(times)), "steps_s": times}
+    return time_steps((_axon_step if framework == "axon" else _torch_step)(), steps, warmup, peak_rss=False, keep_times=True)
 
 
 def main() -> None:
@@ -93,32 +82,22 @@ def main() -> None:
     if args.child:
         print(json.dumps(_measure(args.child, args.steps, args.warmup)))
         return
-    import torch
-
     load_before = os.getloadavg()
-    results = {}
-    for framework in ("axon", "torch"):
-        out = subprocess.run([sys.executable, __file__, "--child", framework, "--steps", str(args.steps), "--warmup", str(args.warmup)],
-                             check=True, capture_output=True, text=True)
-        results[framework] = json.loads(out.stdout.strip().splitlines()[-1])
+    results = {framework: run_child(__file__, framework, "--steps", str(args.steps), "--warmup", str(args.warmup))
+               for framework in ("axon", "torch")}
     ratio = results["axon"]["median_step_s"] / results["torch"]["median_step_s"]
     report = {
         "benchmark": "lstm_train_step",
         "config": {"seq": SEQ, "batch": BATCH, "input_size": INPUT, "hidden_size": HIDDEN, "num_layers": LAYERS, "dtype": "float32",
                    "optimizer": f"SGD lr={LR} momentum={MOMENTUM}", "loss": "mse"},
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                    "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-                    "torch_threads": torch.get_num_threads(), "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
+        "machine": machine_info(load_before, load_keys=("loadavg_before", "loadavg_after")),
         "steps": args.steps,
         "results": results,
         "time_ratio_axon_over_torch": ratio,
     }
     print(f"lstm train step: axon {results['axon']['median_step_s'] * 1e3:.0f} ms, torch {results['torch']['median_step_s'] * 1e3:.0f} ms, "
           f"ratio {ratio:.2f} (load average {load_before[0]:.1f} -> {report['machine']['loadavg_after'][0]:.1f})")
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2))
-    print(f"wrote {path}")
+    print(f"wrote {write_report(report, args.out)}")
 
 
 if __name__ == "__main__":

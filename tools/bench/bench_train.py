@@ -16,14 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
+
+from _harness import machine_info, run_child, time_steps, write_report
 
 LR, MOMENTUM = 0.01, 0.9
 SHAPES = {"mlp": ((256, 784), 256), "lenet5": ((128, 1, 28, 28), 128)}
@@ -82,16 +78,7 @@ def _torch_step(model_name: str):
 
 
 def _measure(framework: str, model: str, steps: int, warmup: int) -> dict:
-    step = (_axon_step if framework == "axon" else _torch_step)(model)
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"median_step_s": float(np.median(times)), "min_step_s": float(np.min(times)), "peak_rss_mib": peak_kib / 1024}
+    return time_steps((_axon_step if framework == "axon" else _torch_step)(model), steps, warmup)
 
 
 def main() -> None:
@@ -105,17 +92,13 @@ def main() -> None:
     if args.child:
         print(json.dumps(_measure(args.child[0], args.child[1], args.steps, args.warmup)))
         return
-    import torch
-
     load_before = os.getloadavg()
     results: dict = {}
     for model in SHAPES:
         runs: dict[str, list[dict]] = {"axon": [], "torch": []}
         for _ in range(args.rounds):
             for framework in ("axon", "torch"):
-                out = subprocess.run([sys.executable, __file__, "--child", framework, model, "--steps", str(args.steps),
-                                      "--warmup", str(args.warmup)], check=True, capture_output=True, text=True)
-                runs[framework].append(json.loads(out.stdout.strip().splitlines()[-1]))
+                runs[framework].append(run_child(__file__, framework, model, "--steps", str(args.steps), "--warmup", str(args.warmup)))
         round_ratios = [a["median_step_s"] / t["median_step_s"] for a, t in zip(runs["axon"], runs["torch"])]
         results[model] = {
             framework: {"median_step_s": float(np.median([r["median_step_s"] for r in rs])),
@@ -133,19 +116,13 @@ def main() -> None:
               f"{', '.join(f'{r:.2f}' for r in round_ratios)}), RSS ratio {results[model]['rss_ratio_axon_over_torch']:.2f}")
     report = {
         "benchmark": "train_step",
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                    "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-                    "torch_threads": torch.get_num_threads(),
-                    "load_average_1_5_15min": {"before": list(load_before), "after": list(os.getloadavg())}},
+        "machine": machine_info(load_before, load_keys="load_average_1_5_15min"),
         "steps": args.steps,
         "rounds": args.rounds,
         "optimizer": f"SGD lr={LR} momentum={MOMENTUM}: axon_optim.SGD vs torch.optim.SGD",
         "results": results,
     }
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2))
-    print(f"wrote {path}")
+    print(f"wrote {write_report(report, args.out)}")
 
 
 if __name__ == "__main__":

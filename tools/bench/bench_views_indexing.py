@@ -6,7 +6,6 @@ Run: ``.venv/bin/python tools/bench/bench_views_indexing.py [OUT.json]``
 
 from __future__ import annotations
 
-import json
 import platform
 import sys
 import timeit
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 import axon_tensor as at
+from _harness import write_report
 
 
 def measure(fn, number: int = 20000) -> float:
@@ -50,9 +50,8 @@ def main() -> None:
         results[name] = {"axon_us": round(ours_us, 3), "numpy_us": round(numpy_us, 3), "ratio": round(ours_us / numpy_us, 2)}
         print(f"{name:24s} axon {ours_us:7.2f} us  numpy {numpy_us:7.2f} us  x{ours_us / numpy_us:.2f}")
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "results" / "views_indexing.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     machine = {"python": platform.python_version(), "numpy": np.__version__, "cpu": platform.processor() or platform.machine(), "system": platform.platform()}
-    out.write_text(json.dumps({"machine": machine, "results": results}, indent=2))
+    write_report({"machine": machine, "results": results}, out)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from _harness import write_report
 from axon_core import sim
 
 SOURCE = r"""
@@ -99,8 +100,7 @@ def main() -> None:
     results["ratio_sim_over_numpy_wall"] = (
         results[f"softmax_64x1024_workers{os.cpu_count() or 1}"]["wall_ms_median"] / results["numpy_softmax_64x1024"]["wall_ms_median"]
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1))
+    write_report(results, args.out, indent=1)
     print(json.dumps(results, indent=1))
 
 
