@@ -1,6 +1,6 @@
 """Training-step time and peak RSS of axon-nn vs PyTorch CPU eager, written as JSON.
 
-    python tools/bench/bench_train.py [--steps N] [--out bench-results/train.json]
+    python tools/bench/bench_train.py [--steps N] [--out bench-results/bench_train.json]
 
 Models: an MLP 784-1024-1024-10 (batch 256) and LeNet-5 (batch 128, 28×28 inputs). A step is
 zero_grad, forward, cross-entropy, backward and an SGD update (``axon_optim.SGD`` against
