@@ -134,3 +134,70 @@ def test_repr_is_pytorch_style():
     assert repr(leaf([1.0], requires_grad=False)) == repr(tensor(np.array([1.0])))
     assert repr(y.detach()) == repr(y.data)
     assert repr(x).startswith("tensor([1., 2.]")
+
+
+# -- fresh gradients: a leaf takes the Tensor a fresh_gradients backward returned, no copy -------
+def _twice_function(fresh: bool, same_tensor_for_both: bool = False) -> tuple[type, list]:
+    """``(a * 2, b * 2)``'s Function; its backward records the Tensors it returned."""
+    returned: list = []
+
+    class Twice(Function):
+        fresh_gradients = fresh
+
+        @staticmethod
+        def forward(ctx, a, b):
+            return a * 2.0 + b * 2.0
+
+        @staticmethod
+        def backward(ctx, g):
+            grad_a = g.data * 2.0
+            grad_b = grad_a if same_tensor_for_both else g.data * 2.0
+            returned[:] = [grad_a, grad_b]
+            return grad_a, grad_b
+
+    return Twice, returned
+
+
+def test_fresh_gradients_are_handed_to_empty_leaf_grads_without_a_copy():
+    twice, returned = _twice_function(fresh=True)
+    a, b = leaf(X), leaf(Y)
+    twice.apply(a, b).sum().backward()
+    assert a.grad.data is returned[0] and b.grad.data is returned[1]
+    np.testing.assert_array_equal(a.grad.numpy(), np.full(X.shape, 2.0))
+    # A second backward accumulates into the taken Tensors in place: values add up.
+    twice.apply(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), np.full(X.shape, 4.0))
+    np.testing.assert_array_equal(b.grad.numpy(), np.full(Y.shape, 4.0))
+
+
+def test_gradients_are_copied_unless_fresh_and_unshared():
+    plain, returned = _twice_function(fresh=False)
+    a, b = leaf(X), leaf(Y)
+    plain.apply(a, b).sum().backward()
+    assert a.grad.data is not returned[0] and b.grad.data is not returned[1]
+
+    # One Tensor returned for two leaves: each leaf gets its own copy, so accumulating into one
+    # leaves the other alone.
+    shared, returned = _twice_function(fresh=True, same_tensor_for_both=True)
+    a, b = leaf(X), leaf(Y)
+    shared.apply(a, b).sum().backward()
+    assert a.grad.data is not returned[0] and b.grad.data is not returned[0]
+    a.grad.data._data += 1.0
+    np.testing.assert_array_equal(b.grad.numpy(), np.full(Y.shape, 2.0))
+
+    # A hook on the leaf may keep the gradient it is shown: the leaf then takes a copy.
+    fresh, returned = _twice_function(fresh=True)
+    a, b = leaf(X), leaf(Y)
+    seen: list = []
+    a.register_hook(lambda g: seen.append(g))
+    fresh.apply(a, b).sum().backward()
+    assert a.grad.data is not returned[0] and b.grad.data is returned[1]
+    a.grad.data._data += 1.0
+    np.testing.assert_array_equal(seen[0].numpy(), np.full(X.shape, 2.0))
+
+    # The same leaf reached twice: the two gradients are summed into a new Tensor.
+    twice, returned = _twice_function(fresh=True)
+    a = leaf(X)
+    twice.apply(a, a).sum().backward()
+    assert all(a.grad.data is not r for r in returned)
+    np.testing.assert_array_equal(a.grad.numpy(), np.full(X.shape, 4.0))

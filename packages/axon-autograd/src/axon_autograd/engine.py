@@ -147,6 +147,9 @@ def run_backward(outputs: list[Variable], root_grads: list[Variable], retain_gra
         captured = [None] * len(capture)
         run = _nodes_to_run(roots, deps, {edge[0] for edge in wanted})
     buffers: dict[BackwardNode, list] = {}
+    # Leaf gradients a fresh_gradients Function returned, by id (the values keep the ids
+    # alive): the leaf may take one as its .grad without a copy.
+    fresh: dict[int, Variable] = {}
     for (node, nr), g in zip(root_edges, root_grads):
         _add_to_buffer(buffers, node, nr, g)
     ready = [n for n in roots if n not in deps]
@@ -166,7 +169,9 @@ def run_backward(outputs: list[Variable], root_grads: list[Variable], retain_gra
                     # grad() returns the gradients and leaves .grad alone.
                     _capture(wanted, captured, node, grads, create_graph)
                 elif grads[0] is not None:
-                    _accumulate(node.variable, grads[0], create_graph)
+                    # Not after hooks: one may have kept the gradient it was given.
+                    owned = not hooks and id(grads[0]) in fresh
+                    _accumulate(node.variable, grads[0], create_graph, owned)
                 continue
             if node._pre_hooks or node._retained:
                 _run_prehooks(node, grads, create_graph)
@@ -191,12 +196,17 @@ def run_backward(outputs: list[Variable], root_grads: list[Variable], retain_gra
             edges = node.next_functions
             if len(results) != len(edges):
                 _check_result_count(node, results, edges)
+            hand_off = node._function is not None and node._function.fresh_gradients
             for edge, g in zip(edges, results):
                 if edge is None or g is None:
                     continue
                 nxt, nr = edge
                 if g.__class__ is Tensor:
+                    # Only gradients bound for a leaf are kept here (they live on as its .grad).
+                    take = hand_off and nxt.__class__ is AccumulateGrad and sum(r is g for r in results) == 1
                     g = make_variable(g, False, None)
+                    if take:
+                        fresh[id(g)] = g
                 if nxt.__class__ is AccumulateGrad:
                     g = _check_leaf_grad(node, nxt.variable, g)
                 buf = buffers.get(nxt)
@@ -277,14 +287,17 @@ def _check_leaf_grad(node: BackwardNode, var: Variable, g: Variable) -> Variable
     return g
 
 
-def _accumulate(var: Variable, g: Variable, create_graph: bool) -> None:
-    """``var.grad += g``: in place when no graph is wanted, as a recorded op otherwise."""
+def _accumulate(var: Variable, g: Variable, create_graph: bool, owned: bool = False) -> None:
+    """``var.grad += g``: in place when no graph is wanted, as a recorded op otherwise.
+
+    ``owned``: nothing else references ``g``'s Tensor, so a first gradient is taken as it is.
+    """
     current = var._grad
     if create_graph:
         var._grad = g if current is None else current + g
     elif current is None:
-        # A fresh copy: the same gradient Tensor may flow to several leaves (x + y).
-        var._grad = make_variable(g.data.clone(), False, None)
+        # Otherwise a copy: the same gradient Tensor may flow to several leaves (x + y).
+        var._grad = make_variable(g.data if owned else g.data.clone(), False, None)
     elif current._requires_grad:
         var._grad = make_variable(current.data + g.data, False, None)
     else:

@@ -37,9 +37,15 @@ class Function:
       Tensor op; every op on the hot path is written this way.
 
     ``autocast_policy`` ("lower" or "fp32") says how inputs are cast inside :func:`autocast`.
+
+    ``fresh_gradients = True`` promises that ``backward`` returns Tensors it has just allocated
+    (or views of them) and keeps no reference to: the engine then hands such a gradient to a
+    leaf's empty ``.grad`` as it is instead of copying it (PyTorch steals a gradient whose
+    reference count allows the same).
     """
 
     autocast_policy: str | None = None
+    fresh_gradients: bool = False
     setup_context: Callable[[BackwardNode, tuple, Any], None] | None = None
     _backward_cls: type = BackwardNode
 

@@ -67,6 +67,8 @@ class Conv2dFunction(Function):
     weights ``[O, C/groups, k]`` run with a height of 1 and come back 1-d.
     """
 
+    fresh_gradients = True  # every gradient is a new product, fold or sum (or a view of one)
+
     @staticmethod
     def forward(ctx, x, weight, bias, stride, pads, dilation, groups):
         backend, xp = x._device._backend, xp_of(x)

@@ -25,6 +25,8 @@ class LinearFunction(Function):
     would otherwise loop over them with one small GEMM each.
     """
 
+    fresh_gradients = True  # every gradient is a new product or sum
+
     @staticmethod
     def forward(ctx, x, weight, bias):
         ctx.save_for_backward(x, weight)
