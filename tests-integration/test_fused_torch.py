@@ -366,3 +366,42 @@ def test_flash_attention_float32_default_scale_and_errors():
         backend.flash_attention(k, q, q, causal=True)
     with pytest.raises(ShapeError, match="flash_attention"):
         backend.flash_attention(q, k[..., :8], v)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("implementation", ["cpu kernel", "reference"])
+def test_relu_backward_matches_threshold_backward(dtype, implementation):
+    # Zero wherever y <= 0, even for an inf/NaN gradient; a NaN y passes the gradient through.
+    y = np.maximum(randn(4, 33, dtype=dtype), 0)
+    y[0, :3] = np.nan
+    grad = randn(4, 33, dtype=dtype)
+    grad[1, ::2] = np.inf
+    grad[2, ::3] = np.nan
+    relu_backward = backend.relu_backward if implementation == "cpu kernel" else base_backend.Backend.relu_backward.__get__(backend)
+    ours = relu_backward(grad, y)
+    theirs = torch.ops.aten.threshold_backward(tt(grad), tt(y), 0).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+    assert ours.dtype == dtype
+
+
+def test_relu_gradient_of_a_variable_matches_torch():
+    from axon_autograd import Variable, grad
+    from axon_tensor import tensor
+
+    x = randn(5, 7, dtype=np.float32)
+    x[0, 0] = np.nan
+    upstream = randn(5, 7, dtype=np.float32)
+    upstream[x < 0] = np.inf  # masked positions: the gradient must still be exactly 0
+    v = Variable(tensor(x), requires_grad=True)
+    v.relu().backward(tensor(upstream))
+    xt = tt(x, True)
+    torch.relu(xt).backward(tt(upstream))
+    np.testing.assert_array_equal(v.grad.numpy(), xt.grad.numpy())
+    # create_graph keeps the rule differentiable in the incoming gradient g.
+    w = Variable(tensor(x), requires_grad=True)
+    g = Variable(tensor(upstream), requires_grad=True)
+    (first,) = grad(w.relu(), [w], grad_outputs=[g], create_graph=True)
+    np.testing.assert_array_equal(first.detach().numpy(), xt.grad.numpy())
+    (second,) = grad(first.sum(), [g])
+    mask = torch.ops.aten.threshold_backward(torch.ones(x.shape), torch.relu(tt(x)), 0)
+    np.testing.assert_array_equal(second.numpy(), mask.numpy())

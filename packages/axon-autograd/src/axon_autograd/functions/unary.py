@@ -10,8 +10,10 @@ import math
 from typing import Any, Callable
 
 from axon_tensor import Tensor, zeros_like
+from axon_tensor.tensor import wrap
 
 from ..function import Function
+from ..grad_mode import grad_state
 from ..variable import Variable, variable_method
 from ._util import constant
 
@@ -36,6 +38,14 @@ def _where(condition: Any, a: Any, b: Any) -> Variable:
 def _mish_grad(g: Variable, x: Variable) -> Variable:
     t = x.softplus().tanh()
     return g * (t + x * x.sigmoid() * (1.0 - t * t))
+
+
+def _relu_grad(g: Variable, y: Variable) -> Variable:
+    # PyTorch's threshold_backward(g, y, 0): exactly 0 where y <= 0 (even for an inf/NaN g).
+    if grad_state.enabled:  # create_graph: stay differentiable in g
+        return _where(y.data <= 0, 0.0, g)
+    out = y.data
+    return constant(wrap(out._device._backend.relu_backward(g.data._data, out._data), out._device))
 
 
 def _zero(g: Variable, v: Variable) -> Variable:
@@ -72,7 +82,7 @@ RULES: dict[str, tuple[str, Callable[[Variable, Variable], Variable]]] = {
     "erfc": ("x", lambda g, x: g * (-(x * x)).exp() * -_TWO_OVER_SQRT_PI),
     "erfinv": ("y", lambda g, y: g * (y * y).exp() * _SQRT_PI_OVER_2),
     "abs": ("x", lambda g, x: g * x.data.sign()),
-    "relu": ("y", lambda g, y: g * (y.data > 0)),
+    "relu": ("y", _relu_grad),
     "frac": ("x", lambda g, x: g),
     "softsign": ("x", lambda g, x: g / ((x.abs() + 1.0) * (x.abs() + 1.0))),
     "mish": ("x", lambda g, x: _mish_grad(g, x)),

@@ -127,6 +127,11 @@ class Backend(ABC):
         """``max(x, 0)``; NaN and -0.0 pass through (as PyTorch's ``relu``); integers stay integers."""
         return self.xp.where(x < 0, x.dtype.type(0), x)
 
+    def relu_backward(self, grad: Array, y: Array) -> Array:
+        """``grad`` where ``y = relu(x) > 0``, else 0 (PyTorch's ``threshold_backward(grad, y, 0)``:
+        exactly 0 where ``y <= 0`` even for an inf/NaN ``grad``; a NaN ``y`` passes ``grad``)."""
+        return self.xp.where(y <= 0, grad.dtype.type(0), grad)
+
     def gelu(self, x: Array, approximate: str = "none") -> Array:
         """GELU, exact (``x * Φ(x)`` via erf) or ``approximate="tanh"``."""
         xp = self.xp

@@ -51,6 +51,13 @@ class CpuBackend(Backend):
 
         return elementwise.relu(x)
 
+    def relu_backward(self, grad: Array, y: Array) -> Array:
+        if grad.dtype.kind != "f" or grad.dtype == np.float16 or y.dtype != grad.dtype or y.shape != grad.shape:
+            return super().relu_backward(grad, y)
+        from .host_kernels import elementwise
+
+        return elementwise.relu_backward(grad, y)
+
     # im2col, col2im and max pooling run as Numba kernels (``host_kernels``): the NumPy
     # references make padded copies and a pass per window offset, 3-10x slower on LeNet-sized
     # inputs. Dtypes Numba cannot compute in (float16, bfloat16) are upcast as the reference does.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["relu"]
+__all__ = ["relu", "relu_backward"]
 
 
 @njit(cache=True, nogil=True)
@@ -21,4 +21,17 @@ def relu(x: np.ndarray) -> np.ndarray:
     source = np.ascontiguousarray(x)  # at least 1-d: a 0-d x comes back as shape (1,)
     out = np.empty(x.shape, dtype=source.dtype)
     _relu(source.reshape(-1), out.reshape(-1), source.dtype.type(0))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _relu_backward(grad, y, out, zero):  # pragma: no cover - compiled
+    for i in range(grad.size):
+        out[i] = zero if y[i] <= zero else grad[i]
+
+
+def relu_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``grad`` where ``y > 0`` or NaN, else 0, for float32/float64 arrays of one shape."""
+    out = np.empty(grad.shape, dtype=grad.dtype)
+    _relu_backward(np.ascontiguousarray(grad).reshape(-1), np.ascontiguousarray(y).reshape(-1), out.reshape(-1), grad.dtype.type(0))
     return out
