@@ -1,5 +1,8 @@
 """The CPU backend's Numba kernels (``backend/host_kernels``) against the NumPy references in
-``backend/base.py``, called explicitly as ``Backend.op(cpu, ...)`` on the same instance.
+``backend/base.py``, called explicitly as ``Backend.op(cpu, ...)`` on the same instance, and
+both against an independent oracle: windows gathered from the definition by NumPy fancy
+indexing and scatter-adds by ``np.add.at`` (the last section), and torch.optim.SGD's update
+written out in NumPy for ``sgd_step``.
 
 Geometries are drawn from a seeded generator (kernel 1..5, non-square included, stride 1..3,
 padding 0..2, dilation 1..2, batch 0..3, channels 1..4, H/W 1..9, plus a few larger images so
@@ -487,3 +490,132 @@ def test_retain_freed_memory_rejects_non_numbers() -> None:
     result = run_retain("abc")
     assert result.returncode != 0
     assert "ValueError: AXON_MALLOC_TOP_PAD must be a number of bytes, got 'abc'" in result.stderr
+
+
+# -- an independent oracle: every sliding window gathered by NumPy fancy indexing --------------
+# The tests above check the kernels against axon's own NumPy references; these check both against
+# windows gathered straight from the definition (positions oi*s - p + ki*d), with scatter-adds
+# by np.add.at. Sums use integer-valued data, so they are exact in any order and compare exactly.
+def _window_positions(case: dict, out_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows, cols, inside)`` of every window element, each ``[oh, kh, ow, kw]``."""
+    height, width = case["shape"][2:]
+    pairs = [v if isinstance(v, tuple) else (v, v) for v in
+             (case["kernel_size"], case.get("stride") or case["kernel_size"], case["padding"], case["dilation"])]
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = pairs
+    rows = (np.arange(out_hw[0])[:, None] * sh - ph + np.arange(kh)[None, :] * dh)[:, :, None, None]
+    cols = (np.arange(out_hw[1])[:, None] * sw - pw + np.arange(kw)[None, :] * dw)[None, None, :, :]
+    rows, cols = np.broadcast_arrays(rows, cols)
+    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+    return rows, cols, inside
+
+
+def _gather(x: np.ndarray, case: dict, out_hw: tuple[int, int], fill: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Window values ``[N, C, oh, kh, ow, kw]`` (``fill`` outside), positions ``h*W + w`` and inside mask."""
+    rows, cols, inside = _window_positions(case, out_hw)
+    height, width = case["shape"][2:]
+    picked = x[:, :, np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)]
+    return np.where(inside, picked, fill), rows * width + cols, inside
+
+
+def _conv_out_hw(case: dict) -> tuple[int, int]:
+    sizes = []
+    for axis in range(2):
+        k, s, p, d = (v if isinstance(v, tuple) else (v, v) for v in conv_args(case))
+        sizes.append((case["shape"][2 + axis] + 2 * p[axis] - d[axis] * (k[axis] - 1) - 1) // s[axis] + 1)
+    return sizes[0], sizes[1]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16", "int32", "uint8"])
+def test_im2col_and_col2im_match_the_gather_oracle(dtype: str) -> None:
+    rng = np.random.default_rng(11)
+    for case in CONV_CASES:
+        n, c = case["shape"][:2]
+        oh, ow = _conv_out_hw(case)
+        x = rng.integers(-4 if dtype != "uint8" else 0, 5, size=case["shape"]).astype(np_dtype(dtype))
+        windows, positions, inside = _gather(x, case, (oh, ow), 0)  # [N, C, oh, kh, ow, kw]
+        kh, kw = windows.shape[3], windows.shape[5]
+        expected = windows.transpose(0, 1, 3, 5, 2, 4).reshape(n, c * kh * kw, oh * ow)
+        for implementation in (cpu.im2col, lambda *a, **k: Backend.im2col(cpu, *a, **k)):
+            assert_bits_equal(implementation(x, *conv_args(case)), expected, f"im2col oracle {dtype} {case}")
+        # col2im: every column value added at its window position, by np.add.at in float64.
+        cols = rng.integers(-4 if dtype != "uint8" else 0, 5, size=(n, c * kh * kw, oh * ow)).astype(np_dtype(dtype))
+        per_window = cols.reshape(n, c, kh, kw, oh, ow).transpose(0, 1, 4, 2, 5, 3).astype(np.float64)
+        image = np.zeros((n, c, case["shape"][2] * case["shape"][3]))
+        flat = np.where(inside, positions, 0)
+        np.add.at(image, (slice(None), slice(None), flat[inside]), per_window[:, :, inside])
+        image = image.reshape(case["shape"])
+        for implementation in (cpu.col2im, lambda *a, **k: Backend.col2im(cpu, *a, **k)):
+            actual = implementation(cols, case["shape"][2:], *conv_args(case))
+            assert actual.dtype == np_dtype(dtype)
+            np.testing.assert_array_equal(actual.astype(np.float64), image if dtype != "uint8" else image % 256,
+                                          err_msg=f"col2im oracle {dtype} {case}")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kind", ["random", "ties", "nan", "-inf", "mixed"])
+def test_max_pool2d_and_backward_match_the_gather_oracle(dtype: str, kind: str) -> None:
+    # PyTorch's rules, from the definition: the first maximum wins; if the window holds a NaN,
+    # the output is NaN and the index the last NaN's; a window of -inf points at its first pixel
+    # inside the image, or -1 when it has none.
+    rng = np.random.default_rng(12)
+    for case in POOL_CASES:
+        x = pool_input(rng, case["shape"], dtype, kind)
+        out, indices = cpu.max_pool2d(x, *pool_args(case))
+        windows, positions, inside = _gather(x.astype(np.float64), case, out.shape[2:], -np.inf)
+        n, c, oh, kh, ow, kw = windows.shape
+        windows = windows.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, kh * kw)
+        positions = np.broadcast_to(positions.transpose(0, 2, 1, 3).reshape(oh, ow, kh * kw), windows.shape)
+        inside = np.broadcast_to(inside.transpose(0, 2, 1, 3).reshape(oh, ow, kh * kw), windows.shape)
+        nan = np.isnan(windows)
+        has_nan = nan.any(axis=-1)
+        best = np.where(nan, -np.inf, windows).max(axis=-1, initial=-np.inf)
+        first_max = np.argmax(np.where(nan, -np.inf, windows) == best[..., None], axis=-1)
+        last_nan = kh * kw - 1 - np.argmax(nan[..., ::-1], axis=-1)
+        first_inside = np.argmax(inside, axis=-1)
+        choice = np.where(has_nan, last_nan, np.where(best == -np.inf, first_inside, first_max))
+        expected_indices = np.take_along_axis(positions, choice[..., None], axis=-1)[..., 0]
+        expected_indices = np.where(inside.any(axis=-1), expected_indices, -1)
+        expected_out = np.where(has_nan, np.nan, best)
+        for implementation, (got_out, got_indices) in (("kernel", (out, indices)),
+                                                      ("reference", Backend.max_pool2d(cpu, x, *pool_args(case)))):
+            what = f"max_pool2d oracle {implementation} {dtype} {kind} {case}"
+            np.testing.assert_array_equal(got_out.astype(np.float64), expected_out, err_msg=what)
+            np.testing.assert_array_equal(got_indices, expected_indices, err_msg=what)
+        # Backward: integer-valued gradients scattered to the indices by np.add.at (exact).
+        grad = rng.integers(-4, 5, size=out.shape).astype(np_dtype(dtype))
+        dx = np.zeros((n, c, x.shape[2] * x.shape[3]))
+        plane = np.broadcast_to(np.arange(n * c).reshape(n, c, 1, 1), out.shape)
+        found = expected_indices >= 0
+        np.add.at(dx.reshape(n * c, x.shape[2] * x.shape[3]), (plane[found], expected_indices[found]), grad[found])
+        for implementation in (cpu.max_pool2d_backward, lambda *a: Backend.max_pool2d_backward(cpu, *a)):
+            np.testing.assert_array_equal(implementation(grad, indices, x.shape), dx.reshape(x.shape),
+                                          err_msg=f"max_pool2d_backward oracle {dtype} {kind} {case}")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("options", [
+    dict(momentum=0.0), dict(momentum=0.9), dict(momentum=0.9, dampening=0.3, weight_decay=0.01),
+    dict(momentum=0.8, nesterov=True, weight_decay=0.1), dict(momentum=0.9, maximize=True),
+])
+def test_sgd_step_kernel_is_torch_sgd_written_in_numpy(dtype: str, options: dict) -> None:
+    # torch.optim.SGD's update, one NumPy operation at a time with dtype scalars, three steps
+    # (the first initialises the momentum buffer): the kernel is bit-identical to it.
+    rng = np.random.default_rng(13)
+    t = np.dtype(dtype).type
+    param = rng.standard_normal((37, 5)).astype(dtype)
+    expected, buffer, kernel_buffer = param.copy(), None, np.empty_like(param)
+    lr, momentum, dampening = 0.05, options["momentum"], options.get("dampening", 0.0)
+    weight_decay = options.get("weight_decay", 0.0)
+    for step in range(3):
+        grad = rng.standard_normal(param.shape).astype(dtype)
+        g = -grad if options.get("maximize") else grad
+        if weight_decay:
+            g = g + t(weight_decay) * expected
+        if momentum:
+            buffer = g.copy() if buffer is None else buffer * t(momentum) + t(1 - dampening) * g
+            g = g + t(momentum) * buffer if options.get("nesterov") else buffer
+        expected = expected + t(-lr) * g
+        cpu.sgd_step(param, grad, kernel_buffer if momentum else None, lr=lr, init_buffer=step == 0, **options)
+        assert_bits_equal(param, expected, f"sgd step {step} {dtype} {options}")
+        if momentum:
+            assert_bits_equal(kernel_buffer, buffer, f"sgd buffer {step} {dtype} {options}")
