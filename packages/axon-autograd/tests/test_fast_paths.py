@@ -201,3 +201,11 @@ def test_gradients_are_copied_unless_fresh_and_unshared():
     twice.apply(a, a).sum().backward()
     assert all(a.grad.data is not r for r in returned)
     np.testing.assert_array_equal(a.grad.numpy(), np.full(X.shape, 4.0))
+
+
+def test_a_function_without_backward_is_refused_when_defined():
+    with pytest.raises(TypeError, match="OnlyForward must define backward"):
+        class OnlyForward(Function):
+            @staticmethod
+            def forward(ctx, a):
+                return a

@@ -67,14 +67,19 @@ def values(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.n
 
 
 # -- geometries --------------------------------------------------------------------------------
+def _shape_and_kernel(rng: np.random.Generator) -> dict:
+    """A random ``[N, C, H, W]`` (N may be 0) and kernel size (an int when square)."""
+    kernel = tuple(int(v) for v in rng.integers(1, 6, 2))
+    shape = (int(rng.integers(0, 4)), int(rng.integers(1, 5)), *(int(v) for v in rng.integers(1, 10, 2)))
+    return dict(shape=shape, kernel_size=kernel if kernel[0] != kernel[1] else kernel[0])
+
+
 def _conv_cases(count: int, seed: int) -> list[dict]:
     rng = np.random.default_rng(seed)
     cases: list[dict] = []
     while len(cases) < count:
-        kernel = tuple(int(v) for v in rng.integers(1, 6, 2))
         case = dict(
-            shape=(int(rng.integers(0, 4)), int(rng.integers(1, 5)), *(int(v) for v in rng.integers(1, 10, 2))),
-            kernel_size=kernel if kernel[0] != kernel[1] else kernel[0],
+            **_shape_and_kernel(rng),
             stride=tuple(int(v) for v in rng.integers(1, 4, 2)),
             padding=tuple(int(v) for v in rng.integers(0, 3, 2)),
             dilation=tuple(int(v) for v in rng.integers(1, 3, 2)),
@@ -100,10 +105,8 @@ def _pool_cases(count: int, seed: int) -> list[dict]:
     rng = np.random.default_rng(seed)
     cases: list[dict] = []
     while len(cases) < count:
-        kernel = tuple(int(v) for v in rng.integers(1, 6, 2))
         case = dict(
-            shape=(int(rng.integers(0, 4)), int(rng.integers(1, 5)), *(int(v) for v in rng.integers(1, 10, 2))),
-            kernel_size=kernel if kernel[0] != kernel[1] else kernel[0],
+            **_shape_and_kernel(rng),
             stride=None if rng.random() < 0.2 else tuple(int(v) for v in rng.integers(1, 4, 2)),
             padding=tuple(int(v) for v in rng.integers(0, 3, 2)),
             dilation=tuple(int(v) for v in rng.integers(1, 3, 2)),

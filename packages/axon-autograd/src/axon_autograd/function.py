@@ -49,17 +49,16 @@ class Function:
     setup_context: Callable[[BackwardNode, tuple, Any], None] | None = None
     _backward_cls: type = BackwardNode
 
+    # forward and backward are the subclass's: one missing is a TypeError when the class is made.
+    forward: Callable[..., Any]
+    backward: Callable[..., Any]
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        missing = [name for name in ("forward", "backward") if not callable(getattr(cls, name, None))]
+        if missing:
+            raise TypeError(f"Function subclass {cls.__name__} must define {' and '.join(missing)} (staticmethods)")
         cls._backward_cls = type(f"{cls.__name__}Backward", (BackwardNode,), {"_function": cls})
-
-    @staticmethod
-    def forward(ctx: BackwardNode, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("Function subclasses define forward(ctx, *args)")
-
-    @staticmethod
-    def backward(ctx: BackwardNode, *grads: Any) -> Any:
-        raise NotImplementedError("Function subclasses define backward(ctx, *grads)")
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:

@@ -7,6 +7,7 @@ at the start of its epoch and how many indices it has yielded since, so ``state_
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Generic, Iterable, Iterator, Sequence, Sized, TypeVar
 
 import numpy as np
@@ -41,7 +42,7 @@ class SequentialSampler(Sampler[int]):
         return len(self.data_source)
 
 
-class _SeededSampler(Sampler[int]):
+class _SeededSampler(Sampler[int], ABC):
     """A sampler whose epoch order is drawn in one go from a generator (resumable mid-epoch).
 
     With ``generator=None`` every epoch takes a fresh seed from axon's default generator, like
@@ -54,8 +55,9 @@ class _SeededSampler(Sampler[int]):
         self._consumed = 0
         self._resume: dict[str, Any] | None = None
 
+    @abstractmethod
     def _draw(self, rng: np.random.Generator) -> np.ndarray:
-        raise NotImplementedError  # every concrete sampler below overrides it
+        """This epoch's indices, drawn from ``rng``."""
 
     def __iter__(self) -> Iterator[int]:
         # Eager on purpose: the epoch's order (and the generator state it came from) is fixed the
