@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from axon_autograd import Function, Variable, gradcheck, gradgradcheck, no_grad
+from axon_autograd import Function, Variable, gradcheck, gradgradcheck, no_grad, once_differentiable
 from axon_tensor import Tensor, tensor
 
 X = np.array([[0.5, -1.5, 2.0], [1.0, 0.25, -3.0]])
@@ -137,29 +137,36 @@ def test_repr_is_pytorch_style():
 
 
 # -- fresh gradients: a leaf takes the Tensor a fresh_gradients backward returned, no copy -------
-def _twice_function(fresh: bool, same_tensor_for_both: bool = False) -> tuple[type, list]:
-    """``(a * 2, b * 2)``'s Function; its backward records the Tensors it returned."""
+def _twice_function(fresh: bool, same_tensor_for_both: bool = False, once: bool = False) -> tuple[type, list]:
+    """``(a * 2, b * 2)``'s Function; its backward records the Tensors it returned.
+
+    ``once``: the backward is ``once_differentiable`` (as Linear's and Conv's are), so it sees
+    and returns raw Tensors.
+    """
     returned: list = []
+
+    def twice_backward(ctx, g):
+        g = g.data if isinstance(g, Variable) else g
+        grad_a = g * 2.0
+        grad_b = grad_a if same_tensor_for_both else g * 2.0
+        returned[:] = [grad_a, grad_b]
+        return grad_a, grad_b
 
     class Twice(Function):
         fresh_gradients = fresh
+
+        backward = staticmethod(once_differentiable(twice_backward) if once else twice_backward)
 
         @staticmethod
         def forward(ctx, a, b):
             return a * 2.0 + b * 2.0
 
-        @staticmethod
-        def backward(ctx, g):
-            grad_a = g.data * 2.0
-            grad_b = grad_a if same_tensor_for_both else g.data * 2.0
-            returned[:] = [grad_a, grad_b]
-            return grad_a, grad_b
-
     return Twice, returned
 
 
-def test_fresh_gradients_are_handed_to_empty_leaf_grads_without_a_copy():
-    twice, returned = _twice_function(fresh=True)
+@pytest.mark.parametrize("once", [False, True], ids=["plain", "once_differentiable"])
+def test_fresh_gradients_are_handed_to_empty_leaf_grads_without_a_copy(once):
+    twice, returned = _twice_function(fresh=True, once=once)
     a, b = leaf(X), leaf(Y)
     twice.apply(a, b).sum().backward()
     assert a.grad.data is returned[0] and b.grad.data is returned[1]
@@ -170,15 +177,16 @@ def test_fresh_gradients_are_handed_to_empty_leaf_grads_without_a_copy():
     np.testing.assert_array_equal(b.grad.numpy(), np.full(Y.shape, 4.0))
 
 
-def test_gradients_are_copied_unless_fresh_and_unshared():
-    plain, returned = _twice_function(fresh=False)
+@pytest.mark.parametrize("once", [False, True], ids=["plain", "once_differentiable"])
+def test_gradients_are_copied_unless_fresh_and_unshared(once):
+    plain, returned = _twice_function(fresh=False, once=once)
     a, b = leaf(X), leaf(Y)
     plain.apply(a, b).sum().backward()
     assert a.grad.data is not returned[0] and b.grad.data is not returned[1]
 
     # One Tensor returned for two leaves: each leaf gets its own copy, so accumulating into one
     # leaves the other alone.
-    shared, returned = _twice_function(fresh=True, same_tensor_for_both=True)
+    shared, returned = _twice_function(fresh=True, same_tensor_for_both=True, once=once)
     a, b = leaf(X), leaf(Y)
     shared.apply(a, b).sum().backward()
     assert a.grad.data is not returned[0] and b.grad.data is not returned[0]
@@ -186,7 +194,7 @@ def test_gradients_are_copied_unless_fresh_and_unshared():
     np.testing.assert_array_equal(b.grad.numpy(), np.full(Y.shape, 2.0))
 
     # A hook on the leaf may keep the gradient it is shown: the leaf then takes a copy.
-    fresh, returned = _twice_function(fresh=True)
+    fresh, returned = _twice_function(fresh=True, once=once)
     a, b = leaf(X), leaf(Y)
     seen: list = []
     a.register_hook(lambda g: seen.append(g))
@@ -196,7 +204,7 @@ def test_gradients_are_copied_unless_fresh_and_unshared():
     np.testing.assert_array_equal(seen[0].numpy(), np.full(X.shape, 2.0))
 
     # The same leaf reached twice: the two gradients are summed into a new Tensor.
-    twice, returned = _twice_function(fresh=True)
+    twice, returned = _twice_function(fresh=True, once=once)
     a = leaf(X)
     twice.apply(a, a).sum().backward()
     assert all(a.grad.data is not r for r in returned)

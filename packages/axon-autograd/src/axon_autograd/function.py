@@ -195,15 +195,13 @@ def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
         # incoming gradients; without a rule for that, backpropagating through it must fail.
         graph_wanted = grad_state.enabled and (any(ctx.needs_input_grad)
                                                or any(isinstance(g, Variable) and g._requires_grad for g in grads))
-        wrapped = []
-        for r in results:
-            if r.__class__ is Tensor:
-                v = make_variable(r, False, None)
-                if graph_wanted:
-                    v = _DelayedError.apply(Variable(r, requires_grad=True),
-                                            f"{ctx.name()} is once-differentiable: its backward has no backward (double backward is not supported)")
-                r = v
-            wrapped.append(r)
-        return wrapped[0] if single else tuple(wrapped)
+        if not graph_wanted:
+            # Raw Tensors go back to the engine as they are: it wraps them, and it can hand a
+            # fresh_gradients result to an empty leaf .grad only while it is still a Tensor.
+            return result
+        message = f"{ctx.name()} is once-differentiable: its backward has no backward (double backward is not supported)"
+        wrapped = tuple(_DelayedError.apply(Variable(r, requires_grad=True), message) if r.__class__ is Tensor else r
+                        for r in results)
+        return wrapped[0] if single else wrapped
 
     return wrapper
