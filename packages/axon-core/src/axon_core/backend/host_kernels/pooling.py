@@ -7,8 +7,10 @@ and indices are ``h * W + w`` in the input plane. A window whose maximum is ``-i
 its first position inside the image (as PyTorch and the CUDA kernel do), or at -1 when it has
 none (possible with dilation; as the CUDA kernel does), never at padding: ``h * W + w`` of a padded position would
 name another pixel of the plane.
-Each output row is swept once per window offset over its in-bounds range, with flat unsigned
-offsets (see ``im2col.py`` for why), rather than window by window.
+The forward goes window offset by window offset, not window by window: each offset's values for
+a whole plane are gathered into one contiguous row, then merged into the running maxima with
+selects, a loop LLVM vectorises (window by window, the data-dependent compare is a branch that
+mispredicts about once per window). Offsets are flat and unsigned (see ``im2col.py`` for why).
 """
 
 from __future__ import annotations
@@ -31,40 +33,55 @@ def _first_inside(start, size, k, d):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _max_pool2d(x, out, indices, planes, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):  # pragma: no cover - compiled
+    outputs = oh * ow
+    # One window offset's value for every output of the plane, -inf outside the image.
+    values = np.empty(outputs, x.dtype)
     for plane in range(planes):
-        image = plane * height * width
-        for oi in range(oh):
-            row = u64((plane * oh + oi) * ow)
-            top = oi * sh - ph
-            # Offset (0, 0) starts every window, inside the image or not.
-            lo, hi = _in_bounds(ow, sw, pw, width)
-            top_inside = 0 <= top < height
-            for oj in range(ow):
-                position = top * width + oj * sw - pw
-                indices[row + u64(oj)] = position
-                out[row + u64(oj)] = x[u64(image + position)] if top_inside and lo <= oj < hi else -np.inf
-            for ki in range(kh):
-                h = top + ki * dh
-                if h < 0 or h >= height:
+        image = u64(plane * height * width)
+        base = u64(plane * outputs)
+        for ki in range(kh):
+            for kj in range(kw):
+                lo, hi = _in_bounds(ow, sw, pw - kj * dw, width)
+                for oi in range(oh):
+                    h = oi * sh - ph + ki * dh
+                    row = u64(oi * ow)
+                    if h < 0 or h >= height:
+                        lo_row, hi_row = ow, ow
+                    else:
+                        lo_row, hi_row = lo, hi
+                    for oj in range(lo_row):
+                        values[row + u64(oj)] = -np.inf
+                    first = u64(h * width - pw + kj * dw)
+                    for oj in range(lo_row, hi_row):
+                        values[row + u64(oj)] = x[image + first + u64(oj * sw)]
+                    for oj in range(hi_row, ow):
+                        values[row + u64(oj)] = -np.inf
+                # Until the last pass, an index is the winner's offset from its window's corner.
+                offset = ki * dh * width + kj * dw
+                if ki == 0 and kj == 0:
+                    for k in range(outputs):
+                        out[base + u64(k)] = values[k]
+                        indices[base + u64(k)] = 0
                     continue
-                for kj in range(kw):
-                    if ki == 0 and kj == 0:
-                        continue
-                    lo, hi = _in_bounds(ow, sw, pw - kj * dw, width)
-                    first = h * width + lo * sw - pw + kj * dw
-                    for oj in range(lo, hi):
-                        position = first + (oj - lo) * sw
-                        value = x[u64(image + position)]
-                        best = out[row + u64(oj)]
-                        if value > best or value != value:
-                            out[row + u64(oj)] = value
-                            indices[row + u64(oj)] = position
-            # Still -inf: nothing beat offset (0, 0), which may lie in the padding.
+                # Selects, not branches: the compare is data-dependent, and this loop vectorises.
+                for k in range(outputs):
+                    value = values[k]
+                    best = out[base + u64(k)]
+                    take = (value > best) | (value != value)
+                    out[base + u64(k)] = value if take else best
+                    indices[base + u64(k)] = offset if take else indices[base + u64(k)]
+        for oi in range(oh):
+            top = oi * sh - ph
             h = _first_inside(top, height, kh, dh)
             for oj in range(ow):
-                if out[row + u64(oj)] == -np.inf:
-                    w = _first_inside(oj * sw - pw, width, kw, dw)
-                    indices[row + u64(oj)] = h * width + w if h >= 0 and w >= 0 else -1
+                k = base + u64(oi * ow + oj)
+                left = oj * sw - pw
+                if out[k] == -np.inf:
+                    # Nothing beat offset (0, 0), which may lie in the padding.
+                    w = _first_inside(left, width, kw, dw)
+                    indices[k] = h * width + w if h >= 0 and w >= 0 else -1
+                else:
+                    indices[k] += top * width + left
 
 
 @njit(cache=True, nogil=True)
