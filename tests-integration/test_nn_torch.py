@@ -36,6 +36,8 @@ def run_both(name: str, args: tuple, kwargs: dict, arrays: list[np.ndarray], dty
     th_mod = getattr(torch.nn, name)(*args, **kwargs).to(getattr(torch, dtype))
     ax_mod = getattr(nn, name)(*args, **kwargs).to(dtype)
     ax_mod.load_state_dict({k: v.detach().numpy() for k, v in th_mod.state_dict().items()})
+    assert repr(ax_mod) == repr(th_mod)
+    assert [p for p, _ in ax_mod.named_parameters()] == [p for p, _ in th_mod.named_parameters()]
     th_mod.train(train)
     ax_mod.train(train)
     rng = np.random.default_rng(seed)
@@ -109,6 +111,8 @@ LAYERS = [
     ("BatchNorm2d", (3,), {"momentum": 0.3}, [(4, 3, 5, 5)]),
     ("BatchNorm2d", (3,), {"affine": False}, [(4, 3, 2, 3)]),
     ("BatchNorm2d", (3,), {"track_running_stats": False}, [(4, 3, 2, 3)]),
+    ("BatchNorm2d", (3,), {"bias": False}, [(4, 3, 2, 3)]),
+    ("BatchNorm1d", (4,), {"bias": False, "momentum": None}, [(6, 4)]),
     ("LayerNorm", ((4, 5),), {}, [(3, 4, 5)]),
     ("LayerNorm", (6,), {"elementwise_affine": False, "eps": 1e-3}, [(2, 3, 6)]),
     ("LayerNorm", (6,), {"bias": False}, [(2, 6)]),
@@ -116,8 +120,10 @@ LAYERS = [
     ("RMSNorm", ((3, 6),), {"eps": 1e-4}, [(2, 3, 6)]),
     ("GroupNorm", (2, 6), {}, [(3, 6, 4, 2)]),
     ("GroupNorm", (3, 3), {"affine": False}, [(2, 3, 5)]),
+    ("GroupNorm", (2, 6), {"bias": False}, [(3, 6, 4, 2)]),
     ("InstanceNorm2d", (3,), {}, [(2, 3, 4, 5)]),
     ("InstanceNorm2d", (3,), {"affine": True, "track_running_stats": True}, [(2, 3, 4, 5)]),
+    ("InstanceNorm2d", (3,), {"affine": True, "bias": False}, [(2, 3, 4, 5)]),
     ("InstanceNorm2d", (3,), {}, [(3, 4, 5)]),
     ("GroupNorm", (4, 4, 1e-3), {}, [(2, 4, 3, 3)]),
     ("GroupNorm", (1, 4), {}, [(0, 4, 3)]),
@@ -330,3 +336,23 @@ def test_init_statistics_and_gains_match_torch():
     q = tensor(np.zeros((6, 10)))
     init.orthogonal_(q, gain=1.5)
     np.testing.assert_allclose(q.numpy() @ q.numpy().T, 2.25 * np.eye(6), atol=1e-12)
+
+
+def test_model_repr_matches_torch():
+    """A model printed by axon reads exactly as PyTorch prints the same model."""
+
+    def build(lib):
+        return lib.Sequential(
+            lib.Conv2d(1, 6, 5, padding=2, bias=False), lib.BatchNorm2d(6, bias=False), lib.ReLU(), lib.MaxPool2d(2),
+            lib.Flatten(), lib.Linear(1176, 10), lib.LayerNorm(10, eps=1e-6), lib.GELU(approximate="tanh"),
+            lib.Embedding(10, 4, padding_idx=0), lib.ModuleDict({"skip": lib.Identity()}),
+            lib.ModuleList([lib.LeakyReLU(0.2), lib.Softmax(dim=-1)]), lib.AdaptiveAvgPool2d(3),
+            lib.AvgPool2d(3, count_include_pad=False), lib.AvgPool1d(3, 2, 1), lib.GroupNorm(2, 6, bias=False),
+            lib.InstanceNorm2d(6), lib.RMSNorm(6), lib.ConvTranspose2d(3, 4, 3, stride=2, output_padding=1),
+            lib.Unflatten(1, (2, 5)), lib.CrossEntropyLoss(label_smoothing=0.1),
+            lib.MaxPool1d(3, stride=2, ceil_mode=True), lib.Conv1d(2, 3, 3, dilation=2, padding="same"),
+            lib.Conv2d(2, 3, 3, padding="valid", padding_mode="reflect"), lib.Softplus(beta=2), lib.ELU(),
+            lib.BatchNorm1d(5, affine=False, track_running_stats=False),
+        )
+
+    assert repr(build(nn)) == repr(build(torch.nn))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import functional as F
+from ..functional._util import pair
 from ..module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d"]
@@ -40,7 +41,9 @@ class AvgPool1d(Module):
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False, count_include_pad: bool = True) -> None:
         super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, kernel_size if stride is None else stride, padding
+        # 1-tuples, as PyTorch keeps them (and prints them).
+        self.kernel_size, self.padding = pair(kernel_size, 1, "AvgPool1d kernel_size"), pair(padding, 1, "AvgPool1d padding")
+        self.stride = self.kernel_size if stride is None else pair(stride, 1, "AvgPool1d stride")
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
 
     def forward(self, input: Any) -> Any:
