@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from axon_core import atomic_writer
 
 LoadAverage = tuple[float, float, float]
 
@@ -85,8 +86,8 @@ def machine_info(load_before: LoadAverage, *, load_keys: tuple[str, str] | str =
 
 
 def write_report(report: dict[str, Any], out: str | os.PathLike[str], *, indent: int = 2) -> Path:
-    """Write ``report`` as indented JSON to ``out``, creating its folder; return the path."""
+    """Write ``report`` as indented JSON to ``out`` (atomically, creating its folder); return the path."""
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=indent))
+    with atomic_writer(path) as handle:
+        handle.write(json.dumps(report, indent=indent).encode())
     return path

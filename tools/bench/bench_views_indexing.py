@@ -1,6 +1,7 @@
 """Per-call overhead of axon views and indexing, as a ratio to the same NumPy call.
 
-Writes JSON (machine noted) to ``tools/bench/results/views_indexing.json`` or the path given.
+Writes JSON (machine noted) to ``bench-results/views_indexing.json`` or the path given
+(``tools/bench/results/`` keeps a reviewed snapshot).
 Run: ``.venv/bin/python tools/bench/bench_views_indexing.py [OUT.json]``
 """
 
@@ -49,7 +50,7 @@ def main() -> None:
         ours_us, numpy_us = measure(ours), measure(theirs)
         results[name] = {"axon_us": round(ours_us, 3), "numpy_us": round(numpy_us, 3), "ratio": round(ours_us / numpy_us, 2)}
         print(f"{name:24s} axon {ours_us:7.2f} us  numpy {numpy_us:7.2f} us  x{ours_us / numpy_us:.2f}")
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "results" / "views_indexing.json"
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("bench-results") / "views_indexing.json"
     machine = {"python": platform.python_version(), "numpy": np.__version__, "cpu": platform.processor() or platform.machine(), "system": platform.platform()}
     write_report({"machine": machine, "results": results}, out)
 

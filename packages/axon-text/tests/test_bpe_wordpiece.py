@@ -84,6 +84,23 @@ def test_bpe_bos_eos_and_save_load(tmp_path):
         BPETokenizer.train(CORPUS, vocab_size=300, level="word")
 
 
+def test_a_failed_save_leaves_the_old_file(tmp_path, monkeypatch):
+    tok = BPETokenizer.train(CORPUS, vocab_size=300, level="byte")
+    path = tmp_path / "bpe.json"
+    tok.save(path)
+    before = path.read_bytes()
+
+    def broken_to_str(*args, **kwargs):
+        raise OSError("disk full")
+
+    other = BPETokenizer.train(CORPUS, vocab_size=260, level="byte")
+    monkeypatch.setattr(type(other.engine), "to_str", broken_to_str, raising=False)
+    with pytest.raises(OSError, match="disk full"):
+        other.save(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bpe.json"]
+
+
 def test_wordpiece_train_and_encode():
     tok = WordPieceTokenizer.train(CORPUS, vocab_size=200)
     ids = tok.encode("The lowest Café")

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import tokenizers
-from axon_core import ShapeError
+from axon_core import ShapeError, atomic_writer
 from axon_tensor import Tensor, from_numpy
 
 __all__ = ["Tokenizer", "SPECIAL_TOKEN_NAMES"]
@@ -164,13 +164,9 @@ class Tokenizer:
 
     # -- files ----------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write a ``tokenizer.json`` (HF format); written to a temp file then renamed."""
-        path = os.fspath(path)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        self.engine.save(tmp, pretty=True)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        """Write a ``tokenizer.json`` (HF format) atomically: a failed save leaves ``path`` as it was."""
+        with atomic_writer(path) as handle:
+            handle.write(self.engine.to_str(pretty=True).encode("utf-8"))
 
     def to_str(self) -> str:
         return self.engine.to_str()
