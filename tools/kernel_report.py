@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from axon_core import atomic_writer
 from axon_core.kernels import REGISTRY
 from axon_core.kernels.check import check_kernels
 
@@ -104,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(table)
     print("\n".join(summary))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    with atomic_writer(args.out) as handle:
+        handle.write(text.encode("utf-8"))
     print(f"wrote {args.out} in {time.time() - started:.0f} s", file=sys.stderr)
     return 0 if code == 0 and report.ok else 1
 

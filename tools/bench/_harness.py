@@ -89,5 +89,5 @@ def write_report(report: dict[str, Any], out: str | os.PathLike[str], *, indent:
     """Write ``report`` as indented JSON to ``out`` (atomically, creating its folder); return the path."""
     path = Path(out)
     with atomic_writer(path) as handle:
-        handle.write(json.dumps(report, indent=indent).encode())
+        handle.write(json.dumps(report, indent=indent, default=str).encode())
     return path

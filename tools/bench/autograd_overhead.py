@@ -18,6 +18,8 @@ import numpy as np
 import axon_tensor
 from axon_autograd import Variable, no_grad
 
+from _harness import write_report
+
 
 def per_call_us(fn, number: int = 20000) -> float:
     timer = timeit.Timer(fn, timer=time.thread_time)
@@ -69,8 +71,7 @@ def main() -> None:
               "results": results}
     text = json.dumps(report, indent=2)
     if len(sys.argv) > 1:
-        with open(sys.argv[1], "w", encoding="utf-8") as f:
-            f.write(text)
+        write_report(report, sys.argv[1])
     print(text)
 
 

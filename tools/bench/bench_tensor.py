@@ -13,7 +13,6 @@ is within 5% of raw NumPy.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from _harness import write_report
 
 SIZES = {"small": (4, 4), "large": (1024, 1024)}
 OPS = ("add", "matmul", "sum")
@@ -176,9 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_info()
     results = run(args.batches, args.small_batch_seconds, args.large_batch_seconds)
     report = {"benchmark": "axon-tensor ops vs numpy and torch", "created_unix": time.time(), "machine": machine, "results": results}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    out = write_report(report, args.out)
     print(f"{'op':16} {'axon':>11} {'numpy':>11} {'torch':>11} {'x numpy':>8} {'x torch':>8}  goal")
     for name, entry in results.items():
         t = entry["timing"]

@@ -45,6 +45,17 @@ def test_vocab_save_load_and_errors(tmp_path):
         vocab.id_to_token(99)
 
 
+def test_vocab_save_is_atomic(tmp_path):
+    """A token that cannot be encoded fails the save before anything replaces the old file."""
+    path = tmp_path / "v.json"
+    Vocab.build([["b", "a"]]).save(path)
+    before = path.read_bytes()
+    with pytest.raises(UnicodeEncodeError):
+        Vocab(["ok", "\ud800"], unk_token=None).save(path)  # a lone surrogate has no UTF-8 form
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["v.json"]
+
+
 CHAR_CASES = ["hello", "", "a\n\n\tb  c", "héllo", "e\u0301", "😀👍🏽", "x" * 500, "日本語のテキスト"]
 
 

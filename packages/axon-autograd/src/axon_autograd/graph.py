@@ -4,9 +4,12 @@ bytes, Graphviz dot) and ``GraphSnapshot`` (a frozen, JSON-ready summary)."""
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Sequence
+
+from axon_core import atomic_writer
 
 from .node import AccumulateGrad, BackwardNode
 from .variable import Variable
@@ -125,9 +128,10 @@ class ComputationGraph:
         lines.append("}")
         return "\n".join(lines) + "\n"
 
-    def save_dot(self, path: str) -> None:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(self.to_dot())
+    def save_dot(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_dot` to ``path`` atomically."""
+        with atomic_writer(path) as handle:
+            handle.write(self.to_dot().encode("utf-8"))
 
 
 def _escape(text: str) -> str:

@@ -7,6 +7,8 @@ import os
 from collections import Counter
 from typing import Iterable, Sequence
 
+from axon_core import atomic_writer
+
 __all__ = ["Vocab", "DEFAULT_SPECIALS"]
 
 DEFAULT_SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
@@ -66,9 +68,9 @@ class Vocab:
         return self.itos[index]
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """JSON: the tokens in id order and the unk token."""
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump({"tokens": self.itos, "unk_token": self.unk_token}, f, ensure_ascii=False)
+        """JSON: the tokens in id order and the unk token (written atomically)."""
+        with atomic_writer(path) as handle:
+            handle.write(json.dumps({"tokens": self.itos, "unk_token": self.unk_token}, ensure_ascii=False).encode("utf-8"))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "Vocab":
