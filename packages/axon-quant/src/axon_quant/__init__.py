@@ -1,0 +1,11 @@
+"""axon-quant: GGML block formats, GGUF files, quantized matmul and a GGUF inference runtime.
+
+Depends on axon-core only, so a deployer can ship ``axon-core`` + ``axon-quant`` and run a
+quantized LLM from a GGUF file.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__: list[str] = []
