@@ -1,7 +1,7 @@
 """``python -m axon_quant COMMAND ...``: one module per subcommand under :mod:`axon_quant.cli`.
 
-Each command module defines ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``; it is
-imported only when its command runs, so ``--help`` stays fast.
+Each command module defines ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``, and keeps
+its heavy imports (Numba kernels, the runtime) inside ``run`` so building the parser stays fast.
 """
 
 from __future__ import annotations
