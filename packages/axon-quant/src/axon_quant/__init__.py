@@ -6,9 +6,9 @@ quantized LLM from a GGUF file.
 
 from __future__ import annotations
 
-from .gguf import GGUFFile, GGUFTensorInfo, GGUFValueType, read_gguf
+from .gguf import GGUFFile, GGUFTensorInfo, GGUFValueType, read_gguf, write_gguf
 
 __version__ = "0.1.0"
 
 __all__: list[str] = []
-__all__ += ["GGUFFile", "GGUFTensorInfo", "GGUFValueType", "read_gguf"]
+__all__ += ["GGUFFile", "GGUFTensorInfo", "GGUFValueType", "read_gguf", "write_gguf"]
