@@ -11,7 +11,9 @@ import importlib
 import sys
 
 #: command name -> module implementing it.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "inspect": "axon_quant.cli.inspect",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
