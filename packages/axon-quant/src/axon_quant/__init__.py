@@ -7,8 +7,10 @@ quantized LLM from a GGUF file.
 from __future__ import annotations
 
 from .gguf import GGUFFile, GGUFTensorInfo, GGUFValueType, read_gguf, write_gguf
+from .kernels import quant_matmul
 
 __version__ = "0.1.0"
 
 __all__: list[str] = []
 __all__ += ["GGUFFile", "GGUFTensorInfo", "GGUFValueType", "read_gguf", "write_gguf"]
+__all__ += ["quant_matmul"]
