@@ -242,7 +242,7 @@ def test_fuzz_the_reader(tmp_path):
     total = sum(outcomes.values())
     by_kind: Counter = Counter()
     for (base_name, kind, outcome), n in outcomes.items():
-        by_kind[f"{kind}/{outcome}"] += n
+        by_kind[f"{base_name} {kind}/{outcome}"] += n
     print(f"\nGGUF fuzz: {total} cases in {elapsed:.1f} s ({total / elapsed:.0f}/s), slowest {slowest * 1e3:.1f} ms, "
           f"max RSS +{rss_growth_mb:.1f} MB, {compared} accepted mutants checked against gguf-py")
     for key, n in sorted(by_kind.items()):
