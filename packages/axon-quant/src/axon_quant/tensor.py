@@ -37,3 +37,9 @@ class QuantTensor:
     @property
     def nbytes(self) -> int:
         return int(self.raw.nbytes)
+
+    def dequantize(self) -> np.ndarray:
+        """The values as float32 ``shape``, as ggml's ``dequantize_row_*`` decodes them."""
+        from .quantize import dequantize  # quantize.py imports this module
+
+        return dequantize(self.raw, self.ggml_type)
