@@ -129,3 +129,13 @@ def test_from_buffer_matches_open(tmp_path):
         for name, tensor in from_file.tensors.items():
             assert np.array_equal(from_bytes.tensors[name].raw, tensor.raw)
     assert not GGUFFile.from_buffer(bytearray(data)).tensors["f32.vec"].raw.flags.writeable
+
+
+def test_version_2_reads_like_gguf_reader(tmp_path):
+    """GGUF v2 has v3's little-endian layout (v3 added big-endian files), so a patched version reads the same."""
+    v3 = write_with_gguf(tmp_path / "v3.gguf").read_bytes()
+    v2 = tmp_path / "v2.gguf"
+    v2.write_bytes(v3[:4] + (2).to_bytes(4, "little") + v3[8:])
+    with read_gguf(v2) as f:
+        assert f.version == 2
+        assert_same_as_gguf_reader(f, v2)
