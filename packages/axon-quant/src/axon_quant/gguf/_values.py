@@ -49,7 +49,8 @@ def _infer_elements(items: list, key: str, path: str | None) -> tuple[GGUFValueT
     if all(isinstance(v, (list, tuple)) for v in items):
         children = [c for v in items for c in v]
         if not children:
-            raise GGUFError("cannot infer the element type of empty nested lists; give it in types=", path=path, field=key)
+            raise GGUFError("cannot infer the element type of empty nested lists; give it in types=",
+                            path=path, field=key)
         return (V.ARRAY, *_infer_elements(children, key, path))
     if all(isinstance(v, bool) for v in items):
         return (V.BOOL,)
@@ -60,7 +61,8 @@ def _infer_elements(items: list, key: str, path: str | None) -> tuple[GGUFValueT
     if all(isinstance(v, str) for v in items):
         return (V.STRING,)
     kinds = sorted({type(v).__name__ for v in items})
-    raise GGUFError(f"a list of mixed or unsupported element types ({', '.join(kinds)}) has no GGUF type", path=path, field=key)
+    raise GGUFError(f"a list of mixed or unsupported element types ({', '.join(kinds)}) has no GGUF type",
+                    path=path, field=key)
 
 
 def _depth(value: Any) -> int:
@@ -96,7 +98,8 @@ def value_type(key: str, value: Any, given: Any = None, path: str | None = None)
         if not value:
             raise GGUFError("cannot infer the element type of an empty list; give it in types=", path=path, field=key)
         return (V.ARRAY, *_infer_elements(list(value), key, path))
-    raise GGUFError(f"a {type(value).__name__} has no GGUF type (use str, int, float, bool or lists)", path=path, field=key)
+    raise GGUFError(f"a {type(value).__name__} has no GGUF type (use str, int, float, bool or lists)",
+                    path=path, field=key)
 
 
 def _scalars(values: list, vtype: GGUFValueType, key: str, path: str | None) -> bytes:
@@ -132,7 +135,9 @@ def _string(value: Any, key: str, path: str | None) -> bytes:
     return _U64.pack(len(data)) + data
 
 
-def encode_value(out: bytearray, value: Any, types: tuple[GGUFValueType, ...], key: str, path: str | None = None) -> None:
+def encode_value(
+    out: bytearray, value: Any, types: tuple[GGUFValueType, ...], key: str, path: str | None = None
+) -> None:
     """Append the payload of ``value`` (no leading type tag) in GGUF layout to ``out``."""
     head = types[0]
     if head is V.STRING:

@@ -311,9 +311,9 @@ class GGUFFile:
         if "general.alignment" not in self.metadata:
             return GGUF_DEFAULT_ALIGNMENT
         at = self._key_offsets["general.alignment"]
-        if self.metadata_types["general.alignment"] != (GGUFValueType.UINT32,):
-            raise cur.error(f"general.alignment must be a UINT32, not {_type_name(self.metadata_types['general.alignment'])}",
-                            "general.alignment", at)
+        declared = self.metadata_types["general.alignment"]
+        if declared != (GGUFValueType.UINT32,):
+            raise cur.error(f"general.alignment must be a UINT32, not {_type_name(declared)}", "general.alignment", at)
         alignment = self.metadata["general.alignment"]
         if alignment == 0 or alignment & (alignment - 1):
             raise cur.error(f"general.alignment {alignment} is not a power of two", "general.alignment", at)

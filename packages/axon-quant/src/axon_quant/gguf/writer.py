@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import ml_dtypes
 import numpy as np
+
 from axon_core import atomic_writer
 
 from ..errors import GGUFError
