@@ -7,7 +7,7 @@ matched; control and unknown tokens only with ``parse_special``.
 
 from __future__ import annotations
 
-from ._vocab import TokenAttr, Vocab
+from ._vocab import CONTROL, LSTRIP, RSTRIP, UNKNOWN, Vocab
 
 __all__ = ["partition"]
 
@@ -17,7 +17,7 @@ _ASCII_SPACE = " \t\n\v\f\r"  # C isspace(): what LSTRIP/RSTRIP remove
 def partition(text: str, vocab: Vocab, parse_special: bool) -> list[str | int]:
     """``text`` as raw pieces (str) and special token ids (int), in order."""
     pieces: list[str | int] = [text] if text else []
-    hidden = TokenAttr.CONTROL | TokenAttr.UNKNOWN
+    hidden = CONTROL | UNKNOWN
     for token_id in vocab.special_tokens:
         attr = vocab.attrs[token_id]
         if not parse_special and attr & hidden:
@@ -36,13 +36,13 @@ def partition(text: str, vocab: Vocab, parse_special: bool) -> list[str | int]:
                 if at < 0:
                     break
                 left = piece[start:at]
-                if attr & TokenAttr.LSTRIP:
+                if attr & LSTRIP:
                     left = left.rstrip(_ASCII_SPACE)
                 if left:
                     cut.append(left)
                 cut.append(token_id)
                 start = at + len(special)
-                if attr & TokenAttr.RSTRIP:
+                if attr & RSTRIP:
                     while start < len(piece) and piece[start] in _ASCII_SPACE:
                         start += 1
             if start < len(piece):

@@ -25,37 +25,43 @@ def spm_tokenize(
     n = len(text)
     if n == 0:
         return
+    lookup = token_to_id.get
+    heappush, heappop = heapq.heappush, heapq.heappop
     symbols = list(text)
     nxt = list(range(1, n)) + [-1]
     prv = list(range(-1, n - 1))
+    # (-score, left, right, merged length): the best score first, then the leftmost pair.
     heap: list[tuple[float, int, int, int]] = []
-
-    def push(left: int, right: int) -> None:
-        merged = symbols[left] + symbols[right]
-        token = token_to_id.get(merged)
-        if token is not None:
-            heapq.heappush(heap, (-scores[token], left, right, len(merged)))
-
     for i in range(n - 1):
-        push(i, i + 1)
+        token = lookup(symbols[i] + symbols[i + 1])
+        if token is not None:
+            heap.append((-scores[token], i, i + 1, 2))
+    heapq.heapify(heap)
     while heap:
-        _, left, right, size = heapq.heappop(heap)
+        _, left, right, size = heappop(heap)
+        merged_left, merged_right = symbols[left], symbols[right]
         # Symbols only grow, so a pair whose lengths no longer add up is stale.
-        if not symbols[left] or not symbols[right] or len(symbols[left]) + len(symbols[right]) != size:
+        if not merged_left or not merged_right or len(merged_left) + len(merged_right) != size:
             continue
-        symbols[left] += symbols[right]
+        merged = symbols[left] = merged_left + merged_right
         symbols[right] = ""
-        nxt[left] = nxt[right]
-        if nxt[right] >= 0:
-            prv[nxt[right]] = left
-        if prv[left] >= 0:
-            push(prv[left], left)
-        if nxt[left] >= 0:
-            push(left, nxt[left])
+        after = nxt[left] = nxt[right]
+        if after >= 0:
+            prv[after] = left
+            pair = merged + symbols[after]
+            token = lookup(pair)
+            if token is not None:
+                heappush(heap, (-scores[token], left, after, len(pair)))
+        before = prv[left]
+        if before >= 0:
+            pair = symbols[before] + merged
+            token = lookup(pair)
+            if token is not None:
+                heappush(heap, (-scores[token], before, left, len(pair)))
     i = 0
     while i != -1:
         symbol = symbols[i]
-        token = token_to_id.get(symbol)
+        token = lookup(symbol)
         if token is not None:
             out.append(token)
         else:

@@ -39,11 +39,13 @@ class TokenAttr(enum.IntFlag):
     SINGLE_WORD = 1 << 9
 
 
+# Plain ints for the per-token work (IntFlag arithmetic is slow over 262,144 tokens).
+UNKNOWN, UNUSED, NORMAL, CONTROL, USER_DEFINED, BYTE, LSTRIP, RSTRIP = (
+    int(a) for a in (TokenAttr.UNKNOWN, TokenAttr.UNUSED, TokenAttr.NORMAL, TokenAttr.CONTROL, TokenAttr.USER_DEFINED,
+                     TokenAttr.BYTE, TokenAttr.LSTRIP, TokenAttr.RSTRIP))
+
 # GGUF tokenizer.ggml.token_type values (llama_token_type) to attributes.
-_TYPE_ATTR = {
-    0: TokenAttr.UNDEFINED, 1: TokenAttr.NORMAL, 2: TokenAttr.UNKNOWN, 3: TokenAttr.CONTROL,
-    4: TokenAttr.USER_DEFINED, 5: TokenAttr.UNUSED, 6: TokenAttr.BYTE,
-}
+_TYPE_ATTR = {0: 0, 1: NORMAL, 2: UNKNOWN, 3: CONTROL, 4: USER_DEFINED, 5: UNUSED, 6: BYTE}
 
 _KEY = "tokenizer.ggml."
 
@@ -86,7 +88,7 @@ class Vocab:
     tokens: list[str]
     token_to_id: dict[str, int]
     scores: list[float]
-    attrs: list[TokenAttr]
+    attrs: list[int]                # TokenAttr bits
     special: dict[str, int | None]  # role ("bos", "eos", "eot", ...) -> id
     add_bos: bool
     add_eos: bool
@@ -199,8 +201,8 @@ def _special_ids(metadata: Mapping[str, Any], model: str, n: int, pre: PreTokeni
     return special
 
 
-def _mark_control(attrs: list[TokenAttr], i: int) -> None:
-    attrs[i] |= TokenAttr.CONTROL
+def _mark_control(attrs: list[int], i: int) -> None:
+    attrs[i] |= CONTROL
 
 
 def _find_roles(vocab: Vocab) -> None:
@@ -214,9 +216,10 @@ def _find_roles(vocab: Vocab) -> None:
                 vocab.special[role] = i
         if vocab.special[role] is not None:
             _mark_control(vocab.attrs, vocab.special[role])
+    attrs = vocab.attrs
     for i, text in enumerate(vocab.tokens):
-        if vocab.attrs[i] & TokenAttr.CONTROL and "unused" in text:
-            vocab.attrs[i] |= TokenAttr.UNUSED
+        if attrs[i] & CONTROL and "unused" in text:
+            attrs[i] |= UNUSED
 
 
 def _end_of_generation(vocab: Vocab) -> frozenset[int]:
@@ -229,18 +232,18 @@ def _end_of_generation(vocab: Vocab) -> frozenset[int]:
     for text in ("<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"):  # gpt-oss: always rendered
         i = vocab.token_to_id.get(text)
         if i is not None:
-            vocab.attrs[i] = TokenAttr.USER_DEFINED
+            vocab.attrs[i] = USER_DEFINED
     eog |= {vocab.special[role] for role in ("eos", "eot", "eom")} - {None}
     texts = {vocab.tokens[i]: i for i in eog}
     # o200k_harmony / solar-open: "<|end|>" ends a message, not the generation.
     if "<|end|>" in texts and (("<|return|>" in texts and ("<|call|>" in texts or "<|calls|>" in texts))
                                or (("<|call|>" in texts or "<|calls|>" in texts) and "<|flush|>" in texts)):
         eog.discard(texts["<|end|>"])
-        vocab.attrs[texts["<|end|>"]] = TokenAttr.USER_DEFINED
+        vocab.attrs[texts["<|end|>"]] = USER_DEFINED
     # gemma4 and plamo: "</s>" is a normal token there.
     if "</s>" in texts and ("<|tool_response>" in texts or "<|plamo:eos|>" in texts):
         eog.discard(texts["</s>"])
-        vocab.attrs[texts["</s>"]] = TokenAttr.NORMAL
+        vocab.attrs[texts["</s>"]] = NORMAL
     return frozenset(eog)
 
 
@@ -250,22 +253,22 @@ def _strip_attrs(vocab: Vocab, metadata: Mapping[str, Any]) -> None:
     pre = str(metadata.get(_KEY + "pre", ""))
     arch = str(metadata.get("general.architecture", ""))
 
-    def set_attr(text: str, attr: TokenAttr, value: bool) -> None:
+    def set_attr(text: str, attr: int, value: bool) -> None:
         i = vocab.token_to_id.get(text)
         if i is not None:
             vocab.attrs[i] = (vocab.attrs[i] | attr) if value else (vocab.attrs[i] & ~attr)
 
     if any(s in pre for s in ("jina-v2-de", "jina-v2-es", "jina-v2-code")) or any(
             s in arch for s in ("nomic-bert-moe", "jina-bert-v3")):
-        set_attr("<mask>", TokenAttr.LSTRIP, True)
+        set_attr("<mask>", LSTRIP, True)
     elif "phi-3" in name or "phi3" in name:
         for i in vocab.special_tokens:
-            vocab.attrs[i] |= TokenAttr.RSTRIP
-        set_attr("</s>", TokenAttr.RSTRIP, True)
+            vocab.attrs[i] |= RSTRIP
+        set_attr("</s>", RSTRIP, True)
         for text in ("<unk>", "<s>", "<|endoftext|>"):
-            set_attr(text, TokenAttr.RSTRIP, False)
+            set_attr(text, RSTRIP, False)
     elif "modern-bert" in name:
-        set_attr("[MASK]", TokenAttr.LSTRIP, True)
+        set_attr("[MASK]", LSTRIP, True)
 
 
 def read_vocab(metadata: Mapping[str, Any]) -> Vocab:
@@ -279,7 +282,7 @@ def read_vocab(metadata: Mapping[str, Any]) -> Vocab:
     n = len(tokens)
     scores = _read_array(metadata, "scores", n, float) or [0.0] * n
     types = _read_array(metadata, "token_type", n, int)
-    attrs = [_TYPE_ATTR.get(t, TokenAttr.UNDEFINED) for t in types] if types is not None else [TokenAttr.NORMAL] * n
+    attrs = [_TYPE_ATTR.get(t, 0) for t in types] if types is not None else [NORMAL] * n
     if model == "gpt2":
         pre = _pre_tokenizer(metadata)
         merges = _read_merges(metadata)
@@ -297,7 +300,8 @@ def read_vocab(metadata: Mapping[str, Any]) -> Vocab:
     )
     _find_roles(vocab)
     vocab.eog_ids = _end_of_generation(vocab)
-    wanted = TokenAttr.CONTROL | TokenAttr.USER_DEFINED | TokenAttr.UNKNOWN
-    vocab.special_tokens = sorted((i for i in range(n) if attrs[i] & wanted), key=lambda i: (-len(tokens[i].encode()), i))
+    wanted = CONTROL | USER_DEFINED | UNKNOWN
+    special = [i for i in range(n) if attrs[i] & wanted]
+    vocab.special_tokens = sorted(special, key=lambda i: (-len(tokens[i].encode()), i))
     _strip_attrs(vocab, metadata)
     return vocab

@@ -14,14 +14,14 @@ from ._pretokenize import split_words
 from ._special import partition
 from ._spm import spm_tokenize
 from ._unicode import BYTE_TO_UNICODE, UNICODE_TO_BYTE
-from ._vocab import TokenAttr, TokenizerError, Vocab, read_vocab
+from ._vocab import BYTE, CONTROL, NORMAL, UNKNOWN, USER_DEFINED, TokenizerError, Vocab, read_vocab
 
 __all__ = ["GGUFTokenizer"]
 
 # bytes.decode("latin-1") then this table: every UTF-8 byte becomes its GPT-2 stand-in character.
 _BYTE_ENCODE = {b: ch for b, ch in BYTE_TO_UNICODE.items()}
 _WORD_CACHE_LIMIT = 1 << 16
-_HIDDEN = TokenAttr.CONTROL | TokenAttr.UNKNOWN
+_HIDDEN = CONTROL | UNKNOWN
 
 
 class GGUFTokenizer:
@@ -219,13 +219,13 @@ class GGUFTokenizer:
     def _piece(self, token_id: int) -> bytes:
         vocab = self._vocab
         attr, text = vocab.attrs[token_id], vocab.tokens[token_id]
-        if attr & (_HIDDEN | TokenAttr.USER_DEFINED):
+        if attr & (_HIDDEN | USER_DEFINED):
             return text.encode("utf-8")
-        if attr & TokenAttr.NORMAL:
+        if attr & NORMAL:
             if vocab.model == "llama":
                 return text.replace("\u2581", " ").encode("utf-8")
             return _gpt2_decode(text)
-        if attr & TokenAttr.BYTE:
+        if attr & BYTE:
             return bytes([int(text[3:5], 16)])
         return b""  # undefined and unused tokens render as nothing
 
