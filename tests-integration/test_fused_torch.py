@@ -28,7 +28,9 @@ def tt(a, grad=False):
 
 def close(ours, theirs, tol=1e-10):
     theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else theirs
-    np.testing.assert_allclose(np.asarray(ours, dtype=np.float64), np.asarray(theirs, dtype=np.float64), rtol=tol, atol=tol)
+    np.testing.assert_allclose(
+        np.asarray(ours, dtype=np.float64), np.asarray(theirs, dtype=np.float64), rtol=tol, atol=tol
+    )
 
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
@@ -141,7 +143,14 @@ def test_cross_entropy_matches_torch(smoothing, weighted):
     target = np.array([0, 4, -100, 2, 1, -100, 3])
     weight = np.abs(randn(5)) + 0.1 if weighted else None
     lt = tt(logits, True)
-    loss_t = F.cross_entropy(lt, torch.tensor(target), weight=tt(weight) if weighted else None, ignore_index=-100, label_smoothing=smoothing, reduction="none")
+    loss_t = F.cross_entropy(
+        lt,
+        torch.tensor(target),
+        weight=tt(weight) if weighted else None,
+        ignore_index=-100,
+        label_smoothing=smoothing,
+        reduction="none",
+    )
     upstream = randn(7)
     loss_t.backward(tt(upstream))
     loss, lse = backend.cross_entropy(logits, target, weight, -100, smoothing)
@@ -151,7 +160,9 @@ def test_cross_entropy_matches_torch(smoothing, weighted):
 
 def test_cross_entropy_mean_reduction_and_bad_targets():
     logits, target, weight = randn(6, 4), np.array([1, 0, 3, -1, 2, 2]), np.abs(randn(4)) + 0.5
-    expected = F.cross_entropy(tt(logits), torch.tensor(target), weight=tt(weight), ignore_index=-1, label_smoothing=0.1)
+    expected = F.cross_entropy(
+        tt(logits), torch.tensor(target), weight=tt(weight), ignore_index=-1, label_smoothing=0.1
+    )
     loss, _ = backend.cross_entropy(logits, target, weight, -1, 0.1)
     kept = target != -1
     close(loss.sum() / weight[target[kept]].sum(), expected)
@@ -189,8 +200,22 @@ def test_adam_step_matches_torch(decoupled, amsgrad, maximize):
         grad = randn(6, 3, dtype=np.float32)
         p_t.grad = tt(grad)
         optimizer.step()
-        backend.adam_step(param, grad, m, v, vmax, step=step, lr=1e-2, beta1=0.8, beta2=0.95, eps=1e-6,
-                          weight_decay=0.1, decoupled=decoupled, amsgrad=amsgrad, maximize=maximize)
+        backend.adam_step(
+            param,
+            grad,
+            m,
+            v,
+            vmax,
+            step=step,
+            lr=1e-2,
+            beta1=0.8,
+            beta2=0.95,
+            eps=1e-6,
+            weight_decay=0.1,
+            decoupled=decoupled,
+            amsgrad=amsgrad,
+            maximize=maximize,
+        )
     close(param, p_t, 1e-6)
     close(m, optimizer.state[p_t]["exp_avg"], 1e-6)
     close(v, optimizer.state[p_t]["exp_avg_sq"], 1e-6)
@@ -204,7 +229,9 @@ def test_strided_copy_makes_contiguous():
     np.testing.assert_array_equal(out, view)
 
 
-@pytest.mark.parametrize("params", [dict(kernel_size=3), dict(kernel_size=(2, 3), stride=(2, 1), padding=(1, 0), dilation=(1, 2))])
+@pytest.mark.parametrize(
+    "params", [dict(kernel_size=3), dict(kernel_size=(2, 3), stride=(2, 1), padding=(1, 0), dilation=(1, 2))]
+)
 def test_im2col_col2im_match_unfold_fold(params):
     x = randn(2, 3, 7, 8)
     cols = backend.im2col(x, **params)
@@ -213,12 +240,15 @@ def test_im2col_col2im_match_unfold_fold(params):
     close(back, F.fold(tt(cols), (7, 8), **params))
 
 
-@pytest.mark.parametrize("params", [
-    dict(kernel_size=2),
-    dict(kernel_size=3, stride=2, padding=1),
-    dict(kernel_size=(3, 2), stride=(2, 2), padding=(1, 1), dilation=(2, 1), ceil_mode=True),
-    dict(kernel_size=3, stride=2, ceil_mode=True),
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(kernel_size=2),
+        dict(kernel_size=3, stride=2, padding=1),
+        dict(kernel_size=(3, 2), stride=(2, 2), padding=(1, 1), dilation=(2, 1), ceil_mode=True),
+        dict(kernel_size=3, stride=2, ceil_mode=True),
+    ],
+)
 def test_max_pool2d_matches_torch(params):
     x = randn(2, 3, 9, 8)
     x[0, 0, 0, :2] = x[0, 0, 0, 2]  # ties: the first wins in both
@@ -232,12 +262,15 @@ def test_max_pool2d_matches_torch(params):
     close(backend.max_pool2d_backward(g, idx, x.shape), xt.grad)
 
 
-@pytest.mark.parametrize("params", [
-    dict(kernel_size=2),
-    dict(kernel_size=3, stride=2, padding=1),
-    dict(kernel_size=(3, 2), stride=(2, 2), padding=(1, 1), dilation=(2, 1), ceil_mode=True),
-    dict(kernel_size=3, stride=1, padding=1),
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(kernel_size=2),
+        dict(kernel_size=3, stride=2, padding=1),
+        dict(kernel_size=(3, 2), stride=(2, 2), padding=(1, 1), dilation=(2, 1), ceil_mode=True),
+        dict(kernel_size=3, stride=1, padding=1),
+    ],
+)
 @pytest.mark.parametrize("implementation", ["cpu kernel", "reference"])
 def test_max_pool2d_nan_and_inf_indices_match_torch(params, implementation):
     # PyTorch: the first maximum wins, every NaN replaces what came before (the last NaN wins),
@@ -254,14 +287,17 @@ def test_max_pool2d_nan_and_inf_indices_match_torch(params, implementation):
     np.testing.assert_array_equal(idx, idx_t.numpy())
 
 
-@pytest.mark.parametrize("params", [dict(kernel_size=5, padding=2), dict(kernel_size=(2, 3), stride=(2, 1), padding=(1, 0), dilation=(1, 2))])
+@pytest.mark.parametrize(
+    "params", [dict(kernel_size=5, padding=2), dict(kernel_size=(2, 3), stride=(2, 1), padding=(1, 0), dilation=(1, 2))]
+)
 def test_conv2d_columns_batched_layout_match_unfold_fold(params):
     x = randn(3, 2, 9, 8, dtype=np.float32)
     cols = backend.im2col(x, **params, batched_columns=True)
     unfolded = F.unfold(tt(x), **params).numpy()
     np.testing.assert_array_equal(cols, unfolded.transpose(1, 0, 2).reshape(unfolded.shape[1], -1))
-    np.testing.assert_array_equal(backend.col2im(cols, (9, 8), **params, batched_columns=True),
-                                  F.fold(tt(unfolded), (9, 8), **params).numpy())
+    np.testing.assert_array_equal(
+        backend.col2im(cols, (9, 8), **params, batched_columns=True), F.fold(tt(unfolded), (9, 8), **params).numpy()
+    )
 
 
 def test_max_pool2d_nan_propagates():
@@ -275,13 +311,16 @@ def test_max_pool2d_nan_propagates():
         backend.max_pool2d(x, 2, padding=2)
 
 
-@pytest.mark.parametrize("params", [
-    dict(kernel_size=2),
-    dict(kernel_size=3, stride=2, padding=1, count_include_pad=False),
-    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
-    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
-    dict(kernel_size=(2, 3), stride=1, padding=(1, 1), divisor_override=5),
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(kernel_size=2),
+        dict(kernel_size=3, stride=2, padding=1, count_include_pad=False),
+        dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+        dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+        dict(kernel_size=(2, 3), stride=1, padding=(1, 1), divisor_override=5),
+    ],
+)
 def test_avg_pool2d_matches_torch(params):
     x = randn(2, 2, 7, 6)
     xt = tt(x, True)
@@ -358,7 +397,11 @@ def test_flash_attention_matches_sdpa(causal, sq, sk, min_block, monkeypatch):
 
 
 def test_flash_attention_float32_default_scale_and_errors():
-    q, k, v = randn(1, 2, 4, 16, dtype=np.float32), randn(1, 2, 6, 16, dtype=np.float32), randn(1, 2, 6, 16, dtype=np.float32)
+    q, k, v = (
+        randn(1, 2, 4, 16, dtype=np.float32),
+        randn(1, 2, 6, 16, dtype=np.float32),
+        randn(1, 2, 6, 16, dtype=np.float32),
+    )
     out, lse = backend.flash_attention(q, k, v)
     assert out.dtype == np.float32
     close(out, F.scaled_dot_product_attention(tt(q), tt(k), tt(v)), 1e-5)
@@ -377,7 +420,9 @@ def test_relu_backward_matches_threshold_backward(dtype, implementation):
     grad = randn(4, 33, dtype=dtype)
     grad[1, ::2] = np.inf
     grad[2, ::3] = np.nan
-    relu_backward = backend.relu_backward if implementation == "cpu kernel" else base_backend.Backend.relu_backward.__get__(backend)
+    relu_backward = (
+        backend.relu_backward if implementation == "cpu kernel" else base_backend.Backend.relu_backward.__get__(backend)
+    )
     ours = relu_backward(grad, y)
     theirs = torch.ops.aten.threshold_backward(tt(grad), tt(y), 0).numpy()
     np.testing.assert_array_equal(ours, theirs)

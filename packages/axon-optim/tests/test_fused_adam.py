@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+import axon_optim as ao
+import axon_tensor as at
 from axon_autograd import Variable
 from axon_core import get_default_device
 from axon_nn import Linear, ReLU, Sequential
 from axon_nn import functional as F
-
-import axon_optim as ao
-import axon_tensor as at
 
 RNG = np.random.default_rng(11)
 X = at.tensor(RNG.standard_normal((16, 5)).astype(np.float32))
@@ -20,7 +20,9 @@ Y = at.tensor(RNG.integers(0, 3, 16))
 def model() -> Sequential:
     net = Sequential(Linear(5, 8), ReLU(), Linear(8, 3))
     state = np.random.default_rng(5)
-    net.load_state_dict({k: (state.standard_normal(v.shape) * 0.5).astype(np.float32) for k, v in net.state_dict().items()})
+    net.load_state_dict(
+        {k: (state.standard_normal(v.shape) * 0.5).astype(np.float32) for k, v in net.state_dict().items()}
+    )
     return net
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import axon_tensor as at
 import numpy as np
 import pytest
+
+import axon_tensor as at
 from axon_core import DTypeError
 
 torch = pytest.importorskip("torch")
@@ -14,11 +15,27 @@ VALUES = np.concatenate([np.linspace(-8, 8, 33), [-30.0, 30.0, 0.0, -0.0, np.nan
 TOL = {"float64": 1e-12, "float32": 2e-6, "float16": 2e-3, "bfloat16": 1.6e-2}
 
 CASES = [
-    ("relu", {}), ("relu6", {}), ("leaky_relu", {}), ("leaky_relu", {"negative_slope": 0.2}), ("elu", {}),
-    ("elu", {"alpha": 0.5}), ("selu", {}), ("celu", {"alpha": 1.5}), ("gelu", {}), ("gelu", {"approximate": "tanh"}),
-    ("silu", {}), ("mish", {}), ("softplus", {}), ("softplus", {"beta": 2.0, "threshold": 5.0}), ("softsign", {}),
-    ("hardtanh", {}), ("hardtanh", {"min_val": -2.0, "max_val": 0.5}), ("hardsigmoid", {}), ("hardswish", {}),
-    ("sigmoid", {}), ("tanh", {}),
+    ("relu", {}),
+    ("relu6", {}),
+    ("leaky_relu", {}),
+    ("leaky_relu", {"negative_slope": 0.2}),
+    ("elu", {}),
+    ("elu", {"alpha": 0.5}),
+    ("selu", {}),
+    ("celu", {"alpha": 1.5}),
+    ("gelu", {}),
+    ("gelu", {"approximate": "tanh"}),
+    ("silu", {}),
+    ("mish", {}),
+    ("softplus", {}),
+    ("softplus", {"beta": 2.0, "threshold": 5.0}),
+    ("softsign", {}),
+    ("hardtanh", {}),
+    ("hardtanh", {"min_val": -2.0, "max_val": 0.5}),
+    ("hardsigmoid", {}),
+    ("hardswish", {}),
+    ("sigmoid", {}),
+    ("tanh", {}),
 ]
 
 
@@ -64,7 +81,9 @@ def test_softmax_edges() -> None:
     e, te = pair(np.zeros((0, 4)), "float32")
     assert_matches(at.softmax(e, 0), torch.softmax(te, 0), 1e-6)
     t = at.from_numpy(np.arange(12.0).reshape(3, 4).T)
-    np.testing.assert_allclose(at.softmax(t, 1).numpy(), torch.softmax(torch.arange(12.0).reshape(3, 4).T.double(), 1).numpy())
+    np.testing.assert_allclose(
+        at.softmax(t, 1).numpy(), torch.softmax(torch.arange(12.0).reshape(3, 4).T.double(), 1).numpy()
+    )
     with pytest.raises(IndexError):
         at.softmax(t, 2)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import axon_tensor as at
 import numpy as np
 import pytest
+
+import axon_tensor as at
 from axon_core import DTypeError
 
 torch = pytest.importorskip("torch")
@@ -29,8 +30,31 @@ def assert_matches(ours, ref, tol=1e-6):
 
 
 FLOAT_FUNCS = [
-    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "reciprocal", "sin", "cos", "tan",
-    "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "erf", "erfc", "sigmoid",
+    "exp",
+    "exp2",
+    "expm1",
+    "log",
+    "log2",
+    "log10",
+    "log1p",
+    "sqrt",
+    "rsqrt",
+    "reciprocal",
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "erf",
+    "erfc",
+    "sigmoid",
 ]
 
 
@@ -53,7 +77,11 @@ def test_integer_inputs_become_default_float(name: str, dtype: str) -> None:
 @pytest.mark.parametrize("dtype", ["int8", "int32", "int64", "float16", "float32", "float64"])
 @pytest.mark.parametrize("name", ["abs", "neg", "sign", "square", "floor", "ceil", "round", "trunc"])
 def test_dtype_preserving(name: str, dtype: str) -> None:
-    values = np.array([-7, -2, 0, 3, 9]) if "int" in dtype else np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.7, np.nan, -np.inf])
+    values = (
+        np.array([-7, -2, 0, 3, 9])
+        if "int" in dtype
+        else np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.7, np.nan, -np.inf])
+    )
     a, ta = pair(values, dtype)
     assert_matches(getattr(at, name)(a), getattr(torch, name)(ta))
 
@@ -83,7 +111,9 @@ def test_frac_logit_nan_to_num(dtype: str) -> None:
     assert_matches(at.logit(a), torch.logit(ta), tol)
     assert_matches(at.logit(a, eps=0.1), torch.logit(ta, eps=0.1), tol)
     assert_matches(at.nan_to_num(a), torch.nan_to_num(ta), tol)
-    assert_matches(at.nan_to_num(a, nan=1.5, posinf=9.0, neginf=-9.0), torch.nan_to_num(ta, nan=1.5, posinf=9.0, neginf=-9.0), tol)
+    assert_matches(
+        at.nan_to_num(a, nan=1.5, posinf=9.0, neginf=-9.0), torch.nan_to_num(ta, nan=1.5, posinf=9.0, neginf=-9.0), tol
+    )
 
 
 def test_nan_to_num_bfloat16_and_ints() -> None:
