@@ -132,6 +132,8 @@ ERROR_CASES = [
     ({"general.alignment": 64}, {}, 32, "alignment=32 but the metadata says general.alignment=64", "general.alignment"),
     ({"general.alignment": 64}, {"general.alignment": V.INT32}, None, "must be a UINT32", "general.alignment"),
     ({}, {}, 48, "not a power of two", "general.alignment"),
+    ({"k": [[[[[[[[[1]]]]]]]]]}, {}, None, "lists nested more than 8 deep", "k"),
+    ({"k" * 65536: 1}, {}, None, "GGUF keys take at most 65535", "k" * 80),
 ]
 
 

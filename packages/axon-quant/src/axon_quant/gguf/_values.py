@@ -66,8 +66,9 @@ def _infer_elements(items: list, key: str, path: str | None) -> tuple[GGUFValueT
 
 
 def _depth(value: Any) -> int:
+    """Nesting depth along first elements, counted to one past the limit (a list may contain itself)."""
     depth = 0
-    while isinstance(value, (list, tuple)):
+    while isinstance(value, (list, tuple)) and depth <= MAX_ARRAY_NESTING:
         depth += 1
         value = value[0] if value else None
     return depth
@@ -76,6 +77,8 @@ def _depth(value: Any) -> int:
 def value_type(key: str, value: Any, given: Any = None, path: str | None = None) -> tuple[GGUFValueType, ...]:
     """The GGUF type tuple of ``value``: ``given`` (a GGUFValueType, its name, or a tuple of them; a
     scalar type for a list means a list of that type) or inferred from ``value``."""
+    if _depth(value) > MAX_ARRAY_NESTING:
+        raise GGUFError(f"lists nested more than {MAX_ARRAY_NESTING} deep", path=path, field=key)
     if given is not None:
         try:
             parts = tuple(given) if isinstance(given, (tuple, list)) else (given,)

@@ -234,7 +234,10 @@ class GGUFFile:
             if size < _HEADER_BYTES:
                 raise GGUFError(f"truncated: a GGUF header needs {_HEADER_BYTES} bytes, the file has {size}",
                                 path=name, field="header", offset=0)
-            mapped = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+            try:
+                mapped = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+            except (OSError, ValueError) as exc:  # e.g. the file shrank since fstat, or its filesystem cannot map
+                raise GGUFError(f"cannot map the file's {size} bytes: {exc}", path=name) from exc
         finally:
             os.close(fd)
         try:

@@ -28,6 +28,7 @@ from .constants import (
     GGUF_MAGIC,
     GGUF_WRITE_VERSION,
     MAX_DIMS,
+    MAX_KEY_BYTES,
     MAX_TENSOR_NAME_BYTES,
 )
 from .constants import GGUFValueType as V
@@ -145,6 +146,9 @@ def write_gguf(
     for key, value in metadata.items():
         if not isinstance(key, str) or not key:
             raise GGUFError(f"metadata key {key!r} must be a non-empty str", path=target)
+        if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+            raise GGUFError(f"a key of {len(key.encode('utf-8'))} bytes; GGUF keys take at most {MAX_KEY_BYTES}",
+                            path=target, field=key[:80])
         values[key], value_types[key] = value, value_type(key, value, given.get(key), target)
     align = _alignment(values, value_types, alignment, target)
 
