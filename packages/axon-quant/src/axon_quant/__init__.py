@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .gguf import GGUFFile, GGUFTensorInfo, GGUFValueType, read_gguf, write_gguf
 from .kernels import quant_matmul
+from .policy import QuantPolicy, QuantReport, TensorReport, quantize_model
 from .quantize import dequantize, quantize, quantize_tensor
 
 __version__ = "0.1.0"
@@ -16,3 +17,4 @@ __all__: list[str] = []
 __all__ += ["GGUFFile", "GGUFTensorInfo", "GGUFValueType", "read_gguf", "write_gguf"]
 __all__ += ["quant_matmul"]
 __all__ += ["quantize", "dequantize", "quantize_tensor"]
+__all__ += ["quantize_model", "QuantPolicy", "QuantReport", "TensorReport"]
