@@ -6,6 +6,7 @@ quantized LLM from a GGUF file.
 
 from __future__ import annotations
 
+from .calibrate import Int8Calibration, Int8Error, Int8Observer, Int8Result, calibrate, calibrate_model
 from .gguf import GGUFFile, GGUFTensorInfo, GGUFValueType, read_gguf, write_gguf
 from .kernels import quant_matmul
 from .policy import QuantPolicy, QuantReport, TensorReport, quantize_model
@@ -18,3 +19,4 @@ __all__ += ["GGUFFile", "GGUFTensorInfo", "GGUFValueType", "read_gguf", "write_g
 __all__ += ["quant_matmul"]
 __all__ += ["quantize", "dequantize", "quantize_tensor"]
 __all__ += ["quantize_model", "QuantPolicy", "QuantReport", "TensorReport"]
+__all__ += ["calibrate", "calibrate_model", "Int8Calibration", "Int8Error", "Int8Observer", "Int8Result"]
