@@ -35,14 +35,19 @@ def close(ours, theirs, tol=1e-10):
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_matches_torch(approximate):
-    x = np.concatenate([randn(200) * 4, [0.0, -30.0, 30.0, 1e-8, np.inf, -np.inf]])
-    g = randn(x.size)
-    xt = tt(x, True)
+    """Finite inputs against torch; gelu(+inf) = +inf by the definition. Torch does not see the
+    infinities: its answer there depends on the CPU and on where the value falls (#10, and
+    tools/torch_nonfinite_probe.py); gelu(-inf) (limit 0, axon gives NaN) is a strict xfail in
+    packages/axon-tensor/tests/test_activation.py."""
+    finite_x = np.concatenate([randn(200) * 4, [0.0, -30.0, 30.0, 1e-8]])
+    g = randn(finite_x.size)
+    xt = tt(finite_x, True)
     yt = F.gelu(xt, approximate=approximate)
     yt.backward(tt(g))
-    finite = np.isfinite(x)
-    close(backend.gelu(x, approximate), yt, 1e-13)
-    close(backend.gelu_backward(g, x, approximate)[finite], xt.grad[finite], 1e-13)
+    out = backend.gelu(np.concatenate([finite_x, [np.inf]]), approximate)
+    close(out[:-1], yt, 1e-13)
+    assert out[-1] == np.inf
+    close(backend.gelu_backward(g, finite_x, approximate), xt.grad, 1e-13)
 
 
 def test_gelu_float32_and_bad_mode():
