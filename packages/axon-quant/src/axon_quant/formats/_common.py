@@ -47,8 +47,10 @@ def nearest_int(v: np.ndarray) -> np.ndarray:
     outside it (or for inf/NaN, which the K-quant searches can reach on degenerate blocks) it gives
     the same wrapped integer as the C code, which the callers then clamp."""
     with np.errstate(invalid="ignore", over="ignore"):
-        shifted = np.asarray(v, dtype=F32) + F32(12582912.0)
-    return (shifted.view(np.int32) & np.int32(0x007FFFFF)) - np.int32(0x00400000)
+        bits = (np.asarray(v, dtype=F32) + F32(12582912.0)).view(np.int32)
+    bits &= np.int32(0x007FFFFF)
+    bits -= np.int32(0x00400000)
+    return bits
 
 
 def argmax_abs_signed(blocks: np.ndarray) -> np.ndarray:
@@ -61,15 +63,26 @@ def argmax_abs_signed(blocks: np.ndarray) -> np.ndarray:
     return np.where(picked == 0, F32(0), picked)
 
 
+def _first_of_equal(blocks: np.ndarray, value: np.ndarray, pick) -> np.ndarray:
+    # Only a zero extreme can differ from NumPy's (whose sign of zero is unspecified), so the
+    # first-in-data-order pick runs on those rows alone.
+    zero = np.nonzero(value == 0)[0]
+    if zero.size:
+        value = value.copy()
+        rows = blocks[zero]
+        value[zero] = np.take_along_axis(rows, pick(rows, axis=1)[:, None], axis=1)[:, 0]
+    return value
+
+
 def first_min(blocks: np.ndarray) -> np.ndarray:
     """Row minimum as ``if (v < min) min = v`` keeps it: the first of equal minima (so -0.0 vs 0.0
     follows the data order). ``[n, k]`` -> ``[n]``."""
-    return np.take_along_axis(blocks, np.argmin(blocks, axis=1)[:, None], axis=1)[:, 0]
+    return _first_of_equal(blocks, np.min(blocks, axis=1), np.argmin)
 
 
 def first_max(blocks: np.ndarray) -> np.ndarray:
     """Row maximum as ``if (v > max) max = v`` keeps it (first of equal maxima). ``[n, k]`` -> ``[n]``."""
-    return np.take_along_axis(blocks, np.argmax(blocks, axis=1)[:, None], axis=1)[:, 0]
+    return _first_of_equal(blocks, np.max(blocks, axis=1), np.argmax)
 
 
 def f16_bytes(values: np.ndarray) -> np.ndarray:
@@ -106,5 +119,7 @@ def unpack_high_bits(qh: np.ndarray) -> np.ndarray:
 def range_overflows(blocks: np.ndarray) -> np.ndarray:
     """bool ``[n]``: blocks whose ``max - min`` overflows float32. The Q4_1/Q5_1 scale is then inf and
     ggml converts NaN to an integer (undefined in C), so such blocks are refused rather than quantized."""
+    if not np.any(np.abs(blocks) > F32(np.finfo(F32).max / 2)):  # no range can overflow: skip the per-block pass
+        return np.zeros(blocks.shape[0], dtype=bool)
     with np.errstate(over="ignore"):
         return ~np.isfinite(np.max(blocks, axis=1) - np.min(blocks, axis=1))

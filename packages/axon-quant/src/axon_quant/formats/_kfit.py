@@ -51,9 +51,12 @@ def make_qx_quants(x: np.ndarray, nmax: int) -> tuple[np.ndarray, np.ndarray]:
     weighted_x = weight * x
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         def fit(iscale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            level = np.clip(nearest_int(iscale * x), -nmax, nmax - 1)
+            level = nearest_int(iscale * x)
+            np.clip(level, -nmax, nmax - 1, out=level)
             lf = level.astype(F32)
-            return level, ordered_sum(weighted_x * lf), ordered_sum(weight * lf * lf)
+            wl = weight * lf
+            wl *= lf
+            return level, ordered_sum(weighted_x * lf), ordered_sum(wl)
 
         level, sumlx, suml2 = fit(F32(-nmax) / peak)
         out = level + nmax
@@ -121,8 +124,15 @@ def make_qkx2_quants(x: np.ndarray, weight: np.ndarray, nmax: int, rmin: float, 
     flat = high == low
 
     def error(scale: np.ndarray, minimum: np.ndarray, lf: np.ndarray) -> np.ndarray:
-        diff = scale * lf + minimum - x
-        return ordered_sum(weight * (np.abs(diff) if use_mad else diff * diff))
+        diff = scale * lf  # scale * L[i] + min - x[i], then |.| or squared, times w, in place
+        diff += minimum
+        diff -= x
+        if use_mad:
+            np.abs(diff, out=diff)
+        else:
+            diff *= diff
+        diff *= weight
+        return ordered_sum(diff)
 
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         iscale = F32(nmax) / (high - low)
@@ -131,7 +141,10 @@ def make_qkx2_quants(x: np.ndarray, weight: np.ndarray, nmax: int, rmin: float, 
         best_error = error(scale, low, level.astype(F32))
         for step in range(nstep + 1):
             iscale = (F32(rmin) + F32(rdelta) * F32(step) + F32(nmax)) / (high - low)
-            trial = np.clip(nearest_int(iscale * (x - low)), 0, nmax)
+            scaled = x - low
+            scaled *= iscale
+            trial = nearest_int(scaled)
+            np.clip(trial, 0, nmax, out=trial)
             lf = trial.astype(F32)
             wl = weight * lf
             sum_l, sum_l2, sum_xl = ordered_sum(wl), ordered_sum(wl * lf), ordered_sum(wl * x)
