@@ -10,9 +10,11 @@ PYTEST := $(PY) -m pytest
 TORCH_VERSION := 2.13.0
 # llama-cpp-python (the axon-quant oracle) builds llama.cpp from its sdist during the sync; its AMX
 # kernels crash decode on some of these CPUs, so they are left out.
-export CMAKE_ARGS ?= -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_BF16=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+export CMAKE_ARGS ?= -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_BF16=OFF \
+	-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
 
-.PHONY: setup test test-fast test-integration test-sim test-gpu kernel-check kernel-report bench demo build lint lint-imports clean
+.PHONY: setup test test-fast test-integration test-sim test-gpu kernel-check kernel-report bench demo build \
+	lint lint-imports clean
 
 $(UV):
 	$(PYTHON) -m pip install --user --quiet uv

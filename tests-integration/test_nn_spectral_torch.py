@@ -52,7 +52,7 @@ def test_fft_family_gradcheck(kind):
     shape = (3, 5) if kind == "rfft" else (3, 5, 2)
     x = Variable(tensor(rng.standard_normal(shape)), requires_grad=True)
     for n in (None, 4, 8):
-        assert gradcheck(lambda v: getattr(F, kind)(v, n=n, dim=0, norm="ortho"), (x,))
+        assert gradcheck(lambda v, n=n: getattr(F, kind)(v, n=n, dim=0, norm="ortho"), (x,))
 
 
 def test_fft_float32_non_contiguous_and_module():

@@ -43,7 +43,8 @@ def render(archs: list[str], device: str, errors: dict[str, float], tests_ok: bo
     family_of = {kernel: source.family for source in REGISTRY.values() for kernel in source.kernels}
     archs_label = "/".join(a.replace("sm_", "") for a in archs)
     lines = [
-        f"| kernel | family | registers (sm_{archs_label}) | spills st/ld | static shared bytes (sm_{archs_label}) | max error ({device}) |",
+        f"| kernel | family | registers (sm_{archs_label}) | spills st/ld | "
+        f"static shared bytes (sm_{archs_label}) | max error ({device}) |",
         "|---|---|---|---|---|---|",
     ]
     worst = 0.0

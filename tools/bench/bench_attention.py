@@ -138,7 +138,8 @@ def main() -> None:
             steps[f"dropout_{dropout}"]["rounds"].append(result)
             print(
                 f"round {round_index}, dropout {dropout}: axon {result['axon']['median_step_s'] * 1e3:.0f} ms, "
-                f"torch {result['torch']['median_step_s'] * 1e3:.0f} ms, ratio {result['time_ratio_axon_over_torch']:.2f} "
+                f"torch {result['torch']['median_step_s'] * 1e3:.0f} ms, "
+                f"ratio {result['time_ratio_axon_over_torch']:.2f} "
                 f"(load {result['load_average'][0]:.1f})"
             )
     for key, entry in steps.items():
@@ -147,7 +148,8 @@ def main() -> None:
         entry["torch_median_step_s"] = float(np.median([r["torch"]["median_step_s"] for r in rounds]))
         entry["time_ratio_axon_over_torch"] = float(np.median([r["time_ratio_axon_over_torch"] for r in rounds]))
         print(
-            f"encoder layer step ({key}): axon {entry['axon_median_step_s'] * 1e3:.0f} ms, torch {entry['torch_median_step_s'] * 1e3:.0f} ms, "
+            f"encoder layer step ({key}): axon {entry['axon_median_step_s'] * 1e3:.0f} ms, "
+            f"torch {entry['torch_median_step_s'] * 1e3:.0f} ms, "
             f"median ratio {entry['time_ratio_axon_over_torch']:.2f} over {len(rounds)} rounds"
         )
     attention = {path: run_child(__file__, "attention", path) for path in ("flash", "plain")}
@@ -156,8 +158,10 @@ def main() -> None:
     )
     attention["rss_ratio_plain_over_flash"] = attention["plain"]["peak_rss_mib"] / attention["flash"]["peak_rss_mib"]
     print(
-        f"attention seq {ATTN_SEQ}: flash peak {attention['flash']['tracemalloc_peak_mib']:.0f} MiB (RSS {attention['flash']['peak_rss_mib']:.0f}), "
-        f"plain peak {attention['plain']['tracemalloc_peak_mib']:.0f} MiB (RSS {attention['plain']['peak_rss_mib']:.0f})"
+        f"attention seq {ATTN_SEQ}: flash peak {attention['flash']['tracemalloc_peak_mib']:.0f} MiB "
+        f"(RSS {attention['flash']['peak_rss_mib']:.0f}), "
+        f"plain peak {attention['plain']['tracemalloc_peak_mib']:.0f} MiB "
+        f"(RSS {attention['plain']['peak_rss_mib']:.0f})"
     )
     report = {
         "benchmark": "attention",

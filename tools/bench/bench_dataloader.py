@@ -103,9 +103,9 @@ def main() -> None:
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name, make in loaders.items():
         results[name] = {
-            "workers0_no_consumer": _median_runs(lambda: make(0), args.steps, warmup, False, args.repeats),
-            "workers2_no_consumer": _median_runs(lambda: make(2), args.steps, warmup, False, args.repeats),
-            "workers2_1ms_consumer": _median_runs(lambda: make(2), args.steps, warmup, True, args.repeats),
+            "workers0_no_consumer": _median_runs(lambda make=make: make(0), args.steps, warmup, False, args.repeats),
+            "workers2_no_consumer": _median_runs(lambda make=make: make(2), args.steps, warmup, False, args.repeats),
+            "workers2_1ms_consumer": _median_runs(lambda make=make: make(2), args.steps, warmup, True, args.repeats),
         }
     report = {
         "benchmark": "dataloader",

@@ -109,7 +109,8 @@ def main() -> None:
         "time_ratio_axon_over_torch": ratio,
     }
     print(
-        f"lstm train step: axon {results['axon']['median_step_s'] * 1e3:.0f} ms, torch {results['torch']['median_step_s'] * 1e3:.0f} ms, "
+        f"lstm train step: axon {results['axon']['median_step_s'] * 1e3:.0f} ms, "
+        f"torch {results['torch']['median_step_s'] * 1e3:.0f} ms, "
         f"ratio {ratio:.2f} (load average {load_before[0]:.1f} -> {report['machine']['loadavg_after'][0]:.1f})"
     )
     print(f"wrote {write_report(report, args.out)}")

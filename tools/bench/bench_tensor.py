@@ -200,8 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         t = entry["timing"]
         torch_s = t.get("torch", {}).get("median_s", float("nan"))
         print(
-            f"{name:16} {t['axon']['median_s'] * 1e6:9.2f}us {t['numpy']['median_s'] * 1e6:9.2f}us {torch_s * 1e6:9.2f}us "
-            f"{entry['ratio_to_numpy']:8.3f} {entry.get('ratio_to_torch', float('nan')):8.3f}  {'met' if entry['goal_met'] else 'MISSED'} ({entry['goal']})"
+            f"{name:16} {t['axon']['median_s'] * 1e6:9.2f}us {t['numpy']['median_s'] * 1e6:9.2f}us "
+            f"{torch_s * 1e6:9.2f}us {entry['ratio_to_numpy']:8.3f} {entry.get('ratio_to_torch', float('nan')):8.3f}  "
+            f"{'met' if entry['goal_met'] else 'MISSED'} ({entry['goal']})"
         )
     print(f"wrote {out}")
     return 0

@@ -128,7 +128,8 @@ def main() -> None:
         print(
             f"{model}: axon {a['median_step_s'] * 1e3:.1f} ms, torch {t['median_step_s'] * 1e3:.1f} ms, "
             f"time ratio {results[model]['time_ratio_axon_over_torch']:.2f} (rounds: "
-            f"{', '.join(f'{r:.2f}' for r in round_ratios)}), RSS ratio {results[model]['rss_ratio_axon_over_torch']:.2f}"
+            f"{', '.join(f'{r:.2f}' for r in round_ratios)}), "
+            f"RSS ratio {results[model]['rss_ratio_axon_over_torch']:.2f}"
         )
     report = {
         "benchmark": "train_step",

@@ -91,12 +91,13 @@ def main() -> None:
     }
     for workers in sorted({1, os.cpu_count() or 1}):
         results[f"softmax_64x1024_workers{workers}"] = _time(
-            lambda: softmax((rows,), (1024,), (x, y, np.int32(cols)), 32 * 4, workers=workers), args.repeat
+            lambda workers=workers: softmax((rows,), (1024,), (x, y, np.int32(cols)), 32 * 4, workers=workers),
+            args.repeat,
         )
     threads = 64 * 1024
     scratch = np.zeros(threads, np.float32)
     for name in ("barriers10", "shuffles10"):
-        timing = _time(lambda: module.get_function(name)((64,), (1024,), (scratch,), workers=1), args.repeat)
+        timing = _time(lambda name=name: module.get_function(name)((64,), (1024,), (scratch,), workers=1), args.repeat)
         timing["ns_per_thread_op_cpu"] = timing["cpu_ms_median"] * 1e6 / (threads * 10)
         results[f"{name}_64x1024_workers1"] = timing
 

@@ -55,8 +55,10 @@ def test_dot_text_is_valid():
     dot = ComputationGraph(z).to_dot()
     lines = dot.strip().splitlines()
     assert lines[0] == 'digraph "axon_graph" {' and lines[-1] == "}"
-    nodes = [l for l in lines if re.fullmatch(r'  n\d+ \[label="[^"]+"(, style=filled, fillcolor=lightblue)?\];', l)]
-    edges = [l for l in lines if re.fullmatch(r"  n\d+ -> n\d+;", l)]
+    nodes = [
+        line for line in lines if re.fullmatch(r'  n\d+ \[label="[^"]+"(, style=filled, fillcolor=lightblue)?\];', line)
+    ]
+    edges = [line for line in lines if re.fullmatch(r"  n\d+ -> n\d+;", line)]
     assert len(nodes) == 5 and len(edges) == 6
     if shutil.which("dot"):
         subprocess.run(["dot", "-Tsvg"], input=dot, text=True, check=True, capture_output=True)

@@ -194,14 +194,13 @@ def test_sdpa_gradcheck(gradcheck, kind):
     keep = rng.random((3, 4)) > 0.3
     keep[:, 0] = True
     add = randn(3, 4)
-    if kind == "bool":
-        fn = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=tensor(keep))
-    elif kind == "float":
-        fn = lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m, scale=0.5)
-    elif kind == "causal":
-        fn = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    else:
-        fn = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+    sdpa = F.scaled_dot_product_attention
+    fn = {
+        "bool": lambda q, k, v: sdpa(q, k, v, attn_mask=tensor(keep)),
+        "float": lambda q, k, v, m: sdpa(q, k, v, attn_mask=m, scale=0.5),
+        "causal": lambda q, k, v: sdpa(q, k, v, is_causal=True),
+        "gqa": lambda q, k, v: sdpa(q, k, v, enable_gqa=True),
+    }[kind]
     heads_q = 4 if kind == "gqa" else 2
     arrays = [randn(1, heads_q, 3, 3), randn(1, 2, 4, 3), randn(1, 2, 4, 2)] + ([add] if kind == "float" else [])
     gradcheck(fn, *arrays)

@@ -63,7 +63,10 @@ def test_cells_without_state_start_from_zeros():
 
 def _lstm_reference(x: np.ndarray, h: np.ndarray, c: np.ndarray, w_ih, w_hh, b_ih, b_hh, w_hr=None):
     """The LSTM equations written out with NumPy (i, f, g, o), one step."""
-    sig = lambda v: 1 / (1 + np.exp(-v))
+
+    def sig(v):
+        return 1 / (1 + np.exp(-v))
+
     gates = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
     i, f, g, o = np.split(gates, 4, axis=-1)
     c = sig(f) * c + sig(i) * np.tanh(g)

@@ -40,7 +40,10 @@ def test_mha_matches_numpy_reference_with_weights():
 
     w_q, w_k, w_v = np.split(p["in_proj_weight"], 3)
     b_q, b_k, b_v = np.split(p["in_proj_bias"], 3)
-    heads = lambda x: x.reshape(x.shape[0], x.shape[1], 2, 4).transpose(0, 2, 1, 3)
+
+    def heads(x):
+        return x.reshape(x.shape[0], x.shape[1], 2, 4).transpose(0, 2, 1, 3)
+
     qh, kh, vh = heads(q @ w_q.T + b_q), heads(kv @ w_k.T + b_k), heads(kv @ w_v.T + b_v)
     scores = qh @ kh.transpose(0, 1, 3, 2) / 2.0 + np.where(padding, -np.inf, 0)[:, None, None, :]
     expected_w = np.exp(scores - scores.max(-1, keepdims=True))

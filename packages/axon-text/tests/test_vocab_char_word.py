@@ -173,7 +173,7 @@ AKKADIAN = ["ma-nu-ba-lum-a-sur šar-ru", "a-na šar-ri be-li-ia", "um-ma ma-nu-
 
 def _syllable_oracle(text):
     pieces = []
-    for k, word in enumerate(text.split(" ")):
+    for word in text.split(" "):
         parts = re.split(r"(-)", word)
         parts[0] = "▁" + parts[0]
         pieces.extend(p for p in parts if p)

@@ -105,7 +105,10 @@ class DataLoader(Generic[T]):
             raise ValueError("DataLoader: sampler excludes shuffle")
 
         if not self._is_iterable and sampler is None:
-            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)  # type: ignore[arg-type]
+            if shuffle:
+                sampler = RandomSampler(dataset, generator=generator)  # type: ignore[arg-type]
+            else:
+                sampler = SequentialSampler(dataset)  # type: ignore[arg-type]
         if not self._is_iterable and batch_size is not None and batch_sampler is None:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)  # type: ignore[arg-type]
 
@@ -149,7 +152,8 @@ class DataLoader(Generic[T]):
                 sampler = self._stateful_sampler()
                 if sampler is None:
                     raise ValueError(
-                        "DataLoader.load_state_dict(): the state holds a sampler state but this loader's sampler keeps none"
+                        "DataLoader.load_state_dict(): the state holds a sampler state "
+                        "but this loader's sampler keeps none"
                     )
                 # The sampler replays the whole epoch; the loader skips the consumed batches itself.
                 sampler.load_state_dict({**resume["sampler"], "consumed": 0})
@@ -355,7 +359,9 @@ class _MultiProcessIterator:
         self._start(indices, skip)
 
     def _try_put(self) -> bool:
-        if self._indices_done or len(self._pending) >= self._loader.prefetch_factor * len(self._workers):  # type: ignore[operator]
+        if self._indices_done:
+            return False
+        if len(self._pending) >= self._loader.prefetch_factor * len(self._workers):  # type: ignore[operator]
             return False
         n = len(self._workers)
         for _ in range(n):

@@ -97,7 +97,8 @@ class _SeededSampler(Sampler[int], ABC):
         """The next ``iter()`` replays the saved epoch's order from its ``consumed``-th index."""
         if "epoch_state" not in state or "consumed" not in state:
             raise KeyError(
-                f"{type(self).__name__}.load_state_dict(): expected keys 'epoch_state' and 'consumed', got {sorted(state)}"
+                f"{type(self).__name__}.load_state_dict(): expected keys 'epoch_state' and 'consumed', "
+                f"got {sorted(state)}"
             )
         self._resume = {"epoch_state": state["epoch_state"], "consumed": int(state["consumed"])}
 

@@ -112,7 +112,8 @@ def worker_loop(
         except (BrokenPipeError, EOFError, OSError):
             raise
         except Exception:
-            result_conn.send((message[0], "error", ExceptionWrapper(sys.exc_info(), where + " while sending a batch")))  # type: ignore[arg-type]
+            wrapped = ExceptionWrapper(sys.exc_info(), where + " while sending a batch")  # type: ignore[arg-type]
+            result_conn.send((message[0], "error", wrapped))
 
     try:
         while True:

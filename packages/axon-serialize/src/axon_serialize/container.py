@@ -5,7 +5,8 @@ Layout (all integers little-endian)::
     offset 0   magic      8 bytes  b"AXONFILE"
     offset 8   version    u32      1
     offset 12  header_len u64      length of the UTF-8 JSON header
-    offset 20  header     JSON     {"tensors": {name: {"dtype", "shape", "offset", "nbytes"}}, "tree": ..., "metadata": {...}}
+    offset 20  header     JSON     {"tensors": {name: {"dtype", "shape", "offset", "nbytes"}},
+                                    "tree": ..., "metadata": {...}}
     ...        padding to a multiple of 64, then the data section (each tensor 64-byte aligned,
                offsets relative to the data section)
     end - 32   sha256     32 bytes of everything before it

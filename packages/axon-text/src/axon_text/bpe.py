@@ -46,7 +46,8 @@ class BPETokenizer(Tokenizer):
             raise ValueError(f"BPETokenizer.train: dropout must be in (0, 1], got {dropout}")
         if vocab_size <= len(special_tokens):
             raise ValueError(
-                f"BPETokenizer.train: vocab_size {vocab_size} leaves no room beyond {len(special_tokens)} special tokens"
+                f"BPETokenizer.train: vocab_size {vocab_size} leaves no room beyond "
+                f"{len(special_tokens)} special tokens"
             )
         unk = "<unk>" if level == "char" and "<unk>" in special_tokens else None
         engine = tokenizers.Tokenizer(models.BPE(unk_token=unk))
