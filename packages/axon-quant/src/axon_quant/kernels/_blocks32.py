@@ -23,123 +23,130 @@ the same bytes as int8, ``xs`` float32 ``[n * k]`` (prepared by
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
+from numba import njit, prange
 from numba import uint64 as u64
 
-from ._numba import kernel
+from ._numba import LANE, field32, kernel
 
 __all__ = ["q4_0", "q4_1", "q5_0", "q5_1", "q8_0"]
 
 
 @kernel
-def q4_0(raw, codes, xs, sums, out, m, n, nb, f16, inner):  # pragma: no cover - compiled
+def q4_0(raw, codes, xs, sums, out, m, n, nb, f16, inner, chunks):  # pragma: no cover - compiled
     row_bytes = nb * 18
-    for r in prange(m):
-        row = u64(r) * u64(row_bytes)
-        for i in range(n):
-            xrow = u64(i) * u64(nb * 32)
-            acc = np.float32(0.0)
-            for b in range(nb):
-                block = row + u64(b * 18)
-                d = f16[u64(raw[block]) | (u64(raw[block + u64(1)]) << u64(8))]
-                codes = block + u64(2)
-                x0 = xrow + u64(b * 32)
-                s = np.float32(0.0)
-                for j in range(inner):
-                    q = raw[codes + u64(j)]
-                    s += np.float32(q & np.uint8(15)) * xs[x0 + u64(j)] + np.float32(q & np.uint8(0xF0)) * xs[x0 + u64(16 + j)]
-                acc += d * (s - np.float32(8.0) * sums[u64(i) * u64(nb) + u64(b)])
-            out[u64(i) * u64(m) + u64(r)] = acc
+    for c in prange(chunks):
+        for r in range(c * m // chunks, (c + 1) * m // chunks):
+            row = u64(r) * u64(row_bytes)
+            for i in range(n):
+                xrow = u64(i) * u64(nb * 32)
+                acc = np.float32(0.0)
+                for b in range(nb):
+                    block = row + u64(b * 18)
+                    d = f16[u64(raw[block]) | (u64(raw[block + u64(1)]) << u64(8))]
+                    nibbles = block + u64(2)
+                    x0 = xrow + u64(b * 32)
+                    s = np.float32(0.0)
+                    for j in range(inner):
+                        q = raw[nibbles + u64(j)]
+                        lo = np.float32(q & np.uint8(15))
+                        hi = np.float32(q & np.uint8(0xF0))
+                        s += lo * xs[x0 + u64(j)] + hi * xs[x0 + u64(16 + j)]
+                    acc += d * (s - np.float32(8.0) * sums[u64(i) * u64(nb) + u64(b)])
+                out[u64(i) * u64(m) + u64(r)] = acc
 
 
 @kernel
-def q4_1(raw, codes, xs, sums, out, m, n, nb, f16, inner):  # pragma: no cover - compiled
+def q4_1(raw, codes, xs, sums, out, m, n, nb, f16, inner, chunks):  # pragma: no cover - compiled
     row_bytes = nb * 20
-    for r in prange(m):
-        row = u64(r) * u64(row_bytes)
-        for i in range(n):
-            xrow = u64(i) * u64(nb * 32)
-            acc = np.float32(0.0)
-            for b in range(nb):
-                block = row + u64(b * 20)
-                d = f16[u64(raw[block]) | (u64(raw[block + u64(1)]) << u64(8))]
-                low = f16[u64(raw[block + u64(2)]) | (u64(raw[block + u64(3)]) << u64(8))]
-                codes = block + u64(4)
-                x0 = xrow + u64(b * 32)
-                s = np.float32(0.0)
-                for j in range(inner):
-                    q = raw[codes + u64(j)]
-                    s += np.float32(q & np.uint8(15)) * xs[x0 + u64(j)] + np.float32(q & np.uint8(0xF0)) * xs[x0 + u64(16 + j)]
-                acc += d * s + low * sums[u64(i) * u64(nb) + u64(b)]
-            out[u64(i) * u64(m) + u64(r)] = acc
+    for c in prange(chunks):
+        for r in range(c * m // chunks, (c + 1) * m // chunks):
+            row = u64(r) * u64(row_bytes)
+            for i in range(n):
+                xrow = u64(i) * u64(nb * 32)
+                acc = np.float32(0.0)
+                for b in range(nb):
+                    block = row + u64(b * 20)
+                    d = f16[u64(raw[block]) | (u64(raw[block + u64(1)]) << u64(8))]
+                    low = f16[u64(raw[block + u64(2)]) | (u64(raw[block + u64(3)]) << u64(8))]
+                    nibbles = block + u64(4)
+                    x0 = xrow + u64(b * 32)
+                    s = np.float32(0.0)
+                    for j in range(inner):
+                        q = raw[nibbles + u64(j)]
+                        lo = np.float32(q & np.uint8(15))
+                        hi = np.float32(q & np.uint8(0xF0))
+                        s += lo * xs[x0 + u64(j)] + hi * xs[x0 + u64(16 + j)]
+                    acc += d * s + low * sums[u64(i) * u64(nb) + u64(b)]
+                out[u64(i) * u64(m) + u64(r)] = acc
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _q5_block(raw, high_at, xs, x0, inner):  # pragma: no cover - compiled
+    """``sum_e q_e * xs[x0 + e]`` over the block whose ``qh`` starts at byte ``high_at`` (its 16
+    nibble bytes follow); codes 0..31, high-nibble elements counted 16 times, as ``xs`` wants."""
+    high = (u64(raw[high_at]) | (u64(raw[high_at + u64(1)]) << u64(8))
+            | (u64(raw[high_at + u64(2)]) << u64(16)) | (u64(raw[high_at + u64(3)]) << u64(24)))
+    nibbles = high_at + u64(4)
+    s = np.float32(0.0)
+    for j in range(inner):
+        q = raw[nibbles + u64(j)]
+        lo = np.float32(q & np.uint8(15)) + np.float32(field32(high, LANE[j], 1)) * np.float32(16.0)
+        hi = np.float32(q & np.uint8(0xF0)) + np.float32(field32(high, LANE[j + 16], 1)) * np.float32(256.0)
+        s += lo * xs[x0 + u64(j)] + hi * xs[x0 + u64(16 + j)]
+    return s
 
 
 @kernel
-def q5_0(raw, codes, xs, sums, out, m, n, nb, f16, inner):  # pragma: no cover - compiled
+def q5_0(raw, codes, xs, sums, out, m, n, nb, f16, inner, chunks):  # pragma: no cover - compiled
     row_bytes = nb * 22
-    for r in prange(m):
-        row = u64(r) * u64(row_bytes)
-        for i in range(n):
-            xrow = u64(i) * u64(nb * 32)
-            acc = np.float32(0.0)
-            for b in range(nb):
-                block = row + u64(b * 22)
-                d = f16[u64(raw[block]) | (u64(raw[block + u64(1)]) << u64(8))]
-                high = (u64(raw[block + u64(2)]) | (u64(raw[block + u64(3)]) << u64(8))
-                        | (u64(raw[block + u64(4)]) << u64(16)) | (u64(raw[block + u64(5)]) << u64(24)))
-                codes = block + u64(6)
-                x0 = xrow + u64(b * 32)
-                s = np.float32(0.0)
-                for j in range(inner):
-                    q = raw[codes + u64(j)]
-                    lo = np.float32(q & np.uint8(15)) + np.float32((high >> u64(j)) & u64(1)) * np.float32(16.0)
-                    hi = np.float32(q & np.uint8(0xF0)) + np.float32((high >> u64(j + 16)) & u64(1)) * np.float32(256.0)
-                    s += lo * xs[x0 + u64(j)] + hi * xs[x0 + u64(16 + j)]
-                acc += d * (s - np.float32(16.0) * sums[u64(i) * u64(nb) + u64(b)])
-            out[u64(i) * u64(m) + u64(r)] = acc
+    for c in prange(chunks):
+        for r in range(c * m // chunks, (c + 1) * m // chunks):
+            row = u64(r) * u64(row_bytes)
+            for i in range(n):
+                xrow = u64(i) * u64(nb * 32)
+                acc = np.float32(0.0)
+                for b in range(nb):
+                    block = row + u64(b * 22)
+                    d = f16[u64(raw[block]) | (u64(raw[block + u64(1)]) << u64(8))]
+                    s = _q5_block(raw, block + u64(2), xs, xrow + u64(b * 32), inner)
+                    acc += d * (s - np.float32(16.0) * sums[u64(i) * u64(nb) + u64(b)])
+                out[u64(i) * u64(m) + u64(r)] = acc
 
 
 @kernel
-def q5_1(raw, codes, xs, sums, out, m, n, nb, f16, inner):  # pragma: no cover - compiled
+def q5_1(raw, codes, xs, sums, out, m, n, nb, f16, inner, chunks):  # pragma: no cover - compiled
     row_bytes = nb * 24
-    for r in prange(m):
-        row = u64(r) * u64(row_bytes)
-        for i in range(n):
-            xrow = u64(i) * u64(nb * 32)
-            acc = np.float32(0.0)
-            for b in range(nb):
-                block = row + u64(b * 24)
-                d = f16[u64(raw[block]) | (u64(raw[block + u64(1)]) << u64(8))]
-                low = f16[u64(raw[block + u64(2)]) | (u64(raw[block + u64(3)]) << u64(8))]
-                high = (u64(raw[block + u64(4)]) | (u64(raw[block + u64(5)]) << u64(8))
-                        | (u64(raw[block + u64(6)]) << u64(16)) | (u64(raw[block + u64(7)]) << u64(24)))
-                codes = block + u64(8)
-                x0 = xrow + u64(b * 32)
-                s = np.float32(0.0)
-                for j in range(inner):
-                    q = raw[codes + u64(j)]
-                    lo = np.float32(q & np.uint8(15)) + np.float32((high >> u64(j)) & u64(1)) * np.float32(16.0)
-                    hi = np.float32(q & np.uint8(0xF0)) + np.float32((high >> u64(j + 16)) & u64(1)) * np.float32(256.0)
-                    s += lo * xs[x0 + u64(j)] + hi * xs[x0 + u64(16 + j)]
-                acc += d * s + low * sums[u64(i) * u64(nb) + u64(b)]
-            out[u64(i) * u64(m) + u64(r)] = acc
+    for c in prange(chunks):
+        for r in range(c * m // chunks, (c + 1) * m // chunks):
+            row = u64(r) * u64(row_bytes)
+            for i in range(n):
+                xrow = u64(i) * u64(nb * 32)
+                acc = np.float32(0.0)
+                for b in range(nb):
+                    block = row + u64(b * 24)
+                    d = f16[u64(raw[block]) | (u64(raw[block + u64(1)]) << u64(8))]
+                    low = f16[u64(raw[block + u64(2)]) | (u64(raw[block + u64(3)]) << u64(8))]
+                    s = _q5_block(raw, block + u64(4), xs, xrow + u64(b * 32), inner)
+                    acc += d * s + low * sums[u64(i) * u64(nb) + u64(b)]
+                out[u64(i) * u64(m) + u64(r)] = acc
 
 
 @kernel
-def q8_0(raw, codes, xs, sums, out, m, n, nb, f16, inner):  # pragma: no cover - compiled
+def q8_0(raw, codes, xs, sums, out, m, n, nb, f16, inner, chunks):  # pragma: no cover - compiled
     row_bytes = nb * 34
-    for r in prange(m):
-        row = u64(r) * u64(row_bytes)
-        for i in range(n):
-            xrow = u64(i) * u64(nb * 32)
-            acc = np.float32(0.0)
-            for b in range(nb):
-                block = row + u64(b * 34)
-                d = f16[u64(raw[block]) | (u64(raw[block + u64(1)]) << u64(8))]
-                first = block + u64(2)
-                x0 = xrow + u64(b * 32)
-                s = np.float32(0.0)
-                for j in range(inner):
-                    s += np.float32(codes[first + u64(j)]) * xs[x0 + u64(j)]
-                acc += d * s
-            out[u64(i) * u64(m) + u64(r)] = acc
+    for c in prange(chunks):
+        for r in range(c * m // chunks, (c + 1) * m // chunks):
+            row = u64(r) * u64(row_bytes)
+            for i in range(n):
+                xrow = u64(i) * u64(nb * 32)
+                acc = np.float32(0.0)
+                for b in range(nb):
+                    block = row + u64(b * 34)
+                    d = f16[u64(raw[block]) | (u64(raw[block + u64(1)]) << u64(8))]
+                    first = block + u64(2)
+                    x0 = xrow + u64(b * 32)
+                    s = np.float32(0.0)
+                    for j in range(inner):
+                        s += np.float32(codes[first + u64(j)]) * xs[x0 + u64(j)]
+                    acc += d * s
+                out[u64(i) * u64(m) + u64(r)] = acc

@@ -55,6 +55,14 @@ _KERNELS: dict[str, _Kernel] = {
     "q5_0": _Kernel("_blocks32", "q5_0", 32, 32, 16),
     "q5_1": _Kernel("_blocks32", "q5_1", 32, 32, 16),
     "q8_0": _Kernel("_blocks32", "q8_0", 0, 0, 32),
+    "q2_k": _Kernel("_kquants", "q2_k", 0, 16, 16),
+    "q3_k": _Kernel("_kquants", "q3_k", 0, 16, 16),
+    "q4_k": _Kernel("_kquants", "q4_k", 64, 32, 32),
+    "q5_k": _Kernel("_kquants", "q5_k", 64, 32, 32),
+    "q6_k": _Kernel("_kquants", "q6_k", 128, 16, 16),
+    "q8_k": _Kernel("_kquants", "q8_k", 0, 0, 256),
+    "tq1_0": _Kernel("_ternary", "tq1_0", 0, 256, 32),
+    "tq2_0": _Kernel("_ternary", "tq2_0", 0, 256, 32),
 }
 _DENSE = ("f32", "f16", "bf16")
 
@@ -142,7 +150,9 @@ def _check(x: Any, w: Any, out: Any) -> tuple[np.ndarray, np.ndarray, int, int, 
     return x2, out, n, m, k
 
 
-def quant_matmul(x: np.ndarray, w: QuantTensor, out: np.ndarray | None = None, *, threads: int | None = None) -> np.ndarray:
+def quant_matmul(
+    x: np.ndarray, w: QuantTensor, out: np.ndarray | None = None, *, threads: int | None = None
+) -> np.ndarray:
     """``x @ dequantize(w).T`` without dequantizing ``w``.
 
     ``x`` float32 ``[n, k]`` (or ``[k]``), ``w`` a 2-d QuantTensor ``[m, k]`` in one of
@@ -181,8 +191,9 @@ def quant_matmul(x: np.ndarray, w: QuantTensor, out: np.ndarray | None = None, *
     if spec.sum_size:
         block_sums(flat_x, sums, n * k, spec.sum_size)
     wanted = threads if threads is not None else default_threads()
-    _set_threads(min(wanted, max(1, n * m * k // _WORK_PER_THREAD)))
+    used = max(1, min(wanted, m, n * m * k // _WORK_PER_THREAD))
+    _set_threads(used)
     flat_raw = raw.reshape(-1)
     function(flat_raw, flat_raw.view(np.int8), xs, sums, out2.reshape(-1), m, n, k // w.ggml_type.block_size,
-             F16_TO_F32, spec.inner)
+             F16_TO_F32, spec.inner, used)
     return result
