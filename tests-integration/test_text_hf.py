@@ -42,6 +42,11 @@ def minilm():
 def test_minilm_file_is_the_real_bert_wordpiece():
     data = json.loads(MINILM_JSON.read_text())
     assert data["model"]["type"] == "WordPiece" and len(data["model"]["vocab"]) == 30522
+    # Ids of bert-base-uncased's published vocab.txt (the vocabulary all-MiniLM-L6-v2 reuses).
+    bert_ids = {"[PAD]": 0, "[unused0]": 1, "[UNK]": 100, "[CLS]": 101, "[SEP]": 102, "[MASK]": 103, ",": 1010}
+    bert_ids |= {".": 1012, "a": 1037, "the": 1996, "##s": 2015, "world": 2088, "hello": 7592}
+    assert {token: data["model"]["vocab"][token] for token in bert_ids} == bert_ids
+    assert data["model"]["continuing_subword_prefix"] == "##" and data["normalizer"]["lowercase"] is True
 
 
 @pytest.mark.parametrize("add_special_tokens", [True, False])

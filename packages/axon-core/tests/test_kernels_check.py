@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 
@@ -96,6 +97,17 @@ def test_cache_key_covers_source_options_arch_target_and_version():
         KernelCache.key("src", (), "sm_80", "ptx", (12, 8)),
     ]
     assert len({base, *variants}) == 6
+    # The documented name: the hex SHA-256 of the fields, each followed by the unit separator.
+    fields = ["src", "", "sm_80", "ptx", "12.9"]
+    assert base == hashlib.sha256(b"".join(f.encode() + b"\x1f" for f in fields)).hexdigest()
+    assert KernelCache.key("src", (), "sm_80", "ptx", (12, 9)) == base
+    # Fields do not run into each other: moving text across a boundary changes the name.
+    assert KernelCache.key("ab", ("-DX",), "sm_80", "ptx", (12, 9)) != KernelCache.key(
+        "a", ("b-DX",), "sm_80", "ptx", (12, 9)
+    )
+    assert KernelCache.key("s", ("-DX", "-DY"), "sm_80", "ptx", (12, 9)) != KernelCache.key(
+        "s", ("-DX-DY",), "sm_80", "ptx", (12, 9)
+    )
 
 
 def test_cache_dir_follows_environment(tmp_path, monkeypatch):

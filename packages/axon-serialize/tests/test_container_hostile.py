@@ -16,6 +16,8 @@ from axon_serialize import SerializationError, read_container, write_container
 from axon_serialize.container import MAGIC
 
 _VALID: list[bytes] = []
+# The data section of the hostile-header fuzz: 128 distinct bytes.
+FUZZ_DATA = bytes(range(128))
 
 
 def _valid_file(tmp_path) -> bytes:
@@ -152,10 +154,14 @@ def test_fuzz_mutated_files_only_raise_serialization_error(tmp_path, data) -> No
     nbytes=st.one_of(st.integers(-10, 2**64), st.none()),
 )
 def test_fuzz_hostile_headers_with_valid_checksums(tmp_path, dtype, shape, offset, nbytes) -> None:
-    content = _with_header({"tensors": {"w": {"dtype": dtype, "shape": shape, "offset": offset, "nbytes": nbytes}}})
+    entry = {"dtype": dtype, "shape": shape, "offset": offset, "nbytes": nbytes}
+    content = _with_header({"tensors": {"w": entry}}, FUZZ_DATA)
     try:
         tensors, _, _ = _load(tmp_path, content)
     except SerializationError:
         return
-    # Anything accepted must be exactly what the header describes, inside the 128 data bytes.
-    assert tensors["w"].nbytes == nbytes <= 128 and list(tensors["w"].shape) == shape
+    # Anything accepted must be exactly what the header describes: its dtype and shape, and the bytes
+    # of the data section it points at (all distinct, so a read from elsewhere shows).
+    w = tensors["w"]
+    assert w.nbytes == nbytes <= 128 and list(w.shape) == shape and str(w.dtype) == dtype
+    assert w.tobytes() == FUZZ_DATA[offset : offset + nbytes]

@@ -46,7 +46,9 @@ class TestSort:
         v, i = at.tensor(3.0).sort()
         assert v.item() == 3.0 and i.item() == 0 and i.shape == ()
         v, i = at.zeros(0, 3).sort(0)
-        assert v.shape == (0, 3) and i.shape == (0, 3)
+        empty = np.zeros((0, 3), np.float32)
+        np.testing.assert_array_equal(v.numpy(), np.sort(empty, 0), strict=True)  # strict: shape and dtype
+        np.testing.assert_array_equal(i.numpy(), np.argsort(empty, 0, kind="stable").astype(np.int64), strict=True)
 
     def test_complex_rejected(self):
         with pytest.raises(DTypeError):

@@ -1,4 +1,6 @@
 import pytest
+import tokenizers
+from tokenizers import models, pre_tokenizers, trainers
 
 from axon_text import BPETokenizer, Tokenizer, WordPieceTokenizer, syllable_pre_tokenizer
 
@@ -38,8 +40,21 @@ def test_byte_bpe_is_lossless_and_sized(byte_bpe):
 
 
 def test_byte_bpe_learns_frequent_words(byte_bpe):
-    assert len(byte_bpe.tokenize("the")) == 1
-    assert len(byte_bpe.tokenize(" lowest")) < len(" lowest")
+    """Frequent words become single tokens, as HF's BpeTrainer run directly on the corpus gives them."""
+    oracle = tokenizers.Tokenizer(models.BPE())
+    oracle.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        min_frequency=2,
+        special_tokens=["<pad>", "<bos>", "<eos>", "<unk>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    oracle.train_from_iterator(CORPUS, trainer=trainer)
+    for text in ("the", " lowest", " newest fox"):
+        assert byte_bpe.tokenize(text) == oracle.encode(text).tokens, text
+    assert byte_bpe.tokenize("the") == ["the"]
+    assert byte_bpe.tokenize(" lowest") == ["Ġlowest"]  # "Ġ" is the byte-level space
 
 
 def test_char_bpe_round_trip_and_unknowns():
