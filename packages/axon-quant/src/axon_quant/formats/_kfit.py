@@ -85,8 +85,10 @@ def make_q3_quants(x: np.ndarray, nmax: int) -> tuple[np.ndarray, np.ndarray]:
         sumlx = ordered_sum(weighted_x * lf)
         suml2 = ordered_sum(weight * lf * lf)
         # A column whose pass changed nothing would change nothing in the next pass either, so
-        # running all five passes everywhere equals ggml's per-sub-block early exit.
+        # running the passes on every column equals ggml's per-sub-block early exit; they stop
+        # once no column changed.
         for _ in range(5):
+            changed = False
             for i in range(x.shape[0]):
                 w, xi, li = weight[i], x[i], level[i].astype(F32)
                 slx = sumlx - weighted_x[i] * li
@@ -97,9 +99,13 @@ def make_q3_quants(x: np.ndarray, nmax: int) -> tuple[np.ndarray, np.ndarray]:
                 sl2_new = sl2 + w * nf * nf
                 accept = ((slx > 0) & (new != level[i]) & (sl2_new > 0)
                           & (slx_new * slx_new * suml2 > sumlx * sumlx * sl2_new))
-                level[i] = np.where(accept, new, level[i])
-                sumlx = np.where(accept, slx_new, sumlx)
-                suml2 = np.where(accept, sl2_new, suml2)
+                if accept.any():
+                    changed = True
+                    level[i] = np.where(accept, new, level[i])
+                    sumlx = np.where(accept, slx_new, sumlx)
+                    suml2 = np.where(accept, sl2_new, suml2)
+            if not changed:
+                break
         scale = np.where(suml2 > 0, sumlx / suml2, F32(0))
     empty = amax < GROUP_MAX_EPS
     return np.where(empty, F32(0), scale), np.where(empty, 0, level + nmax)

@@ -49,6 +49,13 @@ def _crumbs(qs: np.ndarray) -> np.ndarray:
     return ((qs.reshape(n, 2, 1, 32) >> _SHIFT2) & 3).reshape(n, 256)
 
 
+def _bit_rows(bits: np.ndarray) -> np.ndarray:
+    """``[n, 32]`` bytes -> ``[n, 256]`` 0/1: value ``32 b + i`` is bit ``b`` of byte ``i`` (Q3_K's
+    hmask, Q5_K's qh)."""
+    n = bits.shape[0]
+    return ((bits.reshape(n, 1, 32) >> np.arange(8, dtype=np.uint8)[:, None]) & 1).reshape(n, 256)
+
+
 def unpack_k4_scales(scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Q4_K/Q5_K ``scales`` uint8 ``[n, 12]`` -> (scale, min) uint8 ``[n, 8]`` each (``get_scale_min_k4``)."""
     low, mid, top = scales[:, 0:4], scales[:, 4:8], scales[:, 8:12]
@@ -78,8 +85,7 @@ def dequantize_q2_k(raw: np.ndarray) -> np.ndarray:
 def dequantize_q3_k(raw: np.ndarray) -> np.ndarray:
     """uint8 ``[n, 110]`` -> float32 ``[n, 256]``."""
     n = raw.shape[0]
-    hbit = np.unpackbits(raw[:, :32], axis=1, bitorder="little").reshape(n, 32, 8).transpose(0, 2, 1)
-    q = _crumbs(raw[:, 32:96]).astype(np.int8) - np.where(hbit.reshape(n, 256), np.int8(0), np.int8(4))
+    q = _crumbs(raw[:, 32:96]).astype(np.int8) - ((_bit_rows(raw[:, :32]) ^ 1) << 2).astype(np.int8)
     dl = (f16_values(raw[:, 108:110]) * unpack_q3_scales(raw[:, 96:108]))[:, :, None]
     return (dl * q.reshape(n, 16, 16).astype(F32)).reshape(n, 256)
 
@@ -107,10 +113,7 @@ def dequantize_q4_k(raw: np.ndarray) -> np.ndarray:
 
 def dequantize_q5_k(raw: np.ndarray) -> np.ndarray:
     """uint8 ``[n, 176]`` -> float32 ``[n, 256]``."""
-    n = raw.shape[0]
-    # bit b of qh[i] is the fifth bit of value 32 b + i
-    high = np.unpackbits(raw[:, 16:48], axis=1, bitorder="little").reshape(n, 32, 8).transpose(0, 2, 1)
-    return _k4_values(raw, _nibble_rows(raw[:, 48:176]) | (high.reshape(n, 256) << 4))
+    return _k4_values(raw, _nibble_rows(raw[:, 48:176]) | (_bit_rows(raw[:, 16:48]) << 4))
 
 
 def dequantize_q6_k(raw: np.ndarray) -> np.ndarray:
