@@ -13,9 +13,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from axon_core import ShapeError, promote_types
-from axon_tensor import Tensor, from_numpy, tensor
-from axon_tensor.tensor import check_same_device, wrap
+from axon_core import ShapeError
+from axon_tensor import Tensor, from_numpy, stack, tensor
+from axon_tensor.tensor import check_same_device
 
 __all__ = ["default_collate", "default_convert", "stack_tensors"]
 
@@ -33,12 +33,8 @@ def stack_tensors(tensors: Sequence[Tensor], op: str = "default_collate") -> Ten
     shapes = {t.shape for t in tensors}
     if len(shapes) != 1:
         raise ShapeError(f"{op}: tensors in a batch must have equal shapes, got {[t.shape for t in tensors]}")
-    device = check_same_device(op, *tensors)
-    dtype = tensors[0].dtype
-    for t in tensors[1:]:
-        dtype = promote_types(dtype, t.dtype)
-    xp = device.backend.xp
-    return wrap(xp.stack([t._data for t in tensors]).astype(dtype.np, copy=False), device)
+    check_same_device(op, *tensors)
+    return stack(list(tensors))
 
 
 def default_collate(batch: Sequence[Any]) -> Any:
