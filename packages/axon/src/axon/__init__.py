@@ -21,7 +21,7 @@ import axon_serialize as serialize
 import axon_text as text
 from axon_autograd import Variable, enable_grad, no_grad, set_grad_enabled
 from axon_core import Device, DType, get_default_dtype, memory_stats, set_default_device, set_default_dtype
-from axon_tensor import *  # noqa: F403
+from axon_tensor import *
 from axon_tensor import __all__ as _tensor_all
 
 from ._dispatch import dispatching

@@ -19,7 +19,8 @@ function formatNumber(value) {
 function formatSeconds(seconds) {
   if (seconds === null || seconds === undefined) return "—";
   const s = Math.round(seconds);
-  return s >= 3600 ? `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m` : s >= 60 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${s}s`;
+  if (s >= 3600) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return s >= 60 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${s}s`;
 }
 
 // series: [{name, points: [[x, y], ...]}]; points with y === null are gaps.
@@ -36,19 +37,23 @@ function drawChart(svg, series, xLabel) {
   if (yMin === yMax) { yMin -= 0.5; yMax += 0.5; }
   const px = (x) => MARGIN.left + ((x - xMin) / (xMax - xMin)) * (WIDTH - MARGIN.left - MARGIN.right);
   const py = (y) => HEIGHT - MARGIN.bottom - ((y - yMin) / (yMax - yMin)) * (HEIGHT - MARGIN.top - MARGIN.bottom);
-  svg.appendChild(svgElement("line", { class: "axis", x1: MARGIN.left, y1: HEIGHT - MARGIN.bottom, x2: WIDTH - MARGIN.right, y2: HEIGHT - MARGIN.bottom }));
-  svg.appendChild(svgElement("line", { class: "axis", x1: MARGIN.left, y1: MARGIN.top, x2: MARGIN.left, y2: HEIGHT - MARGIN.bottom }));
+  const bottom = HEIGHT - MARGIN.bottom;
+  const right = WIDTH - MARGIN.right;
+  svg.appendChild(svgElement("line", { class: "axis", x1: MARGIN.left, y1: bottom, x2: right, y2: bottom }));
+  svg.appendChild(svgElement("line", { class: "axis", x1: MARGIN.left, y1: MARGIN.top, x2: MARGIN.left, y2: bottom }));
   for (const [value, y] of [[yMax, MARGIN.top + 4], [yMin, HEIGHT - MARGIN.bottom]]) {
     svg.appendChild(svgElement("text", { x: 4, y })).textContent = formatNumber(value);
   }
   svg.appendChild(svgElement("text", { x: MARGIN.left, y: HEIGHT - 8 })).textContent = `${xLabel} ${xMin}`;
-  svg.appendChild(svgElement("text", { x: WIDTH - MARGIN.right - 60, y: HEIGHT - 8 })).textContent = `${xLabel} ${xMax}`;
+  const xMaxLabel = svg.appendChild(svgElement("text", { x: WIDTH - MARGIN.right - 60, y: HEIGHT - 8 }));
+  xMaxLabel.textContent = `${xLabel} ${xMax}`;
   for (const s of series) {
     const visible = s.points.filter((p) => p[1] !== null);
     const group = svgElement("g", { class: `series-${s.cssClass || s.name}`, "data-series": s.name });
     group.appendChild(svgElement("polyline", { points: visible.map((p) => `${px(p[0])},${py(p[1])}`).join(" ") }));
     for (const [x, y] of visible) {
-      group.appendChild(svgElement("circle", { class: "point", r: 3, cx: px(x), cy: py(y), "data-series": s.name, "data-x": x, "data-y": y }));
+      const point = { class: "point", r: 3, cx: px(x), cy: py(y), "data-series": s.name, "data-x": x, "data-y": y };
+      group.appendChild(svgElement("circle", point));
     }
     svg.appendChild(group);
   }
@@ -59,17 +64,20 @@ function render(metrics) {
   document.title = `${metrics.name} — axon`;
   document.getElementById("status").textContent = metrics.status;
   const last = metrics.epochs.length ? metrics.epochs[metrics.epochs.length - 1].epoch : "—";
-  document.getElementById("epoch").textContent = metrics.total_epochs ? `${last} / ${metrics.total_epochs}` : String(last);
+  const epochText = metrics.total_epochs ? `${last} / ${metrics.total_epochs}` : String(last);
+  document.getElementById("epoch").textContent = epochText;
   document.getElementById("params").textContent = metrics.param_count.toLocaleString("en-US");
   document.getElementById("batch").textContent = metrics.batch_size ?? "—";
-  document.getElementById("best").textContent = metrics.best_val_loss === null ? "—" : `${formatNumber(metrics.best_val_loss)} (epoch ${metrics.best_epoch})`;
+  document.getElementById("best").textContent =
+    metrics.best_val_loss === null ? "—" : `${formatNumber(metrics.best_val_loss)} (epoch ${metrics.best_epoch})`;
   document.getElementById("eta").textContent = formatSeconds(metrics.eta_seconds);
 
   drawChart(document.getElementById("loss-chart"), [
     { name: "train_loss", points: metrics.epochs.map((e) => [e.epoch, e.train_loss]) },
     { name: "val_loss", points: metrics.epochs.map((e) => [e.epoch, e.val_loss]) },
   ], "epoch");
-  drawChart(document.getElementById("step-chart"), [{ name: "loss", points: metrics.steps.map((s) => [s.step, s.loss]) }], "step");
+  const stepLoss = { name: "loss", points: metrics.steps.map((s) => [s.step, s.loss]) };
+  drawChart(document.getElementById("step-chart"), [stepLoss], "step");
 
   const extrasSection = document.getElementById("extras");
   const names = [...new Set(metrics.epochs.flatMap((e) => Object.keys(e.extras)))];
@@ -78,10 +86,12 @@ function render(metrics) {
     if (!svg) {
       const heading = document.createElement("h2");
       heading.textContent = name;
-      svg = svgElement("svg", { id: `extra-${name}`, class: "chart", viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img", "aria-label": name });
+      const attributes = { id: `extra-${name}`, class: "chart", viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img" };
+      svg = svgElement("svg", { ...attributes, "aria-label": name });
       extrasSection.append(heading, svg);
     }
-    drawChart(svg, [{ name, cssClass: "extra", points: metrics.epochs.map((e) => [e.epoch, e.extras[name] ?? null]) }], "epoch");
+    const points = metrics.epochs.map((e) => [e.epoch, e.extras[name] ?? null]);
+    drawChart(svg, [{ name, cssClass: "extra", points }], "epoch");
   }
   document.body.dataset.epochsShown = String(metrics.epochs.length);
 }
