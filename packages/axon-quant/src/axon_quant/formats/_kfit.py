@@ -24,7 +24,7 @@ def ordered_sum(terms: np.ndarray) -> np.ndarray:
     return total
 
 
-def first_max(values: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
+def scan_max(values: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
     """``best = 0; for (i...) if (values[i] > best) { best = values[i]; other = others[i]; }`` over the
     rows of ``values`` ``[k, s]``: the first strict maximum above 0 (NaN never wins, as in C), and the
     matching entries of ``others`` (0 where nothing beat 0)."""
@@ -39,7 +39,7 @@ def first_max(values: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]
 
 def _signed_max(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(amax, max): the largest |x| per column and the signed value that has it (first one)."""
-    return first_max(np.abs(x), x)
+    return scan_max(np.abs(x), x)
 
 
 def make_qx_quants(x: np.ndarray, nmax: int) -> tuple[np.ndarray, np.ndarray]:

@@ -26,11 +26,11 @@ import numpy as np
 
 from ._common import F32, f16_bytes, f16_values, nearest_int
 from ._kfit import (
-    first_max,
     make_q3_quants,
     make_qkx2_quants,
     make_qx_quants,
     ordered_sum,
+    scan_max,
 )
 
 __all__ = [
@@ -186,8 +186,8 @@ def _k4_search(blocks: np.ndarray, nmax: int, rmin: float, nstep: int):
     scales, mins, levels = make_qkx2_quants(x, av_x + np.abs(x), nmax, rmin, 0.1, nstep, use_mad=False)
     scales, mins = scales.reshape(n, 8), mins.reshape(n, 8)
     levels = levels.T.reshape(n, 256)
-    max_scale, = first_max(scales.T)
-    max_min, = first_max(mins.T)
+    max_scale, = scan_max(scales.T)
+    max_min, = scan_max(mins.T)
     with np.errstate(divide="ignore"):
         inv_scale = np.where(max_scale > 0, F32(63) / max_scale, F32(0))
         inv_min = np.where(max_min > 0, F32(63) / max_min, F32(0))
@@ -223,7 +223,7 @@ def quantize_q6_k(blocks: np.ndarray) -> np.ndarray:
     n = blocks.shape[0]
     scales, levels = make_qx_quants(_columns(blocks, 16), 32)
     scales, levels = scales.reshape(n, 16), levels.T.reshape(n, 256)
-    max_abs, max_scale = first_max(np.abs(scales.T), scales.T)
+    max_abs, max_scale = scan_max(np.abs(scales.T), scales.T)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         iscale = F32(-128) / max_scale
         d = f16_bytes(F32(1) / iscale)
@@ -244,7 +244,7 @@ def quantize_q3_k(blocks: np.ndarray) -> np.ndarray:
     n = blocks.shape[0]
     scales, levels = make_q3_quants(_columns(blocks, 16), 4)
     scales, levels = scales.reshape(n, 16), levels.T.reshape(n, 256)
-    _, max_scale = first_max(np.abs(scales.T), scales.T)
+    _, max_scale = scan_max(np.abs(scales.T), scales.T)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         iscale = F32(-32) / max_scale
         # int8_t l = nearest_int(.); l = MAX(-32, MIN(31, l)) + 32
@@ -267,8 +267,8 @@ def quantize_q2_k(blocks: np.ndarray) -> np.ndarray:
     x = _columns(blocks, 16)
     scales, mins, levels = make_qkx2_quants(x, np.abs(x), 3, -0.5, 0.1, 15, use_mad=True)
     scales, mins, levels = scales.reshape(n, 16), mins.reshape(n, 16), levels.T.reshape(n, 256)
-    max_scale, = first_max(scales.T)
-    max_min, = first_max(mins.T)
+    max_scale, = scan_max(scales.T)
+    max_min, = scan_max(mins.T)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         sc = np.where((max_scale > 0)[:, None], nearest_int((F32(15) / max_scale)[:, None] * scales), 0)
         mn = np.where((max_min > 0)[:, None], nearest_int((F32(15) / max_min)[:, None] * mins), 0)
@@ -284,7 +284,7 @@ def quantize_q8_k(blocks: np.ndarray) -> np.ndarray:
     zero ``bsums``, which the C code leaves unwritten)."""
     blocks = np.asarray(blocks, dtype=F32)
     n = blocks.shape[0]
-    amax, peak = first_max(np.abs(blocks.T), blocks.T)
+    amax, peak = scan_max(np.abs(blocks.T), blocks.T)
     with np.errstate(divide="ignore", invalid="ignore"):
         iscale = F32(-127) / peak
         q = np.minimum(127, nearest_int(iscale[:, None] * blocks))
