@@ -14,9 +14,19 @@ other fast-math flag is on: NaN and infinity propagate as IEEE says.
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit, types
-from numba.extending import intrinsic
+import os
+
+# Numba's OpenMP threads spin for ~300k iterations after each parallel region by default. On a
+# machine whose cores other processes share, a spinning thread holds a core the other thread of
+# the next region needs: SmolLM2's 211 matvecs per token took 10x longer with two spinning
+# threads than with one thread under load. Passive threads sleep at once (a futex wake costs
+# ~10 us per region). libgomp reads this when Numba first starts its threads; a value the user
+# set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+from numba import njit, types  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
 
 __all__ = ["F16_TO_F32", "FASTMATH", "LANE", "field32", "float_from_bits", "kernel", "trit32"]
 
