@@ -9,8 +9,8 @@ import pytest
 import torch
 from gguf import GGMLQuantizationType, quants
 
-import axon_tensor
 import axon_nn as nn
+import axon_tensor
 from axon_autograd import Variable
 from axon_core import DeviceError, ShapeError
 from axon_llm import QuantizedLinear, quantize_linears
@@ -54,12 +54,13 @@ def test_double_backward_matches_torch():
     x = rng.standard_normal((4, 32)).astype(np.float32)
     xv = Variable(axon_tensor.from_numpy(x), requires_grad=True)
     (grad_x,) = __import__("axon_autograd").grad((layer(xv) ** 2).sum(), [xv], create_graph=True)
-    (grad_x ** 2).sum().backward()
+    (grad_x**2).sum().backward()
 
     xt = torch.from_numpy(x.astype(np.float64)).requires_grad_()
-    (gt,) = torch.autograd.grad((torch.nn.functional.linear(xt, _oracle_weight(raw, "q8_0")) ** 2).sum(), xt,
-                                create_graph=True)
-    (gt ** 2).sum().backward()
+    (gt,) = torch.autograd.grad(
+        (torch.nn.functional.linear(xt, _oracle_weight(raw, "q8_0")) ** 2).sum(), xt, create_graph=True
+    )
+    (gt**2).sum().backward()
     np.testing.assert_allclose(grad_x.detach().numpy(), gt.detach().numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(xv.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-3)
 
@@ -77,11 +78,19 @@ def test_from_linear_state_dict_and_quantize_linears():
     assert sorted(state) == ["0.bias", "0.weight", "2.bias", "2.weight"]
 
     x = np.random.default_rng(1).standard_normal((5, 64)).astype(np.float32)
-    hidden = torch.nn.functional.gelu(torch.nn.functional.linear(
-        torch.from_numpy(x).double(), _oracle_weight(expected_raw, "q8_0"), torch.from_numpy(model[0].bias.detach().numpy()).double()))
-    expected = torch.nn.functional.linear(hidden, torch.from_numpy(reference[1]).double(),
-                                          torch.from_numpy(model[2].bias.detach().numpy()).double())
-    np.testing.assert_allclose(model(axon_tensor.from_numpy(x)).detach().numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
+    hidden = torch.nn.functional.gelu(
+        torch.nn.functional.linear(
+            torch.from_numpy(x).double(),
+            _oracle_weight(expected_raw, "q8_0"),
+            torch.from_numpy(model[0].bias.detach().numpy()).double(),
+        )
+    )
+    expected = torch.nn.functional.linear(
+        hidden, torch.from_numpy(reference[1]).double(), torch.from_numpy(model[2].bias.detach().numpy()).double()
+    )
+    np.testing.assert_allclose(
+        model(axon_tensor.from_numpy(x)).detach().numpy(), expected.numpy(), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_real_gguf_tensor():
