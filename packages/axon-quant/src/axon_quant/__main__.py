@@ -13,6 +13,8 @@ import sys
 #: command name -> module implementing it.
 COMMANDS: dict[str, str] = {
     "inspect": "axon_quant.cli.inspect",
+    "generate": "axon_quant.cli.generate",
+    "bench": "axon_quant.cli.bench",
 }
 
 
