@@ -17,6 +17,7 @@ from .embedding import EMBEDDING
 from .im2col import IM2COL
 from .norms import NORMS
 from .pooling import POOLING
+from .quant_matmul import QUANT_MATMUL
 from .rnn import RNN
 from .softmax import SOFTMAX
 from .source import FLOAT_TYPES, KernelSource
@@ -27,7 +28,10 @@ __all__ = ["FLOAT_TYPES", "KernelCache", "KernelSource", "REGISTRY", "cache_dir"
 #: Every kernel family by name.
 REGISTRY: dict[str, KernelSource] = {
     source.family: source
-    for source in (ACTIVATIONS, NORMS, SOFTMAX, CROSS_ENTROPY, EMBEDDING, ADAM, STRIDED_COPY, IM2COL, POOLING, RNN, ATTENTION)
+    for source in (
+        ACTIVATIONS, NORMS, SOFTMAX, CROSS_ENTROPY, EMBEDDING, ADAM, STRIDED_COPY, IM2COL, POOLING, RNN, ATTENTION,
+        QUANT_MATMUL,
+    )
 }
 
 _SUFFIXES = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}

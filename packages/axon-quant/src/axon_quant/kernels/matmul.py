@@ -151,7 +151,7 @@ def _check(x: Any, w: Any, out: Any) -> tuple[np.ndarray, np.ndarray, int, int, 
 
 
 def quant_matmul(
-    x: np.ndarray, w: QuantTensor, out: np.ndarray | None = None, *, threads: int | None = None
+    x: np.ndarray, w: QuantTensor, out: np.ndarray | None = None, *, threads: int | None = None, device: Any = None
 ) -> np.ndarray:
     """``x @ dequantize(w).T`` without dequantizing ``w``.
 
@@ -162,7 +162,15 @@ def quant_matmul(
     its own thread pool. Sums run in float32 in an order of the kernel's choosing (vector
     lanes), so results differ from a float64 reference by float32 rounding only. Raises
     QuantError on any argument of the wrong type, dtype, shape or layout.
+
+    With ``device`` (``"cuda"``, ``"cuda-sim"``; not ``"cpu"``) the call is
+    :func:`~axon_quant.kernels.device.device_quant_matmul`: ``x``, ``w``'s bytes and ``out``
+    are that device's arrays and the CUDA kernel runs there.
     """
+    if device is not None and str(device) != "cpu":
+        from .device import device_quant_matmul
+
+        return device_quant_matmul(x, w, out, device=device)
     x2, out, n, m, k = _check(x, w, out)
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise QuantError(f"quant_matmul: threads must be a positive int, got {threads!r}")
