@@ -15,8 +15,9 @@
    from the real file, n = 1: milliseconds per token (llama.cpp decodes this file at ~56 tok/s,
    i.e. ~18 ms per token for everything, on this 2-core machine).
 3. llama.cpp's scheme for q4_1, measured here to choose against: the activation row rounded to
-   q8_1 blocks once, then integer dot products per block (int16 products, float32 lanes; the best
-   of the integer variants we tried in Numba), against quant_matmul's float32 kernel, one thread.
+   q8_1 blocks once (NumPy; also timed without it, kernel alone), then integer dot products per
+   block (int16 products, float32 lanes; the best of the integer variants we tried in Numba),
+   against quant_matmul's float32 kernel (whole call), one thread.
 
 The host is shared with other work: each timing is the median of ``--repeats`` calls, ours and the
 peer's interleaved per case, and the load average is recorded. The JSON notes the machine.
@@ -188,13 +189,20 @@ def bench_q8_activations(repeats: int) -> dict:
     out_int, out_float = np.empty(m, np.float32), np.empty(m, np.float32)
     w = QuantTensor(raw, "q4_1", (m, k))
 
-    def integer() -> None:
+    def q8_1(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # ggml's quantize_row_q8_1: d = amax / 127 per 32 values, codes round(x / d), s = d * sum(codes).
-        blocks = x.reshape(-1, 32)
+        blocks = values.reshape(-1, 32)
         d = np.abs(blocks).max(axis=1) / 127
         codes = np.round(blocks / np.where(d == 0, 1, d)[:, None]).astype(np.int8)
-        sums = (d * codes.sum(axis=1)).astype(np.float32)
-        q4_1_q8_1(raw.reshape(-1), codes.reshape(-1), d.astype(np.float32), sums, out_int, m, k // 32, F16_TO_F32, 16)
+        return codes.reshape(-1), d.astype(np.float32), (d * codes.sum(axis=1)).astype(np.float32)
+
+    rounded = q8_1(x)
+
+    def integer_kernel() -> None:
+        q4_1_q8_1(raw.reshape(-1), *rounded, out_int, m, k // 32, F16_TO_F32, 16)
+
+    def integer() -> None:
+        q4_1_q8_1(raw.reshape(-1), *q8_1(x), out_int, m, k // 32, F16_TO_F32, 16)
 
     numba.set_num_threads(1)
     integer()
@@ -203,10 +211,12 @@ def bench_q8_activations(repeats: int) -> dict:
     scale = float(np.abs(exact).max())
     result = {"m": m, "k": k, "threads": 1,
               "q8_1_activations_s": _median_time(integer, repeats),
+              "q8_1_kernel_only_s": _median_time(integer_kernel, repeats),
               "float32_activations_s": _median_time(lambda: quant_matmul(x, w, out_float, threads=1), repeats),
               "q8_1_max_rel_error": float(np.abs(out_int - exact).max() / scale),
               "float32_max_rel_error": float(np.abs(out_float - exact).max() / scale)}
     print(f"q4_1 [{m}, {k}] one thread: q8_1 activations {result['q8_1_activations_s'] * 1e6:.0f} us "
+          f"(kernel alone {result['q8_1_kernel_only_s'] * 1e6:.0f} us) "
           f"(max rel error {result['q8_1_max_rel_error']:.1e}), float32 {result['float32_activations_s'] * 1e6:.0f} us "
           f"({result['float32_max_rel_error']:.1e})", flush=True)
     return result

@@ -237,3 +237,38 @@ def test_bad_input_raises_quant_error():
         quant_matmul(x, w, threads=0)
     with pytest.raises(QuantError, match="no kernel for i8"):
         quant_matmul(x, QuantTensor(np.zeros((8, 64), np.uint8), "i8", (8, 64)))
+
+
+def test_call_with_out_allocates_nothing():
+    """The decode loop's call: with ``out`` given, no NumPy buffer is allocated (scratch is reused)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(11)
+    raw = quantized(rng, "q4_1", 64, 576)
+    w = QuantTensor(raw, "q4_1", (64, 576))
+    x = rng.standard_normal((4, 576)).astype(np.float32)
+    out = np.empty((4, 64), np.float32)
+    quant_matmul(x, w, out)  # compiles and sizes the per-thread scratch
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        quant_matmul(x, w, out)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert peak < 2048, peak  # a few small Python objects; the x scratch alone would be 9216 bytes
+
+
+def test_threads_default_from_environment(monkeypatch):
+    from axon_quant.kernels import THREADS_ENV, default_threads
+
+    monkeypatch.setenv(THREADS_ENV, "1")
+    assert default_threads() == 1
+    raw = quantized(np.random.default_rng(2), "q8_0", 9, 64)
+    check(np.ones((2, 64), np.float32), raw, "q8_0")
+    monkeypatch.setenv(THREADS_ENV, "many")
+    with pytest.raises(QuantError, match=THREADS_ENV):
+        default_threads()
+    monkeypatch.delenv(THREADS_ENV)
+    assert default_threads() == len(os.sched_getaffinity(0))
