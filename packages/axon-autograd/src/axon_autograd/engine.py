@@ -278,7 +278,7 @@ def _call_hooks(hooks: list, g: Variable) -> Variable:
 
 
 def _check_leaf_grad(node: BackwardNode, var: Variable, g: Variable) -> Variable:
-    if g.data._data.shape != var.data._data.shape:
+    if g.data.array.shape != var.data.array.shape:
         raise ShapeError(
             f"{node.name()} returned a gradient of shape {tuple(g.shape)} for an input of shape {tuple(var.shape)}"
         )
@@ -301,4 +301,5 @@ def _accumulate(var: Variable, g: Variable, create_graph: bool, owned: bool = Fa
     elif current._requires_grad:
         var._grad = make_variable(current.data + g.data, False, None)
     else:
-        current.data._data += g.data._data
+        accumulated = current.data.array
+        accumulated += g.data.array

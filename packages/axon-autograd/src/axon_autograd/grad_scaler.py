@@ -90,9 +90,9 @@ class GradScaler:
                     g = p._grad if isinstance(p, Variable) else getattr(p, "grad", None)
                     if g is None:
                         continue
-                    array = g.data._data
+                    array = g.data.array
                     array *= array.dtype.type(inverse)
-                    xp = g.data._device._backend.xp
+                    xp = g.data.backend.xp
                     if not bool(xp.isfinite(array).all()):
                         found_inf = True
         state["unscaled"] = True

@@ -31,7 +31,7 @@ def _numeric_jacobians(fn: Callable[..., Any], inputs: tuple, wrt: list[int], ep
     sizes = [o.data.numel() for o in _float_outputs(fn, inputs)]
     result = []
     for i in wrt:
-        array = inputs[i].data._data
+        array = inputs[i].data.array
         n = array.size
         columns = [np.zeros((size, n)) for size in sizes]
         for k in range(n):

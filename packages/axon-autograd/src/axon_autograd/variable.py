@@ -7,11 +7,12 @@ import weakref
 from typing import Any, Callable
 
 import numpy as np
+
 from axon_core import DTypeError
 from axon_tensor import Tensor, as_tensor
 
 from .grad_mode import grad_state
-from .node import AccumulateGrad, BackwardNode, RemovableHandle
+from .node import AccumulateGrad, RemovableHandle
 
 __all__ = ["Variable", "make_variable", "variable_method", "NON_DIFFERENTIABLE"]
 
@@ -23,7 +24,7 @@ NON_DIFFERENTIABLE = frozenset(
     isfinite isposinf isneginf isreal signbit logical_and logical_or logical_xor logical_not
     bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_shift greater
     greater_equal less less_equal not_equal argwhere __and__ __or__ __xor__ __invert__ __rand__ __ror__
-    __rxor__ __lshift__ __rshift__ argmax argmin argsort nonzero any all count_nonzero unique
+    __rxor__ __lshift__ __rshift__ __rlshift__ __rrshift__ argmax argmin argsort nonzero any all count_nonzero unique
     unique_consecutive bincount histc searchsorted bucketize floor_divide __floordiv__
     __rfloordiv__ eq_ new_zeros new_ones new_full new_empty new_tensor zeros_like ones_like
     empty_like full_like rand_like randn_like randint_like bernoulli multinomial""".split()
@@ -233,7 +234,7 @@ class Variable:
         """Set every element to zero in place."""
         if not hasattr(Tensor, "zero_"):
             self._inplace_check("zero_")
-            self.data._data.fill(0)
+            self.data.array.fill(0)
             self._version += 1
             return self
         return self._inplace("zero_", (), {})
@@ -242,7 +243,7 @@ class Variable:
         """Set every element to ``value`` in place."""
         if not hasattr(Tensor, "fill_"):
             self._inplace_check("fill_")
-            self.data._data.fill(value.item() if isinstance(value, (Variable, Tensor)) else value)
+            self.data.array.fill(value.item() if isinstance(value, (Variable, Tensor)) else value)
             self._version += 1
             return self
         return self._inplace("fill_", (value,), {})
@@ -254,7 +255,7 @@ class Variable:
     # -- what it is ----------------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data._data.shape
+        return self.data.shape
 
     @property
     def dtype(self) -> Any:
@@ -262,14 +263,31 @@ class Variable:
 
     @property
     def device(self) -> Any:
-        return self.data._device
+        return self.data.device
+
+    @property
+    def backend(self) -> Any:
+        """The backend of this Variable's device (``self.data.backend``)."""
+        return self.data.backend
+
+    @property
+    def array(self) -> Any:
+        """The backend array of ``data`` (see :attr:`axon_tensor.Tensor.array`), for kernel calls.
+
+        Computing on it records nothing, so, like :meth:`numpy`, it refuses a Variable that
+        requires grad: use ``.detach().array``, or write the op as a :class:`Function`, whose
+        ``forward`` and ``backward`` get Tensors.
+        """
+        if self._requires_grad:
+            raise RuntimeError("Can't take .array of a Variable that requires grad; use var.detach().array")
+        return self.data.array
 
     @property
     def ndim(self) -> int:
-        return self.data._data.ndim
+        return self.data.ndim
 
     def dim(self) -> int:
-        return self.data._data.ndim
+        return self.data.ndim
 
     def size(self, dim: int | None = None) -> Any:
         return self.data.size(dim)
@@ -369,7 +387,7 @@ def _nondifferentiable_method(name: str) -> Callable[..., Any]:
 
 for _name in ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__and__", "__or__", "__xor__",
               "__invert__", "__rand__", "__ror__", "__rxor__", "__floordiv__", "__rfloordiv__",
-              "__lshift__", "__rshift__"):
+              "__lshift__", "__rshift__", "__rlshift__", "__rrshift__"):
     if hasattr(Tensor, _name) and getattr(Tensor, _name) is not getattr(object, _name, None):
         setattr(Variable, _name, _nondifferentiable_method(_name))
 

@@ -38,7 +38,7 @@ def stack_tensors(tensors: Sequence[Tensor], op: str = "default_collate") -> Ten
     for t in tensors[1:]:
         dtype = promote_types(dtype, t.dtype)
     xp = device.backend.xp
-    return wrap(xp.stack([t._data for t in tensors]).astype(dtype.np, copy=False), device)
+    return wrap(xp.stack([t.array for t in tensors]).astype(dtype.np, copy=False), device)
 
 
 def default_collate(batch: Sequence[Any]) -> Any:

@@ -26,7 +26,7 @@ def _tensor(t: "Tensor | Variable") -> Tensor:
 
 def _write(t: "Tensor | Variable", values: np.ndarray) -> "Tensor | Variable":
     target = _tensor(t)
-    target._data[...] = target.device.backend.from_numpy(np.ascontiguousarray(values, dtype=target.dtype.np))
+    target.array[...] = target.device.backend.from_numpy(np.ascontiguousarray(values, dtype=target.dtype.np))
     return t
 
 
@@ -87,7 +87,7 @@ def trunc_normal_(t: Any, mean: float = 0.0, std: float = 1.0, a: float = -2.0, 
 
 def constant_(t: Any, value: float) -> Any:
     target = _tensor(t)
-    target._data[...] = value
+    target.array[...] = value
     return t
 
 

@@ -249,7 +249,7 @@ class Module:
             if set_to_none:
                 param.grad = None
             else:
-                data = param.grad.data._data
+                data = param.grad.data.array
                 data[...] = 0
 
     # -- devices and dtypes ----------------------------------------------------------------
@@ -386,4 +386,4 @@ def _copy_into(key: str, target: Tensor, value: Any) -> None:
     host = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
     if tuple(host.shape) != tuple(target.shape):
         raise ShapeError(f"load_state_dict: {key!r} has shape {tuple(host.shape)} in the state dict but {tuple(target.shape)} in the module")
-    target._data[...] = target.device.backend.from_numpy(np.ascontiguousarray(host, dtype=target.dtype.np))
+    target.array[...] = target.device.backend.from_numpy(np.ascontiguousarray(host, dtype=target.dtype.np))

@@ -18,6 +18,7 @@ from itertools import chain
 from typing import Any, Callable, Iterable
 
 import numpy as np
+
 from axon_autograd import enable_grad
 from axon_core import DeviceError, DTypeError, float32
 from axon_tensor import Tensor, tensor
@@ -94,7 +95,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data._data[...] = 0
+                    p.grad.data.array[...] = 0
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns ``closure()`` if given.
@@ -184,8 +185,9 @@ def new_step_counter() -> Tensor:
 def advance_step(state: dict[str, Any]) -> float:
     """Add one to ``state["step"]`` and return the new count as a Python float."""
     counter = state["step"]
-    counter._data += 1
-    return float(counter._data)
+    count = counter.array
+    count += 1
+    return float(counter.array)
 
 
 def _is_param(obj: Any) -> bool:

@@ -89,6 +89,7 @@ from .ops.unary import (
 )
 from .random import Generator, default_generator, initial_seed, manual_seed, seed
 from .tensor import Tensor
+from .ops import _operators  # noqa: F401  (last: wraps the operators every op module attached)
 
 __version__ = "0.1.0"
 

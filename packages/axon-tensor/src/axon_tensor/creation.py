@@ -47,7 +47,7 @@ def _infer_dtype(array: np.ndarray, data: Any) -> DType:
 
 
 def _place(array: np.ndarray, device: Device) -> Tensor:
-    return wrap(device._backend.from_numpy(array), device)
+    return wrap(device.backend.from_numpy(array), device)
 
 
 def tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
@@ -108,7 +108,7 @@ def _filled(shape: tuple[int, ...], value: Any, dtype: Any, device: Any) -> Tens
         chosen = _bool if isinstance(value, bool) else _int64 if isinstance(value, int) else get_default_dtype()
     else:
         chosen = as_dtype(dtype)
-    xp = target._backend.xp
+    xp = target.backend.xp
     return wrap(xp.full(shape, value, dtype=chosen.np), target)
 
 
@@ -123,7 +123,7 @@ def ones(*size: Any, dtype: Any = None, device: Any = None) -> Tensor:
 def empty(*size: Any, dtype: Any = None, device: Any = None) -> Tensor:
     target = default_device(device)
     chosen = get_default_dtype() if dtype is None else as_dtype(dtype)
-    return wrap(target._backend.xp.empty(_shape(size), dtype=chosen.np), target)
+    return wrap(target.backend.xp.empty(_shape(size), dtype=chosen.np), target)
 
 
 def full(size: Shape, fill_value: Any, dtype: Any = None, device: Any = None) -> Tensor:
@@ -183,7 +183,7 @@ def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None) -> 
     """The ``n × m`` identity matrix."""
     chosen = get_default_dtype() if dtype is None else as_dtype(dtype)
     target = default_device(device)
-    return wrap(target._backend.xp.eye(n, m, dtype=chosen.np), target)
+    return wrap(target.backend.xp.eye(n, m, dtype=chosen.np), target)
 
 
 def _gen(generator: Generator | None) -> np.random.Generator:

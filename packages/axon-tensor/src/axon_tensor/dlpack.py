@@ -63,7 +63,7 @@ def from_dlpack(obj: Any) -> Tensor:
     else:
         raise DeviceError(f"from_dlpack: DLPack device type {device_type} (id {device_id}) has no axon device")
     try:
-        array = device._backend.xp.from_dlpack(obj)
+        array = device.backend.xp.from_dlpack(obj)
     except (BufferError, TypeError, RuntimeError) as exc:
         dtype = getattr(obj, "dtype", "?")
         raise DTypeError(f"from_dlpack: cannot import {type(obj).__name__} of dtype {dtype} on {device}: {exc}") from exc

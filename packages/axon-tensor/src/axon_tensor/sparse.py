@@ -97,7 +97,7 @@ class SparseCOOTensor:
         """Indices sorted lexicographically with duplicates summed into one entry."""
         if self._coalesced:
             return self
-        xp = self.device._backend.xp
+        xp = self.device.backend.xp
         idx, vals = self._indices._data, self._values._data
         nnz = vals.shape[0]
         if nnz == 0:
@@ -115,7 +115,7 @@ class SparseCOOTensor:
 
     def to_dense(self) -> Tensor:
         """The dense ``shape`` tensor; duplicate coordinates add up."""
-        xp = self.device._backend.xp
+        xp = self.device.backend.xp
         out = xp.zeros(self._shape, dtype=self._values._data.dtype)
         if self.nnz:
             xp.add.at(out, tuple(self._indices._data), self._values._data)
@@ -129,7 +129,7 @@ class SparseCOOTensor:
         if len(self._shape) != 2:
             raise ShapeError(f"to_sparse_csr: only 2-d tensors have a CSR form, got shape {self._shape}")
         coalesced = self.coalesce()
-        xp = self.device._backend.xp
+        xp = self.device.backend.xp
         rows = coalesced._indices._data[0]
         crow = xp.zeros(self._shape[0] + 1, dtype=_int64.np)
         crow[1:] = xp.cumsum(xp.bincount(rows, minlength=self._shape[0]))
@@ -209,12 +209,12 @@ class SparseCSRTensor:
         return self._values
 
     def _row_of_each_entry(self) -> Any:
-        xp = self.device._backend.xp
+        xp = self.device.backend.xp
         return xp.repeat(xp.arange(self._shape[0], dtype=_int64.np), xp.diff(self._crow._data))
 
     def to_sparse_coo(self) -> SparseCOOTensor:
         """The same matrix in COO format (rows ascending, as stored)."""
-        xp = self.device._backend.xp
+        xp = self.device.backend.xp
         indices = xp.stack([self._row_of_each_entry(), self._col._data])
         return SparseCOOTensor(wrap(indices, self.device), self._values, self._shape)
 
@@ -318,7 +318,7 @@ def sparse_mm(sparse: "SparseCOOTensor | SparseCSRTensor", dense: Tensor) -> Ten
     if len(sparse.shape) != 2 or d.ndim not in (1, 2) or d.shape[0] != sparse.shape[1]:
         raise ShapeError(f"sparse_mm: shapes {sparse.shape} and {d.shape} cannot be multiplied")
     coo = sparse.to_sparse_coo()
-    xp = dense._device._backend.xp
+    xp = dense._device.backend.xp
     dtype = promote_types(sparse.dtype, dense.dtype).np
     rows, cols = coo._indices._data
     vals = coo._values._data.astype(dtype, copy=False)
@@ -335,7 +335,7 @@ def sparse_eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any =
     if n < 0 or cols < 0:
         raise ShapeError(f"sparse_eye: sizes must be non-negative, got {n}, {cols}")
     target = default_device(device)
-    xp = target._backend.xp
+    xp = target.backend.xp
     chosen = as_dtype(dtype) if dtype is not None else None
     diag = xp.arange(min(n, cols), dtype=_int64.np)
     values = xp.ones(diag.shape[0], dtype=(chosen or get_default_dtype()).np)
@@ -348,7 +348,7 @@ def to_sparse(input: Tensor) -> SparseCOOTensor:
     data = input._data
     if data.ndim == 0:
         raise ShapeError("to_sparse: a 0-d tensor has no sparse form here")
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     coords = xp.nonzero(data)
     indices = xp.stack(coords).astype(_int64.np, copy=False)
     values = data[coords]

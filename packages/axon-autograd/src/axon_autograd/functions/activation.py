@@ -16,7 +16,7 @@ __all__ = ["Softmax", "LogSoftmax", "Gelu", "Silu", "LeakyRelu", "Elu", "Softplu
 
 
 def _backend(t: Tensor) -> Any:
-    return t._device._backend
+    return t.backend
 
 
 class Softmax(Function):
@@ -42,7 +42,7 @@ class SoftmaxBackward(Function):
     def forward(ctx: Any, g: Tensor, y: Tensor, dim: int) -> Tensor:
         ctx.dim = dim
         ctx.save_for_backward(g, y)
-        return wrap(_backend(y).softmax_backward(g._data, y._data, dim), y._device)
+        return wrap(_backend(y).softmax_backward(g.array, y.array, dim), y.device)
 
     @staticmethod
     def backward(ctx: Any, u: Variable) -> tuple:
@@ -79,7 +79,7 @@ class LogSoftmaxBackward(Function):
     def forward(ctx: Any, g: Tensor, y: Tensor, dim: int) -> Tensor:
         ctx.dim = dim
         ctx.save_for_backward(g, y)
-        return wrap(_backend(y).log_softmax_backward(g._data, y._data, dim), y._device)
+        return wrap(_backend(y).log_softmax_backward(g.array, y.array, dim), y.device)
 
     @staticmethod
     def backward(ctx: Any, u: Variable) -> tuple:
@@ -115,7 +115,7 @@ class GeluBackward(Function):
     def forward(ctx: Any, g: Tensor, x: Tensor, approximate: str) -> Tensor:
         ctx.approximate = approximate
         ctx.save_for_backward(g, x)
-        return wrap(_backend(x).gelu_backward(g._data, x._data, approximate), x._device)
+        return wrap(_backend(x).gelu_backward(g.array, x.array, approximate), x.device)
 
     @staticmethod
     def backward(ctx: Any, u: Variable) -> tuple:
@@ -154,7 +154,7 @@ class SiluBackward(Function):
     @staticmethod
     def forward(ctx: Any, g: Tensor, x: Tensor) -> Tensor:
         ctx.save_for_backward(g, x)
-        return wrap(_backend(x).silu_backward(g._data, x._data), x._device)
+        return wrap(_backend(x).silu_backward(g.array, x.array), x.device)
 
     @staticmethod
     def backward(ctx: Any, u: Variable) -> tuple:

@@ -190,6 +190,7 @@ variable_method("remainder")(lambda input, other: Remainder.apply(input, other, 
 variable_method("fmod")(lambda input, other: Remainder.apply(input, other, "fmod"))
 if hasattr(Tensor, "__mod__"):
     Variable.__mod__ = lambda self, other: Remainder.apply(self, other, "remainder")  # type: ignore[attr-defined]
+    Variable.__rmod__ = lambda self, other: Remainder.apply(other, self, "remainder")  # type: ignore[attr-defined]
 
 
 @variable_method("add", always=True)

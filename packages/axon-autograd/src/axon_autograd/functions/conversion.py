@@ -25,7 +25,7 @@ class To(Function):
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
         x = inputs[0]
-        ctx.source = (x.dtype, x._device)
+        ctx.source = (x.dtype, x.device)
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> Variable:
@@ -75,14 +75,14 @@ def _is_noop(t: Tensor, args: tuple, kwargs: dict) -> bool:
     dtype, device = kwargs.get("dtype"), kwargs.get("device")
     for a in args:
         if a.__class__ is Tensor:
-            dtype, device = a.dtype, a._device
+            dtype, device = a.dtype, a.device
         elif isinstance(a, Device) or (isinstance(a, str) and not _names_dtype(a)):
             device = a
         else:
             dtype = a
     if dtype is not None and as_dtype(dtype) is not t.dtype:
         return False
-    return device is None or Device(device) is t._device
+    return device is None or Device(device) is t.device
 
 
 def _names_dtype(name: str) -> bool:

@@ -21,7 +21,7 @@ def _zeros_like_meta(shape: tuple, dtype: Any, device: Any) -> Variable:
 class Gather(Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor, dim: int, index: Tensor) -> Tensor:
-        ctx.meta = (x._data.shape, x.dtype)
+        ctx.meta = (x.array.shape, x.dtype)
         ctx.dim, ctx.index = dim, index
         return x.gather(dim, index)
 
@@ -64,7 +64,7 @@ class IndexSelect(Function):
         from axon_tensor.tensor import normalize_dim
 
         d = normalize_dim(dim, x.ndim, "index_select")
-        ctx.in_shape = x._data.shape
+        ctx.in_shape = x.array.shape
         ctx.key = (slice(None),) * d + (index.reshape(-1) if index.ndim else index.reshape(1),)
         return x.index_select(dim, index)
 
@@ -192,7 +192,7 @@ class SortLike(Function):
     def forward(ctx: Any, x: Tensor, name: str, dim: int, keepdim_squeezed: bool, args: tuple, kwargs: dict) -> Any:
         from axon_tensor.tensor import normalize_dim
 
-        ctx.meta = (x._data.shape, x.dtype)
+        ctx.meta = (x.array.shape, x.dtype)
         ctx.dim = normalize_dim(dim, x.ndim, name)
         values, indices = getattr(x, name)(*args, dim=dim, **kwargs)
         ctx.indices = indices.unsqueeze(ctx.dim) if keepdim_squeezed and x.ndim else indices

@@ -28,7 +28,7 @@ class Matmul(Function):
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
         a, b = inputs[:2]
         ctx.save_for_backward(a, b)
-        ctx.meta = ((a._data.shape, a.dtype), (b._data.shape, b.dtype))
+        ctx.meta = ((a.array.shape, a.dtype), (b.array.shape, b.dtype))
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> tuple:

@@ -21,14 +21,14 @@ def _expand_back(g: Variable, ctx: Any) -> Variable:
     """The reduced gradient reshaped to keep the reduced dims, then expanded to the input shape."""
     from .shape import Expand, Reshape
 
-    if g.data._data.shape != ctx.keep:
+    if g.data.array.shape != ctx.keep:
         g = Reshape.apply(g, ctx.keep)
     return Expand.apply(g, ctx.in_shape)
 
 
 def _setup(ctx: Any, x: Tensor, dim: Any, op: str) -> tuple[int, ...]:
     dims = dims_of(dim, x.ndim, op)
-    ctx.in_shape = x._data.shape
+    ctx.in_shape = x.array.shape
     ctx.keep = keep_shape(ctx.in_shape, dims)
     ctx.dims = dims
     ctx.count = math.prod(ctx.in_shape[d] for d in dims)
@@ -145,7 +145,7 @@ class MaxDim(Function):
 
         if ctx.keep == ():
             return Reshape.apply(g, ())
-        g = Reshape.apply(g, ctx.keep) if g.data._data.shape != ctx.keep else g
+        g = Reshape.apply(g, ctx.keep) if g.data.array.shape != ctx.keep else g
         base = constant(zeros(ctx.in_shape, dtype=ctx.in_dtype, device=g.device))
         return Scatter.apply(base, ctx.dim, ctx.indices, g)
 

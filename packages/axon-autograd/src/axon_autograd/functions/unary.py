@@ -45,7 +45,7 @@ def _relu_grad(g: Variable, y: Variable) -> Variable:
     if grad_state.enabled:  # create_graph: stay differentiable in g
         return _where(y.data <= 0, 0.0, g)
     out = y.data
-    return constant(wrap(out._device._backend.relu_backward(g.data._data, out._data), out._device))
+    return constant(wrap(out.backend.relu_backward(g.data.array, out.array), out.device))
 
 
 def _zero(g: Variable, v: Variable) -> Variable:

@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from . import REGISTRY
-from .check import check_kernels
+from .toolchain import check_kernels
 
 
 def main(argv: list[str] | None = None) -> int:

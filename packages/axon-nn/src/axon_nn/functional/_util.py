@@ -25,12 +25,12 @@ def saved(ctx: Any) -> tuple[Any, ...]:
 
 def xp_of(t: Tensor) -> Any:
     """The array module (numpy or cupy) of ``t``'s device."""
-    return t._device._backend.xp
+    return t.backend.xp
 
 
 def out_like(array: Any, like: Tensor) -> Tensor:
     """Wrap a backend array as a Tensor on ``like``'s device."""
-    return wrap(array, like._device)
+    return wrap(array, like.device)
 
 
 def check_reduction(op: str, reduction: str, allowed: tuple[str, ...] = _REDUCTIONS) -> None:

@@ -77,9 +77,9 @@ class FlashAttentionFunction(Function):
 
     @staticmethod
     def forward(ctx, q, k, v, scale, causal, lower_right):
-        backend = q._device._backend
+        backend = q.backend
         xp = backend.xp
-        qd, kd, vd = q._data, k._data, v._data
+        qd, kd, vd = q.array, k.array, v.array
         segments = _causal_segments(qd.shape[2], kd.shape[2], causal, lower_right)
         outs, lses = [], []
         for q_start, q_stop, k_stop, seg_causal in segments:
@@ -95,9 +95,9 @@ class FlashAttentionFunction(Function):
     @once_differentiable
     def backward(ctx, grad):
         q, k, v = saved(ctx)
-        backend = q._device._backend
+        backend = q.backend
         xp = backend.xp
-        qd, kd, vd, g = q._data, k._data, v._data, grad._data
+        qd, kd, vd, g = q.array, k.array, v.array, grad.array
         full_keys = kd.shape[2]
         dqs, dk, dv = [], None, None
         for (q_start, q_stop, k_stop, seg_causal), out, lse in zip(ctx.segments, ctx.outs, ctx.lses):
@@ -121,8 +121,8 @@ class SafeSoftmaxFunction(Function):
 
     @staticmethod
     def forward(ctx, scores):
-        backend = scores._device._backend
-        xp, data = backend.xp, scores._data
+        backend = scores.backend
+        xp, data = backend.xp, scores.array
         if data.shape[-1] == 0:
             y = data.copy()
         else:
@@ -138,9 +138,9 @@ class SafeSoftmaxFunction(Function):
     @once_differentiable
     def backward(ctx, grad):
         (y,) = saved(ctx)
-        if y._data.shape[-1] == 0:
-            return out_like(grad._data.copy(), grad)
-        return out_like(y._device._backend.softmax_backward(grad._data, y._data, -1), grad)
+        if y.array.shape[-1] == 0:
+            return out_like(grad.array.copy(), grad)
+        return out_like(y.backend.softmax_backward(grad.array, y.array, -1), grad)
 
 
 def repeat_kv(x: Any, n_rep: int) -> Any:
@@ -181,7 +181,7 @@ def additive_mask(mask: Any, dtype: Any, op: str, true_masks: bool = False) -> A
         xp = xp_of(data)
         keep, drop = (-np.inf, 0.0) if true_masks else (0.0, -np.inf)
         # typed scalars: the mask is built in its own dtype, with no float64 temporary
-        return out_like(xp.where(data._data, dtype.np.type(keep), dtype.np.type(drop)), data)
+        return out_like(xp.where(data.array, dtype.np.type(keep), dtype.np.type(drop)), data)
     if not data.dtype.is_floating_point:
         raise DTypeError(f"{op}: masks must be bool or floating point, got {data.dtype}")
     return mask if data.dtype == dtype else mask.to(dtype)
@@ -269,7 +269,7 @@ def _use_flash(q: Any, k: Any, mask: Any, dropout_p: float) -> bool:
     if sq == 0 or sk == 0 or q.shape[-1] == 0:
         return False
     score_bytes = math.prod(q.shape[:-1]) * sk * q.dtype.np.itemsize
-    return score_bytes >= tensor_of(q)._device._backend.flash_attention_min_score_bytes
+    return score_bytes >= tensor_of(q).backend.flash_attention_min_score_bytes
 
 
 def attention(q: Any, k: Any, v: Any, mask: Any = None, dropout_p: float = 0.0, causal: bool = False, scale: float | None = None, lower_right: bool = False) -> Any:

@@ -71,8 +71,8 @@ class Conv2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, pads, dilation, groups):
-        backend, xp = x._device._backend, xp_of(x)
-        data, w_data = x._data, weight._data
+        backend, xp = x.backend, xp_of(x)
+        data, w_data = x.array, weight.array
         ctx.in_shape, ctx.weight_shape = data.shape, weight.shape
         if data.ndim == 3:
             data, w_data = data[:, :, None], w_data[:, :, None]
@@ -82,7 +82,7 @@ class Conv2dFunction(Function):
         cols = cols.reshape(groups, cg * kh * kw, cols.shape[1])
         w_mat = w_data.reshape(groups, o // groups, cg * kh * kw)
         out_hw = tuple((size + 2 * p - d * (k - 1) - 1) // s + 1 for size, p, d, k, s in zip(padded.shape[2:], sym, dilation, (kh, kw), stride))
-        out = _batch_major(xp, backend.matmul(w_mat, cols), (n, o, *out_hw), None if bias is None else bias._data)
+        out = _batch_major(xp, backend.matmul(w_mat, cols), (n, o, *out_hw), None if bias is None else bias.array)
         ctx.cols, ctx.w_mat = cols, w_mat
         ctx.geometry = (data.shape[2:], padded.shape[2:], sym, stride, pads, dilation, groups, (kh, kw))
         ctx.has_bias = bias is not None
@@ -91,7 +91,7 @@ class Conv2dFunction(Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        backend, xp, g = grad._device._backend, xp_of(grad), grad._data
+        backend, xp, g = grad.backend, xp_of(grad), grad.array
         (h, w), padded_hw, sym, stride, pads, dilation, groups, kernel = ctx.geometry
         g_mat = _channel_major(xp, g, groups)
         needs = ctx.needs_input_grad
@@ -121,14 +121,14 @@ class ConvTranspose2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, output_padding, dilation, groups):
-        backend, xp, data = x._device._backend, xp_of(x), x._data
+        backend, xp, data = x.backend, xp_of(x), x.array
         n, cin, h, w = data.shape
         _, cout_g, kh, kw = weight.shape
         cout = cout_g * groups
         full_hw = tuple((size - 1) * s + d * (k - 1) + 1 for size, s, d, k in zip((h, w), stride, dilation, (kh, kw)))
         out_hw = tuple(f - 2 * p + extra for f, p, extra in zip(full_hw, padding, output_padding))
         x_mat = _channel_major(xp, data, groups)
-        w_mat = weight._data.reshape(groups, cin // groups, cout_g * kh * kw)
+        w_mat = weight.array.reshape(groups, cin // groups, cout_g * kh * kw)
         cols = backend.matmul(w_mat.transpose(0, 2, 1), x_mat).reshape(cout * kh * kw, n * h * w)
         direct = all(extra < s for extra, s in zip(output_padding, stride))
         if direct:
@@ -137,7 +137,7 @@ class ConvTranspose2dFunction(Function):
             full = backend.col2im(cols, full_hw, (kh, kw), stride, 0, dilation, batched_columns=True)
             out = xp.ascontiguousarray(_window(xp, full, padding, out_hw))
         if bias is not None:
-            out += bias._data.reshape(1, cout, 1, 1)
+            out += bias.array.reshape(1, cout, 1, 1)
         ctx.x_mat, ctx.w_mat = x_mat, w_mat
         ctx.geometry = (direct, full_hw, (kh, kw), stride, padding, dilation, groups)
         ctx.in_shape, ctx.weight_shape, ctx.has_bias = data.shape, weight.shape, bias is not None
@@ -146,7 +146,7 @@ class ConvTranspose2dFunction(Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        backend, xp, g = grad._device._backend, xp_of(grad), grad._data
+        backend, xp, g = grad.backend, xp_of(grad), grad.array
         direct, full_hw, kernel, stride, padding, dilation, groups = ctx.geometry
         if direct:
             g_cols = backend.im2col(g, kernel, stride, padding, dilation, batched_columns=True)

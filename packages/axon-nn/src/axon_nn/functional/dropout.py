@@ -21,15 +21,15 @@ class ScaleShiftFunction(Function):
     @staticmethod
     def forward(ctx, x, scale, shift):
         ctx.scale = scale
-        y = x._data * scale
+        y = x.array * scale
         if shift is not None:
             y += shift
-        return out_like(y.astype(x._data.dtype, copy=False), x)
+        return out_like(y.astype(x.array.dtype, copy=False), x)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        return out_like((grad._data * ctx.scale).astype(grad._data.dtype, copy=False), grad), None, None
+        return out_like((grad.array * ctx.scale).astype(grad.array.dtype, copy=False), grad), None, None
 
 
 def _keep_mask(input: Any, shape: tuple[int, ...], p: float, generator: Any) -> Any:

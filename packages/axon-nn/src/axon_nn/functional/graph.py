@@ -28,15 +28,15 @@ def _check_edge_index(op: str, edge_index: Any, num_nodes: int) -> Tensor:
     edges = tensor_of(edge_index)
     if not isinstance(edges, Tensor):
         raise TypeError(f"{op}: edge_index must be a Tensor, got {type(edge_index).__name__}")
-    if edges._data.dtype.kind not in "iu":
+    if edges.array.dtype.kind not in "iu":
         raise DTypeError(f"{op}: edge_index must hold integers, got {edges.dtype}")
-    if edges._data.ndim != 2 or edges._data.shape[0] != 2:
+    if edges.array.ndim != 2 or edges.array.shape[0] != 2:
         raise ShapeError(f"{op}: edge_index must be [2, E], got {tuple(edges.shape)}")
-    data = edges._data
+    data = edges.array
     if data.size and (int(data.min()) < 0 or int(data.max()) >= num_nodes):
         raise IndexError(f"{op}: edge_index holds node {int(data.min()) if int(data.min()) < 0 else int(data.max())}, "
                          f"out of range for {num_nodes} nodes")
-    return wrap(data.astype(xp_of(edges).int64, copy=False), edges._device)
+    return wrap(data.astype(xp_of(edges).int64, copy=False), edges.device)
 
 
 def _check_edge_weight(op: str, edge_weight: Any, edges: Tensor) -> None:
@@ -47,17 +47,17 @@ def _check_edge_weight(op: str, edge_weight: Any, edges: Tensor) -> None:
 def remove_self_loops(edge_index: Any, edge_weight: Any = None) -> tuple[Tensor, Any]:
     """Drop the edges ``i -> i``: ``([2, E'], [E'] or None)``."""
     edges = tensor_of(edge_index)
-    keep = xp_of(edges).flatnonzero(edges._data[0] != edges._data[1])
-    kept = wrap(edges._data[:, keep], edges._device)
+    keep = xp_of(edges).flatnonzero(edges.array[0] != edges.array[1])
+    kept = wrap(edges.array[:, keep], edges.device)
     if edge_weight is None:
         return kept, None
-    return kept, edge_weight.index_select(0, wrap(keep, edges._device))
+    return kept, edge_weight.index_select(0, wrap(keep, edges.device))
 
 
 def _append_self_loops(edges: Tensor, num_nodes: int, edge_weight: Any, fill_value: float) -> tuple[Tensor, Any]:
     xp = xp_of(edges)
     nodes = xp.arange(num_nodes, dtype=xp.int64)
-    looped = wrap(xp.concatenate([edges._data, xp.stack([nodes, nodes])], axis=1), edges._device)
+    looped = wrap(xp.concatenate([edges.array, xp.stack([nodes, nodes])], axis=1), edges.device)
     if edge_weight is None:
         return looped, None
     data = tensor_of(edge_weight)
@@ -103,7 +103,7 @@ class ScatterSoftmaxFunction(Function):
 
     @staticmethod
     def forward(ctx, src, index, num_segments):
-        xp, data, idx = xp_of(src), src._data, index._data
+        xp, data, idx = xp_of(src), src.array, index.array
         peak = xp.full((num_segments,) + data.shape[1:], -xp.inf, dtype=data.dtype)
         xp.maximum.at(peak, idx, data)
         shifted = xp.exp(data - peak[idx])
@@ -118,7 +118,7 @@ class ScatterSoftmaxFunction(Function):
     @once_differentiable
     def backward(ctx, grad):
         (y,) = saved(ctx)
-        xp, g, yd, idx = xp_of(y), grad._data, y._data, ctx.index._data
+        xp, g, yd, idx = xp_of(y), grad.array, y.array, ctx.index.array
         dot = xp.zeros((ctx.num_segments,) + yd.shape[1:], dtype=yd.dtype)
         xp.add.at(dot, idx, g * yd)
         return out_like(yd * (g - dot[idx]), grad), None, None

@@ -72,7 +72,7 @@ def dispatch_plan(experts: Tensor, num_experts: int, capacity: int | None = None
     """
     experts = tensor_of(experts)
     xp = xp_of(experts)
-    data = experts._data
+    data = experts.array
     if data.ndim != 2:
         raise ShapeError(f"dispatch_plan: experts must be [tokens, k], got {tuple(data.shape)}")
     tokens = data.shape[0]
@@ -90,8 +90,8 @@ def dispatch_plan(experts: Tensor, num_experts: int, capacity: int | None = None
             dropped += int(chosen.shape[0]) - capacity
             chosen = chosen[:capacity]
         chosen = chosen.astype(xp.int64, copy=False)
-        plan_assignments.append(wrap(chosen, experts._device))
-        plan_tokens.append(wrap(chosen % max(tokens, 1), experts._device))
+        plan_assignments.append(wrap(chosen, experts.device))
+        plan_tokens.append(wrap(chosen % max(tokens, 1), experts.device))
         kept.append(int(chosen.shape[0]))
     return DispatchPlan(plan_tokens, plan_assignments, kept, dropped)
 
@@ -111,6 +111,6 @@ def load_balancing_loss(probs: Any, experts: Any, num_experts: int) -> Any:
     tokens = experts.shape[0]
     if tokens == 0:
         return probs.sum() * 0.0
-    counts = xp.bincount(experts._data.reshape(-1), minlength=num_experts)
-    fraction = wrap((counts / tokens).astype(tensor_of(probs)._data.dtype), experts._device)
+    counts = xp.bincount(experts.array.reshape(-1), minlength=num_experts)
+    fraction = wrap((counts / tokens).astype(tensor_of(probs).array.dtype), experts.device)
     return (probs.mean(dim=0) * fraction).sum() * float(num_experts)

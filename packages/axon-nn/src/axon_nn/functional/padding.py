@@ -31,7 +31,7 @@ class PadFunction(Function):
 
     @staticmethod
     def forward(ctx, x, widths, mode, value):
-        xp, data = xp_of(x), x._data
+        xp, data = xp_of(x), x.array
         lead = data.ndim - len(widths)
         ctx.widths, ctx.mode, ctx.in_shape = widths, mode, data.shape
         if mode == "constant":
@@ -49,7 +49,7 @@ class PadFunction(Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        xp, g = xp_of(grad), grad._data
+        xp, g = xp_of(grad), grad.array
         lead = g.ndim - len(ctx.widths)
         if ctx.mode == "constant":
             out = xp.zeros(ctx.in_shape, dtype=g.dtype)

@@ -29,10 +29,10 @@ class TakeFlatFunction(Function):
 
     @staticmethod
     def forward(ctx, x, index, spatial):
-        xp, data = xp_of(x), x._data
+        xp, data = xp_of(x), x.array
         rows = math.prod(data.shape[: data.ndim - spatial])
         planes = xp.ascontiguousarray(data).reshape(rows, -1)
-        picked = xp.take_along_axis(planes, index._data.reshape(rows, -1), axis=1)
+        picked = xp.take_along_axis(planes, index.array.reshape(rows, -1), axis=1)
         ctx.save_for_backward(index)
         ctx.in_shape, ctx.rows, ctx.plane = data.shape, rows, planes.shape[1]
         return out_like(picked.reshape(index.shape), x)
@@ -42,8 +42,8 @@ class TakeFlatFunction(Function):
     def backward(ctx, grad):
         (index,) = saved(ctx)
         xp = xp_of(grad)
-        positions = index._data.reshape(ctx.rows, -1) + (xp.arange(ctx.rows) * ctx.plane)[:, None]
-        summed = scatter_add(xp, ctx.rows * ctx.plane, positions, grad._data.reshape(ctx.rows, -1))
+        positions = index.array.reshape(ctx.rows, -1) + (xp.arange(ctx.rows) * ctx.plane)[:, None]
+        summed = scatter_add(xp, ctx.rows * ctx.plane, positions, grad.array.reshape(ctx.rows, -1))
         return out_like(summed.reshape(ctx.in_shape), grad), None, None
 
 
@@ -56,7 +56,7 @@ class Pool2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, kind, options):
-        backend, data = x._device._backend, x._data
+        backend, data = x.backend, x.array
         batched = data if data.ndim == 4 else data[None]
         ctx.kind, ctx.options, ctx.shapes = kind, options, (data.shape, batched.shape)
         if kind == "max":
@@ -70,9 +70,9 @@ class Pool2dFunction(Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad, *unused):
-        backend = grad._device._backend
+        backend = grad.backend
         in_shape, batched_shape = ctx.shapes
-        g = grad._data.reshape((batched_shape[0],) + tuple(grad.shape[-3:]))
+        g = grad.array.reshape((batched_shape[0],) + tuple(grad.shape[-3:]))
         if ctx.kind == "max":
             dx = backend.max_pool2d_backward(g, ctx.indices, batched_shape)
         else:
@@ -88,7 +88,7 @@ class AvgPoolFunction(Function):
 
     @staticmethod
     def forward(ctx, x, spatial, kernel, stride, pads, divisor):
-        xp, data = xp_of(x), x._data
+        xp, data = xp_of(x), x.array
         padded = xp.pad(_as_planes(data, spatial), ((0, 0), (0, 0), pads[0], pads[1]))
         out_hw = divisor.shape
         out = im2col(xp, padded, kernel, stride, (1, 1), out_hw).sum(axis=(1, 2))[:, 0] / divisor
@@ -102,7 +102,7 @@ class AvgPoolFunction(Function):
         xp = xp_of(grad)
         padded_shape, kernel, stride, pads, in_shape = ctx.geometry
         out_hw = ctx.divisor.shape
-        share = (grad._data.reshape(-1, *out_hw) / ctx.divisor).astype(grad._data.dtype, copy=False)
+        share = (grad.array.reshape(-1, *out_hw) / ctx.divisor).astype(grad.array.dtype, copy=False)
         cols = xp.broadcast_to(share[:, None, None, None], (share.shape[0], kernel[0], kernel[1], 1, *out_hw))
         g_padded = col2im(xp, cols, padded_shape, stride, (1, 1))
         hp, wp = padded_shape[-2:]
@@ -120,13 +120,13 @@ class AdaptiveAvgPoolFunction(Function):
     @staticmethod
     def forward(ctx, x, row_matrix, col_matrix):
         ctx.matrices = (row_matrix, col_matrix)
-        return out_like(row_matrix @ x._data @ col_matrix.T, x)
+        return out_like(row_matrix @ x.array @ col_matrix.T, x)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
         row_matrix, col_matrix = ctx.matrices
-        return out_like(row_matrix.T @ grad._data @ col_matrix, grad), None, None
+        return out_like(row_matrix.T @ grad.array @ col_matrix, grad), None, None
 
 
 def _check_pool_input(op: str, input: Any, spatial: int) -> None:
@@ -172,7 +172,7 @@ def _max_pool(op: str, input: Any, spatial: int, kernel_size: Any, stride: Any, 
         options = {"kernel_size": kernel, "stride": stride_, "padding": padding_, "dilation": dilation_, "ceil_mode": ceil_mode}
         out, index = Pool2dFunction.apply(input, "max", options)
         return (out, index.data) if return_indices else out
-    planes = _as_planes(x._data, spatial)
+    planes = _as_planes(x.array, spatial)
     h, w = planes.shape[-2:]
     padded = xp.pad(planes, ((0, 0), (0, 0), pads[0], pads[1]), constant_values=-xp.inf)
     cols = im2col(xp, padded, kernel, stride_, dilation_, out_hw).reshape(planes.shape[1], kernel[0] * kernel[1], *out_hw)
@@ -268,7 +268,7 @@ def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = Fal
     x = tensor_of(input)
     xp = xp_of(x)
     h, w = input.shape[-2:]
-    planes = x._data.reshape(-1, h, w)
+    planes = x.array.reshape(-1, h, w)
     index = xp.empty((planes.shape[0], out_h, out_w), dtype=xp.int64)
     for i, (top, bottom) in enumerate(_adaptive_windows(h, out_h)):
         for j, (left, right) in enumerate(_adaptive_windows(w, out_w)):

@@ -43,27 +43,27 @@ class RecurrentScanFunction(Function):
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, mode, mask, reverse):
-        backend = x._device._backend
+        backend = x.backend
         xp = backend.xp
         seq, batch, features = x.shape
         lstm, gru = mode == "lstm", mode == "gru"
-        whh = w_hh._data
-        whr = None if w_hr is None else w_hr._data
+        whh = w_hh.array
+        whr = None if w_hr is None else w_hr.array
         gate_width = w_ih.shape[0]
         # Pre-activations of every step at once; LSTM/RNN fold both biases in here, GRU keeps
         # b_hh with h @ W_hhᵀ because its reset gate multiplies that term.
-        x_data = x._data
+        x_data = x.array
         if mask is not None:
             # Padding never reaches a gradient (torch's packed sequences never read it), even NaN.
             x_data = xp.where(mask, x_data, 0)
         x_rows = xp.ascontiguousarray(x_data).reshape(seq * batch, features)
-        gates = (x_rows @ w_ih._data.T).reshape(seq, batch, gate_width)
+        gates = (x_rows @ w_ih.array.T).reshape(seq, batch, gate_width)
         if b_ih is not None:
-            gates += b_ih._data
-        hidden_bias = None if b_hh is None else b_hh._data
+            gates += b_ih.array
+        hidden_bias = None if b_hh is None else b_hh.array
         if hidden_bias is not None and not gru:
             gates += hidden_bias
-        h, c = h0._data, None if c0 is None else c0._data
+        h, c = h0.array, None if c0 is None else c0.array
         dtype = gates.dtype
         state_size, hidden = whh.shape[1], gate_width // _GATES[mode]
         out = xp.empty((seq, batch, state_size), dtype=dtype)
@@ -104,25 +104,25 @@ class RecurrentScanFunction(Function):
                 if lstm:
                     c = xp.where(valid, c_cell, c)
         ctx.arrays = (x_rows, gates, h_prev_all, c_prev_all, c_cell_all, hidden_gates_all, h_cell_all)
-        ctx.weights = (w_ih._data, whh, whr)
+        ctx.weights = (w_ih.array, whh, whr)
         ctx.options = (mode, mask, reverse, b_ih is not None, b_hh is not None, x.shape)
-        h_n = out_like(h if h is not h0._data else h.copy(), x)
-        c_n = None if c is None else out_like(c if c is not c0._data else c.copy(), x)
+        h_n = out_like(h if h is not h0.array else h.copy(), x)
+        c_n = None if c is None else out_like(c if c is not c0.array else c.copy(), x)
         return out_like(out, x), h_n, c_n
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out, grad_h, grad_c):
-        backend = grad_out._device._backend
+        backend = grad_out.backend
         xp = backend.xp
         x_rows, gates, h_prev_all, c_prev_all, c_cell_all, hidden_gates_all, h_cell_all = ctx.arrays
         wih, whh, whr = ctx.weights
         mode, mask, reverse, has_b_ih, has_b_hh, x_shape = ctx.options
         lstm, gru = mode == "lstm", mode == "gru"
         seq, batch, gate_width = gates.shape
-        dy = grad_out._data
-        dh = grad_h._data
-        dc = grad_c._data if lstm else None
+        dy = grad_out.array
+        dh = grad_h.array
+        dc = grad_c.array if lstm else None
         d_gates = xp.empty_like(gates)
         # LSTM/RNN gates get the same gradient through W_ih and W_hh; GRU's differ (reset gate).
         d_hidden_gates = xp.empty_like(gates) if gru else d_gates

@@ -47,12 +47,12 @@ class RotaryFunction(Function):
     @staticmethod
     def forward(ctx, x, cos, sin, interleaved):
         ctx.cos, ctx.sin, ctx.interleaved = cos, sin, interleaved
-        return out_like(_rotate(xp_of(x), x._data, cos, sin, interleaved), x)
+        return out_like(_rotate(xp_of(x), x.array, cos, sin, interleaved), x)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        return out_like(_rotate(xp_of(grad), grad._data, ctx.cos, -ctx.sin, ctx.interleaved), grad), None, None, None
+        return out_like(_rotate(xp_of(grad), grad.array, ctx.cos, -ctx.sin, ctx.interleaved), grad), None, None, None
 
 
 def rotary_cos_sin(positions: Any, rotary_dim: int, base: float = 10000.0, dtype: Any = None, device: Any = None) -> tuple[Any, Any]:
@@ -100,4 +100,4 @@ def apply_rotary_emb(x: Any, cos: Any, sin: Any, interleaved: bool = False) -> A
 
         raise DeviceError(f"apply_rotary_emb: x is on {tensor_of(x).device} but cos/sin on {cos_t.device}")
     dtype = x.dtype.np
-    return RotaryFunction.apply(x, cos_t._data.astype(dtype, copy=False), sin_t._data.astype(dtype, copy=False), bool(interleaved))
+    return RotaryFunction.apply(x, cos_t.array.astype(dtype, copy=False), sin_t.array.astype(dtype, copy=False), bool(interleaved))

@@ -158,7 +158,7 @@ def istft(
     else:
         end = total - n_fft // 2 if center else total
     end = min(end, total)
-    kept = tensor_of(envelope)._data[start:end]
+    kept = tensor_of(envelope).array[start:end]
     if kept.size and float(xp_of(data).abs(kept).min()) < 1e-11:
         raise ValueError(f"{op}: the window envelope (overlap-added squared window) is zero inside the signal; "
                          f"window/hop_length={hop}/n_fft={n_fft} violate the NOLA condition")

@@ -38,16 +38,16 @@ def absmean_scale(xp: Any, weight: Any) -> Any:
 def ternary_quantize(weight: Any, eps: float = 1e-5) -> tuple[Tensor, Tensor]:
     """``(W_q int8 [out, in] in {-1, 0, 1}, γ 0-d)`` of ``weight [out, in]``."""
     w = tensor_of(weight)
-    xp, data = xp_of(w), w._data
+    xp, data = xp_of(w), w.array
     gamma = absmean_scale(xp, data)
     codes = xp.clip(xp.round(data / (gamma + eps)), -1, 1).astype(xp.int8)
-    return wrap(codes, w._device), wrap(xp.asarray(gamma, dtype=data.dtype), w._device)
+    return wrap(codes, w.device), wrap(xp.asarray(gamma, dtype=data.dtype), w.device)
 
 
 def quantize_activations(x: Any, bits: int, eps: float = 1e-5) -> tuple[Any, Any]:
     """Per-token absmax quantisation of ``x [..., in]`` to raw arrays: ``(x_q integers as int32, s [..., 1])``."""
     x = tensor_of(x)
-    xp, data = xp_of(x), x._data
+    xp, data = xp_of(x), x.array
     if not 2 <= bits <= 16:
         raise ValueError(f"quantize_activations: bits must be in [2, 16], got {bits}")
     top = 2 ** (bits - 1)
@@ -62,7 +62,7 @@ class TernaryWeightSTE(Function):
     @staticmethod
     def forward(ctx, weight, eps):
         codes, gamma = ternary_quantize(weight, eps)
-        return out_like(codes._data.astype(weight._data.dtype) * gamma._data, weight)
+        return out_like(codes.array.astype(weight.array.dtype) * gamma.array, weight)
 
     @staticmethod
     @once_differentiable
@@ -76,7 +76,7 @@ class ActivationQuantSTE(Function):
     @staticmethod
     def forward(ctx, x, bits, eps):
         codes, scale = quantize_activations(x, bits, eps)
-        return out_like((codes / scale).astype(x._data.dtype, copy=False), x)
+        return out_like((codes / scale).astype(x.array.dtype, copy=False), x)
 
     @staticmethod
     @once_differentiable
@@ -106,7 +106,7 @@ def ternary_linear(input: Any, weight: Any, bias: Any = None, activation_bits: i
 def pack_ternary(codes: Any) -> Tensor:
     """``codes [out, in]`` in {-1, 0, 1} -> ``uint8 [out, ceil(in / 4)]``, four weights per byte."""
     c = tensor_of(codes)
-    xp, data = xp_of(c), c._data
+    xp, data = xp_of(c), c.array
     if data.ndim != 2:
         raise ShapeError(f"pack_ternary: codes must be [out, in], got {tuple(data.shape)}")
     if data.size and (int(data.min()) < -1 or int(data.max()) > 1 or data.dtype.kind not in "iu"):
@@ -116,18 +116,18 @@ def pack_ternary(codes: Any) -> Tensor:
     padded[:, :cols] = (data + 1).astype(xp.uint8)
     quads = padded.reshape(rows, -1, 4)
     packed = quads[..., 0] | (quads[..., 1] << 2) | (quads[..., 2] << 4) | (quads[..., 3] << 6)
-    return wrap(packed.astype(xp.uint8), c._device)
+    return wrap(packed.astype(xp.uint8), c.device)
 
 
 def unpack_ternary(packed: Any, in_features: int) -> Tensor:
     """Inverse of :func:`pack_ternary`: ``uint8 [out, ceil(in / 4)]`` -> ``int8 [out, in_features]``."""
     p = tensor_of(packed)
-    xp, data = xp_of(p), p._data
+    xp, data = xp_of(p), p.array
     if data.ndim != 2 or data.dtype != xp.uint8 or data.shape[1] != -(-in_features // 4):
         raise ShapeError(f"unpack_ternary: packed must be uint8 [out, ceil({in_features} / 4)], got {data.dtype} {tuple(data.shape)}")
     shifts = xp.arange(0, 8, 2, dtype=xp.uint8)
     codes = (data[..., None] >> shifts) & 3
-    return wrap(codes.reshape(data.shape[0], -1)[:, :in_features].astype(xp.int8) - 1, p._device)
+    return wrap(codes.reshape(data.shape[0], -1)[:, :in_features].astype(xp.int8) - 1, p.device)
 
 
 def _signed_column_sums(xp: Any, x: Any, codes: Any) -> Any:
@@ -163,17 +163,17 @@ def packed_ternary_linear(input: Any, packed: Any, scale: Any, in_features: int,
     columns are summed and scaled by ``γ``. No multiplication by a weight happens.
     """
     x = tensor_of(input)
-    xp, data = xp_of(x), x._data
+    xp, data = xp_of(x), x.array
     if data.ndim == 0 or data.shape[-1] != in_features:
         raise ShapeError(f"packed_ternary_linear: input {tuple(data.shape)} must be [*, in_features={in_features}]")
-    codes = unpack_ternary(packed, in_features)._data
+    codes = unpack_ternary(packed, in_features).array
     flat = data.reshape(-1, in_features)
-    gamma = tensor_of(scale)._data
+    gamma = tensor_of(scale).array
     if activation_bits is not None:
-        quantized, token_scale = quantize_activations(wrap(flat, x._device), activation_bits, eps)
+        quantized, token_scale = quantize_activations(wrap(flat, x.device), activation_bits, eps)
         y = _signed_column_sums(xp, quantized.astype(xp.int64), codes).astype(data.dtype) * (gamma / token_scale)
     else:
         y = _signed_column_sums(xp, flat, codes) * gamma
     if bias is not None:
-        y = y + tensor_of(bias)._data
-    return wrap(y.astype(data.dtype, copy=False).reshape(data.shape[:-1] + (codes.shape[0],)), x._device)
+        y = y + tensor_of(bias).array
+    return wrap(y.astype(data.dtype, copy=False).reshape(data.shape[:-1] + (codes.shape[0],)), x.device)

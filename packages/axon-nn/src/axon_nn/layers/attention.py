@@ -28,8 +28,8 @@ def is_causal_mask(mask: Any, size: int) -> bool:
     xp = xp_of(data)
     above = xp.triu(xp.ones((size, size), dtype=bool), 1)
     if data.dtype.name == "bool":
-        return bool((data._data == above).all())
-    return bool((xp.isneginf(data._data) == above).all() and (data._data[~above] == 0).all())
+        return bool((data.array == above).all())
+    return bool((xp.isneginf(data.array) == above).all() and (data.array[~above] == 0).all())
 
 
 class MultiHeadAttention(Module):

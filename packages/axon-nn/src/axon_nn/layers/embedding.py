@@ -31,7 +31,7 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data._data[self.padding_idx] = 0
+            self.weight.data.array[self.padding_idx] = 0
 
     def forward(self, input: Any) -> Any:
         return F.embedding(input, self.weight, self.padding_idx)

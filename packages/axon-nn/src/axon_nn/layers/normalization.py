@@ -49,7 +49,7 @@ class _RunningStatsNorm(Module):
         if self.track_running_stats:
             init.zeros_(self.running_mean)
             init.ones_(self.running_var)
-            self.num_batches_tracked._data[...] = 0
+            self.num_batches_tracked.array[...] = 0
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
@@ -65,7 +65,7 @@ class _RunningStatsNorm(Module):
     def _momentum(self) -> float:
         """The running-average factor of this step; ``momentum=None`` is the cumulative mean."""
         if self.training and self.track_running_stats and self._counts_batches:
-            self.num_batches_tracked._data[...] += 1
+            self.num_batches_tracked.array[...] += 1
             if self.momentum is None:
                 return 1.0 / int(self.num_batches_tracked.item())
         return 0.0 if self.momentum is None else self.momentum

@@ -63,9 +63,9 @@ class SparseLinear(Module):
         """A layer storing the nonzero entries of ``weight [out, in]`` (and ``bias [out]``)."""
         dense = weight.numpy() if hasattr(weight, "numpy") else np.asarray(weight)
         layer = cls(dense.shape[1], dense.shape[0], mask=dense != 0, bias=bias is not None, dtype=dense.dtype)
-        layer.values.data._data[...] = dense[dense != 0]
+        layer.values.data.array[...] = dense[dense != 0]
         if bias is not None:
-            layer.bias.data._data[...] = bias.numpy() if hasattr(bias, "numpy") else np.asarray(bias)
+            layer.bias.data.array[...] = bias.numpy() if hasattr(bias, "numpy") else np.asarray(bias)
         return layer
 
     @property

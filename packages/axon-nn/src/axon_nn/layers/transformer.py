@@ -42,11 +42,9 @@ def _feedforward(layer: Any, x: Any) -> Any:
 
 def _residual(layer: Any, x: Any, block: Callable[[Any], Any], norm: Module, dropout: Module) -> Any:
     """``x + dropout(block(norm(x)))`` (pre-norm) or ``norm(x + dropout(block(x)))`` (post-norm)."""
-    # The block's output goes first: it is a Variable whenever the layer has parameters, and a
-    # plain Tensor ``x`` cannot take a Variable on its right.
     if layer.norm_first:
-        return dropout(block(norm(x))) + x
-    return norm(dropout(block(x)) + x)
+        return x + dropout(block(norm(x)))
+    return norm(x + dropout(block(x)))
 
 
 class _LayerBase(Module):

@@ -25,6 +25,7 @@ __all__ = [
 SCALARS = (int, float, bool, complex, np.generic)
 _ndarray = np.ndarray
 _new = object.__new__
+_PRIORITY = Tensor.__array_priority__
 
 _SCALAR_CATEGORY = {bool: 0, int: 1, float: 2, complex: 3}
 
@@ -92,7 +93,7 @@ def binary(op: str, fn: Fn, a: Any, b: Any, compute: DType | None = None, quiet:
     left, right, _ = operand_arrays(op, a, b, compute)
     device = _device_of(a, b)
     if fn.__class__ is str:
-        fn = getattr(device._backend.xp, fn)
+        fn = getattr(device.backend.xp, fn)
     try:
         if quiet:
             with np.errstate(all="ignore"):
@@ -124,6 +125,9 @@ def fast_binary(op: str, fn: Callable[[Any, Any], Any], slow: Callable[[Any, Any
                 y = x.dtype.type(other)
             except OverflowError:
                 return slow(self, other)
+        elif getattr(other.__class__, "__array_priority__", 0) > _PRIORITY:
+            # An operand that outranks Tensor (a Variable) answers with its reflected operator.
+            return NotImplemented
         else:
             return slow(self, other)
         try:
@@ -140,6 +144,7 @@ def fast_binary(op: str, fn: Callable[[Any, Any], Any], slow: Callable[[Any, Any
 
     method.__name__ = op
     method.__doc__ = slow.__doc__
+    method.defers = True  # type: ignore[attr-defined]  # see ops/_operators.py
     return method
 
 

@@ -32,7 +32,7 @@ def _reject_bool(op: str, input: Tensor) -> None:
 def relu(input: Tensor) -> Tensor:
     """``max(input, 0)``; nan stays nan; integer tensors stay integer."""
     _reject_bool("relu", input)
-    return wrap(input._device._backend.relu(input._data), input._device)
+    return wrap(input._device.backend.relu(input._data), input._device)
 
 
 @tensor_method()
@@ -45,7 +45,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tens
         if isinstance(min_val, float) and not min_val.is_integer() or isinstance(max_val, float) and not max_val.is_integer():
             raise DTypeError(f"hardtanh: integer tensors need integer bounds, got {min_val}, {max_val}")
         low, high = input._data.dtype.type(min_val), input._data.dtype.type(max_val)
-        xp = input._device._backend.xp
+        xp = input._device.backend.xp
         return wrap(xp.minimum(xp.maximum(input._data, low), high), input._device)
     return float_math(input, lambda xp, x: xp.where(x < min_val, x.dtype.type(min_val), xp.where(x > max_val, x.dtype.type(max_val), x)))
 
@@ -107,14 +107,14 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     data = _as_floating("gelu", input)
-    return wrap(input._device._backend.gelu(data, approximate), input._device)
+    return wrap(input._device.backend.gelu(data, approximate), input._device)
 
 
 @tensor_method()
 def silu(input: Tensor) -> Tensor:
     """``input * sigmoid(input)`` (also called swish)."""
     data = _as_floating("silu", input)
-    return wrap(input._device._backend.silu(data), input._device)
+    return wrap(input._device.backend.silu(data), input._device)
 
 
 def _softplus(xp: Any, x: Any, beta: float, threshold: float) -> Any:
@@ -166,7 +166,7 @@ def _softmax_like(op: str, input: Tensor, dim: int, dtype: Any) -> Tensor:
     if data.dtype.kind not in "fV":
         raise DTypeError(f"{op}: expected a floating tensor (or pass dtype=), got {input.dtype}")
     axis = normalize_dim(dim, data.ndim, op)
-    backend = input._device._backend
+    backend = input._device.backend
     if data.size == 0:
         return wrap(data.copy(), input._device)
     if data.ndim == 0:

@@ -142,7 +142,7 @@ def _integer_checked(op: str, fn: Any, a: Any, b: Any) -> Tensor:
     if dtype.category == 1 and bool((right == 0).any()):
         raise ZeroDivisionError(f"{op}: integer division by zero")
     device = a._device if a.__class__ is Tensor else b._device
-    xp = device._backend.xp
+    xp = device.backend.xp
     # Scalars become 0-d arrays so ``fn`` sees ``.dtype`` on both sides.
     left, right = xp.asarray(left), xp.asarray(right)
     try:
@@ -310,7 +310,7 @@ def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
         raise DTypeError(f"lerp: expected floating point tensors, got {input.dtype} and {end.dtype}")
     start, stop, _ = operand_arrays("lerp", input, end, dtype)
     w = weight._data.astype(dtype.np, copy=False) if weight.__class__ is Tensor else dtype.np.type(weight)
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     try:
         diff = stop - start
         out = xp.where(abs(w) < 0.5, start + w * diff, stop - diff * (1 - w))

@@ -85,7 +85,7 @@ def isclose(input: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
     """Bool tensor of ``|input - other| <= atol + rtol * |other|`` (equal infinities are close)."""
     if rtol < 0 or atol < 0:
         raise ValueError(f"isclose: rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
 
     def close(a: Any, b: Any) -> Any:
         with np.errstate(all="ignore"):
@@ -125,7 +125,7 @@ def where(condition: Tensor, input: Any, other: Any) -> Tensor:
     tensors = [t for t in (condition, input, other) if t.__class__ is Tensor]
     device = check_same_device("where", *tensors)
     dtype = result_type(input, other)
-    xp = device._backend.xp
+    xp = device.backend.xp
     try:
         out = xp.where(condition._data, _array(input, dtype), _array(other, dtype))
     except ValueError as exc:
@@ -149,7 +149,7 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
     tensors = [input] + [b for b in bounds if b.__class__ is Tensor]
     device = check_same_device("clamp", *tensors)
     dtype = result_type(input, *bounds)
-    xp = device._backend.xp
+    xp = device.backend.xp
     out = input._data.astype(dtype.np, copy=False)
     try:
         if min is not None:

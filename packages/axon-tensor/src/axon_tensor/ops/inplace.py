@@ -78,7 +78,7 @@ def _ufunc_inplace(op: str, self: Tensor, other: Any, name: str) -> bool:
     else:
         return False
     try:
-        getattr(self._device._backend.xp, name)(data, operand, out=data)
+        getattr(self._device.backend.xp, name)(data, operand, out=data)
     except ValueError:
         # Broadcasting past self's shape or read-only memory: the checked path names the problem.
         return False
@@ -203,7 +203,7 @@ def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
         raise TypeError(f"copy_: src must be a Tensor, got {type(src).__name__}")
     array = src._data
     if src._device is not self._device:
-        array = self._device._backend.from_numpy(src._device._backend.to_numpy(array))
+        array = self._device.backend.from_numpy(src._device.backend.to_numpy(array))
     try:
         target = np.broadcast_shapes(tuple(src.shape), tuple(self.shape))
     except ValueError as exc:
@@ -243,7 +243,7 @@ reciprocal_ = tensor_method("reciprocal_")(_unary_inplace("reciprocal_", unary.r
 def _random_fill(op: str, self: Tensor, values: np.ndarray) -> Tensor:
     if not self.dtype.is_floating_point:
         raise DTypeError(f"{op}: expected a floating tensor, got {self.dtype}")
-    _store(op, self, self._device._backend.from_numpy(values.astype(self._data.dtype)))
+    _store(op, self, self._device.backend.from_numpy(values.astype(self._data.dtype)))
     return self
 
 

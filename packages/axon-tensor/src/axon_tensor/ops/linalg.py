@@ -47,7 +47,7 @@ def _shapes(*tensors: Tensor) -> str:
 def _product(op: str, fn: Any, *tensors: Tensor) -> Tensor:
     """``fn(xp, *arrays)`` with half floats computed in float32; ValueError becomes ShapeError."""
     device = _operands(op, *tensors)
-    xp = device._backend.xp
+    xp = device.backend.xp
     arrays = [t._data for t in tensors]
     dtype = arrays[0].dtype
     half = dtype.itemsize == 2 and dtype.kind in "fV"
@@ -80,7 +80,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
             # ndarray.dot has less per-call overhead than @ for matrices (both are one GEMM); other
             # ranks go to the backend's matmul (``x @ y``; on the CPU stacks split across threads).
             try:
-                out = x.dot(y) if x.ndim == 2 == y.ndim else input._device._backend.matmul(x, y)
+                out = x.dot(y) if x.ndim == 2 == y.ndim else input._device.backend.matmul(x, y)
             except ValueError:
                 pass
             else:

@@ -23,7 +23,7 @@ def _truth(array: Any) -> Any:
 def _logical(name: str, doc: str) -> Callable[[Tensor, Any], Tensor]:
     def op(input: Tensor, other: Any) -> Tensor:
         def compute(a: Any, b: Any) -> Any:
-            xp = input._device._backend.xp
+            xp = input._device.backend.xp
             return getattr(xp, name)(_truth(xp.asarray(a)), _truth(xp.asarray(b)))
 
         return binary(name, compute, input, other)

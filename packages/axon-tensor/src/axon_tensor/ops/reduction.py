@@ -67,7 +67,7 @@ def _reduce(
     ``quiet`` silences NumPy's warnings where PyTorch returns nan quietly (mean of nothing).
     """
     data = input._data
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     axes = _axes(op, dim, data.ndim)
     if data.ndim == 0:
         # A 0-d tensor reduces over its one implicit dimension (dim 0 or -1) to itself.
@@ -214,7 +214,7 @@ def _arg(op: str, input: Tensor, dim: int | None, keepdim: bool, name: str) -> T
     if input.dtype.is_complex:
         raise DTypeError(f"{op}: complex tensors have no ordering")
     data = input._data
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     if data.dtype.kind == "V":
         data = data.astype(np.float32)
     if dim is None:
@@ -313,7 +313,7 @@ def count_nonzero(input: Tensor, dim: Dim = None) -> Tensor:
 
 def _cumulative(op: str, input: Tensor, dim: int, dtype: Any, name: str) -> Tensor:
     data = input._data
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     work = _sum_dtype(input, dtype)
     out = None
     if work is None and _is_half(data.dtype):
@@ -388,7 +388,7 @@ def median(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
     if input.dtype.is_complex:
         raise DTypeError("median: complex tensors have no ordering")
     data = input._data
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     flat = dim is None
     if flat:
         _check_nonempty("median", input, None)

@@ -35,7 +35,7 @@ def float_math(input: Tensor, compute: ArrayFn) -> Tensor:
     """
     data = input._data
     dtype = data.dtype
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     back = None
     if dtype.kind in "biu":
         data = data.astype(get_default_dtype().np)
@@ -124,7 +124,7 @@ def _reject_bool(op: str, input: Tensor) -> None:
 def abs(input: Tensor) -> Tensor:
     """``|input|``; complex inputs give their real magnitude."""
     _reject_bool("abs", input)
-    return wrap(input._device._backend.xp.abs(input._data), input._device)
+    return wrap(input._device.backend.xp.abs(input._data), input._device)
 
 
 absolute = abs
@@ -138,7 +138,7 @@ def sign(input: Tensor) -> Tensor:
     if input.dtype.is_complex:
         raise DTypeError("sign: complex tensors are not supported")
     if input.dtype.is_integer:
-        return wrap(input._device._backend.xp.sign(input._data), input._device)
+        return wrap(input._device.backend.xp.sign(input._data), input._device)
     return float_math(input, lambda xp, x: xp.where(xp.isnan(x), x.dtype.type(0), xp.sign(x)))
 
 
@@ -224,7 +224,7 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neg
 def _predicate(name: str, compute: ArrayFn, integer_value: bool | None, doc: str) -> Callable[[Tensor], Tensor]:
     def op(input: Tensor) -> Tensor:
         data = input._data
-        xp = input._device._backend.xp
+        xp = input._device.backend.xp
         if data.dtype.kind in "biu" and integer_value is not None:
             return wrap(xp.full(data.shape, integer_value, dtype=np.bool_), input._device)
         if data.dtype == _BFLOAT16:
@@ -253,4 +253,4 @@ def signbit(input: Tensor) -> Tensor:
         data = data.astype(np.uint8)
     elif data.dtype == _BFLOAT16:
         data = data.astype(np.float32)
-    return wrap(input._device._backend.xp.signbit(data), input._device)
+    return wrap(input._device.backend.xp.signbit(data), input._device)

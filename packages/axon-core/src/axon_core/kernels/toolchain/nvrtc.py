@@ -12,7 +12,7 @@ import functools
 import os
 from dataclasses import dataclass
 
-from ..errors import KernelCompileError
+from ...errors import KernelCompileError
 
 __all__ = ["CompileResult", "compile_source", "nvrtc_version", "runtime_include_dir"]
 

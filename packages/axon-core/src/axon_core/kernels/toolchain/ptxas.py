@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 
-from ..errors import KernelCompileError
+from ...errors import KernelCompileError
 
 __all__ = ["KernelResources", "assemble", "find_ptxas"]
 

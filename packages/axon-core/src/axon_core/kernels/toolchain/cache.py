@@ -12,7 +12,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from ..atomic import atomic_writer
+from ...atomic import atomic_writer
 
 __all__ = ["KernelCache", "cache_dir", "default_cache"]
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..errors import KernelCompileError
+from ...errors import KernelCompileError
 from .nvrtc import compile_source
 from .ptxas import KernelResources, assemble
-from .source import KernelSource
+
+if TYPE_CHECKING:
+    from ..source import KernelSource
 
 __all__ = ["CheckReport", "check_kernels"]
 
