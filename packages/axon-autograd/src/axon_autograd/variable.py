@@ -14,7 +14,7 @@ from axon_tensor import Tensor, as_tensor
 from .grad_mode import grad_state
 from .node import AccumulateGrad, RemovableHandle
 
-__all__ = ["Variable", "make_variable", "variable_method", "NON_DIFFERENTIABLE"]
+__all__ = ["Variable", "make_variable", "tensor_of", "variable_method", "NON_DIFFERENTIABLE"]
 
 _new = object.__new__
 
@@ -44,6 +44,11 @@ def make_variable(tensor: Tensor, requires_grad: bool, grad_fn: Any, output_nr: 
     v._retains_grad = False
     v._acc = None
     return v
+
+
+def tensor_of(x: Any) -> Any:
+    """The Tensor behind a Variable; a Tensor (or anything else) as it is."""
+    return x.data if isinstance(x, Variable) else x
 
 
 def _unwrap(x: Any) -> Any:

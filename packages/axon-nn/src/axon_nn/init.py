@@ -10,7 +10,8 @@ import math
 from typing import Any
 
 import numpy as np
-from axon_autograd import Variable
+
+from axon_autograd import Variable, tensor_of
 from axon_core import ShapeError
 from axon_tensor import Generator, Tensor, default_generator
 
@@ -20,12 +21,8 @@ __all__ = [
 ]
 
 
-def _tensor(t: "Tensor | Variable") -> Tensor:
-    return t.data if isinstance(t, Variable) else t
-
-
 def _write(t: "Tensor | Variable", values: np.ndarray) -> "Tensor | Variable":
-    target = _tensor(t)
+    target = tensor_of(t)
     target.array[...] = target.device.backend.from_numpy(np.ascontiguousarray(values, dtype=target.dtype.np))
     return t
 
@@ -86,7 +83,7 @@ def trunc_normal_(t: Any, mean: float = 0.0, std: float = 1.0, a: float = -2.0, 
 
 
 def constant_(t: Any, value: float) -> Any:
-    target = _tensor(t)
+    target = tensor_of(t)
     target.array[...] = value
     return t
 

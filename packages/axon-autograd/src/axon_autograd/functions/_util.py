@@ -9,7 +9,7 @@ from axon_tensor.tensor import normalize_dim
 
 from ..variable import Variable, make_variable
 
-__all__ = ["meta", "reduce_grad", "dims_of", "keep_shape", "constant", "raw"]
+__all__ = ["meta", "reduce_grad", "dims_of", "keep_shape", "constant"]
 
 
 def meta(x: Any) -> tuple | None:
@@ -58,8 +58,3 @@ def keep_shape(shape: tuple, dims: tuple[int, ...]) -> tuple:
 def constant(t: Tensor) -> Variable:
     """A Variable with no gradient around ``t``."""
     return make_variable(t, False, None)
-
-
-def raw(x: Any) -> Any:
-    """The Tensor of a Variable (anything else unchanged)."""
-    return x.data if isinstance(x, Variable) else x

@@ -8,8 +8,8 @@ import axon_tensor
 from axon_tensor import Tensor, zeros
 
 from ..function import Function
-from ..variable import Variable, variable_method
-from ._util import constant, meta, raw, reduce_grad
+from ..variable import Variable, tensor_of, variable_method
+from ._util import constant, meta, reduce_grad
 
 __all__ = ["Gather", "Scatter", "ScatterAdd", "IndexSelect", "MaskedFill", "Where", "Clamp", "where"]
 
@@ -113,7 +113,7 @@ class Where(Function):
 
 def where(condition: Any, a: Any, b: Any) -> Variable:
     """Elementwise ``a if condition else b`` over Variables, Tensors or numbers."""
-    return Where.apply(raw(condition), a, b)
+    return Where.apply(tensor_of(condition), a, b)
 
 
 class Clamp(Function):
@@ -151,32 +151,32 @@ class Clamp(Function):
 
 @variable_method("gather")
 def gather(input: Variable, dim: int, index: Any) -> Variable:
-    return Gather.apply(input, dim, raw(index))
+    return Gather.apply(input, dim, tensor_of(index))
 
 
 @variable_method("scatter")
 def scatter(input: Variable, dim: int, index: Any, src: Any = None, *, value: Any = None) -> Variable:
-    return Scatter.apply(input, dim, raw(index), value if src is None else src)
+    return Scatter.apply(input, dim, tensor_of(index), value if src is None else src)
 
 
 @variable_method("scatter_add")
 def scatter_add(input: Variable, dim: int, index: Any, src: Any) -> Variable:
-    return ScatterAdd.apply(input, dim, raw(index), src)
+    return ScatterAdd.apply(input, dim, tensor_of(index), src)
 
 
 @variable_method("index_select")
 def index_select(input: Variable, dim: int, index: Any) -> Variable:
-    return IndexSelect.apply(input, dim, raw(index))
+    return IndexSelect.apply(input, dim, tensor_of(index))
 
 
 @variable_method("masked_fill")
 def masked_fill(input: Variable, mask: Any, value: Any) -> Variable:
-    return MaskedFill.apply(input, raw(mask), value)
+    return MaskedFill.apply(input, tensor_of(mask), value)
 
 
 @variable_method("where")
 def where_method(input: Variable, condition: Any, other: Any) -> Variable:
-    return Where.apply(raw(condition), input, other)
+    return Where.apply(tensor_of(condition), input, other)
 
 
 @variable_method("clamp", "clip")
@@ -263,12 +263,12 @@ for _name in ("sort", "topk", "kthvalue", "median"):
 
 @variable_method("index_add")
 def index_add(input: Variable, dim: int, index: Any, source: Any, *, alpha: Any = 1) -> Variable:
-    return IndexAdd.apply(input, dim, raw(index), source, alpha)
+    return IndexAdd.apply(input, dim, tensor_of(index), source, alpha)
 
 
 @variable_method("masked_select")
 def masked_select(input: Variable, mask: Any) -> Variable:
-    mask = raw(mask)
+    mask = tensor_of(mask)
     if tuple(mask.shape) != tuple(input.shape):
         shape = tuple(axon_tensor.broadcast_shapes(tuple(input.shape), tuple(mask.shape))) \
             if hasattr(axon_tensor, "broadcast_shapes") else tuple(input.shape)
@@ -283,4 +283,4 @@ def masked_select(input: Variable, mask: Any) -> Variable:
 def take(input: Variable, index: Any) -> Variable:
     from .shape import Index, Reshape
 
-    return Index.apply(Reshape.apply(input, (-1,)), raw(index))
+    return Index.apply(Reshape.apply(input, (-1,)), tensor_of(index))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+from axon_core.backend.numerics import SELU_ALPHA, SELU_SCALE
 from axon_tensor import Tensor, zeros_like
 from axon_tensor.tensor import wrap
 
@@ -25,8 +26,6 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2.0
 
 
-_SELU_SCALE = 1.0507009873554804934193349852946
-_SELU_ALPHA = 1.6732632423543772848170429916717
 
 
 def _where(condition: Any, a: Any, b: Any) -> Variable:
@@ -86,7 +85,7 @@ RULES: dict[str, tuple[str, Callable[[Variable, Variable], Variable]]] = {
     "frac": ("x", lambda g, x: g),
     "softsign": ("x", lambda g, x: g / ((x.abs() + 1.0) * (x.abs() + 1.0))),
     "mish": ("x", lambda g, x: _mish_grad(g, x)),
-    "selu": ("x", lambda g, x: _where(x.data > 0, g * _SELU_SCALE, g * x.exp() * (_SELU_SCALE * _SELU_ALPHA))),
+    "selu": ("x", lambda g, x: _where(x.data > 0, g * SELU_SCALE, g * x.exp() * (SELU_SCALE * SELU_ALPHA))),
     "hardsigmoid": ("x", lambda g, x: g * ((x.data > -3.0) & (x.data < 3.0)) * (1.0 / 6.0)),
     "hardswish": ("x", lambda g, x: _where(x.data < -3.0, 0.0, _where(x.data > 3.0, g, g * (x * 2.0 + 3.0) * (1.0 / 6.0)))),
     "relu6": ("x", lambda g, x: g * ((x.data > 0) & (x.data < 6.0))),

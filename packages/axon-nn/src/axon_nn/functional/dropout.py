@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from axon_autograd import Function, once_differentiable
+from axon_core.backend.numerics import SELU_ALPHA, SELU_SCALE
 from axon_tensor import default_generator
 
 from ._util import out_like
@@ -12,7 +13,7 @@ from ._util import out_like
 __all__ = ["dropout", "dropout2d", "alpha_dropout"]
 
 # SELU's saturation value -scale*alpha, the value AlphaDropout drops to.
-_SELU_SATURATION = -1.0507009873554805 * 1.6732632423543772
+_SELU_SATURATION = -SELU_SCALE * SELU_ALPHA
 
 
 class ScaleShiftFunction(Function):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from axon_core import DTypeError, as_dtype
+from axon_core.backend.numerics import SELU_ALPHA, SELU_SCALE
 
 from ..tensor import Tensor, normalize_dim, tensor_method, wrap
 from .unary import float_math, sigmoid, tanh
@@ -19,8 +20,6 @@ __all__ = [
     "hardsigmoid", "hardswish", "sigmoid", "tanh", "softmax", "log_softmax",
 ]
 
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def _reject_bool(op: str, input: Tensor) -> None:
@@ -76,7 +75,7 @@ def selu(input: Tensor) -> Tensor:
     _reject_bool("selu", input)
 
     def compute(xp: Any, x: Any) -> Any:
-        scale, alpha = x.dtype.type(_SELU_SCALE), x.dtype.type(_SELU_ALPHA)
+        scale, alpha = x.dtype.type(SELU_SCALE), x.dtype.type(SELU_ALPHA)
         return scale * xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
 
     return float_math(input, compute)
