@@ -9,7 +9,7 @@ from .. import functional as F
 from .. import init
 from ..functional._util import pair
 from ..module import Module
-from ._factory import new_parameter
+from ._factory import add_bias, new_parameter, reset_fan_in_bias
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
 
@@ -46,19 +46,13 @@ class _ConvNd(Module):
         else:
             weight_shape = (out_channels, in_channels // groups, *self.kernel_size)
         self.weight = new_parameter(*weight_shape, device=device, dtype=dtype)
-        if bias:
-            self.bias = new_parameter(out_channels, device=device, dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
+        add_bias(self, bias, out_channels, device=device, dtype=dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         # PyTorch's default: kaiming_uniform(a=sqrt(5)) and bias U(±1/sqrt(fan_in)).
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_fan_in_bias(self.bias, self.weight.shape[1] * math.prod(self.kernel_size))
 
     def _padded_input(self, input: Any) -> tuple[Any, Any]:
         """Apply a non-zero padding mode explicitly; returns (input, padding left for the conv)."""

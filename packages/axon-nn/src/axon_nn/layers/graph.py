@@ -7,7 +7,7 @@ from typing import Any
 from .. import functional as F
 from .. import init
 from ..module import Module
-from ._factory import new_parameter
+from ._factory import add_bias, new_parameter
 
 __all__ = ["GCNConv", "GATConv"]
 
@@ -26,10 +26,7 @@ class GCNConv(Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.add_self_loops, self.normalize, self.improved = add_self_loops, normalize, improved
         self.weight = new_parameter(out_channels, in_channels, device=device, dtype=dtype)
-        if bias:
-            self.bias = new_parameter(out_channels, device=device, dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
+        add_bias(self, bias, out_channels, device=device, dtype=dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -63,10 +60,7 @@ class GATConv(Module):
         self.weight = new_parameter(heads * out_channels, in_channels, device=device, dtype=dtype)
         self.att_src = new_parameter(1, heads, out_channels, device=device, dtype=dtype)
         self.att_dst = new_parameter(1, heads, out_channels, device=device, dtype=dtype)
-        if bias:
-            self.bias = new_parameter(heads * out_channels if concat else out_channels, device=device, dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
+        add_bias(self, bias, heads * out_channels if concat else out_channels, device=device, dtype=dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

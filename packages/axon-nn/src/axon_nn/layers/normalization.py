@@ -10,7 +10,7 @@ from axon_core import ShapeError
 from .. import functional as F
 from .. import init
 from ..module import Module
-from ._factory import filled, new_parameter
+from ._factory import add_bias, filled, new_parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "RMSNorm", "GroupNorm", "InstanceNorm2d"]
 
@@ -28,10 +28,7 @@ class _RunningStatsNorm(Module):
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = new_parameter(num_features, device=device, dtype=dtype)
-            if bias:
-                self.bias = new_parameter(num_features, device=device, dtype=dtype)
-            else:
-                self.register_parameter("bias", None)
+            add_bias(self, bias, num_features, device=device, dtype=dtype)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import numpy as np
+
 from axon_core import ShapeError
 from axon_tensor import tensor
 

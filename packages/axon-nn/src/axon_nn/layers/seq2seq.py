@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import numpy as np
+
 from axon_autograd import no_grad
 from axon_core import DTypeError, ShapeError
 from axon_tensor import tensor

@@ -15,7 +15,7 @@ from axon_tensor.random import Generator, default_generator
 from .. import functional as F
 from .. import init
 from ..module import Module
-from ._factory import new_parameter
+from ._factory import add_bias, new_parameter
 
 __all__ = ["SparseLinear"]
 
@@ -52,10 +52,7 @@ class SparseLinear(Module):
         self.register_buffer("crow_indices", axon_tensor.tensor(crow.astype(np.int64), device=device))
         self.register_buffer("col_indices", axon_tensor.tensor(cols.astype(np.int64), device=device))
         self.values = new_parameter(int(cols.size), device=device, dtype=dtype)
-        if bias:
-            self.bias = new_parameter(out_features, device=device, dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
+        add_bias(self, bias, out_features, device=device, dtype=dtype)
         self.reset_parameters()
 
     @classmethod

@@ -8,7 +8,7 @@ from typing import Any
 from .. import functional as F
 from .. import init
 from ..module import Module
-from ._factory import new_parameter
+from ._factory import add_bias, new_parameter, reset_fan_in_bias
 
 __all__ = ["TernaryLinear", "PackedTernaryLinear"]
 
@@ -28,17 +28,12 @@ class TernaryLinear(Module):
         super().__init__()
         self.in_features, self.out_features, self.activation_bits, self.eps = in_features, out_features, activation_bits, eps
         self.weight = new_parameter(out_features, in_features, device=device, dtype=dtype)
-        if bias:
-            self.bias = new_parameter(out_features, device=device, dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
+        add_bias(self, bias, out_features, device=device, dtype=dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_fan_in_bias(self.bias, self.in_features)
 
     def forward(self, input: Any) -> Any:
         return F.ternary_linear(input, self.weight, self.bias, self.activation_bits, self.eps)
