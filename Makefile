@@ -12,7 +12,7 @@ TORCH_VERSION := 2.13.0
 # kernels crash decode on some of these CPUs, so they are left out.
 export CMAKE_ARGS ?= -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_BF16=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
 
-.PHONY: setup test test-fast test-integration test-sim test-gpu kernel-check kernel-report bench demo build lint-imports clean
+.PHONY: setup test test-fast test-integration test-sim test-gpu kernel-check kernel-report bench demo build lint lint-imports clean
 
 $(UV):
 	$(PYTHON) -m pip install --user --quiet uv
@@ -62,6 +62,12 @@ demo: setup
 
 build: $(UV)
 	$(UV) build --all-packages --out-dir dist
+
+# ruff (configured in pyproject.toml): lint rules and the formatter's verdict over LINT_PATHS.
+LINT_PATHS ?= .
+lint: setup
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 
 lint-imports: setup
 	$(VENV)/bin/lint-imports

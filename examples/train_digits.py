@@ -13,12 +13,12 @@ import argparse
 from typing import Callable
 
 import numpy as np
-from axon_autograd import Variable, no_grad
-from axon_tensor import Generator, manual_seed, tensor
 
 import axon_nn as nn
 import axon_nn.functional as F
 import axon_optim as optim
+from axon_autograd import Variable, no_grad
+from axon_tensor import Generator, manual_seed, tensor
 
 
 def load_digits_split(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -28,7 +28,9 @@ def load_digits_split(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
     digits = load_digits()
     images = (digits.images / 16.0).astype(np.float32)[:, None]
-    return train_test_split(images, digits.target.astype(np.int64), test_size=0.25, random_state=seed, stratify=digits.target)
+    return train_test_split(
+        images, digits.target.astype(np.int64), test_size=0.25, random_state=seed, stratify=digits.target
+    )
 
 
 def mlp() -> nn.Module:
@@ -37,14 +39,31 @@ def mlp() -> nn.Module:
 
 def cnn() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Dropout(0.2), nn.Linear(32 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10),
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dropout(0.2),
+        nn.Linear(32 * 4 * 4, 64),
+        nn.ReLU(),
+        nn.Linear(64, 10),
     )
 
 
-def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, lr: float, batch: int = 64, seed: int = 0,
-          on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
+def train(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    lr: float,
+    batch: int = 64,
+    seed: int = 0,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> list[float]:
     """Mini-batch AdamW with cross-entropy, lr annealed by a cosine per step; returns each epoch's
     mean loss and reports it to ``on_epoch(epoch, loss)`` when given."""
     order_rng = Generator(seed).numpy_generator
@@ -94,6 +113,7 @@ def main(monitor: bool = False) -> dict[str, float]:
 
             def on_epoch(epoch: int, loss: float, model: nn.Module = model, dashboard=dashboard) -> None:
                 dashboard.log_epoch(epoch, loss, extras={"test_accuracy": accuracy(model, x_test, y_test)})
+
         history = train(model, x_train, y_train, epochs, lr, on_epoch=on_epoch if monitor else None)
         results[name] = accuracy(model, x_test, y_test)
         print(f"{name}: final train loss {history[-1]:.4f}, test accuracy {results[name]:.4f}")

@@ -36,7 +36,11 @@ class Ops:
         return ag.where(self.idx(c), a, b) if self.lib == "axon" else torch.where(self.idx(c), a, b)
 
     def gelu(self, x, approximate="none"):
-        return x.gelu(approximate=approximate) if self.lib == "axon" else torch.nn.functional.gelu(x, approximate=approximate)
+        return (
+            x.gelu(approximate=approximate)
+            if self.lib == "axon"
+            else torch.nn.functional.gelu(x, approximate=approximate)
+        )
 
     def silu(self, x):
         return x.silu() if self.lib == "axon" else torch.nn.functional.silu(x)
@@ -74,9 +78,9 @@ CASES = [
     ("mul_broadcast", lambda o, a, b: a * b, [((2, 1), _normal), ((1, 4), _normal)]),
     ("div", lambda o, a, b: a / b, [((3, 4), _normal), ((4,), _nonzero)]),
     ("rdiv_scalar", lambda o, a: 3.0 / a, [((4,), _nonzero)]),
-    ("pow_scalar", lambda o, a: a ** 2.5, [((2, 3), _positive)]),
-    ("pow_tensor", lambda o, a, b: a ** b, [((2, 3), _positive), ((3,), _normal)]),
-    ("rpow", lambda o, a: 2.0 ** a, [((3,), _normal)]),
+    ("pow_scalar", lambda o, a: a**2.5, [((2, 3), _positive)]),
+    ("pow_tensor", lambda o, a, b: a**b, [((2, 3), _positive), ((3,), _normal)]),
+    ("rpow", lambda o, a: 2.0**a, [((3,), _normal)]),
     ("neg", lambda o, a: -a, [((2, 2), _normal)]),
     ("atan2", lambda o, a, b: a.atan2(b), [((3, 2), _normal), ((2,), _nonzero)]),
     ("remainder", lambda o, a, b: a.remainder(b), [((4,), _normal), ((4,), _positive)]),
@@ -124,15 +128,22 @@ CASES = [
     ("matmul_empty_inner", lambda o, a, b: a @ b, [((3, 0), _normal), ((0, 2), _normal)]),
     ("bmm", lambda o, a, b: a.bmm(b), [((2, 3, 4), _normal), ((2, 4, 2), _normal)]),
     ("dot", lambda o, a, b: a.dot(b), [((5,), _normal), ((5,), _normal)]),
-    ("einsum_attention", lambda o, q, k: o.einsum("bhqd,bhkd->bhqk", q, k), [((2, 2, 3, 4), _normal), ((2, 2, 5, 4), _normal)]),
+    (
+        "einsum_attention",
+        lambda o, q, k: o.einsum("bhqd,bhkd->bhqk", q, k),
+        [((2, 2, 3, 4), _normal), ((2, 2, 5, 4), _normal)],
+    ),
     ("einsum_reduce", lambda o, a, b: o.einsum("ij,jk->i", a, b), [((3, 4), _normal), ((4, 2), _normal)]),
     ("reshape_view", lambda o, a: a.reshape(6, 2).view(3, 4), [((2, 6), _normal)]),
     ("transpose_permute", lambda o, a: a.transpose(0, 1).permute(2, 0, 1), [((2, 3, 4), _normal)]),
     ("expand", lambda o, a: a.expand(3, 2, 4), [((2, 1), _normal)]),
     ("squeeze_unsqueeze_flatten", lambda o, a: a.squeeze(1).unsqueeze(-1).flatten(), [((3, 1, 2), _normal)]),
     ("narrow_select", lambda o, a: a.narrow(1, 1, 2).select(0, -1), [((3, 4), _normal)]),
-    ("chunk_split_unbind", lambda o, a: a.chunk(3, 1)[0] * 2 + a.split([1, 2], 1)[1].sum() + a.unbind(0)[1][:1],
-     [((2, 3), _normal)]),
+    (
+        "chunk_split_unbind",
+        lambda o, a: a.chunk(3, 1)[0] * 2 + a.split([1, 2], 1)[1].sum() + a.unbind(0)[1][:1],
+        [((2, 3), _normal)],
+    ),
     ("getitem_basic", lambda o, a: a[1:, None, ..., -1], [((3, 4, 2), _normal)]),
     ("getitem_step", lambda o, a: a[::2, 1::3], [((5, 7), _normal)]),
     ("getitem_repeated_index", lambda o, a: a[o.idx([0, 2, 2, 0, 2])], [((3, 4), _normal)]),
@@ -142,11 +153,19 @@ CASES = [
     ("cat", lambda o, a, b, c: o.cat([a, b, c], -1), [((2, 1), _normal), ((2, 3), _normal), ((2, 0), _normal)]),
     ("stack", lambda o, a, b: o.stack([a, b], 1), [((2, 3), _normal), ((2, 3), _normal)]),
     ("gather_repeats", lambda o, a: a.gather(1, o.idx([[0, 0, 2], [1, 1, 1]])), [((2, 3), _normal)]),
-    ("scatter_add_repeats", lambda o, a, s: a.scatter_add(0, o.idx([[0, 1], [0, 1], [0, 0]]), s), [((2, 2), _normal), ((3, 2), _normal)]),
+    (
+        "scatter_add_repeats",
+        lambda o, a, s: a.scatter_add(0, o.idx([[0, 1], [0, 1], [0, 0]]), s),
+        [((2, 2), _normal), ((3, 2), _normal)],
+    ),
     ("scatter_src", lambda o, a, s: a.scatter(1, o.idx([[2, 0], [1, 2]]), s), [((2, 3), _normal), ((2, 2), _normal)]),
     ("index_select_repeats", lambda o, a: a.index_select(1, o.idx([2, 2, 0])), [((3, 4), _normal)]),
     ("masked_fill", lambda o, a: a.masked_fill(o.idx(np.array([True, False, True])), -1.0), [((2, 3), _normal)]),
-    ("where_broadcast", lambda o, a, b: o.where(np.array([[True], [False]]), a, b), [((2, 3), _normal), ((3,), _normal)]),
+    (
+        "where_broadcast",
+        lambda o, a, b: o.where(np.array([[True], [False]]), a, b),
+        [((2, 3), _normal), ((3,), _normal)],
+    ),
     ("clamp", lambda o, a: a.clamp(-0.5, 0.5), [((4, 4), _normal)]),
     ("clamp_min_only", lambda o, a: a.clamp(min=0.1), [((4, 4), _normal)]),
     ("sort_topk", lambda o, a: a.sort(1).values * 2 + a.topk(3, 1).values.sum(), [((3, 5), _normal)]),
@@ -161,8 +180,9 @@ def _run(lib, fn, arrays, upstream_seed, noncontiguous):
     for array in arrays:
         source = np.ascontiguousarray(array.T).T if noncontiguous and array.ndim >= 2 else array
         if lib == "axon":
-            leaves.append(Variable(axon_tensor.from_numpy(source.copy() if not noncontiguous else source),
-                                   requires_grad=True))
+            leaves.append(
+                Variable(axon_tensor.from_numpy(source.copy() if not noncontiguous else source), requires_grad=True)
+            )
         else:
             leaves.append(torch.from_numpy(source).requires_grad_(True))
     out = fn(ops, *leaves)
@@ -209,14 +229,17 @@ def test_double_backward_matches_torch():
 
     def second(lib):
         if lib == "axon":
-            x, w = Variable(axon_tensor.tensor(a), requires_grad=True), Variable(axon_tensor.tensor(b), requires_grad=True)
+            x, w = (
+                Variable(axon_tensor.tensor(a), requires_grad=True),
+                Variable(axon_tensor.tensor(b), requires_grad=True),
+            )
             y = ((x @ w).tanh() * (x @ w).softmax(-1)).sum() + x.exp().mean()
-            gx, = ag.grad(y, [x], create_graph=True)
+            (gx,) = ag.grad(y, [x], create_graph=True)
             (gx * gx).sum().backward()
             return x.grad.numpy(), w.grad.numpy()
         x, w = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
         y = ((x @ w).tanh() * (x @ w).softmax(-1)).sum() + x.exp().mean()
-        gx, = torch.autograd.grad(y, [x], create_graph=True)
+        (gx,) = torch.autograd.grad(y, [x], create_graph=True)
         (gx * gx).sum().backward()
         return x.grad.numpy(), w.grad.numpy()
 
@@ -230,9 +253,9 @@ def test_scalar_base_power_gradient_matches_torch_for_negative_bases() -> None:
 
     for base in (-2.0, 0.0, 3.0):
         x = Variable(tensor([1.0, 2.0, 3.0], dtype="float64"), requires_grad=True)
-        (base ** x).sum().backward()
+        (base**x).sum().backward()
         xt = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64, requires_grad=True)
-        (base ** xt).sum().backward()
+        (base**xt).sum().backward()
         np.testing.assert_array_equal(np.isnan(x.grad.numpy()), np.isnan(xt.grad.numpy()))
         finite = ~np.isnan(xt.grad.numpy())
         np.testing.assert_allclose(x.grad.numpy()[finite], xt.grad.numpy()[finite], rtol=1e-14)

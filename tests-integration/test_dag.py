@@ -160,3 +160,21 @@ def test_the_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
     (bad / "leak.py").write_text("def f():\n    import axon_nn\n")
     assert "axon_nn" in _imports(tmp_path / "src")
     assert "axon-nn" not in _closure("axon-core")
+
+
+def test_import_linter_contracts_are_the_dag() -> None:
+    """`make lint-imports` checks the same arrows: one forbidden contract per distribution (but the
+    umbrella) that forbids every axon package, existing or planned, outside its DAG closure."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    module = {dist: dist.replace("-", "_") for dist in set(DAG) | IMPORTS_ANY}
+    assert sorted(config["root_packages"]) == sorted(module[dist] for dist in DISTS)
+    found = {}
+    for contract in config["contracts"]:
+        assert contract["type"] == "forbidden" and len(contract["source_modules"]) == 1, contract["name"]
+        found[contract["source_modules"][0]] = sorted(contract["forbidden_modules"])
+    expected = {
+        module[dist]: sorted(set(module.values()) - {module[dist]} - {module[d] for d in _closure(dist)})
+        for dist in DISTS
+        if dist not in IMPORTS_ANY
+    }
+    assert found == expected

@@ -64,7 +64,14 @@ def test_default_collate_matches_torch_on_nested_samples(size):
 
 
 def test_default_collate_matches_torch_on_plain_types():
-    for batch in ([1, 2, 3], [1.5, 2.5], [True, False], [np.int32(1), np.int32(2)], [(1, "a"), (2, "b")], [[1, 2], [3, 4]]):
+    for batch in (
+        [1, 2, 3],
+        [1.5, 2.5],
+        [True, False],
+        [np.int32(1), np.int32(2)],
+        [(1, "a"), (2, "b")],
+        [[1, 2], [3, 4]],
+    ):
         _same(default_collate(batch), torch_collate(batch))
 
 
@@ -90,5 +97,7 @@ def test_sequential_batches_match_torch(batch_size, drop_last):
 def test_random_split_sizes_match_torch(fractions):
     for n in (0, 7, 10, 101):
         ours = [len(s) for s in random_split(list(range(n)), fractions, generator=at.Generator(0))]
-        theirs = [len(s) for s in torch_random_split(list(range(n)), fractions, generator=torch.Generator().manual_seed(0))]
+        theirs = [
+            len(s) for s in torch_random_split(list(range(n)), fractions, generator=torch.Generator().manual_seed(0))
+        ]
         assert ours == theirs

@@ -29,19 +29,26 @@ def tt(a, grad=False):
 
 def close(ours, theirs, tol=1e-10):
     theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else theirs
-    np.testing.assert_allclose(np.asarray(ours, dtype=np.float64), np.asarray(theirs, dtype=np.float64), rtol=tol, atol=tol)
+    np.testing.assert_allclose(
+        np.asarray(ours, dtype=np.float64), np.asarray(theirs, dtype=np.float64), rtol=tol, atol=tol
+    )
 
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_matches_torch(approximate):
-    x = np.concatenate([randn(200) * 4, [0.0, -30.0, 30.0, 1e-8, np.inf, -np.inf]])
-    g = randn(x.size)
-    xt = tt(x, True)
+    """Finite inputs against torch; gelu(+inf) = +inf by the definition. Torch does not see the
+    infinities: its answer there depends on the CPU and on where the value falls (#10, and
+    tools/torch_nonfinite_probe.py); gelu(-inf) (limit 0, axon gives NaN) is a strict xfail in
+    packages/axon-tensor/tests/test_activation.py."""
+    finite_x = np.concatenate([randn(200) * 4, [0.0, -30.0, 30.0, 1e-8]])
+    g = randn(finite_x.size)
+    xt = tt(finite_x, True)
     yt = F.gelu(xt, approximate=approximate)
     yt.backward(tt(g))
-    finite = np.isfinite(x)
-    close(backend.gelu(x, approximate), yt, 1e-13)
-    close(backend.gelu_backward(g, x, approximate)[finite], xt.grad[finite], 1e-13)
+    out = backend.gelu(np.concatenate([finite_x, [np.inf]]), approximate)
+    close(out[:-1], yt, 1e-13)
+    assert out[-1] == np.inf
+    close(backend.gelu_backward(g, finite_x, approximate), xt.grad, 1e-13)
 
 
 def test_gelu_float32_and_bad_mode():
@@ -142,7 +149,14 @@ def test_cross_entropy_matches_torch(smoothing, weighted):
     target = np.array([0, 4, -100, 2, 1, -100, 3])
     weight = np.abs(randn(5)) + 0.1 if weighted else None
     lt = tt(logits, True)
-    loss_t = F.cross_entropy(lt, torch.tensor(target), weight=tt(weight) if weighted else None, ignore_index=-100, label_smoothing=smoothing, reduction="none")
+    loss_t = F.cross_entropy(
+        lt,
+        torch.tensor(target),
+        weight=tt(weight) if weighted else None,
+        ignore_index=-100,
+        label_smoothing=smoothing,
+        reduction="none",
+    )
     upstream = randn(7)
     loss_t.backward(tt(upstream))
     loss, lse = backend.cross_entropy(logits, target, weight, -100, smoothing)
@@ -152,7 +166,9 @@ def test_cross_entropy_matches_torch(smoothing, weighted):
 
 def test_cross_entropy_mean_reduction_and_bad_targets():
     logits, target, weight = randn(6, 4), np.array([1, 0, 3, -1, 2, 2]), np.abs(randn(4)) + 0.5
-    expected = F.cross_entropy(tt(logits), torch.tensor(target), weight=tt(weight), ignore_index=-1, label_smoothing=0.1)
+    expected = F.cross_entropy(
+        tt(logits), torch.tensor(target), weight=tt(weight), ignore_index=-1, label_smoothing=0.1
+    )
     loss, _ = backend.cross_entropy(logits, target, weight, -1, 0.1)
     kept = target != -1
     close(loss.sum() / weight[target[kept]].sum(), expected)
@@ -190,8 +206,22 @@ def test_adam_step_matches_torch(decoupled, amsgrad, maximize):
         grad = randn(6, 3, dtype=np.float32)
         p_t.grad = tt(grad)
         optimizer.step()
-        backend.adam_step(param, grad, m, v, vmax, step=step, lr=1e-2, beta1=0.8, beta2=0.95, eps=1e-6,
-                          weight_decay=0.1, decoupled=decoupled, amsgrad=amsgrad, maximize=maximize)
+        backend.adam_step(
+            param,
+            grad,
+            m,
+            v,
+            vmax,
+            step=step,
+            lr=1e-2,
+            beta1=0.8,
+            beta2=0.95,
+            eps=1e-6,
+            weight_decay=0.1,
+            decoupled=decoupled,
+            amsgrad=amsgrad,
+            maximize=maximize,
+        )
     close(param, p_t, 1e-6)
     close(m, optimizer.state[p_t]["exp_avg"], 1e-6)
     close(v, optimizer.state[p_t]["exp_avg_sq"], 1e-6)
@@ -205,7 +235,9 @@ def test_strided_copy_makes_contiguous():
     np.testing.assert_array_equal(out, view)
 
 
-@pytest.mark.parametrize("params", [dict(kernel_size=3), dict(kernel_size=(2, 3), stride=(2, 1), padding=(1, 0), dilation=(1, 2))])
+@pytest.mark.parametrize(
+    "params", [dict(kernel_size=3), dict(kernel_size=(2, 3), stride=(2, 1), padding=(1, 0), dilation=(1, 2))]
+)
 def test_im2col_col2im_match_unfold_fold(params):
     x = randn(2, 3, 7, 8)
     cols = backend.im2col(x, **params)
@@ -214,12 +246,15 @@ def test_im2col_col2im_match_unfold_fold(params):
     close(back, F.fold(tt(cols), (7, 8), **params))
 
 
-@pytest.mark.parametrize("params", [
-    dict(kernel_size=2),
-    dict(kernel_size=3, stride=2, padding=1),
-    dict(kernel_size=(3, 2), stride=(2, 2), padding=(1, 1), dilation=(2, 1), ceil_mode=True),
-    dict(kernel_size=3, stride=2, ceil_mode=True),
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(kernel_size=2),
+        dict(kernel_size=3, stride=2, padding=1),
+        dict(kernel_size=(3, 2), stride=(2, 2), padding=(1, 1), dilation=(2, 1), ceil_mode=True),
+        dict(kernel_size=3, stride=2, ceil_mode=True),
+    ],
+)
 def test_max_pool2d_matches_torch(params):
     x = randn(2, 3, 9, 8)
     x[0, 0, 0, :2] = x[0, 0, 0, 2]  # ties: the first wins in both
@@ -233,12 +268,15 @@ def test_max_pool2d_matches_torch(params):
     close(backend.max_pool2d_backward(g, idx, x.shape), xt.grad)
 
 
-@pytest.mark.parametrize("params", [
-    dict(kernel_size=2),
-    dict(kernel_size=3, stride=2, padding=1),
-    dict(kernel_size=(3, 2), stride=(2, 2), padding=(1, 1), dilation=(2, 1), ceil_mode=True),
-    dict(kernel_size=3, stride=1, padding=1),
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(kernel_size=2),
+        dict(kernel_size=3, stride=2, padding=1),
+        dict(kernel_size=(3, 2), stride=(2, 2), padding=(1, 1), dilation=(2, 1), ceil_mode=True),
+        dict(kernel_size=3, stride=1, padding=1),
+    ],
+)
 @pytest.mark.parametrize("implementation", ["cpu kernel", "reference"])
 def test_max_pool2d_nan_and_inf_indices_match_torch(params, implementation):
     # PyTorch: the first maximum wins, every NaN replaces what came before (the last NaN wins),
@@ -255,14 +293,17 @@ def test_max_pool2d_nan_and_inf_indices_match_torch(params, implementation):
     np.testing.assert_array_equal(idx, idx_t.numpy())
 
 
-@pytest.mark.parametrize("params", [dict(kernel_size=5, padding=2), dict(kernel_size=(2, 3), stride=(2, 1), padding=(1, 0), dilation=(1, 2))])
+@pytest.mark.parametrize(
+    "params", [dict(kernel_size=5, padding=2), dict(kernel_size=(2, 3), stride=(2, 1), padding=(1, 0), dilation=(1, 2))]
+)
 def test_conv2d_columns_batched_layout_match_unfold_fold(params):
     x = randn(3, 2, 9, 8, dtype=np.float32)
     cols = backend.im2col(x, **params, batched_columns=True)
     unfolded = F.unfold(tt(x), **params).numpy()
     np.testing.assert_array_equal(cols, unfolded.transpose(1, 0, 2).reshape(unfolded.shape[1], -1))
-    np.testing.assert_array_equal(backend.col2im(cols, (9, 8), **params, batched_columns=True),
-                                  F.fold(tt(unfolded), (9, 8), **params).numpy())
+    np.testing.assert_array_equal(
+        backend.col2im(cols, (9, 8), **params, batched_columns=True), F.fold(tt(unfolded), (9, 8), **params).numpy()
+    )
 
 
 def test_max_pool2d_nan_propagates():
@@ -276,13 +317,16 @@ def test_max_pool2d_nan_propagates():
         backend.max_pool2d(x, 2, padding=2)
 
 
-@pytest.mark.parametrize("params", [
-    dict(kernel_size=2),
-    dict(kernel_size=3, stride=2, padding=1, count_include_pad=False),
-    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
-    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
-    dict(kernel_size=(2, 3), stride=1, padding=(1, 1), divisor_override=5),
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(kernel_size=2),
+        dict(kernel_size=3, stride=2, padding=1, count_include_pad=False),
+        dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+        dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+        dict(kernel_size=(2, 3), stride=1, padding=(1, 1), divisor_override=5),
+    ],
+)
 def test_avg_pool2d_matches_torch(params):
     x = randn(2, 2, 7, 6)
     xt = tt(x, True)
@@ -359,7 +403,11 @@ def test_flash_attention_matches_sdpa(causal, sq, sk, min_block, monkeypatch):
 
 
 def test_flash_attention_float32_default_scale_and_errors():
-    q, k, v = randn(1, 2, 4, 16, dtype=np.float32), randn(1, 2, 6, 16, dtype=np.float32), randn(1, 2, 6, 16, dtype=np.float32)
+    q, k, v = (
+        randn(1, 2, 4, 16, dtype=np.float32),
+        randn(1, 2, 6, 16, dtype=np.float32),
+        randn(1, 2, 6, 16, dtype=np.float32),
+    )
     out, lse = backend.flash_attention(q, k, v)
     assert out.dtype == np.float32
     close(out, F.scaled_dot_product_attention(tt(q), tt(k), tt(v)), 1e-5)

@@ -79,7 +79,13 @@ SDPA_CASES = [
     ("causal_long", (1, 2, 300, 8), (1, 2, 600, 8), (1, 2, 600, 8), {"is_causal": True}),
     ("scale", (2, 3, 5, 4), (2, 3, 6, 4), (2, 3, 6, 4), {"scale": 0.37}),
     ("gqa", (2, 6, 5, 4), (2, 2, 5, 4), (2, 2, 5, 3), {"enable_gqa": True}),
-    ("gqa_causal_scale", (2, 4, 5, 4), (2, 1, 8, 4), (2, 1, 8, 4), {"enable_gqa": True, "is_causal": True, "scale": 0.2}),
+    (
+        "gqa_causal_scale",
+        (2, 4, 5, 4),
+        (2, 1, 8, 4),
+        (2, 1, 8, 4),
+        {"enable_gqa": True, "is_causal": True, "scale": 0.2},
+    ),
     ("rank3", (3, 5, 4), (3, 6, 4), (3, 6, 2), {"is_causal": True}),
     ("rank5", (2, 2, 2, 5, 4), (2, 2, 2, 5, 4), (2, 2, 2, 5, 4), {"is_causal": True}),
 ]
@@ -132,7 +138,13 @@ def test_sdpa_masks_against_torch(name, mask_shape, kind):
 
 
 def test_sdpa_float32_against_torch():
-    ax, th = leaves([randn(2, 4, 64, 16, dtype="float32"), randn(2, 4, 80, 16, dtype="float32"), randn(2, 4, 80, 16, dtype="float32")])
+    ax, th = leaves(
+        [
+            randn(2, 4, 64, 16, dtype="float32"),
+            randn(2, 4, 80, 16, dtype="float32"),
+            randn(2, 4, 80, 16, dtype="float32"),
+        ]
+    )
     ax_out = F.scaled_dot_product_attention(*ax, is_causal=True)
     th_out = torch.nn.functional.scaled_dot_product_attention(*th, is_causal=True)
     assert ax_out.dtype.name == "float32"
@@ -148,8 +160,16 @@ MHA_CASES = [
     ("per_head_weights", {}, {"average_attn_weights": False}),
     ("kdim_vdim", {"kdim": 5, "vdim": 3}, {}),
     ("no_bias", {"bias": False}, {}),
-    ("bias_kv_zero_attn", {"add_bias_kv": True, "add_zero_attn": True}, {"key_padding_mask": "bool", "attn_mask": "bool2d"}),
-    ("zero_attn_float_masks", {"add_zero_attn": True, "batch_first": True}, {"key_padding_mask": "float", "attn_mask": "float3d"}),
+    (
+        "bias_kv_zero_attn",
+        {"add_bias_kv": True, "add_zero_attn": True},
+        {"key_padding_mask": "bool", "attn_mask": "bool2d"},
+    ),
+    (
+        "zero_attn_float_masks",
+        {"add_zero_attn": True, "batch_first": True},
+        {"key_padding_mask": "float", "attn_mask": "float3d"},
+    ),
     ("key_padding_bool", {}, {"key_padding_mask": "bool", "need_weights": False}),
     ("attn_mask_3d_bool", {}, {"attn_mask": "bool3d", "average_attn_weights": False}),
     ("causal_hint", {"batch_first": True}, {"attn_mask": "causal", "is_causal": True, "need_weights": False}),
@@ -273,10 +293,22 @@ def test_decoder_layer_against_torch(name, kwargs):
     tgt_padding, memory_padding = _padding(3, 5), _padding(3, 7)
     memory_mask = rng.random((5, 7)) < 0.2
     memory_mask[:, 0] = False
-    ax_out = ax_layer(*ax, tgt_mask=tensor(causal.numpy()), memory_mask=tensor(memory_mask), tgt_key_padding_mask=tensor(tgt_padding),
-                      memory_key_padding_mask=tensor(memory_padding), tgt_is_causal=True)
-    th_out = th_layer(*th, tgt_mask=causal, memory_mask=torch.tensor(memory_mask), tgt_key_padding_mask=torch.tensor(tgt_padding),
-                      memory_key_padding_mask=torch.tensor(memory_padding), tgt_is_causal=True)
+    ax_out = ax_layer(
+        *ax,
+        tgt_mask=tensor(causal.numpy()),
+        memory_mask=tensor(memory_mask),
+        tgt_key_padding_mask=tensor(tgt_padding),
+        memory_key_padding_mask=tensor(memory_padding),
+        tgt_is_causal=True,
+    )
+    th_out = th_layer(
+        *th,
+        tgt_mask=causal,
+        memory_mask=torch.tensor(memory_mask),
+        tgt_key_padding_mask=torch.tensor(tgt_padding),
+        memory_key_padding_mask=torch.tensor(memory_padding),
+        tgt_is_causal=True,
+    )
     close(ax_out, th_out, f"decoder {name}")
     backward_both(ax_out, th_out)
     compare_grads(ax, th, f"decoder {name}")
@@ -286,17 +318,56 @@ def test_decoder_layer_against_torch(name, kwargs):
 @pytest.mark.parametrize("norm", [False, True])
 def test_encoder_and_decoder_stacks_against_torch(norm):
     torch.manual_seed(3)
-    th_enc = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 2, norm=torch.nn.LayerNorm(8) if norm else None, enable_nested_tensor=False).double().eval()
-    ax_enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 2, norm=nn.LayerNorm(8) if norm else None).to("float64").eval()
-    th_dec = torch.nn.TransformerDecoder(torch.nn.TransformerDecoderLayer(8, 2, 16, batch_first=True), 3, norm=torch.nn.LayerNorm(8) if norm else None).double().eval()
-    ax_dec = nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, 16, batch_first=True), 3, norm=nn.LayerNorm(8) if norm else None).to("float64").eval()
+    th_enc = (
+        torch.nn.TransformerEncoder(
+            torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True),
+            2,
+            norm=torch.nn.LayerNorm(8) if norm else None,
+            enable_nested_tensor=False,
+        )
+        .double()
+        .eval()
+    )
+    ax_enc = (
+        nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 2, norm=nn.LayerNorm(8) if norm else None
+        )
+        .to("float64")
+        .eval()
+    )
+    th_dec = (
+        torch.nn.TransformerDecoder(
+            torch.nn.TransformerDecoderLayer(8, 2, 16, batch_first=True),
+            3,
+            norm=torch.nn.LayerNorm(8) if norm else None,
+        )
+        .double()
+        .eval()
+    )
+    ax_dec = (
+        nn.TransformerDecoder(
+            nn.TransformerDecoderLayer(8, 2, 16, batch_first=True), 3, norm=nn.LayerNorm(8) if norm else None
+        )
+        .to("float64")
+        .eval()
+    )
     copy_weights(th_enc, ax_enc)
     copy_weights(th_dec, ax_dec)
     ax, th = leaves([randn(2, 6, 8), randn(2, 4, 8)])
     causal = torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=torch.float64)
     padding = _padding(2, 6)
-    ax_out = ax_dec(ax[1], ax_enc(ax[0], src_key_padding_mask=tensor(padding)), tgt_mask=tensor(causal.numpy()), memory_key_padding_mask=tensor(padding))
-    th_out = th_dec(th[1], th_enc(th[0], src_key_padding_mask=torch.tensor(padding)), tgt_mask=causal, memory_key_padding_mask=torch.tensor(padding))
+    ax_out = ax_dec(
+        ax[1],
+        ax_enc(ax[0], src_key_padding_mask=tensor(padding)),
+        tgt_mask=tensor(causal.numpy()),
+        memory_key_padding_mask=tensor(padding),
+    )
+    th_out = th_dec(
+        th[1],
+        th_enc(th[0], src_key_padding_mask=torch.tensor(padding)),
+        tgt_mask=causal,
+        memory_key_padding_mask=torch.tensor(padding),
+    )
     close(ax_out, th_out, "stacks")
     backward_both(ax_out, th_out)
     compare_grads(ax, th, "stacks")
@@ -307,15 +378,33 @@ def test_encoder_and_decoder_stacks_against_torch(norm):
 @pytest.mark.parametrize("norm_first, activation", [(False, "relu"), (True, "gelu")])
 def test_transformer_against_torch(norm_first, activation):
     torch.manual_seed(4)
-    kwargs = dict(d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=16, activation=activation, norm_first=norm_first)
+    kwargs = dict(
+        d_model=8,
+        nhead=2,
+        num_encoder_layers=2,
+        num_decoder_layers=2,
+        dim_feedforward=16,
+        activation=activation,
+        norm_first=norm_first,
+    )
     th_model = torch.nn.Transformer(**kwargs).double().eval()
     ax_model = nn.Transformer(**kwargs).to("float64").eval()
     copy_weights(th_model, ax_model)
     ax, th = leaves([randn(7, 3, 8), randn(5, 3, 8)])
     causal = torch.nn.Transformer.generate_square_subsequent_mask(5, dtype=torch.float64)
     src_padding = _padding(3, 7)
-    ax_out = ax_model(*ax, tgt_mask=tensor(causal.numpy()), src_key_padding_mask=tensor(src_padding), memory_key_padding_mask=tensor(src_padding))
-    th_out = th_model(*th, tgt_mask=causal, src_key_padding_mask=torch.tensor(src_padding), memory_key_padding_mask=torch.tensor(src_padding))
+    ax_out = ax_model(
+        *ax,
+        tgt_mask=tensor(causal.numpy()),
+        src_key_padding_mask=tensor(src_padding),
+        memory_key_padding_mask=tensor(src_padding),
+    )
+    th_out = th_model(
+        *th,
+        tgt_mask=causal,
+        src_key_padding_mask=torch.tensor(src_padding),
+        memory_key_padding_mask=torch.tensor(src_padding),
+    )
     close(ax_out, th_out, "transformer")
     backward_both(ax_out, th_out)
     compare_grads(ax, th, "transformer")
@@ -327,12 +416,21 @@ def test_seq2seq_against_torch_modules():
     d, vocab_src, vocab_tgt = 8, 11, 13
     ax_model = nn.Seq2SeqTransformer(2, 2, d, 2, vocab_src, vocab_tgt, dim_feedforward=16).to("float64").eval()
     th_transformer = torch.nn.Transformer(d, 2, 2, 2, 16, batch_first=True).double().eval()
-    th_src, th_tgt, th_gen = torch.nn.Embedding(vocab_src, d).double(), torch.nn.Embedding(vocab_tgt, d).double(), torch.nn.Linear(d, vocab_tgt).double()
+    th_src, th_tgt, th_gen = (
+        torch.nn.Embedding(vocab_src, d).double(),
+        torch.nn.Embedding(vocab_tgt, d).double(),
+        torch.nn.Linear(d, vocab_tgt).double(),
+    )
     state = {k: v.numpy() for k, v in ax_model.state_dict().items()}
-    th_transformer.load_state_dict({k[len("transformer."):]: torch.tensor(v) for k, v in state.items() if k.startswith("transformer.")})
+    th_transformer.load_state_dict(
+        {k[len("transformer.") :]: torch.tensor(v) for k, v in state.items() if k.startswith("transformer.")}
+    )
     th_src.weight.data = torch.tensor(state["src_embedding.weight"])
     th_tgt.weight.data = torch.tensor(state["tgt_embedding.weight"])
-    th_gen.weight.data, th_gen.bias.data = torch.tensor(state["generator.weight"]), torch.tensor(state["generator.bias"])
+    th_gen.weight.data, th_gen.bias.data = (
+        torch.tensor(state["generator.weight"]),
+        torch.tensor(state["generator.bias"]),
+    )
 
     def positions(seq: int) -> Any:
         pos = torch.arange(seq, dtype=torch.float64)[:, None]
@@ -346,7 +444,15 @@ def test_seq2seq_against_torch_modules():
     th_src_x = th_src(torch.tensor(src)) * math.sqrt(d) + positions(7)
     th_tgt_x = th_tgt(torch.tensor(tgt)) * math.sqrt(d) + positions(5)
     causal = torch.nn.Transformer.generate_square_subsequent_mask(5, dtype=torch.float64)
-    th_logits = th_gen(th_transformer(th_src_x, th_tgt_x, tgt_mask=causal, src_key_padding_mask=torch.tensor(padding), memory_key_padding_mask=torch.tensor(padding)))
+    th_logits = th_gen(
+        th_transformer(
+            th_src_x,
+            th_tgt_x,
+            tgt_mask=causal,
+            src_key_padding_mask=torch.tensor(padding),
+            memory_key_padding_mask=torch.tensor(padding),
+        )
+    )
     ax_logits = ax_model(tensor(src), tensor(tgt), src_key_padding_mask=tensor(padding))
     close(ax_logits, th_logits, "seq2seq logits")
     backward_both(ax_logits, th_logits)
@@ -355,7 +461,9 @@ def test_seq2seq_against_torch_modules():
 
 
 # -- DifferentialAttention: the paper's equations in torch ------------------------------------
-def differential_reference(p: dict, x: Any, heads: int, kv_heads: int, layer_idx: int, norm: str, keep: Any = None, rotary_dim: int = 0) -> Any:
+def differential_reference(
+    p: dict, x: Any, heads: int, kv_heads: int, layer_idx: int, norm: str, keep: Any = None, rotary_dim: int = 0
+) -> Any:
     """Ye et al. (2024): [Q1;Q2] = X W_Q, [K1;K2] = X W_K, V = X W_V;
     head = (softmax(Q1 K1ᵀ/√d) − λ softmax(Q2 K2ᵀ/√d)) V, λ = exp(λq1·λk1) − exp(λq2·λk2) + λ_init;
     out = concat((1 − λ_init) · Norm(head)) W_O."""
@@ -373,13 +481,19 @@ def differential_reference(p: dict, x: Any, heads: int, kv_heads: int, layer_idx
     mask = 0.0 if keep is None else torch.where(keep, 0.0, float("-inf")).double()
     a1 = torch.softmax(q1 @ k1.transpose(-1, -2) / math.sqrt(d) + mask, dim=-1)
     a2 = torch.softmax(q2 @ k2.transpose(-1, -2) / math.sqrt(d) + mask, dim=-1)
-    lam = torch.exp(torch.dot(p["lambda_q1"], p["lambda_k1"])) - torch.exp(torch.dot(p["lambda_q2"], p["lambda_k2"])) + lambda_init
+    lam = (
+        torch.exp(torch.dot(p["lambda_q1"], p["lambda_k1"]))
+        - torch.exp(torch.dot(p["lambda_q2"], p["lambda_k2"]))
+        + lambda_init
+    )
     head = (a1 - lam * a2) @ v
     if norm == "rms":
         head = head * torch.rsqrt(head.pow(2).mean(-1, keepdim=True) + 1e-5) * p["subln.weight"]
         merged = head.transpose(1, 2).reshape(n, length, e)
     else:
-        merged = torch.nn.functional.group_norm(head.transpose(1, 2).reshape(n * length, e), heads, p["group_norm.weight"], p["group_norm.bias"], 1e-5).view(n, length, e)
+        merged = torch.nn.functional.group_norm(
+            head.transpose(1, 2).reshape(n * length, e), heads, p["group_norm.weight"], p["group_norm.bias"], 1e-5
+        ).view(n, length, e)
     return ((1 - lambda_init) * merged) @ p["out_proj.weight"].T
 
 
@@ -407,16 +521,23 @@ def rope_hf(x: Any, rotary_dim: int, interleaved: bool = False, offset: int = 0,
     return torch.cat([rot * cos + rotated * sin, rest], dim=-1)
 
 
-@pytest.mark.parametrize("heads, kv_heads, norm, masked, rotary_dim", [(2, 2, "rms", False, 0), (4, 2, "rms", True, 0), (2, 1, "group", True, 0), (2, 2, "rms", True, 4)])
+@pytest.mark.parametrize(
+    "heads, kv_heads, norm, masked, rotary_dim",
+    [(2, 2, "rms", False, 0), (4, 2, "rms", True, 0), (2, 1, "group", True, 0), (2, 2, "rms", True, 4)],
+)
 def test_differential_attention_against_paper_reference(heads, kv_heads, norm, masked, rotary_dim):
     embed, n, length = 16, 2, 6
     rotary = nn.RotaryEmbedding(rotary_dim, interleaved=True) if rotary_dim else None
-    layer = nn.DifferentialAttention(embed, heads, layer_idx=4, num_kv_heads=kv_heads, head_norm=norm, rotary=rotary).to("float64")
+    layer = nn.DifferentialAttention(
+        embed, heads, layer_idx=4, num_kv_heads=kv_heads, head_norm=norm, rotary=rotary
+    ).to("float64")
     th_params = {name: torch.tensor(p.detach().numpy(), requires_grad=True) for name, p in layer.named_parameters()}
     ax, th = leaves([randn(n, length, embed)])
     keep = np.tril(np.ones((length, length), dtype=bool)) if masked else None
     ax_out = layer(ax[0], is_causal=True) if masked else layer(ax[0])
-    th_out = differential_reference(th_params, th[0], heads, kv_heads, 4, norm, None if keep is None else torch.tensor(keep), rotary_dim)
+    th_out = differential_reference(
+        th_params, th[0], heads, kv_heads, 4, norm, None if keep is None else torch.tensor(keep), rotary_dim
+    )
     close(ax_out, th_out, "differential attention")
     backward_both(ax_out, th_out)
     compare_grads(ax, th, "differential attention")

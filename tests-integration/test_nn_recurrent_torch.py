@@ -18,16 +18,22 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
+
 import axon_nn as nn  # noqa: E402
 from axon_autograd import Variable  # noqa: E402
 from axon_tensor import default_generator, manual_seed, tensor  # noqa: E402
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
 
 pytestmark = [pytest.mark.torch, pytest.mark.slow]
 
 SEQ, BATCH, INPUT, HIDDEN = 5, 3, 4, 6
 LENGTHS = np.array([3, 5, 1])
-MODES = {"rnn_tanh": ("RNN", {"nonlinearity": "tanh"}), "rnn_relu": ("RNN", {"nonlinearity": "relu"}), "lstm": ("LSTM", {}), "gru": ("GRU", {})}
+MODES = {
+    "rnn_tanh": ("RNN", {"nonlinearity": "tanh"}),
+    "rnn_relu": ("RNN", {"nonlinearity": "relu"}),
+    "lstm": ("LSTM", {}),
+    "gru": ("GRU", {}),
+}
 
 
 def _pair(mode: str, kwargs: dict, dtype: str = "float64", seed: int = 0) -> tuple[Any, Any]:
@@ -55,8 +61,18 @@ def _assert_close(a: Any, t: Any, tol: float, what: str) -> None:
     np.testing.assert_allclose(a, t.detach().numpy(), rtol=tol, atol=tol, err_msg=what)
 
 
-def run_both(mode: str, kwargs: dict, with_hx: bool = False, lengths: np.ndarray | None = None, dtype: str = "float64",
-             train: bool = False, tol: float = 1e-10, seed: int = 0, seq: int = SEQ, batch: int = BATCH) -> None:
+def run_both(
+    mode: str,
+    kwargs: dict,
+    with_hx: bool = False,
+    lengths: np.ndarray | None = None,
+    dtype: str = "float64",
+    train: bool = False,
+    tol: float = 1e-10,
+    seed: int = 0,
+    seq: int = SEQ,
+    batch: int = BATCH,
+) -> None:
     th, ax = _pair(mode, kwargs, dtype, seed)
     th.train(train)
     ax.train(train)
@@ -70,7 +86,9 @@ def run_both(mode: str, kwargs: dict, with_hx: bool = False, lengths: np.ndarray
     ax_hx = th_hx = None
     leaves = [(ax_x, th_x, "input")]
     if with_hx:
-        shapes = [(layers * directions, batch, state_size)] + ([(layers * directions, batch, HIDDEN)] if mode == "lstm" else [])
+        shapes = [(layers * directions, batch, state_size)] + (
+            [(layers * directions, batch, HIDDEN)] if mode == "lstm" else []
+        )
         pairs = [_leaf(rng.standard_normal(s).astype(dtype)) for s in shapes]
         leaves += [(a, t, f"initial state {i}") for i, (a, t) in enumerate(pairs)]
         ax_hx = tuple(a for a, _ in pairs) if mode == "lstm" else pairs[0][0]
@@ -106,13 +124,20 @@ OPTION_SETS = [
 ]
 
 
-@pytest.mark.parametrize("options", OPTION_SETS, ids=lambda o: "-".join(f"{k}={v is not None and v is not False}" for k, v in o.items()))
+@pytest.mark.parametrize(
+    "options", OPTION_SETS, ids=lambda o: "-".join(f"{k}={v is not None and v is not False}" for k, v in o.items())
+)
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
 @pytest.mark.parametrize("mode", list(MODES))
 def test_layers_match_torch(mode, num_layers, bidirectional, options):
     options = dict(options)
-    kwargs = dict(num_layers=num_layers, bidirectional=bidirectional, batch_first=options.pop("batch_first"), bias=options.pop("bias"))
+    kwargs = dict(
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        batch_first=options.pop("batch_first"),
+        bias=options.pop("bias"),
+    )
     run_both(mode, kwargs, **options)
 
 
@@ -124,7 +149,9 @@ def test_lstm_projection_matches_torch(bidirectional, with_hx, lengths):
 
 @pytest.mark.parametrize("mode", list(MODES))
 def test_float32_matches_torch(mode):
-    run_both(mode, dict(num_layers=2, bidirectional=True), with_hx=True, lengths=LENGTHS, dtype="float32", tol=2e-5, seq=12)
+    run_both(
+        mode, dict(num_layers=2, bidirectional=True), with_hx=True, lengths=LENGTHS, dtype="float32", tol=2e-5, seq=12
+    )
 
 
 @pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh"])
@@ -163,7 +190,9 @@ def test_train_mode_dropout_equals_torch_with_the_same_masks(mode):
     manual_seed(1234)
     ax_out, ax_state = ax(ax_x)
     manual_seed(1234)
-    masks = [default_generator.numpy_generator.random((SEQ, BATCH, directions * HIDDEN)) >= p for _ in range(layers - 1)]
+    masks = [
+        default_generator.numpy_generator.random((SEQ, BATCH, directions * HIDDEN)) >= p for _ in range(layers - 1)
+    ]
     assert all(0.3 < 1 - m.mean() < 0.5 for m in masks)
     layer_input, finals = th_x, []
     for layer in range(layers):
@@ -306,8 +335,13 @@ def test_unbatched_sequence_matches_torch(mode):
 def test_default_init_has_torchs_distribution():
     """Every parameter U(±1/sqrt(hidden)): same bounds as PyTorch's and spread over them."""
     hidden = 64
-    for ax, th in [(nn.LSTM(32, hidden, num_layers=2, bidirectional=True, proj_size=16), torch.nn.LSTM(32, hidden, num_layers=2, bidirectional=True, proj_size=16)),
-                   (nn.GRUCell(32, hidden), torch.nn.GRUCell(32, hidden))]:
+    for ax, th in [
+        (
+            nn.LSTM(32, hidden, num_layers=2, bidirectional=True, proj_size=16),
+            torch.nn.LSTM(32, hidden, num_layers=2, bidirectional=True, proj_size=16),
+        ),
+        (nn.GRUCell(32, hidden), torch.nn.GRUCell(32, hidden)),
+    ]:
         th_params = dict(th.named_parameters())
         assert [n for n, _ in ax.named_parameters()] == list(th_params)
         for name, p in ax.named_parameters():
@@ -323,5 +357,9 @@ def test_default_init_has_torchs_distribution():
 def test_all_option_combinations_of_a_small_lstm():
     """The full product of the boolean options for a 2-layer LSTM (the matrix above samples it)."""
     for batch_first, with_hx, bias, use_lengths, bidirectional in itertools.product([False, True], repeat=5):
-        run_both("lstm", dict(num_layers=2, batch_first=batch_first, bias=bias, bidirectional=bidirectional),
-                 with_hx=with_hx, lengths=LENGTHS if use_lengths else None)
+        run_both(
+            "lstm",
+            dict(num_layers=2, batch_first=batch_first, bias=bias, bidirectional=bidirectional),
+            with_hx=with_hx,
+            lengths=LENGTHS if use_lengths else None,
+        )

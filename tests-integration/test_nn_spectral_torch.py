@@ -156,23 +156,41 @@ ISTFT_CASES = [
 
 
 @pytest.mark.parametrize("n_fft, hop, win_length, window, center, normalized, onesided, length, batched", ISTFT_CASES)
-def test_istft_matches_torch_and_inverts_stft(n_fft, hop, win_length, window, center, normalized, onesided, length, batched):
+def test_istft_matches_torch_and_inverts_stft(
+    n_fft, hop, win_length, window, center, normalized, onesided, length, batched
+):
     signal = rng.standard_normal((2, 60) if batched else (60,))
     ours_w, theirs_w = make_window(window, win_length or n_fft)
-    spec_t = torch.stft(torch.tensor(signal), n_fft, hop, win_length, theirs_w, center, "reflect", normalized, onesided,
-                        return_complex=True)
+    spec_t = torch.stft(
+        torch.tensor(signal),
+        n_fft,
+        hop,
+        win_length,
+        theirs_w,
+        center,
+        "reflect",
+        normalized,
+        onesided,
+        return_complex=True,
+    )
     # a random spectrum (not an exact STFT) checks the overlap-add itself, not just round-tripping
     noisy = torch.view_as_real(spec_t).numpy() + 0.1 * rng.standard_normal(tuple(torch.view_as_real(spec_t).shape))
     if not onesided:
         # keep the spectrum of a real signal: torch's istft returns the real part only for those
-        noisy = torch.view_as_real(torch.fft.fft(torch.fft.ifft(torch.view_as_complex(torch.tensor(noisy)), dim=-2).real, dim=-2)).numpy()
+        noisy = torch.view_as_real(
+            torch.fft.fft(torch.fft.ifft(torch.view_as_complex(torch.tensor(noisy)), dim=-2).real, dim=-2)
+        ).numpy()
     ours, x = both(noisy)
     out = F.istft(ours, n_fft, hop, win_length, ours_w, center, normalized, onesided, length)
-    theirs = torch.istft(torch.view_as_complex(x), n_fft, hop, win_length, theirs_w, center, normalized, onesided, length)
+    theirs = torch.istft(
+        torch.view_as_complex(x), n_fft, hop, win_length, theirs_w, center, normalized, onesided, length
+    )
     np.testing.assert_allclose(out.data.numpy(), theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
     backprop(out, theirs, rng.standard_normal(tuple(out.shape)))
     np.testing.assert_allclose(ours.grad.numpy(), x.grad.numpy(), rtol=1e-9, atol=1e-11)
-    exact = F.istft(tensor(torch.view_as_real(spec_t).numpy()), n_fft, hop, win_length, ours_w, center, normalized, onesided, length)
+    exact = F.istft(
+        tensor(torch.view_as_real(spec_t).numpy()), n_fft, hop, win_length, ours_w, center, normalized, onesided, length
+    )
     if center and length is None:
         np.testing.assert_allclose(exact.numpy()[..., : signal.shape[-1]], signal[..., : exact.shape[-1]], atol=1e-12)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from axon_autograd import Variable
 from axon_nn import SwiGLUFeedForward
 from axon_nn import functional as F

@@ -31,7 +31,17 @@ def _inputs(arrays: list[np.ndarray]) -> tuple[list[Any], list[Any]]:
     return ax, th
 
 
-def run_both(name: str, args: tuple, kwargs: dict, arrays: list[np.ndarray], dtype: str = "float64", train: bool = True, seed: int = 0, tol: float = 1e-9, steps: int = 1) -> None:
+def run_both(
+    name: str,
+    args: tuple,
+    kwargs: dict,
+    arrays: list[np.ndarray],
+    dtype: str = "float64",
+    train: bool = True,
+    seed: int = 0,
+    tol: float = 1e-9,
+    steps: int = 1,
+) -> None:
     torch.manual_seed(seed)
     th_mod = getattr(torch.nn, name)(*args, **kwargs).to(getattr(torch, dtype))
     ax_mod = getattr(nn, name)(*args, **kwargs).to(dtype)
@@ -48,20 +58,28 @@ def run_both(name: str, args: tuple, kwargs: dict, arrays: list[np.ndarray], dty
         if isinstance(th_out, tuple):
             np.testing.assert_array_equal(ax_out[1].numpy(), th_out[1].numpy())
             th_out, ax_out = th_out[0], ax_out[0]
-        np.testing.assert_allclose(ax_out.detach().numpy(), th_out.detach().numpy(), rtol=tol, atol=tol, err_msg=f"{name} forward")
+        np.testing.assert_allclose(
+            ax_out.detach().numpy(), th_out.detach().numpy(), rtol=tol, atol=tol, err_msg=f"{name} forward"
+        )
         cotangent = rng.standard_normal(tuple(th_out.shape)).astype(dtype)
         th_out.backward(torch.tensor(cotangent))
         ax_out.backward(tensor(cotangent))
         for k, (a, t) in enumerate(zip(ax_in, th_in)):
             if t.grad is not None:
-                np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=tol, atol=tol, err_msg=f"{name} grad of input {k}")
+                np.testing.assert_allclose(
+                    a.grad.numpy(), t.grad.numpy(), rtol=tol, atol=tol, err_msg=f"{name} grad of input {k}"
+                )
         th_params = dict(th_mod.named_parameters())
         for pname, param in ax_mod.named_parameters():
             expected = th_params[pname].grad
-            np.testing.assert_allclose(param.grad.numpy(), expected.numpy(), rtol=tol, atol=tol, err_msg=f"{name} grad of {pname}")
+            np.testing.assert_allclose(
+                param.grad.numpy(), expected.numpy(), rtol=tol, atol=tol, err_msg=f"{name} grad of {pname}"
+            )
         th_buffers = dict(th_mod.named_buffers())
         for bname, buffer in ax_mod.named_buffers():
-            np.testing.assert_allclose(buffer.numpy(), th_buffers[bname].numpy(), rtol=tol, atol=tol, err_msg=f"{name} buffer {bname}")
+            np.testing.assert_allclose(
+                buffer.numpy(), th_buffers[bname].numpy(), rtol=tol, atol=tol, err_msg=f"{name} buffer {bname}"
+            )
 
 
 rng = np.random.default_rng(42)
@@ -78,7 +96,12 @@ LAYERS = [
     ("Conv1d", (4, 6, 3), {"stride": 2, "padding": 1, "dilation": 2, "groups": 2}, [(2, 4, 11)]),
     ("Conv1d", (3, 2, 4), {"padding": "same", "padding_mode": "reflect"}, [(2, 3, 9)]),
     ("Conv2d", (3, 4, 3), {}, [(2, 3, 7, 6)]),
-    ("Conv2d", (4, 6, (3, 2)), {"stride": (2, 1), "padding": (1, 2), "dilation": (1, 2), "groups": 2, "bias": False}, [(2, 4, 8, 9)]),
+    (
+        "Conv2d",
+        (4, 6, (3, 2)),
+        {"stride": (2, 1), "padding": (1, 2), "dilation": (1, 2), "groups": 2, "bias": False},
+        [(2, 4, 8, 9)],
+    ),
     ("Conv2d", (2, 4, 4), {"padding": "same", "dilation": 2}, [(1, 2, 9, 8)]),
     ("Conv2d", (2, 3, 3), {"padding": "valid"}, [(1, 2, 5, 5)]),
     ("Conv2d", (2, 3, 3), {"padding": 2, "padding_mode": "reflect"}, [(2, 2, 5, 6)]),
@@ -89,7 +112,12 @@ LAYERS = [
     ("ConvTranspose2d", (3, 2, (2, 3)), {"stride": (1, 2), "dilation": 2, "bias": False}, [(2, 3, 4, 5)]),
     # output_padding >= stride (dilation > stride): folded in full, then cropped / zero-extended.
     ("ConvTranspose2d", (2, 3, 3), {"dilation": 2, "output_padding": 1, "padding": (0, 1)}, [(2, 2, 4, 5)]),
-    ("ConvTranspose2d", (2, 2, 3), {"stride": (1, 2), "dilation": (3, 1), "output_padding": (2, 1), "padding": 2}, [(1, 2, 5, 4)]),
+    (
+        "ConvTranspose2d",
+        (2, 2, 3),
+        {"stride": (1, 2), "dilation": (3, 1), "output_padding": (2, 1), "padding": 2},
+        [(1, 2, 5, 4)],
+    ),
     ("Conv2d", (2, 3, (4, 2)), {"padding": "same"}, [(2, 2, 6, 5)]),
     ("Conv2d", (2, 3, 3), {"padding": 1}, [(0, 2, 5, 5)]),
     # Wide layers on small images: the weight gradient takes its one-GEMM-per-group branch.
@@ -97,7 +125,12 @@ LAYERS = [
     ("ConvTranspose2d", (8, 6, 3), {"stride": 2, "groups": 2}, [(2, 8, 1, 2)]),
     ("MaxPool1d", (3,), {"stride": 2, "padding": 1, "return_indices": True}, [(2, 3, 10)]),
     ("MaxPool2d", (2,), {}, [(2, 3, 6, 8)]),
-    ("MaxPool2d", (3,), {"stride": 2, "padding": 1, "dilation": 1, "ceil_mode": True, "return_indices": True}, [(2, 3, 8, 7)]),
+    (
+        "MaxPool2d",
+        (3,),
+        {"stride": 2, "padding": 1, "dilation": 1, "ceil_mode": True, "return_indices": True},
+        [(2, 3, 8, 7)],
+    ),
     ("MaxPool2d", ((2, 3),), {"stride": (1, 2), "dilation": (2, 1)}, [(1, 2, 7, 9)]),
     ("AvgPool1d", (3,), {"stride": 2, "padding": 1, "count_include_pad": False}, [(2, 3, 10)]),
     ("AvgPool2d", (3,), {"stride": 2, "padding": 1}, [(2, 3, 7, 8)]),
@@ -153,7 +186,14 @@ def test_layer_matches_torch(name, args, kwargs, shapes):
     run_both(name, args, kwargs, arrays, steps=2 if "Norm" in name else 1)
 
 
-@pytest.mark.parametrize("name, args, kwargs, shapes", [c for c in LAYERS if c[0] in ("Linear", "Conv2d", "BatchNorm2d", "LayerNorm", "ConvTranspose2d", "MaxPool2d", "AvgPool2d")][:8])
+@pytest.mark.parametrize(
+    "name, args, kwargs, shapes",
+    [
+        c
+        for c in LAYERS
+        if c[0] in ("Linear", "Conv2d", "BatchNorm2d", "LayerNorm", "ConvTranspose2d", "MaxPool2d", "AvgPool2d")
+    ][:8],
+)
 def test_layer_matches_torch_float32(name, args, kwargs, shapes):
     arrays = [randn(*s, dtype="float32") for s in shapes]
     if name.startswith("MaxPool"):
@@ -163,7 +203,9 @@ def test_layer_matches_torch_float32(name, args, kwargs, shapes):
 
 @pytest.mark.parametrize("name, args, kwargs, shapes", [c for c in LAYERS if c[0] in ("GroupNorm", "InstanceNorm2d")])
 def test_group_and_instance_norm_float32(name, args, kwargs, shapes):
-    run_both(name, args, kwargs, [randn(*s, dtype="float32") * 3 + 1 for s in shapes], dtype="float32", tol=2e-5, steps=2)
+    run_both(
+        name, args, kwargs, [randn(*s, dtype="float32") * 3 + 1 for s in shapes], dtype="float32", tol=2e-5, steps=2
+    )
 
 
 def test_batchnorm_eval_uses_running_stats():
@@ -204,21 +246,31 @@ def test_embedding_matches_torch():
     np.testing.assert_allclose(ax.weight.grad.numpy(), th.weight.grad.numpy(), atol=1e-12)
 
 
-def _loss_case(name: str, kwargs: dict, x: np.ndarray, t: np.ndarray, target_grad: bool = False, rtol: float = 1e-9) -> None:
-    th_fn = getattr(torch.nn, name)(**{k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()})
+def _loss_case(
+    name: str, kwargs: dict, x: np.ndarray, t: np.ndarray, target_grad: bool = False, rtol: float = 1e-9
+) -> None:
+    th_fn = getattr(torch.nn, name)(
+        **{k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
+    )
     ax_fn = getattr(nn, name)(**{k: tensor(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()})
     ax_x, th_x = Variable(tensor(x), requires_grad=True), torch.tensor(x, requires_grad=True)
     grad_t = target_grad and t.dtype.kind == "f"
     ax_t = Variable(tensor(t), requires_grad=grad_t)
     th_t = torch.tensor(t, requires_grad=grad_t)
     th_out, ax_out = th_fn(th_x, th_t), ax_fn(ax_x, ax_t)
-    np.testing.assert_allclose(ax_out.detach().numpy(), th_out.detach().numpy(), rtol=1e-10, atol=1e-10, err_msg=f"{name} {kwargs} forward")
+    np.testing.assert_allclose(
+        ax_out.detach().numpy(), th_out.detach().numpy(), rtol=1e-10, atol=1e-10, err_msg=f"{name} {kwargs} forward"
+    )
     cot = rng.standard_normal(tuple(th_out.shape))
     th_out.backward(torch.tensor(cot))
     ax_out.backward(tensor(cot))
-    np.testing.assert_allclose(ax_x.grad.numpy(), th_x.grad.numpy(), rtol=rtol, atol=1e-10, err_msg=f"{name} {kwargs} input grad")
+    np.testing.assert_allclose(
+        ax_x.grad.numpy(), th_x.grad.numpy(), rtol=rtol, atol=1e-10, err_msg=f"{name} {kwargs} input grad"
+    )
     if grad_t:
-        np.testing.assert_allclose(ax_t.grad.numpy(), th_t.grad.numpy(), rtol=1e-9, atol=1e-10, err_msg=f"{name} {kwargs} target grad")
+        np.testing.assert_allclose(
+            ax_t.grad.numpy(), th_t.grad.numpy(), rtol=1e-9, atol=1e-10, err_msg=f"{name} {kwargs} target grad"
+        )
 
 
 REDUCTIONS = ["none", "mean", "sum"]
@@ -243,7 +295,13 @@ def test_binary_losses(reduction):
     _loss_case("BCELoss", {"reduction": reduction, "weight": rng.random(5)}, p, np.round(t))
     x = randn(4, 5) * 3
     _loss_case("BCEWithLogitsLoss", {"reduction": reduction}, x, t, target_grad=True)
-    _loss_case("BCEWithLogitsLoss", {"reduction": reduction, "weight": rng.random(5), "pos_weight": rng.random(5) * 3}, x, t, target_grad=True)
+    _loss_case(
+        "BCEWithLogitsLoss",
+        {"reduction": reduction, "weight": rng.random(5), "pos_weight": rng.random(5) * 3},
+        x,
+        t,
+        target_grad=True,
+    )
 
 
 def test_bce_saturated_probabilities():
@@ -259,7 +317,13 @@ def test_kl_div(reduction):
     q = rng.dirichlet(np.ones(5), 4)
     q[0, 1] = 0.0
     _loss_case("KLDivLoss", {"reduction": reduction}, logp, q)
-    _loss_case("KLDivLoss", {"reduction": reduction, "log_target": True}, logp, np.log(rng.dirichlet(np.ones(5), 4)), target_grad=True)
+    _loss_case(
+        "KLDivLoss",
+        {"reduction": reduction, "log_target": True},
+        logp,
+        np.log(rng.dirichlet(np.ones(5), 4)),
+        target_grad=True,
+    )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -313,8 +377,17 @@ def test_pad_matches_torch(mode):
 def test_init_statistics_and_gains_match_torch():
     import axon_nn.init as init
 
-    for nonlinearity, param in [("relu", None), ("leaky_relu", 0.2), ("tanh", None), ("selu", None), ("linear", None), ("sigmoid", None)]:
-        assert init.calculate_gain(nonlinearity, param) == pytest.approx(torch.nn.init.calculate_gain(nonlinearity, param))
+    for nonlinearity, param in [
+        ("relu", None),
+        ("leaky_relu", 0.2),
+        ("tanh", None),
+        ("selu", None),
+        ("linear", None),
+        ("sigmoid", None),
+    ]:
+        assert init.calculate_gain(nonlinearity, param) == pytest.approx(
+            torch.nn.init.calculate_gain(nonlinearity, param)
+        )
     # Same bounds as PyTorch: compare the spread of large draws.
     shape = (256, 128, 3, 3)
     ax_w, th_w = tensor(np.zeros(shape, dtype=np.float32)), torch.empty(shape)
@@ -343,15 +416,31 @@ def test_model_repr_matches_torch():
 
     def build(lib):
         return lib.Sequential(
-            lib.Conv2d(1, 6, 5, padding=2, bias=False), lib.BatchNorm2d(6, bias=False), lib.ReLU(), lib.MaxPool2d(2),
-            lib.Flatten(), lib.Linear(1176, 10), lib.LayerNorm(10, eps=1e-6), lib.GELU(approximate="tanh"),
-            lib.Embedding(10, 4, padding_idx=0), lib.ModuleDict({"skip": lib.Identity()}),
-            lib.ModuleList([lib.LeakyReLU(0.2), lib.Softmax(dim=-1)]), lib.AdaptiveAvgPool2d(3),
-            lib.AvgPool2d(3, count_include_pad=False), lib.AvgPool1d(3, 2, 1), lib.GroupNorm(2, 6, bias=False),
-            lib.InstanceNorm2d(6), lib.RMSNorm(6), lib.ConvTranspose2d(3, 4, 3, stride=2, output_padding=1),
-            lib.Unflatten(1, (2, 5)), lib.CrossEntropyLoss(label_smoothing=0.1),
-            lib.MaxPool1d(3, stride=2, ceil_mode=True), lib.Conv1d(2, 3, 3, dilation=2, padding="same"),
-            lib.Conv2d(2, 3, 3, padding="valid", padding_mode="reflect"), lib.Softplus(beta=2), lib.ELU(),
+            lib.Conv2d(1, 6, 5, padding=2, bias=False),
+            lib.BatchNorm2d(6, bias=False),
+            lib.ReLU(),
+            lib.MaxPool2d(2),
+            lib.Flatten(),
+            lib.Linear(1176, 10),
+            lib.LayerNorm(10, eps=1e-6),
+            lib.GELU(approximate="tanh"),
+            lib.Embedding(10, 4, padding_idx=0),
+            lib.ModuleDict({"skip": lib.Identity()}),
+            lib.ModuleList([lib.LeakyReLU(0.2), lib.Softmax(dim=-1)]),
+            lib.AdaptiveAvgPool2d(3),
+            lib.AvgPool2d(3, count_include_pad=False),
+            lib.AvgPool1d(3, 2, 1),
+            lib.GroupNorm(2, 6, bias=False),
+            lib.InstanceNorm2d(6),
+            lib.RMSNorm(6),
+            lib.ConvTranspose2d(3, 4, 3, stride=2, output_padding=1),
+            lib.Unflatten(1, (2, 5)),
+            lib.CrossEntropyLoss(label_smoothing=0.1),
+            lib.MaxPool1d(3, stride=2, ceil_mode=True),
+            lib.Conv1d(2, 3, 3, dilation=2, padding="same"),
+            lib.Conv2d(2, 3, 3, padding="valid", padding_mode="reflect"),
+            lib.Softplus(beta=2),
+            lib.ELU(),
             lib.BatchNorm1d(5, affine=False, track_running_stats=False),
         )
 

@@ -29,8 +29,15 @@ def _mlp(lib):
 
 def _cnn(lib):
     return lib.Sequential(
-        lib.Conv2d(1, 4, 3, padding=1), lib.BatchNorm2d(4), lib.ReLU(), lib.MaxPool2d(2),
-        lib.Conv2d(4, 8, 3), lib.ReLU(), lib.AvgPool2d(2), lib.Flatten(), lib.Linear(8 * 2 * 2, 5),
+        lib.Conv2d(1, 4, 3, padding=1),
+        lib.BatchNorm2d(4),
+        lib.ReLU(),
+        lib.MaxPool2d(2),
+        lib.Conv2d(4, 8, 3),
+        lib.ReLU(),
+        lib.AvgPool2d(2),
+        lib.Flatten(),
+        lib.Linear(8 * 2 * 2, 5),
     )
 
 

@@ -14,10 +14,9 @@ import math
 import numpy as np
 import pytest
 
-from axon_nn import Parameter
-
 import axon_optim as ao
 import axon_tensor as at
+from axon_nn import Parameter
 
 torch = pytest.importorskip("torch")
 
@@ -90,7 +89,11 @@ def groups_of(params: list, per_group: list[dict] | None) -> list:
 OPTIMIZERS = {
     "sgd": (ao.SGD, torch.optim.SGD, dict(lr=0.1)),
     "sgd-momentum": (ao.SGD, torch.optim.SGD, dict(lr=0.05, momentum=0.9)),
-    "sgd-momentum-dampening-wd": (ao.SGD, torch.optim.SGD, dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=1e-2)),
+    "sgd-momentum-dampening-wd": (
+        ao.SGD,
+        torch.optim.SGD,
+        dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=1e-2),
+    ),
     "sgd-nesterov-wd": (ao.SGD, torch.optim.SGD, dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-2)),
     "sgd-maximize": (ao.SGD, torch.optim.SGD, dict(lr=0.05, momentum=0.5, maximize=True)),
     "adam-maximize": (ao.Adam, torch.optim.Adam, dict(lr=1e-2, maximize=True)),
@@ -103,7 +106,11 @@ OPTIMIZERS = {
     "adamw-amsgrad-wd": (ao.AdamW, torch.optim.AdamW, dict(lr=1e-2, weight_decay=0.3, amsgrad=True)),
     # fused=True: ours runs the backend's adam_step, torch its fused CPU kernel.
     "adam-fused": (ao.Adam, torch.optim.Adam, dict(lr=1e-2, fused=True)),
-    "adam-fused-l2-amsgrad-maximize": (ao.Adam, torch.optim.Adam, dict(lr=5e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1, amsgrad=True, maximize=True, fused=True)),
+    "adam-fused-l2-amsgrad-maximize": (
+        ao.Adam,
+        torch.optim.Adam,
+        dict(lr=5e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1, amsgrad=True, maximize=True, fused=True),
+    ),
     "adamw-fused": (ao.AdamW, torch.optim.AdamW, dict(lr=1e-2, fused=True)),
     "adamw-fused-amsgrad-wd": (ao.AdamW, torch.optim.AdamW, dict(lr=1e-2, weight_decay=0.3, amsgrad=True, fused=True)),
     # RMSprop's step g / sqrt(v) turns gradients that are rounding noise (saturated tanh units)
@@ -112,7 +119,11 @@ OPTIMIZERS = {
     "rmsprop": (ao.RMSprop, torch.optim.RMSprop, dict(lr=1e-3, eps=1e-3)),
     "rmsprop-centered": (ao.RMSprop, torch.optim.RMSprop, dict(lr=1e-3, eps=1e-3, centered=True)),
     "rmsprop-momentum-wd": (ao.RMSprop, torch.optim.RMSprop, dict(lr=1e-3, eps=1e-3, momentum=0.9, weight_decay=1e-2)),
-    "rmsprop-centered-momentum-alpha": (ao.RMSprop, torch.optim.RMSprop, dict(lr=1e-3, eps=1e-2, alpha=0.95, centered=True, momentum=0.5)),
+    "rmsprop-centered-momentum-alpha": (
+        ao.RMSprop,
+        torch.optim.RMSprop,
+        dict(lr=1e-3, eps=1e-2, alpha=0.95, centered=True, momentum=0.5),
+    ),
 }
 SHORT_RUNS = {"rmsprop-default-eps": (ao.RMSprop, torch.optim.RMSprop, dict(lr=1e-3))}
 
@@ -146,10 +157,25 @@ def test_default_eps_rmsprop_matches_torch_before_chaos(name: str) -> None:
 @pytest.mark.parametrize(
     "ours_cls, torch_cls, per_group, defaults",
     [
-        (ao.SGD, torch.optim.SGD, [{"lr": 0.1, "momentum": 0.9}, {"weight_decay": 0.05, "nesterov": True, "momentum": 0.5}], {"lr": 0.02}),
-        (ao.Adam, torch.optim.Adam, [{"betas": (0.5, 0.9), "amsgrad": True}, {"lr": 3e-3, "weight_decay": 0.1}], {"lr": 1e-2}),
+        (
+            ao.SGD,
+            torch.optim.SGD,
+            [{"lr": 0.1, "momentum": 0.9}, {"weight_decay": 0.05, "nesterov": True, "momentum": 0.5}],
+            {"lr": 0.02},
+        ),
+        (
+            ao.Adam,
+            torch.optim.Adam,
+            [{"betas": (0.5, 0.9), "amsgrad": True}, {"lr": 3e-3, "weight_decay": 0.1}],
+            {"lr": 1e-2},
+        ),
         (ao.AdamW, torch.optim.AdamW, [{"weight_decay": 0.0}, {"lr": 2e-2, "eps": 1e-5}], {"lr": 1e-2}),
-        (ao.RMSprop, torch.optim.RMSprop, [{"centered": True}, {"momentum": 0.9, "alpha": 0.95}], {"lr": 1e-3, "eps": 1e-3}),
+        (
+            ao.RMSprop,
+            torch.optim.RMSprop,
+            [{"centered": True}, {"momentum": 0.9, "alpha": 0.95}],
+            {"lr": 1e-3, "eps": 1e-3},
+        ),
     ],
     ids=["sgd", "adam", "adamw", "rmsprop"],
 )
@@ -157,7 +183,9 @@ def test_param_groups_with_per_group_options(ours_cls, torch_cls, per_group, def
     run_pair(ours_cls, torch_cls, defaults, per_group=per_group)
 
 
-def lamb_reference(params: list, grads: list, state: list[dict], step: int, lr: float, betas, eps: float, wd: float) -> None:
+def lamb_reference(
+    params: list, grads: list, state: list[dict], step: int, lr: float, betas, eps: float, wd: float
+) -> None:
     """LAMB (You et al. 2020, Algorithm 2 with bias correction) written with torch ops."""
     beta1, beta2 = betas
     for p, g, s in zip(params, grads, state):
@@ -182,20 +210,35 @@ def test_lamb_matches_a_torch_written_reference(options) -> None:
         pair.backward()
         ours.step()
         with torch.no_grad():
-            lamb_reference(pair.theirs, [p.grad for p in pair.theirs], state, step, full["lr"], full["betas"], full["eps"], full["weight_decay"])
+            lamb_reference(
+                pair.theirs,
+                [p.grad for p in pair.theirs],
+                state,
+                step,
+                full["lr"],
+                full["betas"],
+                full["eps"],
+                full["weight_decay"],
+            )
         pair.assert_close(step, LOOSE_RTOL)
 
 
 def snapshot(state_dict: dict) -> dict:
     """A deep copy of an optimizer state dict, as saving and loading it would make."""
     return {
-        "state": {i: {k: (at.tensor(v.numpy().copy()) if isinstance(v, at.Tensor) else copy.deepcopy(v)) for k, v in s.items()}
-                  for i, s in state_dict["state"].items()},
+        "state": {
+            i: {
+                k: (at.tensor(v.numpy().copy()) if isinstance(v, at.Tensor) else copy.deepcopy(v)) for k, v in s.items()
+            }
+            for i, s in state_dict["state"].items()
+        },
         "param_groups": copy.deepcopy(state_dict["param_groups"]),
     }
 
 
-@pytest.mark.parametrize("name", ["sgd-nesterov-wd", "adam-amsgrad", "adamw", "adamw-fused-amsgrad-wd", "rmsprop-centered-momentum-alpha"])
+@pytest.mark.parametrize(
+    "name", ["sgd-nesterov-wd", "adam-amsgrad", "adamw", "adamw-fused-amsgrad-wd", "rmsprop-centered-momentum-alpha"]
+)
 def test_state_dict_round_trip_resumes_bit_for_bit(name: str) -> None:
     ours_cls, torch_cls, options = OPTIMIZERS[name]
     per_group = [{}, {"lr": options["lr"] / 2}]
@@ -252,7 +295,9 @@ def test_one_cycle_driving_adam_matches_torch() -> None:
 
 def sgd_pair(lrs=(0.1, 0.03), momentum=0.9):
     ours = ao.SGD([{"params": [Parameter(at.zeros(2))], "lr": lr} for lr in lrs], momentum=momentum)
-    theirs = torch.optim.SGD([{"params": [torch.nn.Parameter(torch.zeros(2))], "lr": lr} for lr in lrs], momentum=momentum)
+    theirs = torch.optim.SGD(
+        [{"params": [torch.nn.Parameter(torch.zeros(2))], "lr": lr} for lr in lrs], momentum=momentum
+    )
     return ours, theirs
 
 
@@ -269,8 +314,12 @@ SCHEDULERS = {
     "cosine": lambda m, o: m.CosineAnnealingLR(o, T_max=50, eta_min=1e-4),
     "cosine-long": lambda m, o: m.CosineAnnealingLR(o, T_max=300),
     "onecycle-cos": lambda m, o: m.OneCycleLR(o, max_lr=[0.5, 0.2], total_steps=STEPS + 1),
-    "onecycle-linear": lambda m, o: m.OneCycleLR(o, max_lr=0.4, epochs=4, steps_per_epoch=51, anneal_strategy="linear", pct_start=0.25),
-    "onecycle-three-phase": lambda m, o: m.OneCycleLR(o, max_lr=0.4, total_steps=STEPS + 1, three_phase=True, div_factor=10.0, final_div_factor=100.0),
+    "onecycle-linear": lambda m, o: m.OneCycleLR(
+        o, max_lr=0.4, epochs=4, steps_per_epoch=51, anneal_strategy="linear", pct_start=0.25
+    ),
+    "onecycle-three-phase": lambda m, o: m.OneCycleLR(
+        o, max_lr=0.4, total_steps=STEPS + 1, three_phase=True, div_factor=10.0, final_div_factor=100.0
+    ),
     "onecycle-no-momentum": lambda m, o: m.OneCycleLR(o, max_lr=0.4, total_steps=STEPS + 1, cycle_momentum=False),
 }
 
@@ -322,7 +371,11 @@ def test_scheduler_state_dict_round_trip_matches_torch(name: str) -> None:
 
 def test_chained_schedulers_compose_like_torch() -> None:
     ours, theirs = sgd_pair()
-    ours_scheds = [ao.ExponentialLR(ours, gamma=0.99), ao.StepLR(ours, step_size=25, gamma=0.5), ao.CosineAnnealingLR(ours, T_max=40)]
+    ours_scheds = [
+        ao.ExponentialLR(ours, gamma=0.99),
+        ao.StepLR(ours, step_size=25, gamma=0.5),
+        ao.CosineAnnealingLR(ours, T_max=40),
+    ]
     theirs_scheds = [
         torch.optim.lr_scheduler.ExponentialLR(theirs, gamma=0.99),
         torch.optim.lr_scheduler.StepLR(theirs, step_size=25, gamma=0.5),
@@ -337,13 +390,21 @@ def test_chained_schedulers_compose_like_torch() -> None:
 
 @pytest.mark.parametrize(
     "after, warmup_steps, start_factor",
-    [("cosine", 10, 0.1), ("step", 25, 1.0 / 3), ("exponential", 1, 0.5), ("multistep", 60, 0.01), ("onecycle-cos", 5, 0.2)],
+    [
+        ("cosine", 10, 0.1),
+        ("step", 25, 1.0 / 3),
+        ("exponential", 1, 0.5),
+        ("multistep", 60, 0.01),
+        ("onecycle-cos", 5, 0.2),
+    ],
 )
 def test_linear_warmup_matches_linear_lr_then_sequential_lr(after: str, warmup_steps: int, start_factor: float) -> None:
     ours, theirs = sgd_pair()
     ours_after = SCHEDULERS[after](ao, ours)
     ours_sched = ao.LinearWarmup(ours_after, warmup_steps=warmup_steps, start_factor=start_factor)
-    warm = torch.optim.lr_scheduler.LinearLR(theirs, start_factor=start_factor, end_factor=1.0, total_iters=warmup_steps)
+    warm = torch.optim.lr_scheduler.LinearLR(
+        theirs, start_factor=start_factor, end_factor=1.0, total_iters=warmup_steps
+    )
     theirs_sched = torch.optim.lr_scheduler.SequentialLR(
         theirs, [warm, torch_scheduler(after, theirs)], milestones=[warmup_steps]
     )
@@ -391,7 +452,9 @@ def test_reduce_lr_on_plateau_matches_torch(options: dict) -> None:
         theirs_sched.step(sign * metric)
         assert ours_sched.get_last_lr() == theirs_sched.get_last_lr(), f"step {step}"
         assert (ours_sched.num_bad_epochs, ours_sched.cooldown_counter, ours_sched.best) == (
-            theirs_sched.num_bad_epochs, theirs_sched.cooldown_counter, theirs_sched.best
+            theirs_sched.num_bad_epochs,
+            theirs_sched.cooldown_counter,
+            theirs_sched.best,
         ), f"step {step}"
     assert ours_sched.get_last_lr() != [0.1, 0.03], "the metric sequence should trigger reductions"
 

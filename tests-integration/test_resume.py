@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from axon_autograd import Variable
 from axon_data import DataLoader, TensorDataset
 from axon_nn import Dropout, Linear, ReLU, Sequential
@@ -59,9 +60,14 @@ def _run(stop_at: int | None, checkpoint_path, num_workers: int):
         for batch in loader:
             _train_step(model, optimizer, scheduler, batch, training)
             if stop_at is not None and not resumed and training.step == stop_at:
-                Checkpoint(model=model.state_dict(), optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
-                           training=training, rng={"default": default_generator.get_state(), "loader": loader.state_dict()},
-                           extra={"epoch": epoch}).save(checkpoint_path)
+                Checkpoint(
+                    model=model.state_dict(),
+                    optimizer=optimizer.state_dict(),
+                    scheduler=scheduler.state_dict(),
+                    training=training,
+                    rng={"default": default_generator.get_state(), "loader": loader.state_dict()},
+                    extra={"epoch": epoch},
+                ).save(checkpoint_path)
                 model, optimizer, scheduler, loader = _build(seed=99, num_workers=num_workers)
                 restored = Checkpoint.load(checkpoint_path)
                 model.load_state_dict(restored.model)

@@ -5,14 +5,26 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from axon_serialize import load_safetensors, save_safetensors
 from axon_tensor import from_numpy
 
 torch = pytest.importorskip("torch")
 safetensors_torch = pytest.importorskip("safetensors.torch")
 
-TORCH_DTYPES = [torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.int32,
-                torch.int16, torch.int8, torch.uint8, torch.bool, torch.complex64]
+TORCH_DTYPES = [
+    torch.float32,
+    torch.float16,
+    torch.bfloat16,
+    torch.float64,
+    torch.int64,
+    torch.int32,
+    torch.int16,
+    torch.int8,
+    torch.uint8,
+    torch.bool,
+    torch.complex64,
+]
 
 
 def _random(dtype, shape, generator):

@@ -165,7 +165,9 @@ def test_index_ops_like_torch():
     same(a.index_select(1, at.tensor(sel)), t.index_select(1, torch.tensor(sel)))
     ia, it = pair(4, 3, seed=5)
     np.testing.assert_allclose(
-        a.index_add(1, at.tensor(sel), ia, alpha=2).numpy(), t.index_add(1, torch.tensor(sel), it, alpha=2).numpy(), rtol=1e-6
+        a.index_add(1, at.tensor(sel), ia, alpha=2).numpy(),
+        t.index_add(1, torch.tensor(sel), it, alpha=2).numpy(),
+        rtol=1e-6,
     )
     mask = np.random.default_rng(2).random((4, 5)) > 0.5
     same(a.masked_fill(at.tensor(mask), -2.0), t.masked_fill(torch.tensor(mask), -2.0))
@@ -180,6 +182,7 @@ def test_index_ops_like_torch():
 
 
 # -- shape ops that copy, joining ------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "op",
@@ -212,10 +215,14 @@ def test_joining_like_torch():
     same(at.cat([a, at.zeros(0)]), torch.cat([t, torch.zeros(0)]))
     same(at.hstack([a, a]), torch.hstack([t, t]))
     same(at.vstack([a, a[0]]), torch.vstack([t, t[0]]))
-    same(at.cat([at.tensor([1], dtype="uint8"), at.tensor([-1], dtype="int8")]), torch.cat([torch.tensor([1], dtype=torch.uint8), torch.tensor([-1], dtype=torch.int8)]))
+    same(
+        at.cat([at.tensor([1], dtype="uint8"), at.tensor([-1], dtype="int8")]),
+        torch.cat([torch.tensor([1], dtype=torch.uint8), torch.tensor([-1], dtype=torch.int8)]),
+    )
 
 
 # -- sorting ------------------------------------------------------------------------------
+
 
 def test_sort_like_torch_stable_with_nan():
     rng = np.random.default_rng(0)
@@ -228,7 +235,10 @@ def test_sort_like_torch_stable_with_nan():
             vt, it = t.sort(dim=dim, descending=descending, stable=True)
             same(va, vt)
             same(ia, it)
-            same(a.t().argsort(dim, descending=descending, stable=True), t.t().argsort(dim=dim, descending=descending, stable=True))
+            same(
+                a.t().argsort(dim, descending=descending, stable=True),
+                t.t().argsort(dim=dim, descending=descending, stable=True),
+            )
 
 
 def test_topk_kthvalue_unique_like_torch():
@@ -260,6 +270,7 @@ def test_topk_kthvalue_unique_like_torch():
 
 # -- sparse ---------------------------------------------------------------------------------
 
+
 def test_sparse_like_torch():
     rng = np.random.default_rng(3)
     indices = np.stack([rng.integers(0, 5, 20), rng.integers(0, 6, 20)])
@@ -274,7 +285,9 @@ def test_sparse_like_torch():
     same(csr_a.crow_indices(), csr_t.crow_indices())
     same(csr_a.col_indices(), csr_t.col_indices())
     dense = rng.standard_normal((6, 3))
-    np.testing.assert_allclose((a @ at.tensor(dense)).numpy(), torch.sparse.mm(t, torch.tensor(dense)).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        (a @ at.tensor(dense)).numpy(), torch.sparse.mm(t, torch.tensor(dense)).numpy(), rtol=1e-12
+    )
     np.testing.assert_allclose((csr_a @ at.tensor(dense)).numpy(), (csr_t @ torch.tensor(dense)).numpy(), rtol=1e-12)
     d = np.array([[0, 1.5, 0], [2.0, 0, 0]], np.float32)
     sa, st_ = at.tensor(d).to_sparse(), torch.tensor(d).to_sparse()

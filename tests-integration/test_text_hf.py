@@ -74,12 +74,29 @@ def test_minilm_padding_truncation_and_tensors(minilm):
 # -- an independent WordPiece: BERT's basic tokenizer + greedy longest-match, in plain Python ----
 def _is_punct(ch):
     cp = ord(ch)
-    return 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126 or unicodedata.category(ch).startswith("P")
+    return (
+        33 <= cp <= 47
+        or 58 <= cp <= 64
+        or 91 <= cp <= 96
+        or 123 <= cp <= 126
+        or unicodedata.category(ch).startswith("P")
+    )
 
 
 def _is_cjk(cp):
-    return any(lo <= cp <= hi for lo, hi in [(0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
-                                              (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F)])
+    return any(
+        lo <= cp <= hi
+        for lo, hi in [
+            (0x4E00, 0x9FFF),
+            (0x3400, 0x4DBF),
+            (0x20000, 0x2A6DF),
+            (0x2A700, 0x2B73F),
+            (0x2B740, 0x2B81F),
+            (0x2B820, 0x2CEAF),
+            (0xF900, 0xFAFF),
+            (0x2F800, 0x2FA1F),
+        ]
+    )
 
 
 def _bert_words(text):
@@ -143,8 +160,13 @@ def _hf_byte_bpe(vocab_size):
     engine = tokenizers.Tokenizer(models.BPE())
     engine.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     engine.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, special_tokens=["<pad>", "<bos>", "<eos>", "<unk>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=["<pad>", "<bos>", "<eos>", "<unk>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     engine.train_from_iterator(CORPUS, trainer=trainer)
     return engine
 
@@ -153,8 +175,9 @@ def _hf_char_bpe(vocab_size):
     engine = tokenizers.Tokenizer(models.BPE(unk_token="<unk>"))
     engine.pre_tokenizer = pre_tokenizers.Metaspace()
     engine.decoder = decoders.Metaspace()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, special_tokens=["<pad>", "<bos>", "<eos>", "<unk>"],
-                                  show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, min_frequency=2, special_tokens=["<pad>", "<bos>", "<eos>", "<unk>"], show_progress=False
+    )
     engine.train_from_iterator(CORPUS, trainer=trainer)
     return engine
 

@@ -24,8 +24,9 @@ def _uv() -> str:
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([_uv(), "build", "--all-packages", "--wheel", "--out-dir", str(out)], cwd=ROOT, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [_uv(), "build", "--all-packages", "--wheel", "--out-dir", str(out)], cwd=ROOT, check=True, capture_output=True
+    )
     return out
 
 
@@ -49,8 +50,12 @@ def test_axon_core_alone_installs_and_imports(wheels: Path, tmp_path: Path) -> N
     subprocess.run([_uv(), "venv", "--python", sys.executable, str(venv)], check=True, capture_output=True)
     python = venv / "bin" / "python"
     core_wheel = next(wheels.glob("axon_core-*.whl"))
-    subprocess.run([_uv(), "pip", "install", "--python", str(python), str(core_wheel)], check=True,
-                   capture_output=True, env={**os.environ, "UV_NO_PROGRESS": "1"})
+    subprocess.run(
+        [_uv(), "pip", "install", "--python", str(python), str(core_wheel)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "UV_NO_PROGRESS": "1"},
+    )
     script = (
         "import importlib.util, axon_core, numpy\n"
         "assert importlib.util.find_spec('axon_tensor') is None\n"
@@ -61,11 +66,17 @@ def test_axon_core_alone_installs_and_imports(wheels: Path, tmp_path: Path) -> N
         "out, _ = d.backend.max_pool2d(x, 2)\n"
         "print(numpy.array_equal(out, x.reshape(2, 3, 2, 2, 3, 2).max(axis=(3, 5))))\n"
     )
-    result = subprocess.run([str(python), "-c", script], check=True, capture_output=True, text=True,
-                            env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")})
+    result = subprocess.run(
+        [str(python), "-c", script],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")},
+    )
     assert result.stdout.split() == ["cpu", "axon.float32", "['cached',", "'in_use',", "'limit',", "'peak']", "True"]
-    installed = subprocess.run([_uv(), "pip", "freeze", "--python", str(python)], check=True, capture_output=True,
-                               text=True).stdout
+    installed = subprocess.run(
+        [_uv(), "pip", "freeze", "--python", str(python)], check=True, capture_output=True, text=True
+    ).stdout
     names = {line.split("==")[0].split(" @ ")[0].lower() for line in installed.splitlines() if line}
     assert names == {"axon-core", "numpy", "ml-dtypes", "threadpoolctl", "numba", "llvmlite"}, names
 
@@ -76,8 +87,12 @@ def test_cuda_sim_runs_a_kernel_from_the_installed_axon_core_wheel(wheels: Path,
     venv = tmp_path / "venv"
     subprocess.run([_uv(), "venv", "--python", sys.executable, str(venv)], check=True, capture_output=True)
     python = venv / "bin" / "python"
-    subprocess.run([_uv(), "pip", "install", "--python", str(python), str(next(wheels.glob("axon_core-*.whl")))],
-                   check=True, capture_output=True, env={**os.environ, "UV_NO_PROGRESS": "1"})
+    subprocess.run(
+        [_uv(), "pip", "install", "--python", str(python), str(next(wheels.glob("axon_core-*.whl")))],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "UV_NO_PROGRESS": "1"},
+    )
     script = (
         "import importlib.util, numpy as np, axon_core\n"
         "assert importlib.util.find_spec('cupy') is None\n"
@@ -90,6 +105,11 @@ def test_cuda_sim_runs_a_kernel_from_the_installed_axon_core_wheel(wheels: Path,
         "y = b.to_numpy(b.softmax(b.from_numpy(x), -1))\n"
         "print(seen, float(np.abs(y - ref).max()) < 1e-6)\n"
     )
-    result = subprocess.run([str(python), "-c", script], check=True, capture_output=True, text=True,
-                            env={**os.environ, "AXON_CACHE_DIR": str(tmp_path / "cache")})
+    result = subprocess.run(
+        [str(python), "-c", script],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AXON_CACHE_DIR": str(tmp_path / "cache")},
+    )
     assert result.stdout.split() == ["['softmax_fwd_f32']", "True"], result.stdout + result.stderr

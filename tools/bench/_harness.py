@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
 from axon_core import atomic_writer
 
 LoadAverage = tuple[float, float, float]
@@ -28,7 +29,9 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def time_steps(step: Callable[[], object], steps: int, warmup: int, *, peak_rss: bool = True, keep_times: bool = False) -> dict[str, Any]:
+def time_steps(
+    step: Callable[[], object], steps: int, warmup: int, *, peak_rss: bool = True, keep_times: bool = False
+) -> dict[str, Any]:
     """Call ``step`` ``warmup`` times untimed, then ``steps`` times timed with ``perf_counter``.
 
     Returns ``{"median_step_s", "min_step_s"}`` in seconds, then ``"peak_rss_mib"`` of this
@@ -59,8 +62,12 @@ def run_child(script: str, *args: str) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def machine_info(load_before: LoadAverage, *, load_keys: tuple[str, str] | str = ("load_average_before", "load_average_after"),
-                 blas_threads: bool = False) -> dict[str, Any]:
+def machine_info(
+    load_before: LoadAverage,
+    *,
+    load_keys: tuple[str, str] | str = ("load_average_before", "load_average_after"),
+    blas_threads: bool = False,
+) -> dict[str, Any]:
     """The machine a benchmark ran on: platform, processor, CPU count, Python, NumPy, PyTorch and its threads.
 
     ``blas_threads`` adds the thread count of every BLAS threadpoolctl finds in this process.
@@ -70,9 +77,15 @@ def machine_info(load_before: LoadAverage, *, load_keys: tuple[str, str] | str =
     """
     import torch
 
-    info: dict[str, Any] = {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                            "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-                            "torch_threads": torch.get_num_threads()}
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
     if blas_threads:
         from threadpoolctl import threadpool_info
 

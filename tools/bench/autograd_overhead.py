@@ -14,11 +14,10 @@ import time
 import timeit
 
 import numpy as np
+from _harness import write_report
 
 import axon_tensor
 from axon_autograd import Variable, no_grad
-
-from _harness import write_report
 
 
 def per_call_us(fn, number: int = 20000) -> float:
@@ -65,10 +64,14 @@ def main() -> None:
         pass
     results["mul_recording_over_tensor"] = results["variable_mul_recording_us"] / results["tensor_mul_us"]
     results["mul_no_grad_minus_tensor_us"] = results["variable_mul_no_grad_us"] - results["tensor_mul_us"]
-    report = {"benchmark": "autograd_overhead", "shape": [16, 16], "dtype": "float32",
-              "timer": "thread_time",
-              "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
-              "results": results}
+    report = {
+        "benchmark": "autograd_overhead",
+        "shape": [16, 16],
+        "dtype": "float32",
+        "timer": "thread_time",
+        "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
+        "results": results,
+    }
     text = json.dumps(report, indent=2)
     if len(sys.argv) > 1:
         write_report(report, sys.argv[1])

@@ -26,7 +26,6 @@ import time
 import tracemalloc
 
 import numpy as np
-
 from _harness import machine_info, peak_rss_mib, run_child, time_steps, write_report
 
 LR = 1e-3
@@ -50,7 +49,7 @@ def _axon_step(dropout: float):
         loss.backward()
         with no_grad():
             for p in params:
-                p.data._data -= LR * p.grad.data._data
+                p.data.array[...] -= LR * p.grad.data.array
         return loss.item()
 
     return step
@@ -100,8 +99,13 @@ def _measure_attention(path: str) -> dict:
     elapsed = time.perf_counter() - start
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return {"path": out.grad_fn._function.__name__, "tracemalloc_peak_mib": peak / 2**20,
-            "peak_rss_mib": peak_rss_mib(), "rss_before_mib": rss_before, "forward_backward_s": elapsed}
+    return {
+        "path": out.grad_fn._function.__name__,
+        "tracemalloc_peak_mib": peak / 2**20,
+        "peak_rss_mib": peak_rss_mib(),
+        "rss_before_mib": rss_before,
+        "forward_backward_s": elapsed,
+    }
 
 
 def main() -> None:
@@ -127,31 +131,62 @@ def main() -> None:
         for dropout in (0.1, 0.0):
             result: dict = {"load_average": os.getloadavg()}
             for fw in order:
-                result[fw] = run_child(__file__, "step", fw, str(dropout), "--steps", str(args.steps), "--warmup", str(args.warmup))
+                result[fw] = run_child(
+                    __file__, "step", fw, str(dropout), "--steps", str(args.steps), "--warmup", str(args.warmup)
+                )
             result["time_ratio_axon_over_torch"] = result["axon"]["median_step_s"] / result["torch"]["median_step_s"]
             steps[f"dropout_{dropout}"]["rounds"].append(result)
-            print(f"round {round_index}, dropout {dropout}: axon {result['axon']['median_step_s'] * 1e3:.0f} ms, "
-                  f"torch {result['torch']['median_step_s'] * 1e3:.0f} ms, ratio {result['time_ratio_axon_over_torch']:.2f} "
-                  f"(load {result['load_average'][0]:.1f})")
+            print(
+                f"round {round_index}, dropout {dropout}: axon {result['axon']['median_step_s'] * 1e3:.0f} ms, "
+                f"torch {result['torch']['median_step_s'] * 1e3:.0f} ms, ratio {result['time_ratio_axon_over_torch']:.2f} "
+                f"(load {result['load_average'][0]:.1f})"
+            )
     for key, entry in steps.items():
         rounds = entry["rounds"]
         entry["axon_median_step_s"] = float(np.median([r["axon"]["median_step_s"] for r in rounds]))
         entry["torch_median_step_s"] = float(np.median([r["torch"]["median_step_s"] for r in rounds]))
         entry["time_ratio_axon_over_torch"] = float(np.median([r["time_ratio_axon_over_torch"] for r in rounds]))
-        print(f"encoder layer step ({key}): axon {entry['axon_median_step_s'] * 1e3:.0f} ms, torch {entry['torch_median_step_s'] * 1e3:.0f} ms, "
-              f"median ratio {entry['time_ratio_axon_over_torch']:.2f} over {len(rounds)} rounds")
+        print(
+            f"encoder layer step ({key}): axon {entry['axon_median_step_s'] * 1e3:.0f} ms, torch {entry['torch_median_step_s'] * 1e3:.0f} ms, "
+            f"median ratio {entry['time_ratio_axon_over_torch']:.2f} over {len(rounds)} rounds"
+        )
     attention = {path: run_child(__file__, "attention", path) for path in ("flash", "plain")}
-    attention["tracemalloc_ratio_plain_over_flash"] = attention["plain"]["tracemalloc_peak_mib"] / attention["flash"]["tracemalloc_peak_mib"]
+    attention["tracemalloc_ratio_plain_over_flash"] = (
+        attention["plain"]["tracemalloc_peak_mib"] / attention["flash"]["tracemalloc_peak_mib"]
+    )
     attention["rss_ratio_plain_over_flash"] = attention["plain"]["peak_rss_mib"] / attention["flash"]["peak_rss_mib"]
-    print(f"attention seq {ATTN_SEQ}: flash peak {attention['flash']['tracemalloc_peak_mib']:.0f} MiB (RSS {attention['flash']['peak_rss_mib']:.0f}), "
-          f"plain peak {attention['plain']['tracemalloc_peak_mib']:.0f} MiB (RSS {attention['plain']['peak_rss_mib']:.0f})")
+    print(
+        f"attention seq {ATTN_SEQ}: flash peak {attention['flash']['tracemalloc_peak_mib']:.0f} MiB (RSS {attention['flash']['peak_rss_mib']:.0f}), "
+        f"plain peak {attention['plain']['tracemalloc_peak_mib']:.0f} MiB (RSS {attention['plain']['peak_rss_mib']:.0f})"
+    )
     report = {
         "benchmark": "attention",
         "machine": machine_info(load_before, blas_threads=True),
-        "encoder_layer_step": {"shape": {"batch": BATCH, "seq": SEQ, "d_model": D_MODEL, "nhead": HEADS, "dim_feedforward": FFN, "dtype": "float32"},
-                               "steps": args.steps, "warmup": args.warmup, "rounds": args.rounds, "results": steps},
-        "attention_memory": {"shape": {"batch": 1, "heads": ATTN_HEADS, "seq": ATTN_SEQ, "head_dim": ATTN_DIM, "dtype": "float32", "causal": True},
-                             "results": attention},
+        "encoder_layer_step": {
+            "shape": {
+                "batch": BATCH,
+                "seq": SEQ,
+                "d_model": D_MODEL,
+                "nhead": HEADS,
+                "dim_feedforward": FFN,
+                "dtype": "float32",
+            },
+            "steps": args.steps,
+            "warmup": args.warmup,
+            "rounds": args.rounds,
+            "results": steps,
+        },
+        "attention_memory": {
+            "shape": {
+                "batch": 1,
+                "heads": ATTN_HEADS,
+                "seq": ATTN_SEQ,
+                "head_dim": ATTN_DIM,
+                "dtype": "float32",
+                "causal": True,
+            },
+            "results": attention,
+        },
     }
     print(f"wrote {write_report(report, args.out)}")
 

@@ -18,7 +18,6 @@ import sys
 import time
 
 import numpy as np
-
 from _harness import write_report
 
 STEP_S = 0.001
@@ -118,8 +117,15 @@ def main() -> None:
             "numpy": np.__version__,
             "torch": torch_version,
         },
-        "config": {"batch_size": args.batch_size, "steps": args.steps, "warmup_batches": warmup, "repeats": args.repeats,
-                   "consumer_step_ms": STEP_S * 1e3, "sample_ms": sample_ms, "batch_load_ms_one_process": sample_ms * args.batch_size},
+        "config": {
+            "batch_size": args.batch_size,
+            "steps": args.steps,
+            "warmup_batches": warmup,
+            "repeats": args.repeats,
+            "consumer_step_ms": STEP_S * 1e3,
+            "sample_ms": sample_ms,
+            "batch_load_ms_one_process": sample_ms * args.batch_size,
+        },
         "results": results,
     }
     if "torch" in results:
@@ -127,8 +133,10 @@ def main() -> None:
         report["axon_vs_torch"] = {
             "overhead_ms_per_batch_difference": ours["overhead_ms_per_batch"] - theirs["overhead_ms_per_batch"],
             "ms_per_step_ratio": ours["ms_per_step"] / theirs["ms_per_step"],
-            "no_consumer_ms_per_batch_ratio_workers2": results["axon"]["workers2_no_consumer"]["ms_per_step"] / results["torch"]["workers2_no_consumer"]["ms_per_step"],
-            "no_consumer_ms_per_batch_ratio_workers0": results["axon"]["workers0_no_consumer"]["ms_per_step"] / results["torch"]["workers0_no_consumer"]["ms_per_step"],
+            "no_consumer_ms_per_batch_ratio_workers2": results["axon"]["workers2_no_consumer"]["ms_per_step"]
+            / results["torch"]["workers2_no_consumer"]["ms_per_step"],
+            "no_consumer_ms_per_batch_ratio_workers0": results["axon"]["workers0_no_consumer"]["ms_per_step"]
+            / results["torch"]["workers0_no_consumer"]["ms_per_step"],
         }
     write_report(report, args.out)
     print(json.dumps(report, indent=2))

@@ -16,7 +16,6 @@ import json
 import os
 
 import numpy as np
-
 from _harness import machine_info, run_child, time_steps, write_report
 
 SEQ, BATCH, INPUT, HIDDEN, LAYERS = 128, 32, 512, 512, 2
@@ -25,7 +24,9 @@ LR, MOMENTUM = 0.01, 0.9
 
 def _data() -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
-    return rng.standard_normal((SEQ, BATCH, INPUT)).astype(np.float32), rng.standard_normal((SEQ, BATCH, HIDDEN)).astype(np.float32)
+    return rng.standard_normal((SEQ, BATCH, INPUT)).astype(np.float32), rng.standard_normal(
+        (SEQ, BATCH, HIDDEN)
+    ).astype(np.float32)
 
 
 def _axon_step():
@@ -69,7 +70,9 @@ def _torch_step():
 
 
 def _measure(framework: str, steps: int, warmup: int) -> dict:
-    return time_steps((_axon_step if framework == "axon" else _torch_step)(), steps, warmup, peak_rss=False, keep_times=True)
+    return time_steps(
+        (_axon_step if framework == "axon" else _torch_step)(), steps, warmup, peak_rss=False, keep_times=True
+    )
 
 
 def main() -> None:
@@ -83,20 +86,32 @@ def main() -> None:
         print(json.dumps(_measure(args.child, args.steps, args.warmup)))
         return
     load_before = os.getloadavg()
-    results = {framework: run_child(__file__, framework, "--steps", str(args.steps), "--warmup", str(args.warmup))
-               for framework in ("axon", "torch")}
+    results = {
+        framework: run_child(__file__, framework, "--steps", str(args.steps), "--warmup", str(args.warmup))
+        for framework in ("axon", "torch")
+    }
     ratio = results["axon"]["median_step_s"] / results["torch"]["median_step_s"]
     report = {
         "benchmark": "lstm_train_step",
-        "config": {"seq": SEQ, "batch": BATCH, "input_size": INPUT, "hidden_size": HIDDEN, "num_layers": LAYERS, "dtype": "float32",
-                   "optimizer": f"SGD lr={LR} momentum={MOMENTUM}", "loss": "mse"},
+        "config": {
+            "seq": SEQ,
+            "batch": BATCH,
+            "input_size": INPUT,
+            "hidden_size": HIDDEN,
+            "num_layers": LAYERS,
+            "dtype": "float32",
+            "optimizer": f"SGD lr={LR} momentum={MOMENTUM}",
+            "loss": "mse",
+        },
         "machine": machine_info(load_before, load_keys=("loadavg_before", "loadavg_after")),
         "steps": args.steps,
         "results": results,
         "time_ratio_axon_over_torch": ratio,
     }
-    print(f"lstm train step: axon {results['axon']['median_step_s'] * 1e3:.0f} ms, torch {results['torch']['median_step_s'] * 1e3:.0f} ms, "
-          f"ratio {ratio:.2f} (load average {load_before[0]:.1f} -> {report['machine']['loadavg_after'][0]:.1f})")
+    print(
+        f"lstm train step: axon {results['axon']['median_step_s'] * 1e3:.0f} ms, torch {results['torch']['median_step_s'] * 1e3:.0f} ms, "
+        f"ratio {ratio:.2f} (load average {load_before[0]:.1f} -> {report['machine']['loadavg_after'][0]:.1f})"
+    )
     print(f"wrote {write_report(report, args.out)}")
 
 

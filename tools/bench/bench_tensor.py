@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-
 from _harness import write_report
 
 SIZES = {"small": (4, 4), "large": (1024, 1024)}
@@ -52,7 +51,16 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": sys.version.split()[0],
         "numpy": np.__version__,
-        "env": {name: os.environ.get(name) for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")},
+        "env": {
+            name: os.environ.get(name)
+            for name in (
+                "OPENBLAS_CORETYPE",
+                "OPENBLAS_L2_SIZE",
+                "OPENBLAS_NUM_THREADS",
+                "OMP_NUM_THREADS",
+                "MKL_NUM_THREADS",
+            )
+        },
         "threadpools": threadpoolctl.threadpool_info(),
     }
     try:
@@ -65,7 +73,9 @@ def machine_info() -> dict[str, Any]:
 
         info["torch"] = torch.__version__
         info["torch_threads"] = torch.get_num_threads()
-        info["torch_blas"] = [line.strip() for line in torch.__config__.show().splitlines() if "BLAS" in line or "MKL" in line]
+        info["torch_blas"] = [
+            line.strip() for line in torch.__config__.show().splitlines() if "BLAS" in line or "MKL" in line
+        ]
     except ImportError:
         info["torch"] = None
     return info
@@ -159,7 +169,9 @@ def run(batches: int, small_target_s: float, large_target_s: float) -> dict[str,
                 entry["ratio_to_torch"] = axon / timing["torch"]["median_s"]
             if size == "small":
                 entry["goal"] = f"<= {SMALL_RATIO_GOAL}x numpy and <= torch"
-                entry["goal_met"] = entry["ratio_to_numpy"] <= SMALL_RATIO_GOAL and entry.get("ratio_to_torch", 0) <= 1.0
+                entry["goal_met"] = (
+                    entry["ratio_to_numpy"] <= SMALL_RATIO_GOAL and entry.get("ratio_to_torch", 0) <= 1.0
+                )
             else:
                 entry["goal"] = f"<= {LARGE_RATIO_GOAL}x numpy"
                 entry["goal_met"] = entry["ratio_to_numpy"] <= LARGE_RATIO_GOAL
@@ -176,7 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     machine = machine_info()
     results = run(args.batches, args.small_batch_seconds, args.large_batch_seconds)
-    report = {"benchmark": "axon-tensor ops vs numpy and torch", "created_unix": time.time(), "machine": machine, "results": results}
+    report = {
+        "benchmark": "axon-tensor ops vs numpy and torch",
+        "created_unix": time.time(),
+        "machine": machine,
+        "results": results,
+    }
     out = write_report(report, args.out)
     print(f"{'op':16} {'axon':>11} {'numpy':>11} {'torch':>11} {'x numpy':>8} {'x torch':>8}  goal")
     for name, entry in results.items():

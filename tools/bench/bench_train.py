@@ -18,7 +18,6 @@ import json
 import os
 
 import numpy as np
-
 from _harness import machine_info, run_child, time_steps, write_report
 
 LR, MOMENTUM = 0.01, 0.9
@@ -27,11 +26,22 @@ SHAPES = {"mlp": ((256, 784), 256), "lenet5": ((128, 1, 28, 28), 128)}
 
 def _build(lib, model: str):
     if model == "mlp":
-        return lib.Sequential(lib.Linear(784, 1024), lib.ReLU(), lib.Linear(1024, 1024), lib.ReLU(), lib.Linear(1024, 10))
+        return lib.Sequential(
+            lib.Linear(784, 1024), lib.ReLU(), lib.Linear(1024, 1024), lib.ReLU(), lib.Linear(1024, 10)
+        )
     return lib.Sequential(
-        lib.Conv2d(1, 6, 5, padding=2), lib.ReLU(), lib.MaxPool2d(2),
-        lib.Conv2d(6, 16, 5), lib.ReLU(), lib.MaxPool2d(2), lib.Flatten(),
-        lib.Linear(16 * 5 * 5, 120), lib.ReLU(), lib.Linear(120, 84), lib.ReLU(), lib.Linear(84, 10),
+        lib.Conv2d(1, 6, 5, padding=2),
+        lib.ReLU(),
+        lib.MaxPool2d(2),
+        lib.Conv2d(6, 16, 5),
+        lib.ReLU(),
+        lib.MaxPool2d(2),
+        lib.Flatten(),
+        lib.Linear(16 * 5 * 5, 120),
+        lib.ReLU(),
+        lib.Linear(120, 84),
+        lib.ReLU(),
+        lib.Linear(84, 10),
     )
 
 
@@ -98,22 +108,28 @@ def main() -> None:
         runs: dict[str, list[dict]] = {"axon": [], "torch": []}
         for _ in range(args.rounds):
             for framework in ("axon", "torch"):
-                runs[framework].append(run_child(__file__, framework, model, "--steps", str(args.steps), "--warmup", str(args.warmup)))
+                runs[framework].append(
+                    run_child(__file__, framework, model, "--steps", str(args.steps), "--warmup", str(args.warmup))
+                )
         round_ratios = [a["median_step_s"] / t["median_step_s"] for a, t in zip(runs["axon"], runs["torch"])]
         results[model] = {
-            framework: {"median_step_s": float(np.median([r["median_step_s"] for r in rs])),
-                        "min_step_s": float(np.min([r["min_step_s"] for r in rs])),
-                        "peak_rss_mib": float(np.max([r["peak_rss_mib"] for r in rs])),
-                        "rounds": rs}
+            framework: {
+                "median_step_s": float(np.median([r["median_step_s"] for r in rs])),
+                "min_step_s": float(np.min([r["min_step_s"] for r in rs])),
+                "peak_rss_mib": float(np.max([r["peak_rss_mib"] for r in rs])),
+                "rounds": rs,
+            }
             for framework, rs in runs.items()
         }
         results[model]["time_ratio_per_round"] = round_ratios
         results[model]["time_ratio_axon_over_torch"] = float(np.median(round_ratios))
         a, t = results[model]["axon"], results[model]["torch"]
         results[model]["rss_ratio_axon_over_torch"] = a["peak_rss_mib"] / t["peak_rss_mib"]
-        print(f"{model}: axon {a['median_step_s'] * 1e3:.1f} ms, torch {t['median_step_s'] * 1e3:.1f} ms, "
-              f"time ratio {results[model]['time_ratio_axon_over_torch']:.2f} (rounds: "
-              f"{', '.join(f'{r:.2f}' for r in round_ratios)}), RSS ratio {results[model]['rss_ratio_axon_over_torch']:.2f}")
+        print(
+            f"{model}: axon {a['median_step_s'] * 1e3:.1f} ms, torch {t['median_step_s'] * 1e3:.1f} ms, "
+            f"time ratio {results[model]['time_ratio_axon_over_torch']:.2f} (rounds: "
+            f"{', '.join(f'{r:.2f}' for r in round_ratios)}), RSS ratio {results[model]['rss_ratio_axon_over_torch']:.2f}"
+        )
     report = {
         "benchmark": "train_step",
         "machine": machine_info(load_before, load_keys="load_average_1_5_15min"),

@@ -13,9 +13,9 @@ import timeit
 from pathlib import Path
 
 import numpy as np
+from _harness import write_report
 
 import axon_tensor as at
-from _harness import write_report
 
 
 def measure(fn, number: int = 20000) -> float:
@@ -42,16 +42,27 @@ def main() -> None:
         "x.unsqueeze(0)": (lambda: x.unsqueeze(0), lambda: ref[None]),
         "x.expand(4, 64, 64)": (lambda: x[None].expand(4, 64, 64), lambda: np.broadcast_to(ref[None], (4, 64, 64))),
         "x[3] = 1.0": (lambda: x.__setitem__(3, 1.0), lambda: ref.__setitem__(3, 1.0)),
-        "gather": (lambda: x.gather(1, at.from_numpy(np.zeros((64, 4), np.int64))),
-                   lambda: np.take_along_axis(ref, np.zeros((64, 4), np.int64), 1)),
+        "gather": (
+            lambda: x.gather(1, at.from_numpy(np.zeros((64, 4), np.int64))),
+            lambda: np.take_along_axis(ref, np.zeros((64, 4), np.int64), 1),
+        ),
     }
     results = {}
     for name, (ours, theirs) in cases.items():
         ours_us, numpy_us = measure(ours), measure(theirs)
-        results[name] = {"axon_us": round(ours_us, 3), "numpy_us": round(numpy_us, 3), "ratio": round(ours_us / numpy_us, 2)}
+        results[name] = {
+            "axon_us": round(ours_us, 3),
+            "numpy_us": round(numpy_us, 3),
+            "ratio": round(ours_us / numpy_us, 2),
+        }
         print(f"{name:24s} axon {ours_us:7.2f} us  numpy {numpy_us:7.2f} us  x{ours_us / numpy_us:.2f}")
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("bench-results") / "views_indexing.json"
-    machine = {"python": platform.python_version(), "numpy": np.__version__, "cpu": platform.processor() or platform.machine(), "system": platform.platform()}
+    machine = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "system": platform.platform(),
+    }
     write_report({"machine": machine, "results": results}, out)
 
 

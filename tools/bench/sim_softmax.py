@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _harness import write_report
+
 from axon_core import sim
 
 SOURCE = r"""
@@ -60,7 +60,11 @@ def _time(fn, repeat: int) -> dict[str, float]:
         fn()
         wall.append((time.perf_counter() - w) * 1e3)
         cpu.append((time.process_time() - c) * 1e3)
-    return {"wall_ms_median": statistics.median(wall), "wall_ms_min": min(wall), "cpu_ms_median": statistics.median(cpu)}
+    return {
+        "wall_ms_median": statistics.median(wall),
+        "wall_ms_min": min(wall),
+        "cpu_ms_median": statistics.median(cpu),
+    }
 
 
 def main() -> None:
@@ -77,8 +81,12 @@ def main() -> None:
     reference = e / e.sum(1, keepdims=True)
     softmax((rows,), (1024,), (x, y, np.int32(cols)), 32 * 4)
     results = {
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                    "load_average_1min": os.getloadavg()[0]},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpus": os.cpu_count(),
+            "load_average_1min": os.getloadavg()[0],
+        },
         "softmax_64x1024_max_abs_error": float(np.abs(y - reference).max()),
     }
     for workers in sorted({1, os.cpu_count() or 1}):
@@ -98,7 +106,8 @@ def main() -> None:
 
     results["numpy_softmax_64x1024"] = _time(numpy_softmax, args.repeat)
     results["ratio_sim_over_numpy_wall"] = (
-        results[f"softmax_64x1024_workers{os.cpu_count() or 1}"]["wall_ms_median"] / results["numpy_softmax_64x1024"]["wall_ms_median"]
+        results[f"softmax_64x1024_workers{os.cpu_count() or 1}"]["wall_ms_median"]
+        / results["numpy_softmax_64x1024"]["wall_ms_median"]
     )
     write_report(results, args.out, indent=1)
     print(json.dumps(results, indent=1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from axon_autograd import Function, Variable, autocast, get_autocast_dtype, is_autocast_enabled
 from axon_core import DTypeError
 from axon_tensor import Tensor, tensor
@@ -81,8 +82,10 @@ def test_autocast_rejects_other_dtypes():
         autocast(dtype="float32")
 
 
-@pytest.mark.skipif(not all(hasattr(Tensor, n) for n in ("matmul", "softmax", "sum")),
-                    reason="Tensor matmul/softmax/sum not in axon-tensor yet")
+@pytest.mark.skipif(
+    not all(hasattr(Tensor, n) for n in ("matmul", "softmax", "sum")),
+    reason="Tensor matmul/softmax/sum not in axon-tensor yet",
+)
 def test_builtin_ops_policy():
     a, b = leaf32(np.ones((2, 3))), leaf32(np.ones((3, 2)))
     with autocast(dtype="float16"):

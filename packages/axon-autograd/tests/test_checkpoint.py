@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import axon_tensor
 import numpy as np
+
+import axon_tensor
 from axon_autograd import ComputationGraph, Variable, checkpoint
 from axon_tensor import tensor
 
@@ -18,8 +19,10 @@ def block(x, w):
 
 
 def leaves():
-    return (Variable(tensor(X.copy()), requires_grad=True),
-            Variable(tensor(np.array([0.9, 1.1, -0.7, 0.5])), requires_grad=True))
+    return (
+        Variable(tensor(X.copy()), requires_grad=True),
+        Variable(tensor(np.array([0.9, 1.1, -0.7, 0.5])), requires_grad=True),
+    )
 
 
 def test_checkpoint_gives_the_same_gradients_for_inputs_and_parameters():

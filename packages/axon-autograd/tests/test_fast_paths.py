@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from axon_autograd import Function, Variable, gradcheck, gradgradcheck, no_grad, once_differentiable
 from axon_tensor import Tensor, tensor
 
@@ -68,12 +69,36 @@ def test_setup_context_is_skipped_when_nothing_is_recorded():
 def test_ops_under_no_grad_build_no_node_and_match_numpy():
     x, y = leaf(X), leaf(Y)
     with no_grad():
-        results = {"mul": x * y, "rmul": 2.5 * x, "add": x + y, "sub": 1.0 - x, "div": x / y,
-                   "matmul": x @ y.T, "tanh": x.tanh(), "sum": x.sum(1), "mean": x.mean(), "reshape": x.reshape(3, 2),
-                   "T": x.T, "index": x[1:, ::2], "expand": x[:1].expand(4, 3)}
-    expected = {"mul": X * Y, "rmul": 2.5 * X, "add": X + Y, "sub": 1.0 - X, "div": X / Y, "matmul": X @ Y.T,
-                "tanh": np.tanh(X), "sum": X.sum(1), "mean": X.mean(), "reshape": X.reshape(3, 2), "T": X.T,
-                "index": X[1:, ::2], "expand": np.broadcast_to(X[:1], (4, 3))}
+        results = {
+            "mul": x * y,
+            "rmul": 2.5 * x,
+            "add": x + y,
+            "sub": 1.0 - x,
+            "div": x / y,
+            "matmul": x @ y.T,
+            "tanh": x.tanh(),
+            "sum": x.sum(1),
+            "mean": x.mean(),
+            "reshape": x.reshape(3, 2),
+            "T": x.T,
+            "index": x[1:, ::2],
+            "expand": x[:1].expand(4, 3),
+        }
+    expected = {
+        "mul": X * Y,
+        "rmul": 2.5 * X,
+        "add": X + Y,
+        "sub": 1.0 - X,
+        "div": X / Y,
+        "matmul": X @ Y.T,
+        "tanh": np.tanh(X),
+        "sum": X.sum(1),
+        "mean": X.mean(),
+        "reshape": X.reshape(3, 2),
+        "T": X.T,
+        "index": X[1:, ::2],
+        "expand": np.broadcast_to(X[:1], (4, 3)),
+    }
     for name, v in results.items():
         assert v.grad_fn is None and not v.requires_grad, name
         np.testing.assert_allclose(v.data.numpy(), expected[name], err_msg=name)
@@ -86,9 +111,13 @@ def test_python_scalar_operands_keep_the_tensor_dtype_and_values(dtype):
     # float16 overflows to inf here, as in PyTorch; NumPy's overflow warnings are beside the point.
     with np.errstate(over="ignore"):
         for scalar in (0.1, 3, -1e6, 2**40):
-            for got, want in ((t * scalar, a * dtype(scalar)), (scalar * t, dtype(scalar) * a),
-                              (t + scalar, a + dtype(scalar)), (t - scalar, a - dtype(scalar)),
-                              (scalar - t, dtype(scalar) - a)):
+            for got, want in (
+                (t * scalar, a * dtype(scalar)),
+                (scalar * t, dtype(scalar) * a),
+                (t + scalar, a + dtype(scalar)),
+                (t - scalar, a - dtype(scalar)),
+                (scalar - t, dtype(scalar) - a),
+            ):
                 assert got.numpy().dtype == dtype
                 np.testing.assert_array_equal(got.numpy(), want)
 
@@ -190,7 +219,7 @@ def test_gradients_are_copied_unless_fresh_and_unshared(once):
     a, b = leaf(X), leaf(Y)
     shared.apply(a, b).sum().backward()
     assert a.grad.data is not returned[0] and b.grad.data is not returned[0]
-    a.grad.data._data += 1.0
+    a.grad.data.array[...] += 1.0
     np.testing.assert_array_equal(b.grad.numpy(), np.full(Y.shape, 2.0))
 
     # A hook on the leaf may keep the gradient it is shown: the leaf then takes a copy.
@@ -200,7 +229,7 @@ def test_gradients_are_copied_unless_fresh_and_unshared(once):
     a.register_hook(lambda g: seen.append(g))
     fresh.apply(a, b).sum().backward()
     assert a.grad.data is not returned[0] and b.grad.data is returned[1]
-    a.grad.data._data += 1.0
+    a.grad.data.array[...] += 1.0
     np.testing.assert_array_equal(seen[0].numpy(), np.full(X.shape, 2.0))
 
     # The same leaf reached twice: the two gradients are summed into a new Tensor.
@@ -213,6 +242,7 @@ def test_gradients_are_copied_unless_fresh_and_unshared(once):
 
 def test_a_function_without_backward_is_refused_when_defined():
     with pytest.raises(TypeError, match="OnlyForward must define backward"):
+
         class OnlyForward(Function):
             @staticmethod
             def forward(ctx, a):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from axon_autograd import GradScaler, Variable
 from axon_tensor import tensor
 
@@ -16,13 +17,25 @@ class PlainSGD:
 
     def step(self):
         for p in self.param_groups[0]["params"]:
-            p.data._data -= self.param_groups[0]["lr"] * p.grad.data._data
+            p.data.array[...] -= self.param_groups[0]["lr"] * p.grad.data.array
 
 
 # Raw (unscaled) gradients of each step; inf/nan mark overflowing steps.
 STEPS = [
-    [1.0, -2.0], [0.5, 0.5], [np.inf, 1.0], [0.25, -0.5], [1.0, 1.0], [1.0, 2.0], [2.0, np.nan],
-    [0.1, 0.2], [0.3, 0.1], [0.2, 0.2], [0.5, -0.5], [-np.inf, 0.0], [0.4, 0.4], [0.1, 0.1],
+    [1.0, -2.0],
+    [0.5, 0.5],
+    [np.inf, 1.0],
+    [0.25, -0.5],
+    [1.0, 1.0],
+    [1.0, 2.0],
+    [2.0, np.nan],
+    [0.1, 0.2],
+    [0.3, 0.1],
+    [0.2, 0.2],
+    [0.5, -0.5],
+    [-np.inf, 0.0],
+    [0.4, 0.4],
+    [0.1, 0.1],
 ]
 
 

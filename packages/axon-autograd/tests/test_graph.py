@@ -8,6 +8,7 @@ import shutil
 import subprocess
 
 import numpy as np
+
 from axon_autograd import ComputationGraph, GraphSnapshot, Variable
 from axon_tensor import tensor
 

@@ -7,7 +7,16 @@ import pickle
 
 import numpy as np
 import pytest
-from axon_core import Device, DeviceError, DeviceUnavailableError, default_device, get_default_device, memory_stats, set_default_device
+
+from axon_core import (
+    Device,
+    DeviceError,
+    DeviceUnavailableError,
+    default_device,
+    get_default_device,
+    memory_stats,
+    set_default_device,
+)
 
 
 def test_cpu_is_interned_and_compares() -> None:

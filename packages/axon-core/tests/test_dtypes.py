@@ -7,6 +7,7 @@ import itertools
 import ml_dtypes
 import numpy as np
 import pytest
+
 from axon_core import ALL_DTYPES, DTypeError, as_dtype, get_default_dtype, promote_types, result_type, set_default_dtype
 
 torch = pytest.importorskip("torch")
@@ -73,7 +74,10 @@ def test_default_dtype_drives_scalars(default: str) -> None:
         for scalar in (2.5, 1j):
             for dtype in ALL_DTYPES:
                 t = torch.zeros(2, dtype=torch_dtype(dtype))
-                assert result_type(Operand(dtype, (2,)), scalar).name == axon_name(torch.result_type(t, scalar)), (dtype, scalar)
+                assert result_type(Operand(dtype, (2,)), scalar).name == axon_name(torch.result_type(t, scalar)), (
+                    dtype,
+                    scalar,
+                )
     finally:
         set_default_dtype(previous)
         torch.set_default_dtype(torch_previous)

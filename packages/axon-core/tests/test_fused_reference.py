@@ -7,6 +7,7 @@ import math
 import ml_dtypes
 import numpy as np
 import pytest
+
 from axon_core import Device
 from axon_core.backend import special
 

@@ -53,8 +53,10 @@ def assert_bits_equal(actual: np.ndarray, expected: np.ndarray, what: str) -> No
     differ = bits(actual) != bits(expected)
     if differ.any():
         at = tuple(int(i) for i in np.argwhere(differ)[0])
-        raise AssertionError(f"{what}: {int(differ.sum())} of {differ.size} elements differ, first at {at}: "
-                             f"{actual[at]!r} != {expected[at]!r}")
+        raise AssertionError(
+            f"{what}: {int(differ.sum())} of {differ.size} elements differ, first at {at}: "
+            f"{actual[at]!r} != {expected[at]!r}"
+        )
 
 
 def values(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
@@ -87,7 +89,9 @@ def _conv_cases(count: int, seed: int) -> list[dict]:
             dilation=tuple(int(v) for v in rng.integers(1, 3, 2)),
         )
         try:
-            conv_geometry("im2col", case["shape"], case["kernel_size"], case["stride"], case["padding"], case["dilation"])
+            conv_geometry(
+                "im2col", case["shape"], case["kernel_size"], case["stride"], case["padding"], case["dilation"]
+            )
         except (ShapeError, ValueError):
             continue
         cases.append(case)
@@ -115,7 +119,16 @@ def _pool_cases(count: int, seed: int) -> list[dict]:
             ceil_mode=bool(rng.random() < 0.5),
         )
         try:
-            pool_geometry("max_pool2d", case["shape"], np.float32, case["kernel_size"], case["stride"], case["padding"], case["dilation"], case["ceil_mode"])
+            pool_geometry(
+                "max_pool2d",
+                case["shape"],
+                np.float32,
+                case["kernel_size"],
+                case["stride"],
+                case["padding"],
+                case["dilation"],
+                case["ceil_mode"],
+            )
         except (ShapeError, ValueError):
             continue
         cases.append(case)
@@ -174,9 +187,13 @@ def test_im2col_matches_reference_bit_for_bit(dtype: str) -> None:
         expected = Backend.im2col(cpu, x, *conv_args(case))
         assert_bits_equal(cpu.im2col(x, *conv_args(case)), expected, f"im2col {dtype} {case}")
         batched = cpu.im2col(x, *conv_args(case), batched_columns=True)
-        assert_bits_equal(batched, Backend.im2col(cpu, x, *conv_args(case), batched_columns=True), f"im2col batched {dtype} {case}")
+        assert_bits_equal(
+            batched, Backend.im2col(cpu, x, *conv_args(case), batched_columns=True), f"im2col batched {dtype} {case}"
+        )
         # The batched layout is the per-image one with N moved inside: [C*kh*kw, N*L].
-        assert_bits_equal(batched, expected.transpose(1, 0, 2).reshape(rows, n * blocks), f"im2col layouts {dtype} {case}")
+        assert_bits_equal(
+            batched, expected.transpose(1, 0, 2).reshape(rows, n * blocks), f"im2col layouts {dtype} {case}"
+        )
 
 
 def test_im2col_values_by_hand() -> None:
@@ -195,8 +212,11 @@ def test_im2col_non_contiguous_input() -> None:
     base = rng.standard_normal((3, 2, 9, 8)).astype(np.float32)
     for x in (base.transpose(1, 0, 3, 2), base[:, :, ::2, 1::3], base[::-1]):
         for batched in (False, True):
-            assert_bits_equal(cpu.im2col(x, (3, 2), 2, 1, 1, batched_columns=batched),
-                              Backend.im2col(cpu, x, (3, 2), 2, 1, 1, batched_columns=batched), f"im2col view {x.strides}")
+            assert_bits_equal(
+                cpu.im2col(x, (3, 2), 2, 1, 1, batched_columns=batched),
+                Backend.im2col(cpu, x, (3, 2), 2, 1, 1, batched_columns=batched),
+                f"im2col view {x.strides}",
+            )
 
 
 @pytest.mark.parametrize("dtype", FLOATS + INTS)
@@ -213,9 +233,16 @@ def test_col2im_matches_reference(dtype: str) -> None:
         assert_bits_equal(cpu.col2im(cols, output_size, *conv_args(case)), expected, f"col2im {dtype} {case}")
         # The batched layout [C*kh*kw, N*L] folds to the same images as its per-image transpose.
         batched = np.ascontiguousarray(cols.transpose(1, 0, 2)).reshape(rows, n * blocks)
-        assert_bits_equal(cpu.col2im(batched, output_size, *conv_args(case), batched_columns=True), expected, f"col2im batched {dtype} {case}")
-        assert_bits_equal(Backend.col2im(cpu, batched, output_size, *conv_args(case), batched_columns=True), expected,
-                          f"col2im batched reference {dtype} {case}")
+        assert_bits_equal(
+            cpu.col2im(batched, output_size, *conv_args(case), batched_columns=True),
+            expected,
+            f"col2im batched {dtype} {case}",
+        )
+        assert_bits_equal(
+            Backend.col2im(cpu, batched, output_size, *conv_args(case), batched_columns=True),
+            expected,
+            f"col2im batched reference {dtype} {case}",
+        )
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
@@ -299,7 +326,9 @@ def test_max_pool2d_matches_reference(dtype: str, kind: str) -> None:
         inside = indices >= 0
         assert (indices < height * width).all()
         assert (out[~inside] == -np.inf).all()
-        picked = np.take_along_axis(planes, np.where(inside, indices, 0).reshape(n, c, out.shape[2] * out.shape[3]), axis=2).reshape(out.shape)
+        picked = np.take_along_axis(
+            planes, np.where(inside, indices, 0).reshape(n, c, out.shape[2] * out.shape[3]), axis=2
+        ).reshape(out.shape)
         assert (bits(picked)[inside] == bits(out)[inside]).all(), f"{dtype} {kind} {case}"
 
 
@@ -370,8 +399,13 @@ def relu_input(dtype: str) -> np.ndarray:
         return np.array([True, False, True])
     if np_dtype(dtype).kind in "iu":
         info = np.iinfo(np_dtype(dtype))
-        return np.array(sorted({info.min, info.min + 1, -1, 0, 1, 7, info.max}) if info.min < 0 else [0, 1, 7, info.max], dtype=dtype)
-    return np.array([-2.5, -0.0, 0.0, 1.5, np.nan, -np.inf, np.inf, -1e-3, 3.0], dtype=np.float64).astype(np_dtype(dtype))
+        return np.array(
+            sorted({info.min, info.min + 1, -1, 0, 1, 7, info.max}) if info.min < 0 else [0, 1, 7, info.max],
+            dtype=dtype,
+        )
+    return np.array([-2.5, -0.0, 0.0, 1.5, np.nan, -np.inf, np.inf, -1e-3, 3.0], dtype=np.float64).astype(
+        np_dtype(dtype)
+    )
 
 
 @pytest.mark.parametrize("dtype", RELU_DTYPES)
@@ -387,7 +421,9 @@ def test_relu_matches_reference(dtype: str) -> None:
     else:
         wide = out.astype(np.float64)
         np.testing.assert_array_equal(wide, [0.0, -0.0, 0.0, 1.5, np.nan, 0.0, np.inf, 0.0, 3.0])
-        assert np.signbit(wide[1]) and not np.signbit(wide[[0, 2, 5, 7]]).any()  # -0.0 passes through; clamped zeros are +0.0
+        assert (
+            np.signbit(wide[1]) and not np.signbit(wide[[0, 2, 5, 7]]).any()
+        )  # -0.0 passes through; clamped zeros are +0.0
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "float16", "bfloat16"])
@@ -481,7 +517,9 @@ def test_retain_freed_memory_disabled() -> None:
     assert result.stdout.split() == ["0", "0"]
 
 
-@pytest.mark.skipif(sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="mallopt(M_TOP_PAD) is glibc's")
+@pytest.mark.skipif(
+    sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="mallopt(M_TOP_PAD) is glibc's"
+)
 def test_retain_freed_memory_default_and_explicit() -> None:
     result = run_retain(None)
     assert result.returncode == 0, result.stderr
@@ -504,8 +542,10 @@ def test_retain_freed_memory_rejects_non_numbers() -> None:
 def _window_positions(case: dict, out_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(rows, cols, inside)`` of every window element, each ``[oh, kh, ow, kw]``."""
     height, width = case["shape"][2:]
-    pairs = [v if isinstance(v, tuple) else (v, v) for v in
-             (case["kernel_size"], case.get("stride") or case["kernel_size"], case["padding"], case["dilation"])]
+    pairs = [
+        v if isinstance(v, tuple) else (v, v)
+        for v in (case["kernel_size"], case.get("stride") or case["kernel_size"], case["padding"], case["dilation"])
+    ]
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = pairs
     rows = (np.arange(out_hw[0])[:, None] * sh - ph + np.arange(kh)[None, :] * dh)[:, :, None, None]
     cols = (np.arange(out_hw[1])[:, None] * sw - pw + np.arange(kw)[None, :] * dw)[None, None, :, :]
@@ -514,7 +554,9 @@ def _window_positions(case: dict, out_hw: tuple[int, int]) -> tuple[np.ndarray, 
     return rows, cols, inside
 
 
-def _gather(x: np.ndarray, case: dict, out_hw: tuple[int, int], fill: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _gather(
+    x: np.ndarray, case: dict, out_hw: tuple[int, int], fill: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Window values ``[N, C, oh, kh, ow, kw]`` (``fill`` outside), positions ``h*W + w`` and inside mask."""
     rows, cols, inside = _window_positions(case, out_hw)
     height, width = case["shape"][2:]
@@ -552,8 +594,11 @@ def test_im2col_and_col2im_match_the_gather_oracle(dtype: str) -> None:
         for implementation in (cpu.col2im, lambda *a, **k: Backend.col2im(cpu, *a, **k)):
             actual = implementation(cols, case["shape"][2:], *conv_args(case))
             assert actual.dtype == np_dtype(dtype)
-            np.testing.assert_array_equal(actual.astype(np.float64), image if dtype != "uint8" else image % 256,
-                                          err_msg=f"col2im oracle {dtype} {case}")
+            np.testing.assert_array_equal(
+                actual.astype(np.float64),
+                image if dtype != "uint8" else image % 256,
+                err_msg=f"col2im oracle {dtype} {case}",
+            )
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -581,8 +626,10 @@ def test_max_pool2d_and_backward_match_the_gather_oracle(dtype: str, kind: str) 
         expected_indices = np.take_along_axis(positions, choice[..., None], axis=-1)[..., 0]
         expected_indices = np.where(inside.any(axis=-1), expected_indices, -1)
         expected_out = np.where(has_nan, np.nan, best)
-        for implementation, (got_out, got_indices) in (("kernel", (out, indices)),
-                                                      ("reference", Backend.max_pool2d(cpu, x, *pool_args(case)))):
+        for implementation, (got_out, got_indices) in (
+            ("kernel", (out, indices)),
+            ("reference", Backend.max_pool2d(cpu, x, *pool_args(case))),
+        ):
             what = f"max_pool2d oracle {implementation} {dtype} {kind} {case}"
             np.testing.assert_array_equal(got_out.astype(np.float64), expected_out, err_msg=what)
             np.testing.assert_array_equal(got_indices, expected_indices, err_msg=what)
@@ -593,15 +640,24 @@ def test_max_pool2d_and_backward_match_the_gather_oracle(dtype: str, kind: str) 
         found = expected_indices >= 0
         np.add.at(dx.reshape(n * c, x.shape[2] * x.shape[3]), (plane[found], expected_indices[found]), grad[found])
         for implementation in (cpu.max_pool2d_backward, lambda *a: Backend.max_pool2d_backward(cpu, *a)):
-            np.testing.assert_array_equal(implementation(grad, indices, x.shape), dx.reshape(x.shape),
-                                          err_msg=f"max_pool2d_backward oracle {dtype} {kind} {case}")
+            np.testing.assert_array_equal(
+                implementation(grad, indices, x.shape),
+                dx.reshape(x.shape),
+                err_msg=f"max_pool2d_backward oracle {dtype} {kind} {case}",
+            )
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("options", [
-    dict(momentum=0.0), dict(momentum=0.9), dict(momentum=0.9, dampening=0.3, weight_decay=0.01),
-    dict(momentum=0.8, nesterov=True, weight_decay=0.1), dict(momentum=0.9, maximize=True),
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(momentum=0.0),
+        dict(momentum=0.9),
+        dict(momentum=0.9, dampening=0.3, weight_decay=0.01),
+        dict(momentum=0.8, nesterov=True, weight_decay=0.1),
+        dict(momentum=0.9, maximize=True),
+    ],
+)
 def test_sgd_step_kernel_is_torch_sgd_written_in_numpy(dtype: str, options: dict) -> None:
     # torch.optim.SGD's update, one NumPy operation at a time with dtype scalars, three steps
     # (the first initialises the momentum buffer): the kernel is bit-identical to it.

@@ -16,13 +16,21 @@ from axon_core.kernels.toolchain import check_kernels
 from axon_core.kernels.toolchain.nvrtc import compile_source, nvrtc_version
 
 ARCHS = ["sm_80", "sm_90", "sm_120"]
-TINY = KernelSource("tiny", 'extern "C" __global__ void scale2(float* x, int n) { int i = threadIdx.x; if (i < n) x[i] *= 2.0f; }', ("scale2",))
+TINY = KernelSource(
+    "tiny",
+    'extern "C" __global__ void scale2(float* x, int n) { int i = threadIdx.x; if (i < n) x[i] *= 2.0f; }',
+    ("scale2",),
+)
 
 
 def test_check_command_compiles_and_assembles_every_kernel_for_every_arch():
     """CI's kernel check: the real command, in a subprocess, over every family and arch."""
-    result = subprocess.run([sys.executable, "-m", "axon_core.kernels", "check", "--arch", ",".join(ARCHS)],
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [sys.executable, "-m", "axon_core.kernels", "check", "--arch", ",".join(ARCHS)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = [line.split() for line in result.stdout.splitlines() if line.split()[:1] and line.split()[0] in REGISTRY]
     seen = {(row[1], row[2]) for row in rows}

@@ -30,7 +30,7 @@ def test_kernel_names_skip_templates_comments_and_device_functions():
 def test_extern_shared_becomes_a_pointer_at_function_and_file_scope():
     source = (
         "extern __shared__ __align__(16) unsigned char file_smem[];\n"
-        "extern \"C\" __global__ void k(float* y) {\n"
+        'extern "C" __global__ void k(float* y) {\n'
         "    extern __shared__ float smem[];\n"
         "}\n"
     )
@@ -43,7 +43,7 @@ def test_extern_shared_becomes_a_pointer_at_function_and_file_scope():
 def test_static_shared_declarations_are_marked_for_poisoning():
     source = (
         "__shared__ float at_file_scope[4];\n"
-        "extern \"C\" __global__ void k(float* y) {\n"
+        'extern "C" __global__ void k(float* y) {\n'
         "    __shared__ float tile[32][33];\n"
         "    __shared__ __align__(16) int counter;\n"
         "    __shared__ float a[2], b[2];\n"
@@ -59,7 +59,7 @@ def test_static_shared_declarations_are_marked_for_poisoning():
 def test_dynamic_shared_memory_at_file_scope_runs():
     module = sim.module(
         "extern __shared__ float buffer[];\n"
-        "extern \"C\" __global__ void reverse(const float* x, float* y) {\n"
+        'extern "C" __global__ void reverse(const float* x, float* y) {\n'
         "    buffer[threadIdx.x] = x[blockIdx.x * blockDim.x + threadIdx.x];\n"
         "    __syncthreads();\n"
         "    y[blockIdx.x * blockDim.x + threadIdx.x] = buffer[blockDim.x - 1 - threadIdx.x];\n"
@@ -90,10 +90,7 @@ def test_disk_cache_is_keyed_reused_and_rebuilt_when_damaged(tmp_path, monkeypat
     # A truncated entry is detected at load and rebuilt (in a fresh process: this one already
     # has the library mapped, and dlopen would hand back the loaded copy).
     built[0].write_bytes(b"\x7fELF truncated")
-    script = (
-        "from axon_core.sim import compiler\n"
-        f"compiler.compile_library({source!r}, label='cached')\n"
-    )
+    script = f"from axon_core.sim import compiler\ncompiler.compile_library({source!r}, label='cached')\n"
     subprocess.run([sys.executable, "-c", script], check=True, env={**os.environ, "AXON_CACHE_DIR": str(tmp_path)})
     assert built[0].stat().st_size > 1000
     assert first is not None

@@ -109,8 +109,11 @@ def test_out_of_bounds_write_hits_the_guard_page(mod):
     n = 1024
     y = np.zeros(n, np.float32)
     # 32 elements past the end: beyond the alignment slack, into the guard page.
-    with pytest.raises(sim.SimMemoryError, match=r"out-of-bounds write \d+ bytes past the end of argument 0 "
-                       r"\(float32 \[1024\], 4096 bytes\) in block \(4, 0, 0\)") as info:
+    with pytest.raises(
+        sim.SimMemoryError,
+        match=r"out-of-bounds write \d+ bytes past the end of argument 0 "
+        r"\(float32 \[1024\], 4096 bytes\) in block \(4, 0, 0\)",
+    ) as info:
         mod.get_function("write_past_end")((5,), (256,), (y, np.int32(n), np.int32(32)), debug=True, workers=1)
     assert info.value.block == (4, 0, 0)
     assert (y == 0).all()
@@ -119,7 +122,9 @@ def test_out_of_bounds_write_hits_the_guard_page(mod):
 def test_small_overrun_is_caught_by_the_canary(mod):
     n = 33  # alignment slack after 132 bytes: the write lands in canary bytes, not the guard page
     y = np.zeros(n, np.float32)
-    with pytest.raises(sim.SimMemoryError, match=r"write_past_end: out-of-bounds write 0 bytes past the end of argument 0"):
+    with pytest.raises(
+        sim.SimMemoryError, match=r"write_past_end: out-of-bounds write 0 bytes past the end of argument 0"
+    ):
         mod.get_function("write_past_end")((1,), (64,), (y, np.int32(n), np.int32(1)), debug=True)
     assert (y == 0).all()  # a failed launch does not copy partial results back
 
@@ -134,7 +139,9 @@ def test_write_before_the_start_is_caught(mod):
 
 def test_wild_pointer_is_caught_without_debug(mod):
     y = np.zeros(8, np.float32)
-    with pytest.raises(sim.SimMemoryError, match=r"invalid memory access at address 0x10 in block \(1, 0, 0\), thread \(7, 0, 0\)"):
+    with pytest.raises(
+        sim.SimMemoryError, match=r"invalid memory access at address 0x10 in block \(1, 0, 0\), thread \(7, 0, 0\)"
+    ):
         mod.get_function("write_wild")((2,), (32,), (y,), debug=False)
 
 

@@ -10,12 +10,11 @@ cases run on the GPU, so emulated and real results can be held against each othe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
-
 import collections
 import os
 import zlib
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import ml_dtypes
 import numpy as np
@@ -105,7 +104,8 @@ CASES: dict[str, Case] = {
     "silu_backward": Case("silu_backward", lambda r, n, t: ((_normal(r, (n,), t), _normal(r, (n,), t, 3)), {})),
     "swiglu": Case("swiglu", lambda r, n, t: ((_normal(r, (2, n), t, 2), _normal(r, (2, n), t)), {})),
     "swiglu_backward": Case(
-        "swiglu_backward", lambda r, n, t: ((_normal(r, (2, n), t), _normal(r, (2, n), t, 2), _normal(r, (2, n), t)), {})
+        "swiglu_backward",
+        lambda r, n, t: ((_normal(r, (2, n), t), _normal(r, (2, n), t, 2), _normal(r, (2, n), t)), {}),
     ),
     "softmax": Case("softmax", lambda r, n, t: ((_normal(r, _rows(n), t, 4),), {"dim": -1})),
     "softmax_dim0": Case("softmax", lambda r, n, t: ((_normal(r, (n, 3), t, 4),), {"dim": 0})),
@@ -115,7 +115,10 @@ CASES: dict[str, Case] = {
     "log_softmax": Case("log_softmax", lambda r, n, t: ((_normal(r, _rows(n), t, 4),), {"dim": -1})),
     "softmax_backward": Case(
         "softmax_backward",
-        lambda r, n, t: ((_normal(r, _rows(n), t), _softmax(_normal(r, _rows(n), np.float64, 3)).astype(t)), {"dim": -1}),
+        lambda r, n, t: (
+            (_normal(r, _rows(n), t), _softmax(_normal(r, _rows(n), np.float64, 3)).astype(t)),
+            {"dim": -1},
+        ),
     ),
     "log_softmax_backward": Case(
         "log_softmax_backward",
@@ -133,7 +136,9 @@ CASES: dict[str, Case] = {
     "rms_norm": Case("rms_norm", lambda r, n, t: ((_normal(r, _rows(n), t, 2), _normal(r, (n,), t), 1e-6), {})),
     "rms_norm_backward": Case("rms_norm_backward", lambda r, n, t: _rms_norm_backward_args(r, n, t)),
     "cross_entropy": Case("cross_entropy", lambda r, n, t: _cross_entropy_args(r, n, t, backward=False)),
-    "cross_entropy_backward": Case("cross_entropy_backward", lambda r, n, t: _cross_entropy_args(r, n, t, backward=True)),
+    "cross_entropy_backward": Case(
+        "cross_entropy_backward", lambda r, n, t: _cross_entropy_args(r, n, t, backward=True)
+    ),
     "embedding": Case(
         "embedding",
         lambda r, n, t: ((_normal(r, (9, n), t), r.integers(0, 9, (2, 5))), {}),
@@ -154,7 +159,10 @@ CASES: dict[str, Case] = {
     ),
     "im2col": Case(
         "im2col",
-        lambda r, n, t: ((_normal(r, (2, 3, n, n + 2), t), (3, 2)), {"stride": (2, 1), "padding": (1, 0), "dilation": (1, 2)}),
+        lambda r, n, t: (
+            (_normal(r, (2, 3, n, n + 2), t), (3, 2)),
+            {"stride": (2, 1), "padding": (1, 0), "dilation": (1, 2)},
+        ),
         sizes=(1, 31, 32, 33),
     ),
     "col2im": Case("col2im", lambda r, n, t: _col2im_args(r, n, t), sizes=(1, 31, 32, 33)),
@@ -163,17 +171,25 @@ CASES: dict[str, Case] = {
         lambda r, n, t: ((_normal(r, (2, 3, n + 2, n + 1), t), 3), {"stride": 2, "padding": 1, "ceil_mode": True}),
         sizes=(1, 31, 32, 33),
     ),
-    "max_pool2d_backward": Case("max_pool2d_backward", lambda r, n, t: _max_pool_backward_args(r, n, t), sizes=(1, 31, 32, 33)),
+    "max_pool2d_backward": Case(
+        "max_pool2d_backward", lambda r, n, t: _max_pool_backward_args(r, n, t), sizes=(1, 31, 32, 33)
+    ),
     "avg_pool2d": Case(
         "avg_pool2d",
-        lambda r, n, t: ((_normal(r, (2, 3, n + 2, n + 1), t), 3), {"stride": 2, "padding": 1, "count_include_pad": False}),
+        lambda r, n, t: (
+            (_normal(r, (2, 3, n + 2, n + 1), t), 3),
+            {"stride": 2, "padding": 1, "count_include_pad": False},
+        ),
         sizes=(1, 31, 32, 33),
     ),
-    "avg_pool2d_backward": Case("avg_pool2d_backward", lambda r, n, t: _avg_pool_backward_args(r, n, t), sizes=(1, 31, 32, 33)),
+    "avg_pool2d_backward": Case(
+        "avg_pool2d_backward", lambda r, n, t: _avg_pool_backward_args(r, n, t), sizes=(1, 31, 32, 33)
+    ),
     "lstm_cell": Case("lstm_cell", lambda r, n, t: ((_normal(r, (3, 4 * n), t, 2), _normal(r, (3, n), t)), {})),
     "lstm_cell_backward": Case("lstm_cell_backward", lambda r, n, t: _lstm_backward_args(r, n, t)),
     "gru_cell": Case(
-        "gru_cell", lambda r, n, t: ((_normal(r, (3, 3 * n), t, 2), _normal(r, (3, 3 * n), t, 2), _normal(r, (3, n), t)), {})
+        "gru_cell",
+        lambda r, n, t: ((_normal(r, (3, 3 * n), t, 2), _normal(r, (3, 3 * n), t, 2), _normal(r, (3, n), t)), {}),
     ),
     "gru_cell_backward": Case(
         "gru_cell_backward",
@@ -182,7 +198,9 @@ CASES: dict[str, Case] = {
             {},
         ),
     ),
-    "flash_attention": Case("flash_attention", lambda r, n, t: _attention_args(r, n, t, causal=False), sizes=(1, 31, 32, 33, 100, 128)),
+    "flash_attention": Case(
+        "flash_attention", lambda r, n, t: _attention_args(r, n, t, causal=False), sizes=(1, 31, 32, 33, 100, 128)
+    ),
     "flash_attention_causal": Case(
         "flash_attention", lambda r, n, t: _attention_args(r, n, t, causal=True), sizes=(1, 31, 32, 33, 100, 128)
     ),
@@ -229,8 +247,17 @@ def _adam_args(r, n, t, amsgrad):
     param, grad, m = _normal(r, shape, t), _normal(r, shape, t), _normal(r, shape, t, 0.1)
     v = np.abs(_normal(r, shape, t, 0.1))
     v_max = (v.astype(np.float32) * 1.5).astype(t) if amsgrad else None
-    kwargs = dict(step=3, lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1, decoupled=amsgrad,
-                  amsgrad=amsgrad, maximize=amsgrad)
+    kwargs = dict(
+        step=3,
+        lr=1e-2,
+        beta1=0.9,
+        beta2=0.999,
+        eps=1e-8,
+        weight_decay=0.1,
+        decoupled=amsgrad,
+        amsgrad=amsgrad,
+        maximize=amsgrad,
+    )
     return (param, grad, m, v, v_max), kwargs
 
 
@@ -290,11 +317,15 @@ def _params() -> list:
                 # Every layout at one size per case; the contiguous layout at every size.
                 layouts = case.layouts if n == case.sizes[len(case.sizes) // 2] else ("contiguous",)
                 for layout in layouts:
-                    params.append(pytest.param(case_name, dtype, n, layout, False, id=f"{case_name}-{dtype}-{n}-{layout}"))
+                    params.append(
+                        pytest.param(case_name, dtype, n, layout, False, id=f"{case_name}-{dtype}-{n}-{layout}")
+                    )
                 if n == 33:
                     # The threads of each block resumed in the opposite order: a missing barrier
                     # or warp sync changes the result.
-                    params.append(pytest.param(case_name, dtype, n, "contiguous", True, id=f"{case_name}-{dtype}-{n}-reversed"))
+                    params.append(
+                        pytest.param(case_name, dtype, n, "contiguous", True, id=f"{case_name}-{dtype}-{n}-reversed")
+                    )
     return params
 
 
@@ -316,8 +347,9 @@ def _run(backend: Any, case: Case, args: tuple, kwargs: dict, layout: str) -> tu
 
 
 @pytest.mark.parametrize("case_name, dtype, n, layout, reverse", _params())
-def test_kernel_matches_cpu_reference(kernel_device, cpu_backend, kernel_errors, monkeypatch, case_name, dtype, n,
-                                      layout, reverse):
+def test_kernel_matches_cpu_reference(
+    kernel_device, cpu_backend, kernel_errors, monkeypatch, case_name, dtype, n, layout, reverse
+):
     sim_backend, counts = kernel_device
     if reverse:
         monkeypatch.setenv("AXON_SIM_REVERSE", "1")

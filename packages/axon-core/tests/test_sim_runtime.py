@@ -247,12 +247,14 @@ def test_missing_syncthreads_gives_a_wrong_answer(mod):
 
 @pytest.mark.parametrize("n", SIZES)
 def test_integer_atomics(mod, n):
-    x = np.random.default_rng(n).integers(-10**6, 10**6, n).astype(np.int32)
+    x = np.random.default_rng(n).integers(-(10**6), 10**6, n).astype(np.int32)
     count = np.zeros(1, np.int32)
     largest = np.full(1, np.iinfo(np.int32).min, np.int32)
     smallest = np.full(1, np.iinfo(np.int32).max, np.int32)
     total = np.zeros(1, np.uint64)
-    mod.get_function("int_atomics")((-(-n // 128),), (128,), (x, np.int32(n), count, largest, smallest, total), workers=2)
+    mod.get_function("int_atomics")(
+        (-(-n // 128),), (128,), (x, np.int32(n), count, largest, smallest, total), workers=2
+    )
     assert count[0] == n
     assert largest[0] == x.max()
     assert smallest[0] == x.min()
@@ -263,9 +265,11 @@ def test_warp_votes_and_shuffles(mod):
     blocks, threads = 3, 128
     n = blocks * threads
     x = np.random.default_rng(3).standard_normal(n).astype(np.float32)
-    x[32:64] = np.abs(x[32:64]) + 0.5   # one warp all positive
+    x[32:64] = np.abs(x[32:64]) + 0.5  # one warp all positive
     x[64:96] = -np.abs(x[64:96]) - 0.5  # one warp all negative
-    outs = [np.zeros(n, np.uint32), np.zeros(n, np.int32), np.zeros(n, np.int32)] + [np.zeros(n, np.float32) for _ in range(3)]
+    outs = [np.zeros(n, np.uint32), np.zeros(n, np.int32), np.zeros(n, np.int32)] + [
+        np.zeros(n, np.float32) for _ in range(3)
+    ]
     mod.get_function("warp_votes")((blocks,), (threads,), (x, *outs))
     ballot, any_, all_, scan, broadcast, xor16 = outs
     warps = (x > 0).reshape(-1, 32)
@@ -273,7 +277,9 @@ def test_warp_votes_and_shuffles(mod):
     np.testing.assert_array_equal(ballot, np.repeat(bits, 32))
     np.testing.assert_array_equal(any_, np.repeat(warps.any(axis=1), 32).astype(np.int32))
     np.testing.assert_array_equal(all_, np.repeat(warps.all(axis=1), 32).astype(np.int32))
-    np.testing.assert_allclose(scan, np.cumsum(x.reshape(-1, 32), axis=1, dtype=np.float64).ravel(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        scan, np.cumsum(x.reshape(-1, 32), axis=1, dtype=np.float64).ravel(), rtol=1e-5, atol=1e-5
+    )
     np.testing.assert_array_equal(broadcast, np.repeat(x.reshape(-1, 32)[:, 5], 32))
     lanes = np.arange(n)
     np.testing.assert_array_equal(xor16, x[(lanes & ~15) | ((lanes & 15) ^ 3)])
@@ -304,7 +310,9 @@ def test_three_dimensional_indices(mod):
     out = np.zeros(4 * total, np.int32)
     mod.get_function("indices")(grid, block, (out,))
     got = out.reshape(grid[2], grid[1], grid[0], block[2], block[1], block[0], 4)
-    bz, by, bx, tz, ty, tx = np.meshgrid(*(np.arange(d) for d in (grid[2], grid[1], grid[0], block[2], block[1], block[0])), indexing="ij")
+    bz, by, bx, tz, ty, tx = np.meshgrid(
+        *(np.arange(d) for d in (grid[2], grid[1], grid[0], block[2], block[1], block[0])), indexing="ij"
+    )
     np.testing.assert_array_equal(got[..., 0], tx + 10 * ty + 100 * tz)
     np.testing.assert_array_equal(got[..., 1], bx + 10 * by + 100 * bz)
     assert (got[..., 2] == 4 + 30 + 200).all() and (got[..., 3] == 3 + 20 + 200).all()
@@ -315,15 +323,44 @@ def test_strided_input(mod, n):
     base = np.random.default_rng(n).standard_normal(3 * n).astype(np.float32)
     x = base[::3]
     y = np.zeros(n, np.float32)
-    mod.get_function("strided_scale")((-(-n // 64),), (64,), (x, np.int64(3), y, np.int32(n), np.float32(-2.5)), debug=True)
+    mod.get_function("strided_scale")(
+        (-(-n // 64),), (64,), (x, np.int64(3), y, np.int32(n), np.float32(-2.5)), debug=True
+    )
     np.testing.assert_array_equal(y, x * np.float32(-2.5))
 
 
 def test_half_and_bfloat16_conversions_round_like_numpy(mod):
-    specials = np.array([0.0, -0.0, np.inf, -np.inf, 65504, 65519.9, 65520, 1e-8, 6e-8, 3e-8, 2.98e-8, 5.96e-8,
-                         6.1e-5, 1 + 2**-11, 1 + 3 * 2**-11, 3.4e38, 1.17e-38, 1e-40], np.float32)
-    x = np.concatenate([specials, -specials, np.random.default_rng(0).standard_normal(4000).astype(np.float32) * 1e3,
-                        np.random.default_rng(1).standard_normal(1000).astype(np.float32) * 1e-5])
+    specials = np.array(
+        [
+            0.0,
+            -0.0,
+            np.inf,
+            -np.inf,
+            65504,
+            65519.9,
+            65520,
+            1e-8,
+            6e-8,
+            3e-8,
+            2.98e-8,
+            5.96e-8,
+            6.1e-5,
+            1 + 2**-11,
+            1 + 3 * 2**-11,
+            3.4e38,
+            1.17e-38,
+            1e-40,
+        ],
+        np.float32,
+    )
+    x = np.concatenate(
+        [
+            specials,
+            -specials,
+            np.random.default_rng(0).standard_normal(4000).astype(np.float32) * 1e3,
+            np.random.default_rng(1).standard_normal(1000).astype(np.float32) * 1e-5,
+        ]
+    )
     n = x.size
     h, b = np.zeros(n, np.uint16), np.zeros(n, np.uint16)
     hf, bf = np.zeros(n, np.float32), np.zeros(n, np.float32)
@@ -378,9 +415,20 @@ def test_math_and_bit_intrinsics(mod):
     # CUDA's float->int conversion turns NaN into 0 (x86 would give INT_MIN).
     rounded = np.rint(np.nan_to_num(a * np.float32(3), nan=0.0))
     with np.errstate(invalid="ignore", divide="ignore"):
-        expected = [np.exp(x), np.exp(x), 1 / np.sqrt(np.abs(x) + 1), np.fmax(x, y), np.fmin(x, y), x / y, np.tanh(x),
-                    erf, np.clip(np.nan_to_num(x, nan=0.0), 0, 1), rounded, np.fmax(x, y),
-                    np.where(x > 0, np.inf, -np.inf)]
+        expected = [
+            np.exp(x),
+            np.exp(x),
+            1 / np.sqrt(np.abs(x) + 1),
+            np.fmax(x, y),
+            np.fmin(x, y),
+            x / y,
+            np.tanh(x),
+            erf,
+            np.clip(np.nan_to_num(x, nan=0.0), 0, 1),
+            rounded,
+            np.fmax(x, y),
+            np.where(x > 0, np.inf, -np.inf),
+        ]
     for column, want in enumerate(expected):
         np.testing.assert_allclose(out[:, column], want, rtol=2e-6, atol=1e-7, err_msg=f"column {column}")
     ints = u.astype(np.uint64)

@@ -2,9 +2,9 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 import pytest
-from axon_core import ShapeError
 
 import axon_tensor as at
+from axon_core import ShapeError
 from axon_data import default_collate, default_convert
 
 Point = namedtuple("Point", "x y")
@@ -59,10 +59,7 @@ def test_numpy_arrays():
 
 
 def test_nested_structures():
-    batch = [
-        {"x": at.tensor([float(k), 0.0]), "meta": (k, f"id{k}"), "p": Point(k, [k, k + 1])}
-        for k in range(3)
-    ]
+    batch = [{"x": at.tensor([float(k), 0.0]), "meta": (k, f"id{k}"), "p": Point(k, [k, k + 1])} for k in range(3)]
     out = default_collate(batch)
     np.testing.assert_array_equal(out["x"].numpy(), np.array([[0, 0], [1, 0], [2, 0]], dtype=np.float32))
     ids, names = out["meta"]  # a tuple comes back as a list

@@ -95,7 +95,11 @@ def test_shuffle_order_is_recomputable_and_independent_of_workers(num_workers):
 
 
 def test_no_batching_and_custom_collate():
-    assert [[t.tolist() for t in s] for s in DataLoader(_dataset(3), batch_size=None)] == [[[0.0, 1.0], 0], [[2.0, 3.0], 1], [[4.0, 5.0], 2]]
+    assert [[t.tolist() for t in s] for s in DataLoader(_dataset(3), batch_size=None)] == [
+        [[0.0, 1.0], 0],
+        [[2.0, 3.0], 1],
+        [[4.0, 5.0], 2],
+    ]
     loader = DataLoader(list(range(7)), batch_size=3, collate_fn=lambda batch: sum(batch))
     assert list(loader) == [3, 12, 6]
 
@@ -299,7 +303,9 @@ def test_workers_exit_when_the_main_process_is_killed(tmp_path):
         proc.kill()
         proc.wait()
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids):
+        while time.monotonic() < deadline and any(
+            psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids
+        ):
             time.sleep(0.05)
         assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
     finally:

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
-from axon_core import ShapeError
 
 import axon_tensor as at
+from axon_core import ShapeError
 from axon_data import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 
 

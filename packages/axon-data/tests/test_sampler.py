@@ -2,9 +2,9 @@ import math
 
 import numpy as np
 import pytest
-from axon_core import ShapeError
 
 import axon_tensor as at
+from axon_core import ShapeError
 from axon_data import (
     BatchSampler,
     RandomSampler,
@@ -95,7 +95,9 @@ def test_weighted_sampler_rejects_bad_weights(weights, match):
         WeightedRandomSampler(weights, num_samples=2)
 
 
-@pytest.mark.parametrize("n, size, drop_last", [(10, 3, False), (10, 3, True), (9, 3, True), (2, 5, False), (2, 5, True), (0, 2, False)])
+@pytest.mark.parametrize(
+    "n, size, drop_last", [(10, 3, False), (10, 3, True), (9, 3, True), (2, 5, False), (2, 5, True), (0, 2, False)]
+)
 def test_batch_sampler_matches_python_chunking(n, size, drop_last):
     indices = list(range(n))
     expected = [indices[i : i + size] for i in range(0, n, size)]
@@ -111,11 +113,14 @@ def test_batch_sampler_rejects_bad_size():
         BatchSampler(range(3), 0, False)
 
 
-@pytest.mark.parametrize("make", [
-    lambda g: RandomSampler(range(13), generator=g),
-    lambda g: RandomSampler(range(5), replacement=True, num_samples=13, generator=g),
-    lambda g: WeightedRandomSampler([1.0, 2.0, 3.0], num_samples=13, generator=g),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda g: RandomSampler(range(13), generator=g),
+        lambda g: RandomSampler(range(5), replacement=True, num_samples=13, generator=g),
+        lambda g: WeightedRandomSampler([1.0, 2.0, 3.0], num_samples=13, generator=g),
+    ],
+)
 def test_sampler_state_dict_resumes_mid_epoch(make):
     sampler = make(at.Generator(9))
     it = iter(sampler)

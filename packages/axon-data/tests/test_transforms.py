@@ -2,9 +2,9 @@ import pickle
 
 import numpy as np
 import pytest
-from axon_core import DTypeError, ShapeError
 
 import axon_tensor as at
+from axon_core import DTypeError, ShapeError
 from axon_data.transforms import Compose, Lambda, Normalize, OneHot, ToDevice, ToDtype, ToTensor
 
 

@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
+
 from axon_autograd import Variable
 from axon_tensor import tensor
 
@@ -15,7 +16,14 @@ def leaf(array: Any, requires_grad: bool = True) -> Variable:
     return Variable(tensor(np.asarray(array)), requires_grad=requires_grad)
 
 
-def check_gradients(fn: Callable[..., Any], *arrays: np.ndarray, eps: float = 1e-6, atol: float = 1e-6, rtol: float = 1e-5, seed: int = 0) -> None:
+def check_gradients(
+    fn: Callable[..., Any],
+    *arrays: np.ndarray,
+    eps: float = 1e-6,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+    seed: int = 0,
+) -> None:
     """Compare backward with central differences of ``<fn(*inputs), cotangent>``.
 
     Float arrays are differentiated; others (indices) are passed as constants. ``fn`` takes
@@ -37,12 +45,17 @@ def check_gradients(fn: Callable[..., Any], *arrays: np.ndarray, eps: float = 1e
             for step in (eps, -eps):
                 shifted = array.copy().reshape(-1)
                 shifted[k] += step
-                args = [leaf(shifted.reshape(array.shape), False) if i == index else leaf(a, False) for i, a in enumerate(arrays)]
+                args = [
+                    leaf(shifted.reshape(array.shape), False) if i == index else leaf(a, False)
+                    for i, a in enumerate(arrays)
+                ]
                 values.append(float((fn(*args).numpy() * cotangent).sum()))
             flat[k] = (values[0] - values[1]) / (2 * eps)
         analytic = inputs[index].grad
         assert analytic is not None, f"input {index} got no gradient"
-        np.testing.assert_allclose(analytic.numpy(), numeric, atol=atol, rtol=rtol, err_msg=f"gradient of input {index}")
+        np.testing.assert_allclose(
+            analytic.numpy(), numeric, atol=atol, rtol=rtol, err_msg=f"gradient of input {index}"
+        )
 
 
 @pytest.fixture

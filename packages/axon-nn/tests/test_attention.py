@@ -10,13 +10,13 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from axon_autograd import Variable
-from axon_core import DTypeError, ShapeError
-from axon_tensor import manual_seed, tensor
 
 import axon_nn as nn
 import axon_nn.functional as F
+from axon_autograd import Variable
+from axon_core import DTypeError, ShapeError
 from axon_nn.functional.attention import FlashAttentionFunction, SafeSoftmaxFunction, plain_attention
+from axon_tensor import manual_seed, tensor
 
 rng = np.random.default_rng(2024)
 
@@ -25,7 +25,14 @@ def randn(*shape: int, dtype: str = "float64") -> np.ndarray:
     return rng.standard_normal(shape).astype(dtype)
 
 
-def reference_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, keep: np.ndarray | None = None, add: np.ndarray | None = None, scale: float | None = None) -> np.ndarray:
+def reference_attention(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    keep: np.ndarray | None = None,
+    add: np.ndarray | None = None,
+    scale: float | None = None,
+) -> np.ndarray:
     """softmax(q kᵀ·scale + add, masked to keep) v in float64; fully masked rows give 0."""
     scale = 1 / np.sqrt(q.shape[-1]) if scale is None else scale
     scores = q.astype(np.float64) @ np.swapaxes(k, -1, -2).astype(np.float64) * scale
@@ -68,7 +75,9 @@ def test_sdpa_masks_scale_and_ranks():
     for shape in ((4, 6), (3, 4, 6)):
         q2, k2, v2 = randn(*shape), randn(*shape), randn(*shape)
         out = F.scaled_dot_product_attention(tensor(q2), tensor(k2), tensor(v2), is_causal=True)
-        np.testing.assert_allclose(out.numpy(), reference_attention(q2, k2, v2, top_left_causal(4, 4)), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            out.numpy(), reference_attention(q2, k2, v2, top_left_causal(4, 4)), rtol=1e-12, atol=1e-12
+        )
 
 
 def test_sdpa_non_contiguous_and_float32():
@@ -78,7 +87,9 @@ def test_sdpa_non_contiguous_and_float32():
     v = tensor(randn(2, 3, 6, 8, dtype="float32"))[:, :, :, ::2]
     out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
     assert out.dtype == q.dtype
-    np.testing.assert_allclose(out.numpy(), reference_attention(q.numpy(), k.numpy(), v.numpy(), top_left_causal(6, 6)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        out.numpy(), reference_attention(q.numpy(), k.numpy(), v.numpy(), top_left_causal(6, 6)), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_sdpa_empty_and_nan():
@@ -94,14 +105,20 @@ def test_sdpa_empty_and_nan():
     k = randn(1, 1, 4, 4)
     k[0, 0, 2, 1] = np.nan
     with F.attention_path("flash"):
-        out = F.scaled_dot_product_attention(tensor(randn(1, 1, 4, 4)), tensor(k), tensor(randn(1, 1, 4, 3)), is_causal=True).numpy()
+        out = F.scaled_dot_product_attention(
+            tensor(randn(1, 1, 4, 4)), tensor(k), tensor(randn(1, 1, 4, 3)), is_causal=True
+        ).numpy()
     assert np.isfinite(out[0, 0, :2]).all() and np.isnan(out[0, 0, 2:]).all()
 
 
 def test_sdpa_grouped_query_attention_equals_repeated_heads():
     q, k, v = randn(2, 6, 5, 4), randn(2, 2, 5, 4), randn(2, 2, 5, 3)
     out = F.scaled_dot_product_attention(tensor(q), tensor(k), tensor(v), is_causal=True, enable_gqa=True)
-    np.testing.assert_allclose(out.numpy(), reference_attention(q, np.repeat(k, 3, axis=1), np.repeat(v, 3, axis=1), top_left_causal(5, 5)), rtol=1e-12)
+    np.testing.assert_allclose(
+        out.numpy(),
+        reference_attention(q, np.repeat(k, 3, axis=1), np.repeat(v, 3, axis=1), top_left_causal(5, 5)),
+        rtol=1e-12,
+    )
 
 
 def test_repeat_kv_layout_and_gradient(gradcheck):
@@ -126,7 +143,9 @@ def test_sdpa_errors():
     with pytest.raises(DTypeError, match="share a dtype"):
         F.scaled_dot_product_attention(q, k, tensor(randn(1, 2, 5, 4, dtype="float32")))
     with pytest.raises(DTypeError, match="floating-point"):
-        F.scaled_dot_product_attention(tensor(np.ones((1, 2, 3, 4), dtype=np.int64)), *(tensor(np.ones((1, 2, 5, 4), dtype=np.int64)),) * 2)
+        F.scaled_dot_product_attention(
+            tensor(np.ones((1, 2, 3, 4), dtype=np.int64)), *(tensor(np.ones((1, 2, 5, 4), dtype=np.int64)),) * 2
+        )
     with pytest.raises(ValueError, match="not both"):
         F.scaled_dot_product_attention(q, k, v, attn_mask=tensor(np.ones((3, 5), dtype=bool)), is_causal=True)
     with pytest.raises(ShapeError, match="does not broadcast"):
@@ -144,13 +163,23 @@ def test_sdpa_dropout_is_seeded_and_p1_drops_everything():
     manual_seed(7)
     np.testing.assert_array_equal(F.scaled_dot_product_attention(q, k, v, dropout_p=0.5).numpy(), first)
     assert not np.allclose(first, reference_attention(q.numpy(), k.numpy(), v.numpy()))
-    np.testing.assert_array_equal(F.scaled_dot_product_attention(q, k, v, dropout_p=1.0).numpy(), np.zeros((1, 2, 4, 3)))
+    np.testing.assert_array_equal(
+        F.scaled_dot_product_attention(q, k, v, dropout_p=1.0).numpy(), np.zeros((1, 2, 4, 3))
+    )
 
 
 # -- float64 gradchecks of the attention Functions ------------------------------------------
-@pytest.mark.parametrize("sq, sk, causal, lower_right", [(4, 4, False, False), (4, 4, True, False), (3, 5, True, False), (5, 3, True, False), (3, 5, True, True)])
+@pytest.mark.parametrize(
+    "sq, sk, causal, lower_right",
+    [(4, 4, False, False), (4, 4, True, False), (3, 5, True, False), (5, 3, True, False), (3, 5, True, True)],
+)
 def test_flash_attention_function_gradcheck(gradcheck, sq, sk, causal, lower_right):
-    gradcheck(lambda q, k, v: FlashAttentionFunction.apply(q, k, v, 0.7, causal, lower_right), randn(1, 2, sq, 3), randn(1, 2, sk, 3), randn(1, 2, sk, 2))
+    gradcheck(
+        lambda q, k, v: FlashAttentionFunction.apply(q, k, v, 0.7, causal, lower_right),
+        randn(1, 2, sq, 3),
+        randn(1, 2, sk, 3),
+        randn(1, 2, sk, 2),
+    )
 
 
 def test_safe_softmax_function_gradcheck(gradcheck):
@@ -182,7 +211,11 @@ def test_sdpa_gradcheck(gradcheck, kind):
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("sq, sk", [(300, 300), (200, 520), (520, 200)])
 def test_flash_equals_plain_float32(causal, sq, sk):
-    arrays = [randn(2, 2, sq, 16, dtype="float32"), randn(2, 2, sk, 16, dtype="float32"), randn(2, 2, sk, 8, dtype="float32")]
+    arrays = [
+        randn(2, 2, sq, 16, dtype="float32"),
+        randn(2, 2, sk, 16, dtype="float32"),
+        randn(2, 2, sk, 8, dtype="float32"),
+    ]
     cotangent = tensor(randn(2, 2, sq, 8, dtype="float32"))
     results = []
     for path in ("flash", "plain"):
@@ -225,7 +258,9 @@ def test_attention_path_by_score_size_and_forced(monkeypatch):
         assert run() is FlashAttentionFunction
         # a mask or dropout cannot take the flash path: forcing it is an error, not a fallback
         with pytest.raises(ValueError, match="flash path was forced"):
-            F.scaled_dot_product_attention(tensor(q), tensor(k), tensor(v), attn_mask=tensor(np.ones((5, 6), dtype=bool)))
+            F.scaled_dot_product_attention(
+                tensor(q), tensor(k), tensor(v), attn_mask=tensor(np.ones((5, 6), dtype=bool))
+            )
         with pytest.raises(ValueError, match="flash path was forced"):
             F.scaled_dot_product_attention(tensor(q), tensor(k), tensor(v), dropout_p=0.5)
     assert run() is not FlashAttentionFunction  # the context is restored on exit
@@ -264,7 +299,9 @@ def test_flash_memory_grows_linearly_with_sequence():
 
 
 # -- rotary embeddings -----------------------------------------------------------------------
-def rotary_reference(x: np.ndarray, positions: np.ndarray, rotary_dim: int, interleaved: bool, base: float = 10000.0) -> np.ndarray:
+def rotary_reference(
+    x: np.ndarray, positions: np.ndarray, rotary_dim: int, interleaved: bool, base: float = 10000.0
+) -> np.ndarray:
     """RoPE as complex multiplication: pairs (re, im) times exp(i·p·θ_j), θ_j = base^(-2j/r)."""
     theta = base ** (-np.arange(0, rotary_dim, 2) / rotary_dim)
     phase = np.exp(1j * positions[:, None] * theta)
@@ -284,11 +321,23 @@ def rotary_reference(x: np.ndarray, positions: np.ndarray, rotary_dim: int, inte
 def test_rotary_matches_complex_reference(interleaved, rotary_dim):
     x = randn(2, 3, 5, 8)
     rope = nn.RotaryEmbedding(rotary_dim, interleaved=interleaved)
-    np.testing.assert_allclose(rope(tensor(x)).numpy(), rotary_reference(x, np.arange(5), rotary_dim, interleaved), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        rope(tensor(x)).numpy(), rotary_reference(x, np.arange(5), rotary_dim, interleaved), rtol=1e-12, atol=1e-12
+    )
     # a KV-cache offset rotates as the same rows of a longer sequence would be
-    np.testing.assert_allclose(rope(tensor(x[:, :, 2:]), offset=2).numpy(), rotary_reference(x, np.arange(5), rotary_dim, interleaved)[:, :, 2:], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        rope(tensor(x[:, :, 2:]), offset=2).numpy(),
+        rotary_reference(x, np.arange(5), rotary_dim, interleaved)[:, :, 2:],
+        rtol=1e-12,
+        atol=1e-12,
+    )
     positions = [7, 3, 0, 11, 4]
-    np.testing.assert_allclose(rope(tensor(x), positions=positions).numpy(), rotary_reference(x, np.array(positions), rotary_dim, interleaved), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        rope(tensor(x), positions=positions).numpy(),
+        rotary_reference(x, np.array(positions), rotary_dim, interleaved),
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("interleaved", [False, True])

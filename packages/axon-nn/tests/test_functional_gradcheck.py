@@ -52,7 +52,6 @@ def test_embedding(gradcheck):
     gradcheck(lambda i, w: F.embedding(i, w), idx, randn(4, 3))
 
 
-
 def test_embedding_padding_idx_gets_no_gradient():
     from axon_autograd import Variable
     from axon_tensor import tensor
@@ -76,12 +75,24 @@ def test_conv2d(gradcheck, kwargs, wshape):
 
 
 def test_conv1d(gradcheck):
-    gradcheck(lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1, dilation=2, groups=2), randn(2, 4, 7), randn(2, 2, 3), randn(2))
+    gradcheck(
+        lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1, dilation=2, groups=2),
+        randn(2, 4, 7),
+        randn(2, 2, 3),
+        randn(2),
+    )
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"stride": 2, "padding": 1, "output_padding": 1}, {"groups": 2, "dilation": 2, "stride": 2}])
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"stride": 2, "padding": 1, "output_padding": 1}, {"groups": 2, "dilation": 2, "stride": 2}]
+)
 def test_conv_transpose2d(gradcheck, kwargs):
-    gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, **kwargs), randn(2, 4, 3, 4), randn(4, 3, 3, 2), randn(6 if kwargs.get("groups") else 3))
+    gradcheck(
+        lambda x, w, b: F.conv_transpose2d(x, w, b, **kwargs),
+        randn(2, 4, 3, 4),
+        randn(4, 3, 3, 2),
+        randn(6 if kwargs.get("groups") else 3),
+    )
 
 
 @pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
@@ -98,7 +109,14 @@ def _distinct(*shape: int) -> np.ndarray:
     return rng.permutation(np.prod(shape)).reshape(shape).astype(np.float64) * 0.1
 
 
-@pytest.mark.parametrize("kwargs", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "padding": 1}, {"kernel_size": 2, "dilation": 2, "ceil_mode": True, "stride": 2}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"kernel_size": 2},
+        {"kernel_size": 3, "stride": 2, "padding": 1},
+        {"kernel_size": 2, "dilation": 2, "ceil_mode": True, "stride": 2},
+    ],
+)
 def test_max_pool2d(gradcheck, kwargs):
     gradcheck(lambda x: F.max_pool2d(x, **kwargs), _distinct(2, 2, 5, 6))
 
@@ -107,7 +125,15 @@ def test_max_pool1d(gradcheck):
     gradcheck(lambda x: F.max_pool1d(x, 3, stride=2, padding=1), _distinct(2, 3, 8))
 
 
-@pytest.mark.parametrize("kwargs", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False}, {"kernel_size": 3, "stride": 2, "ceil_mode": True}, {"kernel_size": 2, "divisor_override": 3}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"kernel_size": 2},
+        {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False},
+        {"kernel_size": 3, "stride": 2, "ceil_mode": True},
+        {"kernel_size": 2, "divisor_override": 3},
+    ],
+)
 def test_avg_pool2d(gradcheck, kwargs):
     gradcheck(lambda x: F.avg_pool2d(x, **kwargs), randn(2, 2, 5, 6))
 
@@ -170,14 +196,18 @@ def test_pointwise_losses(gradcheck, reduction):
     gradcheck(lambda a, b: F.binary_cross_entropy(a, b, reduction=reduction), p, rng.random((3, 4)))
     logp = np.log(rng.dirichlet(np.ones(4), 3))
     gradcheck(lambda a, b: F.kl_div(a, b, reduction=reduction), logp, rng.dirichlet(np.ones(4), 3))
-    gradcheck(lambda a, b: F.kl_div(a, b, reduction=reduction, log_target=True), logp, np.log(rng.dirichlet(np.ones(4), 3)))
+    gradcheck(
+        lambda a, b: F.kl_div(a, b, reduction=reduction, log_target=True), logp, np.log(rng.dirichlet(np.ones(4), 3))
+    )
 
 
 def test_bce_with_logits_pos_weight(gradcheck):
     from axon_tensor import tensor
 
     pos_weight = tensor(rng.random(4) + 0.5)
-    gradcheck(lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=pos_weight), randn(3, 4), rng.random((3, 4)))
+    gradcheck(
+        lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=pos_weight), randn(3, 4), rng.random((3, 4))
+    )
 
 
 def test_kl_div_batchmean(gradcheck):
@@ -189,15 +219,27 @@ def test_kl_div_batchmean(gradcheck):
 def test_cross_entropy_indices(gradcheck, reduction, smoothing):
     target = np.array([0, 3, -100, 2, 1])
     weight = target_t(rng.random(4) + 0.5)
-    gradcheck(lambda x: F.cross_entropy(x, target_t(target), weight, reduction=reduction, label_smoothing=smoothing), randn(5, 4))
+    gradcheck(
+        lambda x: F.cross_entropy(x, target_t(target), weight, reduction=reduction, label_smoothing=smoothing),
+        randn(5, 4),
+    )
     target_nd = np.array([[0, 2, 1], [2, -1, 0]])
-    gradcheck(lambda x: F.cross_entropy(x, target_t(target_nd), ignore_index=-1, reduction=reduction, label_smoothing=smoothing), randn(2, 3, 3))
+    gradcheck(
+        lambda x: F.cross_entropy(
+            x, target_t(target_nd), ignore_index=-1, reduction=reduction, label_smoothing=smoothing
+        ),
+        randn(2, 3, 3),
+    )
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.3])
 def test_cross_entropy_probabilities(gradcheck, smoothing):
     weight = target_t(rng.random(4) + 0.5)
-    gradcheck(lambda x, t: F.cross_entropy(x, t, weight, label_smoothing=smoothing), randn(3, 4, 2), rng.dirichlet(np.ones(4), (3, 2)).transpose(0, 2, 1).copy())
+    gradcheck(
+        lambda x, t: F.cross_entropy(x, t, weight, label_smoothing=smoothing),
+        randn(3, 4, 2),
+        rng.dirichlet(np.ones(4), (3, 2)).transpose(0, 2, 1).copy(),
+    )
 
 
 def test_cross_entropy_unbatched(gradcheck):
@@ -207,7 +249,10 @@ def test_cross_entropy_unbatched(gradcheck):
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
 def test_nll_loss(gradcheck, reduction):
     weight = target_t(rng.random(3) + 0.5)
-    gradcheck(lambda x: F.nll_loss(x, target_t(np.array([1, 0, 2, 2])), weight, ignore_index=0, reduction=reduction), randn(4, 3))
+    gradcheck(
+        lambda x: F.nll_loss(x, target_t(np.array([1, 0, 2, 2])), weight, ignore_index=0, reduction=reduction),
+        randn(4, 3),
+    )
 
 
 def target_t(array: np.ndarray):

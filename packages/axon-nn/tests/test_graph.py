@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from axon_autograd import Variable, gradcheck
-from axon_core import DTypeError, ShapeError
-from axon_tensor import manual_seed, tensor
 
 import axon_nn as nn
 import axon_nn.functional as F
+from axon_autograd import Variable, gradcheck
+from axon_core import DTypeError, ShapeError
+from axon_tensor import manual_seed, tensor
 
 rng = np.random.default_rng(11)
 
@@ -43,7 +43,7 @@ def dense_gat(x, edges, weight, att_src, att_dst, bias, heads, concat, slope=0.2
     h = (x @ weight.T).reshape(n, heads, -1)
     s_src = (h * att_src).sum(-1)
     s_dst = (h * att_dst).sum(-1)
-    logits = s_dst[:, None, :] + s_src[None, :, :]           # [i, j, head]: edge j -> i
+    logits = s_dst[:, None, :] + s_src[None, :, :]  # [i, j, head]: edge j -> i
     logits = np.where(logits > 0, logits, slope * logits)
     mask = dense_adjacency(edges, n) > 0
     if self_loops:
@@ -59,13 +59,19 @@ def dense_gat(x, edges, weight, att_src, att_dst, bias, heads, concat, slope=0.2
     return out + bias, alpha
 
 
-@pytest.mark.parametrize("weighted, improved, self_loops, normalize", [
-    (False, False, True, True), (True, False, True, True), (True, True, True, True),
-    (False, False, False, True), (True, False, True, False),
-])
+@pytest.mark.parametrize(
+    "weighted, improved, self_loops, normalize",
+    [
+        (False, False, True, True),
+        (True, False, True, True),
+        (True, True, True, True),
+        (False, False, False, True),
+        (True, False, True, False),
+    ],
+)
 def test_gcn_matches_dense_reference(weighted, improved, self_loops, normalize):
     layer = nn.GCNConv(3, 4, add_self_loops=self_loops, normalize=normalize, improved=improved, dtype="float64")
-    layer.bias.data._data[...] = rng.standard_normal(4)
+    layer.bias.data.array[...] = rng.standard_normal(4)
     x = rng.standard_normal((6, 3))
     w = rng.uniform(0.5, 2.0, EDGES.shape[1]) if weighted else None
     out = layer(leaf(x, False), tensor(EDGES), None if w is None else tensor(w))
@@ -99,15 +105,26 @@ def test_gcn_gradient_matches_dense_reference_gradient():
     np.testing.assert_allclose(layer.bias.grad.data.numpy(), c.sum(0), rtol=1e-12)
 
 
-@pytest.mark.parametrize("heads, concat, self_loops", [(1, True, True), (3, True, True), (3, False, True), (2, True, False)])
+@pytest.mark.parametrize(
+    "heads, concat, self_loops", [(1, True, True), (3, True, True), (3, False, True), (2, True, False)]
+)
 def test_gat_matches_dense_masked_softmax(heads, concat, self_loops):
     layer = nn.GATConv(4, 3, heads=heads, concat=concat, add_self_loops=self_loops, dtype="float64")
-    layer.bias.data._data[...] = rng.standard_normal(layer.bias.shape)
+    layer.bias.data.array[...] = rng.standard_normal(layer.bias.shape)
     x = rng.standard_normal((6, 4))
     # without self-loops node 5 has no incoming edges at all; keep the graph's explicit loop at 2
     out, (edges, alpha) = layer(leaf(x, False), tensor(EDGES), return_attention=True)
-    expected, dense_alpha = dense_gat(x, EDGES, layer.weight.data.numpy(), layer.att_src.data.numpy(),
-                                      layer.att_dst.data.numpy(), layer.bias.data.numpy(), heads, concat, self_loops=self_loops)
+    expected, dense_alpha = dense_gat(
+        x,
+        EDGES,
+        layer.weight.data.numpy(),
+        layer.att_src.data.numpy(),
+        layer.att_dst.data.numpy(),
+        layer.bias.data.numpy(),
+        heads,
+        concat,
+        self_loops=self_loops,
+    )
     np.testing.assert_allclose(out.data.numpy(), expected, rtol=1e-10, atol=1e-12)
     e = edges.numpy()
     np.testing.assert_allclose(alpha.data.numpy(), dense_alpha[e[1], e[0]], rtol=1e-10)
@@ -134,8 +151,16 @@ def test_gat_attention_dropout_uses_the_dropout_mask_in_training_only():
     x = rng.standard_normal((6, 4))
     layer.eval()
     eval_out = layer(leaf(x, False), tensor(EDGES)).data.numpy()
-    expected, _ = dense_gat(x, EDGES, layer.weight.data.numpy(), layer.att_src.data.numpy(),
-                            layer.att_dst.data.numpy(), layer.bias.data.numpy(), 2, True)
+    expected, _ = dense_gat(
+        x,
+        EDGES,
+        layer.weight.data.numpy(),
+        layer.att_src.data.numpy(),
+        layer.att_dst.data.numpy(),
+        layer.bias.data.numpy(),
+        2,
+        True,
+    )
     np.testing.assert_allclose(eval_out, expected, rtol=1e-10)
     layer.train()
     manual_seed(3)
@@ -145,8 +170,17 @@ def test_gat_attention_dropout_uses_the_dropout_mask_in_training_only():
     e = edges.numpy()
     dense_mask = np.zeros((6, 6, 2))
     dense_mask[e[1], e[0]] = kept
-    dropped, _ = dense_gat(x, EDGES, layer.weight.data.numpy(), layer.att_src.data.numpy(),
-                           layer.att_dst.data.numpy(), layer.bias.data.numpy(), 2, True, attention_mask=dense_mask)
+    dropped, _ = dense_gat(
+        x,
+        EDGES,
+        layer.weight.data.numpy(),
+        layer.att_src.data.numpy(),
+        layer.att_dst.data.numpy(),
+        layer.bias.data.numpy(),
+        2,
+        True,
+        attention_mask=dense_mask,
+    )
     np.testing.assert_allclose(out.data.numpy(), dropped, rtol=1e-10)
     assert not np.allclose(out.data.numpy(), eval_out)
 
@@ -171,11 +205,17 @@ def test_empty_edge_set_float32_and_non_contiguous_features():
     x = Variable(tensor(base)).transpose(0, 1)  # [4, 3], non-contiguous
     out = layer(x, tensor(np.zeros((2, 0), dtype=np.int64)))
     # only self-loops: D^-1/2 I D^-1/2 = I
-    np.testing.assert_allclose(out.data.numpy(), base.T @ layer.weight.data.numpy().T + layer.bias.data.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(
+        out.data.numpy(), base.T @ layer.weight.data.numpy().T + layer.bias.data.numpy(), rtol=1e-5
+    )
     assert out.dtype.name == "float32"
     gat = nn.GATConv(3, 2, heads=2)
-    np.testing.assert_allclose(gat(x, tensor(np.zeros((2, 0), dtype=np.int64))).data.numpy(),
-                               base.T @ gat.weight.data.numpy().T + gat.bias.data.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        gat(x, tensor(np.zeros((2, 0), dtype=np.int64))).data.numpy(),
+        base.T @ gat.weight.data.numpy().T + gat.bias.data.numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_bad_edge_index_raises():

@@ -6,11 +6,11 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+
+import axon_nn as nn
 from axon_autograd import Variable
 from axon_core import ShapeError
 from axon_tensor import tensor
-
-import axon_nn as nn
 
 
 class Block(nn.Module):
@@ -28,12 +28,38 @@ class Block(nn.Module):
 
 def test_named_parameters_buffers_and_modules_are_dotted_and_ordered():
     model = nn.Sequential(Block(), nn.ReLU(), nn.Linear(4, 2))
-    assert [n for n, _ in model.named_parameters()] == ["0.scale", "0.fc.weight", "0.fc.bias", "0.norm.weight", "0.norm.bias", "2.weight", "2.bias"]
-    assert [n for n, _ in model.named_buffers()] == ["0.steps", "0.scratch", "0.norm.running_mean", "0.norm.running_var", "0.norm.num_batches_tracked"]
+    assert [n for n, _ in model.named_parameters()] == [
+        "0.scale",
+        "0.fc.weight",
+        "0.fc.bias",
+        "0.norm.weight",
+        "0.norm.bias",
+        "2.weight",
+        "2.bias",
+    ]
+    assert [n for n, _ in model.named_buffers()] == [
+        "0.steps",
+        "0.scratch",
+        "0.norm.running_mean",
+        "0.norm.running_var",
+        "0.norm.num_batches_tracked",
+    ]
     assert [n for n, _ in model.named_modules()] == ["", "0", "0.fc", "0.norm", "1", "2"]
     assert [type(m).__name__ for m in model.children()] == ["Block", "ReLU", "Linear"]
     # PyTorch's order: each module's parameters, then its buffers, then its children.
-    assert list(model.state_dict()) == ["0.scale", "0.steps", "0.fc.weight", "0.fc.bias", "0.norm.weight", "0.norm.bias", "0.norm.running_mean", "0.norm.running_var", "0.norm.num_batches_tracked", "2.weight", "2.bias"]
+    assert list(model.state_dict()) == [
+        "0.scale",
+        "0.steps",
+        "0.fc.weight",
+        "0.fc.bias",
+        "0.norm.weight",
+        "0.norm.bias",
+        "0.norm.running_mean",
+        "0.norm.running_var",
+        "0.norm.num_batches_tracked",
+        "2.weight",
+        "2.bias",
+    ]
     assert model.get_submodule("0.fc") is model[0].fc
 
 
@@ -134,7 +160,9 @@ def test_forward_hooks_can_replace_args_and_output_and_be_removed():
 
 
 def test_repr_matches_pytorch_layout():
-    model = nn.Sequential(OrderedDict(conv=nn.Conv2d(1, 2, 3, padding=1, bias=False), act=nn.ReLU(), head=nn.Linear(4, 2)))
+    model = nn.Sequential(
+        OrderedDict(conv=nn.Conv2d(1, 2, 3, padding=1, bias=False), act=nn.ReLU(), head=nn.Linear(4, 2))
+    )
     assert repr(model) == (
         "Sequential(\n"
         "  (conv): Conv2d(1, 2, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)\n"
@@ -184,7 +212,9 @@ def test_batchnorm_momentum_none_is_the_cumulative_mean():
     batches = [np.random.default_rng(i).standard_normal((6, 2)).astype(np.float32) for i in range(3)]
     for b in batches:
         bn(Variable(tensor(b)))
-    np.testing.assert_allclose(bn.running_mean.numpy(), np.mean([b.mean(0) for b in batches], axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        bn.running_mean.numpy(), np.mean([b.mean(0) for b in batches], axis=0), rtol=1e-5, atol=1e-6
+    )
     assert bn.num_batches_tracked.item() == 3
 
 

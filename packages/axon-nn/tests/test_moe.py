@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from axon_autograd import Variable, gradcheck, no_grad
-from axon_core import ShapeError
-from axon_tensor import tensor
 
 import axon_nn as nn
 import axon_nn.functional as F
+from axon_autograd import Variable, gradcheck, no_grad
+from axon_core import ShapeError
+from axon_tensor import tensor
 
 rng = np.random.default_rng(7)
 
 
 def make_layer(d_model=6, d_hidden=5, num_experts=4, top_k=2, normalize=True, capacity_factor=None):
-    layer = nn.MoELayer(d_model, d_hidden, num_experts, top_k=top_k, normalize_top_k=normalize,
-                        capacity_factor=capacity_factor, dtype="float64")
+    layer = nn.MoELayer(
+        d_model,
+        d_hidden,
+        num_experts,
+        top_k=top_k,
+        normalize_top_k=normalize,
+        capacity_factor=capacity_factor,
+        dtype="float64",
+    )
     for p in layer.parameters():
-        p.data._data[...] = rng.standard_normal(p.shape) * 0.5
+        p.data.array[...] = rng.standard_normal(p.shape) * 0.5
     return layer
 
 
@@ -57,9 +64,17 @@ def dense_reference(layer, x):
     return out.reshape(x.shape), aux, choice, used
 
 
-@pytest.mark.parametrize("top_k, normalize, capacity_factor", [
-    (1, False, None), (2, True, None), (2, False, None), (3, True, None), (2, True, 0.6), (1, False, 0.5),
-])
+@pytest.mark.parametrize(
+    "top_k, normalize, capacity_factor",
+    [
+        (1, False, None),
+        (2, True, None),
+        (2, False, None),
+        (3, True, None),
+        (2, True, 0.6),
+        (1, False, 0.5),
+    ],
+)
 def test_forward_and_aux_loss_match_dense_reference(top_k, normalize, capacity_factor):
     layer = make_layer(top_k=top_k, normalize=normalize, capacity_factor=capacity_factor)
     x = rng.standard_normal((3, 7, 6))
@@ -177,7 +192,7 @@ def test_empty_input_and_float32():
     with no_grad():
         ref64 = make_layer()
         for p, q in zip(ref64.parameters(), layer.parameters()):
-            p.data._data[...] = q.data.numpy()
+            p.data.array[...] = q.data.numpy()
     np.testing.assert_allclose(y.data.numpy(), dense_reference(ref64, x.astype(np.float64))[0], rtol=1e-4, atol=1e-5)
 
 

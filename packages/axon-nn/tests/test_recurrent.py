@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from axon_autograd import Variable, gradcheck
-from axon_core import DTypeError, ShapeError
-from axon_tensor import tensor
 
 import axon_nn as nn
 import axon_nn.functional as F
+from axon_autograd import Variable, gradcheck
+from axon_core import DTypeError, ShapeError
+from axon_tensor import tensor
 
 rng = np.random.default_rng(2024)
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -38,7 +38,11 @@ def test_rnn_cell_gradcheck(nonlinearity):
 def test_lstm_cell_gradcheck(bias):
     x, h, c = leaf(3, 4), leaf(3, 5), leaf(3, 5)
     w = [p for p in cell_weights("lstm", 4, 5, bias) if p is not None]
-    fn = (lambda x, h, c, *w: F.lstm_cell(x, (h, c), *w)) if bias else (lambda x, h, c, wi, wh: F.lstm_cell(x, (h, c), wi, wh))
+    fn = (
+        (lambda x, h, c, *w: F.lstm_cell(x, (h, c), *w))
+        if bias
+        else (lambda x, h, c, wi, wh: F.lstm_cell(x, (h, c), wi, wh))
+    )
     assert gradcheck(fn, (x, h, c, *w))
 
 
@@ -78,7 +82,10 @@ def test_lstm_cell_forward_matches_the_equations():
 def test_lstm_sequence_with_projection_matches_the_equations_step_by_step():
     seq, batch, inputs, hidden, proj = 4, 2, 3, 5, 2
     x = rng.standard_normal((seq, batch, inputs))
-    w = [rng.standard_normal(s) * 0.5 for s in ((4 * hidden, inputs), (4 * hidden, proj), (4 * hidden,), (4 * hidden,), (proj, hidden))]
+    w = [
+        rng.standard_normal(s) * 0.5
+        for s in ((4 * hidden, inputs), (4 * hidden, proj), (4 * hidden,), (4 * hidden,), (proj, hidden))
+    ]
     out, (h_n, c_n) = F.lstm(tensor(x), None, [tuple(map(tensor, w))])
     h, c = np.zeros((batch, proj)), np.zeros((batch, hidden))
     for t in range(seq):
@@ -163,7 +170,9 @@ def test_nan_padding_never_reaches_outputs_or_gradients():
         x = Variable(tensor(array), requires_grad=True)
         out, (h, c) = model(x, lengths=[4, 3])
         (out.sum() + h.sum() + c.sum()).backward()
-        results.append([out.detach().numpy(), h.detach().numpy(), x.grad.numpy()] + [p.grad.numpy() for p in model.parameters()])
+        results.append(
+            [out.detach().numpy(), h.detach().numpy(), x.grad.numpy()] + [p.grad.numpy() for p in model.parameters()]
+        )
     for a, b in zip(*results):
         assert np.isfinite(a).all()
         np.testing.assert_array_equal(a, b)
@@ -183,10 +192,18 @@ def test_parameter_names_and_shapes_follow_pytorch():
     model = nn.LSTM(3, 8, num_layers=2, bidirectional=True, proj_size=4, bias=False)
     shapes = {n: tuple(p.shape) for n, p in model.named_parameters()}
     assert shapes == {
-        "weight_ih_l0": (32, 3), "weight_hh_l0": (32, 4), "weight_hr_l0": (4, 8),
-        "weight_ih_l0_reverse": (32, 3), "weight_hh_l0_reverse": (32, 4), "weight_hr_l0_reverse": (4, 8),
-        "weight_ih_l1": (32, 8), "weight_hh_l1": (32, 4), "weight_hr_l1": (4, 8),
-        "weight_ih_l1_reverse": (32, 8), "weight_hh_l1_reverse": (32, 4), "weight_hr_l1_reverse": (4, 8),
+        "weight_ih_l0": (32, 3),
+        "weight_hh_l0": (32, 4),
+        "weight_hr_l0": (4, 8),
+        "weight_ih_l0_reverse": (32, 3),
+        "weight_hh_l0_reverse": (32, 4),
+        "weight_hr_l0_reverse": (4, 8),
+        "weight_ih_l1": (32, 8),
+        "weight_hh_l1": (32, 4),
+        "weight_hr_l1": (4, 8),
+        "weight_ih_l1_reverse": (32, 8),
+        "weight_hh_l1_reverse": (32, 4),
+        "weight_hr_l1_reverse": (4, 8),
     }
     assert list(nn.GRUCell(3, 5).state_dict()) == ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
     assert repr(nn.GRU(3, 5, num_layers=2, batch_first=True)) == "GRU(3, 5, num_layers=2, batch_first=True)"

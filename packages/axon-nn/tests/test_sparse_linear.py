@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from axon_autograd import Variable, gradcheck
-from axon_core import ShapeError
-from axon_tensor import Generator, tensor
 
 import axon_nn as nn
 import axon_nn.functional as F
+from axon_autograd import Variable, gradcheck
+from axon_core import ShapeError
+from axon_tensor import Generator, tensor
 
 rng = np.random.default_rng(3)
 
@@ -63,7 +63,9 @@ def test_non_contiguous_float32_and_zero_density():
     x = Variable(tensor(base)).transpose(0, 1)
     y = layer(x)
     assert y.dtype.name == "float32"
-    np.testing.assert_allclose(y.data.numpy(), base.T @ dense_of(layer).T + layer.bias.data.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        y.data.numpy(), base.T @ dense_of(layer).T + layer.bias.data.numpy(), rtol=1e-5, atol=1e-6
+    )
     empty = nn.SparseLinear(6, 3, density=0.0)
     assert empty.nnz == 0
     out = empty(Variable(tensor(base.T.copy()), requires_grad=True))

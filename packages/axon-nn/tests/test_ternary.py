@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from axon_autograd import Variable
-from axon_core import DTypeError, ShapeError
-from axon_tensor import tensor
 
 import axon_nn as nn
 import axon_nn.functional as F
+from axon_autograd import Variable
+from axon_core import DTypeError, ShapeError
+from axon_tensor import tensor
 
 rng = np.random.default_rng(9)
 EPS = 1e-5
@@ -29,7 +29,7 @@ def ref_activations(x, bits=8):
 
 def make_layer(in_features=13, out_features=6, bias=True, activation_bits=8):
     layer = nn.TernaryLinear(in_features, out_features, bias=bias, activation_bits=activation_bits, dtype="float64")
-    layer.weight.data._data[...] = rng.standard_normal((out_features, in_features))
+    layer.weight.data.array[...] = rng.standard_normal((out_features, in_features))
     return layer
 
 
@@ -86,7 +86,9 @@ def test_packed_inference_equals_dense_ternary_matmul_exactly():
     y = packed(tensor(x)).numpy()
     w_q, gamma = ref_weight(layer.weight.data.numpy())
     codes, scale = ref_activations(x)
-    dense = (codes.astype(np.int64) @ w_q.astype(np.int64).T).astype(np.float64) * (gamma / scale) + layer.bias.data.numpy()
+    dense = (codes.astype(np.int64) @ w_q.astype(np.int64).T).astype(np.float64) * (
+        gamma / scale
+    ) + layer.bias.data.numpy()
     np.testing.assert_array_equal(y, dense)
     np.testing.assert_allclose(y, layer(tensor(x)).data.numpy(), rtol=1e-12, atol=1e-12)
 

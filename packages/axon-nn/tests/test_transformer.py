@@ -11,12 +11,12 @@ import math
 
 import numpy as np
 import pytest
-from axon_autograd import Variable, no_grad
-from axon_core import DTypeError, ShapeError
-from axon_tensor import manual_seed, tensor
 
 import axon_nn as nn
+from axon_autograd import Variable, no_grad
+from axon_core import DTypeError, ShapeError
 from axon_nn.layers.differential_attention import lambda_init_for_layer
+from axon_tensor import manual_seed, tensor
 
 rng = np.random.default_rng(7)
 
@@ -47,7 +47,9 @@ def test_mha_matches_numpy_reference_with_weights():
     expected_w /= expected_w.sum(-1, keepdims=True)
     merged = (expected_w @ vh).transpose(0, 2, 1, 3).reshape(2, 3, 8)
     np.testing.assert_allclose(weights.detach().numpy(), expected_w, rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(out.detach().numpy(), merged @ p["out_proj.weight"].T + p["out_proj.bias"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        out.detach().numpy(), merged @ p["out_proj.weight"].T + p["out_proj.bias"], rtol=1e-12, atol=1e-12
+    )
     assert np.all(weights.detach().numpy()[1, :, :, 3:] == 0)
     # averaged weights, and the flash path (no weights) gives the same output
     _, averaged = mha(tensor(q), tensor(kv), tensor(kv), key_padding_mask=tensor(padding))
@@ -71,10 +73,20 @@ def test_mha_causal_without_mask_equals_explicit_mask():
 def test_mha_parameter_layout_and_errors():
     same = nn.MultiheadAttention(8, 2, add_bias_kv=True)
     assert {n: tuple(p.shape) for n, p in same.named_parameters()} == {
-        "in_proj_weight": (24, 8), "in_proj_bias": (24,), "out_proj.weight": (8, 8), "out_proj.bias": (8,), "bias_k": (1, 1, 8), "bias_v": (1, 1, 8)}
+        "in_proj_weight": (24, 8),
+        "in_proj_bias": (24,),
+        "out_proj.weight": (8, 8),
+        "out_proj.bias": (8,),
+        "bias_k": (1, 1, 8),
+        "bias_v": (1, 1, 8),
+    }
     separate = nn.MultiheadAttention(8, 2, kdim=3, vdim=5, bias=False)
     assert {n: tuple(p.shape) for n, p in separate.named_parameters()} == {
-        "q_proj_weight": (8, 8), "k_proj_weight": (8, 3), "v_proj_weight": (8, 5), "out_proj.weight": (8, 8)}
+        "q_proj_weight": (8, 8),
+        "k_proj_weight": (8, 3),
+        "v_proj_weight": (8, 5),
+        "out_proj.weight": (8, 8),
+    }
     with pytest.raises(ValueError, match="multiple of num_heads"):
         nn.MultiheadAttention(10, 3)
     x = tensor(randn(4, 2, 8))
@@ -98,7 +110,9 @@ def test_mha_step_with_cache_equals_causal_forward():
     full, _ = mha(tensor(x), tensor(x), tensor(x), is_causal=True, need_weights=False)
     cache = nn.AttentionCache()
     chunks = [(0, 3), (3, 4), (4, 7)]  # a prefill of 3, one token, then 3 more at once
-    parts = [mha.step(tensor(x[:, a:b]), tensor(x[:, a:b]), tensor(x[:, a:b]), cache).detach().numpy() for a, b in chunks]
+    parts = [
+        mha.step(tensor(x[:, a:b]), tensor(x[:, a:b]), tensor(x[:, a:b]), cache).detach().numpy() for a, b in chunks
+    ]
     assert len(cache) == 7
     np.testing.assert_allclose(np.concatenate(parts, axis=1), full.detach().numpy(), rtol=1e-12, atol=1e-13)
 
@@ -110,7 +124,7 @@ def test_cross_attention_is_mha_with_context_dims():
     padding[0, 4:] = True
     out = cross(tensor(x), tensor(context), tensor(padding))
     mha = nn.MultiheadAttention(8, 2, kdim=5, vdim=5, batch_first=True).to("float64")
-    mha.load_state_dict({k[len("attn."):]: v for k, v in cross.state_dict().items()})
+    mha.load_state_dict({k[len("attn.") :]: v for k, v in cross.state_dict().items()})
     expected, _ = mha(tensor(x), tensor(context), tensor(context), key_padding_mask=tensor(padding))
     np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=1e-12, atol=1e-13)
 
@@ -123,13 +137,17 @@ def test_differential_lambda_init():
         lambda_init_for_layer(0)
 
 
-def _differential_reference(p: dict, x: np.ndarray, heads: int, kv_heads: int, lambda_init: float, norm: str) -> np.ndarray:
+def _differential_reference(
+    p: dict, x: np.ndarray, heads: int, kv_heads: int, lambda_init: float, norm: str
+) -> np.ndarray:
     n, length, e = x.shape
     d = e // heads // 2
     q = (x @ p["q_proj.weight"].T).reshape(n, length, 2 * heads, d).transpose(0, 2, 1, 3)
     k = np.repeat((x @ p["k_proj.weight"].T).reshape(n, length, kv_heads, 2, d), heads // kv_heads, axis=2)
     k = k.reshape(n, length, 2 * heads, d).transpose(0, 2, 1, 3)
-    v = np.repeat((x @ p["v_proj.weight"].T).reshape(n, length, kv_heads, 2 * d).transpose(0, 2, 1, 3), heads // kv_heads, axis=1)
+    v = np.repeat(
+        (x @ p["v_proj.weight"].T).reshape(n, length, kv_heads, 2 * d).transpose(0, 2, 1, 3), heads // kv_heads, axis=1
+    )
     scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(d)
     maps = np.exp(scores - scores.max(-1, keepdims=True))
     maps = (maps / maps.sum(-1, keepdims=True)).reshape(n, heads, 2, length, length)
@@ -188,7 +206,9 @@ def test_encoder_layer_post_norm_matches_numpy():
     sa = (attn @ (x @ w_v.T + b_v)) @ p["self_attn.out_proj.weight"].T + p["self_attn.out_proj.bias"]
 
     def norm(h, name):
-        return (h - h.mean(-1, keepdims=True)) / np.sqrt(h.var(-1, keepdims=True) + 1e-5) * p[f"{name}.weight"] + p[f"{name}.bias"]
+        return (h - h.mean(-1, keepdims=True)) / np.sqrt(h.var(-1, keepdims=True) + 1e-5) * p[f"{name}.weight"] + p[
+            f"{name}.bias"
+        ]
 
     h = norm(x + sa, "norm1")
     ff = np.maximum(h @ p["linear1.weight"].T + p["linear1.bias"], 0) @ p["linear2.weight"].T + p["linear2.bias"]
@@ -199,7 +219,12 @@ def test_encoder_layer_post_norm_matches_numpy():
 def test_sinusoidal_positional_encoding_formula():
     pe = nn.SinusoidalPositionalEncoding(6, dropout=0.0)
     x = randn(2, 4, 6)
-    table = np.array([[math.sin(p / 10000 ** (i / 6)) if i % 2 == 0 else math.cos(p / 10000 ** ((i - 1) / 6)) for i in range(6)] for p in range(10)])
+    table = np.array(
+        [
+            [math.sin(p / 10000 ** (i / 6)) if i % 2 == 0 else math.cos(p / 10000 ** ((i - 1) / 6)) for i in range(6)]
+            for p in range(10)
+        ]
+    )
     np.testing.assert_allclose(pe(tensor(x)).numpy(), x + table[:4], rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(pe(tensor(x), offset=5).numpy(), x + table[5:9], rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(pe(tensor(x.astype(np.float32)), offset=5).numpy(), x + table[5:9], rtol=1e-6, atol=1e-6)
@@ -222,11 +247,15 @@ def test_incremental_decoding_with_kv_cache_equals_full_forward(norm_first):
         memory = model.encode(src, tensor(padding))
         cache = model.new_cache()
         steps = [model.decode_step(tensor(tgt[:, :2]), memory, cache, tensor(padding)).numpy()]
-        steps += [model.decode_step(tensor(tgt[:, t : t + 1]), memory, cache, tensor(padding)).numpy() for t in range(2, 6)]
+        steps += [
+            model.decode_step(tensor(tgt[:, t : t + 1]), memory, cache, tensor(padding)).numpy() for t in range(2, 6)
+        ]
     assert cache.seq_len == 6 and len(cache.self_attn[0]) == 6 and len(cache.cross_attn[1]) == 7
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, rtol=1e-11, atol=1e-12)
     cached = model.greedy_decode(src, 9, bos_idx=1, eos_idx=2, src_key_padding_mask=tensor(padding)).numpy()
-    uncached = model.greedy_decode(src, 9, bos_idx=1, eos_idx=2, src_key_padding_mask=tensor(padding), use_cache=False).numpy()
+    uncached = model.greedy_decode(
+        src, 9, bos_idx=1, eos_idx=2, src_key_padding_mask=tensor(padding), use_cache=False
+    ).numpy()
     np.testing.assert_array_equal(cached, uncached)
     assert cached[:, 0].tolist() == [1, 1, 1]
     # each greedy token is the argmax of the full forward pass over its prefix
@@ -239,10 +268,16 @@ def test_incremental_decoding_with_kv_cache_equals_full_forward(norm_first):
 
 
 def test_seq2seq_tied_embeddings_share_one_parameter():
-    model = nn.Seq2SeqTransformer(1, 1, 8, 2, 10, 10, dim_feedforward=16, share_embeddings=True, tie_generator=True).to("float64")
+    model = nn.Seq2SeqTransformer(1, 1, 8, 2, 10, 10, dim_feedforward=16, share_embeddings=True, tie_generator=True).to(
+        "float64"
+    )
     assert model.tgt_embedding is model.src_embedding and model.generator.weight is model.src_embedding.weight
     names = [n for n, _ in model.named_parameters()]
-    assert names.count("src_embedding.weight") == 1 and "tgt_embedding.weight" not in names and "generator.weight" not in names
+    assert (
+        names.count("src_embedding.weight") == 1
+        and "tgt_embedding.weight" not in names
+        and "generator.weight" not in names
+    )
     src, tgt = tensor(rng.integers(0, 10, (2, 5))), tensor(rng.integers(0, 10, (2, 4)))
     model(src, tgt).sum().backward()
     assert model.src_embedding.weight.grad is not None

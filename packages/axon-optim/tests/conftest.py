@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from axon_nn import Parameter
 
 import axon_tensor as at
+from axon_nn import Parameter
 
 
 def float32_tensor(array) -> at.Tensor:

@@ -10,7 +10,11 @@ import pytest
 import axon_optim as ao
 
 RNG = np.random.default_rng(3)
-ARRAYS = [RNG.standard_normal((4, 3)).astype(np.float32), RNG.standard_normal(5).astype(np.float32), np.array(2.5, np.float32)]
+ARRAYS = [
+    RNG.standard_normal((4, 3)).astype(np.float32),
+    RNG.standard_normal(5).astype(np.float32),
+    np.array(2.5, np.float32),
+]
 
 
 def numpy_norm(arrays, p):

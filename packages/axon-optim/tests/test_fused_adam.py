@@ -24,7 +24,9 @@ Y = at.tensor(RNG.integers(0, 3, 16))
 def model() -> Sequential:
     net = Sequential(Linear(5, 8), ReLU(), Linear(8, 3))
     state = np.random.default_rng(5)
-    net.load_state_dict({k: (state.standard_normal(v.shape) * 0.5).astype(np.float32) for k, v in net.state_dict().items()})
+    net.load_state_dict(
+        {k: (state.standard_normal(v.shape) * 0.5).astype(np.float32) for k, v in net.state_dict().items()}
+    )
     return net
 
 

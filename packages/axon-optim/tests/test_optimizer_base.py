@@ -6,12 +6,12 @@ import copy
 
 import numpy as np
 import pytest
-from axon_autograd import is_grad_enabled, no_grad
-from axon_core import DTypeError
-from axon_nn import Linear, Parameter
 
 import axon_optim as ao
 import axon_tensor as at
+from axon_autograd import is_grad_enabled, no_grad
+from axon_core import DTypeError
+from axon_nn import Linear, Parameter
 
 
 def test_groups_take_defaults_and_per_group_options(make_param) -> None:

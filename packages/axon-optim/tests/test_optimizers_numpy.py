@@ -88,7 +88,11 @@ CASES = [
     (ao.Adam, dict(lr=0.01, betas=(0.8, 0.9), eps=1e-4, weight_decay=0.1, amsgrad=True), adam_reference),
     (ao.AdamW, dict(lr=0.01, weight_decay=0.1, amsgrad=True), lambda **k: adam_reference(decoupled=True, **k)),
     (ao.Adam, dict(lr=0.01, weight_decay=0.1, fused=True), adam_reference),
-    (ao.AdamW, dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.1, amsgrad=True, fused=True), lambda **k: adam_reference(decoupled=True, **k)),
+    (
+        ao.AdamW,
+        dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.1, amsgrad=True, fused=True),
+        lambda **k: adam_reference(decoupled=True, **k),
+    ),
     (ao.RMSprop, dict(lr=0.01), rmsprop_reference),
     (ao.RMSprop, dict(lr=0.01, alpha=0.9, centered=True, momentum=0.8, weight_decay=0.1), rmsprop_reference),
     (ao.LAMB, dict(lr=0.01), lamb_reference),

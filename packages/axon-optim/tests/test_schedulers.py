@@ -13,7 +13,9 @@ import axon_optim as ao
 
 @pytest.fixture
 def opt(make_param):
-    return ao.SGD([{"params": [make_param([0.0])], "lr": 0.1}, {"params": [make_param([0.0])], "lr": 0.02}], momentum=0.9)
+    return ao.SGD(
+        [{"params": [make_param([0.0])], "lr": 0.1}, {"params": [make_param([0.0])], "lr": 0.02}], momentum=0.9
+    )
 
 
 def lrs_over(scheduler, steps):
@@ -112,7 +114,9 @@ def test_scheduler_state_dict_round_trip(opt, make_param) -> None:
     for _ in range(5):
         sched.step()
     opt_state, sched_state = copy.deepcopy(opt.state_dict()), copy.deepcopy(sched.state_dict())
-    resumed = ao.SGD([{"params": [make_param([0.0])], "lr": 0.1}, {"params": [make_param([0.0])], "lr": 0.02}], momentum=0.9)
+    resumed = ao.SGD(
+        [{"params": [make_param([0.0])], "lr": 0.1}, {"params": [make_param([0.0])], "lr": 0.02}], momentum=0.9
+    )
     resumed.load_state_dict(opt_state)
     resumed_sched = ao.CosineAnnealingLR(resumed, T_max=8)
     resumed_sched.load_state_dict(sched_state)

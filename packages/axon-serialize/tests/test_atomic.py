@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+
 from axon_serialize import Checkpoint, atomic_writer, load_state_dict, save_state_dict
 from axon_tensor import from_numpy
 

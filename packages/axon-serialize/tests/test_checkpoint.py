@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from axon_serialize import Checkpoint, SerializationError, TrainingState, save_state_dict
 from axon_tensor import Generator, from_numpy, randn
 
@@ -20,9 +21,15 @@ def test_checkpoint_round_trip_keeps_structure_and_values(tmp_path) -> None:
     training = TrainingState(epoch=2, step=140, loss_history=[2.3, 1.7], best_metric=0.91)
     training.record("val_accuracy", 0.88)
     checkpoint = Checkpoint(
-        model={"fc.weight": from_numpy(np.arange(6, dtype=np.float32).reshape(2, 3)), "fc.bias": from_numpy(np.zeros(2, np.float32))},
-        optimizer=optimizer, scheduler={"last_epoch": 3, "base_lrs": [0.1]}, training=training,
-        rng={"default": generator.get_state()}, extra={"note": "hello", "blob": b"\x00\x01"},
+        model={
+            "fc.weight": from_numpy(np.arange(6, dtype=np.float32).reshape(2, 3)),
+            "fc.bias": from_numpy(np.zeros(2, np.float32)),
+        },
+        optimizer=optimizer,
+        scheduler={"last_epoch": 3, "base_lrs": [0.1]},
+        training=training,
+        rng={"default": generator.get_state()},
+        extra={"note": "hello", "blob": b"\x00\x01"},
     )
     checkpoint.save(tmp_path / "run.axon")
     loaded = Checkpoint.load(tmp_path / "run.axon")
@@ -63,7 +70,9 @@ def test_unserializable_values_are_named(tmp_path) -> None:
 
 
 def test_checkpoint_with_an_empty_tensor_loads(tmp_path) -> None:
-    Checkpoint(model={"w": from_numpy(np.ones(3, np.float32)), "mask": from_numpy(np.zeros((0, 1024), np.float32))}).save(tmp_path / "c.axon")
+    Checkpoint(
+        model={"w": from_numpy(np.ones(3, np.float32)), "mask": from_numpy(np.zeros((0, 1024), np.float32))}
+    ).save(tmp_path / "c.axon")
     loaded = Checkpoint.load(tmp_path / "c.axon")
     assert loaded.model["mask"].shape == (0, 1024)
     assert loaded.model["w"].numpy().tolist() == [1.0, 1.0, 1.0]

@@ -9,11 +9,11 @@ import struct
 
 import numpy as np
 import pytest
-from axon_serialize import SerializationError, read_container, write_container
-from axon_serialize.container import MAGIC
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from axon_serialize import SerializationError, read_container, write_container
+from axon_serialize.container import MAGIC
 
 _VALID: list[bytes] = []
 
@@ -22,8 +22,12 @@ def _valid_file(tmp_path) -> bytes:
     """The bytes of one valid file (written once: the fuzzers mutate copies of it)."""
     if not _VALID:
         path = tmp_path / "valid.axon"
-        write_container(path, {"a": np.arange(12, dtype=np.float32).reshape(3, 4), "b": np.array([1, 2], np.int64)},
-                        tree={"x": 1}, metadata={"kind": "state_dict"})
+        write_container(
+            path,
+            {"a": np.arange(12, dtype=np.float32).reshape(3, 4), "b": np.array([1, 2], np.int64)},
+            tree={"x": 1},
+            metadata={"kind": "state_dict"},
+        )
         _VALID.append(path.read_bytes())
     return _VALID[0]
 
@@ -83,7 +87,10 @@ def test_header_length_past_the_end(tmp_path) -> None:
         ({"dtype": "float32", "shape": [2**40, 2**40], "offset": 0, "nbytes": 2**82}, "more than 281474976710656"),
         ({"dtype": "float32", "shape": [0, 2**61], "offset": 0, "nbytes": 0}, "more than 281474976710656"),
         ({"dtype": "float32", "shape": [2**20, 2**20], "offset": 0, "nbytes": 2**42}, "run past the data section"),
-        ({"dtype": "float32", "shape": [2**40, 2**40], "offset": 0, "nbytes": 16}, "needs 4835703278458516698824704 bytes"),
+        (
+            {"dtype": "float32", "shape": [2**40, 2**40], "offset": 0, "nbytes": 16},
+            "needs 4835703278458516698824704 bytes",
+        ),
         ({"dtype": "float32", "shape": [4], "offset": 10**12, "nbytes": 16}, "run past the data section"),
         ({"dtype": "float99", "shape": [4], "offset": 0, "nbytes": 16}, "unknown dtype 'float99'"),
         ({"dtype": "float32", "shape": [-4], "offset": 0, "nbytes": 16}, "bad shape"),
@@ -99,8 +106,10 @@ def test_hostile_headers(tmp_path, entry, message) -> None:
 
 
 def test_overlapping_tensors(tmp_path) -> None:
-    table = {"a": {"dtype": "float32", "shape": [8], "offset": 0, "nbytes": 32},
-             "b": {"dtype": "float32", "shape": [8], "offset": 16, "nbytes": 32}}
+    table = {
+        "a": {"dtype": "float32", "shape": [8], "offset": 0, "nbytes": 32},
+        "b": {"dtype": "float32", "shape": [8], "offset": 16, "nbytes": 32},
+    }
     with pytest.raises(SerializationError, match="overlap at data offset 16"):
         _load(tmp_path, _with_header({"tensors": table}))
 
@@ -122,13 +131,13 @@ def test_fuzz_mutated_files_only_raise_serialization_error(tmp_path, data) -> No
             at = data.draw(st.integers(0, len(content) - 1))
             content[at] ^= data.draw(st.integers(1, 255))
         elif kind == "truncate":
-            del content[data.draw(st.integers(0, len(content))):]
+            del content[data.draw(st.integers(0, len(content))) :]
         elif kind == "insert":
             at = data.draw(st.integers(0, len(content)))
             content[at:at] = data.draw(st.binary(min_size=1, max_size=16))
         elif len(content) >= 8:
             at = data.draw(st.integers(0, len(content) - 8))
-            content[at:at + 8] = struct.pack("<Q", data.draw(st.sampled_from([0, 1, 2**31, 2**63, 2**64 - 1])))
+            content[at : at + 8] = struct.pack("<Q", data.draw(st.sampled_from([0, 1, 2**31, 2**63, 2**64 - 1])))
     try:
         _load(tmp_path, bytes(content))
     except SerializationError:

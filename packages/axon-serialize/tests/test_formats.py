@@ -8,8 +8,15 @@ import math
 import ml_dtypes
 import numpy as np
 import pytest
+
 from axon_serialize import (
-    SerializationError, load_json, load_safetensors, load_state_dict, save_json, save_safetensors, save_state_dict,
+    SerializationError,
+    load_json,
+    load_safetensors,
+    load_state_dict,
+    save_json,
+    save_safetensors,
+    save_state_dict,
 )
 from axon_tensor import from_numpy
 
@@ -33,8 +40,19 @@ def _sample(dtype) -> np.ndarray:
     return values
 
 
-DTYPES = [np.bool_, np.uint8, np.int8, np.int16, np.int32, np.int64, np.float16, ml_dtypes.bfloat16,
-          np.float32, np.float64, np.complex64]
+DTYPES = [
+    np.bool_,
+    np.uint8,
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.float16,
+    ml_dtypes.bfloat16,
+    np.float32,
+    np.float64,
+    np.complex64,
+]
 
 
 def _same_bits(a: np.ndarray, b: np.ndarray) -> None:
@@ -51,8 +69,11 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> None:
 @pytest.mark.parametrize("suffix", [".safetensors", ".json", ".axon"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 def test_round_trip_is_exact(tmp_path, suffix, dtype) -> None:
-    arrays = {"layer.weight": _sample(dtype), "scalar": _sample(dtype).reshape(-1)[:1].reshape(()),
-              "empty": np.zeros((0, 3), dtype=dtype)}
+    arrays = {
+        "layer.weight": _sample(dtype),
+        "scalar": _sample(dtype).reshape(-1)[:1].reshape(()),
+        "empty": np.zeros((0, 3), dtype=dtype),
+    }
     path = tmp_path / f"state{suffix}"
     save_state_dict({k: from_numpy(v) for k, v in arrays.items()}, path)
     loaded = load_state_dict(path)
@@ -80,15 +101,24 @@ def test_json_is_readable_and_exact_for_float32(tmp_path) -> None:
 
 def test_json_rejects_wrong_value_count(tmp_path) -> None:
     path = tmp_path / "bad.json"
-    path.write_text(json.dumps({"format": "axon-state-dict", "version": 1,
-                                "tensors": {"w": {"dtype": "float32", "shape": [2, 2], "values": [1, 2, 3]}}}))
+    path.write_text(
+        json.dumps(
+            {
+                "format": "axon-state-dict",
+                "version": 1,
+                "tensors": {"w": {"dtype": "float32", "shape": [2, 2], "values": [1, 2, 3]}},
+            }
+        )
+    )
     with pytest.raises(SerializationError, match=r"'w'.*needs 4 values, found 3"):
         load_json(path)
 
 
 def test_json_rejects_unknown_dtype_and_garbage(tmp_path) -> None:
     path = tmp_path / "bad.json"
-    path.write_text(json.dumps({"format": "axon-state-dict", "tensors": {"w": {"dtype": "float128", "shape": [1], "values": [1]}}}))
+    path.write_text(
+        json.dumps({"format": "axon-state-dict", "tensors": {"w": {"dtype": "float128", "shape": [1], "values": [1]}}})
+    )
     with pytest.raises(SerializationError, match="unknown dtype 'float128'"):
         load_json(path)
     path.write_text("{not json")
@@ -126,7 +156,11 @@ def test_nan_and_inf_survive_json(tmp_path) -> None:
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".json", ".axon"])
 def test_empty_tensors_with_wide_dimensions_round_trip(tmp_path, suffix) -> None:
-    state = {"w": np.ones((2, 2), np.float32), "mask": np.zeros((0, 1024), np.float32), "e": np.zeros((4096, 0), np.int64)}
+    state = {
+        "w": np.ones((2, 2), np.float32),
+        "mask": np.zeros((0, 1024), np.float32),
+        "e": np.zeros((4096, 0), np.int64),
+    }
     save_state_dict({k: from_numpy(v) for k, v in state.items()}, tmp_path / f"m{suffix}")
     loaded = load_state_dict(tmp_path / f"m{suffix}")
     for name, array in state.items():

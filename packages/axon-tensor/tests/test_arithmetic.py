@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import operator
 
-import axon_tensor as at
 import numpy as np
 import pytest
+
+import axon_tensor as at
 from axon_core import DTypeError, ShapeError
 
 torch = pytest.importorskip("torch")
@@ -90,7 +91,9 @@ def test_operators_floordiv_mod() -> None:
     assert_matches(7 % (a + 10), 7 % (ta + 10))
 
 
-@pytest.mark.parametrize("fn", [lambda a, b: a // b, lambda a, b: a % b, at.fmod, lambda a, b: at.div(a, b, rounding_mode="trunc")])
+@pytest.mark.parametrize(
+    "fn", [lambda a, b: a // b, lambda a, b: a % b, at.fmod, lambda a, b: at.div(a, b, rounding_mode="trunc")]
+)
 def test_integer_division_by_zero_raises(fn: object) -> None:
     a = at.tensor([3, 4])
     with pytest.raises(ZeroDivisionError, match="division by zero"):
@@ -187,7 +190,9 @@ def test_non_contiguous_zero_d_and_empty() -> None:
     np.testing.assert_array_equal((sliced - 1).numpy(), base[:, ::2] - 1)
     scalar = at.tensor(2.0)
     assert (scalar + scalar).shape == () and (scalar * 3).item() == 6.0
-    assert_matches(at.tensor(3, dtype="int32") * at.tensor([1.5]), torch.tensor(3, dtype=torch.int32) * torch.tensor([1.5]))
+    assert_matches(
+        at.tensor(3, dtype="int32") * at.tensor([1.5]), torch.tensor(3, dtype=torch.int32) * torch.tensor([1.5])
+    )
     empty = at.zeros(0, 3)
     assert (empty + at.ones(3)).shape == (0, 3)
     assert (empty / 2).shape == (0, 3)

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import operator
 
-import axon_tensor as at
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from axon_core import ShapeError
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import axon_tensor as at
+from axon_core import ShapeError
 
 OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "maximum": np.maximum}
 AXON_OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "maximum": at.maximum}
 
 
 @settings(max_examples=60, deadline=None)
-@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4), op=st.sampled_from(sorted(OPS)), data=st.data())
+@given(
+    shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4),
+    op=st.sampled_from(sorted(OPS)),
+    data=st.data(),
+)
 def test_broadcast_matches_numpy(shapes, op: str, data) -> None:
     left_shape, right_shape = shapes.input_shapes
     left = data.draw(hnp.arrays(np.float64, left_shape, elements=st.floats(-1e3, 1e3)))
@@ -29,7 +34,11 @@ def test_broadcast_matches_numpy(shapes, op: str, data) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=2, max_side=5), axis=st.integers(0, 3), extra=st.integers(1, 3))
+@given(
+    shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=2, max_side=5),
+    axis=st.integers(0, 3),
+    extra=st.integers(1, 3),
+)
 def test_incompatible_shapes_raise_shape_error(shape, axis: int, extra: int) -> None:
     axis = axis % len(shape)
     other = list(shape)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import operator
 
-import axon_tensor as at
 import numpy as np
 import pytest
+
+import axon_tensor as at
 from axon_core import DTypeError, ShapeError
 
 torch = pytest.importorskip("torch")
@@ -30,7 +31,10 @@ OPS = [operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator
 
 
 @pytest.mark.parametrize("op", OPS, ids=lambda f: f.__name__)
-@pytest.mark.parametrize("left,right", [("float32", "float32"), ("int64", "float32"), ("int32", "int8"), ("float16", "bfloat16"), ("bool", "int64")])
+@pytest.mark.parametrize(
+    "left,right",
+    [("float32", "float32"), ("int64", "float32"), ("int32", "int8"), ("float16", "bfloat16"), ("bool", "int64")],
+)
 def test_comparison_operators(op, left: str, right: str) -> None:
     finite = np.nan_to_num(VALUES, nan=0.0, posinf=7, neginf=-7)
     a, ta = pair(finite if "int" in left or left == "bool" else VALUES, left)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import axon_tensor as at
 import numpy as np
 import pytest
+
+import axon_tensor as at
 from axon_core import DTypeError, get_default_dtype
 
 torch = pytest.importorskip("torch")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from axon_core import DTypeError
 
 import axon_tensor as at
+from axon_core import DTypeError
 
 
 def test_numpy_from_axon_shares_memory():
@@ -55,7 +55,9 @@ def test_torch_round_trip_shares_memory():
     np.testing.assert_array_equal(y.numpy(), source.numpy())
 
 
-@pytest.mark.parametrize("dtype", ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64", "complex64"])
+@pytest.mark.parametrize(
+    "dtype", ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64", "complex64"]
+)
 def test_torch_dtypes(dtype):
     torch = pytest.importorskip("torch")
     t = torch.ones(3, dtype=getattr(torch, dtype))

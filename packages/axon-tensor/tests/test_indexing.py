@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from axon_core import DTypeError, ShapeError
 
 import axon_tensor as at
+from axon_core import DTypeError, ShapeError
 
 
 def arange(*shape: int, dtype: str = "float32") -> tuple[at.Tensor, np.ndarray]:
@@ -25,8 +25,20 @@ def check_get(x: at.Tensor, ref: np.ndarray, index, ref_index=None) -> at.Tensor
 class TestGetitemBasic:
     @pytest.mark.parametrize(
         "index",
-        [0, -1, slice(1, 3), slice(None, None, 2), (1, 2), (slice(None), 1), (Ellipsis, 0), (None, 1),
-         (1, None, slice(0, 2)), (Ellipsis, None), (slice(5, 9),), ()],
+        [
+            0,
+            -1,
+            slice(1, 3),
+            slice(None, None, 2),
+            (1, 2),
+            (slice(None), 1),
+            (Ellipsis, 0),
+            (None, 1),
+            (1, None, slice(0, 2)),
+            (Ellipsis, None),
+            (slice(5, 9),),
+            (),
+        ],
     )
     def test_basic_is_view(self, index):
         x, ref = arange(3, 4)
@@ -90,7 +102,7 @@ class TestGetitemAdvanced:
             (1, [0, 3]),
             ([0, 2], slice(1, 3)),
             (Ellipsis, [1]),
-            ([], ),
+            ([],),
         ],
     )
     def test_integer_arrays(self, index):
@@ -104,7 +116,12 @@ class TestGetitemAdvanced:
         x, ref = arange(2, 3, 4)
         idx = np.array([[1, 0], [2, 2]])
         check_get(x, ref, (slice(None), at.tensor(idx)), (slice(None), idx))
-        check_get(x, ref, (at.tensor([1, 0]), slice(None), at.tensor([3, 2])), (np.array([1, 0]), slice(None), np.array([3, 2])))
+        check_get(
+            x,
+            ref,
+            (at.tensor([1, 0]), slice(None), at.tensor([3, 2])),
+            (np.array([1, 0]), slice(None), np.array([3, 2])),
+        )
         mask = ref % 3 == 0
         check_get(x, ref, at.tensor(mask), mask)
         row_mask = np.array([True, False])
@@ -184,7 +201,9 @@ class TestIndexOps:
         np.testing.assert_array_equal(at.gather(x, 0, at.tensor(idx0)).numpy(), np.take_along_axis(ref, idx0, 0))
         # index smaller than input in the other dims, and a transposed input
         small = np.array([[1], [0]])
-        np.testing.assert_array_equal(x.t().gather(-1, at.tensor(small)).numpy(), np.take_along_axis(ref.T[:2, :1 + 2], small, 1))
+        np.testing.assert_array_equal(
+            x.t().gather(-1, at.tensor(small)).numpy(), np.take_along_axis(ref.T[:2, : 1 + 2], small, 1)
+        )
         with pytest.raises(IndexError, match="out of bounds"):
             x.gather(1, at.tensor([[4]]))
         with pytest.raises(IndexError):
@@ -266,7 +285,9 @@ class TestIndexOps:
         x.t().masked_fill_(at.tensor(np.array([[True, False]] * 3)), 9.0)
         ref.T[:, 0] = 9.0
         np.testing.assert_array_equal(x.numpy(), ref)
-        np.testing.assert_array_equal(x.masked_select(at.tensor(mask)).numpy(), np.broadcast_to(ref, (2, 3))[np.broadcast_to(mask, (2, 3))])
+        np.testing.assert_array_equal(
+            x.masked_select(at.tensor(mask)).numpy(), np.broadcast_to(ref, (2, 3))[np.broadcast_to(mask, (2, 3))]
+        )
         with pytest.raises(DTypeError):
             x.masked_fill(at.tensor([1, 0, 1]), 0.0)
         with pytest.raises(ShapeError):

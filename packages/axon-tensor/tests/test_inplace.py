@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import axon_tensor as at
 import numpy as np
 import pytest
+
+import axon_tensor as at
 from axon_core import DTypeError, ShapeError
 
 torch = pytest.importorskip("torch")
@@ -21,10 +22,16 @@ def assert_same(ours, ref, tol=1e-6):
 
 
 BINARY = [
-    ("add_", lambda o: (o,), {}), ("add_", lambda o: (o,), {"alpha": 2}), ("sub_", lambda o: (o,), {}),
-    ("mul_", lambda o: (o,), {}), ("div_", lambda o: (o,), {}), ("pow_", lambda o: (2,), {}),
-    ("addcmul_", lambda o: (o, o), {"value": 0.5}), ("addcdiv_", lambda o: (o, o + 3), {"value": 2}),
-    ("lerp_", lambda o: (o, 0.25), {}), ("clamp_", lambda o: (-0.5, 0.5), {}),
+    ("add_", lambda o: (o,), {}),
+    ("add_", lambda o: (o,), {"alpha": 2}),
+    ("sub_", lambda o: (o,), {}),
+    ("mul_", lambda o: (o,), {}),
+    ("div_", lambda o: (o,), {}),
+    ("pow_", lambda o: (2,), {}),
+    ("addcmul_", lambda o: (o, o), {"value": 0.5}),
+    ("addcdiv_", lambda o: (o, o + 3), {"value": 2}),
+    ("lerp_", lambda o: (o, 0.25), {}),
+    ("clamp_", lambda o: (-0.5, 0.5), {}),
 ]
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from axon_core import ShapeError
 
 import axon_tensor as at
+from axon_core import ShapeError
 
 
 def rand(*shape: int, dtype: str = "float32", seed: int = 0) -> np.ndarray:

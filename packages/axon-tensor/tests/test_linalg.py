@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import axon_tensor as at
 import numpy as np
 import pytest
+
+import axon_tensor as at
 from axon_core import DTypeError, ShapeError
 
 torch = pytest.importorskip("torch")
@@ -25,8 +26,17 @@ def assert_matches(ours, ref, tol=1e-10):
 
 
 MATMUL_SHAPES = [
-    ((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)), ((5, 2, 3), (3, 4)), ((3,), (5, 3, 4)),
-    ((5, 2, 3), (5, 3, 4)), ((1, 2, 3), (6, 3, 4)), ((2, 1, 2, 3), (4, 3, 2)), ((5, 2, 3), (3,)), ((0, 3), (3, 2)),
+    ((3,), (3,)),
+    ((2, 3), (3,)),
+    ((3,), (3, 4)),
+    ((2, 3), (3, 4)),
+    ((5, 2, 3), (3, 4)),
+    ((3,), (5, 3, 4)),
+    ((5, 2, 3), (5, 3, 4)),
+    ((1, 2, 3), (6, 3, 4)),
+    ((2, 1, 2, 3), (4, 3, 2)),
+    ((5, 2, 3), (3,)),
+    ((0, 3), (3, 2)),
     ((2, 0), (0, 3)),
 ]
 
@@ -39,7 +49,10 @@ def test_matmul_shapes(left, right) -> None:
     assert_matches(at.matmul(a, b), torch.matmul(ta, tb))
 
 
-@pytest.mark.parametrize("dtype,tol", [("float32", 1e-5), ("float16", 5e-3), ("bfloat16", 5e-2), ("int64", 0), ("int32", 0), ("complex64", 1e-5)])
+@pytest.mark.parametrize(
+    "dtype,tol",
+    [("float32", 1e-5), ("float16", 5e-3), ("bfloat16", 5e-2), ("int64", 0), ("int32", 0), ("complex64", 1e-5)],
+)
 def test_matmul_dtypes(dtype: str, tol: float) -> None:
     if dtype == "complex64":
         values = RNG.standard_normal((2, 3)) + 1j * RNG.standard_normal((2, 3))
@@ -81,7 +94,10 @@ def test_add_variants() -> None:
     assert_matches(at.addmm(c, a, b), torch.addmm(tc, ta, tb))
     assert_matches(at.addmm(c, a, b, beta=0.5, alpha=2.0), torch.addmm(tc, ta, tb, beta=0.5, alpha=2.0))
     nan_c = at.full((2, 4), float("nan"), dtype="float64")
-    assert_matches(at.addmm(nan_c, a, b, beta=0), torch.addmm(torch.full((2, 4), float("nan"), dtype=torch.float64), ta, tb, beta=0))
+    assert_matches(
+        at.addmm(nan_c, a, b, beta=0),
+        torch.addmm(torch.full((2, 4), float("nan"), dtype=torch.float64), ta, tb, beta=0),
+    )
     bias, tbias = pair((4,))
     assert_matches(at.addmm(bias, a, b), torch.addmm(tbias, ta, tb))
     x, tx = pair((5, 2, 3))
@@ -116,10 +132,19 @@ def test_tensordot(dims) -> None:
 
 
 EINSUM_CASES = [
-    ("ij,jk->ik", [(2, 3), (3, 4)]), ("bij,bjk->bik", [(5, 2, 3), (5, 3, 4)]), ("ii->i", [(3, 3)]), ("ii", [(3, 3)]),
-    ("ij->ji", [(2, 3)]), ("i,j->ij", [(2,), (3,)]), ("...ij,...jk->...ik", [(2, 5, 2, 3), (5, 3, 4)]),
-    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]), ("bhqd,bhkd->bhqk", [(2, 3, 4, 8), (2, 3, 6, 8)]), ("i,i", [(4,), (4,)]),
-    ("ijk", [(2, 3, 4)]), ("ab,ab->", [(30, 40), (30, 40)]), ("bij,jk->bik", [(4, 30, 40), (40, 50)]),
+    ("ij,jk->ik", [(2, 3), (3, 4)]),
+    ("bij,bjk->bik", [(5, 2, 3), (5, 3, 4)]),
+    ("ii->i", [(3, 3)]),
+    ("ii", [(3, 3)]),
+    ("ij->ji", [(2, 3)]),
+    ("i,j->ij", [(2,), (3,)]),
+    ("...ij,...jk->...ik", [(2, 5, 2, 3), (5, 3, 4)]),
+    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]),
+    ("bhqd,bhkd->bhqk", [(2, 3, 4, 8), (2, 3, 6, 8)]),
+    ("i,i", [(4,), (4,)]),
+    ("ijk", [(2, 3, 4)]),
+    ("ab,ab->", [(30, 40), (30, 40)]),
+    ("bij,jk->bik", [(4, 30, 40), (40, 50)]),
 ]
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import axon_tensor as at
 import numpy as np
+
+import axon_tensor as at
 from axon_core import get_default_device
 
 # New tensors go to the default device (cuda-sim under `make test-sim`).

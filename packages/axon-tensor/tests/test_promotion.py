@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import itertools
 
-import axon_tensor as at
 import numpy as np
 import pytest
+
+import axon_tensor as at
 from axon_core import ALL_DTYPES
 
 torch = pytest.importorskip("torch")
@@ -43,12 +44,16 @@ def test_numpy_scalars_count_as_python_scalars() -> None:
     assert (at.ones(2, dtype="int32") + np.int64(3)).dtype.name == "int32"
 
 
-CAST_VALUES = np.array([0.1, 1.0039063, 1.0078125, -2.5, 65504.0, 65520.0, 1e-8, 3.4e38, -np.inf, np.nan, 1.5, 2.5, -0.0])
+CAST_VALUES = np.array(
+    [0.1, 1.0039063, 1.0078125, -2.5, 65504.0, 65520.0, 1e-8, 3.4e38, -np.inf, np.nan, 1.5, 2.5, -0.0]
+)
 
 
 @pytest.mark.parametrize("target", ["float16", "bfloat16", "float32", "int32", "int64", "uint8", "bool"])
 def test_casts_round_like_torch(target: str) -> None:
-    values = CAST_VALUES if target in ("float16", "bfloat16", "float32", "bool") else np.array([0.9, -1.7, 2.5, 100.2, 0.0])
+    values = (
+        CAST_VALUES if target in ("float16", "bfloat16", "float32", "bool") else np.array([0.9, -1.7, 2.5, 100.2, 0.0])
+    )
     if target == "uint8":
         values = np.abs(values)
     ours = at.tensor(values, dtype="float64").to(target)

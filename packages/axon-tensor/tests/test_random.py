@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-import axon_tensor as at
 import numpy as np
+
+import axon_tensor as at
 
 
 def test_same_seed_same_values() -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import axon_tensor as at
 import numpy as np
 import pytest
+
+import axon_tensor as at
 from axon_core import DTypeError
 
 torch = pytest.importorskip("torch")
@@ -99,7 +100,10 @@ def test_max_min_arg_with_dim(dtype: str, dim: int, keepdim: bool) -> None:
     for name in ("argmax", "argmin"):
         if dtype != "int32":
             assert_matches(getattr(at, name)(a, dim, keepdim), getattr(torch, name)(ta, dim, keepdim))
-    assert_matches(at.argmax(a.to("float64") if dtype == "bfloat16" else a), torch.argmax(ta.double() if dtype == "bfloat16" else ta))
+    assert_matches(
+        at.argmax(a.to("float64") if dtype == "bfloat16" else a),
+        torch.argmax(ta.double() if dtype == "bfloat16" else ta),
+    )
 
 
 def test_max_without_dim_and_nan() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from axon_core import DTypeError
 
 import axon_tensor as at
+from axon_core import DTypeError
 
 NAN = float("nan")
 

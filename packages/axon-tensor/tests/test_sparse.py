@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from axon_core import DTypeError, ShapeError
 
 import axon_tensor as at
+from axon_core import DTypeError, ShapeError
 
 
 def random_coo(shape: tuple[int, ...], nnz: int, seed: int = 0, duplicates: bool = True):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import axon_tensor as at
+import math
+
 import numpy as np
 import pytest
+
+import axon_tensor as at
 from axon_core import DTypeError
 
 torch = pytest.importorskip("torch")
@@ -28,19 +31,53 @@ def assert_matches(ours, ref, tol=1e-6):
         np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol, equal_nan=True)
 
 
-FLOAT_FUNCS = [
-    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "reciprocal", "sin", "cos", "tan",
-    "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "erf", "erfc", "sigmoid",
-]
+# name -> the function in float64 NumPy (C99 Annex F values at NaN and ±inf): the oracle at the
+# non-finite inputs. PyTorch's vectorised kernels (SLEEF, per-ISA code in ATen's vec256/vec512, oneDNN)
+# are not a reliable oracle there: their answer on NaN/±inf can depend on the CPU and on whether a
+# value lands in a vector body or the scalar tail (F.gelu(+inf) is NaN on AVX-512 machines, #10).
+# Finite inputs, including the ±0 and 1 whose results are infinite, are compared with torch.
+FLOAT_FUNCS = {
+    "exp": np.exp,
+    "exp2": np.exp2,
+    "expm1": np.expm1,
+    "log": np.log,
+    "log2": np.log2,
+    "log10": np.log10,
+    "log1p": np.log1p,
+    "sqrt": np.sqrt,
+    "rsqrt": lambda x: 1 / np.sqrt(x),
+    "reciprocal": np.reciprocal,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "asin": np.arcsin,
+    "acos": np.arccos,
+    "atan": np.arctan,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "tanh": np.tanh,
+    "asinh": np.arcsinh,
+    "acosh": np.arccosh,
+    "atanh": np.arctanh,
+    "erf": np.vectorize(math.erf),
+    "erfc": np.vectorize(math.erfc),
+    "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+}
 
 
 @pytest.mark.parametrize("dtype", list(TOL))
 @pytest.mark.parametrize("name", FLOAT_FUNCS)
 def test_float_functions(name: str, dtype: str) -> None:
-    a, ta = pair(EDGE, dtype)
-    ours = getattr(at, name)(a)
-    assert_matches(ours, getattr(torch, name)(ta), TOL[dtype])
-    assert_matches(getattr(a, name)(), getattr(torch, name)(ta), TOL[dtype])
+    """Finite edge values against torch; NaN and ±inf against float64 NumPy (see FLOAT_FUNCS)."""
+    finite = np.isfinite(EDGE)
+    expected = np.empty(EDGE.shape)
+    with np.errstate(all="ignore"):
+        expected[~finite] = FLOAT_FUNCS[name](EDGE[~finite])
+    expected[finite] = getattr(torch, name)(torch.tensor(EDGE[finite]).to(getattr(torch, dtype))).double().numpy()
+    a = at.tensor(EDGE).to(dtype)
+    for ours in (getattr(at, name)(a), getattr(a, name)()):
+        assert ours.dtype.name == dtype and tuple(ours.shape) == EDGE.shape
+        np.testing.assert_allclose(ours.to("float64").numpy(), expected, rtol=TOL[dtype], atol=TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", ["bool", "uint8", "int8", "int32", "int64"])
@@ -53,7 +90,11 @@ def test_integer_inputs_become_default_float(name: str, dtype: str) -> None:
 @pytest.mark.parametrize("dtype", ["int8", "int32", "int64", "float16", "float32", "float64"])
 @pytest.mark.parametrize("name", ["abs", "neg", "sign", "square", "floor", "ceil", "round", "trunc"])
 def test_dtype_preserving(name: str, dtype: str) -> None:
-    values = np.array([-7, -2, 0, 3, 9]) if "int" in dtype else np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.7, np.nan, -np.inf])
+    values = (
+        np.array([-7, -2, 0, 3, 9])
+        if "int" in dtype
+        else np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.7, np.nan, -np.inf])
+    )
     a, ta = pair(values, dtype)
     assert_matches(getattr(at, name)(a), getattr(torch, name)(ta))
 
@@ -83,7 +124,9 @@ def test_frac_logit_nan_to_num(dtype: str) -> None:
     assert_matches(at.logit(a), torch.logit(ta), tol)
     assert_matches(at.logit(a, eps=0.1), torch.logit(ta, eps=0.1), tol)
     assert_matches(at.nan_to_num(a), torch.nan_to_num(ta), tol)
-    assert_matches(at.nan_to_num(a, nan=1.5, posinf=9.0, neginf=-9.0), torch.nan_to_num(ta, nan=1.5, posinf=9.0, neginf=-9.0), tol)
+    assert_matches(
+        at.nan_to_num(a, nan=1.5, posinf=9.0, neginf=-9.0), torch.nan_to_num(ta, nan=1.5, posinf=9.0, neginf=-9.0), tol
+    )
 
 
 def test_nan_to_num_bfloat16_and_ints() -> None:
@@ -96,8 +139,14 @@ def test_nan_to_num_bfloat16_and_ints() -> None:
 @pytest.mark.parametrize("dtype", ["int32", "float16", "bfloat16", "float32", "float64"])
 @pytest.mark.parametrize("name", ["isnan", "isinf", "isposinf", "isneginf", "isfinite", "signbit"])
 def test_predicates(name: str, dtype: str) -> None:
+    """Against torch, but signbit against NumPy on the float64 inputs: torch's float64 -> bfloat16 cast
+    sets the sign bit of NaN in its vector body (16 lanes on AVX2) and not in its scalar tail, so the
+    sign of the NaN torch holds depends on the NaN's position and the CPU; the NaN put in is +NaN."""
     values = np.array([-3, 0, 5]) if dtype == "int32" else EDGE
     a, ta = pair(values, dtype)
+    if name == "signbit":
+        np.testing.assert_array_equal(at.signbit(a).numpy(), np.signbit(values))
+        return
     assert_matches(getattr(at, name)(a), getattr(torch, name)(ta))
 
 

@@ -48,7 +48,10 @@ def index_expressions(draw, shape: tuple[int, ...], allow_advanced: bool = True)
 
 
 def _np_index(index):
-    return tuple(np.asarray(i, dtype=np.int64 if not (i and isinstance(i[0], bool)) else bool) if isinstance(i, list) else i for i in index)
+    return tuple(
+        np.asarray(i, dtype=np.int64 if not (i and isinstance(i[0], bool)) else bool) if isinstance(i, list) else i
+        for i in index
+    )
 
 
 def _n_advanced(index) -> int:
@@ -89,7 +92,7 @@ def test_setitem_matches_numpy(data, shape):
     except IndexError:
         return
     # A value of a trailing part of the target shape exercises broadcasting.
-    trailing = target_shape[data.draw(st.integers(0, len(target_shape))):]
+    trailing = target_shape[data.draw(st.integers(0, len(target_shape))) :]
     value = np.random.default_rng(len(index)).standard_normal(trailing).astype(np.float32)
     x = at.tensor(ref)
     x[index] = at.tensor(value)
@@ -97,7 +100,9 @@ def test_setitem_matches_numpy(data, shape):
     np.testing.assert_array_equal(x.numpy(), ref)
 
 
-view_ops = st.sampled_from(["transpose", "permute", "unsqueeze", "squeeze", "narrow", "select", "flatten", "view", "expand", "slice"])
+view_ops = st.sampled_from(
+    ["transpose", "permute", "unsqueeze", "squeeze", "narrow", "select", "flatten", "view", "expand", "slice"]
+)
 
 
 def apply_view(op: str, x: at.Tensor, ref: np.ndarray, draw):
@@ -126,7 +131,9 @@ def apply_view(op: str, x: at.Tensor, ref: np.ndarray, draw):
     if op == "flatten" and nd:
         s = draw(st.integers(0, nd - 1))
         e = draw(st.integers(s, nd - 1))
-        return x.flatten(s, e), ref.reshape(ref.shape[:s] + (-1 if ref.size else int(np.prod(ref.shape[s:e + 1])),) + ref.shape[e + 1:])
+        return x.flatten(s, e), ref.reshape(
+            ref.shape[:s] + (-1 if ref.size else int(np.prod(ref.shape[s : e + 1])),) + ref.shape[e + 1 :]
+        )
     if op == "view" and x.is_contiguous():
         return x.view(-1), ref.reshape(-1)
     if op == "expand" and nd and 1 in ref.shape:

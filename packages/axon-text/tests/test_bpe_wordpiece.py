@@ -10,8 +10,15 @@ CORPUS = [
     "ma-nu-ba-lum-a-sur šar-ru a-na šar-ri",
 ] * 30
 PROBES = [
-    "the lowest newer fox", "", "  leading and trailing  ", "naïve café", "😀👍🏽", "x" * 300,
-    "supercalifragilisticexpialidocious", "line\nbreak\r\nwindows", "日本語",
+    "the lowest newer fox",
+    "",
+    "  leading and trailing  ",
+    "naïve café",
+    "😀👍🏽",
+    "x" * 300,
+    "supercalifragilisticexpialidocious",
+    "line\nbreak\r\nwindows",
+    "日本語",
 ]
 
 

@@ -3,8 +3,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from axon_core import ShapeError
 
+from axon_core import ShapeError
 from axon_text import CharTokenizer, Tokenizer, Vocab, WordTokenizer
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]

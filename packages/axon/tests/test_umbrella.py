@@ -34,9 +34,10 @@ def test_top_level_names_compute_like_numpy() -> None:
 
 
 def test_top_level_functions_record_gradients_for_variables() -> None:
+    import pytest
+
     import axon
     import axon_tensor
-    import pytest
 
     x_values, w_values = np.array([1.0, -2.0, 3.0], np.float32), np.array([0.5, 0.25, 2.0], np.float32)
     x = axon.Variable(axon.tensor(x_values), requires_grad=True)

@@ -12,6 +12,7 @@ import collections.abc
 from typing import Any, Sequence
 
 import numpy as np
+
 from axon_core import ShapeError, promote_types
 from axon_tensor import Tensor, from_numpy, tensor
 from axon_tensor.tensor import check_same_device, wrap
@@ -23,8 +24,7 @@ _BAD_NUMPY_KINDS = "SaUO"
 
 def _type_error(found: Any) -> TypeError:
     return TypeError(
-        "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
-        f"found {found}"
+        f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {found}"
     )
 
 

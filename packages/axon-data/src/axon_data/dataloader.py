@@ -75,7 +75,9 @@ class DataLoader(Generic[T]):
             raise ValueError(f"DataLoader: prefetch_factor must be >= 1, got {prefetch_factor}")
         if persistent_workers and num_workers == 0:
             raise ValueError("DataLoader: persistent_workers needs num_workers > 0")
-        if batch_size is not None and (not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0):
+        if batch_size is not None and (
+            not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0
+        ):
             raise ValueError(f"DataLoader: batch_size must be a positive int or None, got {batch_size!r}")
 
         self.dataset = dataset
@@ -111,7 +113,9 @@ class DataLoader(Generic[T]):
         self.drop_last = bool(drop_last)
         self.sampler = sampler
         self.batch_sampler = batch_sampler
-        self.collate_fn = collate_fn if collate_fn is not None else (default_collate if self._auto_collation else default_convert)
+        self.collate_fn = (
+            collate_fn if collate_fn is not None else (default_collate if self._auto_collation else default_convert)
+        )
 
         self._iterator: Any = None
         self._num_yielded = 0
@@ -144,7 +148,9 @@ class DataLoader(Generic[T]):
             if resume.get("sampler") is not None:
                 sampler = self._stateful_sampler()
                 if sampler is None:
-                    raise ValueError("DataLoader.load_state_dict(): the state holds a sampler state but this loader's sampler keeps none")
+                    raise ValueError(
+                        "DataLoader.load_state_dict(): the state holds a sampler state but this loader's sampler keeps none"
+                    )
                 # The sampler replays the whole epoch; the loader skips the consumed batches itself.
                 sampler.load_state_dict({**resume["sampler"], "consumed": 0})
         # Drawn for every epoch, with or without workers (as PyTorch does), so the shuffled order
@@ -207,7 +213,9 @@ class _SingleProcessIterator:
     def __init__(self, loader: DataLoader[Any]) -> None:
         self._loader = loader
         self._indices, skip = loader._begin_epoch()
-        self._fetcher = make_fetcher(loader.dataset, loader._is_iterable, loader._auto_collation, loader.collate_fn, loader.drop_last)
+        self._fetcher = make_fetcher(
+            loader.dataset, loader._is_iterable, loader._auto_collation, loader.collate_fn, loader.drop_last
+        )
         self._skip(skip)
 
     def _skip(self, count: int) -> None:
@@ -296,8 +304,17 @@ class _MultiProcessIterator:
             process = context.Process(
                 target=worker_loop,
                 args=(
-                    loader.dataset, loader._is_iterable, loader._auto_collation, loader.collate_fn, loader.drop_last,
-                    index_queue, writer, worker_id, n, loader._base_seed + worker_id, loader.worker_init_fn,  # type: ignore[operator]
+                    loader.dataset,
+                    loader._is_iterable,
+                    loader._auto_collation,
+                    loader.collate_fn,
+                    loader.drop_last,
+                    index_queue,
+                    writer,
+                    worker_id,
+                    n,
+                    loader._base_seed + worker_id,
+                    loader.worker_init_fn,  # type: ignore[operator]
                 ),
                 daemon=True,
             )
@@ -366,7 +383,9 @@ class _MultiProcessIterator:
         ready = multiprocessing.connection.wait(conns + [w.sentinel for w in self._workers], timeout=timeout)
         if not ready:
             self._shutdown()
-            raise RuntimeError(f"DataLoader timed out after {self._loader.timeout} s waiting for a batch from its workers")
+            raise RuntimeError(
+                f"DataLoader timed out after {self._loader.timeout} s waiting for a batch from its workers"
+            )
         messages = []
         for conn in conns:
             if conn in ready or conn.poll():
@@ -381,7 +400,9 @@ class _MultiProcessIterator:
         if not messages:
             for worker_id, w in enumerate(self._workers):
                 if not w.is_alive():
-                    message = f"DataLoader worker {worker_id} (pid {w.pid}) {_exit_description(w.exitcode)} unexpectedly"
+                    message = (
+                        f"DataLoader worker {worker_id} (pid {w.pid}) {_exit_description(w.exitcode)} unexpectedly"
+                    )
                     self._shutdown()
                     raise RuntimeError(message)
         return messages

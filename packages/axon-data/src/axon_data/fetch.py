@@ -44,7 +44,9 @@ class IterableFetcher:
         return self.collate_fn(batch)
 
 
-def make_fetcher(dataset: Any, is_iterable: bool, auto_collation: bool, collate_fn: Callable[[Any], Any], drop_last: bool) -> Any:
+def make_fetcher(
+    dataset: Any, is_iterable: bool, auto_collation: bool, collate_fn: Callable[[Any], Any], drop_last: bool
+) -> Any:
     if is_iterable:
         return IterableFetcher(dataset, auto_collation, collate_fn, drop_last)
     return MapFetcher(dataset, auto_collation, collate_fn)

@@ -11,11 +11,16 @@ from abc import ABC, abstractmethod
 from typing import Any, Generic, Iterable, Iterator, Sequence, Sized, TypeVar
 
 import numpy as np
+
 from axon_core import ShapeError
 from axon_tensor import Generator, Tensor, default_generator
 
 __all__ = [
-    "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
+    "Sampler",
+    "SequentialSampler",
+    "RandomSampler",
+    "SubsetRandomSampler",
+    "WeightedRandomSampler",
     "BatchSampler",
 ]
 
@@ -91,7 +96,9 @@ class _SeededSampler(Sampler[int], ABC):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """The next ``iter()`` replays the saved epoch's order from its ``consumed``-th index."""
         if "epoch_state" not in state or "consumed" not in state:
-            raise KeyError(f"{type(self).__name__}.load_state_dict(): expected keys 'epoch_state' and 'consumed', got {sorted(state)}")
+            raise KeyError(
+                f"{type(self).__name__}.load_state_dict(): expected keys 'epoch_state' and 'consumed', got {sorted(state)}"
+            )
         self._resume = {"epoch_state": state["epoch_state"], "consumed": int(state["consumed"])}
 
 
@@ -112,7 +119,9 @@ class RandomSampler(_SeededSampler):
         self.data_source = data_source
         self.replacement = bool(replacement)
         self._num_samples = num_samples
-        if num_samples is not None and (not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0):
+        if num_samples is not None and (
+            not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0
+        ):
             raise ValueError(f"RandomSampler: num_samples must be a positive int, got {num_samples!r}")
 
     @property

@@ -32,9 +32,7 @@ def _sizes(total: int, lengths: Sequence[float]) -> list[int]:
     return sizes
 
 
-def random_split(
-    dataset: Dataset[T], lengths: Sequence[float], generator: Generator | None = None
-) -> list[Subset[T]]:
+def random_split(dataset: Dataset[T], lengths: Sequence[float], generator: Generator | None = None) -> list[Subset[T]]:
     """Split ``dataset`` into disjoint random subsets of the given sizes (or fractions summing to 1)."""
     total = len(dataset)  # type: ignore[arg-type]
     sizes = _sizes(total, lengths)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 import numpy as np
+
 from axon_core import DTypeError, ShapeError, as_dtype
 from axon_tensor import Tensor, as_tensor, tensor
 from axon_tensor.tensor import wrap
@@ -76,7 +77,9 @@ class Normalize:
         channels = x.shape[0]
         for name, values in (("mean", self.mean), ("std", self.std)):
             if values.size not in (1, channels):
-                raise ShapeError(f"Normalize: {name} has {values.size} values for a tensor of shape {x.shape} ({channels} channels)")
+                raise ShapeError(
+                    f"Normalize: {name} has {values.size} values for a tensor of shape {x.shape} ({channels} channels)"
+                )
         stat_shape = (-1,) + (1,) * (x.ndim - 1)
         mean = tensor(self.mean.reshape(stat_shape), dtype=x.dtype, device=x.device)
         std = tensor(self.std.reshape(stat_shape), dtype=x.dtype, device=x.device)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+
 import axon_tensor
 
 from .fetch import make_fetcher
@@ -58,9 +59,8 @@ class ExceptionWrapper:
         except Exception:
             exc_type = RuntimeError
         self.exc_type = exc_type
-        self.message = (
-            f"Caught {exc_info[0].__name__} {where}.\nOriginal "
-            + "".join(traceback.format_exception(*exc_info))
+        self.message = f"Caught {exc_info[0].__name__} {where}.\nOriginal " + "".join(
+            traceback.format_exception(*exc_info)
         )
 
     def reraise(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from axon_core import ALL_DTYPES, DType, as_dtype
 from axon_tensor import Tensor, tensor
 

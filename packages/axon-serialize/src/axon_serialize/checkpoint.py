@@ -35,7 +35,9 @@ class TrainingState:
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> "TrainingState":
-        known = {k: state[k] for k in ("epoch", "step", "loss_history", "best_metric", "metric_histories") if k in state}
+        known = {
+            k: state[k] for k in ("epoch", "step", "loss_history", "best_metric", "metric_histories") if k in state
+        }
         return cls(**known)
 
 
@@ -75,10 +77,17 @@ class Checkpoint:
         if metadata.get("kind") != "checkpoint" or not isinstance(tree, dict):
             raise SerializationError(f"{path}: an axon file, but not a checkpoint (kind={metadata.get('kind')!r})")
         tensors = {name: to_tensor(array, device) for name, array in arrays.items()}
-        parts = {key: decode_tree(tree.get(key), tensors, str(path)) for key in
-                 ("model", "optimizer", "scheduler", "training", "rng", "extra")}
+        parts = {
+            key: decode_tree(tree.get(key), tensors, str(path))
+            for key in ("model", "optimizer", "scheduler", "training", "rng", "extra")
+        }
         if not isinstance(parts["model"], dict) or not isinstance(parts["training"], dict):
             raise SerializationError(f"{path}: checkpoint lacks model or training state")
-        return cls(model=parts["model"], optimizer=parts["optimizer"], scheduler=parts["scheduler"],
-                   training=TrainingState.from_dict(parts["training"]), rng=parts["rng"] or {},
-                   extra=parts["extra"] or {})
+        return cls(
+            model=parts["model"],
+            optimizer=parts["optimizer"],
+            scheduler=parts["scheduler"],
+            training=TrainingState.from_dict(parts["training"]),
+            rng=parts["rng"] or {},
+            extra=parts["extra"] or {},
+        )

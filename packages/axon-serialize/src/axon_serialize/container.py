@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from .arrays import DTYPE_BY_NAME
 from axon_core import atomic_writer
+
+from .arrays import DTYPE_BY_NAME
 from .errors import SerializationError
 
 __all__ = ["write_container", "read_container", "MAGIC", "MAX_HEADER_BYTES"]
@@ -46,20 +47,27 @@ def _aligned(n: int) -> int:
     return (n + _ALIGN - 1) // _ALIGN * _ALIGN
 
 
-def write_container(path: str | os.PathLike[str], tensors: dict[str, np.ndarray], tree: Any,
-                    metadata: dict[str, str] | None = None) -> None:
+def write_container(
+    path: str | os.PathLike[str], tensors: dict[str, np.ndarray], tree: Any, metadata: dict[str, str] | None = None
+) -> None:
     """Write ``tensors`` (host arrays) and a JSON-ready ``tree`` atomically to ``path``."""
     table: dict[str, dict[str, Any]] = {}
     cursor = 0
     for name, array in tensors.items():
-        table[name] = {"dtype": DTYPE_NAME_OF[array.dtype], "shape": list(array.shape), "offset": cursor,
-                       "nbytes": int(array.nbytes)}
+        table[name] = {
+            "dtype": DTYPE_NAME_OF[array.dtype],
+            "shape": list(array.shape),
+            "offset": cursor,
+            "nbytes": int(array.nbytes),
+        }
         cursor = _aligned(cursor + array.nbytes)
-    header = json.dumps({"tensors": table, "tree": tree, "metadata": metadata or {}}, allow_nan=False,
-                        separators=(",", ":")).encode()
+    header = json.dumps(
+        {"tensors": table, "tree": tree, "metadata": metadata or {}}, allow_nan=False, separators=(",", ":")
+    ).encode()
     data_start = _aligned(_PREFIX.size + len(header))
     digest = hashlib.sha256()
     with atomic_writer(path) as handle:
+
         def emit(chunk: bytes | memoryview) -> None:
             digest.update(chunk)
             handle.write(chunk)
@@ -105,7 +113,7 @@ def _parse(view: mmap.mmap, size: int, where: str) -> tuple[dict[str, np.ndarray
     if header_len > min(MAX_HEADER_BYTES, size - _PREFIX.size - _DIGEST):
         raise SerializationError(f"{where}: offset 12: header length {header_len} exceeds the file ({size} bytes)")
     try:
-        header = json.loads(bytes(view[_PREFIX.size:_PREFIX.size + header_len]))
+        header = json.loads(bytes(view[_PREFIX.size : _PREFIX.size + header_len]))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise SerializationError(f"{where}: offset {_PREFIX.size}: header is not valid JSON ({exc})") from exc
     if not isinstance(header, dict) or not isinstance(header.get("tensors"), dict):
@@ -118,8 +126,11 @@ def _parse(view: mmap.mmap, size: int, where: str) -> tuple[dict[str, np.ndarray
     _verify_digest(view, size, where)
     tensors = {}
     for name, (dtype, shape, offset, nbytes) in entries.items():
-        tensors[name] = np.frombuffer(view, dtype=dtype, count=nbytes // dtype.itemsize,
-                                      offset=data_start + offset).reshape(shape).copy()
+        tensors[name] = (
+            np.frombuffer(view, dtype=dtype, count=nbytes // dtype.itemsize, offset=data_start + offset)
+            .reshape(shape)
+            .copy()
+        )
     metadata = header.get("metadata", {})
     if not isinstance(metadata, dict):
         raise SerializationError(f"{where}: header 'metadata' is not an object")
@@ -136,7 +147,9 @@ def _validate_table(table: dict, data_start: int, data_len: int, where: str) -> 
         dtype_name, shape, offset, nbytes = (entry.get(k) for k in ("dtype", "shape", "offset", "nbytes"))
         if dtype_name not in DTYPE_BY_NAME:
             raise SerializationError(f"{field}: unknown dtype {dtype_name!r}")
-        if not isinstance(shape, list) or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
+        if not isinstance(shape, list) or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape
+        ):
             raise SerializationError(f"{field}: bad shape {shape!r}")
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (offset, nbytes)):
             raise SerializationError(f"{field}: bad offset/nbytes {offset!r}/{nbytes!r}")
@@ -145,7 +158,9 @@ def _validate_table(table: dict, data_start: int, data_len: int, where: str) -> 
         for s in shape:
             expected *= s  # Python ints: no overflow, and no allocation happens here
         if expected != nbytes:
-            raise SerializationError(f"{field}: shape {shape} of {dtype_name} needs {expected} bytes, header says {nbytes}")
+            raise SerializationError(
+                f"{field}: shape {shape} of {dtype_name} needs {expected} bytes, header says {nbytes}"
+            )
         extent = dtype.itemsize
         for s in shape:
             extent *= max(s, 1)
@@ -156,7 +171,8 @@ def _validate_table(table: dict, data_start: int, data_len: int, where: str) -> 
         if offset + nbytes > data_len:
             raise SerializationError(
                 f"{field}: bytes {data_start + offset}..{data_start + offset + nbytes} run past the data section "
-                f"(ends at {data_start + data_len})")
+                f"(ends at {data_start + data_len})"
+            )
         spans.append((offset, offset + nbytes, name))
         entries[name] = (dtype, tuple(shape), offset, nbytes)
     spans.sort()
@@ -171,8 +187,10 @@ def _verify_digest(view: mmap.mmap, size: int, where: str) -> None:
     body = memoryview(view)[: size - _DIGEST]
     try:
         for start in range(0, len(body), 1 << 24):
-            digest.update(body[start:start + (1 << 24)])
+            digest.update(body[start : start + (1 << 24)])
     finally:
         body.release()
-    if digest.digest() != view[size - _DIGEST:size]:
-        raise SerializationError(f"{where}: checksum mismatch: the file is corrupted (SHA-256 at offset {size - _DIGEST})")
+    if digest.digest() != view[size - _DIGEST : size]:
+        raise SerializationError(
+            f"{where}: checksum mismatch: the file is corrupted (SHA-256 at offset {size - _DIGEST})"
+        )

@@ -15,8 +15,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .arrays import DTYPE_BY_NAME, host_array, to_tensor
 from axon_core import atomic_writer
+
+from .arrays import DTYPE_BY_NAME, host_array, to_tensor
 from .container import DTYPE_NAME_OF
 from .errors import SerializationError
 
@@ -57,7 +58,11 @@ def load_json(path: str | os.PathLike[str], device: Any = None) -> dict[str, Any
         raise SerializationError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise SerializationError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(document, dict) or document.get("format") != _FORMAT or not isinstance(document.get("tensors"), dict):
+    if (
+        not isinstance(document, dict)
+        or document.get("format") != _FORMAT
+        or not isinstance(document.get("tensors"), dict)
+    ):
         raise SerializationError(f"{path}: not an axon JSON state dict (missing format/tensors)")
     state = {}
     for name, entry in document["tensors"].items():
@@ -75,13 +80,17 @@ def _array(entry: Any, where: str) -> np.ndarray:
     if not isinstance(shape, list) or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
         raise SerializationError(f"{where}: bad shape {shape!r}")
     if not isinstance(values, list) or len(values) != math.prod(shape):
-        raise SerializationError(f"{where}: shape {shape} needs {math.prod(shape)} values, found "
-                                 f"{len(values) if isinstance(values, list) else type(values).__name__}")
+        raise SerializationError(
+            f"{where}: shape {shape} needs {math.prod(shape)} values, found "
+            f"{len(values) if isinstance(values, list) else type(values).__name__}"
+        )
     try:
         if dtype.is_complex:
             flat = np.array([complex(_SPECIAL.get(r, r), _SPECIAL.get(i, i)) for r, i in values], dtype=dtype.np)
         elif dtype.is_floating_point:
-            flat = np.array([_SPECIAL.get(v, v) if isinstance(v, str) else v for v in values], dtype=np.float64).astype(dtype.np)
+            flat = np.array([_SPECIAL.get(v, v) if isinstance(v, str) else v for v in values], dtype=np.float64).astype(
+                dtype.np
+            )
         else:
             flat = np.array(values, dtype=dtype.np)
     except (TypeError, ValueError, OverflowError) as exc:

@@ -37,8 +37,9 @@ def save_state_dict(state: Mapping[str, Any], path: str | os.PathLike[str], form
     elif chosen == "json":
         save_json(state, path)
     else:
-        write_container(path, {name: host_array(v, name) for name, v in state.items()}, tree=None,
-                        metadata={"kind": "state_dict"})
+        write_container(
+            path, {name: host_array(v, name) for name, v in state.items()}, tree=None, metadata={"kind": "state_dict"}
+        )
 
 
 def load_state_dict(path: str | os.PathLike[str], format: str | None = None, device: Any = None) -> dict[str, Any]:

@@ -43,8 +43,12 @@ def encode_tree(value: Any, tensors: dict[str, np.ndarray], path: str = "") -> A
     if isinstance(value, dict):
         if all(isinstance(k, str) for k in value) and not (_TAGS & set(value)):
             return {k: encode_tree(v, tensors, f"{path}.{k}" if path else k) for k, v in value.items()}
-        return {_DICT: [[encode_tree(k, tensors, f"{path}.key{i}"), encode_tree(v, tensors, f"{path}.{k}")]
-                        for i, (k, v) in enumerate(value.items())]}
+        return {
+            _DICT: [
+                [encode_tree(k, tensors, f"{path}.key{i}"), encode_tree(v, tensors, f"{path}.{k}")]
+                for i, (k, v) in enumerate(value.items())
+            ]
+        }
     raise SerializationError(f"cannot serialize {type(value).__name__} at {path or 'the root'}")
 
 
@@ -55,7 +59,7 @@ def decode_tree(value: Any, tensors: dict[str, Any], where: str) -> Any:
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
-        (tag, body), = value.items()
+        ((tag, body),) = value.items()
         if tag == _TENSOR:
             if body not in tensors:
                 raise SerializationError(f"{where}: the tree refers to tensor {body!r}, which the file does not hold")

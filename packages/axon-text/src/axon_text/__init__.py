@@ -13,6 +13,15 @@ from .wordpiece import BERT_SPECIALS, WordPieceTokenizer
 __version__ = "0.1.0"
 
 __all__ = [
-    "BERT_SPECIALS", "BPETokenizer", "CharTokenizer", "DEFAULT_SPECIALS", "SPECIAL_TOKEN_NAMES", "Tokenizer",
-    "Vocab", "WordPieceTokenizer", "WordTokenizer", "pre_tokenizer_and_decoder", "syllable_pre_tokenizer",
+    "BERT_SPECIALS",
+    "BPETokenizer",
+    "CharTokenizer",
+    "DEFAULT_SPECIALS",
+    "SPECIAL_TOKEN_NAMES",
+    "Tokenizer",
+    "Vocab",
+    "WordPieceTokenizer",
+    "WordTokenizer",
+    "pre_tokenizer_and_decoder",
+    "syllable_pre_tokenizer",
 ]

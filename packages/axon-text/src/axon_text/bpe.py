@@ -45,7 +45,9 @@ class BPETokenizer(Tokenizer):
         if dropout is not None and not 0.0 < dropout <= 1.0:
             raise ValueError(f"BPETokenizer.train: dropout must be in (0, 1], got {dropout}")
         if vocab_size <= len(special_tokens):
-            raise ValueError(f"BPETokenizer.train: vocab_size {vocab_size} leaves no room beyond {len(special_tokens)} special tokens")
+            raise ValueError(
+                f"BPETokenizer.train: vocab_size {vocab_size} leaves no room beyond {len(special_tokens)} special tokens"
+            )
         unk = "<unk>" if level == "char" and "<unk>" in special_tokens else None
         engine = tokenizers.Tokenizer(models.BPE(unk_token=unk))
         default_split, decoder = pre_tokenizer_and_decoder("bytes" if level == "byte" else "metaspace")

@@ -43,4 +43,6 @@ def pre_tokenizer_and_decoder(name: PreTokenizerName) -> tuple[pre_tokenizers.Pr
         return pre_tokenizers.Metaspace(), decoders.Metaspace()
     if name == "bytes":
         return pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
-    raise ValueError(f"unknown pre-tokenizer {name!r}; expected one of whitespace, punctuation, syllable, chars, metaspace, bytes")
+    raise ValueError(
+        f"unknown pre-tokenizer {name!r}; expected one of whitespace, punctuation, syllable, chars, metaspace, bytes"
+    )

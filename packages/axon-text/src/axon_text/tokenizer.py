@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import tokenizers
+
 from axon_core import ShapeError, atomic_writer
 from axon_tensor import Tensor, from_numpy
 
@@ -110,7 +111,9 @@ class Tokenizer:
         return out
 
     # -- padding and truncation -----------------------------------------------------------------
-    def enable_padding(self, length: int | None = None, pad_to_multiple_of: int | None = None, direction: str = "right") -> None:
+    def enable_padding(
+        self, length: int | None = None, pad_to_multiple_of: int | None = None, direction: str = "right"
+    ) -> None:
         """Pad batches to their longest sequence (or to ``length``) with the ``pad`` token."""
         if "pad" not in self.special_tokens:
             raise ValueError("enable_padding: this tokenizer has no pad token")
@@ -118,7 +121,11 @@ class Tokenizer:
             raise ValueError(f"enable_padding: direction must be 'left' or 'right', got {direction!r}")
         pad = self.special_tokens["pad"]
         self.engine.enable_padding(
-            direction=direction, pad_id=self.token_to_id(pad), pad_token=pad, length=length, pad_to_multiple_of=pad_to_multiple_of
+            direction=direction,
+            pad_id=self.token_to_id(pad),
+            pad_token=pad,
+            length=length,
+            pad_to_multiple_of=pad_to_multiple_of,
         )
 
     def no_padding(self) -> None:

@@ -43,7 +43,9 @@ class Vocab:
         counts: Counter[str] = Counter()
         for tokens in token_lists:
             counts.update(tokens)
-        ranked = sorted((t for t, c in counts.items() if c >= min_freq and t not in specials), key=lambda t: (-counts[t], t))
+        ranked = sorted(
+            (t for t, c in counts.items() if c >= min_freq and t not in specials), key=lambda t: (-counts[t], t)
+        )
         if max_size is not None:
             ranked = ranked[: max_size - len(specials)]
         return cls([*specials, *ranked], unk_token=unk_token)
@@ -70,7 +72,9 @@ class Vocab:
     def save(self, path: str | os.PathLike[str]) -> None:
         """JSON: the tokens in id order and the unk token (written atomically)."""
         with atomic_writer(path) as handle:
-            handle.write(json.dumps({"tokens": self.itos, "unk_token": self.unk_token}, ensure_ascii=False).encode("utf-8"))
+            handle.write(
+                json.dumps({"tokens": self.itos, "unk_token": self.unk_token}, ensure_ascii=False).encode("utf-8")
+            )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "Vocab":

@@ -29,8 +29,12 @@ class WordPieceTokenizer(Tokenizer):
         max_input_chars_per_word: int = 100,
     ) -> "WordPieceTokenizer":
         if vocab_size <= len(BERT_SPECIALS):
-            raise ValueError(f"WordPieceTokenizer.train: vocab_size {vocab_size} leaves no room beyond the special tokens")
-        engine = tokenizers.Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=max_input_chars_per_word))
+            raise ValueError(
+                f"WordPieceTokenizer.train: vocab_size {vocab_size} leaves no room beyond the special tokens"
+            )
+        engine = tokenizers.Tokenizer(
+            models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=max_input_chars_per_word)
+        )
         engine.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=lowercase)
         engine.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         engine.decoder = decoders.WordPiece()
@@ -41,6 +45,8 @@ class WordPieceTokenizer(Tokenizer):
         add_special_tokens(engine, BERT_SPECIALS)
         cls_id, sep_id = engine.token_to_id("[CLS]"), engine.token_to_id("[SEP]")
         engine.post_processor = processors.TemplateProcessing(
-            single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+            single="[CLS] $A [SEP]",
+            pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+            special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
         )
         return cls(engine)

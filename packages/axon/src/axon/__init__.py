@@ -50,7 +50,23 @@ for _name in _tensor_all:
     globals()[_name] = dispatching(_name, globals()[_name])
 
 __all__ = [
-    "Device", "DType", "TrainingMonitor", "Variable", "autograd", "core", "data", "enable_grad",
-    "get_default_dtype", "memory_stats", "nn", "no_grad", "optim", "serialize", "set_default_device",
-    "set_default_dtype", "set_grad_enabled", "text", *_tensor_all,
+    "Device",
+    "DType",
+    "TrainingMonitor",
+    "Variable",
+    "autograd",
+    "core",
+    "data",
+    "enable_grad",
+    "get_default_dtype",
+    "memory_stats",
+    "nn",
+    "no_grad",
+    "optim",
+    "serialize",
+    "set_default_device",
+    "set_default_dtype",
+    "set_grad_enabled",
+    "text",
+    *_tensor_all,
 ]

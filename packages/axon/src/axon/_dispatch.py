@@ -18,8 +18,12 @@ from axon_tensor import Tensor
 __all__ = ["dispatching"]
 
 _AUTOGRAD_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "cat": axon_autograd.cat, "concat": axon_autograd.cat, "concatenate": axon_autograd.cat,
-    "stack": axon_autograd.stack, "where": axon_autograd.where, "einsum": axon_autograd.einsum,
+    "cat": axon_autograd.cat,
+    "concat": axon_autograd.cat,
+    "concatenate": axon_autograd.cat,
+    "stack": axon_autograd.stack,
+    "where": axon_autograd.where,
+    "einsum": axon_autograd.einsum,
 }
 
 
@@ -45,7 +49,9 @@ def dispatching(name: str, tensor_function: Callable[..., Any]) -> Callable[...,
         if isinstance(first, Tensor):
             first = Variable(first)
         if not isinstance(first, Variable):
-            raise TypeError(f"axon.{name}: expected a Tensor or Variable as the first argument, got {type(first).__name__}")
+            raise TypeError(
+                f"axon.{name}: expected a Tensor or Variable as the first argument, got {type(first).__name__}"
+            )
         return getattr(first, name)(*args[1:], **kwargs)
 
     return call

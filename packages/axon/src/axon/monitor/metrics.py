@@ -46,8 +46,12 @@ class RunMetrics:
             self.epochs.append(record)
 
     def add_step(self, step: int, loss: float, extras: dict[str, float]) -> None:
-        record = {"step": int(step), "loss": _finite_or_none(loss),
-                  "extras": {str(k): _finite_or_none(v) for k, v in extras.items()}, "time": time.time()}
+        record = {
+            "step": int(step),
+            "loss": _finite_or_none(loss),
+            "extras": {str(k): _finite_or_none(v) for k, v in extras.items()},
+            "time": time.time(),
+        }
         with self._lock:
             self.steps.append(record)
 

@@ -56,8 +56,9 @@ class TrainingMonitor:
             raise RuntimeError("TrainingMonitor is not launched; call launch() first")
         return self._server.port
 
-    def log_epoch(self, epoch: int, train_loss: float, val_loss: float | None = None,
-                  extras: dict[str, float] | None = None) -> None:
+    def log_epoch(
+        self, epoch: int, train_loss: float, val_loss: float | None = None, extras: dict[str, float] | None = None
+    ) -> None:
         """Record one epoch's losses and any extra metrics (e.g. ``{"accuracy": 0.97}``)."""
         self._metrics.add_epoch(epoch, train_loss, val_loss, extras or {})
 

@@ -60,7 +60,9 @@ def _make_handler(snapshot: Callable[[], dict]) -> type[BaseHTTPRequestHandler]:
                 name, content_type = _ASSETS[path]
                 self._send(HTTPStatus.OK, content_type, _asset(name))
             else:
-                self._send(HTTPStatus.NOT_FOUND, "application/json", json.dumps({"error": f"no such path: {path}"}).encode())
+                self._send(
+                    HTTPStatus.NOT_FOUND, "application/json", json.dumps({"error": f"no such path: {path}"}).encode()
+                )
 
         def _send(self, status: HTTPStatus, content_type: str, body: bytes) -> None:
             self.send_response(status)

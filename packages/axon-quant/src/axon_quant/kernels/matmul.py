@@ -1,0 +1,188 @@
+"""``quant_matmul``: ``x @ dequantize(w).T`` straight from ggml block bytes, on the CPU.
+
+The quantized formats run fused Numba kernels (``_blocks32``, ``_kquants``, ``_ternary``): each
+weight block is decoded in registers and used at once, so no dequantized weight matrix (or
+row) is ever stored. f32, f16 and bf16 run NumPy's BLAS (``_dense``). Activations stay float32:
+the kernels multiply the exact weight values by ``x`` in float32 and sum in float32 (llama.cpp
+instead rounds ``x`` to 8-bit blocks first; we measured that scheme no faster here, see the
+package README).
+
+The decode loop calls this once per weight matrix per token, so a call allocates nothing when
+``out`` is given: the prepared activation rows live in per-thread scratch buffers that grow to
+the largest shape seen and are then reused.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import QuantError
+from ..ggml_types import GGMLType
+from ..tensor import QuantTensor
+
+__all__ = ["KERNEL_FORMATS", "default_threads", "quant_matmul"]
+
+#: Environment variable that sets the default thread count of the kernels.
+THREADS_ENV = "AXON_QUANT_THREADS"
+#: Multiply-adds below which one more thread costs more than it saves (a parallel region's start
+#: and join take ~5-10 us; 2**17 multiply-adds take ~15 us on one core).
+_WORK_PER_THREAD = 1 << 17
+
+
+@dataclass(frozen=True)
+class _Kernel:
+    """How to run one format: ``function`` of module ``module`` (under this package), the
+    activation preparation it wants (``group``: high-nibble groups of that many elements are
+    divided by 16, 0 for none; ``sum_size``: block sums over that many elements, 0 for none)
+    and the inner trip count it is passed."""
+
+    module: str
+    function: str
+    group: int
+    sum_size: int
+    inner: int
+
+
+_KERNELS: dict[str, _Kernel] = {
+    "q4_0": _Kernel("_blocks32", "q4_0", 32, 32, 16),
+    "q4_1": _Kernel("_blocks32", "q4_1", 32, 32, 16),
+    "q5_0": _Kernel("_blocks32", "q5_0", 32, 32, 16),
+    "q5_1": _Kernel("_blocks32", "q5_1", 32, 32, 16),
+    "q8_0": _Kernel("_blocks32", "q8_0", 0, 0, 32),
+}
+_DENSE = ("f32", "f16", "bf16")
+
+#: Every ggml type ``quant_matmul`` takes.
+KERNEL_FORMATS: tuple[str, ...] = (*_KERNELS, *_DENSE)
+
+_compiled: dict[str, Any] = {}
+_local = threading.local()
+
+
+def default_threads() -> int:
+    """Threads a call uses when ``threads`` is not given: ``$AXON_QUANT_THREADS``, else the CPUs
+    this process may run on (``os.sched_getaffinity``)."""
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if text:
+        if not text.isdigit() or int(text) < 1:
+            raise QuantError(f"{THREADS_ENV}={text!r}: expected a positive integer")
+        return int(text)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _function(name: str) -> Any:
+    function = _compiled.get(name)
+    if function is None:
+        spec = _KERNELS[name]
+        function = getattr(importlib.import_module(f".{spec.module}", __package__), spec.function)
+        _compiled[name] = function
+    return function
+
+
+def _scratch(slot: str, size: int) -> np.ndarray:
+    """A float32 buffer of at least ``size`` values, this thread's own, reused across calls."""
+    buffers = getattr(_local, "buffers", None)
+    if buffers is None:
+        buffers = _local.buffers = {}
+    buffer = buffers.get(slot)
+    if buffer is None or buffer.size < size:
+        buffer = buffers[slot] = np.empty(max(size, 1), dtype=np.float32)
+    return buffer
+
+
+def _set_threads(count: int) -> None:
+    import numba
+
+    count = max(1, min(count, numba.config.NUMBA_NUM_THREADS))
+    if numba.get_num_threads() != count:
+        numba.set_num_threads(count)
+
+
+def _check(x: Any, w: Any, out: Any) -> tuple[np.ndarray, np.ndarray, int, int, int]:
+    """``(x2 [n, k], out2 [n, m] or None, n, m, k)`` after checking every argument; QuantError if any is wrong."""
+    if not isinstance(w, QuantTensor):
+        raise QuantError(f"quant_matmul: w must be a QuantTensor, got {type(w).__name__}")
+    kind: GGMLType = w.ggml_type
+    if len(w.shape) != 2:
+        raise QuantError(f"quant_matmul: w must be 2-d [m, k], got {kind.name} of shape {list(w.shape)}")
+    m, k = w.shape
+    if kind.name not in _KERNELS and kind.name not in _DENSE:
+        raise QuantError(f"quant_matmul: no kernel for {kind.name} (w of shape {list(w.shape)}); "
+                         f"formats: {', '.join(KERNEL_FORMATS)}")
+    if not w.raw.flags.c_contiguous:
+        raise QuantError(f"quant_matmul: {kind.name} w [{m}, {k}] has non-contiguous raw bytes "
+                         f"(strides {w.raw.strides}); pass np.ascontiguousarray(raw)")
+    if not isinstance(x, np.ndarray) or x.dtype != np.float32:
+        raise QuantError(f"quant_matmul: x must be a float32 ndarray [n, {k}], got "
+                         f"{getattr(x, 'dtype', type(x).__name__)} {list(getattr(x, 'shape', ()))}")
+    if x.ndim not in (1, 2) or x.shape[-1] != k:
+        raise QuantError(f"quant_matmul: x of shape {list(x.shape)} does not match {kind.name} w of shape "
+                         f"[{m}, {k}]: expected [n, {k}] or [{k}]")
+    x2 = np.ascontiguousarray(x.reshape(-1, k))
+    n = x2.shape[0]
+    expected = (n, m) if x.ndim == 2 else (m,)
+    if out is not None:
+        if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != expected:
+            raise QuantError(f"quant_matmul: out must be float32 {list(expected)} for x {list(x.shape)} @ w.T "
+                             f"({kind.name} [{m}, {k}]), got {getattr(out, 'dtype', type(out).__name__)} "
+                             f"{list(getattr(out, 'shape', ()))}")
+        if not out.flags.c_contiguous or not out.flags.writeable:
+            raise QuantError(f"quant_matmul: out {list(out.shape)} must be C-contiguous and writeable")
+        if np.may_share_memory(out, x) or np.may_share_memory(out, w.raw):
+            raise QuantError(f"quant_matmul: out {list(out.shape)} overlaps x or w's bytes")
+    return x2, out, n, m, k
+
+
+def quant_matmul(x: np.ndarray, w: QuantTensor, out: np.ndarray | None = None, *, threads: int | None = None) -> np.ndarray:
+    """``x @ dequantize(w).T`` without dequantizing ``w``.
+
+    ``x`` float32 ``[n, k]`` (or ``[k]``), ``w`` a 2-d QuantTensor ``[m, k]`` in one of
+    :data:`KERNEL_FORMATS`; returns float32 ``[n, m]`` (or ``[m]``), written into ``out`` when
+    given (then nothing is allocated). ``threads`` (default :func:`default_threads`) caps the
+    threads the Numba kernels split rows across; f32/f16/bf16 go to NumPy's BLAS, which keeps
+    its own thread pool. Sums run in float32 in an order of the kernel's choosing (vector
+    lanes), so results differ from a float64 reference by float32 rounding only. Raises
+    QuantError on any argument of the wrong type, dtype, shape or layout.
+    """
+    x2, out, n, m, k = _check(x, w, out)
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise QuantError(f"quant_matmul: threads must be a positive int, got {threads!r}")
+    result = out if out is not None else np.empty((n, m) if x.ndim == 2 else (m,), dtype=np.float32)
+    out2 = result.reshape(n, m)
+    if n == 0 or m == 0:
+        return result
+    name = w.ggml_type.name
+    raw = w.raw.reshape(m, -1)
+    if name in _DENSE:
+        from ._dense import TILE_VALUES, dense_matmul
+
+        dense_matmul(name, x2, raw, k, out2, _scratch("tile", max(TILE_VALUES, k)))
+        return result
+    spec = _KERNELS[name]
+    function = _function(name)
+    from ._numba import F16_TO_F32
+    from ._prepare import block_sums, scale_high_nibbles
+
+    flat_x = x2.reshape(-1)
+    xs = flat_x
+    if spec.group:
+        xs = _scratch("x", n * k)
+        scale_high_nibbles(flat_x, xs, n * k, spec.group)
+    sums = _scratch("sums", n * k // spec.sum_size if spec.sum_size else 1)
+    if spec.sum_size:
+        block_sums(flat_x, sums, n * k, spec.sum_size)
+    wanted = threads if threads is not None else default_threads()
+    _set_threads(min(wanted, max(1, n * m * k // _WORK_PER_THREAD)))
+    flat_raw = raw.reshape(-1)
+    function(flat_raw, flat_raw.view(np.int8), xs, sums, out2.reshape(-1), m, n, k // w.ggml_type.block_size,
+             F16_TO_F32, spec.inner)
+    return result
