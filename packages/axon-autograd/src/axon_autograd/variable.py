@@ -86,8 +86,16 @@ class Variable:
     """
 
     __slots__ = (
-        "data", "_grad", "_requires_grad", "grad_fn", "output_nr", "_version", "_hooks",
-        "_retains_grad", "_acc", "__weakref__",
+        "data",
+        "_grad",
+        "_requires_grad",
+        "grad_fn",
+        "output_nr",
+        "_version",
+        "_hooks",
+        "_retains_grad",
+        "_acc",
+        "__weakref__",
     )
     __array_priority__ = 1001
 
@@ -123,9 +131,7 @@ class Variable:
                 )
             return
         if value and not self.data.dtype.is_floating_point:
-            raise DTypeError(
-                f"only Variables of floating point dtype can require gradients, got {self.data.dtype}"
-            )
+            raise DTypeError(f"only Variables of floating point dtype can require gradients, got {self.data.dtype}")
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Variable":
@@ -199,7 +205,9 @@ class Variable:
             self._acc = weakref.ref(acc)
         return (acc, 0)
 
-    def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False, inputs: Any = None) -> None:
+    def backward(
+        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False, inputs: Any = None
+    ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (``gradient`` is required unless
         this Variable has one element)."""
         from .engine import backward
@@ -221,7 +229,9 @@ class Variable:
     # -- in-place ------------------------------------------------------------------------------
     def _inplace(self, name: str, args: tuple, kwargs: dict) -> "Variable":
         if grad_state.enabled and (self._requires_grad or _needs_grad(args)):
-            kind = "a leaf Variable that requires grad" if self.grad_fn is None else "a Variable that is part of a graph"
+            kind = (
+                "a leaf Variable that requires grad" if self.grad_fn is None else "a Variable that is part of a graph"
+            )
             raise RuntimeError(
                 f"{name}: in-place op on {kind} (or with an operand that requires grad) is not recorded "
                 f"by axon autograd; use the out-of-place op, or run it inside no_grad()"
@@ -232,8 +242,9 @@ class Variable:
 
     def __setitem__(self, key: Any, value: Any) -> None:
         """``v[key] = value`` in place (only where no gradient is involved, like other in-place ops)."""
-        self._inplace("__setitem__", (tuple(_unwrap(k) for k in key) if isinstance(key, tuple) else _unwrap(key),
-                                      value), {})
+        self._inplace(
+            "__setitem__", (tuple(_unwrap(k) for k in key) if isinstance(key, tuple) else _unwrap(key), value), {}
+        )
 
     def zero_(self) -> "Variable":
         """Set every element to zero in place."""
@@ -365,8 +376,12 @@ def call_tensor_op(name: str, input: Variable, args: tuple, kwargs: dict) -> Any
     """Run Tensor op ``name`` that has no backward rule: fine when no gradient is needed or the
     op is non-differentiable; a clear error otherwise, so no gradient is dropped silently."""
     result = getattr(input.data, name)(*[_unwrap(a) for a in args], **kwargs)
-    if (name not in NON_DIFFERENTIABLE and grad_state.enabled and _has_float_tensor(result)
-            and (input._requires_grad or _needs_grad(args))):
+    if (
+        name not in NON_DIFFERENTIABLE
+        and grad_state.enabled
+        and _has_float_tensor(result)
+        and (input._requires_grad or _needs_grad(args))
+    ):
         raise RuntimeError(
             f"Tensor.{name} has no autograd rule in axon_autograd, and an input requires grad; "
             f"call it on detached Variables (or inside no_grad()) if you do not need its gradient"
@@ -390,9 +405,27 @@ def _nondifferentiable_method(name: str) -> Callable[..., Any]:
     return method
 
 
-for _name in ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__and__", "__or__", "__xor__",
-              "__invert__", "__rand__", "__ror__", "__rxor__", "__floordiv__", "__rfloordiv__",
-              "__lshift__", "__rshift__", "__rlshift__", "__rrshift__"):
+for _name in (
+    "__eq__",
+    "__ne__",
+    "__lt__",
+    "__le__",
+    "__gt__",
+    "__ge__",
+    "__and__",
+    "__or__",
+    "__xor__",
+    "__invert__",
+    "__rand__",
+    "__ror__",
+    "__rxor__",
+    "__floordiv__",
+    "__rfloordiv__",
+    "__lshift__",
+    "__rshift__",
+    "__rlshift__",
+    "__rrshift__",
+):
     if hasattr(Tensor, _name) and getattr(Tensor, _name) is not getattr(object, _name, None):
         setattr(Variable, _name, _nondifferentiable_method(_name))
 
@@ -407,4 +440,3 @@ def variable_method(*names: str, always: bool = False) -> Callable[[Callable[...
         return fn
 
     return attach
-

@@ -54,8 +54,14 @@ class Adam(Optimizer):
         if not 0.0 <= weight_decay:
             raise ValueError(f"{name}: invalid weight_decay {weight_decay}")
         defaults = dict(
-            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-            maximize=maximize, decoupled_weight_decay=decoupled_weight_decay, fused=fused,
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay,
+            fused=fused,
         )
         super().__init__(params, defaults)
 
@@ -78,8 +84,19 @@ class Adam(Optimizer):
             backend = p.data.backend
             adam_step = Backend.adam_step if fused is False else type(backend).adam_step
             adam_step(
-                backend, p.data.array, p.grad.data.array, state["exp_avg"].array, state["exp_avg_sq"].array,
-                state["max_exp_avg_sq"].array if amsgrad else None, step=int(step), lr=lr, beta1=beta1,
-                beta2=beta2, eps=eps, weight_decay=weight_decay, decoupled=group["decoupled_weight_decay"],
-                amsgrad=amsgrad, maximize=group["maximize"],
+                backend,
+                p.data.array,
+                p.grad.data.array,
+                state["exp_avg"].array,
+                state["exp_avg_sq"].array,
+                state["max_exp_avg_sq"].array if amsgrad else None,
+                step=int(step),
+                lr=lr,
+                beta1=beta1,
+                beta2=beta2,
+                eps=eps,
+                weight_decay=weight_decay,
+                decoupled=group["decoupled_weight_decay"],
+                amsgrad=amsgrad,
+                maximize=group["maximize"],
             )

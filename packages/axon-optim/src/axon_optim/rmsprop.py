@@ -45,8 +45,13 @@ class RMSprop(Optimizer):
         if not 0.0 <= alpha:
             raise ValueError(f"RMSprop: invalid alpha {alpha}")
         defaults = dict(
-            lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-            centered=centered, maximize=maximize,
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+            maximize=maximize,
         )
         super().__init__(params, defaults)
 

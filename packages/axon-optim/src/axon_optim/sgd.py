@@ -39,8 +39,12 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: Nesterov momentum requires a momentum and zero dampening")
         defaults = dict(
-            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-            nesterov=nesterov, maximize=maximize,
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
         )
         super().__init__(params, defaults)
 
@@ -58,7 +62,14 @@ class SGD(Optimizer):
             # One fused pass per parameter (a Numba kernel on the CPU); the backend's reference
             # runs the same arithmetic as separate array ops elsewhere.
             param.backend.sgd_step(
-                param.array, p.grad.data.array, buffer, lr=group["lr"], momentum=momentum,
-                dampening=group["dampening"], weight_decay=group["weight_decay"], nesterov=group["nesterov"],
-                maximize=group["maximize"], init_buffer=init_buffer,
+                param.array,
+                p.grad.data.array,
+                buffer,
+                lr=group["lr"],
+                momentum=momentum,
+                dampening=group["dampening"],
+                weight_decay=group["weight_decay"],
+                nesterov=group["nesterov"],
+                maximize=group["maximize"],
+                init_buffer=init_buffer,
             )

@@ -35,7 +35,9 @@ def _check_in_range(op: str, name: str, index: Any, size: int, dim: int) -> None
         return
     low, high = int(index.min()), int(index.max())
     if low < 0 or high >= size:
-        raise IndexError(f"{op}: {name} holds index {low if low < 0 else high}, out of range for dim {dim} of size {size}")
+        raise IndexError(
+            f"{op}: {name} holds index {low if low < 0 else high}, out of range for dim {dim} of size {size}"
+        )
 
 
 class SparseCOOTensor:
@@ -302,7 +304,9 @@ def sparse_csr_tensor(
     if len(shape) != 2 or shape[0] != rows:
         raise ShapeError(f"{op}: size {shape} must be 2-d with {rows} rows (len(crow_indices) - 1)")
     if int(c[0]) != 0 or int(c[-1]) != nnz or (rows and bool((c[1:] < c[:-1]).any())):
-        raise ShapeError(f"{op}: crow_indices must start at 0, never decrease and end at nnz={nnz}, got {c.tolist()[:8]}...")
+        raise ShapeError(
+            f"{op}: crow_indices must start at 0, never decrease and end at nnz={nnz}, got {c.tolist()[:8]}..."
+        )
     _check_in_range(op, "col_indices", k, shape[1], 1)
     return SparseCSRTensor(crow, col, vals, shape)
 
@@ -361,4 +365,3 @@ def to_sparse_csr(input: Tensor) -> SparseCSRTensor:
     if input._data.ndim != 2:
         raise ShapeError(f"to_sparse_csr: only 2-d tensors have a CSR form, got shape {tuple(input.shape)}")
     return to_sparse(input).to_sparse_csr()
-

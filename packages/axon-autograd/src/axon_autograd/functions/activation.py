@@ -82,15 +82,32 @@ def _silu_second(u: Variable, g: Variable, x: Variable, needs: tuple) -> tuple:
 #: softmax ``y * (g - sum(g * y))``, log_softmax ``g - exp(y) * sum(g)``, gelu ``g * gelu'(x)``,
 #: silu ``g * s * (1 + x * (1 - s))`` (``s = sigmoid(x)``): the backend's fused backwards.
 FUSED = (
-    FusedActivation("Softmax", lambda x, dim: x.softmax(dim), "output",
-                    lambda b, g, y, dim: b.softmax_backward(g, y, dim), _softmax_second,
-                    _softmax_dim("softmax"), "fp32"),
-    FusedActivation("LogSoftmax", lambda x, dim: x.log_softmax(dim), "output",
-                    lambda b, g, y, dim: b.log_softmax_backward(g, y, dim), _log_softmax_second,
-                    _softmax_dim("log_softmax"), "fp32"),
-    FusedActivation("Gelu", lambda x, approximate="none": x.gelu(approximate=approximate), "input",
-                    lambda b, g, x, approximate="none": b.gelu_backward(g, x, approximate), _gelu_second,
-                    lambda x, args, kwargs: (kwargs.get("approximate", args[0] if args else "none"),)),
+    FusedActivation(
+        "Softmax",
+        lambda x, dim: x.softmax(dim),
+        "output",
+        lambda b, g, y, dim: b.softmax_backward(g, y, dim),
+        _softmax_second,
+        _softmax_dim("softmax"),
+        "fp32",
+    ),
+    FusedActivation(
+        "LogSoftmax",
+        lambda x, dim: x.log_softmax(dim),
+        "output",
+        lambda b, g, y, dim: b.log_softmax_backward(g, y, dim),
+        _log_softmax_second,
+        _softmax_dim("log_softmax"),
+        "fp32",
+    ),
+    FusedActivation(
+        "Gelu",
+        lambda x, approximate="none": x.gelu(approximate=approximate),
+        "input",
+        lambda b, g, x, approximate="none": b.gelu_backward(g, x, approximate),
+        _gelu_second,
+        lambda x, args, kwargs: (kwargs.get("approximate", args[0] if args else "none"),),
+    ),
     FusedActivation("Silu", lambda x: x.silu(), "input", lambda b, g, x: b.silu_backward(g, x), _silu_second),
 )
 
@@ -117,14 +134,25 @@ def _functions(rule: FusedActivation) -> tuple[type[Function], type[Function]]:
         g, saved = ctx.saved_tensors
         return rule.second(u, g, saved, *ctx.args, ctx.needs_input_grad[:2]) + (None,) * len(ctx.args)
 
-    backward_fn = type(f"{rule.name}Backward", (Function,), {
-        "__doc__": f"The gradient of {rule.name} (the backend's fused op); differentiable once more.",
-        "forward": staticmethod(backward_forward), "backward": staticmethod(backward_backward),
-    })
-    op = type(rule.name, (Function,), {
-        "__doc__": f"{rule.name}, with the backend's fused backward.", "autocast_policy": rule.autocast_policy,
-        "forward": staticmethod(forward), "backward": staticmethod(backward),
-    })
+    backward_fn = type(
+        f"{rule.name}Backward",
+        (Function,),
+        {
+            "__doc__": f"The gradient of {rule.name} (the backend's fused op); differentiable once more.",
+            "forward": staticmethod(backward_forward),
+            "backward": staticmethod(backward_backward),
+        },
+    )
+    op = type(
+        rule.name,
+        (Function,),
+        {
+            "__doc__": f"{rule.name}, with the backend's fused backward.",
+            "autocast_policy": rule.autocast_policy,
+            "forward": staticmethod(forward),
+            "backward": staticmethod(backward),
+        },
+    )
     return op, backward_fn
 
 
@@ -194,6 +222,14 @@ class Hardtanh(Function):
         return g * ((x.data > low) & (x.data < high))
 
 
-for _name, _cls in (("softmax", Softmax), ("log_softmax", LogSoftmax), ("gelu", Gelu), ("silu", Silu),
-                    ("leaky_relu", LeakyRelu), ("elu", Elu), ("softplus", Softplus), ("hardtanh", Hardtanh)):
+for _name, _cls in (
+    ("softmax", Softmax),
+    ("log_softmax", LogSoftmax),
+    ("gelu", Gelu),
+    ("silu", Silu),
+    ("leaky_relu", LeakyRelu),
+    ("elu", Elu),
+    ("softplus", Softplus),
+    ("hardtanh", Hardtanh),
+):
     variable_method(_name)((lambda cls: lambda input, *args, **kwargs: cls.apply(input, *args, **kwargs))(_cls))

@@ -103,7 +103,14 @@ def _cast_method(dtype_name: str) -> Any:
     return lambda input: to(input, dtype=dtype_name)
 
 
-for _name, _dtype in (("float", "float32"), ("double", "float64"), ("half", "float16"), ("bfloat16", "bfloat16"),
-                      ("long", "int64"), ("int", "int32"), ("bool", "bool")):
+for _name, _dtype in (
+    ("float", "float32"),
+    ("double", "float64"),
+    ("half", "float16"),
+    ("bfloat16", "bfloat16"),
+    ("long", "int64"),
+    ("int", "int32"),
+    ("bool", "bool"),
+):
     variable_method(_name, always=True)(_cast_method(_dtype))
 variable_method("cpu", always=True)(lambda input: to(input, device="cpu"))

@@ -42,8 +42,12 @@ class Scatter(Function):
     @staticmethod
     def backward(ctx: Any, g: Variable) -> tuple:
         need_x, _, _, need_src = ctx.needs_input_grad
-        return (Scatter.apply(g, ctx.dim, ctx.index, 0.0) if need_x else None, None, None,
-                Gather.apply(g, ctx.dim, ctx.index) if need_src else None)
+        return (
+            Scatter.apply(g, ctx.dim, ctx.index, 0.0) if need_x else None,
+            None,
+            None,
+            Gather.apply(g, ctx.dim, ctx.index) if need_src else None,
+        )
 
 
 class ScatterAdd(Function):
@@ -107,8 +111,11 @@ class Where(Function):
         _, need_a, need_b = ctx.needs_input_grad
         ma, mb = ctx.meta
         c = ctx.condition
-        return (None, reduce_grad(Where.apply(c, g, 0.0), ma) if need_a else None,
-                reduce_grad(Where.apply(c, 0.0, g), mb) if need_b else None)
+        return (
+            None,
+            reduce_grad(Where.apply(c, g, 0.0), ma) if need_a else None,
+            reduce_grad(Where.apply(c, 0.0, g), mb) if need_b else None,
+        )
 
 
 def where(condition: Any, a: Any, b: Any) -> Variable:
@@ -270,8 +277,11 @@ def index_add(input: Variable, dim: int, index: Any, source: Any, *, alpha: Any 
 def masked_select(input: Variable, mask: Any) -> Variable:
     mask = tensor_of(mask)
     if tuple(mask.shape) != tuple(input.shape):
-        shape = tuple(axon_tensor.broadcast_shapes(tuple(input.shape), tuple(mask.shape))) \
-            if hasattr(axon_tensor, "broadcast_shapes") else tuple(input.shape)
+        shape = (
+            tuple(axon_tensor.broadcast_shapes(tuple(input.shape), tuple(mask.shape)))
+            if hasattr(axon_tensor, "broadcast_shapes")
+            else tuple(input.shape)
+        )
         input = input.expand(shape)
         mask = mask.expand(shape)
     from .shape import Index

@@ -97,8 +97,10 @@ class Einsum(Function):
                 grads.append(None)
                 continue
             if len(set(spec)) != len(spec) or "." in spec:
-                raise RuntimeError(f"einsum backward: equation {ctx.equation!r} has an ellipsis or a repeated label "
-                                   "in one operand, which has no backward rule yet")
+                raise RuntimeError(
+                    f"einsum backward: equation {ctx.equation!r} has an ellipsis or a repeated label "
+                    "in one operand, which has no backward rule yet"
+                )
             others = [s for j, s in enumerate(inputs) if j != i]
             available = set(output).union(*others) if others else set(output)
             kept = "".join(c for c in spec if c in available)

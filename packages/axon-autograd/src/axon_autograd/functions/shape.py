@@ -13,8 +13,21 @@ from ..function import Function
 from ..variable import Variable, variable_method
 from ._util import reduce_grad
 
-__all__ = ["Reshape", "Transpose", "Permute", "Expand", "Index", "IndexInto", "Split", "Flip", "Repeat", "Cat",
-           "Stack", "cat", "stack"]
+__all__ = [
+    "Reshape",
+    "Transpose",
+    "Permute",
+    "Expand",
+    "Index",
+    "IndexInto",
+    "Split",
+    "Flip",
+    "Repeat",
+    "Cat",
+    "Stack",
+    "cat",
+    "stack",
+]
 
 
 def _sizes(args: tuple) -> tuple:
@@ -48,8 +61,15 @@ def _same_elements_function(name: str) -> type[Function]:
     def backward(ctx: Any, g: Variable) -> Variable:
         return Reshape.apply(g, ctx.in_shape)
 
-    return type(name.capitalize(), (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward),
-                                                 "setup_context": staticmethod(_keep_input_shape)})
+    return type(
+        name.capitalize(),
+        (Function,),
+        {
+            "forward": staticmethod(forward),
+            "backward": staticmethod(backward),
+            "setup_context": staticmethod(_keep_input_shape),
+        },
+    )
 
 
 View = _same_elements_function("view")
@@ -268,8 +288,9 @@ class Stack(Function):
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> tuple:
-        return (None,) + tuple(Select.apply(g, ctx.dim, i) if needed else None
-                               for i, needed in enumerate(ctx.needs_input_grad[1:]))
+        return (None,) + tuple(
+            Select.apply(g, ctx.dim, i) if needed else None for i, needed in enumerate(ctx.needs_input_grad[1:])
+        )
 
 
 def cat(tensors: Any, dim: int = 0) -> Variable:

@@ -26,8 +26,6 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2.0
 
 
-
-
 def _where(condition: Any, a: Any, b: Any) -> Variable:
     from .indexing import where
 
@@ -87,7 +85,10 @@ RULES: dict[str, tuple[str, Callable[[Variable, Variable], Variable]]] = {
     "mish": ("x", lambda g, x: _mish_grad(g, x)),
     "selu": ("x", lambda g, x: _where(x.data > 0, g * SELU_SCALE, g * x.exp() * (SELU_SCALE * SELU_ALPHA))),
     "hardsigmoid": ("x", lambda g, x: g * ((x.data > -3.0) & (x.data < 3.0)) * (1.0 / 6.0)),
-    "hardswish": ("x", lambda g, x: _where(x.data < -3.0, 0.0, _where(x.data > 3.0, g, g * (x * 2.0 + 3.0) * (1.0 / 6.0)))),
+    "hardswish": (
+        "x",
+        lambda g, x: _where(x.data < -3.0, 0.0, _where(x.data > 3.0, g, g * (x * 2.0 + 3.0) * (1.0 / 6.0))),
+    ),
     "relu6": ("x", lambda g, x: g * ((x.data > 0) & (x.data < 6.0))),
     "nan_to_num": ("x", lambda g, x: g * x.data.isfinite()),
     "sign": ("x", _zero),
@@ -111,9 +112,16 @@ def elementwise_function(name: str, reads: str, rule: Callable[[Variable, Variab
     def backward(ctx: Any, g: Variable) -> Variable:
         return rule(g, ctx.saved_tensors[0])
 
-    cls = type(name.capitalize(), (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward),
-                                                "setup_context": staticmethod(setup_context),
-                                                "__doc__": f"Elementwise ``{name}``."})
+    cls = type(
+        name.capitalize(),
+        (Function,),
+        {
+            "forward": staticmethod(forward),
+            "backward": staticmethod(backward),
+            "setup_context": staticmethod(setup_context),
+            "__doc__": f"Elementwise ``{name}``.",
+        },
+    )
     return cls
 
 
@@ -127,8 +135,16 @@ for _name, (_reads, _rule) in RULES.items():
         FUNCTIONS[_name] = elementwise_function(_name, _reads, _rule)
         variable_method(_name)(_method(FUNCTIONS[_name]))
 # NumPy-style aliases share the rule of the op they alias.
-for _alias, _target in (("absolute", "abs"), ("arccos", "acos"), ("arcsin", "asin"), ("arctan", "atan"),
-                        ("arccosh", "acosh"), ("arcsinh", "asinh"), ("arctanh", "atanh"), ("fix", "trunc")):
+for _alias, _target in (
+    ("absolute", "abs"),
+    ("arccos", "acos"),
+    ("arcsin", "asin"),
+    ("arctan", "atan"),
+    ("arccosh", "acosh"),
+    ("arcsinh", "asinh"),
+    ("arctanh", "atanh"),
+    ("fix", "trunc"),
+):
     if _target in FUNCTIONS:
         variable_method(_alias)(_method(FUNCTIONS[_target]))
 if "abs" in FUNCTIONS:

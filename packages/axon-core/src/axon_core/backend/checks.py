@@ -8,7 +8,17 @@ import numpy as np
 
 from ..errors import DTypeError, ShapeError
 
-__all__ = ["same_shapes", "check_norm", "check_cross_entropy", "check_embedding", "padding_row", "check_adam", "check_max_pool_backward", "check_cell", "check_attention"]
+__all__ = [
+    "same_shapes",
+    "check_norm",
+    "check_cross_entropy",
+    "check_embedding",
+    "padding_row",
+    "check_adam",
+    "check_max_pool_backward",
+    "check_cell",
+    "check_attention",
+]
 
 Array = Any
 
@@ -25,7 +35,9 @@ def check_norm(op: str, x: Array, weight: Array | None, bias: Array | None, grad
     n = x.shape[-1]
     for name, param in (("weight", weight), ("bias", bias)):
         if param is not None and tuple(param.shape) != (n,):
-            raise ShapeError(f"{op}: {name} must have shape ({n},) for x of shape {tuple(x.shape)}, got {tuple(param.shape)}")
+            raise ShapeError(
+                f"{op}: {name} must have shape ({n},) for x of shape {tuple(x.shape)}, got {tuple(param.shape)}"
+            )
     if grad is not None and grad.shape != x.shape:
         raise ShapeError(f"{op}: grad shape {tuple(grad.shape)} differs from x shape {tuple(x.shape)}")
 
@@ -34,7 +46,9 @@ def check_cross_entropy(
     xp: Any, op: str, logits: Array, target: Array, weight: Array | None, ignore_index: int, label_smoothing: float
 ) -> None:
     if logits.ndim != 2 or target.ndim != 1 or target.shape[0] != logits.shape[0]:
-        raise ShapeError(f"{op}: expected logits [N, C] and target [N], got {tuple(logits.shape)} and {tuple(target.shape)}")
+        raise ShapeError(
+            f"{op}: expected logits [N, C] and target [N], got {tuple(logits.shape)} and {tuple(target.shape)}"
+        )
     if target.dtype.kind not in "iu":
         raise DTypeError(f"{op}: target must hold integer class indices, got {target.dtype}")
     if weight is not None and tuple(weight.shape) != (logits.shape[1],):
@@ -43,10 +57,14 @@ def check_cross_entropy(
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
     bad = (target != ignore_index) & ((target < 0) | (target >= logits.shape[1]))
     if target.size and bool(bad.any()):
-        raise IndexError(f"{op}: target holds class indices outside [0, {logits.shape[1]}) (ignore_index={ignore_index})")
+        raise IndexError(
+            f"{op}: target holds class indices outside [0, {logits.shape[1]}) (ignore_index={ignore_index})"
+        )
 
 
-def check_embedding(xp: Any, op: str, num_embeddings: int, indices: Array, weight: Array | None = None, grad: Array | None = None) -> None:
+def check_embedding(
+    xp: Any, op: str, num_embeddings: int, indices: Array, weight: Array | None = None, grad: Array | None = None
+) -> None:
     if weight is not None and weight.ndim != 2:
         raise ShapeError(f"{op}: weight must be [num_embeddings, dim], got shape {tuple(weight.shape)}")
     if indices.dtype.kind not in "iu":
@@ -64,7 +82,9 @@ def padding_row(op: str, padding_idx: int, num_embeddings: int) -> int:
     return row
 
 
-def check_adam(param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, max_exp_avg_sq: Array | None, step: int, amsgrad: bool) -> None:
+def check_adam(
+    param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, max_exp_avg_sq: Array | None, step: int, amsgrad: bool
+) -> None:
     arrays = {"param": param, "grad": grad, "exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}
     if amsgrad:
         if max_exp_avg_sq is None:
@@ -85,13 +105,24 @@ def check_max_pool_backward(grad: Array, indices: Array, input_shape: tuple[int,
 
 def check_cell(op: str, gates: Array, state: Array, count: int, other_gates: Array | None = None) -> None:
     if state.ndim != 2 or gates.ndim != 2 or tuple(gates.shape) != (state.shape[0], count * state.shape[1]):
-        raise ShapeError(f"{op}: gates must be [B, {count}H] for state [B, H], got {tuple(gates.shape)} and {tuple(state.shape)}")
+        raise ShapeError(
+            f"{op}: gates must be [B, {count}H] for state [B, H], got {tuple(gates.shape)} and {tuple(state.shape)}"
+        )
     if other_gates is not None and other_gates.shape != gates.shape:
-        raise ShapeError(f"{op}: input and hidden gates differ in shape: {tuple(gates.shape)} vs {tuple(other_gates.shape)}")
+        raise ShapeError(
+            f"{op}: input and hidden gates differ in shape: {tuple(gates.shape)} vs {tuple(other_gates.shape)}"
+        )
 
 
 def check_attention(op: str, q: Array, k: Array, v: Array, causal: bool, scale: float | None) -> float:
-    if q.ndim != 4 or k.ndim != 4 or v.ndim != 4 or q.shape[:2] != k.shape[:2] or k.shape[:3] != v.shape[:3] or q.shape[3] != k.shape[3]:
+    if (
+        q.ndim != 4
+        or k.ndim != 4
+        or v.ndim != 4
+        or q.shape[:2] != k.shape[:2]
+        or k.shape[:3] != v.shape[:3]
+        or q.shape[3] != k.shape[3]
+    ):
         raise ShapeError(
             f"{op}: expected q [B, H, Sq, D], k [B, H, Sk, D], v [B, H, Sk, Dv], got "
             f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"

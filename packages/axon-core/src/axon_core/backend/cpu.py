@@ -33,11 +33,29 @@ class CpuBackend(Backend):
     def matmul(self, a: Array, b: Array) -> Array:
         return matmul(a, b)
 
-    def sgd_step(self, param: Array, grad: Array, momentum_buffer: Array | None, *, lr: float, momentum: float = 0.0,
-                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False,
-                 init_buffer: bool = False) -> None:
-        options = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
-                       maximize=maximize, init_buffer=init_buffer)
+    def sgd_step(
+        self,
+        param: Array,
+        grad: Array,
+        momentum_buffer: Array | None,
+        *,
+        lr: float,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        maximize: bool = False,
+        init_buffer: bool = False,
+    ) -> None:
+        options = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+            init_buffer=init_buffer,
+        )
         arrays = (param, grad) if momentum_buffer is None else (param, grad, momentum_buffer)
         if param.dtype not in (np.float32, np.float64) or any(
             a.dtype != param.dtype or a.shape != param.shape or not a.flags.c_contiguous for a in arrays
@@ -72,18 +90,28 @@ class CpuBackend(Backend):
             return super().im2col(x, kernel_size, stride, padding, dilation, batched_columns=batched_columns)
         return im2col.im2col(x, geometry, batched_columns)
 
-    def col2im(self, cols: Array, output_size, kernel_size, stride=1, padding=0, dilation=1, *, batched_columns: bool = False) -> Array:
+    def col2im(
+        self, cols: Array, output_size, kernel_size, stride=1, padding=0, dilation=1, *, batched_columns: bool = False
+    ) -> Array:
         from .host_kernels import im2col
 
-        shape = unbatch_columns("col2im", cols.shape, output_size, kernel_size, stride, padding, dilation) if batched_columns else cols.shape
+        shape = (
+            unbatch_columns("col2im", cols.shape, output_size, kernel_size, stride, padding, dilation)
+            if batched_columns
+            else cols.shape
+        )
         geometry = col2im_geometry("col2im", shape, output_size, kernel_size, stride, padding, dilation)
         work = upcast(np, cols)
         if work.dtype.kind not in "fiuc":
-            return super().col2im(cols, output_size, kernel_size, stride, padding, dilation, batched_columns=batched_columns)
+            return super().col2im(
+                cols, output_size, kernel_size, stride, padding, dilation, batched_columns=batched_columns
+            )
         image = im2col.col2im(work, pair("col2im", "output_size", output_size), geometry, batched_columns)
         return image.astype(cols.dtype, copy=False)
 
-    def max_pool2d(self, x: Array, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> tuple[Array, Array]:
+    def max_pool2d(
+        self, x: Array, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False
+    ) -> tuple[Array, Array]:
         from .host_kernels import pooling
 
         pool = pool_geometry("max_pool2d", x.shape, x.dtype, kernel_size, stride, padding, dilation, ceil_mode)

@@ -8,7 +8,15 @@ import numpy as np
 
 from ..errors import DTypeError, ShapeError
 
-__all__ = ["pair", "conv_geometry", "col2im_geometry", "unbatch_columns", "pool_geometry", "avg_pool_divisor", "causal_mask"]
+__all__ = [
+    "pair",
+    "conv_geometry",
+    "col2im_geometry",
+    "unbatch_columns",
+    "pool_geometry",
+    "avg_pool_divisor",
+    "causal_mask",
+]
 
 Array = Any
 
@@ -24,12 +32,19 @@ def conv_geometry(op: str, shape: tuple[int, ...], kernel_size, stride, padding,
     """``(n, c, kernel, stride, padding, dilation, out)`` of a 2-D sliding window; pairs are (h, w)."""
     if len(shape) != 4:
         raise ShapeError(f"{op}: input must be [N, C, H, W], got shape {tuple(shape)}")
-    kernel, step, pad, dil = (pair(op, name, v) for name, v in (("kernel_size", kernel_size), ("stride", stride), ("padding", padding), ("dilation", dilation)))
+    kernel, step, pad, dil = (
+        pair(op, name, v)
+        for name, v in (("kernel_size", kernel_size), ("stride", stride), ("padding", padding), ("dilation", dilation))
+    )
     if min(kernel + step + dil) < 1 or min(pad) < 0:
         raise ValueError(f"{op}: kernel_size, stride, dilation must be positive and padding non-negative")
-    out = tuple((size + 2 * p - d * (k - 1) - 1) // s + 1 for size, k, s, p, d in zip(shape[2:], kernel, step, pad, dil))
+    out = tuple(
+        (size + 2 * p - d * (k - 1) - 1) // s + 1 for size, k, s, p, d in zip(shape[2:], kernel, step, pad, dil)
+    )
     if min(out) < 1:
-        raise ShapeError(f"{op}: input {tuple(shape)} is too small for kernel {kernel} with padding {pad}, dilation {dil}")
+        raise ShapeError(
+            f"{op}: input {tuple(shape)} is too small for kernel {kernel} with padding {pad}, dilation {dil}"
+        )
     return shape[0], shape[1], kernel, step, pad, dil, out
 
 
@@ -41,24 +56,32 @@ def col2im_geometry(op: str, cols_shape: tuple[int, ...], output_size, kernel_si
     kh, kw = pair(op, "kernel_size", kernel_size)
     if kh < 1 or kw < 1 or cols_shape[1] % (kh * kw):
         raise ShapeError(f"{op}: cols dim 1 ({cols_shape[1]}) is not a multiple of kh*kw = {kh * kw}")
-    geometry = conv_geometry(op, (cols_shape[0], cols_shape[1] // (kh * kw), height, width), kernel_size, stride, padding, dilation)
+    geometry = conv_geometry(
+        op, (cols_shape[0], cols_shape[1] // (kh * kw), height, width), kernel_size, stride, padding, dilation
+    )
     oh, ow = geometry[-1]
     if cols_shape[2] != oh * ow:
         raise ShapeError(f"{op}: cols has L = {cols_shape[2]} blocks but output_size {(height, width)} gives {oh}*{ow}")
     return geometry
 
 
-def unbatch_columns(op: str, cols_shape: tuple[int, ...], output_size, kernel_size, stride, padding, dilation) -> tuple[int, int, int]:
+def unbatch_columns(
+    op: str, cols_shape: tuple[int, ...], output_size, kernel_size, stride, padding, dilation
+) -> tuple[int, int, int]:
     """``(N, C*kh*kw, L)``: the per-image shape of batched columns ``[C*kh*kw, N*L]``."""
     if len(cols_shape) != 2:
         raise ShapeError(f"{op}: batched columns must be [C*kh*kw, N*L], got shape {tuple(cols_shape)}")
-    oh, ow = conv_geometry(op, (1, 1, *pair(op, "output_size", output_size)), kernel_size, stride, padding, dilation)[-1]
+    oh, ow = conv_geometry(op, (1, 1, *pair(op, "output_size", output_size)), kernel_size, stride, padding, dilation)[
+        -1
+    ]
     if oh * ow == 0 or cols_shape[1] % (oh * ow):
         raise ShapeError(f"{op}: batched columns have {cols_shape[1]} columns, not a multiple of L = {oh}*{ow}")
     return cols_shape[1] // (oh * ow), cols_shape[0], oh * ow
 
 
-def pool_geometry(op: str, shape: tuple[int, ...], dtype: Any, kernel_size, stride, padding, dilation, ceil_mode: bool) -> tuple:
+def pool_geometry(
+    op: str, shape: tuple[int, ...], dtype: Any, kernel_size, stride, padding, dilation, ceil_mode: bool
+) -> tuple:
     """``(n, c, (H, W), kernel, stride, padding, dilation, out)`` of 2-D pooling, PyTorch's sizes."""
     if len(shape) != 4:
         raise ShapeError(f"{op}: input must be [N, C, H, W], got shape {tuple(shape)}")
@@ -104,7 +127,9 @@ def avg_pool_divisor(pool: tuple, count_include_pad: bool, divisor_override: int
 def causal_mask(xp: Any, shape: tuple[int, ...], dim: int, op: str) -> Array:
     """Boolean ``[q, k]`` mask, True where key ``j <= i + (k - q)``; checks the causal layout."""
     if len(shape) < 2 or dim not in (-1, len(shape) - 1):
-        raise ShapeError(f"{op}: causal=True needs scores [..., q, k] reduced over the last dim, got shape {tuple(shape)} and dim={dim}")
+        raise ShapeError(
+            f"{op}: causal=True needs scores [..., q, k] reduced over the last dim, got shape {tuple(shape)} and dim={dim}"
+        )
     q, k = shape[-2], shape[-1]
     if k < q:
         raise ShapeError(f"{op}: causal=True needs at least as many keys as queries, got q={q}, k={k}")

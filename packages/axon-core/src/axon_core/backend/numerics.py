@@ -7,7 +7,14 @@ import math
 from typing import Any
 
 __all__ = [
-    "GELU_TANH_COEFF", "INV_SQRT_2", "INV_SQRT_2PI", "SELU_ALPHA", "SELU_SCALE", "SQRT_2_OVER_PI", "sigmoid", "upcast",
+    "GELU_TANH_COEFF",
+    "INV_SQRT_2",
+    "INV_SQRT_2PI",
+    "SELU_ALPHA",
+    "SELU_SCALE",
+    "SQRT_2_OVER_PI",
+    "sigmoid",
+    "upcast",
 ]
 
 Array = Any

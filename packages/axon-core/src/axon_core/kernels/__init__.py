@@ -28,7 +28,19 @@ __all__ = ["FLOAT_TYPES", "KernelCache", "KernelSource", "REGISTRY", "cache_dir"
 #: Every kernel family by name.
 REGISTRY: dict[str, KernelSource] = {
     source.family: source
-    for source in (ACTIVATIONS, NORMS, SOFTMAX, CROSS_ENTROPY, EMBEDDING, ADAM, STRIDED_COPY, IM2COL, POOLING, RNN, ATTENTION)
+    for source in (
+        ACTIVATIONS,
+        NORMS,
+        SOFTMAX,
+        CROSS_ENTROPY,
+        EMBEDDING,
+        ADAM,
+        STRIDED_COPY,
+        IM2COL,
+        POOLING,
+        RNN,
+        ATTENTION,
+    )
 }
 
 _SUFFIXES = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}

@@ -8,7 +8,18 @@ from axon_autograd import tensor_of
 from axon_tensor import Tensor
 from axon_tensor.tensor import wrap
 
-__all__ = ["saved", "tensor_of", "xp_of", "out_like", "reduce", "reduce_backward", "sum_to", "scatter_add", "check_reduction", "pair"]
+__all__ = [
+    "saved",
+    "tensor_of",
+    "xp_of",
+    "out_like",
+    "reduce",
+    "reduce_backward",
+    "sum_to",
+    "scatter_add",
+    "check_reduction",
+    "pair",
+]
 
 _REDUCTIONS = ("none", "mean", "sum")
 

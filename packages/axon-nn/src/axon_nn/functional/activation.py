@@ -14,8 +14,17 @@ from axon_core import DTypeError
 from axon_tensor.tensor import normalize_dim
 
 __all__ = [
-    "relu", "leaky_relu", "elu", "gelu", "silu", "mish", "softplus", "sigmoid", "tanh",
-    "softmax", "log_softmax",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "silu",
+    "mish",
+    "softplus",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "log_softmax",
 ]
 
 

@@ -81,7 +81,10 @@ class Conv2dFunction(Function):
         cols = backend.im2col(padded, (kh, kw), stride, sym, dilation, batched_columns=True)
         cols = cols.reshape(groups, cg * kh * kw, cols.shape[1])
         w_mat = w_data.reshape(groups, o // groups, cg * kh * kw)
-        out_hw = tuple((size + 2 * p - d * (k - 1) - 1) // s + 1 for size, p, d, k, s in zip(padded.shape[2:], sym, dilation, (kh, kw), stride))
+        out_hw = tuple(
+            (size + 2 * p - d * (k - 1) - 1) // s + 1
+            for size, p, d, k, s in zip(padded.shape[2:], sym, dilation, (kh, kw), stride)
+        )
         out = _batch_major(xp, backend.matmul(w_mat, cols), (n, o, *out_hw), None if bias is None else bias.array)
         ctx.cols, ctx.w_mat = cols, w_mat
         ctx.geometry = (data.shape[2:], padded.shape[2:], sym, stride, pads, dilation, groups, (kh, kw))
@@ -177,7 +180,9 @@ def _same_padding(kernel: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[t
 def _check_conv(op: str, input: Any, weight: Any, bias: Any, groups: int, spatial: int, transposed: bool) -> None:
     dims = 2 + spatial
     if len(input.shape) != dims or len(weight.shape) != dims:
-        raise ShapeError(f"{op}: expected a {dims}-d input and weight, got input {tuple(input.shape)} and weight {tuple(weight.shape)}")
+        raise ShapeError(
+            f"{op}: expected a {dims}-d input and weight, got input {tuple(input.shape)} and weight {tuple(weight.shape)}"
+        )
     if groups < 1:
         raise ValueError(f"{op}: groups must be positive, got {groups}")
     for name, other in (("weight", weight), ("bias", bias)):
@@ -187,12 +192,16 @@ def _check_conv(op: str, input: Any, weight: Any, bias: Any, groups: int, spatia
     expected_in = weight.shape[0] if transposed else weight.shape[1] * groups
     out_channels = weight.shape[1] * groups if transposed else weight.shape[0]
     if in_channels != expected_in or weight.shape[0] % groups:
-        raise ShapeError(f"{op}: input {tuple(input.shape)} does not match weight {tuple(weight.shape)} with groups={groups}")
+        raise ShapeError(
+            f"{op}: input {tuple(input.shape)} does not match weight {tuple(weight.shape)} with groups={groups}"
+        )
     if bias is not None and tuple(bias.shape) != (out_channels,):
         raise ShapeError(f"{op}: bias {tuple(bias.shape)} does not match {out_channels} output channels")
 
 
-def _conv(op: str, input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: int, spatial: int) -> Any:
+def _conv(
+    op: str, input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: int, spatial: int
+) -> Any:
     _check_conv(op, input, weight, bias, groups, spatial, transposed=False)
     stride, dilation = pair(stride, spatial, f"{op} stride"), pair(dilation, spatial, f"{op} dilation")
     kernel = tuple(weight.shape[2:])
@@ -210,29 +219,49 @@ def _conv(op: str, input: Any, weight: Any, bias: Any, stride: Any, padding: Any
     for axis in range(spatial):
         size = input.shape[2 + axis] + sum(pads[axis])
         if size < dilation[axis] * (kernel[axis] - 1) + 1:
-            raise ShapeError(f"{op}: padded input size {size} is smaller than the dilated kernel {dilation[axis] * (kernel[axis] - 1) + 1} (input {tuple(input.shape)}, weight {tuple(weight.shape)})")
+            raise ShapeError(
+                f"{op}: padded input size {size} is smaller than the dilated kernel {dilation[axis] * (kernel[axis] - 1) + 1} (input {tuple(input.shape)}, weight {tuple(weight.shape)})"
+            )
     if spatial == 1:
         return Conv2dFunction.apply(input, weight, bias, (1, stride[0]), ((0, 0), pads[0]), (1, dilation[0]), groups)
     return Conv2dFunction.apply(input, weight, bias, stride, pads, dilation, groups)
 
 
-def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Any:
+def conv1d(
+    input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1
+) -> Any:
     """``input [N, C, L]``, ``weight [O, C/groups, k]`` -> ``[N, O, Lo]``; ``padding`` may be 'same'/'valid'."""
     return _conv("conv1d", input, weight, bias, stride, padding, dilation, groups, spatial=1)
 
 
-def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Any:
+def conv2d(
+    input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1
+) -> Any:
     """``input [N, C, H, W]``, ``weight [O, C/groups, kh, kw]`` -> ``[N, O, Ho, Wo]``; ``padding`` may be 'same'/'valid'."""
     return _conv("conv2d", input, weight, bias, stride, padding, dilation, groups, spatial=2)
 
 
-def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Any:
+def conv_transpose2d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Any:
     """``input [N, Cin, H, W]``, ``weight [Cin, Cout/groups, kh, kw]`` -> ``[N, Cout, Ho, Wo]`` with
     ``Ho = (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1``."""
     _check_conv("conv_transpose2d", input, weight, bias, groups, 2, transposed=True)
     stride, padding = pair(stride, 2, "conv_transpose2d stride"), pair(padding, 2, "conv_transpose2d padding")
-    output_padding, dilation = pair(output_padding, 2, "conv_transpose2d output_padding"), pair(dilation, 2, "conv_transpose2d dilation")
+    output_padding, dilation = (
+        pair(output_padding, 2, "conv_transpose2d output_padding"),
+        pair(dilation, 2, "conv_transpose2d dilation"),
+    )
     for op_, s, d in zip(output_padding, stride, dilation):
         if op_ >= max(s, d):
-            raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller than stride {stride} or dilation {dilation}")
+            raise ValueError(
+                f"conv_transpose2d: output_padding {output_padding} must be smaller than stride {stride} or dilation {dilation}"
+            )
     return ConvTranspose2dFunction.apply(input, weight, bias, stride, padding, output_padding, dilation, groups)

@@ -85,7 +85,9 @@ class FFTFunction(Function):
             result = _to_pairs(xp, _resize(xp, half, axis, ctx.length), ctx.dtype)
         else:
             inverse = xp.fft.ifft if kind == "fft" else xp.fft.fft
-            result = _to_pairs(xp, _resize(xp, inverse(_to_complex(xp, g), axis=axis, norm=adjoint), axis, ctx.length), ctx.dtype)
+            result = _to_pairs(
+                xp, _resize(xp, inverse(_to_complex(xp, g), axis=axis, norm=adjoint), axis, ctx.length), ctx.dtype
+            )
         return out_like(result, grad), None, None, None, None
 
 
@@ -99,7 +101,9 @@ def _transform(op: str, x: Any, n: int | None, dim: int, norm: str | None, compl
         raise ValueError(f"{op}: norm must be one of {_NORMS} or None, got {norm!r}")
     shape = tuple(data.shape)
     if complex_input and (len(shape) < 2 or shape[-1] != 2):
-        raise ShapeError(f"{op}: input must be complex as real/imag pairs [..., 2] with at least one complex dim, got {shape}")
+        raise ShapeError(
+            f"{op}: input must be complex as real/imag pairs [..., 2] with at least one complex dim, got {shape}"
+        )
     dims = len(shape) - 1 if complex_input else len(shape)
     if dims == 0:
         raise ShapeError(f"{op}: a 0-d input has no dim to transform, got shape {shape}")
@@ -162,7 +166,9 @@ def complex_abs(input: Any) -> Any:
 def complex_from_pairs(input: Any) -> Tensor:
     """A complex-dtype Tensor ``[...]`` from pairs ``[..., 2]`` (data only: axon has no complex gradients)."""
     if isinstance(input, Variable) and input.requires_grad:
-        raise ValueError("complex_from_pairs: the input requires grad, but complex Tensors carry no gradients here; keep the pairs")
+        raise ValueError(
+            "complex_from_pairs: the input requires grad, but complex Tensors carry no gradients here; keep the pairs"
+        )
     data = tensor_of(input)
     if len(data.shape) == 0 or data.shape[-1] != 2:
         raise ShapeError(f"complex_from_pairs: input must be real/imag pairs [..., 2], got {tuple(data.shape)}")

@@ -15,8 +15,15 @@ from axon_core import DTypeError, ShapeError
 from ._util import check_reduction, out_like, reduce, reduce_backward, saved, sum_to, tensor_of, xp_of
 
 __all__ = [
-    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "kl_div", "nll_loss", "cross_entropy",
+    "mse_loss",
+    "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "kl_div",
+    "nll_loss",
+    "cross_entropy",
 ]
 
 
@@ -95,7 +102,13 @@ class PointwiseLossFunction(Function):
         if weight is not None:
             loss = loss * weight.array
         ctx.save_for_backward(input, target, weight)
-        ctx.kind, ctx.reduction, ctx.param, ctx.denominator, ctx.loss_shape = kind, reduction, param, denominator, loss.shape
+        ctx.kind, ctx.reduction, ctx.param, ctx.denominator, ctx.loss_shape = (
+            kind,
+            reduction,
+            param,
+            denominator,
+            loss.shape,
+        )
         return out_like(xp.asarray(reduce(loss, reduction, denominator)).astype(input.array.dtype, copy=False), input)
 
     @staticmethod
@@ -108,12 +121,29 @@ class PointwiseLossFunction(Function):
             g = g * weight.array
         _, d_input, d_target = _RULES[ctx.kind](xp, input.array, target.array, ctx.param)
         needs = ctx.needs_input_grad
-        grad_input = out_like(sum_to(g * d_input, input.shape).astype(input.array.dtype, copy=False), input) if needs[0] else None
-        grad_target = out_like(sum_to(g * d_target, target.shape).astype(target.array.dtype, copy=False), target) if needs[1] else None
+        grad_input = (
+            out_like(sum_to(g * d_input, input.shape).astype(input.array.dtype, copy=False), input)
+            if needs[0]
+            else None
+        )
+        grad_target = (
+            out_like(sum_to(g * d_target, target.shape).astype(target.array.dtype, copy=False), target)
+            if needs[1]
+            else None
+        )
         return grad_input, grad_target, None, None, None, None, None
 
 
-def _pointwise(op: str, kind: str, input: Any, target: Any, reduction: str, weight: Any = None, param: Any = None, allowed: tuple[str, ...] = ("none", "mean", "sum")) -> Any:
+def _pointwise(
+    op: str,
+    kind: str,
+    input: Any,
+    target: Any,
+    reduction: str,
+    weight: Any = None,
+    param: Any = None,
+    allowed: tuple[str, ...] = ("none", "mean", "sum"),
+) -> Any:
     check_reduction(op, reduction, allowed)
     if not input.dtype.is_floating_point or not target.dtype.is_floating_point:
         raise DTypeError(f"{op}: expected floating-point input and target, got {input.dtype} and {target.dtype}")
@@ -122,7 +152,11 @@ def _pointwise(op: str, kind: str, input: Any, target: Any, reduction: str, weig
 
         np.broadcast_shapes(tuple(input.shape), tuple(target.shape), () if weight is None else tuple(weight.shape))
     except ValueError as exc:
-        raise ShapeError(f"{op}: input {tuple(input.shape)}, target {tuple(target.shape)}" + ("" if weight is None else f" and weight {tuple(weight.shape)}") + " cannot be broadcast together") from exc
+        raise ShapeError(
+            f"{op}: input {tuple(input.shape)}, target {tuple(target.shape)}"
+            + ("" if weight is None else f" and weight {tuple(weight.shape)}")
+            + " cannot be broadcast together"
+        ) from exc
     denominator = None
     if reduction == "batchmean":
         reduction, denominator = "mean", (input.shape[0] if len(input.shape) else 1)
@@ -161,7 +195,9 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction:
     return _pointwise("binary_cross_entropy", "bce", input, target, reduction, weight)
 
 
-def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, reduction: str = "mean", pos_weight: Any = None) -> Any:
+def binary_cross_entropy_with_logits(
+    input: Any, target: Any, weight: Any = None, reduction: str = "mean", pos_weight: Any = None
+) -> Any:
     """BCE on ``sigmoid(input)`` computed stably from logits; ``pos_weight`` scales positives (broadcast over the last dim)."""
     param = None if pos_weight is None else tensor_of(pos_weight).array
     return _pointwise("binary_cross_entropy_with_logits", "bce_logits", input, target, reduction, weight, param)
@@ -169,7 +205,9 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
 
 def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Any:
     """``target * (log target - input)`` for log-probabilities ``input``; 'batchmean' divides the sum by the batch size."""
-    return _pointwise("kl_div", "kl", input, target, reduction, param=bool(log_target), allowed=("none", "mean", "sum", "batchmean"))
+    return _pointwise(
+        "kl_div", "kl", input, target, reduction, param=bool(log_target), allowed=("none", "mean", "sum", "batchmean")
+    )
 
 
 class CrossEntropyIndexFunction(Function):
@@ -200,7 +238,13 @@ class CrossEntropyIndexFunction(Function):
         x2, t, w, lse = ctx.arrays
         ignore_index, label_smoothing, reduction, denominator, in_shape = ctx.options
         with xp.errstate(invalid="ignore", divide="ignore") if xp.__name__ == "numpy" else _nullcontext():
-            g = reduce_backward(xp, grad.array.reshape(-1) if reduction == "none" else grad.array, (x2.shape[0],), reduction, denominator)
+            g = reduce_backward(
+                xp,
+                grad.array.reshape(-1) if reduction == "none" else grad.array,
+                (x2.shape[0],),
+                reduction,
+                denominator,
+            )
         d = backend.cross_entropy_backward(xp.ascontiguousarray(g), x2, t, lse, w, ignore_index, label_smoothing)
         return out_like(_classes_back(xp, d, in_shape), grad), None, None, None, None, None
 
@@ -238,13 +282,21 @@ class ClassLossFunction(Function):
         xp = xp_of(grad)
         logp = ctx.logp
         with xp.errstate(invalid="ignore", divide="ignore") if xp.__name__ == "numpy" else _nullcontext():
-            g = reduce_backward(xp, grad.array.reshape(-1) if ctx.reduction == "none" else grad.array, (logp.shape[0],), ctx.reduction, ctx.denominator)
+            g = reduce_backward(
+                xp,
+                grad.array.reshape(-1) if ctx.reduction == "none" else grad.array,
+                (logp.shape[0],),
+                ctx.reduction,
+                ctx.denominator,
+            )
         d_logp = -(ctx.q * g[:, None]).astype(logp.dtype, copy=False)
         grad_input = ctx.backend.log_softmax_backward(d_logp, logp, 1) if ctx.from_logits else d_logp
         grad_target = None
         if ctx.needs_input_grad[1]:
             scaled = logp if ctx.weight_row is None else logp * ctx.weight_row
-            grad_target = out_like(_classes_back(xp, -(scaled * g[:, None]) * (1.0 - ctx.smoothing), ctx.target_shape), grad)
+            grad_target = out_like(
+                _classes_back(xp, -(scaled * g[:, None]) * (1.0 - ctx.smoothing), ctx.target_shape), grad
+            )
         return out_like(_classes_back(xp, grad_input, ctx.in_shape), grad), grad_target, None, None, None, None, None
 
 
@@ -277,7 +329,9 @@ class _nullcontext:
         return None
 
 
-def _target_distribution(xp: Any, target: Any, weight: Any, ignore_index: int, smoothing: float, shape: tuple[int, int], dtype: Any) -> tuple[Any, Any]:
+def _target_distribution(
+    xp: Any, target: Any, weight: Any, ignore_index: int, smoothing: float, shape: tuple[int, int], dtype: Any
+) -> tuple[Any, Any]:
     """The weighted target distribution ``q [M, C]`` and the denominator of the 'mean' reduction."""
     m, classes = shape
     w_row = None if weight is None else weight.array
@@ -297,7 +351,16 @@ def _target_distribution(xp: Any, target: Any, weight: Any, ignore_index: int, s
     return q, w_target.sum()
 
 
-def _class_loss(op: str, input: Any, target: Any, weight: Any, ignore_index: int, reduction: str, label_smoothing: float, from_logits: bool) -> Any:
+def _class_loss(
+    op: str,
+    input: Any,
+    target: Any,
+    weight: Any,
+    ignore_index: int,
+    reduction: str,
+    label_smoothing: float,
+    from_logits: bool,
+) -> Any:
     check_reduction(op, reduction)
     if not input.dtype.is_floating_point:
         raise DTypeError(f"{op}: expected a floating-point input, got {input.dtype}")
@@ -314,14 +377,18 @@ def _class_loss(op: str, input: Any, target: Any, weight: Any, ignore_index: int
             raise ShapeError(f"{op}: probability target {t_shape} must match input {shape}")
     else:
         if target.dtype.is_bool or not target.dtype.is_integer:
-            raise DTypeError(f"{op}: target must hold class indices (integers) or probabilities (floats), got {target.dtype}")
+            raise DTypeError(
+                f"{op}: target must hold class indices (integers) or probabilities (floats), got {target.dtype}"
+            )
         expected = shape[:class_axis] + shape[class_axis + 1 :]
         if t_shape != expected:
             raise ShapeError(f"{op}: input {shape} needs a target of shape {expected}, got {t_shape}")
         data = tensor_of(target).array
         valid = data[data != ignore_index]
         if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= classes):
-            raise IndexError(f"{op}: target class indices must lie in [0, {classes}), got values in [{int(valid.min())}, {int(valid.max())}]")
+            raise IndexError(
+                f"{op}: target class indices must lie in [0, {classes}), got values in [{int(valid.min())}, {int(valid.max())}]"
+            )
     if weight is not None and tuple(weight.shape) != (classes,):
         raise ShapeError(f"{op}: weight {tuple(weight.shape)} must have one entry per class ({classes})")
     if from_logits and not probabilities:
@@ -334,10 +401,19 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     return _class_loss("nll_loss", input, target, weight, ignore_index, reduction, 0.0, from_logits=False)
 
 
-def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0) -> Any:
+def cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Any:
     """Cross-entropy of logits ``input [N, C, *d]`` (or ``[C]``) against indices ``[N, *d]`` or probabilities ``[N, C, *d]``.
 
     'mean' divides by the summed weights of the non-ignored targets (indices) or by the number
     of samples (probabilities), as PyTorch.
     """
-    return _class_loss("cross_entropy", input, target, weight, ignore_index, reduction, label_smoothing, from_logits=True)
+    return _class_loss(
+        "cross_entropy", input, target, weight, ignore_index, reduction, label_smoothing, from_logits=True
+    )

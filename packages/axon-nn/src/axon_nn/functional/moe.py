@@ -30,7 +30,9 @@ def top_k_routing(router_logits: Any, k: int, normalize: bool = True) -> tuple[A
     (Mixtral); otherwise they are the raw softmax probabilities (Switch, GShard).
     """
     if len(router_logits.shape) != 2:
-        raise ShapeError(f"top_k_routing: router_logits must be [tokens, num_experts], got {tuple(router_logits.shape)}")
+        raise ShapeError(
+            f"top_k_routing: router_logits must be [tokens, num_experts], got {tuple(router_logits.shape)}"
+        )
     num_experts = router_logits.shape[1]
     if not 1 <= k <= num_experts:
         raise ValueError(f"top_k_routing: k must be in [1, {num_experts}] (num_experts), got {k}")
@@ -78,7 +80,9 @@ def dispatch_plan(experts: Tensor, num_experts: int, capacity: int | None = None
     tokens = data.shape[0]
     flat = data.T.reshape(-1)
     if flat.size and (int(flat.min()) < 0 or int(flat.max()) >= num_experts):
-        raise IndexError(f"dispatch_plan: expert ids must be in [0, {num_experts}), got range [{int(flat.min())}, {int(flat.max())}]")
+        raise IndexError(
+            f"dispatch_plan: expert ids must be in [0, {num_experts}), got range [{int(flat.min())}, {int(flat.max())}]"
+        )
     order = xp.argsort(flat, kind="stable")
     counts = xp.bincount(flat, minlength=num_experts) if flat.size else xp.zeros(num_experts, dtype=xp.int64)
     starts = [0, *xp.cumsum(counts).tolist()]

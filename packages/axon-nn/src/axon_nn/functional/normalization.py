@@ -100,7 +100,9 @@ class LastDimNormFunction(Function):
             dx, dw, db = backend.layer_norm_backward(g2, x2, w, mean, rstd, ctx.has_bias)
         else:
             (dx, dw), db = backend.rms_norm_backward(g2, x2, w, rstd), None
-        as_param = lambda a: None if a is None else out_like(a.reshape(w_shape if w_shape is not None else a.shape), grad)
+        as_param = lambda a: (
+            None if a is None else out_like(a.reshape(w_shape if w_shape is not None else a.shape), grad)
+        )
         return out_like(dx.reshape(x_shape), grad), as_param(dw), as_param(db), None, None, None
 
 
@@ -182,7 +184,16 @@ def _update_running(running: Any, batch_value: Any, momentum: float) -> None:
     data += (momentum * batch_value).astype(data.dtype, copy=False)
 
 
-def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None, bias: Any = None, training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Any:
+def batch_norm(
+    input: Any,
+    running_mean: Any,
+    running_var: Any,
+    weight: Any = None,
+    bias: Any = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Any:
     """Normalise ``input [N, C, *]`` per channel ``C``.
 
     Training uses the batch's statistics and, when running buffers are given, updates them in
@@ -194,14 +205,21 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
     if len(shape) < 2:
         raise ShapeError(f"batch_norm: expected an input [N, C, *], got shape {shape}")
     channels = shape[1]
-    for name, param in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+    for name, param in (
+        ("weight", weight),
+        ("bias", bias),
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+    ):
         _check_param("batch_norm", name, param, (channels,))
     stat_axes = (0,) + tuple(range(2, len(shape)))
     affine_shape = (channels,) + (1,) * (len(shape) - 2)
     if training:
         count = math.prod(shape) // max(channels, 1)
         if count <= 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of shape {shape}")
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, got input of shape {shape}"
+            )
         mean, var = _moments(input, stat_axes)
         rstd = 1.0 / xp_of(tensor_of(input)).sqrt(var + eps)
         out = NormalizeFunction.apply(input, weight, bias, mean, rstd, shape, stat_axes, affine_shape, True)
@@ -226,7 +244,9 @@ def _trailing(op: str, input: Any, normalized_shape: Any) -> tuple[int, ...]:
     return normalized
 
 
-def layer_norm(input: Any, normalized_shape: Sequence[int] | int, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Any:
+def layer_norm(
+    input: Any, normalized_shape: Sequence[int] | int, weight: Any = None, bias: Any = None, eps: float = 1e-5
+) -> Any:
     """Normalise over the trailing ``normalized_shape`` dims of ``input [*, *normalized_shape]``."""
     _check_float("layer_norm", input)
     normalized = _trailing("layer_norm", input, normalized_shape)
@@ -259,7 +279,16 @@ def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None
     return GroupNormFunction.apply(input, weight, bias, num_groups, float(eps))
 
 
-def instance_norm(input: Any, running_mean: Any = None, running_var: Any = None, weight: Any = None, bias: Any = None, use_input_stats: bool = True, momentum: float = 0.1, eps: float = 1e-5) -> Any:
+def instance_norm(
+    input: Any,
+    running_mean: Any = None,
+    running_var: Any = None,
+    weight: Any = None,
+    bias: Any = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Any:
     """Normalise each channel of each sample over its spatial positions: ``input [N, C, *spatial]``.
 
     With ``use_input_stats`` (training, or no running buffers) the statistics come from the
@@ -270,7 +299,12 @@ def instance_norm(input: Any, running_mean: Any = None, running_var: Any = None,
     if len(shape) < 3:
         raise ShapeError(f"instance_norm: expected an input [N, C, *spatial], got shape {shape}")
     channels = shape[1]
-    for name, param in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+    for name, param in (
+        ("weight", weight),
+        ("bias", bias),
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+    ):
         _check_param("instance_norm", name, param, (channels,))
     axes = tuple(range(2, len(shape)))
     affine_shape = (channels,) + (1,) * (len(shape) - 2)
@@ -281,7 +315,9 @@ def instance_norm(input: Any, running_mean: Any = None, running_var: Any = None,
             if running_mean is not None:
                 _update_running(running_mean, mean.reshape(shape[0], channels).mean(axis=0), momentum)
             if running_var is not None:
-                _update_running(running_var, var.reshape(shape[0], channels).mean(axis=0) * (count / max(count - 1, 1)), momentum)
+                _update_running(
+                    running_var, var.reshape(shape[0], channels).mean(axis=0) * (count / max(count - 1, 1)), momentum
+                )
         return GroupNormFunction.apply(input, weight, bias, channels, float(eps))
     if running_mean is None or running_var is None:
         raise ValueError("instance_norm: running_mean and running_var are needed when use_input_stats=False")

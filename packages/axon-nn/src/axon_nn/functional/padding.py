@@ -38,7 +38,9 @@ class PadFunction(Function):
             full = [(0, 0)] * lead + [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
             padded = xp.pad(data, full, mode="constant", constant_values=value)
             # Negative widths crop, as in PyTorch.
-            crop = (slice(None),) * lead + tuple(slice(max(-lo, 0), padded.shape[lead + k] - max(-hi, 0)) for k, (lo, hi) in enumerate(widths))
+            crop = (slice(None),) * lead + tuple(
+                slice(max(-lo, 0), padded.shape[lead + k] - max(-hi, 0)) for k, (lo, hi) in enumerate(widths)
+            )
             return out_like(xp.ascontiguousarray(padded[crop]), x)
         ctx.index = [_source_index(xp, data.shape[lead + k], lo, hi, mode) for k, (lo, hi) in enumerate(widths)]
         out = data
@@ -54,8 +56,12 @@ class PadFunction(Function):
         if ctx.mode == "constant":
             out = xp.zeros(ctx.in_shape, dtype=g.dtype)
             # Input position i sits at output position i + lo.
-            src = (slice(None),) * lead + tuple(slice(max(-lo, 0), max(-lo, 0) + n) for (lo, hi), n in zip(ctx.widths, _inner_sizes(ctx, g)))
-            dst = (slice(None),) * lead + tuple(slice(max(lo, 0), max(lo, 0) + n) for (lo, hi), n in zip(ctx.widths, _inner_sizes(ctx, g)))
+            src = (slice(None),) * lead + tuple(
+                slice(max(-lo, 0), max(-lo, 0) + n) for (lo, hi), n in zip(ctx.widths, _inner_sizes(ctx, g))
+            )
+            dst = (slice(None),) * lead + tuple(
+                slice(max(lo, 0), max(lo, 0) + n) for (lo, hi), n in zip(ctx.widths, _inner_sizes(ctx, g))
+            )
             out[src] = g[dst]
             return out_like(out, grad), None, None, None
         # Each padded position adds its gradient to the input position it copied: a one-hot
@@ -88,5 +94,7 @@ def pad(input: Any, pad: tuple[int, ...], mode: str = "constant", value: float =
             size = input.shape[lead + k]
             limit = size - 1 if mode == "reflect" else size
             if lo < 0 or hi < 0 or (mode != "replicate" and max(lo, hi) > limit) or size == 0:
-                raise ShapeError(f"pad: {mode} padding {(lo, hi)} is invalid for dimension {lead + k} of size {size} in shape {tuple(input.shape)}")
+                raise ShapeError(
+                    f"pad: {mode} padding {(lo, hi)} is invalid for dimension {lead + k} of size {size} in shape {tuple(input.shape)}"
+                )
     return PadFunction.apply(input, widths, mode, float(value))

@@ -20,7 +20,12 @@ from ._util import out_like, pair, saved, scatter_add, tensor_of, xp_of
 from ._window import col2im, im2col, output_size
 
 __all__ = [
-    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
+    "max_pool1d",
+    "max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
 ]
 
 
@@ -136,7 +141,16 @@ def _check_pool_input(op: str, input: Any, spatial: int) -> None:
         raise DTypeError(f"{op}: expected a floating-point input, got {input.dtype}")
 
 
-def _window_geometry(op: str, shape: tuple[int, ...], spatial: int, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool):
+def _window_geometry(
+    op: str,
+    shape: tuple[int, ...],
+    spatial: int,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+):
     """Kernel, stride, dilation, pads ((lo, hi) per axis, hi covering ceil-mode windows) and output size, all 2-d."""
     kernel = pair(kernel_size, spatial, f"{op} kernel_size")
     stride = kernel if stride is None or stride == [] or stride == () else pair(stride, spatial, f"{op} stride")
@@ -149,7 +163,9 @@ def _window_geometry(op: str, shape: tuple[int, ...], spatial: int, kernel_size:
     for length, k, s, p, d in zip(sizes, kernel, stride, padding, dilation):
         n = output_size(length, k, s, 2 * p, d, ceil_mode, pad_lo=p)
         if n <= 0:
-            raise ShapeError(f"{op}: input of shape {tuple(shape)} is too small for kernel {kernel}, padding {padding}, dilation {dilation}")
+            raise ShapeError(
+                f"{op}: input of shape {tuple(shape)} is too small for kernel {kernel}, padding {padding}, dilation {dilation}"
+            )
         outs.append(n)
         needed = (n - 1) * s + d * (k - 1) + 1
         pads.append((p, max(needed - length - p, p)))
@@ -163,19 +179,39 @@ def _as_planes(data: Any, spatial: int) -> Any:
     return data.reshape(1, -1, h, w)
 
 
-def _max_pool(op: str, input: Any, spatial: int, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool, return_indices: bool) -> Any:
+def _max_pool(
+    op: str,
+    input: Any,
+    spatial: int,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+    return_indices: bool,
+) -> Any:
     _check_pool_input(op, input, spatial)
     x = tensor_of(input)
     xp = xp_of(x)
-    kernel, stride_, dilation_, pads, out_hw, padding_ = _window_geometry(op, tuple(input.shape), spatial, kernel_size, stride, padding, dilation, ceil_mode)
+    kernel, stride_, dilation_, pads, out_hw, padding_ = _window_geometry(
+        op, tuple(input.shape), spatial, kernel_size, stride, padding, dilation, ceil_mode
+    )
     if spatial == 2:
-        options = {"kernel_size": kernel, "stride": stride_, "padding": padding_, "dilation": dilation_, "ceil_mode": ceil_mode}
+        options = {
+            "kernel_size": kernel,
+            "stride": stride_,
+            "padding": padding_,
+            "dilation": dilation_,
+            "ceil_mode": ceil_mode,
+        }
         out, index = Pool2dFunction.apply(input, "max", options)
         return (out, index.data) if return_indices else out
     planes = _as_planes(x.array, spatial)
     h, w = planes.shape[-2:]
     padded = xp.pad(planes, ((0, 0), (0, 0), pads[0], pads[1]), constant_values=-xp.inf)
-    cols = im2col(xp, padded, kernel, stride_, dilation_, out_hw).reshape(planes.shape[1], kernel[0] * kernel[1], *out_hw)
+    cols = im2col(xp, padded, kernel, stride_, dilation_, out_hw).reshape(
+        planes.shape[1], kernel[0] * kernel[1], *out_hw
+    )
     best = xp.argmax(cols, axis=1)
     row = xp.arange(out_hw[0])[:, None] * stride_[0] - pads[0][0] + (best // kernel[1]) * dilation_[0]
     col = xp.arange(out_hw[1])[None, :] * stride_[1] - pads[1][0] + (best % kernel[1]) * dilation_[1]
@@ -185,13 +221,31 @@ def _max_pool(op: str, input: Any, spatial: int, kernel_size: Any, stride: Any, 
     return (out, index) if return_indices else out
 
 
-def _avg_pool(op: str, input: Any, spatial: int, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool, count_include_pad: bool, divisor_override: int | None) -> Any:
+def _avg_pool(
+    op: str,
+    input: Any,
+    spatial: int,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    ceil_mode: bool,
+    count_include_pad: bool,
+    divisor_override: int | None,
+) -> Any:
     _check_pool_input(op, input, spatial)
     xp = xp_of(tensor_of(input))
-    kernel, stride_, _, pads, out_hw, padding_ = _window_geometry(op, tuple(input.shape), spatial, kernel_size, stride, padding, 1, ceil_mode)
+    kernel, stride_, _, pads, out_hw, padding_ = _window_geometry(
+        op, tuple(input.shape), spatial, kernel_size, stride, padding, 1, ceil_mode
+    )
     if spatial == 2:
-        options = {"kernel_size": kernel, "stride": stride_, "padding": padding_, "ceil_mode": ceil_mode,
-                   "count_include_pad": count_include_pad, "divisor_override": divisor_override}
+        options = {
+            "kernel_size": kernel,
+            "stride": stride_,
+            "padding": padding_,
+            "ceil_mode": ceil_mode,
+            "count_include_pad": count_include_pad,
+            "divisor_override": divisor_override,
+        }
         return Pool2dFunction.apply(input, "avg", options)
     h, w = 1, input.shape[-1]
     if divisor_override is not None:
@@ -227,24 +281,57 @@ def _adaptive_sizes(op: str, input: Any, output_size: Any) -> tuple[int, int]:
     return resolved
 
 
-def max_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+def max_pool1d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
     """Window maxima of ``input [N, C, L]`` (or ``[C, L]``) -> ``[N, C, Lo]`` (and flat indices into ``L``)."""
     return _max_pool("max_pool1d", input, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+def max_pool2d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
     """Window maxima of ``input [N, C, H, W]`` (or ``[C, H, W]``) -> ``[N, C, Ho, Wo]`` (and flat indices into ``H * W``)."""
     return _max_pool("max_pool2d", input, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-def avg_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False, count_include_pad: bool = True) -> Any:
+def avg_pool1d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Any:
     """Window means of ``input [N, C, L]`` -> ``[N, C, Lo]``."""
     return _avg_pool("avg_pool1d", input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
-def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Any:
+def avg_pool2d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Any:
     """Window means of ``input [N, C, H, W]`` -> ``[N, C, Ho, Wo]``."""
-    return _avg_pool("avg_pool2d", input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    return _avg_pool(
+        "avg_pool2d", input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    )
 
 
 def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:

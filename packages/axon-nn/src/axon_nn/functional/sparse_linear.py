@@ -46,7 +46,9 @@ class SparseLinearFunction(Function):
         if needs[1]:
             flat = x.array.reshape(-1, shape[1])
             # dL/dv_e = Σ_batch g[b, row_e] · x[b, col_e]: only the stored entries, never a dense [out, in].
-            grad_values = out_like((g[:, rows] * flat[:, col.array]).sum(axis=0).astype(values.array.dtype, copy=False), grad)
+            grad_values = out_like(
+                (g[:, rows] * flat[:, col.array]).sum(axis=0).astype(values.array.dtype, copy=False), grad
+            )
         if needs[2] and ctx.has_bias:
             grad_bias = out_like(g.sum(axis=0), grad)
         return grad_x, grad_values, grad_bias, None, None, None
@@ -63,7 +65,9 @@ def sparse_linear(input: Any, weight: SparseCSRTensor, values: Any = None, bias:
     values = weight.values() if values is None else values
     shape = tuple(weight.shape)
     if len(input.shape) == 0 or input.shape[-1] != shape[1]:
-        raise ShapeError(f"sparse_linear: input {tuple(input.shape)} does not match weight {shape} (expected [*, {shape[1]}])")
+        raise ShapeError(
+            f"sparse_linear: input {tuple(input.shape)} does not match weight {shape} (expected [*, {shape[1]}])"
+        )
     if tuple(values.shape) != (weight.nnz,):
         raise ShapeError(f"sparse_linear: values {tuple(values.shape)} must be [nnz] = ({weight.nnz},)")
     if bias is not None and tuple(bias.shape) != (shape[0],):

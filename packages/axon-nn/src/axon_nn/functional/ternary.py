@@ -23,8 +23,15 @@ from ._util import out_like, tensor_of, xp_of
 from .linear import linear
 
 __all__ = [
-    "absmean_scale", "ternary_quantize", "quantize_activations", "ternary_weight_ste", "activation_quant_ste",
-    "ternary_linear", "pack_ternary", "unpack_ternary", "packed_ternary_linear",
+    "absmean_scale",
+    "ternary_quantize",
+    "quantize_activations",
+    "ternary_weight_ste",
+    "activation_quant_ste",
+    "ternary_linear",
+    "pack_ternary",
+    "unpack_ternary",
+    "packed_ternary_linear",
 ]
 
 _ROW_CHUNK_ELEMENTS = 1 << 24
@@ -51,7 +58,11 @@ def quantize_activations(x: Any, bits: int, eps: float = 1e-5) -> tuple[Any, Any
     if not 2 <= bits <= 16:
         raise ValueError(f"quantize_activations: bits must be in [2, 16], got {bits}")
     top = 2 ** (bits - 1)
-    peak = xp.abs(data).max(axis=-1, keepdims=True) if data.shape[-1] else xp.zeros(data.shape[:-1] + (1,), dtype=data.dtype)
+    peak = (
+        xp.abs(data).max(axis=-1, keepdims=True)
+        if data.shape[-1]
+        else xp.zeros(data.shape[:-1] + (1,), dtype=data.dtype)
+    )
     scale = (top - 1) / xp.maximum(peak, eps)
     return xp.clip(xp.round(data * scale), -top, top - 1).astype(xp.int32), scale.astype(data.dtype, copy=False)
 
@@ -96,7 +107,9 @@ def activation_quant_ste(input: Any, bits: int = 8, eps: float = 1e-5) -> Any:
     return ActivationQuantSTE.apply(input, int(bits), float(eps))
 
 
-def ternary_linear(input: Any, weight: Any, bias: Any = None, activation_bits: int | None = 8, eps: float = 1e-5) -> Any:
+def ternary_linear(
+    input: Any, weight: Any, bias: Any = None, activation_bits: int | None = 8, eps: float = 1e-5
+) -> Any:
     """BitNet b1.58's training forward: ``Q(input) (W_q γ)ᵀ + bias``; ``input [*, in]``, ``weight [out, in]``."""
     if activation_bits is not None:
         input = activation_quant_ste(input, activation_bits, eps)
@@ -110,7 +123,9 @@ def pack_ternary(codes: Any) -> Tensor:
     if data.ndim != 2:
         raise ShapeError(f"pack_ternary: codes must be [out, in], got {tuple(data.shape)}")
     if data.size and (int(data.min()) < -1 or int(data.max()) > 1 or data.dtype.kind not in "iu"):
-        raise DTypeError(f"pack_ternary: codes must be integers in {{-1, 0, 1}}, got {data.dtype} in [{data.min()}, {data.max()}]")
+        raise DTypeError(
+            f"pack_ternary: codes must be integers in {{-1, 0, 1}}, got {data.dtype} in [{data.min()}, {data.max()}]"
+        )
     rows, cols = data.shape
     padded = xp.ones((rows, -(-cols // 4) * 4), dtype=xp.uint8)  # code 1 = weight 0
     padded[:, :cols] = (data + 1).astype(xp.uint8)
@@ -124,7 +139,9 @@ def unpack_ternary(packed: Any, in_features: int) -> Tensor:
     p = tensor_of(packed)
     xp, data = xp_of(p), p.array
     if data.ndim != 2 or data.dtype != xp.uint8 or data.shape[1] != -(-in_features // 4):
-        raise ShapeError(f"unpack_ternary: packed must be uint8 [out, ceil({in_features} / 4)], got {data.dtype} {tuple(data.shape)}")
+        raise ShapeError(
+            f"unpack_ternary: packed must be uint8 [out, ceil({in_features} / 4)], got {data.dtype} {tuple(data.shape)}"
+        )
     shifts = xp.arange(0, 8, 2, dtype=xp.uint8)
     codes = (data[..., None] >> shifts) & 3
     return wrap(codes.reshape(data.shape[0], -1)[:, :in_features].astype(xp.int8) - 1, p.device)
@@ -154,8 +171,15 @@ def _signed_column_sums(xp: Any, x: Any, codes: Any) -> Any:
     return out
 
 
-def packed_ternary_linear(input: Any, packed: Any, scale: Any, in_features: int, bias: Any = None,
-                          activation_bits: int | None = 8, eps: float = 1e-5) -> Tensor:
+def packed_ternary_linear(
+    input: Any,
+    packed: Any,
+    scale: Any,
+    in_features: int,
+    bias: Any = None,
+    activation_bits: int | None = 8,
+    eps: float = 1e-5,
+) -> Tensor:
     """Inference with packed ternary weights: ``input [*, in]`` -> ``[*, out]`` (no gradient).
 
     With ``activation_bits`` the input is quantised per token to integers and the signed column

@@ -26,7 +26,9 @@ class Identity(Module):
 class Linear(Module):
     """``y = x Wᵀ + b``: ``[*, in_features] -> [*, out_features]``; ``weight [out, in]``, ``bias [out]``."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, device: Any = None, dtype: Any = None
+    ) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = new_parameter(out_features, in_features, device=device, dtype=dtype)
@@ -76,7 +78,9 @@ class Unflatten(Module):
         if math.prod(size) != shape[dim]:
             from axon_core import ShapeError
 
-            raise ShapeError(f"Unflatten: size {tuple(self.unflattened_size)} does not match dim {self.dim} of shape {shape}")
+            raise ShapeError(
+                f"Unflatten: size {tuple(self.unflattened_size)} does not match dim {self.dim} of shape {shape}"
+            )
         return input.reshape(shape[:dim] + tuple(size) + shape[dim + 1 :])
 
     def extra_repr(self) -> str:

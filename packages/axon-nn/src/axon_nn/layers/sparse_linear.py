@@ -30,8 +30,17 @@ class SparseLinear(Module):
     Values and bias start as in ``Linear``: ``U(±1/sqrt(in_features))``.
     """
 
-    def __init__(self, in_features: int, out_features: int, density: float = 0.1, mask: Any = None, bias: bool = True,
-                 generator: Generator | None = None, device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        density: float = 0.1,
+        mask: Any = None,
+        bias: bool = True,
+        generator: Generator | None = None,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         if mask is None:
@@ -46,7 +55,9 @@ class SparseLinear(Module):
         else:
             dense_mask = np.asarray(mask.numpy() if isinstance(mask, Tensor) else mask) != 0
             if dense_mask.shape != (out_features, in_features):
-                raise ShapeError(f"SparseLinear: mask {dense_mask.shape} must be [out_features, in_features] = {(out_features, in_features)}")
+                raise ShapeError(
+                    f"SparseLinear: mask {dense_mask.shape} must be [out_features, in_features] = {(out_features, in_features)}"
+                )
         rows, cols = np.nonzero(dense_mask)
         crow = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=out_features))])
         self.register_buffer("crow_indices", axon_tensor.tensor(crow.astype(np.int64), device=device))
@@ -72,7 +83,9 @@ class SparseLinear(Module):
     @property
     def weight(self) -> SparseCSRTensor:
         """The CSR weight ``[out, in]`` (its values are this layer's Parameter data)."""
-        return SparseCSRTensor(self.crow_indices, self.col_indices, self.values.data, (self.out_features, self.in_features))
+        return SparseCSRTensor(
+            self.crow_indices, self.col_indices, self.values.data, (self.out_features, self.in_features)
+        )
 
     def reset_parameters(self) -> None:
         bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
@@ -86,5 +99,3 @@ class SparseLinear(Module):
     def extra_repr(self) -> str:
         density = self.nnz / max(self.in_features * self.out_features, 1)
         return f"in_features={self.in_features}, out_features={self.out_features}, nnz={self.nnz}, density={density:.3g}, bias={self.bias is not None}"
-
-

@@ -23,10 +23,23 @@ class TernaryLinear(Module):
     put an ``RMSNorm`` before this layer for that. :meth:`pack` gives the inference layer.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = False, activation_bits: int | None = 8,
-                 eps: float = 1e-5, device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = False,
+        activation_bits: int | None = 8,
+        eps: float = 1e-5,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
-        self.in_features, self.out_features, self.activation_bits, self.eps = in_features, out_features, activation_bits, eps
+        self.in_features, self.out_features, self.activation_bits, self.eps = (
+            in_features,
+            out_features,
+            activation_bits,
+            eps,
+        )
         self.weight = new_parameter(out_features, in_features, device=device, dtype=dtype)
         add_bias(self, bias, out_features, device=device, dtype=dtype)
         self.reset_parameters()
@@ -45,8 +58,10 @@ class TernaryLinear(Module):
         return PackedTernaryLinear(F.pack_ternary(codes), gamma, self.in_features, bias, self.activation_bits, self.eps)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
-                f"activation_bits={self.activation_bits}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
+            f"activation_bits={self.activation_bits}"
+        )
 
 
 class PackedTernaryLinear(Module):
@@ -54,8 +69,15 @@ class PackedTernaryLinear(Module):
     ``scale`` (0-d ``γ``) and ``bias``; the forward adds and subtracts input columns (see
     :func:`axon_nn.functional.packed_ternary_linear`) and returns a Tensor without gradient."""
 
-    def __init__(self, packed: Any, scale: Any, in_features: int, bias: Any = None, activation_bits: int | None = 8,
-                 eps: float = 1e-5) -> None:
+    def __init__(
+        self,
+        packed: Any,
+        scale: Any,
+        in_features: int,
+        bias: Any = None,
+        activation_bits: int | None = 8,
+        eps: float = 1e-5,
+    ) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, packed.shape[0]
         self.activation_bits, self.eps = activation_bits, eps
@@ -64,7 +86,11 @@ class PackedTernaryLinear(Module):
         self.register_buffer("bias", bias)
 
     def forward(self, input: Any) -> Any:
-        return F.packed_ternary_linear(input, self.packed, self.scale, self.in_features, self.bias, self.activation_bits, self.eps)
+        return F.packed_ternary_linear(
+            input, self.packed, self.scale, self.in_features, self.bias, self.activation_bits, self.eps
+        )
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, activation_bits={self.activation_bits}"
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, activation_bits={self.activation_bits}"
+        )

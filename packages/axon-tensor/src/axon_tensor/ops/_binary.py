@@ -12,13 +12,20 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
+
 from axon_core import DType, DTypeError, ShapeError, result_type
 from axon_core.dtypes import _BY_NP
 
 from ..tensor import Tensor, check_same_device, wrap
 
 __all__ = [
-    "binary", "fast_binary", "operand_arrays", "cast_array", "scalar_of", "broadcast_error", "dtype_of_array",
+    "binary",
+    "fast_binary",
+    "operand_arrays",
+    "cast_array",
+    "scalar_of",
+    "broadcast_error",
+    "dtype_of_array",
     "SCALARS",
 ]
 
@@ -63,9 +70,13 @@ def operand_arrays(op: str, a: Any, b: Any, compute: DType | None = None) -> tup
         check_same_device(op, a, b)
     if compute is not None:
         dtype = compute
-    elif a.__class__ is Tensor and b.__class__ in _SCALAR_CATEGORY and _SCALAR_CATEGORY[b.__class__] <= a.dtype.category:
+    elif (
+        a.__class__ is Tensor and b.__class__ in _SCALAR_CATEGORY and _SCALAR_CATEGORY[b.__class__] <= a.dtype.category
+    ):
         dtype = a.dtype
-    elif b.__class__ is Tensor and a.__class__ in _SCALAR_CATEGORY and _SCALAR_CATEGORY[a.__class__] <= b.dtype.category:
+    elif (
+        b.__class__ is Tensor and a.__class__ in _SCALAR_CATEGORY and _SCALAR_CATEGORY[a.__class__] <= b.dtype.category
+    ):
         dtype = b.dtype
     else:
         dtype = result_type(a, b)
@@ -105,7 +116,9 @@ def binary(op: str, fn: Fn, a: Any, b: Any, compute: DType | None = None, quiet:
     return wrap(out, device)
 
 
-def fast_binary(op: str, fn: Callable[[Any, Any], Any], slow: Callable[[Any, Any], Tensor]) -> Callable[[Any, Any], Tensor]:
+def fast_binary(
+    op: str, fn: Callable[[Any, Any], Any], slow: Callable[[Any, Any], Tensor]
+) -> Callable[[Any, Any], Tensor]:
     """A method ``self (op) other`` that skips promotion when both are tensors of one dtype, or
     ``other`` is a Python float/int and ``self`` is floating (the op then runs in self's dtype).
 

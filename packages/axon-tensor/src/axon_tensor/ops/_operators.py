@@ -19,7 +19,21 @@ __all__ = ["BINARY_OPERATORS", "defers_to"]
 
 BINARY_OPERATORS = tuple(
     f"__{prefix}{name}__"
-    for name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor", "lshift", "rshift")
+    for name in (
+        "add",
+        "sub",
+        "mul",
+        "truediv",
+        "floordiv",
+        "mod",
+        "pow",
+        "matmul",
+        "and",
+        "or",
+        "xor",
+        "lshift",
+        "rshift",
+    )
     for prefix in ("", "r")
 ) + ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__")
 

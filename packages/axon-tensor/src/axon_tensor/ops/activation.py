@@ -16,10 +16,25 @@ from ..tensor import Tensor, normalize_dim, tensor_method, wrap
 from .unary import float_math, sigmoid, tanh
 
 __all__ = [
-    "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus", "softsign", "hardtanh",
-    "hardsigmoid", "hardswish", "sigmoid", "tanh", "softmax", "log_softmax",
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "celu",
+    "gelu",
+    "silu",
+    "mish",
+    "softplus",
+    "softsign",
+    "hardtanh",
+    "hardsigmoid",
+    "hardswish",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "log_softmax",
 ]
-
 
 
 def _reject_bool(op: str, input: Tensor) -> None:
@@ -41,12 +56,20 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tens
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
     if input.dtype.is_integer:
-        if isinstance(min_val, float) and not min_val.is_integer() or isinstance(max_val, float) and not max_val.is_integer():
+        if (
+            isinstance(min_val, float)
+            and not min_val.is_integer()
+            or isinstance(max_val, float)
+            and not max_val.is_integer()
+        ):
             raise DTypeError(f"hardtanh: integer tensors need integer bounds, got {min_val}, {max_val}")
         low, high = input._data.dtype.type(min_val), input._data.dtype.type(max_val)
         xp = input._device.backend.xp
         return wrap(xp.minimum(xp.maximum(input._data, low), high), input._device)
-    return float_math(input, lambda xp, x: xp.where(x < min_val, x.dtype.type(min_val), xp.where(x > max_val, x.dtype.type(max_val), x)))
+    return float_math(
+        input,
+        lambda xp, x: xp.where(x < min_val, x.dtype.type(min_val), xp.where(x > max_val, x.dtype.type(max_val), x)),
+    )
 
 
 @tensor_method()

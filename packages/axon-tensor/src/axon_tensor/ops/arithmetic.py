@@ -12,15 +12,38 @@ import operator
 from typing import Any
 
 import numpy as np
+
 from axon_core import DType, DTypeError, ShapeError, get_default_dtype, result_type
 
 from ..tensor import Tensor, tensor_method, wrap
 from ._binary import SCALARS, binary, broadcast_error, fast_binary, operand_arrays
 
 __all__ = [
-    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide", "remainder",
-    "fmod", "pow", "neg", "negative", "maximum", "minimum", "fmax", "fmin", "atan2", "hypot", "copysign",
-    "lerp", "addcmul", "addcdiv", "float_dtype",
+    "add",
+    "sub",
+    "subtract",
+    "mul",
+    "multiply",
+    "div",
+    "divide",
+    "true_divide",
+    "floor_divide",
+    "remainder",
+    "fmod",
+    "pow",
+    "neg",
+    "negative",
+    "maximum",
+    "minimum",
+    "fmax",
+    "fmin",
+    "atan2",
+    "hypot",
+    "copysign",
+    "lerp",
+    "addcmul",
+    "addcdiv",
+    "float_dtype",
 ]
 
 

@@ -11,14 +11,30 @@ import operator
 from typing import Any, Callable
 
 import numpy as np
+
 from axon_core import DTypeError, ShapeError, result_type
 
 from ..tensor import Tensor, check_same_device, tensor_method, wrap
 from ._binary import SCALARS, binary, fast_binary, scalar_of
 
 __all__ = [
-    "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal", "equal",
-    "isclose", "allclose", "where", "clamp", "clip",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "greater",
+    "greater_equal",
+    "less",
+    "less_equal",
+    "not_equal",
+    "equal",
+    "isclose",
+    "allclose",
+    "where",
+    "clamp",
+    "clip",
 ]
 
 
@@ -89,7 +105,9 @@ def isclose(input: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
 
     def close(a: Any, b: Any) -> Any:
         with np.errstate(all="ignore"):
-            return xp.isclose(_bfloat16_free(xp.asarray(a)), _bfloat16_free(xp.asarray(b)), rtol=rtol, atol=atol, equal_nan=equal_nan)
+            return xp.isclose(
+                _bfloat16_free(xp.asarray(a)), _bfloat16_free(xp.asarray(b)), rtol=rtol, atol=atol, equal_nan=equal_nan
+            )
 
     return binary("isclose", close, input, other)
 
@@ -129,7 +147,9 @@ def where(condition: Tensor, input: Any, other: Any) -> Tensor:
     try:
         out = xp.where(condition._data, _array(input, dtype), _array(other, dtype))
     except ValueError as exc:
-        shapes = ", ".join(str(tuple(t.shape)) if t.__class__ is Tensor else "scalar" for t in (condition, input, other))
+        shapes = ", ".join(
+            str(tuple(t.shape)) if t.__class__ is Tensor else "scalar" for t in (condition, input, other)
+        )
         raise ShapeError(f"where: shapes {shapes} cannot be broadcast together") from exc
     return wrap(xp.asarray(out, dtype=dtype.np), device)
 
@@ -157,7 +177,9 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
         if max is not None:
             out = xp.minimum(out, _array(max, dtype))
     except ValueError as exc:
-        shapes = ", ".join(str(tuple(t.shape)) if t.__class__ is Tensor else "scalar" for t in (input, min, max) if t is not None)
+        shapes = ", ".join(
+            str(tuple(t.shape)) if t.__class__ is Tensor else "scalar" for t in (input, min, max) if t is not None
+        )
         raise ShapeError(f"clamp: shapes {shapes} cannot be broadcast together") from exc
     if out is input._data:
         out = out.copy()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from axon_core import DeviceError, DTypeError, ShapeError
 from axon_core import int64 as _int64
 
@@ -21,8 +22,17 @@ from ..tensor import Tensor, check_same_device, normalize_dim, tensor_method, vi
 from .shape import restride
 
 __all__ = [
-    "gather", "scatter", "scatter_add", "index_select", "index_add", "index_put", "masked_fill",
-    "masked_select", "take", "nonzero", "argwhere",
+    "gather",
+    "scatter",
+    "scatter_add",
+    "index_select",
+    "index_add",
+    "index_put",
+    "masked_fill",
+    "masked_select",
+    "take",
+    "nonzero",
+    "argwhere",
 ]
 
 _NUMBERS = (int, float, bool, complex, np.generic)
@@ -35,7 +45,9 @@ def _bad_step(index: slice) -> bool:
 
 
 def _step_error(index: slice) -> ValueError:
-    return ValueError(f"indexing: slice step must be greater than zero, got {index.step} (negative steps are not supported; use flip)")
+    return ValueError(
+        f"indexing: slice step must be greater than zero, got {index.step} (negative steps are not supported; use flip)"
+    )
 
 
 def _index_array(input: Tensor, item: Any) -> Any:
@@ -178,7 +190,9 @@ def index_put_(input: Tensor, indices: Any, values: Any, accumulate: bool = Fals
     except IndexError as exc:
         raise _index_error(input, indices, exc) from None
     except ValueError as exc:
-        raise ShapeError(f"index_put_: values of shape {_shape_of(values)} do not fit input{_index_repr(indices)} of shape {tuple(input.shape)}: {exc}") from None
+        raise ShapeError(
+            f"index_put_: values of shape {_shape_of(values)} do not fit input{_index_repr(indices)} of shape {tuple(input.shape)}: {exc}"
+        ) from None
     return input
 
 
@@ -344,7 +358,7 @@ def index_add_(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha:
     if data.ndim == 0:
         data, src = data.reshape(1), _at_least_1d(src)
     d = normalize_dim(dim, data.ndim, "index_add_")
-    expected = data.shape[:d] + (idx.shape[0],) + data.shape[d + 1:]
+    expected = data.shape[:d] + (idx.shape[0],) + data.shape[d + 1 :]
     if src.shape != expected:
         raise ShapeError(
             f"index_add_: source of shape {source._data.shape} must have shape {expected} "
@@ -392,7 +406,9 @@ def masked_fill_(input: Tensor, mask: Tensor, value: Any) -> Tensor:
     try:
         xp.copyto(data, xp.asarray(fill).astype(data.dtype), where=m)
     except ValueError:
-        raise ShapeError(f"masked_fill_: mask of shape {m.shape} cannot be broadcast to input shape {data.shape}") from None
+        raise ShapeError(
+            f"masked_fill_: mask of shape {m.shape} cannot be broadcast to input shape {data.shape}"
+        ) from None
     return input
 
 
@@ -406,7 +422,9 @@ def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
     try:
         out = xp.where(m, xp.asarray(fill).astype(data.dtype), data)
     except ValueError:
-        raise ShapeError(f"masked_fill: mask of shape {m.shape} and input of shape {data.shape} cannot be broadcast together") from None
+        raise ShapeError(
+            f"masked_fill: mask of shape {m.shape} and input of shape {data.shape} cannot be broadcast together"
+        ) from None
     return wrap(out, input._device)
 
 
@@ -418,7 +436,9 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     try:
         data, m = xp.broadcast_arrays(input._data, m)
     except ValueError:
-        raise ShapeError(f"masked_select: mask of shape {m.shape} and input of shape {input._data.shape} cannot be broadcast together") from None
+        raise ShapeError(
+            f"masked_select: mask of shape {m.shape} and input of shape {input._data.shape} cannot be broadcast together"
+        ) from None
     return wrap(data[m], input._device)
 
 

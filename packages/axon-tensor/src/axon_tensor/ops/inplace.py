@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
+
 from axon_core import DType, DTypeError, ShapeError
 
 from ..random import Generator, default_generator
@@ -19,14 +20,43 @@ from . import activation, arithmetic, comparison, logical, unary
 from ._binary import SCALARS, scalar_of
 
 __all__ = [
-    "add_", "sub_", "mul_", "div_", "pow_", "addcmul_", "addcdiv_", "lerp_", "clamp_", "zero_", "fill_", "copy_",
-    "sqrt_", "exp_", "neg_", "abs_", "sigmoid_", "tanh_", "relu_", "uniform_", "normal_", "check_cast",
+    "add_",
+    "sub_",
+    "mul_",
+    "div_",
+    "pow_",
+    "addcmul_",
+    "addcdiv_",
+    "lerp_",
+    "clamp_",
+    "zero_",
+    "fill_",
+    "copy_",
+    "sqrt_",
+    "exp_",
+    "neg_",
+    "abs_",
+    "sigmoid_",
+    "tanh_",
+    "relu_",
+    "uniform_",
+    "normal_",
+    "check_cast",
 ]
 
 _TORCH_NAMES = {
-    "bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
-    "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
-    "complex64": "ComplexFloat", "complex128": "ComplexDouble",
+    "bool": "Bool",
+    "uint8": "Byte",
+    "int8": "Char",
+    "int16": "Short",
+    "int32": "Int",
+    "int64": "Long",
+    "float16": "Half",
+    "bfloat16": "BFloat16",
+    "float32": "Float",
+    "float64": "Double",
+    "complex64": "ComplexFloat",
+    "complex128": "ComplexDouble",
 }
 
 
@@ -62,7 +92,9 @@ def _store(op: str, self: Tensor, array: Any) -> None:
         self._data[...] = array
     except ValueError as exc:
         if not getattr(self._data, "flags", None) or self._data.flags.writeable:
-            raise ShapeError(f"{op}: cannot write a value of shape {getattr(array, 'shape', ())} into shape {tuple(self.shape)}") from exc
+            raise ShapeError(
+                f"{op}: cannot write a value of shape {getattr(array, 'shape', ())} into shape {tuple(self.shape)}"
+            ) from exc
         raise RuntimeError(f"{op}: the tensor's memory is read-only (for example a broadcast view)") from exc
 
 
@@ -133,7 +165,9 @@ def _binary_inplace(name: str, fn: Callable[[Any, Any], Tensor]) -> Callable[[Te
 
 
 pow_ = tensor_method("pow_", "__ipow__")(_binary_inplace("pow_", arithmetic.pow))
-floor_divide_ = tensor_method("floor_divide_", "__ifloordiv__")(_binary_inplace("floor_divide_", arithmetic.floor_divide))
+floor_divide_ = tensor_method("floor_divide_", "__ifloordiv__")(
+    _binary_inplace("floor_divide_", arithmetic.floor_divide)
+)
 remainder_ = tensor_method("remainder_", "__imod__")(_binary_inplace("remainder_", arithmetic.remainder))
 fmod_ = tensor_method("fmod_")(_binary_inplace("fmod_", arithmetic.fmod))
 maximum_ = tensor_method("maximum_")(_binary_inplace("maximum_", arithmetic.maximum))

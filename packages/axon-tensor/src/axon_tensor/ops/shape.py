@@ -15,9 +15,33 @@ from axon_core import ShapeError
 from ..tensor import Tensor, normalize_dim, tensor_method, view_of, wrap
 
 __all__ = [
-    "view", "reshape", "view_as", "reshape_as", "transpose", "swapaxes", "permute", "t", "movedim",
-    "expand", "expand_as", "squeeze", "unsqueeze", "flatten", "unflatten", "narrow", "select",
-    "chunk", "split", "unbind", "flip", "roll", "repeat", "tile", "repeat_interleave", "tril", "triu",
+    "view",
+    "reshape",
+    "view_as",
+    "reshape_as",
+    "transpose",
+    "swapaxes",
+    "permute",
+    "t",
+    "movedim",
+    "expand",
+    "expand_as",
+    "squeeze",
+    "unsqueeze",
+    "flatten",
+    "unflatten",
+    "narrow",
+    "select",
+    "chunk",
+    "split",
+    "unbind",
+    "flip",
+    "roll",
+    "repeat",
+    "tile",
+    "repeat_interleave",
+    "tril",
+    "triu",
 ]
 
 
@@ -38,7 +62,7 @@ def _infer_shape(op: str, shape: tuple[int, ...], numel: int, source: tuple[int,
         if known == 0 or numel % known:
             raise ShapeError(f"{op}: shape {list(shape)} is invalid for input of shape {source} ({numel} elements)")
         i = unknown[0]
-        return shape[:i] + (numel // known,) + shape[i + 1:]
+        return shape[:i] + (numel // known,) + shape[i + 1 :]
     if known != numel:
         raise ShapeError(f"{op}: shape {list(shape)} is invalid for input of shape {source} ({numel} elements)")
     return shape
@@ -269,7 +293,9 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
     data = input._data
     ndim = data.ndim
     if not -ndim - 1 <= dim <= ndim:
-        raise IndexError(f"unsqueeze: dimension {dim} is out of range for a {ndim}-d tensor (expected [{-ndim - 1}, {ndim}])")
+        raise IndexError(
+            f"unsqueeze: dimension {dim} is out of range for a {ndim}-d tensor (expected [{-ndim - 1}, {ndim}])"
+        )
     if dim < 0:
         dim += ndim + 1
     shape, strides = data.shape, data.strides
@@ -293,8 +319,8 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {shape}")
     if start == end:
         return input
-    merged = math.prod(shape[start:end + 1])
-    return _reshape("flatten", input, shape[:start] + (merged,) + shape[end + 1:], copy_ok=True)
+    merged = math.prod(shape[start : end + 1])
+    return _reshape("flatten", input, shape[:start] + (merged,) + shape[end + 1 :], copy_ok=True)
 
 
 @tensor_method()
@@ -305,7 +331,7 @@ def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
     if not shape:
         raise ShapeError("unflatten: cannot unflatten a 0-d tensor")
     inner = _infer_shape("unflatten", tuple(int(s) for s in sizes), shape[d], (shape[d],))
-    return _reshape("unflatten", input, shape[:d] + inner + shape[d + 1:], copy_ok=True)
+    return _reshape("unflatten", input, shape[:d] + inner + shape[d + 1 :], copy_ok=True)
 
 
 @tensor_method()

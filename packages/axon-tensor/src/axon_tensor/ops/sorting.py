@@ -113,9 +113,7 @@ def unique(
     if data.dtype.kind == "c":
         raise DTypeError(f"unique: complex tensors are not supported (dtype {data.dtype})")
     if dim is None:
-        values, inverse, counts = xp.unique(
-            data.reshape(-1), return_inverse=True, return_counts=True, equal_nan=False
-        )
+        values, inverse, counts = xp.unique(data.reshape(-1), return_inverse=True, return_counts=True, equal_nan=False)
         inverse = inverse.reshape(data.shape)
     else:
         if data.ndim == 0:
@@ -124,7 +122,9 @@ def unique(
         if data.shape[axis] == 0:
             values, inverse, counts = data.copy(), xp.zeros(0, dtype=_int64.np), xp.zeros(0, dtype=_int64.np)
         else:
-            values, inverse, counts = xp.unique(data, return_inverse=True, return_counts=True, axis=axis, equal_nan=False)
+            values, inverse, counts = xp.unique(
+                data, return_inverse=True, return_counts=True, axis=axis, equal_nan=False
+            )
             inverse = inverse.reshape(-1)
     out = [wrap(values, device)]
     if return_inverse:

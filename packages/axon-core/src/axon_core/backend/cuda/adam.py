@@ -38,15 +38,39 @@ class AdamKernels:
         in_place = all(a.flags.c_contiguous and a.dtype == param.dtype for a in state)
         if kernel_suffix(param.dtype) is None or not in_place or param.size == 0:
             return super().adam_step(
-                param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step=step, lr=lr, beta1=beta1, beta2=beta2,
-                eps=eps, weight_decay=weight_decay, decoupled=decoupled, amsgrad=amsgrad, maximize=maximize,
+                param,
+                grad,
+                exp_avg,
+                exp_avg_sq,
+                max_exp_avg_sq,
+                step=step,
+                lr=lr,
+                beta1=beta1,
+                beta2=beta2,
+                eps=eps,
+                weight_decay=weight_decay,
+                decoupled=decoupled,
+                amsgrad=amsgrad,
+                maximize=maximize,
             )
         grid, block = self._elementwise_grid(param.size)
         args = (
-            param, self._contiguous(grad, param.dtype), exp_avg, exp_avg_sq, max_exp_avg_sq if amsgrad else exp_avg_sq,
-            np.int64(param.size), np.float32(lr), np.float32(beta1), np.float32(beta2), np.float32(eps),
-            np.float32(weight_decay), np.float32(lr / (1.0 - beta1**step)), np.float32((1.0 - beta2**step) ** 0.5),
-            np.int32(decoupled), np.int32(amsgrad), np.int32(maximize),
+            param,
+            self._contiguous(grad, param.dtype),
+            exp_avg,
+            exp_avg_sq,
+            max_exp_avg_sq if amsgrad else exp_avg_sq,
+            np.int64(param.size),
+            np.float32(lr),
+            np.float32(beta1),
+            np.float32(beta2),
+            np.float32(eps),
+            np.float32(weight_decay),
+            np.float32(lr / (1.0 - beta1**step)),
+            np.float32((1.0 - beta2**step) ** 0.5),
+            np.int32(decoupled),
+            np.int32(amsgrad),
+            np.int32(maximize),
         )
         self.launch(REGISTRY["adam"], f"adam_step_{kernel_suffix(param.dtype)}", grid, block, args)
         return None

@@ -24,7 +24,12 @@ class CrossEntropyKernels:
         return work, labels, self._contiguous(weight, xp.float32), np.int32(1)
 
     def cross_entropy(
-        self, logits: Any, target: Any, weight: Any | None = None, ignore_index: int = -100, label_smoothing: float = 0.0
+        self,
+        logits: Any,
+        target: Any,
+        weight: Any | None = None,
+        ignore_index: int = -100,
+        label_smoothing: float = 0.0,
     ) -> tuple[Any, Any]:
         check_cross_entropy(self.xp, "cross_entropy", logits, target, weight, ignore_index, label_smoothing)
         if kernel_suffix(logits.dtype) is None or logits.size == 0:
@@ -34,8 +39,24 @@ class CrossEntropyKernels:
         rows, classes = logits.shape
         loss = xp.empty(rows, dtype=xp.float32)
         lse = xp.empty(rows, dtype=xp.float32)
-        args = (work, labels, w, loss, lse, np.int32(classes), np.int64(ignore_index), np.float32(label_smoothing), has_w)
-        self.launch(REGISTRY["cross_entropy"], f"cross_entropy_fwd_{kernel_suffix(logits.dtype)}", (rows,), self._row_block(classes), args)
+        args = (
+            work,
+            labels,
+            w,
+            loss,
+            lse,
+            np.int32(classes),
+            np.int64(ignore_index),
+            np.float32(label_smoothing),
+            has_w,
+        )
+        self.launch(
+            REGISTRY["cross_entropy"],
+            f"cross_entropy_fwd_{kernel_suffix(logits.dtype)}",
+            (rows,),
+            self._row_block(classes),
+            args,
+        )
         return loss, lse
 
     def cross_entropy_backward(
@@ -56,8 +77,22 @@ class CrossEntropyKernels:
         rows, classes = logits.shape
         d_logits = xp.empty_like(work)
         args = (
-            self._contiguous(grad, xp.float32), work, labels, w, self._contiguous(lse, xp.float32), d_logits,
-            np.int32(classes), np.int64(ignore_index), np.float32(label_smoothing), has_w,
+            self._contiguous(grad, xp.float32),
+            work,
+            labels,
+            w,
+            self._contiguous(lse, xp.float32),
+            d_logits,
+            np.int32(classes),
+            np.int64(ignore_index),
+            np.float32(label_smoothing),
+            has_w,
         )
-        self.launch(REGISTRY["cross_entropy"], f"cross_entropy_bwd_{kernel_suffix(logits.dtype)}", (rows,), self._row_block(classes), args)
+        self.launch(
+            REGISTRY["cross_entropy"],
+            f"cross_entropy_bwd_{kernel_suffix(logits.dtype)}",
+            (rows,),
+            self._row_block(classes),
+            args,
+        )
         return d_logits

@@ -23,7 +23,13 @@ class EmbeddingKernels:
         dim = weight.shape[1]
         out = xp.empty(tuple(indices.shape) + (dim,), dtype=weight.dtype)
         grid, block = self._elementwise_grid(indices.size * dim)
-        args = (self._contiguous(weight), self._contiguous(indices, xp.int64), out, np.int64(indices.size), np.int32(dim))
+        args = (
+            self._contiguous(weight),
+            self._contiguous(indices, xp.int64),
+            out,
+            np.int64(indices.size),
+            np.int32(dim),
+        )
         self.launch(REGISTRY["embedding"], f"embedding_fwd_{kernel_suffix(weight.dtype)}", grid, block, args)
         return out
 
@@ -36,6 +42,13 @@ class EmbeddingKernels:
         padding = -1 if padding_idx is None else padding_row("embedding_backward", padding_idx, num_embeddings)
         d_weight = xp.zeros((num_embeddings, dim), dtype=xp.float32)
         grid, block = self._elementwise_grid(indices.size * dim)
-        args = (self._contiguous(grad), self._contiguous(indices, xp.int64), d_weight, np.int64(indices.size), np.int32(dim), np.int64(padding))
+        args = (
+            self._contiguous(grad),
+            self._contiguous(indices, xp.int64),
+            d_weight,
+            np.int64(indices.size),
+            np.int32(dim),
+            np.int64(padding),
+        )
         self.launch(REGISTRY["embedding"], f"embedding_bwd_{kernel_suffix(grad.dtype)}", grid, block, args)
         return d_weight.astype(grad.dtype, copy=False)

@@ -35,7 +35,9 @@ class NormsKernels:
         mean = xp.empty(x.shape[:-1], dtype=xp.float32)
         rstd = xp.empty(x.shape[:-1], dtype=xp.float32)
         args = (work, w, b, y, mean, rstd, np.int32(n), np.float32(eps), has_w, has_b)
-        self.launch(REGISTRY["norms"], f"layer_norm_fwd_{kernel_suffix(x.dtype)}", (work.size // n,), self._row_block(n), args)
+        self.launch(
+            REGISTRY["norms"], f"layer_norm_fwd_{kernel_suffix(x.dtype)}", (work.size // n,), self._row_block(n), args
+        )
         return y, mean, rstd
 
     def _norm_params_grad(self, grad: Any, x: Any, mean: Any | None, rstd: Any, with_bias: bool) -> tuple[Any, Any]:
@@ -45,8 +47,16 @@ class NormsKernels:
         dw = xp.empty(n, dtype=xp.float32)
         db = xp.empty(n, dtype=xp.float32) if with_bias else dw
         args = (
-            grad, x, mean if mean is not None else rstd, rstd, dw, db,
-            np.int32(rows), np.int32(n), np.int32(mean is not None), np.int32(with_bias),
+            grad,
+            x,
+            mean if mean is not None else rstd,
+            rstd,
+            dw,
+            db,
+            np.int32(rows),
+            np.int32(n),
+            np.int32(mean is not None),
+            np.int32(with_bias),
         )
         grid, block = ((n + THREADS - 1) // THREADS,), (THREADS,)
         self.launch(REGISTRY["norms"], f"norm_bwd_params_{kernel_suffix(x.dtype)}", grid, block, args)
@@ -65,7 +75,13 @@ class NormsKernels:
         w, has_w = self._optional(weight, work)
         dx = xp.empty_like(work)
         args = (work_g, work, w, mean32, rstd32, dx, np.int32(n), has_w)
-        self.launch(REGISTRY["norms"], f"layer_norm_bwd_dx_{kernel_suffix(x.dtype)}", (work.size // n,), self._row_block(n), args)
+        self.launch(
+            REGISTRY["norms"],
+            f"layer_norm_bwd_dx_{kernel_suffix(x.dtype)}",
+            (work.size // n,),
+            self._row_block(n),
+            args,
+        )
         if weight is None and not has_bias:
             return dx, None, None
         dw, db = self._norm_params_grad(work_g, work, mean32, rstd32, has_bias)
@@ -86,7 +102,9 @@ class NormsKernels:
         y = xp.empty_like(work)
         rstd = xp.empty(x.shape[:-1], dtype=xp.float32)
         args = (work, w, y, rstd, np.int32(n), np.float32(eps), has_w)
-        self.launch(REGISTRY["norms"], f"rms_norm_fwd_{kernel_suffix(x.dtype)}", (work.size // n,), self._row_block(n), args)
+        self.launch(
+            REGISTRY["norms"], f"rms_norm_fwd_{kernel_suffix(x.dtype)}", (work.size // n,), self._row_block(n), args
+        )
         return y, rstd
 
     def rms_norm_backward(self, grad: Any, x: Any, weight: Any | None, rstd: Any) -> tuple[Any, Any | None]:
@@ -100,7 +118,9 @@ class NormsKernels:
         w, has_w = self._optional(weight, work)
         dx = xp.empty_like(work)
         args = (work_g, work, w, rstd32, dx, np.int32(n), has_w)
-        self.launch(REGISTRY["norms"], f"rms_norm_bwd_dx_{kernel_suffix(x.dtype)}", (work.size // n,), self._row_block(n), args)
+        self.launch(
+            REGISTRY["norms"], f"rms_norm_bwd_dx_{kernel_suffix(x.dtype)}", (work.size // n,), self._row_block(n), args
+        )
         if weight is None:
             return dx, None
         dw, _ = self._norm_params_grad(work_g, work, None, rstd32, False)

@@ -21,7 +21,13 @@ class PoolingKernels:
         return tuple(np.int32(v) for v in (n * c, height, width, *kernel, *step, *pad, *dil, *out))
 
     def max_pool2d(
-        self, x: Any, kernel_size: Any, stride: Any | None = None, padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False
+        self,
+        x: Any,
+        kernel_size: Any,
+        stride: Any | None = None,
+        padding: Any = 0,
+        dilation: Any = 1,
+        ceil_mode: bool = False,
     ) -> tuple[Any, Any]:
         pool = pool_geometry("max_pool2d", x.shape, x.dtype, kernel_size, stride, padding, dilation, ceil_mode)
         if kernel_suffix(x.dtype) is None or x.size == 0:
@@ -31,8 +37,13 @@ class PoolingKernels:
         out = xp.empty((n, c, oh, ow), dtype=x.dtype)
         indices = xp.empty((n, c, oh, ow), dtype=xp.int64)
         grid, block = self._elementwise_grid(out.size)
-        self.launch(REGISTRY["pooling"], f"max_pool2d_fwd_{kernel_suffix(x.dtype)}", grid, block,
-                    (self._contiguous(x), out, indices) + self._pool_args(pool))
+        self.launch(
+            REGISTRY["pooling"],
+            f"max_pool2d_fwd_{kernel_suffix(x.dtype)}",
+            grid,
+            block,
+            (self._contiguous(x), out, indices) + self._pool_args(pool),
+        )
         return out, indices
 
     def max_pool2d_backward(self, grad: Any, indices: Any, input_shape: tuple[int, ...]) -> Any:
@@ -42,8 +53,14 @@ class PoolingKernels:
         n, c, height, width = input_shape
         dx = xp.zeros(tuple(input_shape), dtype=xp.float32)
         grid, block = self._elementwise_grid(grad.size)
-        args = (self._contiguous(grad), self._contiguous(indices, xp.int64), dx, np.int32(n * c),
-                np.int32(height * width), np.int32(grad.shape[2] * grad.shape[3]))
+        args = (
+            self._contiguous(grad),
+            self._contiguous(indices, xp.int64),
+            dx,
+            np.int32(n * c),
+            np.int32(height * width),
+            np.int32(grad.shape[2] * grad.shape[3]),
+        )
         self.launch(REGISTRY["pooling"], f"max_pool2d_bwd_{kernel_suffix(grad.dtype)}", grid, block, args)
         return dx.astype(grad.dtype, copy=False)
 
@@ -65,8 +82,13 @@ class PoolingKernels:
         divisor = xp.asarray(avg_pool_divisor(pool, count_include_pad, divisor_override).astype(np.float32))
         out = xp.empty((n, c, oh, ow), dtype=x.dtype)
         grid, block = self._elementwise_grid(out.size)
-        self.launch(REGISTRY["pooling"], f"avg_pool2d_fwd_{kernel_suffix(x.dtype)}", grid, block,
-                    (self._contiguous(x), out, divisor) + self._pool_args(pool))
+        self.launch(
+            REGISTRY["pooling"],
+            f"avg_pool2d_fwd_{kernel_suffix(x.dtype)}",
+            grid,
+            block,
+            (self._contiguous(x), out, divisor) + self._pool_args(pool),
+        )
         return out
 
     def avg_pool2d_backward(
@@ -80,14 +102,23 @@ class PoolingKernels:
         count_include_pad: bool = True,
         divisor_override: int | None = None,
     ) -> Any:
-        pool = pool_geometry("avg_pool2d_backward", tuple(input_shape), grad.dtype, kernel_size, stride, padding, 1, ceil_mode)
+        pool = pool_geometry(
+            "avg_pool2d_backward", tuple(input_shape), grad.dtype, kernel_size, stride, padding, 1, ceil_mode
+        )
         n, c, _, _, _, _, _, (oh, ow) = pool
         if kernel_suffix(grad.dtype) is None or grad.size == 0 or tuple(grad.shape) != (n, c, oh, ow):
-            return super().avg_pool2d_backward(grad, input_shape, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+            return super().avg_pool2d_backward(
+                grad, input_shape, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+            )
         xp = self.xp
         divisor = xp.asarray(avg_pool_divisor(pool, count_include_pad, divisor_override).astype(np.float32))
         dx = xp.empty(tuple(input_shape), dtype=grad.dtype)
         grid, block = self._elementwise_grid(dx.size)
-        self.launch(REGISTRY["pooling"], f"avg_pool2d_bwd_{kernel_suffix(grad.dtype)}", grid, block,
-                    (self._contiguous(grad), dx, divisor) + self._pool_args(pool))
+        self.launch(
+            REGISTRY["pooling"],
+            f"avg_pool2d_bwd_{kernel_suffix(grad.dtype)}",
+            grid,
+            block,
+            (self._contiguous(grad), dx, divisor) + self._pool_args(pool),
+        )
         return dx

@@ -15,7 +15,9 @@ __all__ = ["RnnKernels"]
 class RnnKernels:
     """Rnn ops of :class:`~axon_core.backend.cuda.CudaBackend` (a mixin over :class:`.runtime.CudaRuntime`)."""
 
-    def _cell_launch(self, name: str, inputs: tuple, outputs: tuple, batch: int, hidden: int, extra: tuple = ()) -> None:
+    def _cell_launch(
+        self, name: str, inputs: tuple, outputs: tuple, batch: int, hidden: int, extra: tuple = ()
+    ) -> None:
         grid, block = self._elementwise_grid(batch * hidden)
         dtype = outputs[0].dtype
         args = tuple(self._contiguous(a, dtype) for a in inputs) + outputs + (np.int32(batch), np.int32(hidden)) + extra
@@ -37,7 +39,9 @@ class RnnKernels:
         d_gates = xp.empty(gates.shape, dtype=gates.dtype)
         d_c_prev = xp.empty(c_prev.shape, dtype=gates.dtype)
         inputs = (grad_h, grad_c if grad_c is not None else grad_h, gates, c_prev, c)
-        self._cell_launch("lstm_cell_bwd", inputs, (d_gates, d_c_prev), *c_prev.shape, extra=(np.int32(grad_c is not None),))
+        self._cell_launch(
+            "lstm_cell_bwd", inputs, (d_gates, d_c_prev), *c_prev.shape, extra=(np.int32(grad_c is not None),)
+        )
         return d_gates, d_c_prev.astype(c_prev.dtype, copy=False)
 
     def gru_cell(self, input_gates: Any, hidden_gates: Any, h_prev: Any) -> Any:
@@ -59,4 +63,8 @@ class RnnKernels:
             xp.empty(h_prev.shape, dtype=h_prev.dtype),
         )
         self._cell_launch("gru_cell_bwd", (grad_h, input_gates, hidden_gates, h_prev), outputs, *h_prev.shape)
-        return outputs[0].astype(input_gates.dtype, copy=False), outputs[1].astype(hidden_gates.dtype, copy=False), outputs[2]
+        return (
+            outputs[0].astype(input_gates.dtype, copy=False),
+            outputs[1].astype(hidden_gates.dtype, copy=False),
+            outputs[2],
+        )

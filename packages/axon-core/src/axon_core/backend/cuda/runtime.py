@@ -66,7 +66,6 @@ def _peak_tracker(cupy: Any) -> _PeakTracker:
     return _tracker
 
 
-
 class CudaRuntime:
     """CuPy arrays on one GPU: set-up, data movement, memory stats, ``launch`` and the launch
     configurations and argument marshalling the family mixins share (a mixin of ``CudaBackend``)."""

@@ -23,5 +23,11 @@ class StridedCopyKernels:
         out = xp.empty(x.shape, dtype=x.dtype)
         meta = xp.asarray(np.array(list(x.shape) + [s // x.dtype.itemsize for s in x.strides], dtype=np.int64))
         grid, block = self._elementwise_grid(x.size)
-        self.launch(REGISTRY["strided_copy"], f"strided_copy_{size}", grid, block, (x, out, meta, np.int32(x.ndim), np.int64(x.size)))
+        self.launch(
+            REGISTRY["strided_copy"],
+            f"strided_copy_{size}",
+            grid,
+            block,
+            (x, out, meta, np.int32(x.ndim), np.int64(x.size)),
+        )
         return out

@@ -19,6 +19,15 @@ from .softmax import SoftmaxReference
 from .strided_copy import StridedCopyReference
 
 __all__ = [
-    "ActivationsReference", "AttentionReference", "CrossEntropyReference", "EmbeddingReference", "Im2colReference",
-    "NormsReference", "OptimReference", "PoolingReference", "RnnReference", "SoftmaxReference", "StridedCopyReference",
+    "ActivationsReference",
+    "AttentionReference",
+    "CrossEntropyReference",
+    "EmbeddingReference",
+    "Im2colReference",
+    "NormsReference",
+    "OptimReference",
+    "PoolingReference",
+    "RnnReference",
+    "SoftmaxReference",
+    "StridedCopyReference",
 ]

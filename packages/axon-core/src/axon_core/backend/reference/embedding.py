@@ -25,7 +25,9 @@ class EmbeddingReference:
         check_embedding(self.xp, "embedding", weight.shape[0] if weight.ndim == 2 else -1, indices, weight=weight)
         return self.xp.take(weight, indices, axis=0)
 
-    def embedding_backward(self, grad: Array, indices: Array, num_embeddings: int, padding_idx: int | None = None) -> Array:
+    def embedding_backward(
+        self, grad: Array, indices: Array, num_embeddings: int, padding_idx: int | None = None
+    ) -> Array:
         """``d weight [V, D]``: rows of ``grad [..., D]`` summed into the rows ``indices [...]`` name.
 
         The row ``padding_idx`` (negative counts from the end) gets no gradient. The result has

@@ -39,7 +39,9 @@ class Im2colReference:
         """
         if batched_columns:
             cols = self.im2col(x, kernel_size, stride, padding, dilation)
-            return self.xp.ascontiguousarray(cols.transpose(1, 0, 2)).reshape(cols.shape[1], cols.shape[0] * cols.shape[2])
+            return self.xp.ascontiguousarray(cols.transpose(1, 0, 2)).reshape(
+                cols.shape[1], cols.shape[0] * cols.shape[2]
+            )
         geometry = conv_geometry("im2col", x.shape, kernel_size, stride, padding, dilation)
         xp = self.xp
         n, c, (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = geometry
@@ -77,5 +79,7 @@ class Im2colReference:
         padded = xp.zeros((n, c, height + 2 * ph, width + 2 * pw), dtype=blocks.dtype)
         for ki in range(kh):
             for kj in range(kw):
-                padded[:, :, ki * dh : ki * dh + sh * (oh - 1) + 1 : sh, kj * dw : kj * dw + sw * (ow - 1) + 1 : sw] += blocks[:, :, ki, kj]
+                padded[
+                    :, :, ki * dh : ki * dh + sh * (oh - 1) + 1 : sh, kj * dw : kj * dw + sw * (ow - 1) + 1 : sw
+                ] += blocks[:, :, ki, kj]
         return padded[:, :, ph : ph + height, pw : pw + width].astype(cols.dtype)

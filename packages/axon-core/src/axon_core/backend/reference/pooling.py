@@ -72,7 +72,9 @@ class PoolingReference:
         # -1 (a window with nothing inside) has no pixel to take its gradient.
         inside = (indices >= 0) & (indices < plane)
         total = xp.bincount(
-            xp.where(inside, indices + offsets, 0).ravel(), weights=xp.where(inside, grad.astype(xp.float64), 0).ravel(), minlength=n * c * plane
+            xp.where(inside, indices + offsets, 0).ravel(),
+            weights=xp.where(inside, grad.astype(xp.float64), 0).ravel(),
+            minlength=n * c * plane,
         )
         return total.reshape(input_shape).astype(grad.dtype)
 
@@ -107,7 +109,9 @@ class PoolingReference:
     ) -> Array:
         """``dx [N, C, H, W]`` of :meth:`avg_pool2d` given ``grad [N, C, oh, ow]``."""
         xp = self.xp
-        pool = pool_geometry("avg_pool2d_backward", tuple(input_shape), grad.dtype, kernel_size, stride, padding, 1, ceil_mode)
+        pool = pool_geometry(
+            "avg_pool2d_backward", tuple(input_shape), grad.dtype, kernel_size, stride, padding, 1, ceil_mode
+        )
         n, c, (height, width), (kh, kw), (sh, sw), (ph, pw), _, (oh, ow) = pool
         if tuple(grad.shape) != (n, c, oh, ow):
             raise ShapeError(f"avg_pool2d_backward: grad has shape {tuple(grad.shape)}, expected {(n, c, oh, ow)}")

@@ -43,7 +43,12 @@ class RnnReference:
         if grad_c is not None:
             dc = dc + upcast(xp, grad_c)
         d_gates = xp.concatenate(
-            [dc * g * i * (1.0 - i), dc * upcast(xp, c_prev) * f * (1.0 - f), dc * i * (1.0 - g * g), work_gh * tanh_c * o * (1.0 - o)],
+            [
+                dc * g * i * (1.0 - i),
+                dc * upcast(xp, c_prev) * f * (1.0 - f),
+                dc * i * (1.0 - g * g),
+                work_gh * tanh_c * o * (1.0 - o),
+            ],
             axis=1,
         )
         return d_gates.astype(gates.dtype, copy=False), (dc * f).astype(c_prev.dtype, copy=False)

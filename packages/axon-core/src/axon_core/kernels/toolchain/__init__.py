@@ -9,6 +9,13 @@ from .nvrtc import compile_source, nvrtc_version
 from .ptxas import KernelResources, assemble
 
 __all__ = [
-    "CheckReport", "KernelCache", "KernelResources", "assemble", "cache_dir", "check_kernels", "compile_source",
-    "default_cache", "nvrtc_version",
+    "CheckReport",
+    "KernelCache",
+    "KernelResources",
+    "assemble",
+    "cache_dir",
+    "check_kernels",
+    "compile_source",
+    "default_cache",
+    "nvrtc_version",
 ]

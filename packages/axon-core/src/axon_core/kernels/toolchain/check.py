@@ -36,7 +36,10 @@ def _check_one(source: KernelSource, arch: str) -> tuple[list[KernelResources], 
         rows, warnings = assemble(compiled.image, arch, source.family)
     except KernelCompileError as exc:
         return [], [str(exc)], []
-    errors = [f"{source.family} ({arch}): entry point {name!r} missing" for name in sorted(set(source.kernels) - {r.kernel for r in rows})]
+    errors = [
+        f"{source.family} ({arch}): entry point {name!r} missing"
+        for name in sorted(set(source.kernels) - {r.kernel for r in rows})
+    ]
     notes = [f"{source.family} ({arch}) NVRTC: {compiled.log}"] if compiled.log else []
     return rows, errors, notes + [f"{source.family} ({arch}): {w}" for w in warnings]
 
