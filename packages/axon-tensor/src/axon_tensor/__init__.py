@@ -45,7 +45,7 @@ from .creation import (
     zeros_like,
 )
 from .dlpack import from_dlpack
-from .ops import _operators  # noqa: F401  (last: wraps the operators every op module attached)
+from .ops._operators import defer_to_variables
 from .ops.activation import (
     celu,
     elu,
@@ -499,3 +499,6 @@ __all__ += [
     "vdot",
     "where",
 ]
+
+# After every op module has attached its operators (imports above): make them defer to Variables.
+defer_to_variables()

@@ -138,7 +138,7 @@ def fast_binary(
                 y = x.dtype.type(other)
             except OverflowError:
                 return slow(self, other)
-        elif getattr(other.__class__, "__array_priority__", 0) > _PRIORITY:
+        elif getattr(other, "__array_priority__", 0) > _PRIORITY:
             # An operand that outranks Tensor (a Variable) answers with its reflected operator.
             return NotImplemented
         else:

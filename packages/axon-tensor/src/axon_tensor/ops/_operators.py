@@ -4,8 +4,8 @@ A Tensor operator meeting an operand whose class has a higher ``__array_priority
 Tensor's (axon_autograd's Variable) returns ``NotImplemented``, so Python asks that operand's
 reflected operator: ``tensor + variable`` is ``variable.__radd__(tensor)``, a Variable that
 records the op, as PyTorch's ``tensor + parameter`` is. Any other operand goes to the operator
-as before (scalars compute, other types raise the op's TypeError). Imported last by
-``axon_tensor/__init__.py``, once every op module has attached its operators.
+as before (scalars compute, other types raise the op's TypeError). ``axon_tensor/__init__.py``
+calls :func:`defer_to_variables` once every op module has attached its operators.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from ..tensor import Tensor
 
-__all__ = ["BINARY_OPERATORS", "defers_to"]
+__all__ = ["BINARY_OPERATORS", "defer_to_variables", "defers_to"]
 
 BINARY_OPERATORS = tuple(
     f"__{prefix}{name}__"
@@ -41,8 +41,8 @@ _PRIORITY = Tensor.__array_priority__
 
 
 def defers_to(other: Any) -> bool:
-    """True when ``other`` is not a Tensor and its class outranks Tensor's ``__array_priority__``."""
-    return other.__class__ is not Tensor and getattr(other.__class__, "__array_priority__", 0) > _PRIORITY
+    """True when ``other`` is not a Tensor and outranks Tensor's ``__array_priority__`` (NumPy's rule)."""
+    return other.__class__ is not Tensor and getattr(other, "__array_priority__", 0) > _PRIORITY
 
 
 def _deferring(method: Callable[[Tensor, Any], Any]) -> Callable[[Tensor, Any], Any]:
@@ -59,6 +59,8 @@ def _deferring(method: Callable[[Tensor, Any], Any]) -> Callable[[Tensor, Any], 
     return operator
 
 
-for _name in BINARY_OPERATORS:
-    if _name in Tensor.__dict__:
-        setattr(Tensor, _name, _deferring(Tensor.__dict__[_name]))
+def defer_to_variables() -> None:
+    """Wrap each binary operator Tensor has so far (idempotent: wrapped ones are left as they are)."""
+    for name in BINARY_OPERATORS:
+        if name in Tensor.__dict__:
+            setattr(Tensor, name, _deferring(Tensor.__dict__[name]))
