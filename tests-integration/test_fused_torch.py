@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from axon_core import Device, DTypeError, ShapeError
-from axon_core.backend import base as base_backend
+from axon_core.backend import Backend
+from axon_core.backend.reference import attention as attention_reference
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -285,7 +286,7 @@ def test_max_pool2d_nan_and_inf_indices_match_torch(params, implementation):
     x[draw < 0.15] = np.nan
     x[(draw >= 0.15) & (draw < 0.3)] = -np.inf
     x[1, 2] = -np.inf
-    pool = backend.max_pool2d if implementation == "cpu kernel" else base_backend.Backend.max_pool2d.__get__(backend)
+    pool = backend.max_pool2d if implementation == "cpu kernel" else Backend.max_pool2d.__get__(backend)
     out, idx = pool(x, **params)
     out_t, idx_t = F.max_pool2d(tt(x), return_indices=True, **params)
     np.testing.assert_array_equal(out, out_t.numpy())
@@ -381,8 +382,8 @@ def test_gru_cell_matches_torch():
 def test_flash_attention_matches_sdpa(causal, sq, sk, min_block, monkeypatch):
     if min_block is not None:
         # small key blocks: the online softmax across blocks and the causal skipping of rows run
-        monkeypatch.setattr(base_backend, "_ATTENTION_TILE_ELEMENTS", 1)
-        monkeypatch.setattr(base_backend, "_ATTENTION_MIN_BLOCK", min_block)
+        monkeypatch.setattr(attention_reference, "_ATTENTION_TILE_ELEMENTS", 1)
+        monkeypatch.setattr(attention_reference, "_ATTENTION_MIN_BLOCK", min_block)
     q, k, v = randn(2, 3, sq, 8), randn(2, 3, sk, 8), randn(2, 3, sk, 6)
     qt, kt, vt = tt(q, True), tt(k, True), tt(v, True)
     mask = torch.ones(sq, sk, dtype=torch.bool).tril(diagonal=sk - sq) if causal else None
@@ -425,9 +426,7 @@ def test_relu_backward_matches_threshold_backward(dtype, implementation):
     grad = randn(4, 33, dtype=dtype)
     grad[1, ::2] = np.inf
     grad[2, ::3] = np.nan
-    relu_backward = (
-        backend.relu_backward if implementation == "cpu kernel" else base_backend.Backend.relu_backward.__get__(backend)
-    )
+    relu_backward = backend.relu_backward if implementation == "cpu kernel" else Backend.relu_backward.__get__(backend)
     ours = relu_backward(grad, y)
     theirs = torch.ops.aten.threshold_backward(tt(grad), tt(y), 0).numpy()
     np.testing.assert_array_equal(ours, theirs)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from axon_core import atomic_writer
 from axon_core.kernels import REGISTRY
-from axon_core.kernels.check import check_kernels
+from axon_core.kernels.toolchain import check_kernels
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL_TESTS = ROOT / "packages" / "axon-core" / "tests" / "test_sim_kernels.py"

@@ -49,7 +49,7 @@ def _axon_step(dropout: float):
         loss.backward()
         with no_grad():
             for p in params:
-                p.data._data -= LR * p.grad.data._data
+                p.data.array[...] -= LR * p.grad.data.array
         return loss.item()
 
     return step

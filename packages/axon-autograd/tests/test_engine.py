@@ -51,7 +51,7 @@ def test_a_variable_used_twice_sums_both_paths():
 def test_shared_gradient_is_not_aliased_between_leaves():
     x, y = leaf(X), leaf(Y)
     (x + y).backward(tensor(np.ones(3)))
-    x.grad.data._data[...] = 7.0
+    x.grad.data.array[...] = 7.0
     np.testing.assert_allclose(y.grad.numpy(), np.ones(3))
 
 
@@ -178,7 +178,7 @@ def test_detach_cuts_the_graph_and_shares_storage():
     y_detached = y.detach()
     (x * y_detached).backward(tensor(np.ones(3)))
     np.testing.assert_allclose(x.grad.numpy(), 2 * X)
-    y_detached.data._data[0] = 100.0
+    y_detached.data.array[0] = 100.0
     assert y.data.numpy()[0] == 100.0
 
 

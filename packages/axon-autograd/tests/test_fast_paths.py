@@ -219,7 +219,7 @@ def test_gradients_are_copied_unless_fresh_and_unshared(once):
     a, b = leaf(X), leaf(Y)
     shared.apply(a, b).sum().backward()
     assert a.grad.data is not returned[0] and b.grad.data is not returned[0]
-    a.grad.data._data += 1.0
+    a.grad.data.array[...] += 1.0
     np.testing.assert_array_equal(b.grad.numpy(), np.full(Y.shape, 2.0))
 
     # A hook on the leaf may keep the gradient it is shown: the leaf then takes a copy.
@@ -229,7 +229,7 @@ def test_gradients_are_copied_unless_fresh_and_unshared(once):
     a.register_hook(lambda g: seen.append(g))
     fresh.apply(a, b).sum().backward()
     assert a.grad.data is not returned[0] and b.grad.data is returned[1]
-    a.grad.data._data += 1.0
+    a.grad.data.array[...] += 1.0
     np.testing.assert_array_equal(seen[0].numpy(), np.full(X.shape, 2.0))
 
     # The same leaf reached twice: the two gradients are summed into a new Tensor.

@@ -17,7 +17,7 @@ class PlainSGD:
 
     def step(self):
         for p in self.param_groups[0]["params"]:
-            p.data._data -= self.param_groups[0]["lr"] * p.grad.data._data
+            p.data.array[...] -= self.param_groups[0]["lr"] * p.grad.data.array
 
 
 # Raw (unscaled) gradients of each step; inf/nan mark overflowing steps.

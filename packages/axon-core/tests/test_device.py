@@ -84,7 +84,7 @@ def test_default_device() -> None:
 def test_cuda_peak_tracker_sees_freed_temporaries() -> None:
     # No GPU here: a stand-in pool with CuPy's malloc/used_bytes interface drives the tracker
     # the CUDA backend installs as CuPy's allocator.
-    from axon_core.backend.cuda import _PeakTracker
+    from axon_core.backend.cuda.runtime import _PeakTracker
 
     class Pool:
         used = 0

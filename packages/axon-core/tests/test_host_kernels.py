@@ -24,8 +24,9 @@ import numpy as np
 import pytest
 
 from axon_core import Device, ShapeError, as_dtype
-from axon_core.backend.base import Backend, conv_geometry, pool_geometry
+from axon_core.backend import Backend
 from axon_core.backend.cpu import CpuBackend
+from axon_core.backend.geometry import conv_geometry, pool_geometry
 from axon_core.backend.host_kernels import elementwise
 
 # The references compare and add NaN and inf on purpose.

@@ -13,8 +13,8 @@ pytest.importorskip("nvidia.cuda_nvrtc")
 from axon_core import KernelCompileError
 from axon_core.kernels import REGISTRY, KernelCache, KernelSource, kernel_suffix
 from axon_core.kernels.__main__ import main
-from axon_core.kernels.check import check_kernels
-from axon_core.kernels.nvrtc import compile_source, nvrtc_version
+from axon_core.kernels.toolchain import check_kernels
+from axon_core.kernels.toolchain.nvrtc import compile_source, nvrtc_version
 
 ARCHS = ["sm_80", "sm_90", "sm_120"]
 TINY = KernelSource(

@@ -71,7 +71,7 @@ def dense_gat(x, edges, weight, att_src, att_dst, bias, heads, concat, slope=0.2
 )
 def test_gcn_matches_dense_reference(weighted, improved, self_loops, normalize):
     layer = nn.GCNConv(3, 4, add_self_loops=self_loops, normalize=normalize, improved=improved, dtype="float64")
-    layer.bias.data._data[...] = rng.standard_normal(4)
+    layer.bias.data.array[...] = rng.standard_normal(4)
     x = rng.standard_normal((6, 3))
     w = rng.uniform(0.5, 2.0, EDGES.shape[1]) if weighted else None
     out = layer(leaf(x, False), tensor(EDGES), None if w is None else tensor(w))
@@ -110,7 +110,7 @@ def test_gcn_gradient_matches_dense_reference_gradient():
 )
 def test_gat_matches_dense_masked_softmax(heads, concat, self_loops):
     layer = nn.GATConv(4, 3, heads=heads, concat=concat, add_self_loops=self_loops, dtype="float64")
-    layer.bias.data._data[...] = rng.standard_normal(layer.bias.shape)
+    layer.bias.data.array[...] = rng.standard_normal(layer.bias.shape)
     x = rng.standard_normal((6, 4))
     # without self-loops node 5 has no incoming edges at all; keep the graph's explicit loop at 2
     out, (edges, alpha) = layer(leaf(x, False), tensor(EDGES), return_attention=True)

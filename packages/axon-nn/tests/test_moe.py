@@ -25,7 +25,7 @@ def make_layer(d_model=6, d_hidden=5, num_experts=4, top_k=2, normalize=True, ca
         dtype="float64",
     )
     for p in layer.parameters():
-        p.data._data[...] = rng.standard_normal(p.shape) * 0.5
+        p.data.array[...] = rng.standard_normal(p.shape) * 0.5
     return layer
 
 
@@ -192,7 +192,7 @@ def test_empty_input_and_float32():
     with no_grad():
         ref64 = make_layer()
         for p, q in zip(ref64.parameters(), layer.parameters()):
-            p.data._data[...] = q.data.numpy()
+            p.data.array[...] = q.data.numpy()
     np.testing.assert_allclose(y.data.numpy(), dense_reference(ref64, x.astype(np.float64))[0], rtol=1e-4, atol=1e-5)
 
 

@@ -29,7 +29,7 @@ def ref_activations(x, bits=8):
 
 def make_layer(in_features=13, out_features=6, bias=True, activation_bits=8):
     layer = nn.TernaryLinear(in_features, out_features, bias=bias, activation_bits=activation_bits, dtype="float64")
-    layer.weight.data._data[...] = rng.standard_normal((out_features, in_features))
+    layer.weight.data.array[...] = rng.standard_normal((out_features, in_features))
     return layer
 
 

@@ -17,13 +17,36 @@ from .grad_scaler import GradScaler
 from .gradcheck import gradcheck, gradgradcheck
 from .graph import ComputationGraph, GraphSnapshot
 from .node import AccumulateGrad, BackwardNode, RemovableHandle
-from .variable import Variable
+from .variable import Variable, tensor_of
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AccumulateGrad", "BackwardNode", "ComputationGraph", "Function", "GradScaler", "GraphSnapshot",
-    "RemovableHandle", "Variable", "autocast", "backward", "cat", "checkpoint", "einsum", "enable_grad",
-    "functions", "get_autocast_dtype", "grad", "gradcheck", "gradgradcheck", "is_autocast_enabled",
-    "is_grad_enabled", "no_grad", "once_differentiable", "set_grad_enabled", "stack", "where",
+    "AccumulateGrad",
+    "BackwardNode",
+    "ComputationGraph",
+    "Function",
+    "GradScaler",
+    "GraphSnapshot",
+    "RemovableHandle",
+    "Variable",
+    "autocast",
+    "backward",
+    "cat",
+    "checkpoint",
+    "einsum",
+    "enable_grad",
+    "functions",
+    "get_autocast_dtype",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "is_autocast_enabled",
+    "is_grad_enabled",
+    "no_grad",
+    "once_differentiable",
+    "set_grad_enabled",
+    "stack",
+    "tensor_of",
+    "where",
 ]

@@ -49,8 +49,9 @@ class _Checkpoint(Function):
             if state is not None:
                 default_generator.set_state(state)
         outputs = (outputs,) if isinstance(outputs, Variable) else tuple(outputs)
-        pairs = [(o, g) for o, g in zip(outputs, grads)
-                 if isinstance(o, Variable) and o.requires_grad and g is not None]
+        pairs = [
+            (o, g) for o, g in zip(outputs, grads) if isinstance(o, Variable) and o.requires_grad and g is not None
+        ]
         if pairs:
             run_backward_into_leaves([o for o, _ in pairs], [g for _, g in pairs])
         return (None, None, None) + tuple(v._grad if isinstance(v, Variable) else None for v in inputs)

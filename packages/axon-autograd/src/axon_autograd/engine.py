@@ -52,8 +52,13 @@ def _root_grads(outputs: list[Variable], grad_outputs: Any) -> list[Variable]:
     return grads
 
 
-def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
-             inputs: Any = None) -> None:
+def backward(
+    tensors: Any,
+    grad_tensors: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs: Any = None,
+) -> None:
     """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves (or of ``inputs``)."""
     outputs = _as_variables(tensors, "backward")
     grads = _root_grads(outputs, grad_tensors)
@@ -67,8 +72,14 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
             _accumulate(target, g, create_graph)
 
 
-def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
-         create_graph: bool = False, allow_unused: bool = False) -> tuple[Variable | None, ...]:
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Variable | None, ...]:
     """The gradients of ``outputs`` with respect to ``inputs`` (leaves' ``.grad`` untouched)."""
     outs = _as_variables(outputs, "grad")
     ins = _as_variables(inputs, "grad")
@@ -128,8 +139,13 @@ def _nodes_to_run(roots: list[BackwardNode], deps: dict, targets: set) -> set:
     return run
 
 
-def run_backward(outputs: list[Variable], root_grads: list[Variable], retain_graph: bool | None,
-                 create_graph: bool, capture: list[Variable] | None = None) -> list:
+def run_backward(
+    outputs: list[Variable],
+    root_grads: list[Variable],
+    retain_graph: bool | None,
+    create_graph: bool,
+    capture: list[Variable] | None = None,
+) -> list:
     """Run the graph from ``outputs``; with ``capture``, return the gradients reaching those
     Variables instead of accumulating into leaves."""
     if retain_graph is None:
@@ -231,7 +247,7 @@ def _capture(wanted: dict, captured: list, node: BackwardNode, grads: list, crea
 
 def _check_result_count(node: BackwardNode, results: tuple, edges: tuple) -> None:
     # Trailing inputs that need no gradient (dims, flags) may be left out of the result.
-    if any(e is not None for e in edges[len(results):]) or any(r is not None for r in results[len(edges):]):
+    if any(e is not None for e in edges[len(results) :]) or any(r is not None for r in results[len(edges) :]):
         raise RuntimeError(
             f"{node.name()}.backward returned {len(results)} gradients, expected {len(edges)} (one per input)"
         )
@@ -272,13 +288,15 @@ def _call_hooks(hooks: list, g: Variable) -> Variable:
             if replaced.__class__ is Tensor:
                 replaced = make_variable(replaced, False, None)
             if tuple(replaced.shape) != tuple(g.shape):
-                raise ShapeError(f"hook returned a gradient of shape {tuple(replaced.shape)}, expected {tuple(g.shape)}")
+                raise ShapeError(
+                    f"hook returned a gradient of shape {tuple(replaced.shape)}, expected {tuple(g.shape)}"
+                )
             g = replaced
     return g
 
 
 def _check_leaf_grad(node: BackwardNode, var: Variable, g: Variable) -> Variable:
-    if g.data._data.shape != var.data._data.shape:
+    if g.data.array.shape != var.data.array.shape:
         raise ShapeError(
             f"{node.name()} returned a gradient of shape {tuple(g.shape)} for an input of shape {tuple(var.shape)}"
         )
@@ -301,4 +319,5 @@ def _accumulate(var: Variable, g: Variable, create_graph: bool, owned: bool = Fa
     elif current._requires_grad:
         var._grad = make_variable(current.data + g.data, False, None)
     else:
-        current.data._data += g.data._data
+        accumulated = current.data.array
+        accumulated += g.data.array

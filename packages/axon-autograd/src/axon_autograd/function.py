@@ -193,15 +193,20 @@ def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
         results = (result,) if single else result
         # Under create_graph the gradient depends on the inputs (which require grad) and on the
         # incoming gradients; without a rule for that, backpropagating through it must fail.
-        graph_wanted = grad_state.enabled and (any(ctx.needs_input_grad)
-                                               or any(isinstance(g, Variable) and g._requires_grad for g in grads))
+        graph_wanted = grad_state.enabled and (
+            any(ctx.needs_input_grad) or any(isinstance(g, Variable) and g._requires_grad for g in grads)
+        )
         if not graph_wanted:
             # Raw Tensors go back to the engine as they are: it wraps them, and it can hand a
             # fresh_gradients result to an empty leaf .grad only while it is still a Tensor.
             return result
-        message = f"{ctx.name()} is once-differentiable: its backward has no backward (double backward is not supported)"
-        wrapped = tuple(_DelayedError.apply(Variable(r, requires_grad=True), message) if r.__class__ is Tensor else r
-                        for r in results)
+        message = (
+            f"{ctx.name()} is once-differentiable: its backward has no backward (double backward is not supported)"
+        )
+        wrapped = tuple(
+            _DelayedError.apply(Variable(r, requires_grad=True), message) if r.__class__ is Tensor else r
+            for r in results
+        )
         return wrapped[0] if single else wrapped
 
     return wrapper

@@ -28,8 +28,14 @@ class GradScaler:
     Optimizers are anything with ``param_groups`` (a list of dicts with ``"params"``) and ``step()``.
     """
 
-    def __init__(self, init_scale: float = 2.0**16, growth_factor: float = 2.0, backoff_factor: float = 0.5,
-                 growth_interval: int = 2000, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        init_scale: float = 2.0**16,
+        growth_factor: float = 2.0,
+        backoff_factor: float = 0.5,
+        growth_interval: int = 2000,
+        enabled: bool = True,
+    ) -> None:
         if growth_factor <= 1.0:
             raise ValueError(f"GradScaler: growth_factor must be > 1, got {growth_factor}")
         if not 0.0 < backoff_factor < 1.0:
@@ -90,9 +96,9 @@ class GradScaler:
                     g = p._grad if isinstance(p, Variable) else getattr(p, "grad", None)
                     if g is None:
                         continue
-                    array = g.data._data
+                    array = g.data.array
                     array *= array.dtype.type(inverse)
-                    xp = g.data._device._backend.xp
+                    xp = g.data.backend.xp
                     if not bool(xp.isfinite(array).all()):
                         found_inf = True
         state["unscaled"] = True
@@ -133,8 +139,13 @@ class GradScaler:
     def state_dict(self) -> dict[str, Any]:
         if not self._enabled:
             return {}
-        return {"scale": self._scale, "growth_factor": self._growth_factor, "backoff_factor": self._backoff_factor,
-                "growth_interval": self._growth_interval, "_growth_tracker": self._growth_tracker}
+        return {
+            "scale": self._scale,
+            "growth_factor": self._growth_factor,
+            "backoff_factor": self._backoff_factor,
+            "growth_interval": self._growth_interval,
+            "_growth_tracker": self._growth_tracker,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if not self._enabled:

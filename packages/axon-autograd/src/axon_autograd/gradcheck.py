@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 import numpy as np
+
 from axon_tensor import tensor
 
 from .engine import grad
@@ -31,7 +32,7 @@ def _numeric_jacobians(fn: Callable[..., Any], inputs: tuple, wrt: list[int], ep
     sizes = [o.data.numel() for o in _float_outputs(fn, inputs)]
     result = []
     for i in wrt:
-        array = inputs[i].data._data
+        array = inputs[i].data.array
         n = array.size
         columns = [np.zeros((size, n)) for size in sizes]
         for k in range(n):
@@ -67,8 +68,14 @@ def _analytic_jacobians(fn: Callable[..., Any], inputs: tuple, wrt: list[int]) -
     return result
 
 
-def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-              raise_exception: bool = True) -> bool:
+def gradcheck(
+    fn: Callable[..., Any],
+    inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+) -> bool:
     """Compare the Jacobians from backward with float64 central differences.
 
     ``inputs``: a Variable or a sequence; those with ``requires_grad`` are checked and must be
@@ -85,18 +92,27 @@ def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: floa
         for oi, (a, n) in enumerate(zip(analytic[ii], numeric[ii])):
             if not np.allclose(a, n, atol=atol, rtol=rtol, equal_nan=False):
                 worst = np.unravel_index(np.argmax(np.abs(a - n)), a.shape)
-                message = (f"gradcheck: Jacobian mismatch for output {oi} with respect to input {i}: "
-                           f"at (output element, input element) {tuple(int(w) for w in worst)} backward gives "
-                           f"{a[worst]:.8g}, finite differences {n[worst]:.8g}\nanalytical:\n{a}\nnumerical:\n{n}")
+                message = (
+                    f"gradcheck: Jacobian mismatch for output {oi} with respect to input {i}: "
+                    f"at (output element, input element) {tuple(int(w) for w in worst)} backward gives "
+                    f"{a[worst]:.8g}, finite differences {n[worst]:.8g}\nanalytical:\n{a}\nnumerical:\n{n}"
+                )
                 if raise_exception:
                     raise GradcheckError(message)
                 return False
     return True
 
 
-def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Sequence[Variable] | None = None,
-                  eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0,
-                  raise_exception: bool = True) -> bool:
+def gradgradcheck(
+    fn: Callable[..., Any],
+    inputs: Any,
+    grad_outputs: Sequence[Variable] | None = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+    raise_exception: bool = True,
+) -> bool:
     """Check double backward: the gradient of ``fn`` (from ``create_graph=True``) is checked
     with :func:`gradcheck` as a function of the inputs and of the output gradients."""
     inputs = _as_tuple(inputs)
@@ -104,8 +120,10 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Sequence[Va
     outputs = [o for o in _float_outputs(fn, inputs) if o.requires_grad]
     if grad_outputs is None:
         rng = np.random.default_rng(seed)
-        grad_outputs = [Variable(tensor(rng.standard_normal(o.shape), dtype="float64", device=o.device),
-                                 requires_grad=True) for o in outputs]
+        grad_outputs = [
+            Variable(tensor(rng.standard_normal(o.shape), dtype="float64", device=o.device), requires_grad=True)
+            for o in outputs
+        ]
     grad_outputs = list(grad_outputs)
     count = len(inputs)
 

@@ -31,9 +31,15 @@ class GraphSnapshot:
     leaf_shapes: tuple[tuple[int, ...], ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"node_names": list(self.node_names), "edges": [list(e) for e in self.edges],
-                "histogram": dict(self.histogram), "depth": self.depth, "saved_tensors": self.saved_tensors,
-                "saved_bytes": self.saved_bytes, "leaf_shapes": [list(s) for s in self.leaf_shapes]}
+        return {
+            "node_names": list(self.node_names),
+            "edges": [list(e) for e in self.edges],
+            "histogram": dict(self.histogram),
+            "depth": self.depth,
+            "saved_tensors": self.saved_tensors,
+            "saved_bytes": self.saved_bytes,
+            "leaf_shapes": [list(s) for s in self.leaf_shapes],
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
@@ -109,8 +115,12 @@ class ComputationGraph:
 
     def snapshot(self) -> GraphSnapshot:
         return GraphSnapshot(
-            node_names=tuple(n.name() for n in self.nodes), edges=tuple(self.edges), histogram=self.op_histogram(),
-            depth=self.depth, saved_tensors=self.saved_tensor_count(), saved_bytes=self.saved_bytes(),
+            node_names=tuple(n.name() for n in self.nodes),
+            edges=tuple(self.edges),
+            histogram=self.op_histogram(),
+            depth=self.depth,
+            saved_tensors=self.saved_tensor_count(),
+            saved_bytes=self.saved_bytes(),
             leaf_shapes=tuple(tuple(v.shape) for v in self.leaves()),
         )
 

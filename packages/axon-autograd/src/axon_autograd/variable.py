@@ -7,13 +7,14 @@ import weakref
 from typing import Any, Callable
 
 import numpy as np
+
 from axon_core import DTypeError
 from axon_tensor import Tensor, as_tensor
 
 from .grad_mode import grad_state
-from .node import AccumulateGrad, BackwardNode, RemovableHandle
+from .node import AccumulateGrad, RemovableHandle
 
-__all__ = ["Variable", "make_variable", "variable_method", "NON_DIFFERENTIABLE"]
+__all__ = ["Variable", "make_variable", "tensor_of", "variable_method", "NON_DIFFERENTIABLE"]
 
 _new = object.__new__
 
@@ -23,7 +24,7 @@ NON_DIFFERENTIABLE = frozenset(
     isfinite isposinf isneginf isreal signbit logical_and logical_or logical_xor logical_not
     bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_shift greater
     greater_equal less less_equal not_equal argwhere __and__ __or__ __xor__ __invert__ __rand__ __ror__
-    __rxor__ __lshift__ __rshift__ argmax argmin argsort nonzero any all count_nonzero unique
+    __rxor__ __lshift__ __rshift__ __rlshift__ __rrshift__ argmax argmin argsort nonzero any all count_nonzero unique
     unique_consecutive bincount histc searchsorted bucketize floor_divide __floordiv__
     __rfloordiv__ eq_ new_zeros new_ones new_full new_empty new_tensor zeros_like ones_like
     empty_like full_like rand_like randn_like randint_like bernoulli multinomial""".split()
@@ -43,6 +44,11 @@ def make_variable(tensor: Tensor, requires_grad: bool, grad_fn: Any, output_nr: 
     v._retains_grad = False
     v._acc = None
     return v
+
+
+def tensor_of(x: Any) -> Any:
+    """The Tensor behind a Variable; a Tensor (or anything else) as it is."""
+    return x.data if isinstance(x, Variable) else x
 
 
 def _unwrap(x: Any) -> Any:
@@ -80,8 +86,16 @@ class Variable:
     """
 
     __slots__ = (
-        "data", "_grad", "_requires_grad", "grad_fn", "output_nr", "_version", "_hooks",
-        "_retains_grad", "_acc", "__weakref__",
+        "data",
+        "_grad",
+        "_requires_grad",
+        "grad_fn",
+        "output_nr",
+        "_version",
+        "_hooks",
+        "_retains_grad",
+        "_acc",
+        "__weakref__",
     )
     __array_priority__ = 1001
 
@@ -117,9 +131,7 @@ class Variable:
                 )
             return
         if value and not self.data.dtype.is_floating_point:
-            raise DTypeError(
-                f"only Variables of floating point dtype can require gradients, got {self.data.dtype}"
-            )
+            raise DTypeError(f"only Variables of floating point dtype can require gradients, got {self.data.dtype}")
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Variable":
@@ -193,7 +205,9 @@ class Variable:
             self._acc = weakref.ref(acc)
         return (acc, 0)
 
-    def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False, inputs: Any = None) -> None:
+    def backward(
+        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False, inputs: Any = None
+    ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (``gradient`` is required unless
         this Variable has one element)."""
         from .engine import backward
@@ -215,7 +229,9 @@ class Variable:
     # -- in-place ------------------------------------------------------------------------------
     def _inplace(self, name: str, args: tuple, kwargs: dict) -> "Variable":
         if grad_state.enabled and (self._requires_grad or _needs_grad(args)):
-            kind = "a leaf Variable that requires grad" if self.grad_fn is None else "a Variable that is part of a graph"
+            kind = (
+                "a leaf Variable that requires grad" if self.grad_fn is None else "a Variable that is part of a graph"
+            )
             raise RuntimeError(
                 f"{name}: in-place op on {kind} (or with an operand that requires grad) is not recorded "
                 f"by axon autograd; use the out-of-place op, or run it inside no_grad()"
@@ -226,14 +242,15 @@ class Variable:
 
     def __setitem__(self, key: Any, value: Any) -> None:
         """``v[key] = value`` in place (only where no gradient is involved, like other in-place ops)."""
-        self._inplace("__setitem__", (tuple(_unwrap(k) for k in key) if isinstance(key, tuple) else _unwrap(key),
-                                      value), {})
+        self._inplace(
+            "__setitem__", (tuple(_unwrap(k) for k in key) if isinstance(key, tuple) else _unwrap(key), value), {}
+        )
 
     def zero_(self) -> "Variable":
         """Set every element to zero in place."""
         if not hasattr(Tensor, "zero_"):
             self._inplace_check("zero_")
-            self.data._data.fill(0)
+            self.data.array.fill(0)
             self._version += 1
             return self
         return self._inplace("zero_", (), {})
@@ -242,7 +259,7 @@ class Variable:
         """Set every element to ``value`` in place."""
         if not hasattr(Tensor, "fill_"):
             self._inplace_check("fill_")
-            self.data._data.fill(value.item() if isinstance(value, (Variable, Tensor)) else value)
+            self.data.array.fill(value.item() if isinstance(value, (Variable, Tensor)) else value)
             self._version += 1
             return self
         return self._inplace("fill_", (value,), {})
@@ -254,7 +271,7 @@ class Variable:
     # -- what it is ----------------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data._data.shape
+        return self.data.shape
 
     @property
     def dtype(self) -> Any:
@@ -262,14 +279,31 @@ class Variable:
 
     @property
     def device(self) -> Any:
-        return self.data._device
+        return self.data.device
+
+    @property
+    def backend(self) -> Any:
+        """The backend of this Variable's device (``self.data.backend``)."""
+        return self.data.backend
+
+    @property
+    def array(self) -> Any:
+        """The backend array of ``data`` (see :attr:`axon_tensor.Tensor.array`), for kernel calls.
+
+        Computing on it records nothing, so, like :meth:`numpy`, it refuses a Variable that
+        requires grad: use ``.detach().array``, or write the op as a :class:`Function`, whose
+        ``forward`` and ``backward`` get Tensors.
+        """
+        if self._requires_grad:
+            raise RuntimeError("Can't take .array of a Variable that requires grad; use var.detach().array")
+        return self.data.array
 
     @property
     def ndim(self) -> int:
-        return self.data._data.ndim
+        return self.data.ndim
 
     def dim(self) -> int:
-        return self.data._data.ndim
+        return self.data.ndim
 
     def size(self, dim: int | None = None) -> Any:
         return self.data.size(dim)
@@ -342,8 +376,12 @@ def call_tensor_op(name: str, input: Variable, args: tuple, kwargs: dict) -> Any
     """Run Tensor op ``name`` that has no backward rule: fine when no gradient is needed or the
     op is non-differentiable; a clear error otherwise, so no gradient is dropped silently."""
     result = getattr(input.data, name)(*[_unwrap(a) for a in args], **kwargs)
-    if (name not in NON_DIFFERENTIABLE and grad_state.enabled and _has_float_tensor(result)
-            and (input._requires_grad or _needs_grad(args))):
+    if (
+        name not in NON_DIFFERENTIABLE
+        and grad_state.enabled
+        and _has_float_tensor(result)
+        and (input._requires_grad or _needs_grad(args))
+    ):
         raise RuntimeError(
             f"Tensor.{name} has no autograd rule in axon_autograd, and an input requires grad; "
             f"call it on detached Variables (or inside no_grad()) if you do not need its gradient"
@@ -367,9 +405,27 @@ def _nondifferentiable_method(name: str) -> Callable[..., Any]:
     return method
 
 
-for _name in ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__and__", "__or__", "__xor__",
-              "__invert__", "__rand__", "__ror__", "__rxor__", "__floordiv__", "__rfloordiv__",
-              "__lshift__", "__rshift__"):
+for _name in (
+    "__eq__",
+    "__ne__",
+    "__lt__",
+    "__le__",
+    "__gt__",
+    "__ge__",
+    "__and__",
+    "__or__",
+    "__xor__",
+    "__invert__",
+    "__rand__",
+    "__ror__",
+    "__rxor__",
+    "__floordiv__",
+    "__rfloordiv__",
+    "__lshift__",
+    "__rshift__",
+    "__rlshift__",
+    "__rrshift__",
+):
     if hasattr(Tensor, _name) and getattr(Tensor, _name) is not getattr(object, _name, None):
         setattr(Variable, _name, _nondifferentiable_method(_name))
 
@@ -384,4 +440,3 @@ def variable_method(*names: str, always: bool = False) -> Callable[[Callable[...
         return fn
 
     return attach
-

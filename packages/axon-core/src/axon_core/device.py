@@ -19,9 +19,12 @@ class Device:
     ``Device("cuda-sim")``. Devices are interned: ``Device("cuda") is Device("cuda:0")``, so code
     can compare them with ``is``. Creating a ``cuda`` device checks at once that a GPU exists and
     raises :class:`DeviceUnavailableError` if not; nothing falls back silently.
+
+    ``device.backend`` is the :class:`~axon_core.backend.Backend` that runs ops on this device
+    (a plain attribute, read-only like the rest of a Device: it sits on every op's hot path).
     """
 
-    __slots__ = ("type", "index", "_backend")
+    __slots__ = ("type", "index", "backend")
     _interned: dict[tuple[str, int | None], "Device"] = {}
     _lock = threading.Lock()
 
@@ -49,21 +52,16 @@ class Device:
                 device = object.__new__(cls)
                 object.__setattr__(device, "type", kind)
                 object.__setattr__(device, "index", key[1])
-                object.__setattr__(device, "_backend", None)
+                object.__setattr__(device, "backend", None)
                 # Validate before interning so a failed cuda lookup can be retried.
                 from .backend import backend_for
 
-                object.__setattr__(device, "_backend", backend_for(device))
+                object.__setattr__(device, "backend", backend_for(device))
                 cls._interned[key] = device
         return device
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Device is immutable")
-
-    @property
-    def backend(self):
-        """The :class:`~axon_core.backend.Backend` that runs ops on this device."""
-        return self._backend
 
     def __str__(self) -> str:
         return f"cuda:{self.index}" if self.type == "cuda" else self.type

@@ -89,15 +89,33 @@ complex64 = DType("complex64", np.complex64, _COMPLEX, True)
 complex128 = DType("complex128", np.complex128, _COMPLEX, True)
 
 ALL_DTYPES: tuple[DType, ...] = (
-    bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64, complex128,
+    bool_,
+    uint8,
+    int8,
+    int16,
+    int32,
+    int64,
+    float16,
+    bfloat16,
+    float32,
+    float64,
+    complex64,
+    complex128,
 )
 
 _BY_NP: dict[np.dtype, DType] = {d.np: d for d in ALL_DTYPES}
 _BY_NAME: dict[str, DType] = {d.name: d for d in ALL_DTYPES}
 _BY_NAME.update(
     {
-        "bool_": bool_, "half": float16, "float": float32, "double": float64, "long": int64,
-        "int": int32, "short": int16, "cfloat": complex64, "cdouble": complex128,
+        "bool_": bool_,
+        "half": float16,
+        "float": float32,
+        "double": float64,
+        "long": int64,
+        "int": int32,
+        "short": int16,
+        "cfloat": complex64,
+        "cdouble": complex128,
     }
 )
 

@@ -41,7 +41,7 @@ class IterableDataset(Generic[T]):
 
 def _row(t: Tensor, index: int) -> Tensor:
     # Integer indexing of the first dimension as a view (Tensor indexing lives in another package layer).
-    return view_of(t._data[index], t)
+    return view_of(t.array[index], t)
 
 
 class TensorDataset(Dataset[tuple[Tensor, ...]]):

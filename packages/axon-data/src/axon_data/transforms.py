@@ -106,7 +106,7 @@ class OneHot:
         if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype.name == "bool":
             raise DTypeError(f"OneHot: class ids must be an integer tensor, got {ids.dtype}")
         xp = ids.device.backend.xp
-        data = ids._data
+        data = ids.array
         if data.size and int(data.min()) < 0:
             raise ValueError(f"OneHot: class ids must be non-negative, got min {int(data.min())}")
         if self.num_classes == -1 and data.size == 0:

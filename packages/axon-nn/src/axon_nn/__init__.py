@@ -15,6 +15,15 @@ from .parameter import Parameter
 __version__ = "0.1.0"
 
 __all__ = [
-    "IncompatibleKeys", "Module", "ModuleDict", "ModuleList", "Parameter", "RemovableHandle", "Sequential",
-    "StateDictError", "functional", "init", *_layers_all,
+    "IncompatibleKeys",
+    "Module",
+    "ModuleDict",
+    "ModuleList",
+    "Parameter",
+    "RemovableHandle",
+    "Sequential",
+    "StateDictError",
+    "functional",
+    "init",
+    *_layers_all,
 ]

@@ -10,23 +10,30 @@ import math
 from typing import Any
 
 import numpy as np
-from axon_autograd import Variable
+
+from axon_autograd import Variable, tensor_of
 from axon_core import ShapeError
 from axon_tensor import Generator, Tensor, default_generator
 
 __all__ = [
-    "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_",
-    "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
+    "calculate_gain",
+    "uniform_",
+    "normal_",
+    "trunc_normal_",
+    "constant_",
+    "zeros_",
+    "ones_",
+    "xavier_uniform_",
+    "xavier_normal_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+    "orthogonal_",
 ]
 
 
-def _tensor(t: "Tensor | Variable") -> Tensor:
-    return t.data if isinstance(t, Variable) else t
-
-
 def _write(t: "Tensor | Variable", values: np.ndarray) -> "Tensor | Variable":
-    target = _tensor(t)
-    target._data[...] = target.device.backend.from_numpy(np.ascontiguousarray(values, dtype=target.dtype.np))
+    target = tensor_of(t)
+    target.array[...] = target.device.backend.from_numpy(np.ascontiguousarray(values, dtype=target.dtype.np))
     return t
 
 
@@ -36,7 +43,16 @@ def _rng(generator: Generator | None) -> np.random.Generator:
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The recommended gain for ``nonlinearity`` (PyTorch's table)."""
-    linear = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "sigmoid")
+    linear = (
+        "linear",
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv_transpose1d",
+        "conv_transpose2d",
+        "conv_transpose3d",
+        "sigmoid",
+    )
     if nonlinearity in linear:
         return 1.0
     if nonlinearity == "tanh":
@@ -69,7 +85,9 @@ def normal_(t: Any, mean: float = 0.0, std: float = 1.0, generator: Generator | 
     return _write(t, _rng(generator).normal(mean, std, tuple(t.shape)))
 
 
-def trunc_normal_(t: Any, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, generator: Generator | None = None) -> Any:
+def trunc_normal_(
+    t: Any, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, generator: Generator | None = None
+) -> Any:
     """Normal(mean, std) conditioned on ``[a, b]`` (absolute bounds, as PyTorch), by rejection."""
     if not a < b:
         raise ValueError(f"trunc_normal_: need a < b, got a={a}, b={b}")
@@ -86,8 +104,8 @@ def trunc_normal_(t: Any, mean: float = 0.0, std: float = 1.0, a: float = -2.0, 
 
 
 def constant_(t: Any, value: float) -> Any:
-    target = _tensor(t)
-    target._data[...] = value
+    target = tensor_of(t)
+    target.array[...] = value
     return t
 
 
@@ -120,13 +138,17 @@ def _kaiming_std(t: Any, a: float, mode: str, nonlinearity: str) -> float:
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
-def kaiming_uniform_(t: Any, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator: Generator | None = None) -> Any:
+def kaiming_uniform_(
+    t: Any, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator: Generator | None = None
+) -> Any:
     """U(-b, b) with ``b = gain * sqrt(3 / fan)``."""
     bound = math.sqrt(3.0) * _kaiming_std(t, a, mode, nonlinearity)
     return uniform_(t, -bound, bound, generator)
 
 
-def kaiming_normal_(t: Any, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator: Generator | None = None) -> Any:
+def kaiming_normal_(
+    t: Any, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator: Generator | None = None
+) -> Any:
     """N(0, std²) with ``std = gain / sqrt(fan)``."""
     return normal_(t, 0.0, _kaiming_std(t, a, mode, nonlinearity), generator)
 

@@ -90,11 +90,15 @@ class Module:
             modules[name] = value
         elif name in params:
             if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} to parameter {name!r} (expected a Parameter or None)")
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} to parameter {name!r} (expected a Parameter or None)"
+                )
             params[name] = None
         elif name in modules:
             if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} to child module {name!r} (expected a Module or None)")
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} to child module {name!r} (expected a Module or None)"
+                )
             modules[name] = None
         elif name in buffers:
             if value is not None and not isinstance(value, Tensor):
@@ -252,7 +256,7 @@ class Module:
             if set_to_none:
                 param.grad = None
             else:
-                data = param.grad.data._data
+                data = param.grad.data.array
                 data[...] = 0
 
     # -- devices and dtypes ----------------------------------------------------------------
@@ -364,7 +368,12 @@ def _check_name(kind: str, name: str, module: Module, allow_dots: bool = False) 
         raise TypeError(f"{kind} name must be a string, got {type(name).__name__}")
     if not name or (not allow_dots and "." in name):
         raise KeyError(f"{kind} name must be non-empty and contain no '.', got {name!r}")
-    if name in module.__dict__ and name not in module._parameters and name not in module._buffers and name not in module._modules:
+    if (
+        name in module.__dict__
+        and name not in module._parameters
+        and name not in module._buffers
+        and name not in module._modules
+    ):
         raise KeyError(f"attribute {name!r} already exists on {type(module).__name__}")
 
 
@@ -388,5 +397,7 @@ def _copy_into(key: str, target: Tensor, value: Any) -> None:
         value = value.data
     host = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
     if tuple(host.shape) != tuple(target.shape):
-        raise ShapeError(f"load_state_dict: {key!r} has shape {tuple(host.shape)} in the state dict but {tuple(target.shape)} in the module")
-    target._data[...] = target.device.backend.from_numpy(np.ascontiguousarray(host, dtype=target.dtype.np))
+        raise ShapeError(
+            f"load_state_dict: {key!r} has shape {tuple(host.shape)} in the state dict but {tuple(target.shape)} in the module"
+        )
+    target.array[...] = target.device.backend.from_numpy(np.ascontiguousarray(host, dtype=target.dtype.np))

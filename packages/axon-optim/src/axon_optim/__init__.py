@@ -28,7 +28,21 @@ from .sgd import SGD
 __version__ = "0.1.0"
 
 __all__ = [
-    "LAMB", "SGD", "Adam", "AdamW", "CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LinearWarmup",
-    "MultiStepLR", "OneCycleLR", "Optimizer", "RMSprop", "ReduceLROnPlateau", "StepLR", "clip_grad_norm_",
-    "clip_grad_value_", "lr_scheduler",
+    "LAMB",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "CosineAnnealingLR",
+    "ExponentialLR",
+    "LRScheduler",
+    "LinearWarmup",
+    "MultiStepLR",
+    "OneCycleLR",
+    "Optimizer",
+    "RMSprop",
+    "ReduceLROnPlateau",
+    "StepLR",
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "lr_scheduler",
 ]

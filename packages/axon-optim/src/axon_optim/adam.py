@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from axon_core import Backend
 from axon_tensor import zeros_like
 
-from ._math import addcdiv_, addcmul_, arrays_of, lerp_, scalar
 from .optimizer import Optimizer, advance_step, new_step_counter
 
 __all__ = ["Adam"]
@@ -23,9 +23,10 @@ class Adam(Optimizer):
     State per parameter: ``step`` (float32 CPU scalar), ``exp_avg``, ``exp_avg_sq`` and
     ``max_exp_avg_sq`` (AMSGrad only).
 
-    ``fused``: update each parameter with the backend's ``adam_step`` fused op (one kernel
-    launch per parameter on cuda and cuda-sim; NumPy on cpu). ``None`` (the default) picks it
-    for parameters on a CUDA device (cuda or cuda-sim) and the ``xp`` update above elsewhere.
+    Each parameter is updated by its backend's ``adam_step``, which decides how: one kernel
+    launch per parameter on cuda and cuda-sim, the torch-ordered ``xp`` update above on the
+    CPU. ``fused=False`` asks for that ``xp`` reference on every device (``None`` and ``True``:
+    the backend's choice).
     """
 
     def __init__(
@@ -53,8 +54,14 @@ class Adam(Optimizer):
         if not 0.0 <= weight_decay:
             raise ValueError(f"{name}: invalid weight_decay {weight_decay}")
         defaults = dict(
-            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-            maximize=maximize, decoupled_weight_decay=decoupled_weight_decay, fused=fused,
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay,
+            fused=fused,
         )
         super().__init__(params, defaults)
 
@@ -71,31 +78,25 @@ class Adam(Optimizer):
                 if amsgrad:
                     state["max_exp_avg_sq"] = zeros_like(p.data)
             step = advance_step(state)
-            if fused or fused is None and p.data.device.type in ("cuda", "cuda-sim"):
-                p.data._device._backend.adam_step(
-                    p.data._data, p.grad.data._data, state["exp_avg"]._data, state["exp_avg_sq"]._data,
-                    state["max_exp_avg_sq"]._data if amsgrad else None, step=int(step), lr=lr, beta1=beta1,
-                    beta2=beta2, eps=eps, weight_decay=weight_decay, decoupled=group["decoupled_weight_decay"],
-                    amsgrad=amsgrad, maximize=group["maximize"],
-                )
-                continue
-            xp, param, grad = arrays_of(p, group["maximize"])
-            exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
-            if weight_decay != 0:
-                if group["decoupled_weight_decay"]:
-                    param *= scalar(param, 1 - lr * weight_decay)
-                else:
-                    grad = grad + scalar(param, weight_decay) * param
-            lerp_(exp_avg, grad, 1 - beta1)
-            exp_avg_sq *= scalar(param, beta2)
-            addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
-            bias_correction1 = 1 - beta1**step
-            bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-            step_size = lr / bias_correction1
-            second_moment = exp_avg_sq
-            if amsgrad:
-                second_moment = state["max_exp_avg_sq"]._data
-                xp.maximum(second_moment, exp_avg_sq, out=second_moment)
-            denom = xp.sqrt(second_moment) / scalar(param, bias_correction2_sqrt)
-            denom += scalar(param, eps)
-            addcdiv_(param, exp_avg, denom, -step_size)
+            # The backend decides how: one kernel launch per parameter on cuda and cuda-sim, the
+            # torch-ordered array update of the protocol's reference elsewhere; fused=False asks
+            # for that reference on every device.
+            backend = p.data.backend
+            adam_step = Backend.adam_step if fused is False else type(backend).adam_step
+            adam_step(
+                backend,
+                p.data.array,
+                p.grad.data.array,
+                state["exp_avg"].array,
+                state["exp_avg_sq"].array,
+                state["max_exp_avg_sq"].array if amsgrad else None,
+                step=int(step),
+                lr=lr,
+                beta1=beta1,
+                beta2=beta2,
+                eps=eps,
+                weight_decay=weight_decay,
+                decoupled=group["decoupled_weight_decay"],
+                amsgrad=amsgrad,
+                maximize=group["maximize"],
+            )

@@ -34,8 +34,8 @@ def clip_grad_norm_(
     if not grads:
         return tensor(0.0, dtype=float32)
     device = grads[0].device
-    xp = device._backend.xp
-    norms = [_on_device(_vector_norm(g._device._backend.xp, g._data, norm_type), g, device) for g in grads]
+    xp = device.backend.xp
+    norms = [_on_device(_vector_norm(g.backend.xp, g.array, norm_type), g, device) for g in grads]
     total = _vector_norm(xp, xp.stack(norms), norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(
@@ -44,7 +44,8 @@ def clip_grad_norm_(
         )
     coefficient = xp.minimum(total.dtype.type(float(max_norm)) / (total + total.dtype.type(1e-6)), 1)
     for g in grads:
-        g._data *= _on_device(coefficient, grads[0], g.device).astype(g._data.dtype)
+        scaled = g.array
+        scaled *= _on_device(coefficient, grads[0], g.device).astype(scaled.dtype)
     return wrap(total, device)
 
 
@@ -53,9 +54,9 @@ def clip_grad_value_(parameters: Any, clip_value: float, foreach: bool | None = 
     _check_foreach(foreach)
     clip_value = float(clip_value)
     for g in _grads_of(parameters):
-        xp = g._device._backend.xp
-        bound = g._data.dtype.type(clip_value)
-        xp.clip(g._data, -bound, bound, out=g._data)
+        xp = g.backend.xp
+        bound = g.array.dtype.type(clip_value)
+        xp.clip(g.array, -bound, bound, out=g.array)
 
 
 def _grads_of(parameters: Any) -> list[Tensor]:
@@ -91,7 +92,7 @@ def _vector_norm(xp: Any, x: Any, norm_type: float) -> Any:
 def _on_device(value: Any, source: Tensor, device: Any) -> Any:
     if source.device is device:
         return value
-    return device._backend.from_numpy(source.device._backend.to_numpy(value))
+    return device.backend.from_numpy(source.device.backend.to_numpy(value))
 
 
 def _check_foreach(foreach: Any) -> None:

@@ -53,7 +53,7 @@ class LAMB(Optimizer):
                 state["exp_avg"] = zeros_like(p.data)
                 state["exp_avg_sq"] = zeros_like(p.data)
             step = advance_step(state)
-            exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
+            exp_avg, exp_avg_sq = state["exp_avg"].array, state["exp_avg_sq"].array
             lerp_(exp_avg, grad, 1 - beta1)
             exp_avg_sq *= scalar(param, beta2)
             addcmul_(exp_avg_sq, grad, grad, 1 - beta2)

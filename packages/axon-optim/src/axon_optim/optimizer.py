@@ -18,6 +18,7 @@ from itertools import chain
 from typing import Any, Callable, Iterable
 
 import numpy as np
+
 from axon_autograd import enable_grad
 from axon_core import DeviceError, DTypeError, float32
 from axon_tensor import Tensor, tensor
@@ -77,7 +78,9 @@ class Optimizer:
             _check_param(type(self).__name__, p)
         for name, default in self.defaults.items():
             if default is required and name not in group:
-                raise ValueError(f"{type(self).__name__}: parameter group didn't specify a value of required option {name!r}")
+                raise ValueError(
+                    f"{type(self).__name__}: parameter group didn't specify a value of required option {name!r}"
+                )
             group.setdefault(name, default)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         ids = [id(p) for p in group["params"]]
@@ -94,7 +97,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data._data[...] = 0
+                    p.grad.data.array[...] = 0
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns ``closure()`` if given.
@@ -184,8 +187,9 @@ def new_step_counter() -> Tensor:
 def advance_step(state: dict[str, Any]) -> float:
     """Add one to ``state["step"]`` and return the new count as a Python float."""
     counter = state["step"]
-    counter._data += 1
-    return float(counter._data)
+    count = counter.array
+    count += 1
+    return float(counter.array)
 
 
 def _is_param(obj: Any) -> bool:
@@ -194,7 +198,9 @@ def _is_param(obj: Any) -> bool:
 
 def _check_param(optimizer: str, p: Any) -> None:
     if not _is_param(p):
-        raise TypeError(f"{optimizer} can only optimize parameters (objects whose .data is a Tensor), got {type(p).__name__}")
+        raise TypeError(
+            f"{optimizer} can only optimize parameters (objects whose .data is a Tensor), got {type(p).__name__}"
+        )
     if not getattr(p, "is_leaf", True):
         raise ValueError(f"{optimizer} can't optimize a non-leaf Variable")
     if not p.data.dtype.is_floating_point:
@@ -204,7 +210,9 @@ def _check_param(optimizer: str, p: Any) -> None:
 def _check_grad(optimizer: str, p: Any) -> None:
     grad = p.grad.data
     if grad.shape != p.data.shape:
-        raise ValueError(f"{optimizer}: gradient of shape {tuple(grad.shape)} for a parameter of shape {tuple(p.data.shape)}")
+        raise ValueError(
+            f"{optimizer}: gradient of shape {tuple(grad.shape)} for a parameter of shape {tuple(p.data.shape)}"
+        )
     if grad.dtype is not p.data.dtype:
         raise DTypeError(f"{optimizer}: gradient of dtype {grad.dtype} for a parameter of dtype {p.data.dtype}")
     if grad.device is not p.data.device:

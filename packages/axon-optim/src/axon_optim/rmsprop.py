@@ -45,8 +45,13 @@ class RMSprop(Optimizer):
         if not 0.0 <= alpha:
             raise ValueError(f"RMSprop: invalid alpha {alpha}")
         defaults = dict(
-            lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-            centered=centered, maximize=maximize,
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+            maximize=maximize,
         )
         super().__init__(params, defaults)
 
@@ -66,11 +71,11 @@ class RMSprop(Optimizer):
             advance_step(state)
             if weight_decay != 0:
                 grad = grad + scalar(param, weight_decay) * param
-            square_avg = state["square_avg"]._data
+            square_avg = state["square_avg"].array
             square_avg *= scalar(param, alpha)
             addcmul_(square_avg, grad, grad, 1 - alpha)
             if centered:
-                grad_avg = state["grad_avg"]._data
+                grad_avg = state["grad_avg"].array
                 lerp_(grad_avg, grad, 1 - alpha)
                 avg = square_avg.copy()
                 addcmul_(avg, grad_avg, grad_avg, -1)
@@ -79,7 +84,7 @@ class RMSprop(Optimizer):
                 avg = xp.sqrt(square_avg)
             avg += scalar(param, eps)
             if momentum > 0:
-                buffer = state["momentum_buffer"]._data
+                buffer = state["momentum_buffer"].array
                 buffer *= scalar(param, momentum)
                 addcdiv_(buffer, grad, avg, 1)
                 param += scalar(param, -lr) * buffer

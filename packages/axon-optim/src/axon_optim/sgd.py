@@ -39,8 +39,12 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: Nesterov momentum requires a momentum and zero dampening")
         defaults = dict(
-            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-            nesterov=nesterov, maximize=maximize,
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
         )
         super().__init__(params, defaults)
 
@@ -52,13 +56,20 @@ class SGD(Optimizer):
             if momentum != 0:
                 state = self.state[p]
                 if state.get("momentum_buffer") is None:
-                    state["momentum_buffer"] = wrap(param._device._backend.xp.empty_like(param._data), param.device)
+                    state["momentum_buffer"] = wrap(param.backend.xp.empty_like(param.array), param.device)
                     init_buffer = True
-                buffer = state["momentum_buffer"]._data
+                buffer = state["momentum_buffer"].array
             # One fused pass per parameter (a Numba kernel on the CPU); the backend's reference
             # runs the same arithmetic as separate array ops elsewhere.
-            param._device._backend.sgd_step(
-                param._data, p.grad.data._data, buffer, lr=group["lr"], momentum=momentum,
-                dampening=group["dampening"], weight_decay=group["weight_decay"], nesterov=group["nesterov"],
-                maximize=group["maximize"], init_buffer=init_buffer,
+            param.backend.sgd_step(
+                param.array,
+                p.grad.data.array,
+                buffer,
+                lr=group["lr"],
+                momentum=momentum,
+                dampening=group["dampening"],
+                weight_decay=group["weight_decay"],
+                nesterov=group["nesterov"],
+                maximize=group["maximize"],
+                init_buffer=init_buffer,
             )

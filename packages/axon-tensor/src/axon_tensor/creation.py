@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+
 from axon_core import DType, DTypeError, ShapeError, as_dtype, default_device, get_default_dtype
 from axon_core import bool_ as _bool
 from axon_core import int64 as _int64
@@ -14,9 +15,26 @@ from .random import Generator, default_generator
 from .tensor import Tensor, wrap
 
 __all__ = [
-    "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
-    "full_like", "empty_like", "arange", "linspace", "eye", "rand", "randn", "randint", "rand_like",
-    "randn_like", "randperm",
+    "tensor",
+    "as_tensor",
+    "from_numpy",
+    "zeros",
+    "ones",
+    "full",
+    "empty",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "empty_like",
+    "arange",
+    "linspace",
+    "eye",
+    "rand",
+    "randn",
+    "randint",
+    "rand_like",
+    "randn_like",
+    "randperm",
 ]
 
 Shape = Sequence[int] | int
@@ -47,7 +65,7 @@ def _infer_dtype(array: np.ndarray, data: Any) -> DType:
 
 
 def _place(array: np.ndarray, device: Device) -> Tensor:
-    return wrap(device._backend.from_numpy(array), device)
+    return wrap(device.backend.from_numpy(array), device)
 
 
 def tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
@@ -84,7 +102,9 @@ def _on_host(data: Any) -> bool:
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """Like :func:`tensor`, but returns ``data`` itself when it already matches."""
     if isinstance(data, Tensor):
-        if (dtype is None or data.dtype is as_dtype(dtype)) and (device is None or data.device is default_device(device)):
+        if (dtype is None or data.dtype is as_dtype(dtype)) and (
+            device is None or data.device is default_device(device)
+        ):
             return data
         return data.to(device=device, dtype=dtype)
     if isinstance(data, np.ndarray) and dtype is None and default_device(device).type == "cpu":
@@ -108,7 +128,7 @@ def _filled(shape: tuple[int, ...], value: Any, dtype: Any, device: Any) -> Tens
         chosen = _bool if isinstance(value, bool) else _int64 if isinstance(value, int) else get_default_dtype()
     else:
         chosen = as_dtype(dtype)
-    xp = target._backend.xp
+    xp = target.backend.xp
     return wrap(xp.full(shape, value, dtype=chosen.np), target)
 
 
@@ -123,7 +143,7 @@ def ones(*size: Any, dtype: Any = None, device: Any = None) -> Tensor:
 def empty(*size: Any, dtype: Any = None, device: Any = None) -> Tensor:
     target = default_device(device)
     chosen = get_default_dtype() if dtype is None else as_dtype(dtype)
-    return wrap(target._backend.xp.empty(_shape(size), dtype=chosen.np), target)
+    return wrap(target.backend.xp.empty(_shape(size), dtype=chosen.np), target)
 
 
 def full(size: Shape, fill_value: Any, dtype: Any = None, device: Any = None) -> Tensor:
@@ -167,7 +187,11 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
         chosen = as_dtype(dtype)
     count = max(0, int(np.ceil((end - start) / step)))
     # Computed as start + i*step in float64, as PyTorch does, then cast.
-    values = (start + np.arange(count, dtype=np.float64) * step) if chosen.category >= 2 or not isinstance(step, int) else np.arange(start, end, step, dtype=np.int64)
+    values = (
+        (start + np.arange(count, dtype=np.float64) * step)
+        if chosen.category >= 2 or not isinstance(step, int)
+        else np.arange(start, end, step, dtype=np.int64)
+    )
     return _place(np.asarray(values).astype(chosen.np), default_device(device))
 
 
@@ -183,7 +207,7 @@ def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None) -> 
     """The ``n × m`` identity matrix."""
     chosen = get_default_dtype() if dtype is None else as_dtype(dtype)
     target = default_device(device)
-    return wrap(target._backend.xp.eye(n, m, dtype=chosen.np), target)
+    return wrap(target.backend.xp.eye(n, m, dtype=chosen.np), target)
 
 
 def _gen(generator: Generator | None) -> np.random.Generator:
@@ -211,7 +235,14 @@ def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, dev
     return _place(values, default_device(device))
 
 
-def randint(low: int, high: int | None = None, size: Shape = (), generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
+def randint(
+    low: int,
+    high: int | None = None,
+    size: Shape = (),
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+) -> Tensor:
     """Integers uniform in [low, high) (``randint(high, size=...)`` starts at 0)."""
     if high is None:
         low, high = 0, low

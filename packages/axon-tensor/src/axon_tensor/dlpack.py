@@ -36,7 +36,9 @@ def _dlpack(input: Tensor, *, stream: Any = None, **kwargs: Any) -> Any:
             return data.__dlpack__(**kwargs)
         return data.__dlpack__(stream=stream, **kwargs)
     except (BufferError, TypeError) as exc:
-        raise BufferError(f"__dlpack__: cannot export a {input.dtype} tensor of shape {tuple(input.shape)} on {input.device}: {exc}") from exc
+        raise BufferError(
+            f"__dlpack__: cannot export a {input.dtype} tensor of shape {tuple(input.shape)} on {input.device}: {exc}"
+        ) from exc
 
 
 @tensor_method("__dlpack_device__")
@@ -63,9 +65,11 @@ def from_dlpack(obj: Any) -> Tensor:
     else:
         raise DeviceError(f"from_dlpack: DLPack device type {device_type} (id {device_id}) has no axon device")
     try:
-        array = device._backend.xp.from_dlpack(obj)
+        array = device.backend.xp.from_dlpack(obj)
     except (BufferError, TypeError, RuntimeError) as exc:
         dtype = getattr(obj, "dtype", "?")
-        raise DTypeError(f"from_dlpack: cannot import {type(obj).__name__} of dtype {dtype} on {device}: {exc}") from exc
+        raise DTypeError(
+            f"from_dlpack: cannot import {type(obj).__name__} of dtype {dtype} on {device}: {exc}"
+        ) from exc
     as_dtype(array.dtype)
     return wrap(array, device)

@@ -35,7 +35,9 @@ def _check_in_range(op: str, name: str, index: Any, size: int, dim: int) -> None
         return
     low, high = int(index.min()), int(index.max())
     if low < 0 or high >= size:
-        raise IndexError(f"{op}: {name} holds index {low if low < 0 else high}, out of range for dim {dim} of size {size}")
+        raise IndexError(
+            f"{op}: {name} holds index {low if low < 0 else high}, out of range for dim {dim} of size {size}"
+        )
 
 
 class SparseCOOTensor:
@@ -97,7 +99,7 @@ class SparseCOOTensor:
         """Indices sorted lexicographically with duplicates summed into one entry."""
         if self._coalesced:
             return self
-        xp = self.device._backend.xp
+        xp = self.device.backend.xp
         idx, vals = self._indices._data, self._values._data
         nnz = vals.shape[0]
         if nnz == 0:
@@ -115,7 +117,7 @@ class SparseCOOTensor:
 
     def to_dense(self) -> Tensor:
         """The dense ``shape`` tensor; duplicate coordinates add up."""
-        xp = self.device._backend.xp
+        xp = self.device.backend.xp
         out = xp.zeros(self._shape, dtype=self._values._data.dtype)
         if self.nnz:
             xp.add.at(out, tuple(self._indices._data), self._values._data)
@@ -129,7 +131,7 @@ class SparseCOOTensor:
         if len(self._shape) != 2:
             raise ShapeError(f"to_sparse_csr: only 2-d tensors have a CSR form, got shape {self._shape}")
         coalesced = self.coalesce()
-        xp = self.device._backend.xp
+        xp = self.device.backend.xp
         rows = coalesced._indices._data[0]
         crow = xp.zeros(self._shape[0] + 1, dtype=_int64.np)
         crow[1:] = xp.cumsum(xp.bincount(rows, minlength=self._shape[0]))
@@ -209,12 +211,12 @@ class SparseCSRTensor:
         return self._values
 
     def _row_of_each_entry(self) -> Any:
-        xp = self.device._backend.xp
+        xp = self.device.backend.xp
         return xp.repeat(xp.arange(self._shape[0], dtype=_int64.np), xp.diff(self._crow._data))
 
     def to_sparse_coo(self) -> SparseCOOTensor:
         """The same matrix in COO format (rows ascending, as stored)."""
-        xp = self.device._backend.xp
+        xp = self.device.backend.xp
         indices = xp.stack([self._row_of_each_entry(), self._col._data])
         return SparseCOOTensor(wrap(indices, self.device), self._values, self._shape)
 
@@ -302,7 +304,9 @@ def sparse_csr_tensor(
     if len(shape) != 2 or shape[0] != rows:
         raise ShapeError(f"{op}: size {shape} must be 2-d with {rows} rows (len(crow_indices) - 1)")
     if int(c[0]) != 0 or int(c[-1]) != nnz or (rows and bool((c[1:] < c[:-1]).any())):
-        raise ShapeError(f"{op}: crow_indices must start at 0, never decrease and end at nnz={nnz}, got {c.tolist()[:8]}...")
+        raise ShapeError(
+            f"{op}: crow_indices must start at 0, never decrease and end at nnz={nnz}, got {c.tolist()[:8]}..."
+        )
     _check_in_range(op, "col_indices", k, shape[1], 1)
     return SparseCSRTensor(crow, col, vals, shape)
 
@@ -318,7 +322,7 @@ def sparse_mm(sparse: "SparseCOOTensor | SparseCSRTensor", dense: Tensor) -> Ten
     if len(sparse.shape) != 2 or d.ndim not in (1, 2) or d.shape[0] != sparse.shape[1]:
         raise ShapeError(f"sparse_mm: shapes {sparse.shape} and {d.shape} cannot be multiplied")
     coo = sparse.to_sparse_coo()
-    xp = dense._device._backend.xp
+    xp = dense._device.backend.xp
     dtype = promote_types(sparse.dtype, dense.dtype).np
     rows, cols = coo._indices._data
     vals = coo._values._data.astype(dtype, copy=False)
@@ -335,7 +339,7 @@ def sparse_eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any =
     if n < 0 or cols < 0:
         raise ShapeError(f"sparse_eye: sizes must be non-negative, got {n}, {cols}")
     target = default_device(device)
-    xp = target._backend.xp
+    xp = target.backend.xp
     chosen = as_dtype(dtype) if dtype is not None else None
     diag = xp.arange(min(n, cols), dtype=_int64.np)
     values = xp.ones(diag.shape[0], dtype=(chosen or get_default_dtype()).np)
@@ -348,7 +352,7 @@ def to_sparse(input: Tensor) -> SparseCOOTensor:
     data = input._data
     if data.ndim == 0:
         raise ShapeError("to_sparse: a 0-d tensor has no sparse form here")
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     coords = xp.nonzero(data)
     indices = xp.stack(coords).astype(_int64.np, copy=False)
     values = data[coords]
@@ -361,4 +365,3 @@ def to_sparse_csr(input: Tensor) -> SparseCSRTensor:
     if input._data.ndim != 2:
         raise ShapeError(f"to_sparse_csr: only 2-d tensors have a CSR form, got shape {tuple(input.shape)}")
     return to_sparse(input).to_sparse_csr()
-

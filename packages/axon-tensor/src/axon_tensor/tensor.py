@@ -7,6 +7,11 @@ in the base. ``_base`` points at the tensor that owns the storage (None for owne
 
 Ops live in ``axon_tensor/ops/*.py``, one topic per file, and attach themselves here with
 :func:`tensor_method`; this file holds only what every op needs.
+
+The seam for code above axon-tensor that calls a backend kernel: ``t.backend`` (the device's
+:class:`~axon_core.Backend`), ``t.array`` (the backend array itself, shared, never a copy) and
+:func:`wrap` (a Tensor around a backend array the kernel returned). Nothing above this package
+reads ``_data`` or ``_device``.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
-from axon_core import Device, DeviceError, DType, as_dtype
+
+from axon_core import Backend, Device, DeviceError, DType, as_dtype
 from axon_core.dtypes import _BY_NP
 
 __all__ = ["Tensor", "tensor_method", "wrap"]
@@ -53,6 +59,20 @@ class Tensor:
     @property
     def device(self) -> Device:
         return self._device
+
+    @property
+    def backend(self) -> Backend:
+        """The backend that runs kernels on this tensor's device (``self.device.backend``)."""
+        return self._device.backend
+
+    @property
+    def array(self) -> Any:
+        """The backend array this tensor views: a NumPy ndarray on the CPU, a CuPy array on CUDA.
+
+        Shared, not copied (writes show in the tensor); for handing to ``self.backend``'s kernels
+        and to ``self.backend.xp``. Wrap a result with :func:`wrap`.
+        """
+        return self._data
 
     @property
     def ndim(self) -> int:
@@ -113,7 +133,7 @@ class Tensor:
     # -- conversions ---------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
         """The values as a NumPy array; shares memory for CPU tensors."""
-        return self._device._backend.to_numpy(self._data)
+        return self._device.backend.to_numpy(self._data)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         array = self.numpy()
@@ -168,7 +188,7 @@ class Tensor:
 
 
 def wrap(data: Any, device: Device, base: "Tensor | None" = None) -> Tensor:
-    """Make a Tensor around a backend array without copying (internal, hot path).
+    """A Tensor around a backend array of ``device`` (``device.backend.xp``'s), without copying.
 
     ``base`` is the tensor whose storage ``data`` views; NumPy scalars from 0-d math become
     0-d arrays so every Tensor holds an array.

@@ -12,5 +12,18 @@ from .indexing import where
 from .linalg import einsum
 from .shape import cat, stack
 
-__all__ = ["activation", "arithmetic", "composite", "conversion", "indexing", "linalg", "reduction", "shape", "unary",
-           "cat", "stack", "where", "einsum"]
+__all__ = [
+    "activation",
+    "arithmetic",
+    "composite",
+    "conversion",
+    "indexing",
+    "linalg",
+    "reduction",
+    "shape",
+    "unary",
+    "cat",
+    "stack",
+    "where",
+    "einsum",
+]

@@ -9,12 +9,12 @@ from axon_tensor.tensor import normalize_dim
 
 from ..variable import Variable, make_variable
 
-__all__ = ["meta", "reduce_grad", "dims_of", "keep_shape", "constant", "raw"]
+__all__ = ["meta", "reduce_grad", "dims_of", "keep_shape", "constant"]
 
 
 def meta(x: Any) -> tuple | None:
     """``(shape, dtype)`` of a Tensor operand; None for a Python scalar."""
-    return (x._data.shape, x.dtype) if x.__class__ is Tensor else None
+    return (x.array.shape, x.dtype) if x.__class__ is Tensor else None
 
 
 def reduce_grad(g: Variable, m: tuple | None) -> Variable | None:
@@ -22,7 +22,7 @@ def reduce_grad(g: Variable, m: tuple | None) -> Variable | None:
     if m is None:
         return None
     shape, dtype = m
-    gshape = g.data._data.shape
+    gshape = g.data.array.shape
     if gshape != shape:
         lead = len(gshape) - len(shape)
         dims = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)
@@ -30,7 +30,7 @@ def reduce_grad(g: Variable, m: tuple | None) -> Variable | None:
             from .reduction import Sum
 
             g = Sum.apply(g, dims, True)
-        if g.data._data.shape != shape:
+        if g.data.array.shape != shape:
             from .shape import Reshape
 
             g = Reshape.apply(g, shape)
@@ -58,8 +58,3 @@ def keep_shape(shape: tuple, dims: tuple[int, ...]) -> tuple:
 def constant(t: Tensor) -> Variable:
     """A Variable with no gradient around ``t``."""
     return make_variable(t, False, None)
-
-
-def raw(x: Any) -> Any:
-    """The Tensor of a Variable (anything else unchanged)."""
-    return x.data if isinstance(x, Variable) else x

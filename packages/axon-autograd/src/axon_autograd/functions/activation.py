@@ -1,11 +1,13 @@
 """Activations. softmax, log_softmax, gelu and silu compute their backward with the backend's
-fused ops; that backward is itself a Function (differentiable once more, for double backward)."""
+fused ops; that backward is itself a Function (differentiable once more, for double backward).
+Those four are rows of one table (:data:`FUSED`), made into Functions by one template."""
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
+from axon_core.backend.numerics import GELU_TANH_COEFF, INV_SQRT_2PI, SQRT_2_OVER_PI
 from axon_tensor import Tensor
 from axon_tensor.tensor import normalize_dim, wrap
 
@@ -15,156 +17,149 @@ from ..variable import Variable, variable_method
 __all__ = ["Softmax", "LogSoftmax", "Gelu", "Silu", "LeakyRelu", "Elu", "Softplus", "Hardtanh"]
 
 
-def _backend(t: Tensor) -> Any:
-    return t._device._backend
+@dataclass(frozen=True)
+class FusedActivation:
+    """One activation whose backward is a backend fused op (one row of :data:`FUSED`).
+
+    ``forward(x, *args)`` is the Tensor op; ``saves`` says which tensor the backward reads (the
+    ``"input"`` x or the ``"output"`` y); ``fused_backward(backend, g, saved, *args)`` is the
+    backend's op on arrays; ``second(u, g, saved, *args, needs)`` is the backward of that backward
+    as Variable math: ``(grad of g, grad of saved)`` for the incoming ``u``.
+    """
+
+    name: str
+    forward: Callable[..., Tensor]
+    saves: str
+    fused_backward: Callable[..., Any]
+    second: Callable[..., tuple]
+    #: ``(x, args, kwargs)`` to the positional arguments ``forward`` and the backward take.
+    normalize: Callable[[Tensor, tuple, dict], tuple] = lambda x, args, kwargs: args
+    autocast_policy: str | None = None
 
 
-class Softmax(Function):
-    autocast_policy = "fp32"
+def _softmax_dim(op: str) -> Callable[[Tensor, tuple, dict], tuple]:
+    return lambda x, args, kwargs: (normalize_dim(kwargs["dim"] if "dim" in kwargs else args[0], x.ndim, op),)
 
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, dim: int) -> Tensor:
-        ctx.dim = normalize_dim(dim, x.ndim, "softmax")
-        y = x.softmax(dim)
-        ctx.save_for_backward(y)
+
+def _softmax_second(u: Variable, g: Variable, y: Variable, dim: int, needs: tuple) -> tuple:
+    grad_g = SoftmaxBackward.apply(u, y, dim) if needs[0] else None
+    grad_y = u * (g - (g * y).sum(dim, keepdim=True)) - g * (u * y).sum(dim, keepdim=True) if needs[1] else None
+    return grad_g, grad_y
+
+
+def _log_softmax_second(u: Variable, g: Variable, y: Variable, dim: int, needs: tuple) -> tuple:
+    p = y.exp()
+    grad_g = (u - (u * p).sum(dim, keepdim=True)) if needs[0] else None
+    grad_y = (-u * p * g.sum(dim, keepdim=True)) if needs[1] else None
+    return grad_g, grad_y
+
+
+def _gelu_second(u: Variable, g: Variable, x: Variable, approximate: str, needs: tuple) -> tuple:
+    grad_g = GeluBackward.apply(u, x, approximate) if needs[0] else None
+    grad_x = None
+    if needs[1]:
+        if approximate == "tanh":
+            inner = (x + x * x * x * GELU_TANH_COEFF) * SQRT_2_OVER_PI
+            t = inner.tanh()
+            d_inner = (x * x * (3 * GELU_TANH_COEFF) + 1.0) * SQRT_2_OVER_PI
+            dd_inner = x * (6 * GELU_TANH_COEFF * SQRT_2_OVER_PI)
+            second = (1.0 - t * t) * (d_inner + x * 0.5 * (dd_inner - t * d_inner * d_inner * 2.0))
+        else:
+            second = (x * x * -0.5).exp() * INV_SQRT_2PI * (2.0 - x * x)
+        grad_x = u * g * second
+    return grad_g, grad_x
+
+
+def _silu_second(u: Variable, g: Variable, x: Variable, needs: tuple) -> tuple:
+    grad_g = SiluBackward.apply(u, x) if needs[0] else None
+    grad_x = None
+    if needs[1]:
+        s = x.sigmoid()
+        grad_x = u * g * s * (1.0 - s) * (2.0 + x * (1.0 - s * 2.0))
+    return grad_g, grad_x
+
+
+#: softmax ``y * (g - sum(g * y))``, log_softmax ``g - exp(y) * sum(g)``, gelu ``g * gelu'(x)``,
+#: silu ``g * s * (1 + x * (1 - s))`` (``s = sigmoid(x)``): the backend's fused backwards.
+FUSED = (
+    FusedActivation(
+        "Softmax",
+        lambda x, dim: x.softmax(dim),
+        "output",
+        lambda b, g, y, dim: b.softmax_backward(g, y, dim),
+        _softmax_second,
+        _softmax_dim("softmax"),
+        "fp32",
+    ),
+    FusedActivation(
+        "LogSoftmax",
+        lambda x, dim: x.log_softmax(dim),
+        "output",
+        lambda b, g, y, dim: b.log_softmax_backward(g, y, dim),
+        _log_softmax_second,
+        _softmax_dim("log_softmax"),
+        "fp32",
+    ),
+    FusedActivation(
+        "Gelu",
+        lambda x, approximate="none": x.gelu(approximate=approximate),
+        "input",
+        lambda b, g, x, approximate="none": b.gelu_backward(g, x, approximate),
+        _gelu_second,
+        lambda x, args, kwargs: (kwargs.get("approximate", args[0] if args else "none"),),
+    ),
+    FusedActivation("Silu", lambda x: x.silu(), "input", lambda b, g, x: b.silu_backward(g, x), _silu_second),
+)
+
+
+def _functions(rule: FusedActivation) -> tuple[type[Function], type[Function]]:
+    """The op and its backward as two Functions named after ``rule`` (``Gelu``, ``GeluBackward``)."""
+
+    def forward(ctx: Any, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        ctx.args = rule.normalize(x, args, kwargs)
+        y = rule.forward(x, *ctx.args)
+        ctx.save_for_backward(y if rule.saves == "output" else x)
         return y
 
-    @staticmethod
     def backward(ctx: Any, g: Variable) -> Variable:
-        (y,) = ctx.saved_tensors
-        return SoftmaxBackward.apply(g, y, ctx.dim)
+        (saved,) = ctx.saved_tensors
+        return backward_fn.apply(g, saved, *ctx.args)
+
+    def backward_forward(ctx: Any, g: Tensor, saved: Tensor, *args: Any) -> Tensor:
+        ctx.args = args
+        ctx.save_for_backward(g, saved)
+        return wrap(rule.fused_backward(saved.backend, g.array, saved.array, *args), saved.device)
+
+    def backward_backward(ctx: Any, u: Variable) -> tuple:
+        g, saved = ctx.saved_tensors
+        return rule.second(u, g, saved, *ctx.args, ctx.needs_input_grad[:2]) + (None,) * len(ctx.args)
+
+    backward_fn = type(
+        f"{rule.name}Backward",
+        (Function,),
+        {
+            "__doc__": f"The gradient of {rule.name} (the backend's fused op); differentiable once more.",
+            "forward": staticmethod(backward_forward),
+            "backward": staticmethod(backward_backward),
+        },
+    )
+    op = type(
+        rule.name,
+        (Function,),
+        {
+            "__doc__": f"{rule.name}, with the backend's fused backward.",
+            "autocast_policy": rule.autocast_policy,
+            "forward": staticmethod(forward),
+            "backward": staticmethod(backward),
+        },
+    )
+    return op, backward_fn
 
 
-class SoftmaxBackward(Function):
-    """``y * (g - sum(g * y))``: the gradient of softmax given its output ``y``."""
-
-    @staticmethod
-    def forward(ctx: Any, g: Tensor, y: Tensor, dim: int) -> Tensor:
-        ctx.dim = dim
-        ctx.save_for_backward(g, y)
-        return wrap(_backend(y).softmax_backward(g._data, y._data, dim), y._device)
-
-    @staticmethod
-    def backward(ctx: Any, u: Variable) -> tuple:
-        g, y = ctx.saved_tensors
-        dim = ctx.dim
-        grad_g = SoftmaxBackward.apply(u, y, dim) if ctx.needs_input_grad[0] else None
-        grad_y = None
-        if ctx.needs_input_grad[1]:
-            s = (g * y).sum(dim, keepdim=True)
-            grad_y = u * (g - s) - g * (u * y).sum(dim, keepdim=True)
-        return grad_g, grad_y
-
-
-class LogSoftmax(Function):
-    autocast_policy = "fp32"
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, dim: int) -> Tensor:
-        ctx.dim = normalize_dim(dim, x.ndim, "log_softmax")
-        y = x.log_softmax(dim)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx: Any, g: Variable) -> Variable:
-        (y,) = ctx.saved_tensors
-        return LogSoftmaxBackward.apply(g, y, ctx.dim)
-
-
-class LogSoftmaxBackward(Function):
-    """``g - exp(y) * sum(g)``: the gradient of log_softmax given its output ``y``."""
-
-    @staticmethod
-    def forward(ctx: Any, g: Tensor, y: Tensor, dim: int) -> Tensor:
-        ctx.dim = dim
-        ctx.save_for_backward(g, y)
-        return wrap(_backend(y).log_softmax_backward(g._data, y._data, dim), y._device)
-
-    @staticmethod
-    def backward(ctx: Any, u: Variable) -> tuple:
-        g, y = ctx.saved_tensors
-        dim = ctx.dim
-        p = y.exp()
-        grad_g = (u - (u * p).sum(dim, keepdim=True)) if ctx.needs_input_grad[0] else None
-        grad_y = (-u * p * g.sum(dim, keepdim=True)) if ctx.needs_input_grad[1] else None
-        return grad_g, grad_y
-
-
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-
-
-class Gelu(Function):
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, approximate: str = "none") -> Tensor:
-        ctx.approximate = approximate
-        ctx.save_for_backward(x)
-        return x.gelu(approximate=approximate)
-
-    @staticmethod
-    def backward(ctx: Any, g: Variable) -> Variable:
-        (x,) = ctx.saved_tensors
-        return GeluBackward.apply(g, x, ctx.approximate)
-
-
-class GeluBackward(Function):
-    """``g * gelu'(x)``; its own backward uses ``gelu''(x)``."""
-
-    @staticmethod
-    def forward(ctx: Any, g: Tensor, x: Tensor, approximate: str) -> Tensor:
-        ctx.approximate = approximate
-        ctx.save_for_backward(g, x)
-        return wrap(_backend(x).gelu_backward(g._data, x._data, approximate), x._device)
-
-    @staticmethod
-    def backward(ctx: Any, u: Variable) -> tuple:
-        g, x = ctx.saved_tensors
-        grad_g = GeluBackward.apply(u, x, ctx.approximate) if ctx.needs_input_grad[0] else None
-        grad_x = None
-        if ctx.needs_input_grad[1]:
-            if ctx.approximate == "tanh":
-                inner = (x + x * x * x * 0.044715) * _SQRT_2_OVER_PI
-                t = inner.tanh()
-                d_inner = (x * x * (3 * 0.044715) + 1.0) * _SQRT_2_OVER_PI
-                dd_inner = x * (6 * 0.044715 * _SQRT_2_OVER_PI)
-                second = (1.0 - t * t) * (d_inner + x * 0.5 * (dd_inner - t * d_inner * d_inner * 2.0))
-            else:
-                pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
-                second = pdf * (2.0 - x * x)
-            grad_x = u * g * second
-        return grad_g, grad_x
-
-
-class Silu(Function):
-    @staticmethod
-    def forward(ctx: Any, x: Tensor) -> Tensor:
-        ctx.save_for_backward(x)
-        return x.silu()
-
-    @staticmethod
-    def backward(ctx: Any, g: Variable) -> Variable:
-        (x,) = ctx.saved_tensors
-        return SiluBackward.apply(g, x)
-
-
-class SiluBackward(Function):
-    """``g * s * (1 + x * (1 - s))`` with ``s = sigmoid(x)``."""
-
-    @staticmethod
-    def forward(ctx: Any, g: Tensor, x: Tensor) -> Tensor:
-        ctx.save_for_backward(g, x)
-        return wrap(_backend(x).silu_backward(g._data, x._data), x._device)
-
-    @staticmethod
-    def backward(ctx: Any, u: Variable) -> tuple:
-        g, x = ctx.saved_tensors
-        grad_g = SiluBackward.apply(u, x) if ctx.needs_input_grad[0] else None
-        grad_x = None
-        if ctx.needs_input_grad[1]:
-            s = x.sigmoid()
-            grad_x = u * g * s * (1.0 - s) * (2.0 + x * (1.0 - s * 2.0))
-        return grad_g, grad_x
+Softmax, SoftmaxBackward = _functions(FUSED[0])
+LogSoftmax, LogSoftmaxBackward = _functions(FUSED[1])
+Gelu, GeluBackward = _functions(FUSED[2])
+Silu, SiluBackward = _functions(FUSED[3])
 
 
 class LeakyRelu(Function):
@@ -227,6 +222,14 @@ class Hardtanh(Function):
         return g * ((x.data > low) & (x.data < high))
 
 
-for _name, _cls in (("softmax", Softmax), ("log_softmax", LogSoftmax), ("gelu", Gelu), ("silu", Silu),
-                    ("leaky_relu", LeakyRelu), ("elu", Elu), ("softplus", Softplus), ("hardtanh", Hardtanh)):
+for _name, _cls in (
+    ("softmax", Softmax),
+    ("log_softmax", LogSoftmax),
+    ("gelu", Gelu),
+    ("silu", Silu),
+    ("leaky_relu", LeakyRelu),
+    ("elu", Elu),
+    ("softplus", Softplus),
+    ("hardtanh", Hardtanh),
+):
     variable_method(_name)((lambda cls: lambda input, *args, **kwargs: cls.apply(input, *args, **kwargs))(_cls))

@@ -31,8 +31,10 @@ class Add(Function):
     def backward(ctx: Any, g: Variable) -> tuple:
         ma, mb = ctx.meta
         na, nb = ctx.needs_input_grad[:2]
-        return (reduce_grad(g, ma) if na else None,
-                reduce_grad(g if ctx.alpha == 1 else g * ctx.alpha, mb) if nb else None)
+        return (
+            reduce_grad(g, ma) if na else None,
+            reduce_grad(g if ctx.alpha == 1 else g * ctx.alpha, mb) if nb else None,
+        )
 
 
 class Sub(Function):
@@ -46,8 +48,10 @@ class Sub(Function):
     def backward(ctx: Any, g: Variable) -> tuple:
         ma, mb = ctx.meta
         na, nb = ctx.needs_input_grad[:2]
-        return (reduce_grad(g, ma) if na else None,
-                reduce_grad(-g if ctx.alpha == 1 else g * -ctx.alpha, mb) if nb else None)
+        return (
+            reduce_grad(g, ma) if na else None,
+            reduce_grad(-g if ctx.alpha == 1 else g * -ctx.alpha, mb) if nb else None,
+        )
 
 
 class Mul(Function):
@@ -69,8 +73,10 @@ class Mul(Function):
         sa, sb = ctx.scalars
         ma, mb = ctx.meta
         na, nb = ctx.needs_input_grad
-        return (reduce_grad(g * (sb if b is None else b), ma) if na else None,
-                reduce_grad(g * (sa if a is None else a), mb) if nb else None)
+        return (
+            reduce_grad(g * (sb if b is None else b), ma) if na else None,
+            reduce_grad(g * (sa if a is None else a), mb) if nb else None,
+        )
 
 
 class Div(Function):
@@ -93,8 +99,7 @@ class Div(Function):
         b = sb if b is None else b
         ma, mb = ctx.meta
         na, nb = ctx.needs_input_grad
-        return (reduce_grad(g / b, ma) if na else None,
-                reduce_grad(-g * a / (b * b), mb) if nb else None)
+        return (reduce_grad(g / b, ma) if na else None, reduce_grad(-g * a / (b * b), mb) if nb else None)
 
 
 class Pow(Function):
@@ -102,15 +107,18 @@ class Pow(Function):
 
     @staticmethod
     def forward(a: Any, b: Any) -> Tensor:
-        return a ** b
+        return a**b
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
         a, b = inputs
         ctx.meta = (meta(a), meta(b))
         ctx.scalars = (None if a.__class__ is Tensor else a, None if b.__class__ is Tensor else b)
-        ctx.save_for_backward(a if a.__class__ is Tensor else None, b if b.__class__ is Tensor else None,
-                              output if ctx.needs_input_grad[1] else None)
+        ctx.save_for_backward(
+            a if a.__class__ is Tensor else None,
+            b if b.__class__ is Tensor else None,
+            output if ctx.needs_input_grad[1] else None,
+        )
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> tuple:
@@ -164,8 +172,10 @@ class Atan2(Function):
         a, b = ctx.saved_tensors
         scale = g / (a * a + b * b)
         ma, mb = ctx.meta
-        return (reduce_grad(scale * b, ma) if ctx.needs_input_grad[0] else None,
-                reduce_grad(-scale * a, mb) if ctx.needs_input_grad[1] else None)
+        return (
+            reduce_grad(scale * b, ma) if ctx.needs_input_grad[0] else None,
+            reduce_grad(-scale * a, mb) if ctx.needs_input_grad[1] else None,
+        )
 
 
 class Remainder(Function):
@@ -175,14 +185,18 @@ class Remainder(Function):
     def forward(ctx: Any, a: Any, b: Any, name: str) -> Tensor:
         ctx.meta = (meta(a), meta(b))
         quotient = a / b
-        ctx.quotient = (quotient.floor() if name == "remainder" else quotient.trunc()) if ctx.needs_input_grad[1] else None
+        ctx.quotient = (
+            (quotient.floor() if name == "remainder" else quotient.trunc()) if ctx.needs_input_grad[1] else None
+        )
         return getattr(a, name)(b)
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> tuple:
         ma, mb = ctx.meta
-        return (reduce_grad(g, ma) if ctx.needs_input_grad[0] else None,
-                reduce_grad(-g * ctx.quotient, mb) if ctx.needs_input_grad[1] else None)
+        return (
+            reduce_grad(g, ma) if ctx.needs_input_grad[0] else None,
+            reduce_grad(-g * ctx.quotient, mb) if ctx.needs_input_grad[1] else None,
+        )
 
 
 variable_method("atan2", "arctan2")(lambda input, other: Atan2.apply(input, other))
@@ -190,6 +204,7 @@ variable_method("remainder")(lambda input, other: Remainder.apply(input, other, 
 variable_method("fmod")(lambda input, other: Remainder.apply(input, other, "fmod"))
 if hasattr(Tensor, "__mod__"):
     Variable.__mod__ = lambda self, other: Remainder.apply(self, other, "remainder")  # type: ignore[attr-defined]
+    Variable.__rmod__ = lambda self, other: Remainder.apply(other, self, "remainder")  # type: ignore[attr-defined]
 
 
 @variable_method("add", always=True)

@@ -25,7 +25,7 @@ class To(Function):
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
         x = inputs[0]
-        ctx.source = (x.dtype, x._device)
+        ctx.source = (x.dtype, x.device)
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> Variable:
@@ -75,14 +75,14 @@ def _is_noop(t: Tensor, args: tuple, kwargs: dict) -> bool:
     dtype, device = kwargs.get("dtype"), kwargs.get("device")
     for a in args:
         if a.__class__ is Tensor:
-            dtype, device = a.dtype, a._device
+            dtype, device = a.dtype, a.device
         elif isinstance(a, Device) or (isinstance(a, str) and not _names_dtype(a)):
             device = a
         else:
             dtype = a
     if dtype is not None and as_dtype(dtype) is not t.dtype:
         return False
-    return device is None or Device(device) is t._device
+    return device is None or Device(device) is t.device
 
 
 def _names_dtype(name: str) -> bool:
@@ -103,7 +103,14 @@ def _cast_method(dtype_name: str) -> Any:
     return lambda input: to(input, dtype=dtype_name)
 
 
-for _name, _dtype in (("float", "float32"), ("double", "float64"), ("half", "float16"), ("bfloat16", "bfloat16"),
-                      ("long", "int64"), ("int", "int32"), ("bool", "bool")):
+for _name, _dtype in (
+    ("float", "float32"),
+    ("double", "float64"),
+    ("half", "float16"),
+    ("bfloat16", "bfloat16"),
+    ("long", "int64"),
+    ("int", "int32"),
+    ("bool", "bool"),
+):
     variable_method(_name, always=True)(_cast_method(_dtype))
 variable_method("cpu", always=True)(lambda input: to(input, device="cpu"))

@@ -8,8 +8,8 @@ import axon_tensor
 from axon_tensor import Tensor, zeros
 
 from ..function import Function
-from ..variable import Variable, variable_method
-from ._util import constant, meta, raw, reduce_grad
+from ..variable import Variable, tensor_of, variable_method
+from ._util import constant, meta, reduce_grad
 
 __all__ = ["Gather", "Scatter", "ScatterAdd", "IndexSelect", "MaskedFill", "Where", "Clamp", "where"]
 
@@ -21,7 +21,7 @@ def _zeros_like_meta(shape: tuple, dtype: Any, device: Any) -> Variable:
 class Gather(Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor, dim: int, index: Tensor) -> Tensor:
-        ctx.meta = (x._data.shape, x.dtype)
+        ctx.meta = (x.array.shape, x.dtype)
         ctx.dim, ctx.index = dim, index
         return x.gather(dim, index)
 
@@ -42,8 +42,12 @@ class Scatter(Function):
     @staticmethod
     def backward(ctx: Any, g: Variable) -> tuple:
         need_x, _, _, need_src = ctx.needs_input_grad
-        return (Scatter.apply(g, ctx.dim, ctx.index, 0.0) if need_x else None, None, None,
-                Gather.apply(g, ctx.dim, ctx.index) if need_src else None)
+        return (
+            Scatter.apply(g, ctx.dim, ctx.index, 0.0) if need_x else None,
+            None,
+            None,
+            Gather.apply(g, ctx.dim, ctx.index) if need_src else None,
+        )
 
 
 class ScatterAdd(Function):
@@ -64,7 +68,7 @@ class IndexSelect(Function):
         from axon_tensor.tensor import normalize_dim
 
         d = normalize_dim(dim, x.ndim, "index_select")
-        ctx.in_shape = x._data.shape
+        ctx.in_shape = x.array.shape
         ctx.key = (slice(None),) * d + (index.reshape(-1) if index.ndim else index.reshape(1),)
         return x.index_select(dim, index)
 
@@ -107,13 +111,16 @@ class Where(Function):
         _, need_a, need_b = ctx.needs_input_grad
         ma, mb = ctx.meta
         c = ctx.condition
-        return (None, reduce_grad(Where.apply(c, g, 0.0), ma) if need_a else None,
-                reduce_grad(Where.apply(c, 0.0, g), mb) if need_b else None)
+        return (
+            None,
+            reduce_grad(Where.apply(c, g, 0.0), ma) if need_a else None,
+            reduce_grad(Where.apply(c, 0.0, g), mb) if need_b else None,
+        )
 
 
 def where(condition: Any, a: Any, b: Any) -> Variable:
     """Elementwise ``a if condition else b`` over Variables, Tensors or numbers."""
-    return Where.apply(raw(condition), a, b)
+    return Where.apply(tensor_of(condition), a, b)
 
 
 class Clamp(Function):
@@ -151,32 +158,32 @@ class Clamp(Function):
 
 @variable_method("gather")
 def gather(input: Variable, dim: int, index: Any) -> Variable:
-    return Gather.apply(input, dim, raw(index))
+    return Gather.apply(input, dim, tensor_of(index))
 
 
 @variable_method("scatter")
 def scatter(input: Variable, dim: int, index: Any, src: Any = None, *, value: Any = None) -> Variable:
-    return Scatter.apply(input, dim, raw(index), value if src is None else src)
+    return Scatter.apply(input, dim, tensor_of(index), value if src is None else src)
 
 
 @variable_method("scatter_add")
 def scatter_add(input: Variable, dim: int, index: Any, src: Any) -> Variable:
-    return ScatterAdd.apply(input, dim, raw(index), src)
+    return ScatterAdd.apply(input, dim, tensor_of(index), src)
 
 
 @variable_method("index_select")
 def index_select(input: Variable, dim: int, index: Any) -> Variable:
-    return IndexSelect.apply(input, dim, raw(index))
+    return IndexSelect.apply(input, dim, tensor_of(index))
 
 
 @variable_method("masked_fill")
 def masked_fill(input: Variable, mask: Any, value: Any) -> Variable:
-    return MaskedFill.apply(input, raw(mask), value)
+    return MaskedFill.apply(input, tensor_of(mask), value)
 
 
 @variable_method("where")
 def where_method(input: Variable, condition: Any, other: Any) -> Variable:
-    return Where.apply(raw(condition), input, other)
+    return Where.apply(tensor_of(condition), input, other)
 
 
 @variable_method("clamp", "clip")
@@ -192,7 +199,7 @@ class SortLike(Function):
     def forward(ctx: Any, x: Tensor, name: str, dim: int, keepdim_squeezed: bool, args: tuple, kwargs: dict) -> Any:
         from axon_tensor.tensor import normalize_dim
 
-        ctx.meta = (x._data.shape, x.dtype)
+        ctx.meta = (x.array.shape, x.dtype)
         ctx.dim = normalize_dim(dim, x.ndim, name)
         values, indices = getattr(x, name)(*args, dim=dim, **kwargs)
         ctx.indices = indices.unsqueeze(ctx.dim) if keepdim_squeezed and x.ndim else indices
@@ -263,15 +270,18 @@ for _name in ("sort", "topk", "kthvalue", "median"):
 
 @variable_method("index_add")
 def index_add(input: Variable, dim: int, index: Any, source: Any, *, alpha: Any = 1) -> Variable:
-    return IndexAdd.apply(input, dim, raw(index), source, alpha)
+    return IndexAdd.apply(input, dim, tensor_of(index), source, alpha)
 
 
 @variable_method("masked_select")
 def masked_select(input: Variable, mask: Any) -> Variable:
-    mask = raw(mask)
+    mask = tensor_of(mask)
     if tuple(mask.shape) != tuple(input.shape):
-        shape = tuple(axon_tensor.broadcast_shapes(tuple(input.shape), tuple(mask.shape))) \
-            if hasattr(axon_tensor, "broadcast_shapes") else tuple(input.shape)
+        shape = (
+            tuple(axon_tensor.broadcast_shapes(tuple(input.shape), tuple(mask.shape)))
+            if hasattr(axon_tensor, "broadcast_shapes")
+            else tuple(input.shape)
+        )
         input = input.expand(shape)
         mask = mask.expand(shape)
     from .shape import Index
@@ -283,4 +293,4 @@ def masked_select(input: Variable, mask: Any) -> Variable:
 def take(input: Variable, index: Any) -> Variable:
     from .shape import Index, Reshape
 
-    return Index.apply(Reshape.apply(input, (-1,)), raw(index))
+    return Index.apply(Reshape.apply(input, (-1,)), tensor_of(index))

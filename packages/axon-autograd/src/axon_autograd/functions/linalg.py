@@ -28,7 +28,7 @@ class Matmul(Function):
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
         a, b = inputs[:2]
         ctx.save_for_backward(a, b)
-        ctx.meta = ((a._data.shape, a.dtype), (b._data.shape, b.dtype))
+        ctx.meta = ((a.array.shape, a.dtype), (b.array.shape, b.dtype))
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> tuple:
@@ -97,8 +97,10 @@ class Einsum(Function):
                 grads.append(None)
                 continue
             if len(set(spec)) != len(spec) or "." in spec:
-                raise RuntimeError(f"einsum backward: equation {ctx.equation!r} has an ellipsis or a repeated label "
-                                   "in one operand, which has no backward rule yet")
+                raise RuntimeError(
+                    f"einsum backward: equation {ctx.equation!r} has an ellipsis or a repeated label "
+                    "in one operand, which has no backward rule yet"
+                )
             others = [s for j, s in enumerate(inputs) if j != i]
             available = set(output).union(*others) if others else set(output)
             kept = "".join(c for c in spec if c in available)

@@ -4,9 +4,8 @@ norm, cumsum; and the elementwise maximum/minimum."""
 from __future__ import annotations
 
 import math
-from typing import Any
-
 from collections import namedtuple
+from typing import Any
 
 from axon_tensor import Tensor, zeros
 
@@ -21,14 +20,14 @@ def _expand_back(g: Variable, ctx: Any) -> Variable:
     """The reduced gradient reshaped to keep the reduced dims, then expanded to the input shape."""
     from .shape import Expand, Reshape
 
-    if g.data._data.shape != ctx.keep:
+    if g.data.array.shape != ctx.keep:
         g = Reshape.apply(g, ctx.keep)
     return Expand.apply(g, ctx.in_shape)
 
 
 def _setup(ctx: Any, x: Tensor, dim: Any, op: str) -> tuple[int, ...]:
     dims = dims_of(dim, x.ndim, op)
-    ctx.in_shape = x._data.shape
+    ctx.in_shape = x.array.shape
     ctx.keep = keep_shape(ctx.in_shape, dims)
     ctx.dims = dims
     ctx.count = math.prod(ctx.in_shape[d] for d in dims)
@@ -145,7 +144,7 @@ class MaxDim(Function):
 
         if ctx.keep == ():
             return Reshape.apply(g, ())
-        g = Reshape.apply(g, ctx.keep) if g.data._data.shape != ctx.keep else g
+        g = Reshape.apply(g, ctx.keep) if g.data.array.shape != ctx.keep else g
         base = constant(zeros(ctx.in_shape, dtype=ctx.in_dtype, device=g.device))
         return Scatter.apply(base, ctx.dim, ctx.indices, g)
 
@@ -190,8 +189,9 @@ class Prod(Function):
         # Product of the other elements: y / x in slices without zeros; at the single zero of a
         # slice, the product of its non-zero elements; 0 where a slice holds two zeros or more.
         others_nonzero = _expand_back(_prod_dims(safe_x, ctx.dims), ctx)
-        others = where(zero_count == 0, _expand_back(y, ctx) / safe_x,
-                       where(is_zero & (zero_count == 1), others_nonzero, 0.0))
+        others = where(
+            zero_count == 0, _expand_back(y, ctx) / safe_x, where(is_zero & (zero_count == 1), others_nonzero, 0.0)
+        )
         return _expand_back(g, ctx) * others
 
 
@@ -292,8 +292,10 @@ class Maximum(Function):
         wa = wins.to(g.dtype) + ties
         wb = 1.0 - wa
         ma, mb = ctx.meta
-        return (reduce_grad(g * wa, ma) if ctx.needs_input_grad[0] else None,
-                reduce_grad(g * wb, mb) if ctx.needs_input_grad[1] else None)
+        return (
+            reduce_grad(g * wa, ma) if ctx.needs_input_grad[0] else None,
+            reduce_grad(g * wb, mb) if ctx.needs_input_grad[1] else None,
+        )
 
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
@@ -318,13 +320,17 @@ def _var_args(dim: Any, unbiased: Any, correction: Any) -> tuple:
 
 
 @variable_method("var")
-def var(input: Variable, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Variable:
+def var(
+    input: Variable, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None
+) -> Variable:
     dim, c = _var_args(dim, unbiased, correction)
     return Var.apply(input, dim, c, keepdim)
 
 
 @variable_method("std")
-def std(input: Variable, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Variable:
+def std(
+    input: Variable, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None
+) -> Variable:
     dim, c = _var_args(dim, unbiased, correction)
     return Std.apply(input, dim, c, keepdim)
 

@@ -13,8 +13,21 @@ from ..function import Function
 from ..variable import Variable, variable_method
 from ._util import reduce_grad
 
-__all__ = ["Reshape", "Transpose", "Permute", "Expand", "Index", "IndexInto", "Split", "Flip", "Repeat", "Cat",
-           "Stack", "cat", "stack"]
+__all__ = [
+    "Reshape",
+    "Transpose",
+    "Permute",
+    "Expand",
+    "Index",
+    "IndexInto",
+    "Split",
+    "Flip",
+    "Repeat",
+    "Cat",
+    "Stack",
+    "cat",
+    "stack",
+]
 
 
 def _sizes(args: tuple) -> tuple:
@@ -22,7 +35,7 @@ def _sizes(args: tuple) -> tuple:
 
 
 def _keep_input_shape(ctx: Any, inputs: tuple, output: Tensor) -> None:
-    ctx.in_shape = inputs[0]._data.shape
+    ctx.in_shape = inputs[0].array.shape
 
 
 class Reshape(Function):
@@ -48,8 +61,15 @@ def _same_elements_function(name: str) -> type[Function]:
     def backward(ctx: Any, g: Variable) -> Variable:
         return Reshape.apply(g, ctx.in_shape)
 
-    return type(name.capitalize(), (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward),
-                                                 "setup_context": staticmethod(_keep_input_shape)})
+    return type(
+        name.capitalize(),
+        (Function,),
+        {
+            "forward": staticmethod(forward),
+            "backward": staticmethod(backward),
+            "setup_context": staticmethod(_keep_input_shape),
+        },
+    )
 
 
 View = _same_elements_function("view")
@@ -98,7 +118,7 @@ class Expand(Function):
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
         x = inputs[0]
-        ctx.meta = (x._data.shape, x.dtype)
+        ctx.meta = (x.array.shape, x.dtype)
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> Variable:
@@ -119,9 +139,9 @@ def _raw_key(key: Any) -> Any:
 def _array_key(key: Any) -> Any:
     """``key`` for indexing backend arrays directly (Tensors become their arrays)."""
     if key.__class__ is Tensor:
-        return key._data
+        return key.array
     if isinstance(key, tuple):
-        return tuple(k._data if k.__class__ is Tensor else k for k in key)
+        return tuple(k.array if k.__class__ is Tensor else k for k in key)
     return key
 
 
@@ -140,7 +160,7 @@ class Index(Function):
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
         x, ctx.key = inputs
-        ctx.in_shape = x._data.shape
+        ctx.in_shape = x.array.shape
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> Variable:
@@ -154,14 +174,14 @@ class IndexInto(Function):
     @staticmethod
     def forward(ctx: Any, g: Tensor, shape: tuple, key: Any) -> Tensor:
         ctx.key = key
-        xp = g._device._backend.xp
-        out = xp.zeros(shape, dtype=g._data.dtype)
+        xp = g.backend.xp
+        out = xp.zeros(shape, dtype=g.array.dtype)
         array_key = _array_key(key)
         if _is_advanced(key):
-            xp.add.at(out, array_key, g._data)
+            xp.add.at(out, array_key, g.array)
         else:
-            out[array_key] = g._data
-        return wrap(out, g._device)
+            out[array_key] = g.array
+        return wrap(out, g.device)
 
     @staticmethod
     def backward(ctx: Any, u: Variable) -> Variable:
@@ -172,8 +192,8 @@ class Narrow(Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor, dim: int, start: int, length: int) -> Tensor:
         d = normalize_dim(dim, x.ndim, "narrow")
-        start = start % x._data.shape[d] if start < 0 else start
-        ctx.in_shape = x._data.shape
+        start = start % x.array.shape[d] if start < 0 else start
+        ctx.in_shape = x.array.shape
         ctx.key = (slice(None),) * d + (slice(start, start + length),)
         return x.narrow(dim, start, length)
 
@@ -186,7 +206,7 @@ class Select(Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor, dim: int, index: int) -> Tensor:
         d = normalize_dim(dim, x.ndim, "select")
-        ctx.in_shape = x._data.shape
+        ctx.in_shape = x.array.shape
         ctx.key = (slice(None),) * d + (index,)
         return x.select(dim, index)
 
@@ -227,7 +247,7 @@ class Flip(Function):
 class Repeat(Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor, sizes: tuple) -> Tensor:
-        ctx.in_shape = x._data.shape
+        ctx.in_shape = x.array.shape
         ctx.sizes = sizes
         return x.repeat(*sizes)
 
@@ -246,7 +266,7 @@ class Cat(Function):
     def forward(ctx: Any, dim: int, *tensors: Tensor) -> Tensor:
         out = axon_tensor.cat(tensors, dim)
         ctx.dim = normalize_dim(dim, out.ndim, "cat")
-        ctx.sizes = tuple(t._data.shape[ctx.dim] if t.ndim else 0 for t in tensors)
+        ctx.sizes = tuple(t.array.shape[ctx.dim] if t.ndim else 0 for t in tensors)
         return out
 
     @staticmethod
@@ -268,8 +288,9 @@ class Stack(Function):
 
     @staticmethod
     def backward(ctx: Any, g: Variable) -> tuple:
-        return (None,) + tuple(Select.apply(g, ctx.dim, i) if needed else None
-                               for i, needed in enumerate(ctx.needs_input_grad[1:]))
+        return (None,) + tuple(
+            Select.apply(g, ctx.dim, i) if needed else None for i, needed in enumerate(ctx.needs_input_grad[1:])
+        )
 
 
 def cat(tensors: Any, dim: int = 0) -> Variable:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+from axon_core.backend.numerics import SELU_ALPHA, SELU_SCALE
 from axon_tensor import Tensor, zeros_like
 from axon_tensor.tensor import wrap
 
@@ -23,10 +24,6 @@ _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2.0
-
-
-_SELU_SCALE = 1.0507009873554804934193349852946
-_SELU_ALPHA = 1.6732632423543772848170429916717
 
 
 def _where(condition: Any, a: Any, b: Any) -> Variable:
@@ -45,7 +42,7 @@ def _relu_grad(g: Variable, y: Variable) -> Variable:
     if grad_state.enabled:  # create_graph: stay differentiable in g
         return _where(y.data <= 0, 0.0, g)
     out = y.data
-    return constant(wrap(out._device._backend.relu_backward(g.data._data, out._data), out._device))
+    return constant(wrap(out.backend.relu_backward(g.data.array, out.array), out.device))
 
 
 def _zero(g: Variable, v: Variable) -> Variable:
@@ -86,9 +83,12 @@ RULES: dict[str, tuple[str, Callable[[Variable, Variable], Variable]]] = {
     "frac": ("x", lambda g, x: g),
     "softsign": ("x", lambda g, x: g / ((x.abs() + 1.0) * (x.abs() + 1.0))),
     "mish": ("x", lambda g, x: _mish_grad(g, x)),
-    "selu": ("x", lambda g, x: _where(x.data > 0, g * _SELU_SCALE, g * x.exp() * (_SELU_SCALE * _SELU_ALPHA))),
+    "selu": ("x", lambda g, x: _where(x.data > 0, g * SELU_SCALE, g * x.exp() * (SELU_SCALE * SELU_ALPHA))),
     "hardsigmoid": ("x", lambda g, x: g * ((x.data > -3.0) & (x.data < 3.0)) * (1.0 / 6.0)),
-    "hardswish": ("x", lambda g, x: _where(x.data < -3.0, 0.0, _where(x.data > 3.0, g, g * (x * 2.0 + 3.0) * (1.0 / 6.0)))),
+    "hardswish": (
+        "x",
+        lambda g, x: _where(x.data < -3.0, 0.0, _where(x.data > 3.0, g, g * (x * 2.0 + 3.0) * (1.0 / 6.0))),
+    ),
     "relu6": ("x", lambda g, x: g * ((x.data > 0) & (x.data < 6.0))),
     "nan_to_num": ("x", lambda g, x: g * x.data.isfinite()),
     "sign": ("x", _zero),
@@ -112,9 +112,16 @@ def elementwise_function(name: str, reads: str, rule: Callable[[Variable, Variab
     def backward(ctx: Any, g: Variable) -> Variable:
         return rule(g, ctx.saved_tensors[0])
 
-    cls = type(name.capitalize(), (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward),
-                                                "setup_context": staticmethod(setup_context),
-                                                "__doc__": f"Elementwise ``{name}``."})
+    cls = type(
+        name.capitalize(),
+        (Function,),
+        {
+            "forward": staticmethod(forward),
+            "backward": staticmethod(backward),
+            "setup_context": staticmethod(setup_context),
+            "__doc__": f"Elementwise ``{name}``.",
+        },
+    )
     return cls
 
 
@@ -128,8 +135,16 @@ for _name, (_reads, _rule) in RULES.items():
         FUNCTIONS[_name] = elementwise_function(_name, _reads, _rule)
         variable_method(_name)(_method(FUNCTIONS[_name]))
 # NumPy-style aliases share the rule of the op they alias.
-for _alias, _target in (("absolute", "abs"), ("arccos", "acos"), ("arcsin", "asin"), ("arctan", "atan"),
-                        ("arccosh", "acosh"), ("arcsinh", "asinh"), ("arctanh", "atanh"), ("fix", "trunc")):
+for _alias, _target in (
+    ("absolute", "abs"),
+    ("arccos", "acos"),
+    ("arcsin", "asin"),
+    ("arctan", "atan"),
+    ("arccosh", "acosh"),
+    ("arcsinh", "asinh"),
+    ("arctanh", "atanh"),
+    ("fix", "trunc"),
+):
     if _target in FUNCTIONS:
         variable_method(_alias)(_method(FUNCTIONS[_target]))
 if "abs" in FUNCTIONS:

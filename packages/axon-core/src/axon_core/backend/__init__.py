@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import DeviceUnavailableError
-from .base import Backend
+from .protocol import Backend
 
 if TYPE_CHECKING:
     from ..device import Device

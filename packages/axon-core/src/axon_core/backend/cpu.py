@@ -1,6 +1,6 @@
 """The CPU backend: NumPy arrays in host memory.
 
-Most ops are the base class's NumPy references; relu, sgd_step, im2col/col2im and max pooling
+Most ops are the protocol's references (``reference/``); relu, sgd_step, im2col/col2im and max pooling
 run as Numba kernels (``host_kernels``) that compute the same numbers in one pass.
 """
 
@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Array, Backend, _pair, _upcast, check_max_pool_backward, col2im_geometry, conv_geometry, pool_geometry, unbatch_columns
+from .checks import check_max_pool_backward
+from .geometry import col2im_geometry, conv_geometry, pair, pool_geometry, unbatch_columns
 from .host_matmul import matmul
 from .host_memory import retain_freed_memory
+from .numerics import upcast
+from .protocol import Array, Backend
 
 __all__ = ["CpuBackend"]
 
@@ -30,11 +33,29 @@ class CpuBackend(Backend):
     def matmul(self, a: Array, b: Array) -> Array:
         return matmul(a, b)
 
-    def sgd_step(self, param: Array, grad: Array, momentum_buffer: Array | None, *, lr: float, momentum: float = 0.0,
-                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False,
-                 init_buffer: bool = False) -> None:
-        options = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
-                       maximize=maximize, init_buffer=init_buffer)
+    def sgd_step(
+        self,
+        param: Array,
+        grad: Array,
+        momentum_buffer: Array | None,
+        *,
+        lr: float,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        maximize: bool = False,
+        init_buffer: bool = False,
+    ) -> None:
+        options = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+            init_buffer=init_buffer,
+        )
         arrays = (param, grad) if momentum_buffer is None else (param, grad, momentum_buffer)
         if param.dtype not in (np.float32, np.float64) or any(
             a.dtype != param.dtype or a.shape != param.shape or not a.flags.c_contiguous for a in arrays
@@ -69,29 +90,39 @@ class CpuBackend(Backend):
             return super().im2col(x, kernel_size, stride, padding, dilation, batched_columns=batched_columns)
         return im2col.im2col(x, geometry, batched_columns)
 
-    def col2im(self, cols: Array, output_size, kernel_size, stride=1, padding=0, dilation=1, *, batched_columns: bool = False) -> Array:
+    def col2im(
+        self, cols: Array, output_size, kernel_size, stride=1, padding=0, dilation=1, *, batched_columns: bool = False
+    ) -> Array:
         from .host_kernels import im2col
 
-        shape = unbatch_columns("col2im", cols.shape, output_size, kernel_size, stride, padding, dilation) if batched_columns else cols.shape
+        shape = (
+            unbatch_columns("col2im", cols.shape, output_size, kernel_size, stride, padding, dilation)
+            if batched_columns
+            else cols.shape
+        )
         geometry = col2im_geometry("col2im", shape, output_size, kernel_size, stride, padding, dilation)
-        work = _upcast(np, cols)
+        work = upcast(np, cols)
         if work.dtype.kind not in "fiuc":
-            return super().col2im(cols, output_size, kernel_size, stride, padding, dilation, batched_columns=batched_columns)
-        image = im2col.col2im(work, _pair("col2im", "output_size", output_size), geometry, batched_columns)
+            return super().col2im(
+                cols, output_size, kernel_size, stride, padding, dilation, batched_columns=batched_columns
+            )
+        image = im2col.col2im(work, pair("col2im", "output_size", output_size), geometry, batched_columns)
         return image.astype(cols.dtype, copy=False)
 
-    def max_pool2d(self, x: Array, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> tuple[Array, Array]:
+    def max_pool2d(
+        self, x: Array, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False
+    ) -> tuple[Array, Array]:
         from .host_kernels import pooling
 
         pool = pool_geometry("max_pool2d", x.shape, x.dtype, kernel_size, stride, padding, dilation, ceil_mode)
-        out, indices = pooling.max_pool2d(_upcast(np, x), pool)
+        out, indices = pooling.max_pool2d(upcast(np, x), pool)
         return out.astype(x.dtype, copy=False), indices
 
     def max_pool2d_backward(self, grad: Array, indices: Array, input_shape: tuple[int, ...]) -> Array:
         from .host_kernels import pooling
 
         check_max_pool_backward(grad, indices, input_shape)
-        return pooling.max_pool2d_backward(_upcast(np, grad), indices, tuple(input_shape)).astype(grad.dtype, copy=False)
+        return pooling.max_pool2d_backward(upcast(np, grad), indices, tuple(input_shape)).astype(grad.dtype, copy=False)
 
     def from_numpy(self, array: np.ndarray) -> np.ndarray:
         return array

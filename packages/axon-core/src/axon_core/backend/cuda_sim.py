@@ -17,8 +17,8 @@ import numpy as np
 from .. import sim
 from ..errors import DeviceUnavailableError
 from ..sim.pool import SimMemoryPool
-from .base import Backend
 from .cuda import CudaBackend
+from .protocol import Backend
 
 if TYPE_CHECKING:
     from ..device import Device

@@ -85,7 +85,13 @@ os.register_at_fork(after_in_child=_reset_after_fork)
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``np.matmul(a, b)`` (same result, shapes, broadcasting and errors), faster for stacks."""
-    if a.ndim < 2 or b.ndim < 2 or (a.ndim == 2 and b.ndim == 2) or a.dtype != b.dtype or a.dtype.char not in _BLAS_CHARS:
+    if (
+        a.ndim < 2
+        or b.ndim < 2
+        or (a.ndim == 2 and b.ndim == 2)
+        or a.dtype != b.dtype
+        or a.dtype.char not in _BLAS_CHARS
+    ):
         return np.matmul(a, b)
     m, k = a.shape[-2:]
     n = b.shape[-1]

@@ -36,6 +36,10 @@ def retain_freed_memory() -> int:
         if top_pad > 0 and libc_name:
             libc = ctypes.CDLL(libc_name)
             # mallopt is glibc's; musl and macOS lack it (or the option), and returns 1 on success.
-            if hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallopt") and libc.mallopt(_M_TOP_PAD, min(top_pad, 2**31 - 1)) == 1:
+            if (
+                hasattr(libc, "gnu_get_libc_version")
+                and hasattr(libc, "mallopt")
+                and libc.mallopt(_M_TOP_PAD, min(top_pad, 2**31 - 1)) == 1
+            ):
                 _applied = top_pad
     return _applied

@@ -1,9 +1,10 @@
 """Our CUDA kernels: plain ``extern "C" __global__`` CUDA C held in Python strings, one module per family.
 
 Each family is a :class:`KernelSource`; :data:`REGISTRY` maps family names to them. Sources are
-compiled by NVRTC at first use (:meth:`KernelSource.compile`) and cached on disk
-(:mod:`.cache`). ``python -m axon_core.kernels check --arch sm_80,sm_90,sm_120`` compiles and
-assembles every family without a GPU.
+compiled by NVRTC at first use (:meth:`KernelSource.compile`) and cached on disk; the
+toolchain (NVRTC, ptxas, the cache, the check) is :mod:`.toolchain`.
+``python -m axon_core.kernels check --arch sm_80,sm_90,sm_120`` compiles and assembles every
+family without a GPU.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 from .activations import ACTIVATIONS
 from .adam import ADAM
 from .attention import ATTENTION
-from .cache import KernelCache, cache_dir, default_cache
 from .cross_entropy import CROSS_ENTROPY
 from .embedding import EMBEDDING
 from .im2col import IM2COL
@@ -22,6 +22,7 @@ from .rnn import RNN
 from .softmax import SOFTMAX
 from .source import FLOAT_TYPES, KernelSource
 from .strided_copy import STRIDED_COPY
+from .toolchain import KernelCache, cache_dir, default_cache
 
 __all__ = ["FLOAT_TYPES", "KernelCache", "KernelSource", "REGISTRY", "cache_dir", "default_cache", "kernel_suffix"]
 
@@ -29,7 +30,17 @@ __all__ = ["FLOAT_TYPES", "KernelCache", "KernelSource", "REGISTRY", "cache_dir"
 REGISTRY: dict[str, KernelSource] = {
     source.family: source
     for source in (
-        ACTIVATIONS, NORMS, SOFTMAX, CROSS_ENTROPY, EMBEDDING, ADAM, STRIDED_COPY, IM2COL, POOLING, RNN, ATTENTION,
+        ACTIVATIONS,
+        NORMS,
+        SOFTMAX,
+        CROSS_ENTROPY,
+        EMBEDDING,
+        ADAM,
+        STRIDED_COPY,
+        IM2COL,
+        POOLING,
+        RNN,
+        ATTENTION,
         QUANT_MATMUL,
     )
 }

@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from . import REGISTRY
-from .check import check_kernels
+from .toolchain import check_kernels
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,8 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
     kernels = len({row.kernel for _, row in report.rows})
     status = "ok" if report.ok else "FAILED"
-    print(f"{status}: {kernels} kernels in {len(sources)} families x {len(archs)} archs, "
-          f"{len(report.errors)} errors, {len(report.warnings)} warnings")
+    print(
+        f"{status}: {kernels} kernels in {len(sources)} families x {len(archs)} archs, "
+        f"{len(report.errors)} errors, {len(report.warnings)} warnings"
+    )
     return 0 if report.ok else 1
 
 

@@ -75,8 +75,14 @@ def _unary(name: str, fwd: str, bwd: str) -> str:
 
 ACTIVATIONS = KernelSource(
     family="activations",
-    source=PRELUDE + _HELPERS + "".join(instantiate(_unary(n, f, b)) for n, (f, b) in UNARY_ACTIVATIONS.items()) + instantiate(_SWIGLU),
+    source=PRELUDE
+    + _HELPERS
+    + "".join(instantiate(_unary(n, f, b)) for n, (f, b) in UNARY_ACTIVATIONS.items())
+    + instantiate(_SWIGLU),
     kernels=tuple(
-        f"{name}_{kind}_{suffix}" for name in (*UNARY_ACTIVATIONS, "swiglu") for kind in ("fwd", "bwd") for suffix in FLOAT_TYPES
+        f"{name}_{kind}_{suffix}"
+        for name in (*UNARY_ACTIVATIONS, "swiglu")
+        for kind in ("fwd", "bwd")
+        for suffix in FLOAT_TYPES
     ),
 )

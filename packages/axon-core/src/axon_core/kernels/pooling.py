@@ -108,6 +108,9 @@ POOLING = KernelSource(
     family="pooling",
     source=PRELUDE + instantiate(_BODY),
     kernels=tuple(
-        f"{name}_{kind}_{suffix}" for name in ("max_pool2d", "avg_pool2d") for kind in ("fwd", "bwd") for suffix in FLOAT_TYPES
+        f"{name}_{kind}_{suffix}"
+        for name in ("max_pool2d", "avg_pool2d")
+        for kind in ("fwd", "bwd")
+        for suffix in FLOAT_TYPES
     ),
 )

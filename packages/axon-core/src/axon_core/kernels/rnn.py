@@ -103,6 +103,9 @@ RNN = KernelSource(
     family="rnn",
     source=PRELUDE + instantiate(_BODY),
     kernels=tuple(
-        f"{name}_{kind}_{suffix}" for name in ("lstm_cell", "gru_cell") for kind in ("fwd", "bwd") for suffix in FLOAT_TYPES
+        f"{name}_{kind}_{suffix}"
+        for name in ("lstm_cell", "gru_cell")
+        for kind in ("fwd", "bwd")
+        for suffix in FLOAT_TYPES
     ),
 )

@@ -6,8 +6,8 @@ import threading
 from dataclasses import dataclass, field
 from string import Template
 
-from .cache import KernelCache, default_cache
-from .nvrtc import compile_source, nvrtc_version
+from .toolchain.cache import KernelCache, default_cache
+from .toolchain.nvrtc import compile_source, nvrtc_version
 
 __all__ = ["KernelSource", "instantiate", "FLOAT_TYPES"]
 

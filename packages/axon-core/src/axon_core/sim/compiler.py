@@ -27,7 +27,11 @@ SIM_DIR = Path(__file__).resolve().parent
 INCLUDE_DIR = SIM_DIR / "include"
 PRELUDE = SIM_DIR / "prelude.h"
 BASE_FLAGS = (
-    "-std=c++20", "-O2", "-fPIC", "-shared", "-pthread",
+    "-std=c++20",
+    "-O2",
+    "-fPIC",
+    "-shared",
+    "-pthread",
     # CUDA code puns types through pointers freely; nvcc does not exploit strict aliasing either.
     "-fno-strict-aliasing",
     # Probe every page of a large stack frame, so a fiber stack overflow hits its guard page.
@@ -48,7 +52,9 @@ def cache_dir() -> Path:
 def _compiler() -> str:
     cxx = os.environ.get("AXON_SIM_CXX", "g++")
     if shutil.which(cxx) is None:
-        raise KernelCompileError(f"cuda-sim: the C++ compiler {cxx!r} was not found (install g++, e.g. build-essential)")
+        raise KernelCompileError(
+            f"cuda-sim: the C++ compiler {cxx!r} was not found (install g++, e.g. build-essential)"
+        )
     return cxx
 
 
@@ -68,7 +74,9 @@ def _headers_digest() -> str:
     return digest.hexdigest()
 
 
-def compile_library(code: str, flags: tuple[str, ...] = (), *, label: str = "kernel", prelude: bool = True) -> ctypes.CDLL:
+def compile_library(
+    code: str, flags: tuple[str, ...] = (), *, label: str = "kernel", prelude: bool = True
+) -> ctypes.CDLL:
     """Compile ``code`` (C++; with the CUDA prelude unless ``prelude=False``) into a loaded library.
 
     Raises :class:`KernelCompileError` with g++'s log when it does not compile.
@@ -125,7 +133,9 @@ def _precompiled_prelude(cxx: str, directory: Path) -> Path:
         if not precompiled.exists():
             partial = directory / f".prelude-{key}.{os.getpid()}.gch"
             result = subprocess.run(
-                [cxx, *flags, "-x", "c++-header", str(header), "-o", str(partial)], capture_output=True, text=True,
+                [cxx, *flags, "-x", "c++-header", str(header), "-o", str(partial)],
+                capture_output=True,
+                text=True,
                 check=False,
             )
             if result.returncode == 0:
@@ -149,7 +159,9 @@ def _build(cxx: str, code: str, flags: list[str], target: Path, label: str) -> N
     try:
         result = subprocess.run(
             [cxx, *flags, "-x", "c++", source_path, "-o", str(partial)],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             log = "\n".join(result.stderr.splitlines()[:60])

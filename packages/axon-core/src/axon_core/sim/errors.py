@@ -17,8 +17,14 @@ __all__ = [
 class SimError(AxonError, RuntimeError):
     """A kernel failed under cuda-sim. ``block`` and ``thread`` are (x, y, z) indices or None."""
 
-    def __init__(self, message: str, *, kernel: str, block: tuple[int, int, int] | None = None,
-                 thread: tuple[int, int, int] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        kernel: str,
+        block: tuple[int, int, int] | None = None,
+        thread: tuple[int, int, int] | None = None,
+    ) -> None:
         super().__init__(message)
         self.kernel = kernel
         self.block = block

@@ -51,11 +51,11 @@ def array_span(array: np.ndarray) -> tuple[int, int]:
 
 @dataclass
 class _Region:
-    low: int            # span of the original memory
+    low: int  # span of the original memory
     high: int
-    base: int           # the mapping
+    base: int  # the mapping
     length: int
-    data: int           # where the span's bytes live inside the mapping
+    data: int  # where the span's bytes live inside the mapping
     members: list[int]  # argument indices
     writeable: bool
 
@@ -149,8 +149,10 @@ class GuardedArguments:
                     continue
                 if not region.writeable:
                     index = region.members[0]
-                    problems.append(f"the kernel wrote into read-only argument {index} "
-                                    f"({self._arrays[index].dtype} {list(self._arrays[index].shape)})")
+                    problems.append(
+                        f"the kernel wrote into read-only argument {index} "
+                        f"({self._arrays[index].dtype} {list(self._arrays[index].shape)})"
+                    )
                     continue
                 ctypes.memmove(region.low, region.data, size)
         finally:

@@ -181,10 +181,16 @@ class SimKernel:
             holders.append(holder)
         library, set_state = _signal_host()
         params = _LaunchParams(
-            (ctypes.c_uint32 * 3)(*grid3), (ctypes.c_uint32 * 3)(*block3), int(shared_mem),
-            int(workers or defaults["workers"]), int(reverse_order), int(debug),
-            library.axon_sim_install_handlers(), float(defaults["timeout"] if timeout is None else timeout),
-            defaults["stack_kb"] * 1024, set_state,
+            (ctypes.c_uint32 * 3)(*grid3),
+            (ctypes.c_uint32 * 3)(*block3),
+            int(shared_mem),
+            int(workers or defaults["workers"]),
+            int(reverse_order),
+            int(debug),
+            library.axon_sim_install_handlers(),
+            float(defaults["timeout"] if timeout is None else timeout),
+            defaults["stack_kb"] * 1024,
+            set_state,
         )
         result = _LaunchResult()
         if guarded is None:
@@ -236,7 +242,9 @@ class SimKernel:
                     )
                 continue
             if isinstance(arg, np.ndarray):
-                raise SimLaunchError(f"{name}: argument {i} is a {size}-byte value parameter, got an array", kernel=name)
+                raise SimLaunchError(
+                    f"{name}: argument {i} is a {size}-byte value parameter, got an array", kernel=name
+                )
             if not isinstance(arg, np.generic):
                 raise SimLaunchError(
                     f"{name}: argument {i} must be a NumPy scalar of {size} bytes (e.g. np.int32, np.float32), "
@@ -244,11 +252,7 @@ class SimKernel:
                     kernel=name,
                 )
             got = np.dtype(type(arg))
-            ok_kind = (
-                kind == "o"
-                or (kind == "f" and got.kind == "f")
-                or (kind in "iu" and got.kind in "iub")
-            )
+            ok_kind = kind == "o" or (kind == "f" and got.kind == "f") or (kind in "iu" and got.kind in "iub")
             if not ok_kind or got.itemsize != size:
                 expected = {"f": "floating", "i": "integer", "u": "unsigned/bool", "o": "struct"}[kind]
                 raise SimLaunchError(

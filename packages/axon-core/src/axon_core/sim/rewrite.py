@@ -14,8 +14,15 @@ __all__ = ["kernel_names", "mark_static_shared", "rewrite_dynamic_shared", "to_t
 
 _ALIGN = r"(?:__align__\s*\(\s*\d+\s*\)\s*)?"
 _EXTERN_SHARED = re.compile(
-    r"extern\s+" + _ALIGN + r"__shared__\s+" + _ALIGN + r"(?P<type>[A-Za-z_][\w:\s]*?)\s+" + _ALIGN
-    + r"(?P<name>[A-Za-z_]\w*)\s*\[\s*\]\s*" + _ALIGN + r";"
+    r"extern\s+"
+    + _ALIGN
+    + r"__shared__\s+"
+    + _ALIGN
+    + r"(?P<type>[A-Za-z_][\w:\s]*?)\s+"
+    + _ALIGN
+    + r"(?P<name>[A-Za-z_]\w*)\s*\[\s*\]\s*"
+    + _ALIGN
+    + r";"
 )
 _GLOBAL = re.compile(
     r"__global__\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?void\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?"

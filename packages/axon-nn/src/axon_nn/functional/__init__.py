@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from .activation import elu, gelu, leaky_relu, log_softmax, mish, relu, sigmoid, silu, softmax, softplus, tanh
+from .attention import attention_path, repeat_kv, scaled_dot_product_attention
 from .conv import conv1d, conv2d, conv_transpose2d
 from .dropout import alpha_dropout, dropout, dropout2d
 from .embedding import embedding
+from .fft import complex_abs, complex_from_pairs, fft, ifft, irfft, pairs_from_complex, rfft
+from .graph import add_self_loops, gat_conv, gcn_conv, gcn_norm, remove_self_loops, scatter_softmax
 from .linear import linear
 from .loss import (
     binary_cross_entropy,
@@ -18,13 +21,15 @@ from .loss import (
     nll_loss,
     smooth_l1_loss,
 )
+from .moe import DispatchPlan, dispatch_plan, expert_capacity, load_balancing_loss, top_k_routing
 from .normalization import batch_norm, group_norm, instance_norm, layer_norm, rms_norm
 from .padding import pad
-from .moe import DispatchPlan, dispatch_plan, expert_capacity, load_balancing_loss, top_k_routing
-from .swiglu import swiglu
-from .fft import complex_abs, complex_from_pairs, fft, ifft, irfft, pairs_from_complex, rfft
-from .stft import istft, stft
+from .pooling import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
+from .recurrent import gru, gru_cell, lstm, lstm_cell, rnn, rnn_cell
+from .rotary import apply_rotary_emb, rotary_cos_sin
 from .sparse_linear import sparse_linear
+from .stft import istft, stft
+from .swiglu import swiglu
 from .ternary import (
     absmean_scale,
     activation_quant_ste,
@@ -36,28 +41,72 @@ from .ternary import (
     ternary_weight_ste,
     unpack_ternary,
 )
-from .graph import add_self_loops, gat_conv, gcn_conv, gcn_norm, remove_self_loops, scatter_softmax
-from .pooling import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
-from .recurrent import gru, gru_cell, lstm, lstm_cell, rnn, rnn_cell
-
-from .attention import attention_path, repeat_kv, scaled_dot_product_attention
-from .rotary import apply_rotary_emb, rotary_cos_sin
 
 __all__ = [
-    "adaptive_avg_pool2d", "adaptive_max_pool2d", "alpha_dropout", "avg_pool1d", "avg_pool2d", "batch_norm",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv1d", "conv2d", "conv_transpose2d",
-    "cross_entropy", "dropout", "dropout2d", "elu", "embedding", "gelu", "group_norm", "huber_loss",
-    "instance_norm", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "max_pool1d",
-    "max_pool2d", "mish", "mse_loss", "nll_loss", "pad", "relu", "rms_norm", "sigmoid", "silu",
-    "smooth_l1_loss", "softmax", "softplus", "tanh",
-    "gru", "gru_cell", "lstm", "lstm_cell", "rnn", "rnn_cell",
-    "apply_rotary_emb", "attention_path", "repeat_kv", "rotary_cos_sin", "scaled_dot_product_attention",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "alpha_dropout",
+    "avg_pool1d",
+    "avg_pool2d",
+    "batch_norm",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "conv1d",
+    "conv2d",
+    "conv_transpose2d",
+    "cross_entropy",
+    "dropout",
+    "dropout2d",
+    "elu",
+    "embedding",
+    "gelu",
+    "group_norm",
+    "huber_loss",
+    "instance_norm",
+    "kl_div",
+    "l1_loss",
+    "layer_norm",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "max_pool1d",
+    "max_pool2d",
+    "mish",
+    "mse_loss",
+    "nll_loss",
+    "pad",
+    "relu",
+    "rms_norm",
+    "sigmoid",
+    "silu",
+    "smooth_l1_loss",
+    "softmax",
+    "softplus",
+    "tanh",
+    "gru",
+    "gru_cell",
+    "lstm",
+    "lstm_cell",
+    "rnn",
+    "rnn_cell",
+    "apply_rotary_emb",
+    "attention_path",
+    "repeat_kv",
+    "rotary_cos_sin",
+    "scaled_dot_product_attention",
 ]
 __all__ += ["DispatchPlan", "dispatch_plan", "expert_capacity", "load_balancing_loss", "swiglu", "top_k_routing"]
 __all__ += ["add_self_loops", "gat_conv", "gcn_conv", "gcn_norm", "remove_self_loops", "scatter_softmax"]
 __all__ += ["complex_abs", "complex_from_pairs", "fft", "ifft", "irfft", "istft", "pairs_from_complex", "rfft", "stft"]
 __all__ += ["sparse_linear"]
 __all__ += [
-    "absmean_scale", "activation_quant_ste", "pack_ternary", "packed_ternary_linear", "quantize_activations",
-    "ternary_linear", "ternary_quantize", "ternary_weight_ste", "unpack_ternary",
+    "absmean_scale",
+    "activation_quant_ste",
+    "pack_ternary",
+    "packed_ternary_linear",
+    "quantize_activations",
+    "ternary_linear",
+    "ternary_quantize",
+    "ternary_weight_ste",
+    "unpack_ternary",
 ]

@@ -4,33 +4,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from axon_autograd import Variable
+from axon_autograd import tensor_of
 from axon_tensor import Tensor
 from axon_tensor.tensor import wrap
 
-__all__ = ["saved", "tensor_of", "xp_of", "out_like", "reduce", "reduce_backward", "sum_to", "scatter_add", "check_reduction", "pair"]
+__all__ = [
+    "saved",
+    "tensor_of",
+    "xp_of",
+    "out_like",
+    "reduce",
+    "reduce_backward",
+    "sum_to",
+    "scatter_add",
+    "check_reduction",
+    "pair",
+]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
 
-def tensor_of(x: "Tensor | Variable") -> Tensor:
-    """The Tensor behind a Variable (or the Tensor itself)."""
-    return x.data if isinstance(x, Variable) else x
-
-
 def saved(ctx: Any) -> tuple[Any, ...]:
     """``ctx.saved_tensors`` as raw Tensors (the engine hands them back as Variables)."""
-    return tuple(v.data if isinstance(v, Variable) else v for v in ctx.saved_tensors)
+    return tuple(tensor_of(v) for v in ctx.saved_tensors)
 
 
 def xp_of(t: Tensor) -> Any:
     """The array module (numpy or cupy) of ``t``'s device."""
-    return t._device._backend.xp
+    return t.backend.xp
 
 
 def out_like(array: Any, like: Tensor) -> Tensor:
     """Wrap a backend array as a Tensor on ``like``'s device."""
-    return wrap(array, like._device)
+    return wrap(array, like.device)
 
 
 def check_reduction(op: str, reduction: str, allowed: tuple[str, ...] = _REDUCTIONS) -> None:

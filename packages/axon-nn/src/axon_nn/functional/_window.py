@@ -13,7 +13,9 @@ from typing import Any
 __all__ = ["output_size", "im2col", "col2im"]
 
 
-def output_size(length: int, kernel: int, stride: int, pad_total: int, dilation: int, ceil_mode: bool = False, pad_lo: int = 0) -> int:
+def output_size(
+    length: int, kernel: int, stride: int, pad_total: int, dilation: int, ceil_mode: bool = False, pad_lo: int = 0
+) -> int:
     """Number of window positions along one axis (PyTorch's rule, including ``ceil_mode``)."""
     span = length + pad_total - dilation * (kernel - 1) - 1
     if span < 0:
@@ -25,12 +27,24 @@ def output_size(length: int, kernel: int, stride: int, pad_total: int, dilation:
     return size
 
 
-def _slices(i: int, j: int, out_h: int, out_w: int, stride: tuple[int, int], dilation: tuple[int, int]) -> tuple[slice, slice]:
+def _slices(
+    i: int, j: int, out_h: int, out_w: int, stride: tuple[int, int], dilation: tuple[int, int]
+) -> tuple[slice, slice]:
     top, left = i * dilation[0], j * dilation[1]
-    return (slice(top, top + stride[0] * (out_h - 1) + 1, stride[0]), slice(left, left + stride[1] * (out_w - 1) + 1, stride[1]))
+    return (
+        slice(top, top + stride[0] * (out_h - 1) + 1, stride[0]),
+        slice(left, left + stride[1] * (out_w - 1) + 1, stride[1]),
+    )
 
 
-def im2col(xp: Any, x: Any, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int], out_hw: tuple[int, int]) -> Any:
+def im2col(
+    xp: Any,
+    x: Any,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    out_hw: tuple[int, int],
+) -> Any:
     """``x [N, C, H, W]`` (already padded) -> columns ``[C, kh, kw, N, Ho, Wo]``."""
     n, c = x.shape[:2]
     out_h, out_w = out_hw
@@ -43,7 +57,9 @@ def im2col(xp: Any, x: Any, kernel: tuple[int, int], stride: tuple[int, int], di
     return cols
 
 
-def col2im(xp: Any, cols: Any, padded_shape: tuple[int, int, int, int], stride: tuple[int, int], dilation: tuple[int, int]) -> Any:
+def col2im(
+    xp: Any, cols: Any, padded_shape: tuple[int, int, int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> Any:
     """Sum columns ``[C, kh, kw, N, Ho, Wo]`` back into an array of ``padded_shape [N, C, H, W]``."""
     n, c, h, w = padded_shape
     _, kh, kw, _, out_h, out_w = cols.shape

@@ -11,10 +11,20 @@ from __future__ import annotations
 from typing import Any
 
 from axon_core import DTypeError
+from axon_tensor.tensor import normalize_dim
 
 __all__ = [
-    "relu", "leaky_relu", "elu", "gelu", "silu", "mish", "softplus", "sigmoid", "tanh",
-    "softmax", "log_softmax",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "silu",
+    "mish",
+    "softplus",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "log_softmax",
 ]
 
 
@@ -75,21 +85,13 @@ def tanh(input: Any) -> Any:
     return input.tanh()
 
 
-def _softmax_dim(op: str, input: Any, dim: int) -> int:
-    ndim = len(input.shape)
-    bound = max(ndim, 1)
-    if not -bound <= dim < bound:
-        raise IndexError(f"{op}: dim {dim} is out of range for a {ndim}-d input of shape {tuple(input.shape)}")
-    return dim % bound if ndim else 0
-
-
 def softmax(input: Any, dim: int) -> Any:
     """``exp(x) / sum(exp(x))`` along ``dim``."""
     _check_float("softmax", input)
-    return input.softmax(_softmax_dim("softmax", input, dim))
+    return input.softmax(normalize_dim(dim, len(input.shape), "softmax"))
 
 
 def log_softmax(input: Any, dim: int) -> Any:
     """``x - logsumexp(x)`` along ``dim``."""
     _check_float("log_softmax", input)
-    return input.log_softmax(_softmax_dim("log_softmax", input, dim))
+    return input.log_softmax(normalize_dim(dim, len(input.shape), "log_softmax"))

@@ -22,6 +22,7 @@ from contextvars import ContextVar
 from typing import Any, Iterator
 
 import numpy as np
+
 from axon_autograd import Function, once_differentiable
 from axon_core import DTypeError, ShapeError
 
@@ -77,13 +78,15 @@ class FlashAttentionFunction(Function):
 
     @staticmethod
     def forward(ctx, q, k, v, scale, causal, lower_right):
-        backend = q._device._backend
+        backend = q.backend
         xp = backend.xp
-        qd, kd, vd = q._data, k._data, v._data
+        qd, kd, vd = q.array, k.array, v.array
         segments = _causal_segments(qd.shape[2], kd.shape[2], causal, lower_right)
         outs, lses = [], []
         for q_start, q_stop, k_stop, seg_causal in segments:
-            out, lse = backend.flash_attention(qd[:, :, q_start:q_stop], kd[:, :, :k_stop], vd[:, :, :k_stop], seg_causal, scale)
+            out, lse = backend.flash_attention(
+                qd[:, :, q_start:q_stop], kd[:, :, :k_stop], vd[:, :, :k_stop], seg_causal, scale
+            )
             outs.append(out)
             lses.append(lse)
         out = outs[0] if len(outs) == 1 else xp.concatenate(outs, axis=2)
@@ -95,14 +98,21 @@ class FlashAttentionFunction(Function):
     @once_differentiable
     def backward(ctx, grad):
         q, k, v = saved(ctx)
-        backend = q._device._backend
+        backend = q.backend
         xp = backend.xp
-        qd, kd, vd, g = q._data, k._data, v._data, grad._data
+        qd, kd, vd, g = q.array, k.array, v.array, grad.array
         full_keys = kd.shape[2]
         dqs, dk, dv = [], None, None
         for (q_start, q_stop, k_stop, seg_causal), out, lse in zip(ctx.segments, ctx.outs, ctx.lses):
             dq_seg, dk_seg, dv_seg = backend.flash_attention_backward(
-                g[:, :, q_start:q_stop], qd[:, :, q_start:q_stop], kd[:, :, :k_stop], vd[:, :, :k_stop], out, lse, seg_causal, ctx.scale
+                g[:, :, q_start:q_stop],
+                qd[:, :, q_start:q_stop],
+                kd[:, :, :k_stop],
+                vd[:, :, :k_stop],
+                out,
+                lse,
+                seg_causal,
+                ctx.scale,
             )
             dqs.append(dq_seg)
             if dk is None and k_stop == full_keys:
@@ -121,14 +131,16 @@ class SafeSoftmaxFunction(Function):
 
     @staticmethod
     def forward(ctx, scores):
-        backend = scores._device._backend
-        xp, data = backend.xp, scores._data
+        backend = scores.backend
+        xp, data = backend.xp, scores.array
         if data.shape[-1] == 0:
             y = data.copy()
         else:
             fully_masked = xp.isneginf(data.max(axis=-1, keepdims=True))
             if bool(fully_masked.any()):
-                y = xp.where(fully_masked, 0, backend.softmax(xp.where(fully_masked, 0, data), -1)).astype(data.dtype, copy=False)
+                y = xp.where(fully_masked, 0, backend.softmax(xp.where(fully_masked, 0, data), -1)).astype(
+                    data.dtype, copy=False
+                )
             else:
                 y = backend.softmax(data, -1)
         ctx.save_for_backward(out_like(y, scores))
@@ -138,9 +150,9 @@ class SafeSoftmaxFunction(Function):
     @once_differentiable
     def backward(ctx, grad):
         (y,) = saved(ctx)
-        if y._data.shape[-1] == 0:
-            return out_like(grad._data.copy(), grad)
-        return out_like(y._device._backend.softmax_backward(grad._data, y._data, -1), grad)
+        if y.array.shape[-1] == 0:
+            return out_like(grad.array.copy(), grad)
+        return out_like(y.backend.softmax_backward(grad.array, y.array, -1), grad)
 
 
 def repeat_kv(x: Any, n_rep: int) -> Any:
@@ -181,13 +193,15 @@ def additive_mask(mask: Any, dtype: Any, op: str, true_masks: bool = False) -> A
         xp = xp_of(data)
         keep, drop = (-np.inf, 0.0) if true_masks else (0.0, -np.inf)
         # typed scalars: the mask is built in its own dtype, with no float64 temporary
-        return out_like(xp.where(data._data, dtype.np.type(keep), dtype.np.type(drop)), data)
+        return out_like(xp.where(data.array, dtype.np.type(keep), dtype.np.type(drop)), data)
     if not data.dtype.is_floating_point:
         raise DTypeError(f"{op}: masks must be bool or floating point, got {data.dtype}")
     return mask if data.dtype == dtype else mask.to(dtype)
 
 
-def plain_attention(q: Any, k: Any, v: Any, mask: Any = None, dropout_p: float = 0.0, scale: float | None = None) -> tuple[Any, Any]:
+def plain_attention(
+    q: Any, k: Any, v: Any, mask: Any = None, dropout_p: float = 0.0, scale: float | None = None
+) -> tuple[Any, Any]:
     """``softmax(q kᵀ · scale + mask) v`` with the weights materialised; returns ``(out, weights)``.
 
     ``q [*, Sq, D]``, ``k [*, Sk, D]``, ``v [*, Sk, Dv]``; ``mask`` an additive float mask
@@ -224,8 +238,12 @@ def _check_sdpa(q: Any, k: Any, v: Any, attn_mask: Any, dropout_p: float, is_cau
     if q.shape[:-3] != k.shape[:-3] or (q.ndim >= 3 and q.shape[-3] != k.shape[-3]):
         heads_q, heads_k = (q.shape[-3], k.shape[-3]) if q.ndim >= 3 else (1, 1)
         if not enable_gqa or q.shape[:-3] != k.shape[:-3] or heads_q % heads_k:
-            hint = " (pass enable_gqa=True for grouped-query attention)" if heads_q != heads_k and not enable_gqa else ""
-            raise ShapeError(f"{op}: batch/head dims of q and k must match{hint}; with enable_gqa the query heads must be a multiple of the key heads: {shapes}")
+            hint = (
+                " (pass enable_gqa=True for grouped-query attention)" if heads_q != heads_k and not enable_gqa else ""
+            )
+            raise ShapeError(
+                f"{op}: batch/head dims of q and k must match{hint}; with enable_gqa the query heads must be a multiple of the key heads: {shapes}"
+            )
         n_rep = heads_q // heads_k
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"{op}: dropout_p must be in [0, 1], got {dropout_p}")
@@ -238,7 +256,9 @@ def _check_sdpa(q: Any, k: Any, v: Any, attn_mask: Any, dropout_p: float, is_cau
         except ValueError:
             broadcast = None
         if broadcast != scores_shape:
-            raise ShapeError(f"{op}: attn_mask of shape {tuple(attn_mask.shape)} does not broadcast to the scores {scores_shape}")
+            raise ShapeError(
+                f"{op}: attn_mask of shape {tuple(attn_mask.shape)} does not broadcast to the scores {scores_shape}"
+            )
     return n_rep
 
 
@@ -262,17 +282,28 @@ def _use_flash(q: Any, k: Any, mask: Any, dropout_p: float) -> bool:
     sq, sk = q.shape[-2], k.shape[-2]
     if mask is not None or dropout_p > 0.0:
         if path == "flash":
-            raise ValueError(f"attention: the flash path was forced but takes no attn_mask and no dropout (mask given: {mask is not None}, dropout_p={dropout_p})")
+            raise ValueError(
+                f"attention: the flash path was forced but takes no attn_mask and no dropout (mask given: {mask is not None}, dropout_p={dropout_p})"
+            )
         return False
     if path != "auto":
         return path == "flash" and sq > 0 and sk > 0 and q.shape[-1] > 0
     if sq == 0 or sk == 0 or q.shape[-1] == 0:
         return False
     score_bytes = math.prod(q.shape[:-1]) * sk * q.dtype.np.itemsize
-    return score_bytes >= tensor_of(q)._device._backend.flash_attention_min_score_bytes
+    return score_bytes >= tensor_of(q).backend.flash_attention_min_score_bytes
 
 
-def attention(q: Any, k: Any, v: Any, mask: Any = None, dropout_p: float = 0.0, causal: bool = False, scale: float | None = None, lower_right: bool = False) -> Any:
+def attention(
+    q: Any,
+    k: Any,
+    v: Any,
+    mask: Any = None,
+    dropout_p: float = 0.0,
+    causal: bool = False,
+    scale: float | None = None,
+    lower_right: bool = False,
+) -> Any:
     """Pick the path (flash or plain, see :func:`attention_path`) and attend.
 
     ``mask`` is additive (see :func:`additive_mask`); ``causal`` is top-left aligned unless

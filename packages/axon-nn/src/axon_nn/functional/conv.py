@@ -71,8 +71,8 @@ class Conv2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, pads, dilation, groups):
-        backend, xp = x._device._backend, xp_of(x)
-        data, w_data = x._data, weight._data
+        backend, xp = x.backend, xp_of(x)
+        data, w_data = x.array, weight.array
         ctx.in_shape, ctx.weight_shape = data.shape, weight.shape
         if data.ndim == 3:
             data, w_data = data[:, :, None], w_data[:, :, None]
@@ -81,8 +81,11 @@ class Conv2dFunction(Function):
         cols = backend.im2col(padded, (kh, kw), stride, sym, dilation, batched_columns=True)
         cols = cols.reshape(groups, cg * kh * kw, cols.shape[1])
         w_mat = w_data.reshape(groups, o // groups, cg * kh * kw)
-        out_hw = tuple((size + 2 * p - d * (k - 1) - 1) // s + 1 for size, p, d, k, s in zip(padded.shape[2:], sym, dilation, (kh, kw), stride))
-        out = _batch_major(xp, backend.matmul(w_mat, cols), (n, o, *out_hw), None if bias is None else bias._data)
+        out_hw = tuple(
+            (size + 2 * p - d * (k - 1) - 1) // s + 1
+            for size, p, d, k, s in zip(padded.shape[2:], sym, dilation, (kh, kw), stride)
+        )
+        out = _batch_major(xp, backend.matmul(w_mat, cols), (n, o, *out_hw), None if bias is None else bias.array)
         ctx.cols, ctx.w_mat = cols, w_mat
         ctx.geometry = (data.shape[2:], padded.shape[2:], sym, stride, pads, dilation, groups, (kh, kw))
         ctx.has_bias = bias is not None
@@ -91,7 +94,7 @@ class Conv2dFunction(Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        backend, xp, g = grad._device._backend, xp_of(grad), grad._data
+        backend, xp, g = grad.backend, xp_of(grad), grad.array
         (h, w), padded_hw, sym, stride, pads, dilation, groups, kernel = ctx.geometry
         g_mat = _channel_major(xp, g, groups)
         needs = ctx.needs_input_grad
@@ -121,14 +124,14 @@ class ConvTranspose2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, output_padding, dilation, groups):
-        backend, xp, data = x._device._backend, xp_of(x), x._data
+        backend, xp, data = x.backend, xp_of(x), x.array
         n, cin, h, w = data.shape
         _, cout_g, kh, kw = weight.shape
         cout = cout_g * groups
         full_hw = tuple((size - 1) * s + d * (k - 1) + 1 for size, s, d, k in zip((h, w), stride, dilation, (kh, kw)))
         out_hw = tuple(f - 2 * p + extra for f, p, extra in zip(full_hw, padding, output_padding))
         x_mat = _channel_major(xp, data, groups)
-        w_mat = weight._data.reshape(groups, cin // groups, cout_g * kh * kw)
+        w_mat = weight.array.reshape(groups, cin // groups, cout_g * kh * kw)
         cols = backend.matmul(w_mat.transpose(0, 2, 1), x_mat).reshape(cout * kh * kw, n * h * w)
         direct = all(extra < s for extra, s in zip(output_padding, stride))
         if direct:
@@ -137,7 +140,7 @@ class ConvTranspose2dFunction(Function):
             full = backend.col2im(cols, full_hw, (kh, kw), stride, 0, dilation, batched_columns=True)
             out = xp.ascontiguousarray(_window(xp, full, padding, out_hw))
         if bias is not None:
-            out += bias._data.reshape(1, cout, 1, 1)
+            out += bias.array.reshape(1, cout, 1, 1)
         ctx.x_mat, ctx.w_mat = x_mat, w_mat
         ctx.geometry = (direct, full_hw, (kh, kw), stride, padding, dilation, groups)
         ctx.in_shape, ctx.weight_shape, ctx.has_bias = data.shape, weight.shape, bias is not None
@@ -146,7 +149,7 @@ class ConvTranspose2dFunction(Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        backend, xp, g = grad._device._backend, xp_of(grad), grad._data
+        backend, xp, g = grad.backend, xp_of(grad), grad.array
         direct, full_hw, kernel, stride, padding, dilation, groups = ctx.geometry
         if direct:
             g_cols = backend.im2col(g, kernel, stride, padding, dilation, batched_columns=True)
@@ -177,7 +180,9 @@ def _same_padding(kernel: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[t
 def _check_conv(op: str, input: Any, weight: Any, bias: Any, groups: int, spatial: int, transposed: bool) -> None:
     dims = 2 + spatial
     if len(input.shape) != dims or len(weight.shape) != dims:
-        raise ShapeError(f"{op}: expected a {dims}-d input and weight, got input {tuple(input.shape)} and weight {tuple(weight.shape)}")
+        raise ShapeError(
+            f"{op}: expected a {dims}-d input and weight, got input {tuple(input.shape)} and weight {tuple(weight.shape)}"
+        )
     if groups < 1:
         raise ValueError(f"{op}: groups must be positive, got {groups}")
     for name, other in (("weight", weight), ("bias", bias)):
@@ -187,12 +192,16 @@ def _check_conv(op: str, input: Any, weight: Any, bias: Any, groups: int, spatia
     expected_in = weight.shape[0] if transposed else weight.shape[1] * groups
     out_channels = weight.shape[1] * groups if transposed else weight.shape[0]
     if in_channels != expected_in or weight.shape[0] % groups:
-        raise ShapeError(f"{op}: input {tuple(input.shape)} does not match weight {tuple(weight.shape)} with groups={groups}")
+        raise ShapeError(
+            f"{op}: input {tuple(input.shape)} does not match weight {tuple(weight.shape)} with groups={groups}"
+        )
     if bias is not None and tuple(bias.shape) != (out_channels,):
         raise ShapeError(f"{op}: bias {tuple(bias.shape)} does not match {out_channels} output channels")
 
 
-def _conv(op: str, input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: int, spatial: int) -> Any:
+def _conv(
+    op: str, input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: int, spatial: int
+) -> Any:
     _check_conv(op, input, weight, bias, groups, spatial, transposed=False)
     stride, dilation = pair(stride, spatial, f"{op} stride"), pair(dilation, spatial, f"{op} dilation")
     kernel = tuple(weight.shape[2:])
@@ -210,29 +219,49 @@ def _conv(op: str, input: Any, weight: Any, bias: Any, stride: Any, padding: Any
     for axis in range(spatial):
         size = input.shape[2 + axis] + sum(pads[axis])
         if size < dilation[axis] * (kernel[axis] - 1) + 1:
-            raise ShapeError(f"{op}: padded input size {size} is smaller than the dilated kernel {dilation[axis] * (kernel[axis] - 1) + 1} (input {tuple(input.shape)}, weight {tuple(weight.shape)})")
+            raise ShapeError(
+                f"{op}: padded input size {size} is smaller than the dilated kernel {dilation[axis] * (kernel[axis] - 1) + 1} (input {tuple(input.shape)}, weight {tuple(weight.shape)})"
+            )
     if spatial == 1:
         return Conv2dFunction.apply(input, weight, bias, (1, stride[0]), ((0, 0), pads[0]), (1, dilation[0]), groups)
     return Conv2dFunction.apply(input, weight, bias, stride, pads, dilation, groups)
 
 
-def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Any:
+def conv1d(
+    input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1
+) -> Any:
     """``input [N, C, L]``, ``weight [O, C/groups, k]`` -> ``[N, O, Lo]``; ``padding`` may be 'same'/'valid'."""
     return _conv("conv1d", input, weight, bias, stride, padding, dilation, groups, spatial=1)
 
 
-def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Any:
+def conv2d(
+    input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1
+) -> Any:
     """``input [N, C, H, W]``, ``weight [O, C/groups, kh, kw]`` -> ``[N, O, Ho, Wo]``; ``padding`` may be 'same'/'valid'."""
     return _conv("conv2d", input, weight, bias, stride, padding, dilation, groups, spatial=2)
 
 
-def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Any:
+def conv_transpose2d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Any:
     """``input [N, Cin, H, W]``, ``weight [Cin, Cout/groups, kh, kw]`` -> ``[N, Cout, Ho, Wo]`` with
     ``Ho = (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1``."""
     _check_conv("conv_transpose2d", input, weight, bias, groups, 2, transposed=True)
     stride, padding = pair(stride, 2, "conv_transpose2d stride"), pair(padding, 2, "conv_transpose2d padding")
-    output_padding, dilation = pair(output_padding, 2, "conv_transpose2d output_padding"), pair(dilation, 2, "conv_transpose2d dilation")
+    output_padding, dilation = (
+        pair(output_padding, 2, "conv_transpose2d output_padding"),
+        pair(dilation, 2, "conv_transpose2d dilation"),
+    )
     for op_, s, d in zip(output_padding, stride, dilation):
         if op_ >= max(s, d):
-            raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller than stride {stride} or dilation {dilation}")
+            raise ValueError(
+                f"conv_transpose2d: output_padding {output_padding} must be smaller than stride {stride} or dilation {dilation}"
+            )
     return ConvTranspose2dFunction.apply(input, weight, bias, stride, padding, output_padding, dilation, groups)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from axon_autograd import Function, once_differentiable
+from axon_core.backend.numerics import SELU_ALPHA, SELU_SCALE
 from axon_tensor import default_generator
 
 from ._util import out_like
@@ -12,7 +13,7 @@ from ._util import out_like
 __all__ = ["dropout", "dropout2d", "alpha_dropout"]
 
 # SELU's saturation value -scale*alpha, the value AlphaDropout drops to.
-_SELU_SATURATION = -1.0507009873554805 * 1.6732632423543772
+_SELU_SATURATION = -SELU_SCALE * SELU_ALPHA
 
 
 class ScaleShiftFunction(Function):
@@ -21,15 +22,15 @@ class ScaleShiftFunction(Function):
     @staticmethod
     def forward(ctx, x, scale, shift):
         ctx.scale = scale
-        y = x._data * scale
+        y = x.array * scale
         if shift is not None:
             y += shift
-        return out_like(y.astype(x._data.dtype, copy=False), x)
+        return out_like(y.astype(x.array.dtype, copy=False), x)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        return out_like((grad._data * ctx.scale).astype(grad._data.dtype, copy=False), grad), None, None
+        return out_like((grad.array * ctx.scale).astype(grad.array.dtype, copy=False), grad), None, None
 
 
 def _keep_mask(input: Any, shape: tuple[int, ...], p: float, generator: Any) -> Any:

@@ -21,14 +21,14 @@ class EmbeddingFunction(Function):
         ctx.save_for_backward(indices)
         ctx.num_embeddings = weight.shape[0]
         ctx.padding_idx = padding_idx
-        return out_like(weight._device._backend.embedding(weight._data, indices._data), weight)
+        return out_like(weight.backend.embedding(weight.array, indices.array), weight)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
         (indices,) = saved(ctx)
-        backend = grad._device._backend
-        grad_w = backend.embedding_backward(grad._data, indices._data, ctx.num_embeddings, ctx.padding_idx)
+        backend = grad.backend
+        grad_w = backend.embedding_backward(grad.array, indices.array, ctx.num_embeddings, ctx.padding_idx)
         return None, out_like(grad_w, grad), None
 
 

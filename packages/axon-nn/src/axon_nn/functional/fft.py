@@ -53,7 +53,7 @@ class FFTFunction(Function):
 
     @staticmethod
     def forward(ctx, x, kind, n, axis, norm):
-        xp, data = xp_of(x), x._data
+        xp, data = xp_of(x), x.array
         ctx.kind, ctx.n, ctx.axis, ctx.norm, ctx.dtype = kind, n, axis, norm, data.dtype
         if kind == "rfft":
             ctx.length = data.shape[axis]
@@ -69,7 +69,7 @@ class FFTFunction(Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        xp, g = xp_of(grad), grad._data
+        xp, g = xp_of(grad), grad.array
         kind, n, axis, adjoint = ctx.kind, ctx.n, ctx.axis, _ADJOINT_NORM[ctx.norm]
         if kind == "rfft":
             full = xp.fft.ifft(_resize(xp, _to_complex(xp, g), axis, n), axis=axis, norm=adjoint).real
@@ -85,7 +85,9 @@ class FFTFunction(Function):
             result = _to_pairs(xp, _resize(xp, half, axis, ctx.length), ctx.dtype)
         else:
             inverse = xp.fft.ifft if kind == "fft" else xp.fft.fft
-            result = _to_pairs(xp, _resize(xp, inverse(_to_complex(xp, g), axis=axis, norm=adjoint), axis, ctx.length), ctx.dtype)
+            result = _to_pairs(
+                xp, _resize(xp, inverse(_to_complex(xp, g), axis=axis, norm=adjoint), axis, ctx.length), ctx.dtype
+            )
         return out_like(result, grad), None, None, None, None
 
 
@@ -99,7 +101,9 @@ def _transform(op: str, x: Any, n: int | None, dim: int, norm: str | None, compl
         raise ValueError(f"{op}: norm must be one of {_NORMS} or None, got {norm!r}")
     shape = tuple(data.shape)
     if complex_input and (len(shape) < 2 or shape[-1] != 2):
-        raise ShapeError(f"{op}: input must be complex as real/imag pairs [..., 2] with at least one complex dim, got {shape}")
+        raise ShapeError(
+            f"{op}: input must be complex as real/imag pairs [..., 2] with at least one complex dim, got {shape}"
+        )
     dims = len(shape) - 1 if complex_input else len(shape)
     if dims == 0:
         raise ShapeError(f"{op}: a 0-d input has no dim to transform, got shape {shape}")
@@ -138,7 +142,7 @@ class ComplexAbsFunction(Function):
 
     @staticmethod
     def forward(ctx, z):
-        xp, data = xp_of(z), z._data
+        xp, data = xp_of(z), z.array
         magnitude = xp.hypot(data[..., 0], data[..., 1])
         ctx.save_for_backward(z, out_like(magnitude, z))
         return out_like(magnitude, z)
@@ -147,9 +151,9 @@ class ComplexAbsFunction(Function):
     @once_differentiable
     def backward(ctx, grad):
         z, magnitude = (v.data if isinstance(v, Variable) else v for v in ctx.saved_tensors)
-        xp, m = xp_of(z), magnitude._data
-        scale = xp.where(m > 0, grad._data / xp.where(m > 0, m, 1), 0)
-        return out_like(z._data * scale[..., None], grad)
+        xp, m = xp_of(z), magnitude.array
+        scale = xp.where(m > 0, grad.array / xp.where(m > 0, m, 1), 0)
+        return out_like(z.array * scale[..., None], grad)
 
 
 def complex_abs(input: Any) -> Any:
@@ -162,11 +166,13 @@ def complex_abs(input: Any) -> Any:
 def complex_from_pairs(input: Any) -> Tensor:
     """A complex-dtype Tensor ``[...]`` from pairs ``[..., 2]`` (data only: axon has no complex gradients)."""
     if isinstance(input, Variable) and input.requires_grad:
-        raise ValueError("complex_from_pairs: the input requires grad, but complex Tensors carry no gradients here; keep the pairs")
+        raise ValueError(
+            "complex_from_pairs: the input requires grad, but complex Tensors carry no gradients here; keep the pairs"
+        )
     data = tensor_of(input)
     if len(data.shape) == 0 or data.shape[-1] != 2:
         raise ShapeError(f"complex_from_pairs: input must be real/imag pairs [..., 2], got {tuple(data.shape)}")
-    return wrap(_to_complex(xp_of(data), data._data), data._device)
+    return wrap(_to_complex(xp_of(data), data.array), data.device)
 
 
 def pairs_from_complex(input: Tensor) -> Tensor:
@@ -175,4 +181,4 @@ def pairs_from_complex(input: Tensor) -> Tensor:
     if not data.dtype.is_complex:
         raise DTypeError(f"pairs_from_complex: expected a complex tensor, got {data.dtype}")
     xp = xp_of(data)
-    return wrap(_to_pairs(xp, data._data, data._data.real.dtype), data._device)
+    return wrap(_to_pairs(xp, data.array, data.array.real.dtype), data.device)

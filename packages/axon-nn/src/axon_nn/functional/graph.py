@@ -28,36 +28,40 @@ def _check_edge_index(op: str, edge_index: Any, num_nodes: int) -> Tensor:
     edges = tensor_of(edge_index)
     if not isinstance(edges, Tensor):
         raise TypeError(f"{op}: edge_index must be a Tensor, got {type(edge_index).__name__}")
-    if edges._data.dtype.kind not in "iu":
+    if edges.array.dtype.kind not in "iu":
         raise DTypeError(f"{op}: edge_index must hold integers, got {edges.dtype}")
-    if edges._data.ndim != 2 or edges._data.shape[0] != 2:
+    if edges.array.ndim != 2 or edges.array.shape[0] != 2:
         raise ShapeError(f"{op}: edge_index must be [2, E], got {tuple(edges.shape)}")
-    data = edges._data
+    data = edges.array
     if data.size and (int(data.min()) < 0 or int(data.max()) >= num_nodes):
-        raise IndexError(f"{op}: edge_index holds node {int(data.min()) if int(data.min()) < 0 else int(data.max())}, "
-                         f"out of range for {num_nodes} nodes")
-    return wrap(data.astype(xp_of(edges).int64, copy=False), edges._device)
+        raise IndexError(
+            f"{op}: edge_index holds node {int(data.min()) if int(data.min()) < 0 else int(data.max())}, "
+            f"out of range for {num_nodes} nodes"
+        )
+    return wrap(data.astype(xp_of(edges).int64, copy=False), edges.device)
 
 
 def _check_edge_weight(op: str, edge_weight: Any, edges: Tensor) -> None:
     if edge_weight is not None and tuple(edge_weight.shape) != (edges.shape[1],):
-        raise ShapeError(f"{op}: edge_weight {tuple(edge_weight.shape)} must be [E] = ({edges.shape[1]},) to match edge_index")
+        raise ShapeError(
+            f"{op}: edge_weight {tuple(edge_weight.shape)} must be [E] = ({edges.shape[1]},) to match edge_index"
+        )
 
 
 def remove_self_loops(edge_index: Any, edge_weight: Any = None) -> tuple[Tensor, Any]:
     """Drop the edges ``i -> i``: ``([2, E'], [E'] or None)``."""
     edges = tensor_of(edge_index)
-    keep = xp_of(edges).flatnonzero(edges._data[0] != edges._data[1])
-    kept = wrap(edges._data[:, keep], edges._device)
+    keep = xp_of(edges).flatnonzero(edges.array[0] != edges.array[1])
+    kept = wrap(edges.array[:, keep], edges.device)
     if edge_weight is None:
         return kept, None
-    return kept, edge_weight.index_select(0, wrap(keep, edges._device))
+    return kept, edge_weight.index_select(0, wrap(keep, edges.device))
 
 
 def _append_self_loops(edges: Tensor, num_nodes: int, edge_weight: Any, fill_value: float) -> tuple[Tensor, Any]:
     xp = xp_of(edges)
     nodes = xp.arange(num_nodes, dtype=xp.int64)
-    looped = wrap(xp.concatenate([edges._data, xp.stack([nodes, nodes])], axis=1), edges._device)
+    looped = wrap(xp.concatenate([edges.array, xp.stack([nodes, nodes])], axis=1), edges.device)
     if edge_weight is None:
         return looped, None
     data = tensor_of(edge_weight)
@@ -66,7 +70,9 @@ def _append_self_loops(edges: Tensor, num_nodes: int, edge_weight: Any, fill_val
     return looped, cat([weight, Variable(loops)])
 
 
-def add_self_loops(edge_index: Any, num_nodes: int, edge_weight: Any = None, fill_value: float = 1.0) -> tuple[Tensor, Any]:
+def add_self_loops(
+    edge_index: Any, num_nodes: int, edge_weight: Any = None, fill_value: float = 1.0
+) -> tuple[Tensor, Any]:
     """Append one edge ``i -> i`` per node (weight ``fill_value``) after the given edges, so
     existing self-loops are kept and the diagonal of the adjacency becomes ``A_ii + fill_value``."""
     edges = _check_edge_index("add_self_loops", edge_index, num_nodes)
@@ -75,8 +81,13 @@ def add_self_loops(edge_index: Any, num_nodes: int, edge_weight: Any = None, fil
 
 
 def gcn_norm(
-    edge_index: Any, num_nodes: int, edge_weight: Any = None, add_self_loops: bool = True, improved: bool = False,
-    dtype: Any = None, device: Any = None,
+    edge_index: Any,
+    num_nodes: int,
+    edge_weight: Any = None,
+    add_self_loops: bool = True,
+    improved: bool = False,
+    dtype: Any = None,
+    device: Any = None,
 ) -> tuple[Tensor, Any]:
     """Edges and their weights in ``D^-1/2 (A + I) D^-1/2`` (Kipf & Welling).
 
@@ -87,12 +98,16 @@ def gcn_norm(
     edges = _check_edge_index("gcn_norm", edge_index, num_nodes)
     _check_edge_weight("gcn_norm", edge_weight, edges)
     if edge_weight is None:
-        edge_weight = axon_tensor.ones((edges.shape[1],), dtype=dtype, device=edges.device if device is None else device)
+        edge_weight = axon_tensor.ones(
+            (edges.shape[1],), dtype=dtype, device=edges.device if device is None else device
+        )
     if add_self_loops:
         edges, edge_weight = _append_self_loops(edges, num_nodes, edge_weight, 2.0 if improved else 1.0)
     weight = edge_weight if isinstance(edge_weight, Variable) else Variable(edge_weight)
     src, dst = edges[0], edges[1]
-    degree = Variable(axon_tensor.zeros((num_nodes,), dtype=weight.dtype, device=weight.device)).index_add(0, dst, weight)
+    degree = Variable(axon_tensor.zeros((num_nodes,), dtype=weight.dtype, device=weight.device)).index_add(
+        0, dst, weight
+    )
     positive = tensor_of(degree) > 0
     inv_sqrt = where(positive, where(positive, degree, 1.0) ** -0.5, 0.0)
     return edges, inv_sqrt.index_select(0, src) * weight * inv_sqrt.index_select(0, dst)
@@ -103,7 +118,7 @@ class ScatterSoftmaxFunction(Function):
 
     @staticmethod
     def forward(ctx, src, index, num_segments):
-        xp, data, idx = xp_of(src), src._data, index._data
+        xp, data, idx = xp_of(src), src.array, index.array
         peak = xp.full((num_segments,) + data.shape[1:], -xp.inf, dtype=data.dtype)
         xp.maximum.at(peak, idx, data)
         shifted = xp.exp(data - peak[idx])
@@ -118,7 +133,7 @@ class ScatterSoftmaxFunction(Function):
     @once_differentiable
     def backward(ctx, grad):
         (y,) = saved(ctx)
-        xp, g, yd, idx = xp_of(y), grad._data, y._data, ctx.index._data
+        xp, g, yd, idx = xp_of(y), grad.array, y.array, ctx.index.array
         dot = xp.zeros((ctx.num_segments,) + yd.shape[1:], dtype=yd.dtype)
         xp.add.at(dot, idx, g * yd)
         return out_like(yd * (g - dot[idx]), grad), None, None
@@ -129,7 +144,9 @@ def scatter_softmax(src: Any, index: Any, num_segments: int) -> Any:
     (int64 in ``[0, num_segments)``)."""
     idx = tensor_of(index)
     if len(src.shape) == 0 or tuple(idx.shape) != (src.shape[0],):
-        raise ShapeError(f"scatter_softmax: index {tuple(idx.shape)} must be [E] with E = src.shape[0], src is {tuple(src.shape)}")
+        raise ShapeError(
+            f"scatter_softmax: index {tuple(idx.shape)} must be [E] with E = src.shape[0], src is {tuple(src.shape)}"
+        )
     return ScatterSoftmaxFunction.apply(src, idx, int(num_segments))
 
 
@@ -142,12 +159,20 @@ def _aggregate(messages: Any, dst: Tensor, num_nodes: int) -> Any:
 
 def _check_nodes(op: str, x: Any, weight: Any) -> None:
     if len(x.shape) != 2 or len(weight.shape) != 2 or x.shape[1] != weight.shape[1]:
-        raise ShapeError(f"{op}: x {tuple(x.shape)} must be [num_nodes, in_channels] matching weight {tuple(weight.shape)} [out, in]")
+        raise ShapeError(
+            f"{op}: x {tuple(x.shape)} must be [num_nodes, in_channels] matching weight {tuple(weight.shape)} [out, in]"
+        )
 
 
 def gcn_conv(
-    x: Any, edge_index: Any, weight: Any, bias: Any = None, edge_weight: Any = None,
-    add_self_loops: bool = True, normalize: bool = True, improved: bool = False,
+    x: Any,
+    edge_index: Any,
+    weight: Any,
+    bias: Any = None,
+    edge_weight: Any = None,
+    add_self_loops: bool = True,
+    normalize: bool = True,
+    improved: bool = False,
 ) -> Any:
     """``D^-1/2 (A + I) D^-1/2 X Wᵀ + b``: ``x [N, in]``, ``weight [out, in]``, ``bias [out]`` -> ``[N, out]``.
 
@@ -162,16 +187,30 @@ def gcn_conv(
     else:
         if edge_weight is None:
             edge_weight = axon_tensor.ones((edges.shape[1],), dtype=x.dtype, device=x.device)
-        edges, norm = _append_self_loops(edges, num_nodes, edge_weight, 2.0 if improved else 1.0) if add_self_loops else (edges, edge_weight)
+        edges, norm = (
+            _append_self_loops(edges, num_nodes, edge_weight, 2.0 if improved else 1.0)
+            if add_self_loops
+            else (edges, edge_weight)
+        )
     h = linear(x, weight)
     out = _aggregate(h.index_select(0, edges[0]) * norm.unsqueeze(-1), edges[1], num_nodes)
     return out if bias is None else out + bias
 
 
 def gat_conv(
-    x: Any, edge_index: Any, weight: Any, att_src: Any, att_dst: Any, bias: Any = None, heads: int = 1,
-    concat: bool = True, negative_slope: float = 0.2, dropout_p: float = 0.0, training: bool = False,
-    add_self_loops: bool = True, return_attention: bool = False,
+    x: Any,
+    edge_index: Any,
+    weight: Any,
+    att_src: Any,
+    att_dst: Any,
+    bias: Any = None,
+    heads: int = 1,
+    concat: bool = True,
+    negative_slope: float = 0.2,
+    dropout_p: float = 0.0,
+    training: bool = False,
+    add_self_loops: bool = True,
+    return_attention: bool = False,
 ) -> Any:
     """Graph attention (Veličković et al.): ``x [N, in]``, ``weight [heads*out, in]``,
     ``att_src``/``att_dst [1, heads, out]`` -> ``[N, heads*out]`` (concat) or ``[N, out]`` (mean).

@@ -31,19 +31,19 @@ class LinearFunction(Function):
     def forward(ctx, x, weight, bias):
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
-        y = _rows(x._data) @ weight._data.T
+        y = _rows(x.array) @ weight.array.T
         if bias is not None:
-            y += bias._data
+            y += bias.array
         return out_like(y.reshape(*x.shape[:-1], weight.shape[0]), x)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
         x, weight = saved(ctx)
-        g2 = _rows(grad._data)
+        g2 = _rows(grad.array)
         needs = ctx.needs_input_grad
-        grad_x = out_like((g2 @ weight._data).reshape(x.shape), x) if needs[0] else None
-        grad_w = out_like(g2.T @ _rows(x._data), weight) if needs[1] else None
+        grad_x = out_like((g2 @ weight.array).reshape(x.shape), x) if needs[0] else None
+        grad_w = out_like(g2.T @ _rows(x.array), weight) if needs[1] else None
         grad_b = out_like(g2.sum(axis=0), weight) if ctx.has_bias and needs[2] else None
         return grad_x, grad_w, grad_b
 
@@ -51,7 +51,9 @@ class LinearFunction(Function):
 def linear(input: Any, weight: Any, bias: Any = None) -> Any:
     """``input [*, in] @ weight[out, in]ᵀ + bias[out]`` -> ``[*, out]``."""
     if len(input.shape) == 0 or len(weight.shape) != 2 or input.shape[-1] != weight.shape[1]:
-        raise ShapeError(f"linear: input {tuple(input.shape)} does not match weight {tuple(weight.shape)} (expected [*, {weight.shape[-1] if len(weight.shape) else '?'}])")
+        raise ShapeError(
+            f"linear: input {tuple(input.shape)} does not match weight {tuple(weight.shape)} (expected [*, {weight.shape[-1] if len(weight.shape) else '?'}])"
+        )
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ShapeError(f"linear: bias {tuple(bias.shape)} does not match weight {tuple(weight.shape)}")
     return LinearFunction.apply(input, weight, bias)

@@ -15,8 +15,15 @@ from axon_core import DTypeError, ShapeError
 from ._util import check_reduction, out_like, reduce, reduce_backward, saved, sum_to, tensor_of, xp_of
 
 __all__ = [
-    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "kl_div", "nll_loss", "cross_entropy",
+    "mse_loss",
+    "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "kl_div",
+    "nll_loss",
+    "cross_entropy",
 ]
 
 
@@ -91,29 +98,52 @@ class PointwiseLossFunction(Function):
     @staticmethod
     def forward(ctx, input, target, weight, kind, reduction, param, denominator):
         xp = xp_of(input)
-        loss, _, _ = _RULES[kind](xp, input._data, target._data, param)
+        loss, _, _ = _RULES[kind](xp, input.array, target.array, param)
         if weight is not None:
-            loss = loss * weight._data
+            loss = loss * weight.array
         ctx.save_for_backward(input, target, weight)
-        ctx.kind, ctx.reduction, ctx.param, ctx.denominator, ctx.loss_shape = kind, reduction, param, denominator, loss.shape
-        return out_like(xp.asarray(reduce(loss, reduction, denominator)).astype(input._data.dtype, copy=False), input)
+        ctx.kind, ctx.reduction, ctx.param, ctx.denominator, ctx.loss_shape = (
+            kind,
+            reduction,
+            param,
+            denominator,
+            loss.shape,
+        )
+        return out_like(xp.asarray(reduce(loss, reduction, denominator)).astype(input.array.dtype, copy=False), input)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
         input, target, weight = saved(ctx)
         xp = xp_of(input)
-        g = reduce_backward(xp, grad._data, ctx.loss_shape, ctx.reduction, ctx.denominator)
+        g = reduce_backward(xp, grad.array, ctx.loss_shape, ctx.reduction, ctx.denominator)
         if weight is not None:
-            g = g * weight._data
-        _, d_input, d_target = _RULES[ctx.kind](xp, input._data, target._data, ctx.param)
+            g = g * weight.array
+        _, d_input, d_target = _RULES[ctx.kind](xp, input.array, target.array, ctx.param)
         needs = ctx.needs_input_grad
-        grad_input = out_like(sum_to(g * d_input, input.shape).astype(input._data.dtype, copy=False), input) if needs[0] else None
-        grad_target = out_like(sum_to(g * d_target, target.shape).astype(target._data.dtype, copy=False), target) if needs[1] else None
+        grad_input = (
+            out_like(sum_to(g * d_input, input.shape).astype(input.array.dtype, copy=False), input)
+            if needs[0]
+            else None
+        )
+        grad_target = (
+            out_like(sum_to(g * d_target, target.shape).astype(target.array.dtype, copy=False), target)
+            if needs[1]
+            else None
+        )
         return grad_input, grad_target, None, None, None, None, None
 
 
-def _pointwise(op: str, kind: str, input: Any, target: Any, reduction: str, weight: Any = None, param: Any = None, allowed: tuple[str, ...] = ("none", "mean", "sum")) -> Any:
+def _pointwise(
+    op: str,
+    kind: str,
+    input: Any,
+    target: Any,
+    reduction: str,
+    weight: Any = None,
+    param: Any = None,
+    allowed: tuple[str, ...] = ("none", "mean", "sum"),
+) -> Any:
     check_reduction(op, reduction, allowed)
     if not input.dtype.is_floating_point or not target.dtype.is_floating_point:
         raise DTypeError(f"{op}: expected floating-point input and target, got {input.dtype} and {target.dtype}")
@@ -122,7 +152,11 @@ def _pointwise(op: str, kind: str, input: Any, target: Any, reduction: str, weig
 
         np.broadcast_shapes(tuple(input.shape), tuple(target.shape), () if weight is None else tuple(weight.shape))
     except ValueError as exc:
-        raise ShapeError(f"{op}: input {tuple(input.shape)}, target {tuple(target.shape)}" + ("" if weight is None else f" and weight {tuple(weight.shape)}") + " cannot be broadcast together") from exc
+        raise ShapeError(
+            f"{op}: input {tuple(input.shape)}, target {tuple(target.shape)}"
+            + ("" if weight is None else f" and weight {tuple(weight.shape)}")
+            + " cannot be broadcast together"
+        ) from exc
     denominator = None
     if reduction == "batchmean":
         reduction, denominator = "mean", (input.shape[0] if len(input.shape) else 1)
@@ -155,21 +189,25 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
 
 def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction: str = "mean") -> Any:
     """``-w (t log p + (1 - t) log(1 - p))`` for probabilities ``input`` in [0, 1] (logs clamped at -100)."""
-    data = tensor_of(input)._data
+    data = tensor_of(input).array
     if data.size and (float(data.min()) < 0 or float(data.max()) > 1):
         raise ValueError("binary_cross_entropy: all elements of input must lie in [0, 1]")
     return _pointwise("binary_cross_entropy", "bce", input, target, reduction, weight)
 
 
-def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, reduction: str = "mean", pos_weight: Any = None) -> Any:
+def binary_cross_entropy_with_logits(
+    input: Any, target: Any, weight: Any = None, reduction: str = "mean", pos_weight: Any = None
+) -> Any:
     """BCE on ``sigmoid(input)`` computed stably from logits; ``pos_weight`` scales positives (broadcast over the last dim)."""
-    param = None if pos_weight is None else tensor_of(pos_weight)._data
+    param = None if pos_weight is None else tensor_of(pos_weight).array
     return _pointwise("binary_cross_entropy_with_logits", "bce_logits", input, target, reduction, weight, param)
 
 
 def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Any:
     """``target * (log target - input)`` for log-probabilities ``input``; 'batchmean' divides the sum by the batch size."""
-    return _pointwise("kl_div", "kl", input, target, reduction, param=bool(log_target), allowed=("none", "mean", "sum", "batchmean"))
+    return _pointwise(
+        "kl_div", "kl", input, target, reduction, param=bool(log_target), allowed=("none", "mean", "sum", "batchmean")
+    )
 
 
 class CrossEntropyIndexFunction(Function):
@@ -180,27 +218,33 @@ class CrossEntropyIndexFunction(Function):
 
     @staticmethod
     def forward(ctx, input, target, weight, ignore_index, label_smoothing, reduction):
-        xp, backend = xp_of(input), input._device._backend
-        x2, t = _classes_last(xp, input._data), target._data.reshape(-1)
-        w = None if weight is None else weight._data
+        xp, backend = xp_of(input), input.backend
+        x2, t = _classes_last(xp, input.array), target.array.reshape(-1)
+        w = None if weight is None else weight.array
         loss, lse = backend.cross_entropy(x2, t, w, ignore_index, label_smoothing)
         kept = t != ignore_index
         denominator = kept.sum() if w is None else (w[xp.where(kept, t, 0)] * kept).sum()
         ctx.arrays = (x2, t, w, lse)
-        ctx.options = (ignore_index, label_smoothing, reduction, denominator, input._data.shape)
+        ctx.options = (ignore_index, label_smoothing, reduction, denominator, input.array.shape)
         if reduction == "none":
-            return out_like(loss.astype(x2.dtype, copy=False).reshape(_without_class_axis(input._data.shape)), input)
+            return out_like(loss.astype(x2.dtype, copy=False).reshape(_without_class_axis(input.array.shape)), input)
         with xp.errstate(invalid="ignore", divide="ignore") if xp.__name__ == "numpy" else _nullcontext():
             return out_like(xp.asarray(reduce(loss, reduction, denominator)).astype(x2.dtype, copy=False), input)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        xp, backend = xp_of(grad), grad._device._backend
+        xp, backend = xp_of(grad), grad.backend
         x2, t, w, lse = ctx.arrays
         ignore_index, label_smoothing, reduction, denominator, in_shape = ctx.options
         with xp.errstate(invalid="ignore", divide="ignore") if xp.__name__ == "numpy" else _nullcontext():
-            g = reduce_backward(xp, grad._data.reshape(-1) if reduction == "none" else grad._data, (x2.shape[0],), reduction, denominator)
+            g = reduce_backward(
+                xp,
+                grad.array.reshape(-1) if reduction == "none" else grad.array,
+                (x2.shape[0],),
+                reduction,
+                denominator,
+            )
         d = backend.cross_entropy_backward(xp.ascontiguousarray(g), x2, t, lse, w, ignore_index, label_smoothing)
         return out_like(_classes_back(xp, d, in_shape), grad), None, None, None, None, None
 
@@ -215,19 +259,19 @@ class ClassLossFunction(Function):
 
     @staticmethod
     def forward(ctx, input, target, weight, ignore_index, label_smoothing, reduction, from_logits):
-        xp, backend = xp_of(input), input._device._backend
-        x, t = _classes_last(xp, input._data), target._data
-        t = _classes_last(xp, t) if t.ndim == input._data.ndim else t.reshape(-1)
+        xp, backend = xp_of(input), input.backend
+        x, t = _classes_last(xp, input.array), target.array
+        t = _classes_last(xp, t) if t.ndim == input.array.ndim else t.reshape(-1)
         logp = backend.log_softmax(x, 1) if from_logits else x
         q, denominator = _target_distribution(xp, t, weight, ignore_index, label_smoothing, x.shape, x.dtype)
         loss = -(logp * q).sum(axis=1)
         ctx.logp, ctx.q = logp, q
         ctx.denominator, ctx.reduction, ctx.from_logits = denominator, reduction, from_logits
-        ctx.weight_row = None if weight is None else weight._data
+        ctx.weight_row = None if weight is None else weight.array
         ctx.smoothing, ctx.backend = label_smoothing, backend
-        ctx.in_shape, ctx.target_shape = input._data.shape, target._data.shape
+        ctx.in_shape, ctx.target_shape = input.array.shape, target.array.shape
         if reduction == "none":
-            loss = loss.reshape(_without_class_axis(input._data.shape))
+            loss = loss.reshape(_without_class_axis(input.array.shape))
         with xp.errstate(invalid="ignore", divide="ignore") if xp.__name__ == "numpy" else _nullcontext():
             out = xp.asarray(reduce(loss, reduction, denominator)).astype(x.dtype, copy=False)
         return out_like(out, input)
@@ -238,13 +282,21 @@ class ClassLossFunction(Function):
         xp = xp_of(grad)
         logp = ctx.logp
         with xp.errstate(invalid="ignore", divide="ignore") if xp.__name__ == "numpy" else _nullcontext():
-            g = reduce_backward(xp, grad._data.reshape(-1) if ctx.reduction == "none" else grad._data, (logp.shape[0],), ctx.reduction, ctx.denominator)
+            g = reduce_backward(
+                xp,
+                grad.array.reshape(-1) if ctx.reduction == "none" else grad.array,
+                (logp.shape[0],),
+                ctx.reduction,
+                ctx.denominator,
+            )
         d_logp = -(ctx.q * g[:, None]).astype(logp.dtype, copy=False)
         grad_input = ctx.backend.log_softmax_backward(d_logp, logp, 1) if ctx.from_logits else d_logp
         grad_target = None
         if ctx.needs_input_grad[1]:
             scaled = logp if ctx.weight_row is None else logp * ctx.weight_row
-            grad_target = out_like(_classes_back(xp, -(scaled * g[:, None]) * (1.0 - ctx.smoothing), ctx.target_shape), grad)
+            grad_target = out_like(
+                _classes_back(xp, -(scaled * g[:, None]) * (1.0 - ctx.smoothing), ctx.target_shape), grad
+            )
         return out_like(_classes_back(xp, grad_input, ctx.in_shape), grad), grad_target, None, None, None, None, None
 
 
@@ -277,10 +329,12 @@ class _nullcontext:
         return None
 
 
-def _target_distribution(xp: Any, target: Any, weight: Any, ignore_index: int, smoothing: float, shape: tuple[int, int], dtype: Any) -> tuple[Any, Any]:
+def _target_distribution(
+    xp: Any, target: Any, weight: Any, ignore_index: int, smoothing: float, shape: tuple[int, int], dtype: Any
+) -> tuple[Any, Any]:
     """The weighted target distribution ``q [M, C]`` and the denominator of the 'mean' reduction."""
     m, classes = shape
-    w_row = None if weight is None else weight._data
+    w_row = None if weight is None else weight.array
     if target.ndim == 2:
         q = target * (1.0 - smoothing) + smoothing / classes if smoothing else target
         if w_row is not None:
@@ -297,7 +351,16 @@ def _target_distribution(xp: Any, target: Any, weight: Any, ignore_index: int, s
     return q, w_target.sum()
 
 
-def _class_loss(op: str, input: Any, target: Any, weight: Any, ignore_index: int, reduction: str, label_smoothing: float, from_logits: bool) -> Any:
+def _class_loss(
+    op: str,
+    input: Any,
+    target: Any,
+    weight: Any,
+    ignore_index: int,
+    reduction: str,
+    label_smoothing: float,
+    from_logits: bool,
+) -> Any:
     check_reduction(op, reduction)
     if not input.dtype.is_floating_point:
         raise DTypeError(f"{op}: expected a floating-point input, got {input.dtype}")
@@ -314,14 +377,18 @@ def _class_loss(op: str, input: Any, target: Any, weight: Any, ignore_index: int
             raise ShapeError(f"{op}: probability target {t_shape} must match input {shape}")
     else:
         if target.dtype.is_bool or not target.dtype.is_integer:
-            raise DTypeError(f"{op}: target must hold class indices (integers) or probabilities (floats), got {target.dtype}")
+            raise DTypeError(
+                f"{op}: target must hold class indices (integers) or probabilities (floats), got {target.dtype}"
+            )
         expected = shape[:class_axis] + shape[class_axis + 1 :]
         if t_shape != expected:
             raise ShapeError(f"{op}: input {shape} needs a target of shape {expected}, got {t_shape}")
-        data = tensor_of(target)._data
+        data = tensor_of(target).array
         valid = data[data != ignore_index]
         if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= classes):
-            raise IndexError(f"{op}: target class indices must lie in [0, {classes}), got values in [{int(valid.min())}, {int(valid.max())}]")
+            raise IndexError(
+                f"{op}: target class indices must lie in [0, {classes}), got values in [{int(valid.min())}, {int(valid.max())}]"
+            )
     if weight is not None and tuple(weight.shape) != (classes,):
         raise ShapeError(f"{op}: weight {tuple(weight.shape)} must have one entry per class ({classes})")
     if from_logits and not probabilities:
@@ -334,10 +401,19 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     return _class_loss("nll_loss", input, target, weight, ignore_index, reduction, 0.0, from_logits=False)
 
 
-def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0) -> Any:
+def cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Any:
     """Cross-entropy of logits ``input [N, C, *d]`` (or ``[C]``) against indices ``[N, *d]`` or probabilities ``[N, C, *d]``.
 
     'mean' divides by the summed weights of the non-ignored targets (indices) or by the number
     of samples (probabilities), as PyTorch.
     """
-    return _class_loss("cross_entropy", input, target, weight, ignore_index, reduction, label_smoothing, from_logits=True)
+    return _class_loss(
+        "cross_entropy", input, target, weight, ignore_index, reduction, label_smoothing, from_logits=True
+    )

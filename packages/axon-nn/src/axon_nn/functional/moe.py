@@ -30,7 +30,9 @@ def top_k_routing(router_logits: Any, k: int, normalize: bool = True) -> tuple[A
     (Mixtral); otherwise they are the raw softmax probabilities (Switch, GShard).
     """
     if len(router_logits.shape) != 2:
-        raise ShapeError(f"top_k_routing: router_logits must be [tokens, num_experts], got {tuple(router_logits.shape)}")
+        raise ShapeError(
+            f"top_k_routing: router_logits must be [tokens, num_experts], got {tuple(router_logits.shape)}"
+        )
     num_experts = router_logits.shape[1]
     if not 1 <= k <= num_experts:
         raise ValueError(f"top_k_routing: k must be in [1, {num_experts}] (num_experts), got {k}")
@@ -72,13 +74,15 @@ def dispatch_plan(experts: Tensor, num_experts: int, capacity: int | None = None
     """
     experts = tensor_of(experts)
     xp = xp_of(experts)
-    data = experts._data
+    data = experts.array
     if data.ndim != 2:
         raise ShapeError(f"dispatch_plan: experts must be [tokens, k], got {tuple(data.shape)}")
     tokens = data.shape[0]
     flat = data.T.reshape(-1)
     if flat.size and (int(flat.min()) < 0 or int(flat.max()) >= num_experts):
-        raise IndexError(f"dispatch_plan: expert ids must be in [0, {num_experts}), got range [{int(flat.min())}, {int(flat.max())}]")
+        raise IndexError(
+            f"dispatch_plan: expert ids must be in [0, {num_experts}), got range [{int(flat.min())}, {int(flat.max())}]"
+        )
     order = xp.argsort(flat, kind="stable")
     counts = xp.bincount(flat, minlength=num_experts) if flat.size else xp.zeros(num_experts, dtype=xp.int64)
     starts = [0, *xp.cumsum(counts).tolist()]
@@ -90,8 +94,8 @@ def dispatch_plan(experts: Tensor, num_experts: int, capacity: int | None = None
             dropped += int(chosen.shape[0]) - capacity
             chosen = chosen[:capacity]
         chosen = chosen.astype(xp.int64, copy=False)
-        plan_assignments.append(wrap(chosen, experts._device))
-        plan_tokens.append(wrap(chosen % max(tokens, 1), experts._device))
+        plan_assignments.append(wrap(chosen, experts.device))
+        plan_tokens.append(wrap(chosen % max(tokens, 1), experts.device))
         kept.append(int(chosen.shape[0]))
     return DispatchPlan(plan_tokens, plan_assignments, kept, dropped)
 
@@ -111,6 +115,6 @@ def load_balancing_loss(probs: Any, experts: Any, num_experts: int) -> Any:
     tokens = experts.shape[0]
     if tokens == 0:
         return probs.sum() * 0.0
-    counts = xp.bincount(experts._data.reshape(-1), minlength=num_experts)
-    fraction = wrap((counts / tokens).astype(tensor_of(probs)._data.dtype), experts._device)
+    counts = xp.bincount(experts.array.reshape(-1), minlength=num_experts)
+    fraction = wrap((counts / tokens).astype(tensor_of(probs).array.dtype), experts.device)
     return (probs.mean(dim=0) * fraction).sum() * float(num_experts)

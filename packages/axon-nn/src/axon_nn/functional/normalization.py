@@ -32,13 +32,13 @@ class NormalizeFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, mean, rstd, view_shape, stat_axes, affine_shape, from_input):
-        data = x._data
+        data = x.array
         x_hat = ((data.reshape(view_shape) - mean) * rstd).astype(data.dtype, copy=False).reshape(data.shape)
         y = x_hat
         if weight is not None:
-            y = y * weight._data.reshape(affine_shape)
+            y = y * weight.array.reshape(affine_shape)
         if bias is not None:
-            y = y + bias._data.reshape(affine_shape)
+            y = y + bias.array.reshape(affine_shape)
         ctx.save_for_backward(out_like(x_hat, x), weight)
         ctx.rstd, ctx.view_shape, ctx.stat_axes, ctx.affine_shape = rstd, view_shape, stat_axes, affine_shape
         ctx.from_input, ctx.has_bias = from_input, bias is not None
@@ -49,11 +49,11 @@ class NormalizeFunction(Function):
     @once_differentiable
     def backward(ctx, grad):
         x_hat, weight = saved(ctx)
-        g, xh = grad._data, x_hat._data
+        g, xh = grad.array, x_hat.array
         needs = ctx.needs_input_grad
         grad_x = grad_w = grad_b = None
         if needs[0]:
-            g_hat = g * weight._data.reshape(ctx.affine_shape) if weight is not None else g
+            g_hat = g * weight.array.reshape(ctx.affine_shape) if weight is not None else g
             g_hat, xv = g_hat.reshape(ctx.view_shape), xh.reshape(ctx.view_shape)
             if ctx.from_input:
                 axes = ctx.stat_axes
@@ -77,30 +77,32 @@ class LastDimNormFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, n, eps, center):
-        backend = x._device._backend
-        x2 = x._data.reshape(-1, n)
-        w = None if weight is None else weight._data.reshape(n)
+        backend = x.backend
+        x2 = x.array.reshape(-1, n)
+        w = None if weight is None else weight.array.reshape(n)
         if center:
-            y, mean, rstd = backend.layer_norm(x2, w, None if bias is None else bias._data.reshape(n), eps)
+            y, mean, rstd = backend.layer_norm(x2, w, None if bias is None else bias.array.reshape(n), eps)
         else:
             (y, rstd), mean = backend.rms_norm(x2, w, eps), None
         ctx.arrays = (x2, w, mean, rstd)
         ctx.center, ctx.has_bias = center, bias is not None
-        ctx.shapes = (x._data.shape, None if weight is None else weight.shape)
-        return out_like(y.reshape(x._data.shape), x)
+        ctx.shapes = (x.array.shape, None if weight is None else weight.shape)
+        return out_like(y.reshape(x.array.shape), x)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        backend = grad._device._backend
+        backend = grad.backend
         x2, w, mean, rstd = ctx.arrays
         x_shape, w_shape = ctx.shapes
-        g2 = grad._data.reshape(x2.shape)
+        g2 = grad.array.reshape(x2.shape)
         if ctx.center:
             dx, dw, db = backend.layer_norm_backward(g2, x2, w, mean, rstd, ctx.has_bias)
         else:
             (dx, dw), db = backend.rms_norm_backward(g2, x2, w, rstd), None
-        as_param = lambda a: None if a is None else out_like(a.reshape(w_shape if w_shape is not None else a.shape), grad)
+        as_param = lambda a: (
+            None if a is None else out_like(a.reshape(w_shape if w_shape is not None else a.shape), grad)
+        )
         return out_like(dx.reshape(x_shape), grad), as_param(dw), as_param(db), None, None, None
 
 
@@ -113,7 +115,7 @@ class GroupNormFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, groups, eps):
-        backend, data = x._device._backend, x._data
+        backend, data = x.backend, x.array
         n, c = data.shape[:2]
         spatial = math.prod(data.shape[2:])
         rows = data.reshape(n * groups, c // groups * spatial)
@@ -127,15 +129,15 @@ class GroupNormFunction(Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        backend = grad._device._backend
+        backend = grad.backend
         (weight,) = saved(ctx)
         rows, mean, rstd = ctx.arrays
-        g = grad._data
+        g = grad.array
         g3 = g.reshape(g.shape[0], g.shape[1], math.prod(g.shape[2:]))
         needs = ctx.needs_input_grad
         grad_x = grad_w = grad_b = None
         if needs[0]:
-            g_hat = g3 * weight._data[:, None] if weight is not None else g3
+            g_hat = g3 * weight.array[:, None] if weight is not None else g3
             dx, _, _ = backend.layer_norm_backward(g_hat.reshape(rows.shape), rows, None, mean, rstd, has_bias=False)
             grad_x = out_like(dx.reshape(g.shape), grad)
         if weight is not None and needs[1]:
@@ -149,9 +151,9 @@ class GroupNormFunction(Function):
 def _channel_affine(y: Any, weight: Any, bias: Any) -> Any:
     """``y [N, C, S] * weight [C] + bias [C]`` (either may be None)."""
     if weight is not None:
-        y = y * weight._data[:, None]
+        y = y * weight.array[:, None]
     if bias is not None:
-        y = y + bias._data[:, None]
+        y = y + bias.array[:, None]
     return y
 
 
@@ -161,7 +163,7 @@ def _full_affine(affine_shape: tuple[int, ...], ndim: int) -> tuple[int, ...]:
 
 def _moments(input: Any, axes: tuple[int, ...]) -> tuple[Any, Any]:
     """Mean and biased variance of ``input``'s array over ``axes`` (kept as size-1 dims)."""
-    data = tensor_of(input)._data
+    data = tensor_of(input).array
     mean = data.mean(axis=axes, keepdims=True)
     return mean, ((data - mean) ** 2).mean(axis=axes, keepdims=True)
 
@@ -177,12 +179,21 @@ def _check_param(op: str, name: str, param: Any, shape: tuple[int, ...]) -> None
 
 
 def _update_running(running: Any, batch_value: Any, momentum: float) -> None:
-    data = running._data
+    data = running.array
     data *= 1.0 - momentum
     data += (momentum * batch_value).astype(data.dtype, copy=False)
 
 
-def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None, bias: Any = None, training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Any:
+def batch_norm(
+    input: Any,
+    running_mean: Any,
+    running_var: Any,
+    weight: Any = None,
+    bias: Any = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Any:
     """Normalise ``input [N, C, *]`` per channel ``C``.
 
     Training uses the batch's statistics and, when running buffers are given, updates them in
@@ -194,14 +205,21 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
     if len(shape) < 2:
         raise ShapeError(f"batch_norm: expected an input [N, C, *], got shape {shape}")
     channels = shape[1]
-    for name, param in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+    for name, param in (
+        ("weight", weight),
+        ("bias", bias),
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+    ):
         _check_param("batch_norm", name, param, (channels,))
     stat_axes = (0,) + tuple(range(2, len(shape)))
     affine_shape = (channels,) + (1,) * (len(shape) - 2)
     if training:
         count = math.prod(shape) // max(channels, 1)
         if count <= 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of shape {shape}")
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, got input of shape {shape}"
+            )
         mean, var = _moments(input, stat_axes)
         rstd = 1.0 / xp_of(tensor_of(input)).sqrt(var + eps)
         out = NormalizeFunction.apply(input, weight, bias, mean, rstd, shape, stat_axes, affine_shape, True)
@@ -213,8 +231,8 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: running_mean and running_var are needed outside training")
     xp = xp_of(tensor_of(input))
-    mean = running_mean._data.reshape(affine_shape)
-    rstd = 1.0 / xp.sqrt(running_var._data.reshape(affine_shape) + eps)
+    mean = running_mean.array.reshape(affine_shape)
+    rstd = 1.0 / xp.sqrt(running_var.array.reshape(affine_shape) + eps)
     return NormalizeFunction.apply(input, weight, bias, mean, rstd, shape, stat_axes, affine_shape, False)
 
 
@@ -226,7 +244,9 @@ def _trailing(op: str, input: Any, normalized_shape: Any) -> tuple[int, ...]:
     return normalized
 
 
-def layer_norm(input: Any, normalized_shape: Sequence[int] | int, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Any:
+def layer_norm(
+    input: Any, normalized_shape: Sequence[int] | int, weight: Any = None, bias: Any = None, eps: float = 1e-5
+) -> Any:
     """Normalise over the trailing ``normalized_shape`` dims of ``input [*, *normalized_shape]``."""
     _check_float("layer_norm", input)
     normalized = _trailing("layer_norm", input, normalized_shape)
@@ -259,7 +279,16 @@ def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None
     return GroupNormFunction.apply(input, weight, bias, num_groups, float(eps))
 
 
-def instance_norm(input: Any, running_mean: Any = None, running_var: Any = None, weight: Any = None, bias: Any = None, use_input_stats: bool = True, momentum: float = 0.1, eps: float = 1e-5) -> Any:
+def instance_norm(
+    input: Any,
+    running_mean: Any = None,
+    running_var: Any = None,
+    weight: Any = None,
+    bias: Any = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Any:
     """Normalise each channel of each sample over its spatial positions: ``input [N, C, *spatial]``.
 
     With ``use_input_stats`` (training, or no running buffers) the statistics come from the
@@ -270,7 +299,12 @@ def instance_norm(input: Any, running_mean: Any = None, running_var: Any = None,
     if len(shape) < 3:
         raise ShapeError(f"instance_norm: expected an input [N, C, *spatial], got shape {shape}")
     channels = shape[1]
-    for name, param in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+    for name, param in (
+        ("weight", weight),
+        ("bias", bias),
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+    ):
         _check_param("instance_norm", name, param, (channels,))
     axes = tuple(range(2, len(shape)))
     affine_shape = (channels,) + (1,) * (len(shape) - 2)
@@ -281,11 +315,13 @@ def instance_norm(input: Any, running_mean: Any = None, running_var: Any = None,
             if running_mean is not None:
                 _update_running(running_mean, mean.reshape(shape[0], channels).mean(axis=0), momentum)
             if running_var is not None:
-                _update_running(running_var, var.reshape(shape[0], channels).mean(axis=0) * (count / max(count - 1, 1)), momentum)
+                _update_running(
+                    running_var, var.reshape(shape[0], channels).mean(axis=0) * (count / max(count - 1, 1)), momentum
+                )
         return GroupNormFunction.apply(input, weight, bias, channels, float(eps))
     if running_mean is None or running_var is None:
         raise ValueError("instance_norm: running_mean and running_var are needed when use_input_stats=False")
     xp = xp_of(tensor_of(input))
-    mean = running_mean._data.reshape(affine_shape)
-    rstd = 1.0 / xp.sqrt(running_var._data.reshape(affine_shape) + eps)
+    mean = running_mean.array.reshape(affine_shape)
+    rstd = 1.0 / xp.sqrt(running_var.array.reshape(affine_shape) + eps)
     return NormalizeFunction.apply(input, weight, bias, mean, rstd, shape, axes, affine_shape, False)

@@ -31,14 +31,16 @@ class PadFunction(Function):
 
     @staticmethod
     def forward(ctx, x, widths, mode, value):
-        xp, data = xp_of(x), x._data
+        xp, data = xp_of(x), x.array
         lead = data.ndim - len(widths)
         ctx.widths, ctx.mode, ctx.in_shape = widths, mode, data.shape
         if mode == "constant":
             full = [(0, 0)] * lead + [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
             padded = xp.pad(data, full, mode="constant", constant_values=value)
             # Negative widths crop, as in PyTorch.
-            crop = (slice(None),) * lead + tuple(slice(max(-lo, 0), padded.shape[lead + k] - max(-hi, 0)) for k, (lo, hi) in enumerate(widths))
+            crop = (slice(None),) * lead + tuple(
+                slice(max(-lo, 0), padded.shape[lead + k] - max(-hi, 0)) for k, (lo, hi) in enumerate(widths)
+            )
             return out_like(xp.ascontiguousarray(padded[crop]), x)
         ctx.index = [_source_index(xp, data.shape[lead + k], lo, hi, mode) for k, (lo, hi) in enumerate(widths)]
         out = data
@@ -49,13 +51,17 @@ class PadFunction(Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        xp, g = xp_of(grad), grad._data
+        xp, g = xp_of(grad), grad.array
         lead = g.ndim - len(ctx.widths)
         if ctx.mode == "constant":
             out = xp.zeros(ctx.in_shape, dtype=g.dtype)
             # Input position i sits at output position i + lo.
-            src = (slice(None),) * lead + tuple(slice(max(-lo, 0), max(-lo, 0) + n) for (lo, hi), n in zip(ctx.widths, _inner_sizes(ctx, g)))
-            dst = (slice(None),) * lead + tuple(slice(max(lo, 0), max(lo, 0) + n) for (lo, hi), n in zip(ctx.widths, _inner_sizes(ctx, g)))
+            src = (slice(None),) * lead + tuple(
+                slice(max(-lo, 0), max(-lo, 0) + n) for (lo, hi), n in zip(ctx.widths, _inner_sizes(ctx, g))
+            )
+            dst = (slice(None),) * lead + tuple(
+                slice(max(lo, 0), max(lo, 0) + n) for (lo, hi), n in zip(ctx.widths, _inner_sizes(ctx, g))
+            )
             out[src] = g[dst]
             return out_like(out, grad), None, None, None
         # Each padded position adds its gradient to the input position it copied: a one-hot
@@ -88,5 +94,7 @@ def pad(input: Any, pad: tuple[int, ...], mode: str = "constant", value: float =
             size = input.shape[lead + k]
             limit = size - 1 if mode == "reflect" else size
             if lo < 0 or hi < 0 or (mode != "replicate" and max(lo, hi) > limit) or size == 0:
-                raise ShapeError(f"pad: {mode} padding {(lo, hi)} is invalid for dimension {lead + k} of size {size} in shape {tuple(input.shape)}")
+                raise ShapeError(
+                    f"pad: {mode} padding {(lo, hi)} is invalid for dimension {lead + k} of size {size} in shape {tuple(input.shape)}"
+                )
     return PadFunction.apply(input, widths, mode, float(value))

@@ -20,7 +20,12 @@ from ._util import out_like, pair, saved, scatter_add, tensor_of, xp_of
 from ._window import col2im, im2col, output_size
 
 __all__ = [
-    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
+    "max_pool1d",
+    "max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
 ]
 
 
@@ -29,10 +34,10 @@ class TakeFlatFunction(Function):
 
     @staticmethod
     def forward(ctx, x, index, spatial):
-        xp, data = xp_of(x), x._data
+        xp, data = xp_of(x), x.array
         rows = math.prod(data.shape[: data.ndim - spatial])
         planes = xp.ascontiguousarray(data).reshape(rows, -1)
-        picked = xp.take_along_axis(planes, index._data.reshape(rows, -1), axis=1)
+        picked = xp.take_along_axis(planes, index.array.reshape(rows, -1), axis=1)
         ctx.save_for_backward(index)
         ctx.in_shape, ctx.rows, ctx.plane = data.shape, rows, planes.shape[1]
         return out_like(picked.reshape(index.shape), x)
@@ -42,8 +47,8 @@ class TakeFlatFunction(Function):
     def backward(ctx, grad):
         (index,) = saved(ctx)
         xp = xp_of(grad)
-        positions = index._data.reshape(ctx.rows, -1) + (xp.arange(ctx.rows) * ctx.plane)[:, None]
-        summed = scatter_add(xp, ctx.rows * ctx.plane, positions, grad._data.reshape(ctx.rows, -1))
+        positions = index.array.reshape(ctx.rows, -1) + (xp.arange(ctx.rows) * ctx.plane)[:, None]
+        summed = scatter_add(xp, ctx.rows * ctx.plane, positions, grad.array.reshape(ctx.rows, -1))
         return out_like(summed.reshape(ctx.in_shape), grad), None, None
 
 
@@ -56,7 +61,7 @@ class Pool2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, kind, options):
-        backend, data = x._device._backend, x._data
+        backend, data = x.backend, x.array
         batched = data if data.ndim == 4 else data[None]
         ctx.kind, ctx.options, ctx.shapes = kind, options, (data.shape, batched.shape)
         if kind == "max":
@@ -70,9 +75,9 @@ class Pool2dFunction(Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad, *unused):
-        backend = grad._device._backend
+        backend = grad.backend
         in_shape, batched_shape = ctx.shapes
-        g = grad._data.reshape((batched_shape[0],) + tuple(grad.shape[-3:]))
+        g = grad.array.reshape((batched_shape[0],) + tuple(grad.shape[-3:]))
         if ctx.kind == "max":
             dx = backend.max_pool2d_backward(g, ctx.indices, batched_shape)
         else:
@@ -88,7 +93,7 @@ class AvgPoolFunction(Function):
 
     @staticmethod
     def forward(ctx, x, spatial, kernel, stride, pads, divisor):
-        xp, data = xp_of(x), x._data
+        xp, data = xp_of(x), x.array
         padded = xp.pad(_as_planes(data, spatial), ((0, 0), (0, 0), pads[0], pads[1]))
         out_hw = divisor.shape
         out = im2col(xp, padded, kernel, stride, (1, 1), out_hw).sum(axis=(1, 2))[:, 0] / divisor
@@ -102,7 +107,7 @@ class AvgPoolFunction(Function):
         xp = xp_of(grad)
         padded_shape, kernel, stride, pads, in_shape = ctx.geometry
         out_hw = ctx.divisor.shape
-        share = (grad._data.reshape(-1, *out_hw) / ctx.divisor).astype(grad._data.dtype, copy=False)
+        share = (grad.array.reshape(-1, *out_hw) / ctx.divisor).astype(grad.array.dtype, copy=False)
         cols = xp.broadcast_to(share[:, None, None, None], (share.shape[0], kernel[0], kernel[1], 1, *out_hw))
         g_padded = col2im(xp, cols, padded_shape, stride, (1, 1))
         hp, wp = padded_shape[-2:]
@@ -120,13 +125,13 @@ class AdaptiveAvgPoolFunction(Function):
     @staticmethod
     def forward(ctx, x, row_matrix, col_matrix):
         ctx.matrices = (row_matrix, col_matrix)
-        return out_like(row_matrix @ x._data @ col_matrix.T, x)
+        return out_like(row_matrix @ x.array @ col_matrix.T, x)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
         row_matrix, col_matrix = ctx.matrices
-        return out_like(row_matrix.T @ grad._data @ col_matrix, grad), None, None
+        return out_like(row_matrix.T @ grad.array @ col_matrix, grad), None, None
 
 
 def _check_pool_input(op: str, input: Any, spatial: int) -> None:
@@ -136,7 +141,16 @@ def _check_pool_input(op: str, input: Any, spatial: int) -> None:
         raise DTypeError(f"{op}: expected a floating-point input, got {input.dtype}")
 
 
-def _window_geometry(op: str, shape: tuple[int, ...], spatial: int, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool):
+def _window_geometry(
+    op: str,
+    shape: tuple[int, ...],
+    spatial: int,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+):
     """Kernel, stride, dilation, pads ((lo, hi) per axis, hi covering ceil-mode windows) and output size, all 2-d."""
     kernel = pair(kernel_size, spatial, f"{op} kernel_size")
     stride = kernel if stride is None or stride == [] or stride == () else pair(stride, spatial, f"{op} stride")
@@ -149,7 +163,9 @@ def _window_geometry(op: str, shape: tuple[int, ...], spatial: int, kernel_size:
     for length, k, s, p, d in zip(sizes, kernel, stride, padding, dilation):
         n = output_size(length, k, s, 2 * p, d, ceil_mode, pad_lo=p)
         if n <= 0:
-            raise ShapeError(f"{op}: input of shape {tuple(shape)} is too small for kernel {kernel}, padding {padding}, dilation {dilation}")
+            raise ShapeError(
+                f"{op}: input of shape {tuple(shape)} is too small for kernel {kernel}, padding {padding}, dilation {dilation}"
+            )
         outs.append(n)
         needed = (n - 1) * s + d * (k - 1) + 1
         pads.append((p, max(needed - length - p, p)))
@@ -163,19 +179,39 @@ def _as_planes(data: Any, spatial: int) -> Any:
     return data.reshape(1, -1, h, w)
 
 
-def _max_pool(op: str, input: Any, spatial: int, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool, return_indices: bool) -> Any:
+def _max_pool(
+    op: str,
+    input: Any,
+    spatial: int,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+    return_indices: bool,
+) -> Any:
     _check_pool_input(op, input, spatial)
     x = tensor_of(input)
     xp = xp_of(x)
-    kernel, stride_, dilation_, pads, out_hw, padding_ = _window_geometry(op, tuple(input.shape), spatial, kernel_size, stride, padding, dilation, ceil_mode)
+    kernel, stride_, dilation_, pads, out_hw, padding_ = _window_geometry(
+        op, tuple(input.shape), spatial, kernel_size, stride, padding, dilation, ceil_mode
+    )
     if spatial == 2:
-        options = {"kernel_size": kernel, "stride": stride_, "padding": padding_, "dilation": dilation_, "ceil_mode": ceil_mode}
+        options = {
+            "kernel_size": kernel,
+            "stride": stride_,
+            "padding": padding_,
+            "dilation": dilation_,
+            "ceil_mode": ceil_mode,
+        }
         out, index = Pool2dFunction.apply(input, "max", options)
         return (out, index.data) if return_indices else out
-    planes = _as_planes(x._data, spatial)
+    planes = _as_planes(x.array, spatial)
     h, w = planes.shape[-2:]
     padded = xp.pad(planes, ((0, 0), (0, 0), pads[0], pads[1]), constant_values=-xp.inf)
-    cols = im2col(xp, padded, kernel, stride_, dilation_, out_hw).reshape(planes.shape[1], kernel[0] * kernel[1], *out_hw)
+    cols = im2col(xp, padded, kernel, stride_, dilation_, out_hw).reshape(
+        planes.shape[1], kernel[0] * kernel[1], *out_hw
+    )
     best = xp.argmax(cols, axis=1)
     row = xp.arange(out_hw[0])[:, None] * stride_[0] - pads[0][0] + (best // kernel[1]) * dilation_[0]
     col = xp.arange(out_hw[1])[None, :] * stride_[1] - pads[1][0] + (best % kernel[1]) * dilation_[1]
@@ -185,13 +221,31 @@ def _max_pool(op: str, input: Any, spatial: int, kernel_size: Any, stride: Any, 
     return (out, index) if return_indices else out
 
 
-def _avg_pool(op: str, input: Any, spatial: int, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool, count_include_pad: bool, divisor_override: int | None) -> Any:
+def _avg_pool(
+    op: str,
+    input: Any,
+    spatial: int,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    ceil_mode: bool,
+    count_include_pad: bool,
+    divisor_override: int | None,
+) -> Any:
     _check_pool_input(op, input, spatial)
     xp = xp_of(tensor_of(input))
-    kernel, stride_, _, pads, out_hw, padding_ = _window_geometry(op, tuple(input.shape), spatial, kernel_size, stride, padding, 1, ceil_mode)
+    kernel, stride_, _, pads, out_hw, padding_ = _window_geometry(
+        op, tuple(input.shape), spatial, kernel_size, stride, padding, 1, ceil_mode
+    )
     if spatial == 2:
-        options = {"kernel_size": kernel, "stride": stride_, "padding": padding_, "ceil_mode": ceil_mode,
-                   "count_include_pad": count_include_pad, "divisor_override": divisor_override}
+        options = {
+            "kernel_size": kernel,
+            "stride": stride_,
+            "padding": padding_,
+            "ceil_mode": ceil_mode,
+            "count_include_pad": count_include_pad,
+            "divisor_override": divisor_override,
+        }
         return Pool2dFunction.apply(input, "avg", options)
     h, w = 1, input.shape[-1]
     if divisor_override is not None:
@@ -227,24 +281,57 @@ def _adaptive_sizes(op: str, input: Any, output_size: Any) -> tuple[int, int]:
     return resolved
 
 
-def max_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+def max_pool1d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
     """Window maxima of ``input [N, C, L]`` (or ``[C, L]``) -> ``[N, C, Lo]`` (and flat indices into ``L``)."""
     return _max_pool("max_pool1d", input, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+def max_pool2d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
     """Window maxima of ``input [N, C, H, W]`` (or ``[C, H, W]``) -> ``[N, C, Ho, Wo]`` (and flat indices into ``H * W``)."""
     return _max_pool("max_pool2d", input, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-def avg_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False, count_include_pad: bool = True) -> Any:
+def avg_pool1d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Any:
     """Window means of ``input [N, C, L]`` -> ``[N, C, Lo]``."""
     return _avg_pool("avg_pool1d", input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
-def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Any:
+def avg_pool2d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Any:
     """Window means of ``input [N, C, H, W]`` -> ``[N, C, Ho, Wo]``."""
-    return _avg_pool("avg_pool2d", input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    return _avg_pool(
+        "avg_pool2d", input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    )
 
 
 def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:
@@ -268,7 +355,7 @@ def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = Fal
     x = tensor_of(input)
     xp = xp_of(x)
     h, w = input.shape[-2:]
-    planes = x._data.reshape(-1, h, w)
+    planes = x.array.reshape(-1, h, w)
     index = xp.empty((planes.shape[0], out_h, out_w), dtype=xp.int64)
     for i, (top, bottom) in enumerate(_adaptive_windows(h, out_h)):
         for j, (left, right) in enumerate(_adaptive_windows(w, out_w)):

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+
 from axon_autograd import Function, Variable, cat, once_differentiable, stack
 from axon_core import DeviceError, DTypeError, ShapeError
 from axon_tensor import zeros
@@ -43,27 +44,27 @@ class RecurrentScanFunction(Function):
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, mode, mask, reverse):
-        backend = x._device._backend
+        backend = x.backend
         xp = backend.xp
         seq, batch, features = x.shape
         lstm, gru = mode == "lstm", mode == "gru"
-        whh = w_hh._data
-        whr = None if w_hr is None else w_hr._data
+        whh = w_hh.array
+        whr = None if w_hr is None else w_hr.array
         gate_width = w_ih.shape[0]
         # Pre-activations of every step at once; LSTM/RNN fold both biases in here, GRU keeps
         # b_hh with h @ W_hhᵀ because its reset gate multiplies that term.
-        x_data = x._data
+        x_data = x.array
         if mask is not None:
             # Padding never reaches a gradient (torch's packed sequences never read it), even NaN.
             x_data = xp.where(mask, x_data, 0)
         x_rows = xp.ascontiguousarray(x_data).reshape(seq * batch, features)
-        gates = (x_rows @ w_ih._data.T).reshape(seq, batch, gate_width)
+        gates = (x_rows @ w_ih.array.T).reshape(seq, batch, gate_width)
         if b_ih is not None:
-            gates += b_ih._data
-        hidden_bias = None if b_hh is None else b_hh._data
+            gates += b_ih.array
+        hidden_bias = None if b_hh is None else b_hh.array
         if hidden_bias is not None and not gru:
             gates += hidden_bias
-        h, c = h0._data, None if c0 is None else c0._data
+        h, c = h0.array, None if c0 is None else c0.array
         dtype = gates.dtype
         state_size, hidden = whh.shape[1], gate_width // _GATES[mode]
         out = xp.empty((seq, batch, state_size), dtype=dtype)
@@ -104,25 +105,25 @@ class RecurrentScanFunction(Function):
                 if lstm:
                     c = xp.where(valid, c_cell, c)
         ctx.arrays = (x_rows, gates, h_prev_all, c_prev_all, c_cell_all, hidden_gates_all, h_cell_all)
-        ctx.weights = (w_ih._data, whh, whr)
+        ctx.weights = (w_ih.array, whh, whr)
         ctx.options = (mode, mask, reverse, b_ih is not None, b_hh is not None, x.shape)
-        h_n = out_like(h if h is not h0._data else h.copy(), x)
-        c_n = None if c is None else out_like(c if c is not c0._data else c.copy(), x)
+        h_n = out_like(h if h is not h0.array else h.copy(), x)
+        c_n = None if c is None else out_like(c if c is not c0.array else c.copy(), x)
         return out_like(out, x), h_n, c_n
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out, grad_h, grad_c):
-        backend = grad_out._device._backend
+        backend = grad_out.backend
         xp = backend.xp
         x_rows, gates, h_prev_all, c_prev_all, c_cell_all, hidden_gates_all, h_cell_all = ctx.arrays
         wih, whh, whr = ctx.weights
         mode, mask, reverse, has_b_ih, has_b_hh, x_shape = ctx.options
         lstm, gru = mode == "lstm", mode == "gru"
         seq, batch, gate_width = gates.shape
-        dy = grad_out._data
-        dh = grad_h._data
-        dc = grad_c._data if lstm else None
+        dy = grad_out.array
+        dh = grad_h.array
+        dc = grad_c.array if lstm else None
         d_gates = xp.empty_like(gates)
         # LSTM/RNN gates get the same gradient through W_ih and W_hh; GRU's differ (reset gate).
         d_hidden_gates = xp.empty_like(gates) if gru else d_gates
@@ -142,7 +143,9 @@ class RecurrentScanFunction(Function):
                 d_gates[t], dc_prev = backend.lstm_cell_backward(g, dc_cell, gates[t], c_prev_all[t], c_cell_all[t])
                 dc = dc_prev if mask is None else dc_prev + xp.where(valid, 0, dc)
             elif gru:
-                d_gates[t], d_hidden_gates[t], direct = backend.gru_cell_backward(g, gates[t], hidden_gates_all[t], h_prev_all[t])
+                d_gates[t], d_hidden_gates[t], direct = backend.gru_cell_backward(
+                    g, gates[t], hidden_gates_all[t], h_prev_all[t]
+                )
             else:
                 h_cell = h_cell_all[t]
                 d_gates[t] = g * (1 - h_cell * h_cell) if mode == "rnn_tanh" else g * (h_cell > 0)
@@ -159,12 +162,18 @@ class RecurrentScanFunction(Function):
         grad_h0 = out_like(dh, like) if needs[1] else None
         grad_c0 = out_like(dc, like) if lstm and needs[2] else None
         grad_w_ih = out_like(rows.T @ x_rows, like) if needs[3] else None
-        grad_w_hh = out_like(hidden_rows.T @ h_prev_all.reshape(seq * batch, h_prev_all.shape[2]), like) if needs[4] else None
+        grad_w_hh = (
+            out_like(hidden_rows.T @ h_prev_all.reshape(seq * batch, h_prev_all.shape[2]), like) if needs[4] else None
+        )
         grad_b_ih = out_like(rows.sum(axis=0), like) if has_b_ih and needs[5] else None
         grad_b_hh = out_like(hidden_rows.sum(axis=0), like) if has_b_hh and needs[6] else None
         grad_w_hr = None
         if whr is not None and needs[7]:
-            grad_w_hr = out_like(d_h_cell_all.reshape(seq * batch, d_h_cell_all.shape[2]).T @ h_cell_all.reshape(seq * batch, h_cell_all.shape[2]), like)
+            grad_w_hr = out_like(
+                d_h_cell_all.reshape(seq * batch, d_h_cell_all.shape[2]).T
+                @ h_cell_all.reshape(seq * batch, h_cell_all.shape[2]),
+                like,
+            )
         return grad_x, grad_h0, grad_c0, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, grad_w_hr, None, None, None
 
 
@@ -183,15 +192,21 @@ def _check_same(op: str, input: Any, named: Sequence[tuple[str, Any]]) -> None:
             raise DeviceError(f"{op}: {name} is on {t.device}, input is on {input.device}")
 
 
-def _check_weights(op: str, mode: str, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, w_hr: Any, input_size: int) -> tuple[int, int]:
+def _check_weights(
+    op: str, mode: str, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, w_hr: Any, input_size: int
+) -> tuple[int, int]:
     """``(hidden, state_size)`` implied by one layer/direction's weights; raises on a mismatch."""
     gates = _GATES[mode]
     if len(w_ih.shape) != 2 or w_ih.shape[0] % gates or w_ih.shape[0] == 0:
         raise ShapeError(f"{op}: weight_ih must be [{gates}*hidden, input], got {tuple(w_ih.shape)}")
     hidden = w_ih.shape[0] // gates
     state_size = hidden if w_hr is None else w_hr.shape[0]
-    if w_hr is not None and (mode != "lstm" or tuple(w_hr.shape) != (state_size, hidden) or not 0 < state_size < hidden):
-        raise ShapeError(f"{op}: weight_hr must be [proj_size, {hidden}] with 0 < proj_size < {hidden} (LSTM only), got {tuple(w_hr.shape)}")
+    if w_hr is not None and (
+        mode != "lstm" or tuple(w_hr.shape) != (state_size, hidden) or not 0 < state_size < hidden
+    ):
+        raise ShapeError(
+            f"{op}: weight_hr must be [proj_size, {hidden}] with 0 < proj_size < {hidden} (LSTM only), got {tuple(w_hr.shape)}"
+        )
     if w_ih.shape[1] != input_size:
         raise ShapeError(f"{op}: input has {input_size} features but weight_ih is {tuple(w_ih.shape)}")
     if tuple(w_hh.shape) != (gates * hidden, state_size):
@@ -211,26 +226,40 @@ def _step_mask(op: str, input: Any, seq: int, batch: int, lengths: Any, mask: An
     if lengths is not None:
         host = np.asarray(tensor_of(lengths).numpy() if hasattr(lengths, "numpy") else lengths)
         if host.shape != (batch,) or host.dtype.kind not in "iu":
-            raise ShapeError(f"{op}: lengths must be {batch} integers (one per sequence), got shape {host.shape} dtype {host.dtype}")
+            raise ShapeError(
+                f"{op}: lengths must be {batch} integers (one per sequence), got shape {host.shape} dtype {host.dtype}"
+            )
         if host.size and (host.min() < 0 or host.max() > seq):
             raise ValueError(f"{op}: lengths must lie in [0, {seq}], got min {host.min()} max {host.max()}")
         steps = np.arange(seq)[:, None] < host[None, :]
     else:
         host = np.asarray(tensor_of(mask).numpy() if hasattr(mask, "numpy") else mask)
         if host.shape != (batch, seq) or host.dtype != np.bool_:
-            raise ShapeError(f"{op}: mask must be a bool [batch, seq] = {(batch, seq)} array, got shape {host.shape} dtype {host.dtype}")
+            raise ShapeError(
+                f"{op}: mask must be a bool [batch, seq] = {(batch, seq)} array, got shape {host.shape} dtype {host.dtype}"
+            )
         steps = host.T
     return input.device.backend.from_numpy(np.ascontiguousarray(steps[:, :, None]))
 
 
-def _scan(mode: str, x: Any, h0: Any, c0: Any, weights: Sequence[Any], mask: Any, reverse: bool) -> tuple[Any, Any, Any]:
+def _scan(
+    mode: str, x: Any, h0: Any, c0: Any, weights: Sequence[Any], mask: Any, reverse: bool
+) -> tuple[Any, Any, Any]:
     w_ih, w_hh, b_ih, b_hh, w_hr = (tuple(weights) + (None,))[:5]
     return RecurrentScanFunction.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, mode, mask, reverse)
 
 
 def _stacked(
-    mode: str, input: Any, hx: Any, weights: Sequence[Sequence[Any]], dropout: float, training: bool,
-    bidirectional: bool, batch_first: bool, lengths: Any, mask: Any,
+    mode: str,
+    input: Any,
+    hx: Any,
+    weights: Sequence[Sequence[Any]],
+    dropout: float,
+    training: bool,
+    bidirectional: bool,
+    batch_first: bool,
+    lengths: Any,
+    mask: Any,
 ) -> tuple[Any, Any, Any]:
     """Multi-layer, optionally bidirectional scan shared by :func:`rnn`, :func:`lstm`, :func:`gru`.
 
@@ -245,12 +274,16 @@ def _stacked(
     layers = len(weights) // directions
     shape = tuple(input.shape)
     if len(shape) not in (2, 3):
-        raise ShapeError(f"{op}: expected input [seq, batch, features] (or [batch, seq, features] with batch_first, or unbatched [seq, features]), got {shape}")
+        raise ShapeError(
+            f"{op}: expected input [seq, batch, features] (or [batch, seq, features] with batch_first, or unbatched [seq, features]), got {shape}"
+        )
     if not input.dtype.is_floating_point:
         raise DTypeError(f"{op}: expected a floating-point input, got {input.dtype}")
     batched = len(shape) == 3
     if mode != "lstm" and isinstance(hx, (tuple, list)):
-        raise ValueError(f"{op}: hx must be one tensor [num_layers * directions, batch, hidden], got a {type(hx).__name__}")
+        raise ValueError(
+            f"{op}: hx must be one tensor [num_layers * directions, batch, hidden], got a {type(hx).__name__}"
+        )
     h_in, c_in = (hx if hx is not None else (None, None)) if mode == "lstm" else (hx, None)
     if not batched:
         if lengths is not None or mask is not None:
@@ -271,7 +304,9 @@ def _stacked(
             _check_same(op, input, zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"), w[:5]))
             sizes.append(_check_weights(op, mode, *w[:5], layer_input_size))
         if directions == 2 and sizes[-1] != sizes[-2]:
-            raise ShapeError(f"{op}: the two directions of layer {layer} have different sizes {sizes[-2]} and {sizes[-1]}")
+            raise ShapeError(
+                f"{op}: the two directions of layer {layer} have different sizes {sizes[-2]} and {sizes[-1]}"
+            )
         layer_input_size = directions * sizes[-1][1]
     hidden, state_size = sizes[0]
     if any(s != sizes[0] for s in sizes):
@@ -315,8 +350,16 @@ def _initial(op: str, name: str, input: Any, given: Any, shape: tuple[int, ...],
 
 
 def rnn(
-    input: Any, hx: Any, weights: Sequence[Sequence[Any]], nonlinearity: str = "tanh", dropout: float = 0.0,
-    training: bool = True, bidirectional: bool = False, batch_first: bool = False, lengths: Any = None, mask: Any = None,
+    input: Any,
+    hx: Any,
+    weights: Sequence[Sequence[Any]],
+    nonlinearity: str = "tanh",
+    dropout: float = 0.0,
+    training: bool = True,
+    bidirectional: bool = False,
+    batch_first: bool = False,
+    lengths: Any = None,
+    mask: Any = None,
 ) -> tuple[Any, Any]:
     """Elman RNN ``h_t = act(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh)``, ``act`` tanh or relu.
 
@@ -330,13 +373,22 @@ def rnn(
     """
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"rnn: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-    output, h_n, _ = _stacked(f"rnn_{nonlinearity}", input, hx, weights, dropout, training, bidirectional, batch_first, lengths, mask)
+    output, h_n, _ = _stacked(
+        f"rnn_{nonlinearity}", input, hx, weights, dropout, training, bidirectional, batch_first, lengths, mask
+    )
     return output, h_n
 
 
 def lstm(
-    input: Any, hx: Any, weights: Sequence[Sequence[Any]], dropout: float = 0.0, training: bool = True,
-    bidirectional: bool = False, batch_first: bool = False, lengths: Any = None, mask: Any = None,
+    input: Any,
+    hx: Any,
+    weights: Sequence[Sequence[Any]],
+    dropout: float = 0.0,
+    training: bool = True,
+    bidirectional: bool = False,
+    batch_first: bool = False,
+    lengths: Any = None,
+    mask: Any = None,
 ) -> tuple[Any, tuple[Any, Any]]:
     """LSTM over a sequence (gate order i, f, g, o as PyTorch); see :func:`rnn` for the layouts.
 
@@ -347,13 +399,22 @@ def lstm(
     """
     if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
         raise ValueError("lstm: hx must be a pair (h0, c0) or None")
-    output, h_n, c_n = _stacked("lstm", input, hx, weights, dropout, training, bidirectional, batch_first, lengths, mask)
+    output, h_n, c_n = _stacked(
+        "lstm", input, hx, weights, dropout, training, bidirectional, batch_first, lengths, mask
+    )
     return output, (h_n, c_n)
 
 
 def gru(
-    input: Any, hx: Any, weights: Sequence[Sequence[Any]], dropout: float = 0.0, training: bool = True,
-    bidirectional: bool = False, batch_first: bool = False, lengths: Any = None, mask: Any = None,
+    input: Any,
+    hx: Any,
+    weights: Sequence[Sequence[Any]],
+    dropout: float = 0.0,
+    training: bool = True,
+    bidirectional: bool = False,
+    batch_first: bool = False,
+    lengths: Any = None,
+    mask: Any = None,
 ) -> tuple[Any, Any]:
     """GRU over a sequence (gate order r, z, n as PyTorch; ``n = tanh(x W_inᵀ + b_in + r (h W_hnᵀ + b_hn))``).
 
@@ -382,7 +443,9 @@ def _cell(mode: str, input: Any, h: Any, c: Any, weights: tuple[Any, ...]) -> tu
             states.append(zeros((batch, hidden), dtype=input.dtype, device=input.device))
             continue
         if tuple(given.shape) != ((batch, hidden) if batched else (hidden,)):
-            raise ShapeError(f"{op}: {name} must have shape {(batch, hidden) if batched else (hidden,)}, got {tuple(given.shape)}")
+            raise ShapeError(
+                f"{op}: {name} must have shape {(batch, hidden) if batched else (hidden,)}, got {tuple(given.shape)}"
+            )
         states.append(given if batched else given.reshape(1, hidden))
     _, h_new, c_new = _scan(mode, x, states[0], states[1] if mode == "lstm" else None, weights, None, False)
     if not batched:
@@ -391,7 +454,9 @@ def _cell(mode: str, input: Any, h: Any, c: Any, weights: tuple[Any, ...]) -> tu
     return h_new, c_new
 
 
-def rnn_cell(input: Any, hx: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None, nonlinearity: str = "tanh") -> Any:
+def rnn_cell(
+    input: Any, hx: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None, nonlinearity: str = "tanh"
+) -> Any:
     """``h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)``: ``input [B, I]``, ``hx [B, H]`` or None -> ``[B, H]``."""
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"rnn_cell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from axon_autograd import Function, once_differentiable
 from axon_core import DTypeError, ShapeError
 
@@ -35,7 +36,9 @@ def _rotate(xp: Any, x: Any, cos: Any, sin: Any, interleaved: bool) -> Any:
     rotated = rotated.astype(x.dtype, copy=False)
     if 2 * half == x.shape[-1]:
         return rotated
-    return xp.concatenate([rotated, xp.broadcast_to(x[..., 2 * half :], rotated.shape[:-1] + (x.shape[-1] - 2 * half,))], axis=-1)
+    return xp.concatenate(
+        [rotated, xp.broadcast_to(x[..., 2 * half :], rotated.shape[:-1] + (x.shape[-1] - 2 * half,))], axis=-1
+    )
 
 
 class RotaryFunction(Function):
@@ -47,15 +50,17 @@ class RotaryFunction(Function):
     @staticmethod
     def forward(ctx, x, cos, sin, interleaved):
         ctx.cos, ctx.sin, ctx.interleaved = cos, sin, interleaved
-        return out_like(_rotate(xp_of(x), x._data, cos, sin, interleaved), x)
+        return out_like(_rotate(xp_of(x), x.array, cos, sin, interleaved), x)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        return out_like(_rotate(xp_of(grad), grad._data, ctx.cos, -ctx.sin, ctx.interleaved), grad), None, None, None
+        return out_like(_rotate(xp_of(grad), grad.array, ctx.cos, -ctx.sin, ctx.interleaved), grad), None, None, None
 
 
-def rotary_cos_sin(positions: Any, rotary_dim: int, base: float = 10000.0, dtype: Any = None, device: Any = None) -> tuple[Any, Any]:
+def rotary_cos_sin(
+    positions: Any, rotary_dim: int, base: float = 10000.0, dtype: Any = None, device: Any = None
+) -> tuple[Any, Any]:
     """``cos``/``sin`` ``[len(positions), rotary_dim/2]`` of the angles ``p · base^(-2i/rotary_dim)``.
 
     ``positions`` are integers (a sequence or array). Computed in float64, returned as Tensors
@@ -88,16 +93,22 @@ def apply_rotary_emb(x: Any, cos: Any, sin: Any, interleaved: bool = False) -> A
     shape = tuple(x.shape)
     half = cos_t.shape[-1] if cos_t.ndim else 0
     if len(shape) == 0 or half == 0 or 2 * half > shape[-1]:
-        raise ShapeError(f"apply_rotary_emb: cos/sin of shape {tuple(cos_t.shape)} need x [*, D] with D >= {2 * half} > 0, got x {shape}")
+        raise ShapeError(
+            f"apply_rotary_emb: cos/sin of shape {tuple(cos_t.shape)} need x [*, D] with D >= {2 * half} > 0, got x {shape}"
+        )
     try:
         fits = np.broadcast_shapes(tuple(cos_t.shape), shape[:-1] + (half,)) == shape[:-1] + (half,)
     except ValueError:
         fits = False
     if not fits:
-        raise ShapeError(f"apply_rotary_emb: cos/sin of shape {tuple(cos_t.shape)} do not broadcast to x {shape} (rotating {2 * half} features)")
+        raise ShapeError(
+            f"apply_rotary_emb: cos/sin of shape {tuple(cos_t.shape)} do not broadcast to x {shape} (rotating {2 * half} features)"
+        )
     if cos_t.device is not tensor_of(x).device:
         from axon_core import DeviceError
 
         raise DeviceError(f"apply_rotary_emb: x is on {tensor_of(x).device} but cos/sin on {cos_t.device}")
     dtype = x.dtype.np
-    return RotaryFunction.apply(x, cos_t._data.astype(dtype, copy=False), sin_t._data.astype(dtype, copy=False), bool(interleaved))
+    return RotaryFunction.apply(
+        x, cos_t.array.astype(dtype, copy=False), sin_t.array.astype(dtype, copy=False), bool(interleaved)
+    )

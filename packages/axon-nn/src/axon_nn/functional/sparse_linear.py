@@ -20,13 +20,13 @@ class SparseLinearFunction(Function):
 
     @staticmethod
     def forward(ctx, x, values, bias, crow, col, shape):
-        data = x._data
+        data = x.array
         flat = data.reshape(-1, shape[1])
         weight = SparseCSRTensor(crow, col, values, shape)
         # [out, in] @ [in, batch] -> [out, batch]: the sparse-dense product.
-        y = sparse_mm(weight, wrap(flat.T, x._device))._data.T
+        y = sparse_mm(weight, wrap(flat.T, x.device)).array.T
         if bias is not None:
-            y = y + bias._data
+            y = y + bias.array
         ctx.save_for_backward(x, values)
         ctx.pattern, ctx.has_bias = (crow, col, shape), bias is not None
         return out_like(y.reshape(data.shape[:-1] + (shape[0],)), x)
@@ -37,16 +37,18 @@ class SparseLinearFunction(Function):
         x, values = saved(ctx)
         crow, col, shape = ctx.pattern
         needs = ctx.needs_input_grad
-        g = grad._data.reshape(-1, shape[0])
+        g = grad.array.reshape(-1, shape[0])
         rows = SparseCSRTensor(crow, col, values, shape)._row_of_each_entry()
         grad_x = grad_values = grad_bias = None
         if needs[0]:
             transposed = SparseCSRTensor(crow, col, values, shape).to_sparse_coo().t()
-            grad_x = out_like(sparse_mm(transposed, wrap(g.T, grad._device))._data.T.reshape(x._data.shape), grad)
+            grad_x = out_like(sparse_mm(transposed, wrap(g.T, grad.device)).array.T.reshape(x.array.shape), grad)
         if needs[1]:
-            flat = x._data.reshape(-1, shape[1])
+            flat = x.array.reshape(-1, shape[1])
             # dL/dv_e = Σ_batch g[b, row_e] · x[b, col_e]: only the stored entries, never a dense [out, in].
-            grad_values = out_like((g[:, rows] * flat[:, col._data]).sum(axis=0).astype(values._data.dtype, copy=False), grad)
+            grad_values = out_like(
+                (g[:, rows] * flat[:, col.array]).sum(axis=0).astype(values.array.dtype, copy=False), grad
+            )
         if needs[2] and ctx.has_bias:
             grad_bias = out_like(g.sum(axis=0), grad)
         return grad_x, grad_values, grad_bias, None, None, None
@@ -63,7 +65,9 @@ def sparse_linear(input: Any, weight: SparseCSRTensor, values: Any = None, bias:
     values = weight.values() if values is None else values
     shape = tuple(weight.shape)
     if len(input.shape) == 0 or input.shape[-1] != shape[1]:
-        raise ShapeError(f"sparse_linear: input {tuple(input.shape)} does not match weight {shape} (expected [*, {shape[1]}])")
+        raise ShapeError(
+            f"sparse_linear: input {tuple(input.shape)} does not match weight {shape} (expected [*, {shape[1]}])"
+        )
     if tuple(values.shape) != (weight.nnz,):
         raise ShapeError(f"sparse_linear: values {tuple(values.shape)} must be [nnz] = ({weight.nnz},)")
     if bias is not None and tuple(bias.shape) != (shape[0],):

@@ -29,8 +29,10 @@ def _geometry(op: str, n_fft: int, hop_length: int | None, win_length: int | Non
     hop = n_fft // 4 if hop_length is None else hop_length
     win = n_fft if win_length is None else win_length
     if n_fft < 1 or hop < 1 or not 1 <= win <= n_fft:
-        raise ValueError(f"{op}: need n_fft >= 1, hop_length >= 1 and 1 <= win_length <= n_fft, "
-                         f"got n_fft={n_fft}, hop_length={hop}, win_length={win}")
+        raise ValueError(
+            f"{op}: need n_fft >= 1, hop_length >= 1 and 1 <= win_length <= n_fft, "
+            f"got n_fft={n_fft}, hop_length={hop}, win_length={win}"
+        )
     return hop, win
 
 
@@ -52,8 +54,15 @@ def _frame_index(xp: Any, frames: int, n_fft: int, hop: int, device: Any) -> Ten
 
 
 def stft(
-    input: Any, n_fft: int, hop_length: int | None = None, win_length: int | None = None, window: Any = None,
-    center: bool = True, pad_mode: str = "reflect", normalized: bool = False, onesided: bool | None = None,
+    input: Any,
+    n_fft: int,
+    hop_length: int | None = None,
+    win_length: int | None = None,
+    window: Any = None,
+    center: bool = True,
+    pad_mode: str = "reflect",
+    normalized: bool = False,
+    onesided: bool | None = None,
     output: str = "pairs",
 ) -> Any:
     """``torch.stft`` for real signals ``[L]`` or ``[batch, L]``.
@@ -82,14 +91,18 @@ def stft(
     if center:
         half = n_fft // 2
         if pad_mode == "reflect" and half >= signal.shape[-1]:
-            raise ShapeError(f"{op}: reflect padding of {half} needs a signal longer than that, got length {signal.shape[-1]}")
+            raise ShapeError(
+                f"{op}: reflect padding of {half} needs a signal longer than that, got length {signal.shape[-1]}"
+            )
         signal = pad(signal, (half, half), mode=pad_mode)
     length = signal.shape[-1]
     if length < n_fft:
         raise ShapeError(f"{op}: signal of length {length} (after padding) is shorter than n_fft={n_fft}")
     count = 1 + (length - n_fft) // hop
     index = _frame_index(xp_of(data), count, n_fft, hop, data.device)
-    frames = signal.index_select(-1, index).reshape(signal.shape[0], count, n_fft) * _full_window(op, window, win, n_fft, data)
+    frames = signal.index_select(-1, index).reshape(signal.shape[0], count, n_fft) * _full_window(
+        op, window, win, n_fft, data
+    )
     norm = "ortho" if normalized else "backward"
     if onesided is None or onesided:
         spectrum = rfft(frames, dim=-1, norm=norm)
@@ -107,8 +120,15 @@ def stft(
 
 
 def istft(
-    input: Any, n_fft: int, hop_length: int | None = None, win_length: int | None = None, window: Any = None,
-    center: bool = True, normalized: bool = False, onesided: bool | None = None, length: int | None = None,
+    input: Any,
+    n_fft: int,
+    hop_length: int | None = None,
+    win_length: int | None = None,
+    window: Any = None,
+    center: bool = True,
+    normalized: bool = False,
+    onesided: bool | None = None,
+    length: int | None = None,
 ) -> Any:
     """``torch.istft``: pairs ``[batch?, freq, frames, 2]`` (or a complex Tensor ``[batch?, freq,
     frames]``) -> real ``[batch?, samples]``.
@@ -126,7 +146,9 @@ def istft(
     if data.dtype.is_complex:
         input = data = pairs_from_complex(data)
     if len(data.shape) not in (3, 4) or data.shape[-1] != 2:
-        raise ShapeError(f"{op}: input must be pairs [batch?, freq, frames, 2] (or a complex [batch?, freq, frames]), got {tuple(data.shape)}")
+        raise ShapeError(
+            f"{op}: input must be pairs [batch?, freq, frames, 2] (or a complex [batch?, freq, frames]), got {tuple(data.shape)}"
+        )
     batched = len(data.shape) == 4
     spectrum = input if isinstance(input, Variable) else Variable(input)
     spectrum = spectrum if batched else spectrum.reshape((1,) + tuple(data.shape))
@@ -134,8 +156,10 @@ def istft(
     onesided = freq != n_fft if onesided is None else onesided
     expected_freq = n_fft // 2 + 1 if onesided else n_fft
     if freq != expected_freq:
-        raise ShapeError(f"{op}: {'onesided' if onesided else 'full'} spectrum of n_fft={n_fft} needs {expected_freq} "
-                         f"frequencies, got {freq} (input {tuple(data.shape)})")
+        raise ShapeError(
+            f"{op}: {'onesided' if onesided else 'full'} spectrum of n_fft={n_fft} needs {expected_freq} "
+            f"frequencies, got {freq} (input {tuple(data.shape)})"
+        )
     if count == 0:
         raise ShapeError(f"{op}: input has no frames: {tuple(data.shape)}")
     norm = "ortho" if normalized else "backward"
@@ -158,10 +182,12 @@ def istft(
     else:
         end = total - n_fft // 2 if center else total
     end = min(end, total)
-    kept = tensor_of(envelope)._data[start:end]
+    kept = tensor_of(envelope).array[start:end]
     if kept.size and float(xp_of(data).abs(kept).min()) < 1e-11:
-        raise ValueError(f"{op}: the window envelope (overlap-added squared window) is zero inside the signal; "
-                         f"window/hop_length={hop}/n_fft={n_fft} violate the NOLA condition")
+        raise ValueError(
+            f"{op}: the window envelope (overlap-added squared window) is zero inside the signal; "
+            f"window/hop_length={hop}/n_fft={n_fft} violate the NOLA condition"
+        )
     result = signal[:, start:end] / envelope[start:end]
     if length is not None and result.shape[-1] < length:
         result = pad(result, (0, length - result.shape[-1]))

@@ -18,13 +18,13 @@ class SwiGLUFunction(Function):
     @staticmethod
     def forward(ctx, gate, up):
         ctx.save_for_backward(gate, up)
-        return out_like(gate._device._backend.swiglu(gate._data, up._data), gate)
+        return out_like(gate.backend.swiglu(gate.array, up.array), gate)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
         gate, up = saved(ctx)
-        d_gate, d_up = gate._device._backend.swiglu_backward(grad._data, gate._data, up._data)
+        d_gate, d_up = gate.backend.swiglu_backward(grad.array, gate.array, up.array)
         return out_like(d_gate, grad), out_like(d_up, grad)
 
 

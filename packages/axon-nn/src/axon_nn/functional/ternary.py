@@ -23,8 +23,15 @@ from ._util import out_like, tensor_of, xp_of
 from .linear import linear
 
 __all__ = [
-    "absmean_scale", "ternary_quantize", "quantize_activations", "ternary_weight_ste", "activation_quant_ste",
-    "ternary_linear", "pack_ternary", "unpack_ternary", "packed_ternary_linear",
+    "absmean_scale",
+    "ternary_quantize",
+    "quantize_activations",
+    "ternary_weight_ste",
+    "activation_quant_ste",
+    "ternary_linear",
+    "pack_ternary",
+    "unpack_ternary",
+    "packed_ternary_linear",
 ]
 
 _ROW_CHUNK_ELEMENTS = 1 << 24
@@ -38,20 +45,24 @@ def absmean_scale(xp: Any, weight: Any) -> Any:
 def ternary_quantize(weight: Any, eps: float = 1e-5) -> tuple[Tensor, Tensor]:
     """``(W_q int8 [out, in] in {-1, 0, 1}, γ 0-d)`` of ``weight [out, in]``."""
     w = tensor_of(weight)
-    xp, data = xp_of(w), w._data
+    xp, data = xp_of(w), w.array
     gamma = absmean_scale(xp, data)
     codes = xp.clip(xp.round(data / (gamma + eps)), -1, 1).astype(xp.int8)
-    return wrap(codes, w._device), wrap(xp.asarray(gamma, dtype=data.dtype), w._device)
+    return wrap(codes, w.device), wrap(xp.asarray(gamma, dtype=data.dtype), w.device)
 
 
 def quantize_activations(x: Any, bits: int, eps: float = 1e-5) -> tuple[Any, Any]:
     """Per-token absmax quantisation of ``x [..., in]`` to raw arrays: ``(x_q integers as int32, s [..., 1])``."""
     x = tensor_of(x)
-    xp, data = xp_of(x), x._data
+    xp, data = xp_of(x), x.array
     if not 2 <= bits <= 16:
         raise ValueError(f"quantize_activations: bits must be in [2, 16], got {bits}")
     top = 2 ** (bits - 1)
-    peak = xp.abs(data).max(axis=-1, keepdims=True) if data.shape[-1] else xp.zeros(data.shape[:-1] + (1,), dtype=data.dtype)
+    peak = (
+        xp.abs(data).max(axis=-1, keepdims=True)
+        if data.shape[-1]
+        else xp.zeros(data.shape[:-1] + (1,), dtype=data.dtype)
+    )
     scale = (top - 1) / xp.maximum(peak, eps)
     return xp.clip(xp.round(data * scale), -top, top - 1).astype(xp.int32), scale.astype(data.dtype, copy=False)
 
@@ -62,7 +73,7 @@ class TernaryWeightSTE(Function):
     @staticmethod
     def forward(ctx, weight, eps):
         codes, gamma = ternary_quantize(weight, eps)
-        return out_like(codes._data.astype(weight._data.dtype) * gamma._data, weight)
+        return out_like(codes.array.astype(weight.array.dtype) * gamma.array, weight)
 
     @staticmethod
     @once_differentiable
@@ -76,7 +87,7 @@ class ActivationQuantSTE(Function):
     @staticmethod
     def forward(ctx, x, bits, eps):
         codes, scale = quantize_activations(x, bits, eps)
-        return out_like((codes / scale).astype(x._data.dtype, copy=False), x)
+        return out_like((codes / scale).astype(x.array.dtype, copy=False), x)
 
     @staticmethod
     @once_differentiable
@@ -96,7 +107,9 @@ def activation_quant_ste(input: Any, bits: int = 8, eps: float = 1e-5) -> Any:
     return ActivationQuantSTE.apply(input, int(bits), float(eps))
 
 
-def ternary_linear(input: Any, weight: Any, bias: Any = None, activation_bits: int | None = 8, eps: float = 1e-5) -> Any:
+def ternary_linear(
+    input: Any, weight: Any, bias: Any = None, activation_bits: int | None = 8, eps: float = 1e-5
+) -> Any:
     """BitNet b1.58's training forward: ``Q(input) (W_q γ)ᵀ + bias``; ``input [*, in]``, ``weight [out, in]``."""
     if activation_bits is not None:
         input = activation_quant_ste(input, activation_bits, eps)
@@ -106,28 +119,32 @@ def ternary_linear(input: Any, weight: Any, bias: Any = None, activation_bits: i
 def pack_ternary(codes: Any) -> Tensor:
     """``codes [out, in]`` in {-1, 0, 1} -> ``uint8 [out, ceil(in / 4)]``, four weights per byte."""
     c = tensor_of(codes)
-    xp, data = xp_of(c), c._data
+    xp, data = xp_of(c), c.array
     if data.ndim != 2:
         raise ShapeError(f"pack_ternary: codes must be [out, in], got {tuple(data.shape)}")
     if data.size and (int(data.min()) < -1 or int(data.max()) > 1 or data.dtype.kind not in "iu"):
-        raise DTypeError(f"pack_ternary: codes must be integers in {{-1, 0, 1}}, got {data.dtype} in [{data.min()}, {data.max()}]")
+        raise DTypeError(
+            f"pack_ternary: codes must be integers in {{-1, 0, 1}}, got {data.dtype} in [{data.min()}, {data.max()}]"
+        )
     rows, cols = data.shape
     padded = xp.ones((rows, -(-cols // 4) * 4), dtype=xp.uint8)  # code 1 = weight 0
     padded[:, :cols] = (data + 1).astype(xp.uint8)
     quads = padded.reshape(rows, -1, 4)
     packed = quads[..., 0] | (quads[..., 1] << 2) | (quads[..., 2] << 4) | (quads[..., 3] << 6)
-    return wrap(packed.astype(xp.uint8), c._device)
+    return wrap(packed.astype(xp.uint8), c.device)
 
 
 def unpack_ternary(packed: Any, in_features: int) -> Tensor:
     """Inverse of :func:`pack_ternary`: ``uint8 [out, ceil(in / 4)]`` -> ``int8 [out, in_features]``."""
     p = tensor_of(packed)
-    xp, data = xp_of(p), p._data
+    xp, data = xp_of(p), p.array
     if data.ndim != 2 or data.dtype != xp.uint8 or data.shape[1] != -(-in_features // 4):
-        raise ShapeError(f"unpack_ternary: packed must be uint8 [out, ceil({in_features} / 4)], got {data.dtype} {tuple(data.shape)}")
+        raise ShapeError(
+            f"unpack_ternary: packed must be uint8 [out, ceil({in_features} / 4)], got {data.dtype} {tuple(data.shape)}"
+        )
     shifts = xp.arange(0, 8, 2, dtype=xp.uint8)
     codes = (data[..., None] >> shifts) & 3
-    return wrap(codes.reshape(data.shape[0], -1)[:, :in_features].astype(xp.int8) - 1, p._device)
+    return wrap(codes.reshape(data.shape[0], -1)[:, :in_features].astype(xp.int8) - 1, p.device)
 
 
 def _signed_column_sums(xp: Any, x: Any, codes: Any) -> Any:
@@ -154,8 +171,15 @@ def _signed_column_sums(xp: Any, x: Any, codes: Any) -> Any:
     return out
 
 
-def packed_ternary_linear(input: Any, packed: Any, scale: Any, in_features: int, bias: Any = None,
-                          activation_bits: int | None = 8, eps: float = 1e-5) -> Tensor:
+def packed_ternary_linear(
+    input: Any,
+    packed: Any,
+    scale: Any,
+    in_features: int,
+    bias: Any = None,
+    activation_bits: int | None = 8,
+    eps: float = 1e-5,
+) -> Tensor:
     """Inference with packed ternary weights: ``input [*, in]`` -> ``[*, out]`` (no gradient).
 
     With ``activation_bits`` the input is quantised per token to integers and the signed column
@@ -163,17 +187,17 @@ def packed_ternary_linear(input: Any, packed: Any, scale: Any, in_features: int,
     columns are summed and scaled by ``γ``. No multiplication by a weight happens.
     """
     x = tensor_of(input)
-    xp, data = xp_of(x), x._data
+    xp, data = xp_of(x), x.array
     if data.ndim == 0 or data.shape[-1] != in_features:
         raise ShapeError(f"packed_ternary_linear: input {tuple(data.shape)} must be [*, in_features={in_features}]")
-    codes = unpack_ternary(packed, in_features)._data
+    codes = unpack_ternary(packed, in_features).array
     flat = data.reshape(-1, in_features)
-    gamma = tensor_of(scale)._data
+    gamma = tensor_of(scale).array
     if activation_bits is not None:
-        quantized, token_scale = quantize_activations(wrap(flat, x._device), activation_bits, eps)
+        quantized, token_scale = quantize_activations(wrap(flat, x.device), activation_bits, eps)
         y = _signed_column_sums(xp, quantized.astype(xp.int64), codes).astype(data.dtype) * (gamma / token_scale)
     else:
         y = _signed_column_sums(xp, flat, codes) * gamma
     if bias is not None:
-        y = y + tensor_of(bias)._data
-    return wrap(y.astype(data.dtype, copy=False).reshape(data.shape[:-1] + (codes.shape[0],)), x._device)
+        y = y + tensor_of(bias).array
+    return wrap(y.astype(data.dtype, copy=False).reshape(data.shape[:-1] + (codes.shape[0],)), x.device)

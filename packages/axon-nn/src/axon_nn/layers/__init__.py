@@ -3,40 +3,109 @@
 from __future__ import annotations
 
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, Mish, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .attention import CrossAttention, MultiHeadAttention, MultiheadAttention
 from .conv import Conv1d, Conv2d, ConvTranspose2d
+from .differential_attention import DifferentialAttention
 from .dropout import AlphaDropout, Dropout, Dropout2d
 from .embedding import Embedding
+from .graph import GATConv, GCNConv
+from .kv_cache import AttentionCache, KVCache
 from .linear import Flatten, Identity, Linear, Unflatten
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from .moe import MoELayer
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm, RMSNorm
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
-from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from .moe import MoELayer
-from .swiglu import SwiGLUFeedForward
-from .graph import GATConv, GCNConv
-from .spectral import FFT1d, ISTFT, STFT
-from .sparse_linear import SparseLinear
-from .ternary import PackedTernaryLinear, TernaryLinear
-from .residual import Residual, ResidualBlock
-
-from .attention import CrossAttention, MultiHeadAttention, MultiheadAttention
-from .differential_attention import DifferentialAttention
-from .kv_cache import AttentionCache, KVCache
 from .positional import SinusoidalPositionalEncoding
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .residual import Residual, ResidualBlock
 from .rotary import RotaryEmbedding
 from .seq2seq import Seq2SeqTransformer
-from .transformer import Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer
+from .sparse_linear import SparseLinear
+from .spectral import ISTFT, STFT, FFT1d
+from .swiglu import SwiGLUFeedForward
+from .ternary import PackedTernaryLinear, TernaryLinear
+from .transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
-    "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AlphaDropout", "AvgPool1d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss",
-    "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Dropout2d",
-    "ELU", "Embedding", "Flatten", "GELU", "GroupNorm", "HuberLoss", "Identity", "InstanceNorm2d", "KLDivLoss",
-    "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "Mish",
-    "NLLLoss", "RMSNorm", "ReLU", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "Unflatten",
-    "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell",
-    "AttentionCache", "CrossAttention", "DifferentialAttention", "KVCache", "MultiHeadAttention", "MultiheadAttention", "RotaryEmbedding",
-    "Seq2SeqTransformer", "SinusoidalPositionalEncoding",
-    "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AlphaDropout",
+    "AvgPool1d",
+    "AvgPool2d",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose2d",
+    "CrossEntropyLoss",
+    "Dropout",
+    "Dropout2d",
+    "ELU",
+    "Embedding",
+    "Flatten",
+    "GELU",
+    "GroupNorm",
+    "HuberLoss",
+    "Identity",
+    "InstanceNorm2d",
+    "KLDivLoss",
+    "L1Loss",
+    "LayerNorm",
+    "LeakyReLU",
+    "Linear",
+    "LogSoftmax",
+    "MSELoss",
+    "MaxPool1d",
+    "MaxPool2d",
+    "Mish",
+    "NLLLoss",
+    "RMSNorm",
+    "ReLU",
+    "SiLU",
+    "Sigmoid",
+    "SmoothL1Loss",
+    "Softmax",
+    "Softplus",
+    "Tanh",
+    "Unflatten",
+    "GRU",
+    "GRUCell",
+    "LSTM",
+    "LSTMCell",
+    "RNN",
+    "RNNCell",
+    "AttentionCache",
+    "CrossAttention",
+    "DifferentialAttention",
+    "KVCache",
+    "MultiHeadAttention",
+    "MultiheadAttention",
+    "RotaryEmbedding",
+    "Seq2SeqTransformer",
+    "SinusoidalPositionalEncoding",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
 ]
 __all__ += ["MoELayer", "SwiGLUFeedForward"]
 __all__ += ["GATConv", "GCNConv"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import axon_tensor
@@ -13,6 +14,23 @@ from ..parameter import Parameter
 def new_parameter(*shape: int, device: Any = None, dtype: Any = None) -> Parameter:
     """An uninitialised Parameter; layers fill it in ``reset_parameters``."""
     return Parameter(axon_tensor.empty(*shape, dtype=dtype, device=device))
+
+
+def add_bias(module: Any, enabled: bool, *shape: int, device: Any = None, dtype: Any = None) -> None:
+    """``module.bias``: an uninitialised Parameter of ``shape`` when ``enabled``, else registered as None."""
+    if enabled:
+        module.bias = new_parameter(*shape, device=device, dtype=dtype)
+    else:
+        module.register_parameter("bias", None)
+
+
+def reset_fan_in_bias(bias: Any, fan_in: int) -> None:
+    """PyTorch's default bias of linear and conv layers: ``U(±1/sqrt(fan_in))`` (0 when ``fan_in`` is 0)."""
+    if bias is not None:
+        from .. import init
+
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(bias, -bound, bound)
 
 
 def filled(shape: tuple[int, ...], value: float, device: Any = None, dtype: Any = None) -> axon_tensor.Tensor:

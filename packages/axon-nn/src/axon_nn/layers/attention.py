@@ -28,8 +28,8 @@ def is_causal_mask(mask: Any, size: int) -> bool:
     xp = xp_of(data)
     above = xp.triu(xp.ones((size, size), dtype=bool), 1)
     if data.dtype.name == "bool":
-        return bool((data._data == above).all())
-    return bool((xp.isneginf(data._data) == above).all() and (data._data[~above] == 0).all())
+        return bool((data.array == above).all())
+    return bool((xp.isneginf(data.array) == above).all() and (data.array[~above] == 0).all())
 
 
 class MultiHeadAttention(Module):
@@ -69,10 +69,17 @@ class MultiHeadAttention(Module):
     ) -> None:
         super().__init__()
         if embed_dim <= 0 or num_heads <= 0 or embed_dim % num_heads:
-            raise ValueError(f"MultiHeadAttention: embed_dim ({embed_dim}) must be a positive multiple of num_heads ({num_heads})")
+            raise ValueError(
+                f"MultiHeadAttention: embed_dim ({embed_dim}) must be a positive multiple of num_heads ({num_heads})"
+            )
         if not 0.0 <= dropout <= 1.0:
             raise ValueError(f"MultiHeadAttention: dropout must be in [0, 1], got {dropout}")
-        self.embed_dim, self.num_heads, self.dropout, self.batch_first = embed_dim, num_heads, float(dropout), batch_first
+        self.embed_dim, self.num_heads, self.dropout, self.batch_first = (
+            embed_dim,
+            num_heads,
+            float(dropout),
+            batch_first,
+        )
         self.kdim = embed_dim if kdim is None else kdim
         self.vdim = embed_dim if vdim is None else vdim
         self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
@@ -136,14 +143,20 @@ class MultiHeadAttention(Module):
         return x.transpose(1, 2).reshape(n, length, self.embed_dim)
 
     # -- layout -----------------------------------------------------------------------------
-    def _batch_first_inputs(self, query: Any, key: Any, value: Any, key_padding_mask: Any) -> tuple[bool, Any, Any, Any, Any]:
+    def _batch_first_inputs(
+        self, query: Any, key: Any, value: Any, key_padding_mask: Any
+    ) -> tuple[bool, Any, Any, Any, Any]:
         """Check ranks and feature sizes; returns ``(batched, q, k, v, kpm)`` as ``[N, *, dim]``/``[N, S]``."""
         name = type(self).__name__
         shapes = f"query {tuple(query.shape)}, key {tuple(key.shape)}, value {tuple(value.shape)}"
         if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
-            raise ShapeError(f"{name}: expected 3-d (batched) or 2-d (unbatched) query/key/value of one rank, got {shapes}")
+            raise ShapeError(
+                f"{name}: expected 3-d (batched) or 2-d (unbatched) query/key/value of one rank, got {shapes}"
+            )
         if query.shape[-1] != self.embed_dim or key.shape[-1] != self.kdim or value.shape[-1] != self.vdim:
-            raise ShapeError(f"{name}: expected feature sizes (embed_dim {self.embed_dim}, kdim {self.kdim}, vdim {self.vdim}), got {shapes}")
+            raise ShapeError(
+                f"{name}: expected feature sizes (embed_dim {self.embed_dim}, kdim {self.kdim}, vdim {self.vdim}), got {shapes}"
+            )
         for x, what in ((query, "query"), (key, "key"), (value, "value")):
             if not x.dtype.is_floating_point:
                 raise DTypeError(f"{name}: expected a floating-point {what}, got {x.dtype}")
@@ -155,9 +168,13 @@ class MultiHeadAttention(Module):
         elif not self.batch_first:
             query, key, value = query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)
         if key.shape[:2] != value.shape[:2] or key.shape[0] != query.shape[0]:
-            raise ShapeError(f"{name}: batch and key/value lengths must agree, got {shapes} (batch_first={self.batch_first})")
+            raise ShapeError(
+                f"{name}: batch and key/value lengths must agree, got {shapes} (batch_first={self.batch_first})"
+            )
         if key_padding_mask is not None and tuple(key_padding_mask.shape) != tuple(key.shape[:2]):
-            raise ShapeError(f"{name}: key_padding_mask of shape {tuple(key_padding_mask.shape)} does not match (batch, source length) {tuple(key.shape[:2])}")
+            raise ShapeError(
+                f"{name}: key_padding_mask of shape {tuple(key_padding_mask.shape)} does not match (batch, source length) {tuple(key.shape[:2])}"
+            )
         return batched, query, key, value, key_padding_mask
 
     def _restore_layout(self, out: Any, batched: bool) -> Any:
@@ -165,7 +182,9 @@ class MultiHeadAttention(Module):
             return out.reshape(*out.shape[1:])
         return out if self.batch_first else out.transpose(0, 1)
 
-    def _additive_masks(self, attn_mask: Any, key_padding_mask: Any, n: int, length: int, source: int, dtype: Any, batched: bool) -> Any:
+    def _additive_masks(
+        self, attn_mask: Any, key_padding_mask: Any, n: int, length: int, source: int, dtype: Any, batched: bool
+    ) -> Any:
         """``attn_mask`` and ``key_padding_mask`` summed into one additive ``[N|1, heads|1, L, S]`` mask."""
         name = type(self).__name__
         mask = None
@@ -189,7 +208,9 @@ class MultiHeadAttention(Module):
             k = cat([k, self._split_heads(self.bias_k.expand(n, 1, self.embed_dim))], dim=2)
             v = cat([v, self._split_heads(self.bias_v.expand(n, 1, self.embed_dim))], dim=2)
         if self.add_zero_attn:
-            zeros = out_like(xp_of(tensor_of(k)).zeros((n, self.num_heads, 1, self.head_dim), dtype=k.dtype.np), tensor_of(k))
+            zeros = out_like(
+                xp_of(tensor_of(k)).zeros((n, self.num_heads, 1, self.head_dim), dtype=k.dtype.np), tensor_of(k)
+            )
             k, v = cat([k, zeros], dim=2), cat([v, zeros], dim=2)
         return k, v
 
@@ -234,7 +255,16 @@ class MultiHeadAttention(Module):
         out = self.out_proj(self._merge_heads(out))
         return self._restore_layout(out, batched), weights
 
-    def step(self, query: Any, key: Any, value: Any, cache: AttentionCache, static_kv: bool = False, key_padding_mask: Any = None, is_causal: bool = True) -> Any:
+    def step(
+        self,
+        query: Any,
+        key: Any,
+        value: Any,
+        cache: AttentionCache,
+        static_kv: bool = False,
+        key_padding_mask: Any = None,
+        is_causal: bool = True,
+    ) -> Any:
         """Attend from new positions, reusing the keys/values kept in ``cache``; returns the output only.
 
         Self-attention (``static_kv=False``): ``key``/``value`` are the new positions; their
@@ -259,7 +289,9 @@ class MultiHeadAttention(Module):
             if not batched:
                 key_padding_mask = key_padding_mask.reshape(1, *key_padding_mask.shape)
             if tuple(key_padding_mask.shape) != (n, source):
-                raise ShapeError(f"{type(self).__name__}.step: key_padding_mask of shape {tuple(key_padding_mask.shape)} does not match (batch, keys) {(n, source)}")
+                raise ShapeError(
+                    f"{type(self).__name__}.step: key_padding_mask of shape {tuple(key_padding_mask.shape)} does not match (batch, keys) {(n, source)}"
+                )
             mask = self._additive_masks(None, key_padding_mask, n, q.shape[2], source, q.dtype, True)
         dropout_p = self.dropout if self.training else 0.0
         out = attention(q, k, v, mask, dropout_p, is_causal and not static_kv, lower_right=True)
@@ -281,9 +313,31 @@ class CrossAttention(Module):
     kdim=context_dim, vdim=context_dim)``.
     """
 
-    def __init__(self, embed_dim: int, num_heads: int, context_dim: int | None = None, dropout: float = 0.0, bias: bool = True, batch_first: bool = True, device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        embed_dim: int,
+        num_heads: int,
+        context_dim: int | None = None,
+        dropout: float = 0.0,
+        bias: bool = True,
+        batch_first: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
-        self.attn = MultiHeadAttention(embed_dim, num_heads, dropout, bias, kdim=context_dim, vdim=context_dim, batch_first=batch_first, device=device, dtype=dtype)
+        self.attn = MultiHeadAttention(
+            embed_dim,
+            num_heads,
+            dropout,
+            bias,
+            kdim=context_dim,
+            vdim=context_dim,
+            batch_first=batch_first,
+            device=device,
+            dtype=dtype,
+        )
 
     def forward(self, x: Any, context: Any, context_key_padding_mask: Any = None, attn_mask: Any = None) -> Any:
-        return self.attn(x, context, context, key_padding_mask=context_key_padding_mask, need_weights=False, attn_mask=attn_mask)[0]
+        return self.attn(
+            x, context, context, key_padding_mask=context_key_padding_mask, need_weights=False, attn_mask=attn_mask
+        )[0]

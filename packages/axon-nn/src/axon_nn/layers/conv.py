@@ -9,7 +9,7 @@ from .. import functional as F
 from .. import init
 from ..functional._util import pair
 from ..module import Module
-from ._factory import new_parameter
+from ._factory import add_bias, new_parameter, reset_fan_in_bias
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
 
@@ -20,11 +20,27 @@ class _ConvNd(Module):
     _spatial = 2
     _transposed = False
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros", output_padding: Any = 0, device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        output_padding: Any = 0,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         name = type(self).__name__
         if groups <= 0 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by groups ({groups})")
+            raise ValueError(
+                f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by groups ({groups})"
+            )
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {tuple(_PADDING_MODES)}, got {padding_mode!r}")
         n = self._spatial
@@ -46,19 +62,13 @@ class _ConvNd(Module):
         else:
             weight_shape = (out_channels, in_channels // groups, *self.kernel_size)
         self.weight = new_parameter(*weight_shape, device=device, dtype=dtype)
-        if bias:
-            self.bias = new_parameter(out_channels, device=device, dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
+        add_bias(self, bias, out_channels, device=device, dtype=dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         # PyTorch's default: kaiming_uniform(a=sqrt(5)) and bias U(±1/sqrt(fan_in)).
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_fan_in_bias(self.bias, self.weight.shape[1] * math.prod(self.kernel_size))
 
     def _padded_input(self, input: Any) -> tuple[Any, Any]:
         """Apply a non-zero padding mode explicitly; returns (input, padding left for the conv)."""
@@ -97,8 +107,33 @@ class Conv1d(_ConvNd):
 
     _spatial = 1
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device=device, dtype=dtype)
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            device=device,
+            dtype=dtype,
+        )
 
     def forward(self, input: Any) -> Any:
         input, padding = self._padded_input(input)
@@ -108,8 +143,33 @@ class Conv1d(_ConvNd):
 class Conv2d(_ConvNd):
     """``[N, C_in, H, W] -> [N, C_out, H_out, W_out]``; ``weight [C_out, C_in/groups, kh, kw]``."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device=device, dtype=dtype)
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            device=device,
+            dtype=dtype,
+        )
 
     def forward(self, input: Any) -> Any:
         input, padding = self._padded_input(input)
@@ -122,10 +182,38 @@ class ConvTranspose2d(_ConvNd):
 
     _transposed = True
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0, output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1, device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        output_padding: Any = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: Any = 1,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         if isinstance(padding, str):
             raise ValueError(f"ConvTranspose2d: padding must be an int or a pair, got {padding!r}")
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, "zeros", output_padding, device=device, dtype=dtype)
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            "zeros",
+            output_padding,
+            device=device,
+            dtype=dtype,
+        )
 
     def forward(self, input: Any) -> Any:
-        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups, self.dilation)
+        return F.conv_transpose2d(
+            input, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups, self.dilation
+        )

@@ -52,13 +52,31 @@ class DifferentialAttention(Module):
     takes masks as :func:`scaled_dot_product_attention` (bool keeps where True, float is added).
     """
 
-    def __init__(self, embed_dim: int, num_heads: int, layer_idx: int = 1, num_kv_heads: int | None = None, bias: bool = False, dropout: float = 0.0, head_norm: str = "rms", eps: float = 1e-5, batch_first: bool = True, rotary: RotaryEmbedding | None = None, device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        embed_dim: int,
+        num_heads: int,
+        layer_idx: int = 1,
+        num_kv_heads: int | None = None,
+        bias: bool = False,
+        dropout: float = 0.0,
+        head_norm: str = "rms",
+        eps: float = 1e-5,
+        batch_first: bool = True,
+        rotary: RotaryEmbedding | None = None,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         num_kv_heads = num_heads if num_kv_heads is None else num_kv_heads
         if num_heads <= 0 or embed_dim % (2 * num_heads):
-            raise ValueError(f"DifferentialAttention: embed_dim ({embed_dim}) must be a multiple of 2 * num_heads ({2 * num_heads})")
+            raise ValueError(
+                f"DifferentialAttention: embed_dim ({embed_dim}) must be a multiple of 2 * num_heads ({2 * num_heads})"
+            )
         if num_kv_heads <= 0 or num_heads % num_kv_heads:
-            raise ValueError(f"DifferentialAttention: num_heads ({num_heads}) must be a multiple of num_kv_heads ({num_kv_heads})")
+            raise ValueError(
+                f"DifferentialAttention: num_heads ({num_heads}) must be a multiple of num_kv_heads ({num_kv_heads})"
+            )
         if head_norm not in ("rms", "group"):
             raise ValueError(f"DifferentialAttention: head_norm must be 'rms' or 'group', got {head_norm!r}")
         self.embed_dim, self.num_heads, self.num_kv_heads = embed_dim, num_heads, num_kv_heads
@@ -94,7 +112,9 @@ class DifferentialAttention(Module):
 
     def forward(self, x: Any, attn_mask: Any = None, is_causal: bool = False) -> Any:
         if x.ndim != 3 or x.shape[-1] != self.embed_dim:
-            raise ShapeError(f"DifferentialAttention: expected x [N, L, {self.embed_dim}] (batch_first={self.batch_first}), got {tuple(x.shape)}")
+            raise ShapeError(
+                f"DifferentialAttention: expected x [N, L, {self.embed_dim}] (batch_first={self.batch_first}), got {tuple(x.shape)}"
+            )
         if not self.batch_first:
             x = x.transpose(0, 1)
         n, length, _ = x.shape

@@ -18,7 +18,14 @@ class Embedding(Module):
     The ``padding_idx`` row starts at zero and receives no gradient.
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
@@ -31,7 +38,7 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data._data[self.padding_idx] = 0
+            self.weight.data.array[self.padding_idx] = 0
 
     def forward(self, input: Any) -> Any:
         return F.embedding(input, self.weight, self.padding_idx)

@@ -31,7 +31,9 @@ class AttentionCache:
             if tuple(key.shape[:2]) != tuple(self.key.shape[:2]):
                 from axon_core import ShapeError
 
-                raise ShapeError(f"AttentionCache: new keys {tuple(key.shape)} do not match cached keys {tuple(self.key.shape)} in batch/heads")
+                raise ShapeError(
+                    f"AttentionCache: new keys {tuple(key.shape)} do not match cached keys {tuple(self.key.shape)} in batch/heads"
+                )
             self.key, self.value = cat([self.key, key], dim=2), cat([self.value, value], dim=2)
         return self.key, self.value
 

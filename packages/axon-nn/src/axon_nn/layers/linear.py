@@ -8,7 +8,7 @@ from typing import Any
 from .. import functional as F
 from .. import init
 from ..module import Module
-from ._factory import new_parameter
+from ._factory import add_bias, new_parameter, reset_fan_in_bias
 
 __all__ = ["Identity", "Linear", "Flatten", "Unflatten"]
 
@@ -26,22 +26,19 @@ class Identity(Module):
 class Linear(Module):
     """``y = x Wᵀ + b``: ``[*, in_features] -> [*, out_features]``; ``weight [out, in]``, ``bias [out]``."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, device: Any = None, dtype: Any = None
+    ) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = new_parameter(out_features, in_features, device=device, dtype=dtype)
-        if bias:
-            self.bias = new_parameter(out_features, device=device, dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
+        add_bias(self, bias, out_features, device=device, dtype=dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         # PyTorch's default: kaiming_uniform(a=sqrt(5)) = U(±1/sqrt(fan_in)) for weight and bias.
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_fan_in_bias(self.bias, self.in_features)
 
     def forward(self, input: Any) -> Any:
         return F.linear(input, self.weight, self.bias)
@@ -81,7 +78,9 @@ class Unflatten(Module):
         if math.prod(size) != shape[dim]:
             from axon_core import ShapeError
 
-            raise ShapeError(f"Unflatten: size {tuple(self.unflattened_size)} does not match dim {self.dim} of shape {shape}")
+            raise ShapeError(
+                f"Unflatten: size {tuple(self.unflattened_size)} does not match dim {self.dim} of shape {shape}"
+            )
         return input.reshape(shape[:dim] + tuple(size) + shape[dim + 1 :])
 
     def extra_repr(self) -> str:

@@ -54,7 +54,9 @@ class MoELayer(Module):
         self.d_model, self.d_hidden, self.num_experts, self.top_k = d_model, d_hidden, num_experts, top_k
         self.normalize_top_k, self.capacity_factor = normalize_top_k, capacity_factor
         self.gate = Linear(d_model, num_experts, bias=False, device=device, dtype=dtype)
-        self.experts = ModuleList([SwiGLUFeedForward(d_model, d_hidden, device=device, dtype=dtype) for _ in range(num_experts)])
+        self.experts = ModuleList(
+            [SwiGLUFeedForward(d_model, d_hidden, device=device, dtype=dtype) for _ in range(num_experts)]
+        )
         self.aux_loss: Any = None
         self.expert_counts: list[int] = []
         self.dropped = 0
@@ -81,5 +83,7 @@ class MoELayer(Module):
         return output.reshape(shape)
 
     def extra_repr(self) -> str:
-        return (f"d_model={self.d_model}, d_hidden={self.d_hidden}, num_experts={self.num_experts}, top_k={self.top_k}, "
-                f"normalize_top_k={self.normalize_top_k}, capacity_factor={self.capacity_factor}")
+        return (
+            f"d_model={self.d_model}, d_hidden={self.d_hidden}, num_experts={self.num_experts}, top_k={self.top_k}, "
+            f"normalize_top_k={self.normalize_top_k}, capacity_factor={self.capacity_factor}"
+        )

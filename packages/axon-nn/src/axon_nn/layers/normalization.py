@@ -10,7 +10,7 @@ from axon_core import ShapeError
 from .. import functional as F
 from .. import init
 from ..module import Module
-from ._factory import filled, new_parameter
+from ._factory import add_bias, filled, new_parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "RMSNorm", "GroupNorm", "InstanceNorm2d"]
 
@@ -22,16 +22,23 @@ class _RunningStatsNorm(Module):
     # PyTorch counts batches (and so supports momentum=None) only for batch norm.
     _counts_batches = True
 
-    def __init__(self, num_features: int, eps: float, momentum: float | None, affine: bool, track_running_stats: bool, device: Any, dtype: Any, bias: bool) -> None:
+    def __init__(
+        self,
+        num_features: int,
+        eps: float,
+        momentum: float | None,
+        affine: bool,
+        track_running_stats: bool,
+        device: Any,
+        dtype: Any,
+        bias: bool,
+    ) -> None:
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = new_parameter(num_features, device=device, dtype=dtype)
-            if bias:
-                self.bias = new_parameter(num_features, device=device, dtype=dtype)
-            else:
-                self.register_parameter("bias", None)
+            add_bias(self, bias, num_features, device=device, dtype=dtype)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -49,7 +56,7 @@ class _RunningStatsNorm(Module):
         if self.track_running_stats:
             init.zeros_(self.running_mean)
             init.ones_(self.running_var)
-            self.num_batches_tracked._data[...] = 0
+            self.num_batches_tracked.array[...] = 0
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
@@ -60,30 +67,54 @@ class _RunningStatsNorm(Module):
 
     def _check_input(self, input: Any) -> None:
         if len(input.shape) not in self._input_dims:
-            raise ShapeError(f"{type(self).__name__}: expected a {' or '.join(f'{d}-d' for d in self._input_dims)} input, got shape {tuple(input.shape)}")
+            raise ShapeError(
+                f"{type(self).__name__}: expected a {' or '.join(f'{d}-d' for d in self._input_dims)} input, got shape {tuple(input.shape)}"
+            )
 
     def _momentum(self) -> float:
         """The running-average factor of this step; ``momentum=None`` is the cumulative mean."""
         if self.training and self.track_running_stats and self._counts_batches:
-            self.num_batches_tracked._data[...] += 1
+            self.num_batches_tracked.array[...] += 1
             if self.momentum is None:
                 return 1.0 / int(self.num_batches_tracked.item())
         return 0.0 if self.momentum is None else self.momentum
 
     def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
+        )
 
 
 class _BatchNorm(_RunningStatsNorm):
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True, track_running_stats: bool = True, device: Any = None, dtype: Any = None, *, bias: bool = True) -> None:
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ) -> None:
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias)
 
     def forward(self, input: Any) -> Any:
         self._check_input(input)
         momentum = self._momentum()
         use_batch_stats = self.training or self.running_mean is None
-        return F.batch_norm(input, self.running_mean if self.training or self.track_running_stats else None, self.running_var if self.training or self.track_running_stats else None, self.weight, self.bias, use_batch_stats, momentum, self.eps)
+        return F.batch_norm(
+            input,
+            self.running_mean if self.training or self.track_running_stats else None,
+            self.running_var if self.training or self.track_running_stats else None,
+            self.weight,
+            self.bias,
+            use_batch_stats,
+            momentum,
+            self.eps,
+        )
 
 
 class BatchNorm1d(_BatchNorm):
@@ -104,7 +135,18 @@ class InstanceNorm2d(_RunningStatsNorm):
     _input_dims = (3, 4)
     _counts_batches = False
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False, track_running_stats: bool = False, device: Any = None, dtype: Any = None, *, bias: bool = True) -> None:
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ) -> None:
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias)
 
     def forward(self, input: Any) -> Any:
@@ -113,13 +155,23 @@ class InstanceNorm2d(_RunningStatsNorm):
             return self.forward(input.reshape(1, *input.shape)).reshape(*input.shape)
         momentum = self._momentum()
         use_input_stats = self.training or not self.track_running_stats
-        return F.instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats, momentum, self.eps)
+        return F.instance_norm(
+            input, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats, momentum, self.eps
+        )
 
 
 class LayerNorm(Module):
     """Normalises the trailing ``normalized_shape`` dims; ``weight``/``bias`` of that shape."""
 
-    def __init__(self, normalized_shape: Any, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True, device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        normalized_shape: Any,
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
@@ -145,7 +197,14 @@ class LayerNorm(Module):
 class RMSNorm(Module):
     """``x / sqrt(mean(x²) + eps) * weight`` over the trailing ``normalized_shape`` dims."""
 
-    def __init__(self, normalized_shape: Any, eps: float | None = None, elementwise_affine: bool = True, device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        normalized_shape: Any,
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
@@ -165,7 +224,17 @@ class RMSNorm(Module):
 class GroupNorm(Module):
     """Normalises ``[N, C, *]`` over groups of ``C / num_groups`` channels; per-channel affine."""
 
-    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device: Any = None, dtype: Any = None, *, bias: bool = True) -> None:
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         if num_groups <= 0 or num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")

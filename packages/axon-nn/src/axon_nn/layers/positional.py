@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import numpy as np
+
 from axon_core import ShapeError
 from axon_tensor import tensor
 
@@ -45,12 +46,17 @@ class SinusoidalPositionalEncoding(Module):
         """``PE[offset : offset + seq]`` as a ``[seq, d_model]`` Tensor of ``dtype`` on ``device``."""
         key = (offset, seq, str(dtype), str(device))
         if not self._table or self._table[0] != key:
-            self._table = (key, tensor(sinusoidal_table(range(offset, offset + seq), self.d_model), dtype=dtype, device=device))
+            self._table = (
+                key,
+                tensor(sinusoidal_table(range(offset, offset + seq), self.d_model), dtype=dtype, device=device),
+            )
         return self._table[1]
 
     def forward(self, x: Any, offset: int = 0) -> Any:
         if x.ndim != 3 or x.shape[-1] != self.d_model:
-            raise ShapeError(f"SinusoidalPositionalEncoding: expected x with {self.d_model} features ([N, S, d] batch first, else [S, N, d]), got {tuple(x.shape)}")
+            raise ShapeError(
+                f"SinusoidalPositionalEncoding: expected x with {self.d_model} features ([N, S, d] batch first, else [S, N, d]), got {tuple(x.shape)}"
+            )
         if offset < 0:
             raise ValueError(f"SinusoidalPositionalEncoding: offset must be >= 0, got {offset}")
         seq = x.shape[1] if self.batch_first else x.shape[0]

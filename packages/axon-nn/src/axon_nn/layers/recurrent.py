@@ -30,25 +30,42 @@ class RNNBase(Module):
     """Parameters and options shared by :class:`RNN`, :class:`LSTM` and :class:`GRU`."""
 
     def __init__(
-        self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-        batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
-        device: Any = None, dtype: Any = None,
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         name = type(self).__name__
         if hidden_size <= 0 or num_layers <= 0 or input_size < 0:
-            raise ValueError(f"{name}: need hidden_size > 0, num_layers > 0, input_size >= 0, got {hidden_size}, {num_layers}, {input_size}")
+            raise ValueError(
+                f"{name}: need hidden_size > 0, num_layers > 0, input_size >= 0, got {hidden_size}, {num_layers}, {input_size}"
+            )
         if not 0.0 <= dropout <= 1.0 or isinstance(dropout, bool):
             raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
         if proj_size < 0 or (proj_size and (mode != "LSTM" or proj_size >= hidden_size)):
-            raise ValueError(f"{name}: proj_size must be 0 or in (0, hidden_size) and only LSTM has it, got {proj_size}")
+            raise ValueError(
+                f"{name}: proj_size must be 0 or in (0, hidden_size) and only LSTM has it, got {proj_size}"
+            )
         self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size
         gate_size = _GATES[mode] * hidden_size
         state_size = proj_size or hidden_size
         directions = 2 if bidirectional else 1
-        self._suffixes = [f"_l{layer}" + ("_reverse" if direction else "") for layer in range(num_layers) for direction in range(directions)]
+        self._suffixes = [
+            f"_l{layer}" + ("_reverse" if direction else "")
+            for layer in range(num_layers)
+            for direction in range(directions)
+        ]
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else state_size * directions
             for suffix in self._suffixes[layer * directions : (layer + 1) * directions]:
@@ -99,15 +116,49 @@ class RNN(RNNBase):
     ``(output [T, B, D*H], h_n [L*D, B, H])``.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh", bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        super().__init__(f"RNN_{nonlinearity.upper()}", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, device, dtype)
+        super().__init__(
+            f"RNN_{nonlinearity.upper()}",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            0,
+            device,
+            dtype,
+        )
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Any, hx: Any = None, lengths: Any = None, mask: Any = None) -> tuple[Any, Any]:
-        return F.rnn(input, hx, self._weights(), self.nonlinearity, self.dropout, self.training, self.bidirectional, self.batch_first, lengths, mask)
+        return F.rnn(
+            input,
+            hx,
+            self._weights(),
+            self.nonlinearity,
+            self.dropout,
+            self.training,
+            self.bidirectional,
+            self.batch_first,
+            lengths,
+            mask,
+        )
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (", nonlinearity='relu'" if self.nonlinearity == "relu" else "")
@@ -120,23 +171,62 @@ class LSTM(RNNBase):
     (``P = proj_size or hidden_size``). Returns ``(output [T, B, D*P], (h_n, c_n))``.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0, device: Any = None, dtype: Any = None) -> None:
-        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size, device, dtype)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            "LSTM",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            device,
+            dtype,
+        )
 
     def forward(self, input: Any, hx: Any = None, lengths: Any = None, mask: Any = None) -> tuple[Any, tuple[Any, Any]]:
-        return F.lstm(input, hx, self._weights(), self.dropout, self.training, self.bidirectional, self.batch_first, lengths, mask)
+        return F.lstm(
+            input, hx, self._weights(), self.dropout, self.training, self.bidirectional, self.batch_first, lengths, mask
+        )
 
 
 class GRU(RNNBase):
     """GRU (gates r, z, n as PyTorch). ``forward(input, hx=None, lengths=None, mask=None)`` as :class:`RNN`."""
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, device: Any = None, dtype: Any = None) -> None:
-        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, device, dtype)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            "GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, device, dtype
+        )
 
     def forward(self, input: Any, hx: Any = None, lengths: Any = None, mask: Any = None) -> tuple[Any, Any]:
-        return F.gru(input, hx, self._weights(), self.dropout, self.training, self.bidirectional, self.batch_first, lengths, mask)
+        return F.gru(
+            input, hx, self._weights(), self.dropout, self.training, self.bidirectional, self.batch_first, lengths, mask
+        )
 
 
 class RNNCellBase(Module):
@@ -144,10 +234,14 @@ class RNNCellBase(Module):
 
     _gates = 1
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None, dtype: Any = None
+    ) -> None:
         super().__init__()
         if hidden_size <= 0 or input_size < 0:
-            raise ValueError(f"{type(self).__name__}: need hidden_size > 0 and input_size >= 0, got {hidden_size}, {input_size}")
+            raise ValueError(
+                f"{type(self).__name__}: need hidden_size > 0 and input_size >= 0, got {hidden_size}, {input_size}"
+            )
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         gate_size = self._gates * hidden_size
         self.weight_ih = new_parameter(gate_size, input_size, device=device, dtype=dtype)
@@ -170,7 +264,15 @@ class RNNCellBase(Module):
 class RNNCell(RNNCellBase):
     """One Elman step: ``input [B, I]`` (or ``[I]``), ``hx [B, H]`` or None -> ``h' [B, H]``."""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh", device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, bias, device, dtype)

@@ -25,7 +25,9 @@ class Residual(Module):
     def forward(self, input: Any) -> Any:
         out = self.module(input)
         if tuple(out.shape) != tuple(input.shape):
-            raise ShapeError(f"Residual: {type(self.module).__name__} changed the shape {tuple(input.shape)} -> {tuple(out.shape)}")
+            raise ShapeError(
+                f"Residual: {type(self.module).__name__} changed the shape {tuple(input.shape)} -> {tuple(out.shape)}"
+            )
         return input + out
 
 
@@ -39,17 +41,28 @@ class ResidualBlock(Module):
 
     expansion = 1
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, downsample: Module | None = None,
-                 device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        downsample: Module | None = None,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
-        self.conv1 = Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False, device=device, dtype=dtype)
+        self.conv1 = Conv2d(
+            in_channels, out_channels, 3, stride=stride, padding=1, bias=False, device=device, dtype=dtype
+        )
         self.bn1 = BatchNorm2d(out_channels, device=device, dtype=dtype)
         self.conv2 = Conv2d(out_channels, out_channels, 3, padding=1, bias=False, device=device, dtype=dtype)
         self.bn2 = BatchNorm2d(out_channels, device=device, dtype=dtype)
         if downsample is None and (stride != 1 or in_channels != out_channels):
-            downsample = Sequential(Conv2d(in_channels, out_channels, 1, stride=stride, bias=False, device=device, dtype=dtype),
-                                    BatchNorm2d(out_channels, device=device, dtype=dtype))
+            downsample = Sequential(
+                Conv2d(in_channels, out_channels, 1, stride=stride, bias=False, device=device, dtype=dtype),
+                BatchNorm2d(out_channels, device=device, dtype=dtype),
+            )
         if downsample is None:
             self.add_module("downsample", None)
         else:

@@ -42,7 +42,9 @@ class RotaryEmbedding(Module):
         elif len(positions) != seq:
             from axon_core import ShapeError
 
-            raise ShapeError(f"RotaryEmbedding: {len(positions)} positions for a sequence of {seq} in x {tuple(x.shape)}")
+            raise ShapeError(
+                f"RotaryEmbedding: {len(positions)} positions for a sequence of {seq} in x {tuple(x.shape)}"
+            )
         cos, sin = self.cos_sin(positions, x.dtype, x.device)
         return F.apply_rotary_emb(x, cos, sin, self.interleaved)
 

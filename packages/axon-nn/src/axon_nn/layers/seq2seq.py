@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import numpy as np
+
 from axon_autograd import no_grad
 from axon_core import DTypeError, ShapeError
 from axon_tensor import tensor
@@ -54,14 +55,29 @@ class Seq2SeqTransformer(Module):
     ) -> None:
         super().__init__()
         if share_embeddings and src_vocab_size != tgt_vocab_size:
-            raise ValueError(f"Seq2SeqTransformer: share_embeddings needs one vocabulary size, got {src_vocab_size} and {tgt_vocab_size}")
+            raise ValueError(
+                f"Seq2SeqTransformer: share_embeddings needs one vocabulary size, got {src_vocab_size} and {tgt_vocab_size}"
+            )
         self.d_model, self.src_vocab_size, self.tgt_vocab_size = d_model, src_vocab_size, tgt_vocab_size
         self.share_embeddings, self.tie_generator = share_embeddings, tie_generator
         self.src_embedding = Embedding(src_vocab_size, d_model, device=device, dtype=dtype)
-        self.tgt_embedding = self.src_embedding if share_embeddings else Embedding(tgt_vocab_size, d_model, device=device, dtype=dtype)
+        self.tgt_embedding = (
+            self.src_embedding if share_embeddings else Embedding(tgt_vocab_size, d_model, device=device, dtype=dtype)
+        )
         self.positional_encoding = SinusoidalPositionalEncoding(d_model, dropout, batch_first=True)
-        self.transformer = Transformer(d_model, nhead, num_encoder_layers, num_decoder_layers, dim_feedforward, dropout, activation,
-                                       batch_first=True, norm_first=norm_first, device=device, dtype=dtype)
+        self.transformer = Transformer(
+            d_model,
+            nhead,
+            num_encoder_layers,
+            num_decoder_layers,
+            dim_feedforward,
+            dropout,
+            activation,
+            batch_first=True,
+            norm_first=norm_first,
+            device=device,
+            dtype=dtype,
+        )
         self.generator = Linear(d_model, tgt_vocab_size, device=device, dtype=dtype)
         if tie_generator:
             self.generator.weight = self.tgt_embedding.weight
@@ -77,12 +93,20 @@ class Seq2SeqTransformer(Module):
         """``src [N, S]`` token ids -> memory ``[N, S, d_model]``."""
         return self.transformer.encoder(self._embed(self.src_embedding, src), src_key_padding_mask=src_key_padding_mask)
 
-    def decode(self, tgt: Any, memory: Any, tgt_key_padding_mask: Any = None, memory_key_padding_mask: Any = None) -> Any:
+    def decode(
+        self, tgt: Any, memory: Any, tgt_key_padding_mask: Any = None, memory_key_padding_mask: Any = None
+    ) -> Any:
         """``tgt [N, T]`` token ids and memory -> logits ``[N, T, tgt_vocab]``, causally masked."""
         x = self._embed(self.tgt_embedding, tgt)
         mask = Transformer.generate_square_subsequent_mask(tgt.shape[1], device=x.device, dtype=x.dtype)
-        hidden = self.transformer.decoder(x, memory, tgt_mask=mask, tgt_key_padding_mask=tgt_key_padding_mask,
-                                          memory_key_padding_mask=memory_key_padding_mask, tgt_is_causal=True)
+        hidden = self.transformer.decoder(
+            x,
+            memory,
+            tgt_mask=mask,
+            tgt_key_padding_mask=tgt_key_padding_mask,
+            memory_key_padding_mask=memory_key_padding_mask,
+            tgt_is_causal=True,
+        )
         return self.generator(hidden)
 
     def forward(self, src: Any, tgt: Any, src_key_padding_mask: Any = None, tgt_key_padding_mask: Any = None) -> Any:
@@ -101,7 +125,15 @@ class Seq2SeqTransformer(Module):
         x = self._embed(self.tgt_embedding, tgt, cache.seq_len)
         return self.generator(self.transformer.decoder.forward_step(x, memory, cache, memory_key_padding_mask))
 
-    def greedy_decode(self, src: Any, max_len: int, bos_idx: int, eos_idx: int | None = None, src_key_padding_mask: Any = None, use_cache: bool = True) -> Any:
+    def greedy_decode(
+        self,
+        src: Any,
+        max_len: int,
+        bos_idx: int,
+        eos_idx: int | None = None,
+        src_key_padding_mask: Any = None,
+        use_cache: bool = True,
+    ) -> Any:
         """Greedy decoding: ``src [N, S]`` -> ids ``[N, <= max_len]`` starting with ``bos_idx``.
 
         Stops early once every row has produced ``eos_idx``; rows that finished earlier are
@@ -118,9 +150,13 @@ class Seq2SeqTransformer(Module):
             cache = self.new_cache() if use_cache else None
             while ids.shape[1] < max_len and not finished.all():
                 if cache is not None:
-                    logits = self.decode_step(tensor(ids[:, -1:], device=memory.device), memory, cache, src_key_padding_mask)
+                    logits = self.decode_step(
+                        tensor(ids[:, -1:], device=memory.device), memory, cache, src_key_padding_mask
+                    )
                 else:
-                    logits = self.decode(tensor(ids, device=memory.device), memory, memory_key_padding_mask=src_key_padding_mask)
+                    logits = self.decode(
+                        tensor(ids, device=memory.device), memory, memory_key_padding_mask=src_key_padding_mask
+                    )
                 next_ids = logits.numpy()[:, -1].argmax(axis=-1)
                 if eos_idx is not None:
                     next_ids = np.where(finished, eos_idx, next_ids)

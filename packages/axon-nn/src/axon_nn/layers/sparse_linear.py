@@ -15,7 +15,7 @@ from axon_tensor.random import Generator, default_generator
 from .. import functional as F
 from .. import init
 from ..module import Module
-from ._factory import new_parameter
+from ._factory import add_bias, new_parameter
 
 __all__ = ["SparseLinear"]
 
@@ -30,8 +30,17 @@ class SparseLinear(Module):
     Values and bias start as in ``Linear``: ``U(±1/sqrt(in_features))``.
     """
 
-    def __init__(self, in_features: int, out_features: int, density: float = 0.1, mask: Any = None, bias: bool = True,
-                 generator: Generator | None = None, device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        density: float = 0.1,
+        mask: Any = None,
+        bias: bool = True,
+        generator: Generator | None = None,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         if mask is None:
@@ -46,16 +55,15 @@ class SparseLinear(Module):
         else:
             dense_mask = np.asarray(mask.numpy() if isinstance(mask, Tensor) else mask) != 0
             if dense_mask.shape != (out_features, in_features):
-                raise ShapeError(f"SparseLinear: mask {dense_mask.shape} must be [out_features, in_features] = {(out_features, in_features)}")
+                raise ShapeError(
+                    f"SparseLinear: mask {dense_mask.shape} must be [out_features, in_features] = {(out_features, in_features)}"
+                )
         rows, cols = np.nonzero(dense_mask)
         crow = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=out_features))])
         self.register_buffer("crow_indices", axon_tensor.tensor(crow.astype(np.int64), device=device))
         self.register_buffer("col_indices", axon_tensor.tensor(cols.astype(np.int64), device=device))
         self.values = new_parameter(int(cols.size), device=device, dtype=dtype)
-        if bias:
-            self.bias = new_parameter(out_features, device=device, dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
+        add_bias(self, bias, out_features, device=device, dtype=dtype)
         self.reset_parameters()
 
     @classmethod
@@ -63,9 +71,9 @@ class SparseLinear(Module):
         """A layer storing the nonzero entries of ``weight [out, in]`` (and ``bias [out]``)."""
         dense = weight.numpy() if hasattr(weight, "numpy") else np.asarray(weight)
         layer = cls(dense.shape[1], dense.shape[0], mask=dense != 0, bias=bias is not None, dtype=dense.dtype)
-        layer.values.data._data[...] = dense[dense != 0]
+        layer.values.data.array[...] = dense[dense != 0]
         if bias is not None:
-            layer.bias.data._data[...] = bias.numpy() if hasattr(bias, "numpy") else np.asarray(bias)
+            layer.bias.data.array[...] = bias.numpy() if hasattr(bias, "numpy") else np.asarray(bias)
         return layer
 
     @property
@@ -75,7 +83,9 @@ class SparseLinear(Module):
     @property
     def weight(self) -> SparseCSRTensor:
         """The CSR weight ``[out, in]`` (its values are this layer's Parameter data)."""
-        return SparseCSRTensor(self.crow_indices, self.col_indices, self.values.data, (self.out_features, self.in_features))
+        return SparseCSRTensor(
+            self.crow_indices, self.col_indices, self.values.data, (self.out_features, self.in_features)
+        )
 
     def reset_parameters(self) -> None:
         bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
@@ -89,5 +99,3 @@ class SparseLinear(Module):
     def extra_repr(self) -> str:
         density = self.nnz / max(self.in_features * self.out_features, 1)
         return f"in_features={self.in_features}, out_features={self.out_features}, nnz={self.nnz}, density={density:.3g}, bias={self.bias is not None}"
-
-

@@ -32,17 +32,42 @@ class FFT1d(Module):
 class STFT(Module):
     """:func:`axon_nn.functional.stft` with its settings; ``window [win_length]`` is a buffer."""
 
-    def __init__(self, n_fft: int, hop_length: int | None = None, win_length: int | None = None, window: Any = None,
-                 center: bool = True, pad_mode: str = "reflect", normalized: bool = False, onesided: bool | None = None,
-                 output: str = "pairs") -> None:
+    def __init__(
+        self,
+        n_fft: int,
+        hop_length: int | None = None,
+        win_length: int | None = None,
+        window: Any = None,
+        center: bool = True,
+        pad_mode: str = "reflect",
+        normalized: bool = False,
+        onesided: bool | None = None,
+        output: str = "pairs",
+    ) -> None:
         super().__init__()
         self.n_fft, self.hop_length, self.win_length = n_fft, hop_length, win_length
-        self.center, self.pad_mode, self.normalized, self.onesided, self.output = center, pad_mode, normalized, onesided, output
+        self.center, self.pad_mode, self.normalized, self.onesided, self.output = (
+            center,
+            pad_mode,
+            normalized,
+            onesided,
+            output,
+        )
         self.register_buffer("window", window)
 
     def forward(self, input: Any) -> Any:
-        return F.stft(input, self.n_fft, self.hop_length, self.win_length, self.window, self.center, self.pad_mode,
-                      self.normalized, self.onesided, self.output)
+        return F.stft(
+            input,
+            self.n_fft,
+            self.hop_length,
+            self.win_length,
+            self.window,
+            self.center,
+            self.pad_mode,
+            self.normalized,
+            self.onesided,
+            self.output,
+        )
 
     def extra_repr(self) -> str:
         return f"n_fft={self.n_fft}, hop_length={self.hop_length}, win_length={self.win_length}, output={self.output!r}"
@@ -51,16 +76,33 @@ class STFT(Module):
 class ISTFT(Module):
     """:func:`axon_nn.functional.istft` with its settings; ``window [win_length]`` is a buffer."""
 
-    def __init__(self, n_fft: int, hop_length: int | None = None, win_length: int | None = None, window: Any = None,
-                 center: bool = True, normalized: bool = False, onesided: bool | None = None) -> None:
+    def __init__(
+        self,
+        n_fft: int,
+        hop_length: int | None = None,
+        win_length: int | None = None,
+        window: Any = None,
+        center: bool = True,
+        normalized: bool = False,
+        onesided: bool | None = None,
+    ) -> None:
         super().__init__()
         self.n_fft, self.hop_length, self.win_length = n_fft, hop_length, win_length
         self.center, self.normalized, self.onesided = center, normalized, onesided
         self.register_buffer("window", window)
 
     def forward(self, input: Any, length: int | None = None) -> Any:
-        return F.istft(input, self.n_fft, self.hop_length, self.win_length, self.window, self.center, self.normalized,
-                       self.onesided, length)
+        return F.istft(
+            input,
+            self.n_fft,
+            self.hop_length,
+            self.win_length,
+            self.window,
+            self.center,
+            self.normalized,
+            self.onesided,
+            length,
+        )
 
     def extra_repr(self) -> str:
         return f"n_fft={self.n_fft}, hop_length={self.hop_length}, win_length={self.win_length}"

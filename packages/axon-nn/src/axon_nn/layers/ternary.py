@@ -8,7 +8,7 @@ from typing import Any
 from .. import functional as F
 from .. import init
 from ..module import Module
-from ._factory import new_parameter
+from ._factory import add_bias, new_parameter, reset_fan_in_bias
 
 __all__ = ["TernaryLinear", "PackedTernaryLinear"]
 
@@ -23,22 +23,30 @@ class TernaryLinear(Module):
     put an ``RMSNorm`` before this layer for that. :meth:`pack` gives the inference layer.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = False, activation_bits: int | None = 8,
-                 eps: float = 1e-5, device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = False,
+        activation_bits: int | None = 8,
+        eps: float = 1e-5,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
-        self.in_features, self.out_features, self.activation_bits, self.eps = in_features, out_features, activation_bits, eps
+        self.in_features, self.out_features, self.activation_bits, self.eps = (
+            in_features,
+            out_features,
+            activation_bits,
+            eps,
+        )
         self.weight = new_parameter(out_features, in_features, device=device, dtype=dtype)
-        if bias:
-            self.bias = new_parameter(out_features, device=device, dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
+        add_bias(self, bias, out_features, device=device, dtype=dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_fan_in_bias(self.bias, self.in_features)
 
     def forward(self, input: Any) -> Any:
         return F.ternary_linear(input, self.weight, self.bias, self.activation_bits, self.eps)
@@ -50,8 +58,10 @@ class TernaryLinear(Module):
         return PackedTernaryLinear(F.pack_ternary(codes), gamma, self.in_features, bias, self.activation_bits, self.eps)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
-                f"activation_bits={self.activation_bits}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
+            f"activation_bits={self.activation_bits}"
+        )
 
 
 class PackedTernaryLinear(Module):
@@ -59,8 +69,15 @@ class PackedTernaryLinear(Module):
     ``scale`` (0-d ``γ``) and ``bias``; the forward adds and subtracts input columns (see
     :func:`axon_nn.functional.packed_ternary_linear`) and returns a Tensor without gradient."""
 
-    def __init__(self, packed: Any, scale: Any, in_features: int, bias: Any = None, activation_bits: int | None = 8,
-                 eps: float = 1e-5) -> None:
+    def __init__(
+        self,
+        packed: Any,
+        scale: Any,
+        in_features: int,
+        bias: Any = None,
+        activation_bits: int | None = 8,
+        eps: float = 1e-5,
+    ) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, packed.shape[0]
         self.activation_bits, self.eps = activation_bits, eps
@@ -69,7 +86,11 @@ class PackedTernaryLinear(Module):
         self.register_buffer("bias", bias)
 
     def forward(self, input: Any) -> Any:
-        return F.packed_ternary_linear(input, self.packed, self.scale, self.in_features, self.bias, self.activation_bits, self.eps)
+        return F.packed_ternary_linear(
+            input, self.packed, self.scale, self.in_features, self.bias, self.activation_bits, self.eps
+        )
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, activation_bits={self.activation_bits}"
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, activation_bits={self.activation_bits}"
+        )

@@ -22,7 +22,13 @@ from .kv_cache import KVCache
 from .linear import Linear
 from .normalization import LayerNorm
 
-__all__ = ["TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder", "Transformer"]
+__all__ = [
+    "TransformerEncoderLayer",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerDecoder",
+    "Transformer",
+]
 
 _ACTIVATIONS: dict[str, Callable[[Any], Any]] = {"relu": F.relu, "gelu": F.gelu}
 
@@ -42,17 +48,27 @@ def _feedforward(layer: Any, x: Any) -> Any:
 
 def _residual(layer: Any, x: Any, block: Callable[[Any], Any], norm: Module, dropout: Module) -> Any:
     """``x + dropout(block(norm(x)))`` (pre-norm) or ``norm(x + dropout(block(x)))`` (post-norm)."""
-    # The block's output goes first: it is a Variable whenever the layer has parameters, and a
-    # plain Tensor ``x`` cannot take a Variable on its right.
     if layer.norm_first:
-        return dropout(block(norm(x))) + x
-    return norm(dropout(block(x)) + x)
+        return x + dropout(block(norm(x)))
+    return norm(x + dropout(block(x)))
 
 
 class _LayerBase(Module):
     """What encoder and decoder layers share: the feed-forward block, norms, dropouts, activation."""
 
-    def __init__(self, d_model: int, dim_feedforward: int, dropout: float, activation: Any, layer_norm_eps: float, norm_first: bool, bias: bool, num_norms: int, device: Any, dtype: Any) -> None:
+    def __init__(
+        self,
+        d_model: int,
+        dim_feedforward: int,
+        dropout: float,
+        activation: Any,
+        layer_norm_eps: float,
+        norm_first: bool,
+        bias: bool,
+        num_norms: int,
+        device: Any,
+        dtype: Any,
+    ) -> None:
         super().__init__()
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, device=device, dtype=dtype)
         self.dropout = Dropout(dropout)
@@ -72,13 +88,38 @@ class TransformerEncoderLayer(_LayerBase):
     the original Transformer). ``activation`` is ``"relu"``, ``"gelu"`` or a callable.
     """
 
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1, activation: Any = "relu", layer_norm_eps: float = 1e-5, batch_first: bool = False, norm_first: bool = False, bias: bool = True, device: Any = None, dtype: Any = None) -> None:
-        super().__init__(d_model, dim_feedforward, dropout, activation, layer_norm_eps, norm_first, bias, 2, device, dtype)
-        self.self_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, device=device, dtype=dtype)
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: Any = "relu",
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            d_model, dim_feedforward, dropout, activation, layer_norm_eps, norm_first, bias, 2, device, dtype
+        )
+        self.self_attn = MultiHeadAttention(
+            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, device=device, dtype=dtype
+        )
 
     def forward(self, src: Any, src_mask: Any = None, src_key_padding_mask: Any = None, is_causal: bool = False) -> Any:
         def attend(x: Any) -> Any:
-            return self.self_attn(x, x, x, attn_mask=src_mask, key_padding_mask=src_key_padding_mask, need_weights=False, is_causal=is_causal)[0]
+            return self.self_attn(
+                x,
+                x,
+                x,
+                attn_mask=src_mask,
+                key_padding_mask=src_key_padding_mask,
+                need_weights=False,
+                is_causal=is_causal,
+            )[0]
 
         x = _residual(self, src, attend, self.norm1, self.dropout1)
         return _residual(self, x, lambda h: _feedforward(self, h), self.norm2, self.dropout2)
@@ -90,26 +131,73 @@ class TransformerDecoderLayer(_LayerBase):
     ``tgt [T, N, E]``, ``memory [S, N, E]`` (``[N, *, E]`` with ``batch_first``) -> ``[T, N, E]``.
     """
 
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1, activation: Any = "relu", layer_norm_eps: float = 1e-5, batch_first: bool = False, norm_first: bool = False, bias: bool = True, device: Any = None, dtype: Any = None) -> None:
-        super().__init__(d_model, dim_feedforward, dropout, activation, layer_norm_eps, norm_first, bias, 3, device, dtype)
-        self.self_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, device=device, dtype=dtype)
-        self.multihead_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, device=device, dtype=dtype)
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: Any = "relu",
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            d_model, dim_feedforward, dropout, activation, layer_norm_eps, norm_first, bias, 3, device, dtype
+        )
+        self.self_attn = MultiHeadAttention(
+            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, device=device, dtype=dtype
+        )
+        self.multihead_attn = MultiHeadAttention(
+            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, device=device, dtype=dtype
+        )
 
     def _blocks(self, tgt: Any, self_attend: Callable[[Any], Any], cross_attend: Callable[[Any], Any]) -> Any:
         x = _residual(self, tgt, self_attend, self.norm1, self.dropout1)
         x = _residual(self, x, cross_attend, self.norm2, self.dropout2)
         return _residual(self, x, lambda h: _feedforward(self, h), self.norm3, self.dropout3)
 
-    def forward(self, tgt: Any, memory: Any, tgt_mask: Any = None, memory_mask: Any = None, tgt_key_padding_mask: Any = None, memory_key_padding_mask: Any = None, tgt_is_causal: bool = False, memory_is_causal: bool = False) -> Any:
+    def forward(
+        self,
+        tgt: Any,
+        memory: Any,
+        tgt_mask: Any = None,
+        memory_mask: Any = None,
+        tgt_key_padding_mask: Any = None,
+        memory_key_padding_mask: Any = None,
+        tgt_is_causal: bool = False,
+        memory_is_causal: bool = False,
+    ) -> Any:
         def self_attend(x: Any) -> Any:
-            return self.self_attn(x, x, x, attn_mask=tgt_mask, key_padding_mask=tgt_key_padding_mask, need_weights=False, is_causal=tgt_is_causal)[0]
+            return self.self_attn(
+                x,
+                x,
+                x,
+                attn_mask=tgt_mask,
+                key_padding_mask=tgt_key_padding_mask,
+                need_weights=False,
+                is_causal=tgt_is_causal,
+            )[0]
 
         def cross_attend(x: Any) -> Any:
-            return self.multihead_attn(x, memory, memory, attn_mask=memory_mask, key_padding_mask=memory_key_padding_mask, need_weights=False, is_causal=memory_is_causal)[0]
+            return self.multihead_attn(
+                x,
+                memory,
+                memory,
+                attn_mask=memory_mask,
+                key_padding_mask=memory_key_padding_mask,
+                need_weights=False,
+                is_causal=memory_is_causal,
+            )[0]
 
         return self._blocks(tgt, self_attend, cross_attend)
 
-    def forward_step(self, tgt: Any, memory: Any, self_cache: Any, cross_cache: Any, memory_key_padding_mask: Any = None) -> Any:
+    def forward_step(
+        self, tgt: Any, memory: Any, self_cache: Any, cross_cache: Any, memory_key_padding_mask: Any = None
+    ) -> Any:
         """Decode new target positions ``tgt [T_new, N, E]`` given the earlier ones in ``self_cache``.
 
         Equals the rows of :meth:`forward` with a causal ``tgt_mask`` for these positions.
@@ -117,7 +205,9 @@ class TransformerDecoderLayer(_LayerBase):
         return self._blocks(
             tgt,
             lambda x: self.self_attn.step(x, x, x, self_cache),
-            lambda x: self.multihead_attn.step(x, memory, memory, cross_cache, static_kv=True, key_padding_mask=memory_key_padding_mask),
+            lambda x: self.multihead_attn.step(
+                x, memory, memory, cross_cache, static_kv=True, key_padding_mask=memory_key_padding_mask
+            ),
         )
 
 
@@ -141,7 +231,9 @@ class TransformerEncoder(Module):
         self.num_layers = num_layers
         self.norm = norm
 
-    def forward(self, src: Any, mask: Any = None, src_key_padding_mask: Any = None, is_causal: bool | None = None) -> Any:
+    def forward(
+        self, src: Any, mask: Any = None, src_key_padding_mask: Any = None, is_causal: bool | None = None
+    ) -> Any:
         seq_dim = 1 if (src.ndim == 3 and self.layers[0].self_attn.batch_first) else 0
         causal = _detect_causal(mask, is_causal, src.shape[seq_dim])
         x = src
@@ -159,13 +251,31 @@ class TransformerDecoder(Module):
         self.num_layers = num_layers
         self.norm = norm
 
-    def forward(self, tgt: Any, memory: Any, tgt_mask: Any = None, memory_mask: Any = None, tgt_key_padding_mask: Any = None, memory_key_padding_mask: Any = None, tgt_is_causal: bool | None = None, memory_is_causal: bool = False) -> Any:
+    def forward(
+        self,
+        tgt: Any,
+        memory: Any,
+        tgt_mask: Any = None,
+        memory_mask: Any = None,
+        tgt_key_padding_mask: Any = None,
+        memory_key_padding_mask: Any = None,
+        tgt_is_causal: bool | None = None,
+        memory_is_causal: bool = False,
+    ) -> Any:
         seq_dim = 1 if (tgt.ndim == 3 and self.layers[0].self_attn.batch_first) else 0
         causal = _detect_causal(tgt_mask, tgt_is_causal, tgt.shape[seq_dim])
         x = tgt
         for layer in self.layers:
-            x = layer(x, memory, tgt_mask=tgt_mask, memory_mask=memory_mask, tgt_key_padding_mask=tgt_key_padding_mask,
-                      memory_key_padding_mask=memory_key_padding_mask, tgt_is_causal=causal, memory_is_causal=memory_is_causal)
+            x = layer(
+                x,
+                memory,
+                tgt_mask=tgt_mask,
+                memory_mask=memory_mask,
+                tgt_key_padding_mask=tgt_key_padding_mask,
+                memory_key_padding_mask=memory_key_padding_mask,
+                tgt_is_causal=causal,
+                memory_is_causal=memory_is_causal,
+            )
         return x if self.norm is None else self.norm(x)
 
     def new_cache(self) -> KVCache:
@@ -179,7 +289,9 @@ class TransformerDecoder(Module):
         Equals the last ``T_new`` rows of ``forward`` over the whole prefix with a causal mask.
         """
         if len(cache) != self.num_layers:
-            raise ValueError(f"TransformerDecoder.forward_step: cache has {len(cache)} layers, the decoder {self.num_layers}")
+            raise ValueError(
+                f"TransformerDecoder.forward_step: cache has {len(cache)} layers, the decoder {self.num_layers}"
+            )
         x = tgt
         for i, layer in enumerate(self.layers):
             x = layer.forward_step(x, memory, cache.self_attn[i], cache.cross_attn[i], memory_key_padding_mask)
@@ -196,20 +308,50 @@ class Transformer(Module):
     xavier-uniform initialised, as in PyTorch.
     """
 
-    def __init__(self, d_model: int = 512, nhead: int = 8, num_encoder_layers: int = 6, num_decoder_layers: int = 6, dim_feedforward: int = 2048, dropout: float = 0.1, activation: Any = "relu", custom_encoder: Module | None = None, custom_decoder: Module | None = None, layer_norm_eps: float = 1e-5, batch_first: bool = False, norm_first: bool = False, bias: bool = True, device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        d_model: int = 512,
+        nhead: int = 8,
+        num_encoder_layers: int = 6,
+        num_decoder_layers: int = 6,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: Any = "relu",
+        custom_encoder: Module | None = None,
+        custom_decoder: Module | None = None,
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
-        layer_args = dict(dim_feedforward=dim_feedforward, dropout=dropout, activation=activation, layer_norm_eps=layer_norm_eps,
-                          batch_first=batch_first, norm_first=norm_first, bias=bias, device=device, dtype=dtype)
+        layer_args = dict(
+            dim_feedforward=dim_feedforward,
+            dropout=dropout,
+            activation=activation,
+            layer_norm_eps=layer_norm_eps,
+            batch_first=batch_first,
+            norm_first=norm_first,
+            bias=bias,
+            device=device,
+            dtype=dtype,
+        )
         if custom_encoder is not None:
             self.encoder = custom_encoder
         else:
             norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, device=device, dtype=dtype)
-            self.encoder = TransformerEncoder(TransformerEncoderLayer(d_model, nhead, **layer_args), num_encoder_layers, norm)
+            self.encoder = TransformerEncoder(
+                TransformerEncoderLayer(d_model, nhead, **layer_args), num_encoder_layers, norm
+            )
         if custom_decoder is not None:
             self.decoder = custom_decoder
         else:
             norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, device=device, dtype=dtype)
-            self.decoder = TransformerDecoder(TransformerDecoderLayer(d_model, nhead, **layer_args), num_decoder_layers, norm)
+            self.decoder = TransformerDecoder(
+                TransformerDecoderLayer(d_model, nhead, **layer_args), num_decoder_layers, norm
+            )
         self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
         self._reset_parameters()
 
@@ -218,19 +360,44 @@ class Transformer(Module):
             if param.ndim > 1:
                 init.xavier_uniform_(param)
 
-    def forward(self, src: Any, tgt: Any, src_mask: Any = None, tgt_mask: Any = None, memory_mask: Any = None, src_key_padding_mask: Any = None, tgt_key_padding_mask: Any = None, memory_key_padding_mask: Any = None, src_is_causal: bool | None = None, tgt_is_causal: bool | None = None, memory_is_causal: bool = False) -> Any:
+    def forward(
+        self,
+        src: Any,
+        tgt: Any,
+        src_mask: Any = None,
+        tgt_mask: Any = None,
+        memory_mask: Any = None,
+        src_key_padding_mask: Any = None,
+        tgt_key_padding_mask: Any = None,
+        memory_key_padding_mask: Any = None,
+        src_is_causal: bool | None = None,
+        tgt_is_causal: bool | None = None,
+        memory_is_causal: bool = False,
+    ) -> Any:
         batch_dim = 0 if self.batch_first else 1
         if src.ndim == 3 and tgt.ndim == 3 and src.shape[batch_dim] != tgt.shape[batch_dim]:
             from axon_core import ShapeError
 
-            raise ShapeError(f"Transformer: src {tuple(src.shape)} and tgt {tuple(tgt.shape)} disagree on the batch size (batch_first={self.batch_first})")
+            raise ShapeError(
+                f"Transformer: src {tuple(src.shape)} and tgt {tuple(tgt.shape)} disagree on the batch size (batch_first={self.batch_first})"
+            )
         if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
             from axon_core import ShapeError
 
-            raise ShapeError(f"Transformer: the feature size of src {tuple(src.shape)} and tgt {tuple(tgt.shape)} must be d_model={self.d_model}")
+            raise ShapeError(
+                f"Transformer: the feature size of src {tuple(src.shape)} and tgt {tuple(tgt.shape)} must be d_model={self.d_model}"
+            )
         memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask, is_causal=src_is_causal)
-        return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask, tgt_key_padding_mask=tgt_key_padding_mask,
-                            memory_key_padding_mask=memory_key_padding_mask, tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
+        return self.decoder(
+            tgt,
+            memory,
+            tgt_mask=tgt_mask,
+            memory_mask=memory_mask,
+            tgt_key_padding_mask=tgt_key_padding_mask,
+            memory_key_padding_mask=memory_key_padding_mask,
+            tgt_is_causal=tgt_is_causal,
+            memory_is_causal=memory_is_causal,
+        )
 
     @staticmethod
     def generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None) -> Any:

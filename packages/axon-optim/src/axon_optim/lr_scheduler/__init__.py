@@ -12,6 +12,12 @@ from .scheduler import LRScheduler
 from .step_lr import StepLR
 
 __all__ = [
-    "CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LinearWarmup", "MultiStepLR", "OneCycleLR",
-    "ReduceLROnPlateau", "StepLR",
+    "CosineAnnealingLR",
+    "ExponentialLR",
+    "LRScheduler",
+    "LinearWarmup",
+    "MultiStepLR",
+    "OneCycleLR",
+    "ReduceLROnPlateau",
+    "StepLR",
 ]

@@ -30,7 +30,9 @@ class CosineAnnealingLR(LRScheduler):
         if self._is_initial:
             return self._group_lrs()
         if self._step_count == 1 and epoch > 0:
-            return [eta_min + (base_lr - eta_min) * (1 + math.cos(epoch * math.pi / t_max)) / 2 for base_lr in self.base_lrs]
+            return [
+                eta_min + (base_lr - eta_min) * (1 + math.cos(epoch * math.pi / t_max)) / 2 for base_lr in self.base_lrs
+            ]
         if (epoch - 1 - t_max) % (2 * t_max) == 0:
             return [
                 lr + (base_lr - eta_min) * (1 - math.cos(math.pi / t_max)) / 2

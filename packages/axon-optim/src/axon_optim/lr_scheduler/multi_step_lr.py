@@ -15,7 +15,9 @@ __all__ = ["MultiStepLR"]
 class MultiStepLR(LRScheduler):
     """``lr = base_lr * gamma ** (milestones passed)``; a milestone listed twice counts twice."""
 
-    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1, last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
         self.milestones = Counter(milestones)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)

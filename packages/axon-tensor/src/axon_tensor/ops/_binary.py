@@ -12,19 +12,27 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
+
 from axon_core import DType, DTypeError, ShapeError, result_type
 from axon_core.dtypes import _BY_NP
 
 from ..tensor import Tensor, check_same_device, wrap
 
 __all__ = [
-    "binary", "fast_binary", "operand_arrays", "cast_array", "scalar_of", "broadcast_error", "dtype_of_array",
+    "binary",
+    "fast_binary",
+    "operand_arrays",
+    "cast_array",
+    "scalar_of",
+    "broadcast_error",
+    "dtype_of_array",
     "SCALARS",
 ]
 
 SCALARS = (int, float, bool, complex, np.generic)
 _ndarray = np.ndarray
 _new = object.__new__
+_PRIORITY = Tensor.__array_priority__
 
 _SCALAR_CATEGORY = {bool: 0, int: 1, float: 2, complex: 3}
 
@@ -62,9 +70,13 @@ def operand_arrays(op: str, a: Any, b: Any, compute: DType | None = None) -> tup
         check_same_device(op, a, b)
     if compute is not None:
         dtype = compute
-    elif a.__class__ is Tensor and b.__class__ in _SCALAR_CATEGORY and _SCALAR_CATEGORY[b.__class__] <= a.dtype.category:
+    elif (
+        a.__class__ is Tensor and b.__class__ in _SCALAR_CATEGORY and _SCALAR_CATEGORY[b.__class__] <= a.dtype.category
+    ):
         dtype = a.dtype
-    elif b.__class__ is Tensor and a.__class__ in _SCALAR_CATEGORY and _SCALAR_CATEGORY[a.__class__] <= b.dtype.category:
+    elif (
+        b.__class__ is Tensor and a.__class__ in _SCALAR_CATEGORY and _SCALAR_CATEGORY[a.__class__] <= b.dtype.category
+    ):
         dtype = b.dtype
     else:
         dtype = result_type(a, b)
@@ -92,7 +104,7 @@ def binary(op: str, fn: Fn, a: Any, b: Any, compute: DType | None = None, quiet:
     left, right, _ = operand_arrays(op, a, b, compute)
     device = _device_of(a, b)
     if fn.__class__ is str:
-        fn = getattr(device._backend.xp, fn)
+        fn = getattr(device.backend.xp, fn)
     try:
         if quiet:
             with np.errstate(all="ignore"):
@@ -104,7 +116,9 @@ def binary(op: str, fn: Fn, a: Any, b: Any, compute: DType | None = None, quiet:
     return wrap(out, device)
 
 
-def fast_binary(op: str, fn: Callable[[Any, Any], Any], slow: Callable[[Any, Any], Tensor]) -> Callable[[Any, Any], Tensor]:
+def fast_binary(
+    op: str, fn: Callable[[Any, Any], Any], slow: Callable[[Any, Any], Tensor]
+) -> Callable[[Any, Any], Tensor]:
     """A method ``self (op) other`` that skips promotion when both are tensors of one dtype, or
     ``other`` is a Python float/int and ``self`` is floating (the op then runs in self's dtype).
 
@@ -124,6 +138,9 @@ def fast_binary(op: str, fn: Callable[[Any, Any], Any], slow: Callable[[Any, Any
                 y = x.dtype.type(other)
             except OverflowError:
                 return slow(self, other)
+        elif getattr(other, "__array_priority__", 0) > _PRIORITY:
+            # An operand that outranks Tensor (a Variable) answers with its reflected operator.
+            return NotImplemented
         else:
             return slow(self, other)
         try:
@@ -140,6 +157,7 @@ def fast_binary(op: str, fn: Callable[[Any, Any], Any], slow: Callable[[Any, Any
 
     method.__name__ = op
     method.__doc__ = slow.__doc__
+    method.defers = True  # type: ignore[attr-defined]  # see ops/_operators.py
     return method
 
 

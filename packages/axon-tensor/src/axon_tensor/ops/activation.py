@@ -10,17 +10,31 @@ from __future__ import annotations
 from typing import Any
 
 from axon_core import DTypeError, as_dtype
+from axon_core.backend.numerics import SELU_ALPHA, SELU_SCALE
 
 from ..tensor import Tensor, normalize_dim, tensor_method, wrap
 from .unary import float_math, sigmoid, tanh
 
 __all__ = [
-    "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus", "softsign", "hardtanh",
-    "hardsigmoid", "hardswish", "sigmoid", "tanh", "softmax", "log_softmax",
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "celu",
+    "gelu",
+    "silu",
+    "mish",
+    "softplus",
+    "softsign",
+    "hardtanh",
+    "hardsigmoid",
+    "hardswish",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "log_softmax",
 ]
-
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def _reject_bool(op: str, input: Tensor) -> None:
@@ -32,7 +46,7 @@ def _reject_bool(op: str, input: Tensor) -> None:
 def relu(input: Tensor) -> Tensor:
     """``max(input, 0)``; nan stays nan; integer tensors stay integer."""
     _reject_bool("relu", input)
-    return wrap(input._device._backend.relu(input._data), input._device)
+    return wrap(input._device.backend.relu(input._data), input._device)
 
 
 @tensor_method()
@@ -42,12 +56,20 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tens
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
     if input.dtype.is_integer:
-        if isinstance(min_val, float) and not min_val.is_integer() or isinstance(max_val, float) and not max_val.is_integer():
+        if (
+            isinstance(min_val, float)
+            and not min_val.is_integer()
+            or isinstance(max_val, float)
+            and not max_val.is_integer()
+        ):
             raise DTypeError(f"hardtanh: integer tensors need integer bounds, got {min_val}, {max_val}")
         low, high = input._data.dtype.type(min_val), input._data.dtype.type(max_val)
-        xp = input._device._backend.xp
+        xp = input._device.backend.xp
         return wrap(xp.minimum(xp.maximum(input._data, low), high), input._device)
-    return float_math(input, lambda xp, x: xp.where(x < min_val, x.dtype.type(min_val), xp.where(x > max_val, x.dtype.type(max_val), x)))
+    return float_math(
+        input,
+        lambda xp, x: xp.where(x < min_val, x.dtype.type(min_val), xp.where(x > max_val, x.dtype.type(max_val), x)),
+    )
 
 
 @tensor_method()
@@ -76,7 +98,7 @@ def selu(input: Tensor) -> Tensor:
     _reject_bool("selu", input)
 
     def compute(xp: Any, x: Any) -> Any:
-        scale, alpha = x.dtype.type(_SELU_SCALE), x.dtype.type(_SELU_ALPHA)
+        scale, alpha = x.dtype.type(SELU_SCALE), x.dtype.type(SELU_ALPHA)
         return scale * xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
 
     return float_math(input, compute)
@@ -107,14 +129,14 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     data = _as_floating("gelu", input)
-    return wrap(input._device._backend.gelu(data, approximate), input._device)
+    return wrap(input._device.backend.gelu(data, approximate), input._device)
 
 
 @tensor_method()
 def silu(input: Tensor) -> Tensor:
     """``input * sigmoid(input)`` (also called swish)."""
     data = _as_floating("silu", input)
-    return wrap(input._device._backend.silu(data), input._device)
+    return wrap(input._device.backend.silu(data), input._device)
 
 
 def _softplus(xp: Any, x: Any, beta: float, threshold: float) -> Any:
@@ -166,7 +188,7 @@ def _softmax_like(op: str, input: Tensor, dim: int, dtype: Any) -> Tensor:
     if data.dtype.kind not in "fV":
         raise DTypeError(f"{op}: expected a floating tensor (or pass dtype=), got {input.dtype}")
     axis = normalize_dim(dim, data.ndim, op)
-    backend = input._device._backend
+    backend = input._device.backend
     if data.size == 0:
         return wrap(data.copy(), input._device)
     if data.ndim == 0:

@@ -12,15 +12,38 @@ import operator
 from typing import Any
 
 import numpy as np
+
 from axon_core import DType, DTypeError, ShapeError, get_default_dtype, result_type
 
 from ..tensor import Tensor, tensor_method, wrap
 from ._binary import SCALARS, binary, broadcast_error, fast_binary, operand_arrays
 
 __all__ = [
-    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide", "remainder",
-    "fmod", "pow", "neg", "negative", "maximum", "minimum", "fmax", "fmin", "atan2", "hypot", "copysign",
-    "lerp", "addcmul", "addcdiv", "float_dtype",
+    "add",
+    "sub",
+    "subtract",
+    "mul",
+    "multiply",
+    "div",
+    "divide",
+    "true_divide",
+    "floor_divide",
+    "remainder",
+    "fmod",
+    "pow",
+    "neg",
+    "negative",
+    "maximum",
+    "minimum",
+    "fmax",
+    "fmin",
+    "atan2",
+    "hypot",
+    "copysign",
+    "lerp",
+    "addcmul",
+    "addcdiv",
+    "float_dtype",
 ]
 
 
@@ -142,7 +165,7 @@ def _integer_checked(op: str, fn: Any, a: Any, b: Any) -> Tensor:
     if dtype.category == 1 and bool((right == 0).any()):
         raise ZeroDivisionError(f"{op}: integer division by zero")
     device = a._device if a.__class__ is Tensor else b._device
-    xp = device._backend.xp
+    xp = device.backend.xp
     # Scalars become 0-d arrays so ``fn`` sees ``.dtype`` on both sides.
     left, right = xp.asarray(left), xp.asarray(right)
     try:
@@ -310,7 +333,7 @@ def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
         raise DTypeError(f"lerp: expected floating point tensors, got {input.dtype} and {end.dtype}")
     start, stop, _ = operand_arrays("lerp", input, end, dtype)
     w = weight._data.astype(dtype.np, copy=False) if weight.__class__ is Tensor else dtype.np.type(weight)
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     try:
         diff = stop - start
         out = xp.where(abs(w) < 0.5, start + w * diff, stop - diff * (1 - w))

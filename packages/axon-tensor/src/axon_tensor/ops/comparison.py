@@ -11,14 +11,30 @@ import operator
 from typing import Any, Callable
 
 import numpy as np
+
 from axon_core import DTypeError, ShapeError, result_type
 
 from ..tensor import Tensor, check_same_device, tensor_method, wrap
 from ._binary import SCALARS, binary, fast_binary, scalar_of
 
 __all__ = [
-    "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal", "equal",
-    "isclose", "allclose", "where", "clamp", "clip",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "greater",
+    "greater_equal",
+    "less",
+    "less_equal",
+    "not_equal",
+    "equal",
+    "isclose",
+    "allclose",
+    "where",
+    "clamp",
+    "clip",
 ]
 
 
@@ -85,11 +101,13 @@ def isclose(input: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
     """Bool tensor of ``|input - other| <= atol + rtol * |other|`` (equal infinities are close)."""
     if rtol < 0 or atol < 0:
         raise ValueError(f"isclose: rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
 
     def close(a: Any, b: Any) -> Any:
         with np.errstate(all="ignore"):
-            return xp.isclose(_bfloat16_free(xp.asarray(a)), _bfloat16_free(xp.asarray(b)), rtol=rtol, atol=atol, equal_nan=equal_nan)
+            return xp.isclose(
+                _bfloat16_free(xp.asarray(a)), _bfloat16_free(xp.asarray(b)), rtol=rtol, atol=atol, equal_nan=equal_nan
+            )
 
     return binary("isclose", close, input, other)
 
@@ -125,11 +143,13 @@ def where(condition: Tensor, input: Any, other: Any) -> Tensor:
     tensors = [t for t in (condition, input, other) if t.__class__ is Tensor]
     device = check_same_device("where", *tensors)
     dtype = result_type(input, other)
-    xp = device._backend.xp
+    xp = device.backend.xp
     try:
         out = xp.where(condition._data, _array(input, dtype), _array(other, dtype))
     except ValueError as exc:
-        shapes = ", ".join(str(tuple(t.shape)) if t.__class__ is Tensor else "scalar" for t in (condition, input, other))
+        shapes = ", ".join(
+            str(tuple(t.shape)) if t.__class__ is Tensor else "scalar" for t in (condition, input, other)
+        )
         raise ShapeError(f"where: shapes {shapes} cannot be broadcast together") from exc
     return wrap(xp.asarray(out, dtype=dtype.np), device)
 
@@ -149,7 +169,7 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
     tensors = [input] + [b for b in bounds if b.__class__ is Tensor]
     device = check_same_device("clamp", *tensors)
     dtype = result_type(input, *bounds)
-    xp = device._backend.xp
+    xp = device.backend.xp
     out = input._data.astype(dtype.np, copy=False)
     try:
         if min is not None:
@@ -157,7 +177,9 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
         if max is not None:
             out = xp.minimum(out, _array(max, dtype))
     except ValueError as exc:
-        shapes = ", ".join(str(tuple(t.shape)) if t.__class__ is Tensor else "scalar" for t in (input, min, max) if t is not None)
+        shapes = ", ".join(
+            str(tuple(t.shape)) if t.__class__ is Tensor else "scalar" for t in (input, min, max) if t is not None
+        )
         raise ShapeError(f"clamp: shapes {shapes} cannot be broadcast together") from exc
     if out is input._data:
         out = out.copy()

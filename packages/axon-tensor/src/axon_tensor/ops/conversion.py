@@ -28,9 +28,9 @@ def to(input: Tensor, *args: Any, dtype: Any = None, device: Any = None, copy: b
     chosen = input.dtype if dtype is None else as_dtype(dtype)
     data = input._data
     if target is not input._device:
-        host = input._device._backend.to_numpy(data)
-        data = target._backend.from_numpy(host)
-        if target._backend.host_memory and input._device._backend.host_memory and data is host:
+        host = input._device.backend.to_numpy(data)
+        data = target.backend.from_numpy(host)
+        if target.backend.host_memory and input._device.backend.host_memory and data is host:
             data = data.copy()
         copy = False
     if chosen.np != data.dtype:
@@ -56,7 +56,7 @@ def contiguous(input: Tensor) -> Tensor:
     """``input`` when already row-major dense, else a dense copy."""
     if input._data.flags.c_contiguous:
         return input
-    return wrap(input._device._backend.xp.ascontiguousarray(input._data), input._device)
+    return wrap(input._device.backend.xp.ascontiguousarray(input._data), input._device)
 
 
 @tensor_method()

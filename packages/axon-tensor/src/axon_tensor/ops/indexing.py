@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from axon_core import DeviceError, DTypeError, ShapeError
 from axon_core import int64 as _int64
 
@@ -21,8 +22,17 @@ from ..tensor import Tensor, check_same_device, normalize_dim, tensor_method, vi
 from .shape import restride
 
 __all__ = [
-    "gather", "scatter", "scatter_add", "index_select", "index_add", "index_put", "masked_fill",
-    "masked_select", "take", "nonzero", "argwhere",
+    "gather",
+    "scatter",
+    "scatter_add",
+    "index_select",
+    "index_add",
+    "index_put",
+    "masked_fill",
+    "masked_select",
+    "take",
+    "nonzero",
+    "argwhere",
 ]
 
 _NUMBERS = (int, float, bool, complex, np.generic)
@@ -35,7 +45,9 @@ def _bad_step(index: slice) -> bool:
 
 
 def _step_error(index: slice) -> ValueError:
-    return ValueError(f"indexing: slice step must be greater than zero, got {index.step} (negative steps are not supported; use flip)")
+    return ValueError(
+        f"indexing: slice step must be greater than zero, got {index.step} (negative steps are not supported; use flip)"
+    )
 
 
 def _index_array(input: Tensor, item: Any) -> Any:
@@ -43,12 +55,12 @@ def _index_array(input: Tensor, item: Any) -> Any:
     if item.__class__ is Tensor:
         data = item._data
         if item._device is not input._device:
-            data = input._device._backend.from_numpy(item.numpy())
+            data = input._device.backend.from_numpy(item.numpy())
     else:
         host = np.asarray(item)
         if host.size == 0 and host.dtype.kind not in "iub":
             host = host.astype(np.int64)
-        data = input._device._backend.from_numpy(host)
+        data = input._device.backend.from_numpy(host)
     if data.dtype.kind not in "iub":
         raise IndexError(f"indexing: tensors used as indices must be integer or bool, got dtype {data.dtype}")
     return data
@@ -172,13 +184,15 @@ def index_put_(input: Tensor, indices: Any, values: Any, accumulate: bool = Fals
     key = _translate(input, tuple(indices) if isinstance(indices, list) else indices)[0]
     try:
         if accumulate:
-            input._device._backend.xp.add.at(input._data, key, source)
+            input._device.backend.xp.add.at(input._data, key, source)
         else:
             input._data[key] = source
     except IndexError as exc:
         raise _index_error(input, indices, exc) from None
     except ValueError as exc:
-        raise ShapeError(f"index_put_: values of shape {_shape_of(values)} do not fit input{_index_repr(indices)} of shape {tuple(input.shape)}: {exc}") from None
+        raise ShapeError(
+            f"index_put_: values of shape {_shape_of(values)} do not fit input{_index_repr(indices)} of shape {tuple(input.shape)}: {exc}"
+        ) from None
     return input
 
 
@@ -257,7 +271,7 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     _check_along_dim("gather", data.shape, idx, d, None)
     _check_range("gather", idx, data.shape[d], dim)
     window = data[tuple(slice(None) if k == d else slice(0, n) for k, n in enumerate(idx.shape))]
-    out = input._device._backend.xp.take_along_axis(window, idx, axis=d)
+    out = input._device.backend.xp.take_along_axis(window, idx, axis=d)
     return wrap(out.reshape(index._data.shape), input._device)
 
 
@@ -278,7 +292,7 @@ def _scatter_into(op: str, input: Tensor, dim: int, index: Tensor, src: Any, add
     else:
         raise TypeError(f"{op}: src must be a Tensor or a number, got {type(src).__name__}")
     _check_range(op, idx, data.shape[d], dim)
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     key = _along_dim_key(xp, idx, d)
     if add:
         xp.add.at(data, key, values)
@@ -332,7 +346,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
         return wrap(data.reshape(1)[idx].reshape(index._data.shape), input._device)
     d = normalize_dim(dim, data.ndim, "index_select")
     _check_range("index_select", idx, data.shape[d], dim)
-    return wrap(input._device._backend.xp.take(data, idx, axis=d), input._device)
+    return wrap(input._device.backend.xp.take(data, idx, axis=d), input._device)
 
 
 @tensor_method()
@@ -344,7 +358,7 @@ def index_add_(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha:
     if data.ndim == 0:
         data, src = data.reshape(1), _at_least_1d(src)
     d = normalize_dim(dim, data.ndim, "index_add_")
-    expected = data.shape[:d] + (idx.shape[0],) + data.shape[d + 1:]
+    expected = data.shape[:d] + (idx.shape[0],) + data.shape[d + 1 :]
     if src.shape != expected:
         raise ShapeError(
             f"index_add_: source of shape {source._data.shape} must have shape {expected} "
@@ -353,7 +367,7 @@ def index_add_(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha:
     _check_range("index_add_", idx, data.shape[d], dim)
     if alpha != 1:
         src = src * alpha
-    input._device._backend.xp.add.at(data, (slice(None),) * d + (idx,), src)
+    input._device.backend.xp.add.at(data, (slice(None),) * d + (idx,), src)
     return input
 
 
@@ -388,11 +402,13 @@ def masked_fill_(input: Tensor, mask: Tensor, value: Any) -> Tensor:
     data = input._data
     m = _bool_mask("masked_fill_", input, mask)
     fill = _fill_value("masked_fill_", input, value)
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     try:
         xp.copyto(data, xp.asarray(fill).astype(data.dtype), where=m)
     except ValueError:
-        raise ShapeError(f"masked_fill_: mask of shape {m.shape} cannot be broadcast to input shape {data.shape}") from None
+        raise ShapeError(
+            f"masked_fill_: mask of shape {m.shape} cannot be broadcast to input shape {data.shape}"
+        ) from None
     return input
 
 
@@ -402,11 +418,13 @@ def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
     m = _bool_mask("masked_fill", input, mask)
     fill = _fill_value("masked_fill", input, value)
     data = input._data
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     try:
         out = xp.where(m, xp.asarray(fill).astype(data.dtype), data)
     except ValueError:
-        raise ShapeError(f"masked_fill: mask of shape {m.shape} and input of shape {data.shape} cannot be broadcast together") from None
+        raise ShapeError(
+            f"masked_fill: mask of shape {m.shape} and input of shape {data.shape} cannot be broadcast together"
+        ) from None
     return wrap(out, input._device)
 
 
@@ -414,11 +432,13 @@ def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """1-d copy of the entries of ``input`` where ``mask`` is True (both broadcast together)."""
     m = _bool_mask("masked_select", input, mask)
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     try:
         data, m = xp.broadcast_arrays(input._data, m)
     except ValueError:
-        raise ShapeError(f"masked_select: mask of shape {m.shape} and input of shape {input._data.shape} cannot be broadcast together") from None
+        raise ShapeError(
+            f"masked_select: mask of shape {m.shape} and input of shape {input._data.shape} cannot be broadcast together"
+        ) from None
     return wrap(data[m], input._device)
 
 
@@ -435,7 +455,7 @@ def take(input: Tensor, index: Tensor) -> Tensor:
 def nonzero(input: Tensor, *, as_tuple: bool = False) -> "Tensor | tuple[Tensor, ...]":
     """Indices of nonzero entries: ``[count, ndim]`` int64, or a tuple of ``ndim`` 1-d tensors."""
     data = input._data
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     device = input._device
     if data.ndim == 0:
         (found,) = xp.nonzero(data.reshape(1))

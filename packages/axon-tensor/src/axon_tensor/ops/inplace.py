@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
+
 from axon_core import DType, DTypeError, ShapeError
 
 from ..random import Generator, default_generator
@@ -19,14 +20,43 @@ from . import activation, arithmetic, comparison, logical, unary
 from ._binary import SCALARS, scalar_of
 
 __all__ = [
-    "add_", "sub_", "mul_", "div_", "pow_", "addcmul_", "addcdiv_", "lerp_", "clamp_", "zero_", "fill_", "copy_",
-    "sqrt_", "exp_", "neg_", "abs_", "sigmoid_", "tanh_", "relu_", "uniform_", "normal_", "check_cast",
+    "add_",
+    "sub_",
+    "mul_",
+    "div_",
+    "pow_",
+    "addcmul_",
+    "addcdiv_",
+    "lerp_",
+    "clamp_",
+    "zero_",
+    "fill_",
+    "copy_",
+    "sqrt_",
+    "exp_",
+    "neg_",
+    "abs_",
+    "sigmoid_",
+    "tanh_",
+    "relu_",
+    "uniform_",
+    "normal_",
+    "check_cast",
 ]
 
 _TORCH_NAMES = {
-    "bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
-    "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
-    "complex64": "ComplexFloat", "complex128": "ComplexDouble",
+    "bool": "Bool",
+    "uint8": "Byte",
+    "int8": "Char",
+    "int16": "Short",
+    "int32": "Int",
+    "int64": "Long",
+    "float16": "Half",
+    "bfloat16": "BFloat16",
+    "float32": "Float",
+    "float64": "Double",
+    "complex64": "ComplexFloat",
+    "complex128": "ComplexDouble",
 }
 
 
@@ -62,7 +92,9 @@ def _store(op: str, self: Tensor, array: Any) -> None:
         self._data[...] = array
     except ValueError as exc:
         if not getattr(self._data, "flags", None) or self._data.flags.writeable:
-            raise ShapeError(f"{op}: cannot write a value of shape {getattr(array, 'shape', ())} into shape {tuple(self.shape)}") from exc
+            raise ShapeError(
+                f"{op}: cannot write a value of shape {getattr(array, 'shape', ())} into shape {tuple(self.shape)}"
+            ) from exc
         raise RuntimeError(f"{op}: the tensor's memory is read-only (for example a broadcast view)") from exc
 
 
@@ -78,7 +110,7 @@ def _ufunc_inplace(op: str, self: Tensor, other: Any, name: str) -> bool:
     else:
         return False
     try:
-        getattr(self._device._backend.xp, name)(data, operand, out=data)
+        getattr(self._device.backend.xp, name)(data, operand, out=data)
     except ValueError:
         # Broadcasting past self's shape or read-only memory: the checked path names the problem.
         return False
@@ -133,7 +165,9 @@ def _binary_inplace(name: str, fn: Callable[[Any, Any], Tensor]) -> Callable[[Te
 
 
 pow_ = tensor_method("pow_", "__ipow__")(_binary_inplace("pow_", arithmetic.pow))
-floor_divide_ = tensor_method("floor_divide_", "__ifloordiv__")(_binary_inplace("floor_divide_", arithmetic.floor_divide))
+floor_divide_ = tensor_method("floor_divide_", "__ifloordiv__")(
+    _binary_inplace("floor_divide_", arithmetic.floor_divide)
+)
 remainder_ = tensor_method("remainder_", "__imod__")(_binary_inplace("remainder_", arithmetic.remainder))
 fmod_ = tensor_method("fmod_")(_binary_inplace("fmod_", arithmetic.fmod))
 maximum_ = tensor_method("maximum_")(_binary_inplace("maximum_", arithmetic.maximum))
@@ -203,7 +237,7 @@ def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
         raise TypeError(f"copy_: src must be a Tensor, got {type(src).__name__}")
     array = src._data
     if src._device is not self._device:
-        array = self._device._backend.from_numpy(src._device._backend.to_numpy(array))
+        array = self._device.backend.from_numpy(src._device.backend.to_numpy(array))
     try:
         target = np.broadcast_shapes(tuple(src.shape), tuple(self.shape))
     except ValueError as exc:
@@ -243,7 +277,7 @@ reciprocal_ = tensor_method("reciprocal_")(_unary_inplace("reciprocal_", unary.r
 def _random_fill(op: str, self: Tensor, values: np.ndarray) -> Tensor:
     if not self.dtype.is_floating_point:
         raise DTypeError(f"{op}: expected a floating tensor, got {self.dtype}")
-    _store(op, self, self._device._backend.from_numpy(values.astype(self._data.dtype)))
+    _store(op, self, self._device.backend.from_numpy(values.astype(self._data.dtype)))
     return self
 
 

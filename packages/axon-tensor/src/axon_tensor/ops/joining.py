@@ -51,7 +51,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         if a.ndim != len(reference) or any(a.shape[k] != reference[k] for k in range(a.ndim) if k != d):
             shapes = [tuple(t.shape) for t in items]
             raise ShapeError(f"cat: sizes must match except in dim {dim}; got shapes {shapes}")
-    return wrap(device._backend.xp.concatenate(kept, axis=d), device)
+    return wrap(device.backend.xp.concatenate(kept, axis=d), device)
 
 
 concat = cat
@@ -66,7 +66,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         raise ShapeError(f"stack: expects each tensor to be equal size, got shapes {[tuple(t.shape) for t in items]}")
     d = normalize_dim(dim, len(shape) + 1, "stack")
     device = items[0]._device
-    return wrap(device._backend.xp.stack(_promoted_arrays(items), axis=d), device)
+    return wrap(device.backend.xp.stack(_promoted_arrays(items), axis=d), device)
 
 
 def hstack(tensors: Sequence[Tensor]) -> Tensor:

@@ -11,11 +11,26 @@ import string
 from typing import Any, Sequence
 
 import numpy as np
+
 from axon_core import DTypeError, ShapeError
 
 from ..tensor import Tensor, check_same_device, tensor_method, wrap
 
-__all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "outer", "ger", "addmm", "addmv", "baddbmm", "tensordot", "einsum"]
+__all__ = [
+    "matmul",
+    "mm",
+    "bmm",
+    "mv",
+    "dot",
+    "vdot",
+    "outer",
+    "ger",
+    "addmm",
+    "addmv",
+    "baddbmm",
+    "tensordot",
+    "einsum",
+]
 
 # Below this many elements in all operands together einsum's path search costs more than it saves.
 _EINSUM_OPTIMIZE_ELEMENTS = 4096
@@ -47,7 +62,7 @@ def _shapes(*tensors: Tensor) -> str:
 def _product(op: str, fn: Any, *tensors: Tensor) -> Tensor:
     """``fn(xp, *arrays)`` with half floats computed in float32; ValueError becomes ShapeError."""
     device = _operands(op, *tensors)
-    xp = device._backend.xp
+    xp = device.backend.xp
     arrays = [t._data for t in tensors]
     dtype = arrays[0].dtype
     half = dtype.itemsize == 2 and dtype.kind in "fV"
@@ -80,7 +95,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
             # ndarray.dot has less per-call overhead than @ for matrices (both are one GEMM); other
             # ranks go to the backend's matmul (``x @ y``; on the CPU stacks split across threads).
             try:
-                out = x.dot(y) if x.ndim == 2 == y.ndim else input._device._backend.matmul(x, y)
+                out = x.dot(y) if x.ndim == 2 == y.ndim else input._device.backend.matmul(x, y)
             except ValueError:
                 pass
             else:
@@ -163,7 +178,9 @@ def _scaled_sum(op: str, input: Tensor, product: Tensor, beta: Any, alpha: Any) 
         try:
             shape = np.broadcast_shapes(tuple(input.shape), tuple(scaled.shape))
         except ValueError as exc:
-            raise ShapeError(f"{op}: input of shape {tuple(input.shape)} does not broadcast to {tuple(scaled.shape)}") from exc
+            raise ShapeError(
+                f"{op}: input of shape {tuple(input.shape)} does not broadcast to {tuple(scaled.shape)}"
+            ) from exc
         if shape != tuple(scaled.shape):
             raise ShapeError(f"{op}: input of shape {tuple(input.shape)} does not broadcast to {tuple(scaled.shape)}")
         return scaled
@@ -171,7 +188,9 @@ def _scaled_sum(op: str, input: Tensor, product: Tensor, beta: Any, alpha: Any) 
     try:
         out = add(base, scaled)
     except ShapeError as exc:
-        raise ShapeError(f"{op}: input of shape {tuple(input.shape)} does not broadcast to {tuple(scaled.shape)}") from exc
+        raise ShapeError(
+            f"{op}: input of shape {tuple(input.shape)} does not broadcast to {tuple(scaled.shape)}"
+        ) from exc
     if tuple(out.shape) != tuple(scaled.shape):
         raise ShapeError(f"{op}: input of shape {tuple(input.shape)} does not broadcast to {tuple(scaled.shape)}")
     return out
@@ -218,7 +237,9 @@ def _parse_equation(equation: str, tensors: Sequence[Tensor]) -> None:
     inputs, arrow, output = spec.partition("->")
     terms = inputs.split(",")
     if len(terms) != len(tensors):
-        raise ShapeError(f"einsum: {equation!r} has {len(terms)} operand subscripts but {len(tensors)} tensors were given")
+        raise ShapeError(
+            f"einsum: {equation!r} has {len(terms)} operand subscripts but {len(tensors)} tensors were given"
+        )
     sizes: dict[str, int] = {}
     for term, t in zip(terms, tensors):
         ellipsis = term.count("...")
@@ -226,17 +247,27 @@ def _parse_equation(equation: str, tensors: Sequence[Tensor]) -> None:
         if ellipsis > 1 or "." in letters or not set(letters) <= _SUBSCRIPT_LETTERS:
             raise ShapeError(f"einsum: invalid subscripts {term!r} in {equation!r}")
         if (ellipsis and len(letters) > t.ndim) or (not ellipsis and len(letters) != t.ndim):
-            raise ShapeError(f"einsum: subscripts {term!r} do not fit an operand of shape {tuple(t.shape)} in {equation!r}")
+            raise ShapeError(
+                f"einsum: subscripts {term!r} do not fit an operand of shape {tuple(t.shape)} in {equation!r}"
+            )
         trailing = len(term.split("...")[-1]) if ellipsis else 0
         for position, letter in enumerate(letters):
-            axis = position if not ellipsis or position < len(letters) - trailing else t.ndim - (len(letters) - position)
+            axis = (
+                position if not ellipsis or position < len(letters) - trailing else t.ndim - (len(letters) - position)
+            )
             size = t.shape[axis]
             known = sizes.setdefault(letter, size)
             if known != size and 1 not in (known, size):
-                raise ShapeError(f"einsum: subscript {letter!r} is size {known} and {size} in {equation!r} (shapes {_shapes(*tensors)})")
+                raise ShapeError(
+                    f"einsum: subscript {letter!r} is size {known} and {size} in {equation!r} (shapes {_shapes(*tensors)})"
+                )
     if arrow:
         out_letters = output.replace("...", "")
-        if "." in out_letters or not set(out_letters) <= _SUBSCRIPT_LETTERS or len(set(out_letters)) != len(out_letters):
+        if (
+            "." in out_letters
+            or not set(out_letters) <= _SUBSCRIPT_LETTERS
+            or len(set(out_letters)) != len(out_letters)
+        ):
             raise ShapeError(f"einsum: invalid output subscripts {output!r} in {equation!r}")
         missing = set(out_letters) - set(sizes)
         if missing:

@@ -11,8 +11,16 @@ from ..tensor import Tensor, tensor_method, wrap
 from ._binary import binary, fast_binary
 
 __all__ = [
-    "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor",
-    "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
+    "logical_and",
+    "logical_or",
+    "logical_xor",
+    "logical_not",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
+    "bitwise_not",
+    "bitwise_left_shift",
+    "bitwise_right_shift",
 ]
 
 
@@ -23,7 +31,7 @@ def _truth(array: Any) -> Any:
 def _logical(name: str, doc: str) -> Callable[[Tensor, Any], Tensor]:
     def op(input: Tensor, other: Any) -> Tensor:
         def compute(a: Any, b: Any) -> Any:
-            xp = input._device._backend.xp
+            xp = input._device.backend.xp
             return getattr(xp, name)(_truth(xp.asarray(a)), _truth(xp.asarray(b)))
 
         return binary(name, compute, input, other)

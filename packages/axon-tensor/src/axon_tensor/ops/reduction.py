@@ -14,13 +14,34 @@ import math
 from typing import Any, NamedTuple, Sequence
 
 import numpy as np
+
 from axon_core import DTypeError, as_dtype, get_default_dtype
 
 from ..tensor import Tensor, normalize_dim, tensor_method, wrap
 
 __all__ = [
-    "ValuesIndices", "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "prod",
-    "logsumexp", "all", "any", "cumsum", "cumprod", "norm", "count_nonzero", "median", "aminmax", "var_mean",
+    "ValuesIndices",
+    "sum",
+    "mean",
+    "var",
+    "std",
+    "max",
+    "min",
+    "amax",
+    "amin",
+    "argmax",
+    "argmin",
+    "prod",
+    "logsumexp",
+    "all",
+    "any",
+    "cumsum",
+    "cumprod",
+    "norm",
+    "count_nonzero",
+    "median",
+    "aminmax",
+    "var_mean",
     "std_mean",
 ]
 
@@ -67,7 +88,7 @@ def _reduce(
     ``quiet`` silences NumPy's warnings where PyTorch returns nan quietly (mean of nothing).
     """
     data = input._data
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     axes = _axes(op, dim, data.ndim)
     if data.ndim == 0:
         # A 0-d tensor reduces over its one implicit dimension (dim 0 or -1) to itself.
@@ -125,7 +146,9 @@ def _floating(op: str, input: Tensor, dtype: Any) -> Any:
 def mean(input: Tensor, dim: Dim = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     """Arithmetic mean over ``dim`` (nan for an empty reduction); floating or complex inputs only."""
     work = _floating("mean", input, dtype)
-    return _reduce("mean", input, dim, keepdim, lambda xp, x, axis, kd: xp.mean(x, axis=axis, keepdims=kd), work, work, quiet=True)
+    return _reduce(
+        "mean", input, dim, keepdim, lambda xp, x, axis, kd: xp.mean(x, axis=axis, keepdims=kd), work, work, quiet=True
+    )
 
 
 def _correction(op: str, unbiased: bool | None, correction: float | None) -> float:
@@ -145,7 +168,14 @@ def _var(xp: Any, x: Any, axis: Any, keepdim: bool, correction: float) -> Any:
 
 
 @tensor_method()
-def var(input: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: bool = False, *, correction: float | None = None) -> Tensor:
+def var(
+    input: Tensor,
+    dim: Dim = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+) -> Tensor:
     """Variance over ``dim`` with ``correction`` (1 by default: Bessel's, like PyTorch)."""
     _floating("var", input, None)
     c = _correction("var", unbiased, correction)
@@ -153,7 +183,14 @@ def var(input: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: b
 
 
 @tensor_method()
-def std(input: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: bool = False, *, correction: float | None = None) -> Tensor:
+def std(
+    input: Tensor,
+    dim: Dim = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+) -> Tensor:
     """Standard deviation over ``dim``: ``sqrt(var(...))``."""
     _floating("std", input, None)
     c = _correction("std", unbiased, correction)
@@ -161,13 +198,27 @@ def std(input: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: b
 
 
 @tensor_method()
-def var_mean(input: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: bool = False, *, correction: float | None = None) -> tuple[Tensor, Tensor]:
+def var_mean(
+    input: Tensor,
+    dim: Dim = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+) -> tuple[Tensor, Tensor]:
     """``(var, mean)`` over ``dim``."""
     return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
 @tensor_method()
-def std_mean(input: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: bool = False, *, correction: float | None = None) -> tuple[Tensor, Tensor]:
+def std_mean(
+    input: Tensor,
+    dim: Dim = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+) -> tuple[Tensor, Tensor]:
     """``(std, mean)`` over ``dim``."""
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
@@ -189,7 +240,9 @@ def _extreme(op: str, input: Tensor, dim: Dim, keepdim: bool, name: str) -> Tens
     _check_nonempty(op, input, _axes(op, dim, input._data.ndim))
     # max/min are exact in any dtype, so no float32 accumulation is needed.
     keep = input._data.dtype
-    return _reduce(op, input, dim, keepdim, lambda xp, x, axis, kd: getattr(xp, name)(x, axis=axis, keepdims=kd), keep, keep)
+    return _reduce(
+        op, input, dim, keepdim, lambda xp, x, axis, kd: getattr(xp, name)(x, axis=axis, keepdims=kd), keep, keep
+    )
 
 
 @tensor_method()
@@ -214,7 +267,7 @@ def _arg(op: str, input: Tensor, dim: int | None, keepdim: bool, name: str) -> T
     if input.dtype.is_complex:
         raise DTypeError(f"{op}: complex tensors have no ordering")
     data = input._data
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     if data.dtype.kind == "V":
         data = data.astype(np.float32)
     if dim is None:
@@ -294,26 +347,36 @@ def logsumexp(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
 @tensor_method()
 def all(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     """Bool: whether every element over ``dim`` is nonzero (true for an empty dim)."""
-    return _reduce("all", input, dim, keepdim, lambda xp, x, axis, kd: xp.all(x, axis=axis, keepdims=kd), np.bool_, np.bool_)
+    return _reduce(
+        "all", input, dim, keepdim, lambda xp, x, axis, kd: xp.all(x, axis=axis, keepdims=kd), np.bool_, np.bool_
+    )
 
 
 @tensor_method()
 def any(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     """Bool: whether some element over ``dim`` is nonzero (false for an empty dim)."""
-    return _reduce("any", input, dim, keepdim, lambda xp, x, axis, kd: xp.any(x, axis=axis, keepdims=kd), np.bool_, np.bool_)
+    return _reduce(
+        "any", input, dim, keepdim, lambda xp, x, axis, kd: xp.any(x, axis=axis, keepdims=kd), np.bool_, np.bool_
+    )
 
 
 @tensor_method()
 def count_nonzero(input: Tensor, dim: Dim = None) -> Tensor:
     """int64 count of nonzero elements over ``dim``."""
     return _reduce(
-        "count_nonzero", input, dim, False, lambda xp, x, axis, kd: xp.sum(x != 0, axis=axis, dtype=np.int64), None, np.int64
+        "count_nonzero",
+        input,
+        dim,
+        False,
+        lambda xp, x, axis, kd: xp.sum(x != 0, axis=axis, dtype=np.int64),
+        None,
+        np.int64,
     )
 
 
 def _cumulative(op: str, input: Tensor, dim: int, dtype: Any, name: str) -> Tensor:
     data = input._data
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     work = _sum_dtype(input, dtype)
     out = None
     if work is None and _is_half(data.dtype):
@@ -342,7 +405,9 @@ def cumprod(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
 
 
 @tensor_method()
-def norm(input: Tensor, p: "float | str | None" = "fro", dim: Dim = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+def norm(
+    input: Tensor, p: "float | str | None" = "fro", dim: Dim = None, keepdim: bool = False, dtype: Any = None
+) -> Tensor:
     """Vector p-norm over ``dim`` (all elements when None): ``p`` is a number, ``inf``, ``-inf``
     or ``"fro"`` (the 2-norm of the flattened dims). Floating or complex inputs only.
     """
@@ -355,7 +420,11 @@ def norm(input: Tensor, p: "float | str | None" = "fro", dim: Dim = None, keepdi
     def compute(xp: Any, x: Any, axis: Any, kd: bool) -> Any:
         magnitude = xp.abs(x)
         if p == math.inf:
-            return xp.max(magnitude, axis=axis, keepdims=kd) if x.size else xp.zeros(_kept_shape(x.shape, axis, kd), magnitude.dtype)
+            return (
+                xp.max(magnitude, axis=axis, keepdims=kd)
+                if x.size
+                else xp.zeros(_kept_shape(x.shape, axis, kd), magnitude.dtype)
+            )
         if p == -math.inf:
             return xp.min(magnitude, axis=axis, keepdims=kd)
         if p == 0:
@@ -388,7 +457,7 @@ def median(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
     if input.dtype.is_complex:
         raise DTypeError("median: complex tensors have no ordering")
     data = input._data
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     flat = dim is None
     if flat:
         _check_nonempty("median", input, None)

@@ -15,9 +15,33 @@ from axon_core import ShapeError
 from ..tensor import Tensor, normalize_dim, tensor_method, view_of, wrap
 
 __all__ = [
-    "view", "reshape", "view_as", "reshape_as", "transpose", "swapaxes", "permute", "t", "movedim",
-    "expand", "expand_as", "squeeze", "unsqueeze", "flatten", "unflatten", "narrow", "select",
-    "chunk", "split", "unbind", "flip", "roll", "repeat", "tile", "repeat_interleave", "tril", "triu",
+    "view",
+    "reshape",
+    "view_as",
+    "reshape_as",
+    "transpose",
+    "swapaxes",
+    "permute",
+    "t",
+    "movedim",
+    "expand",
+    "expand_as",
+    "squeeze",
+    "unsqueeze",
+    "flatten",
+    "unflatten",
+    "narrow",
+    "select",
+    "chunk",
+    "split",
+    "unbind",
+    "flip",
+    "roll",
+    "repeat",
+    "tile",
+    "repeat_interleave",
+    "tril",
+    "triu",
 ]
 
 
@@ -38,7 +62,7 @@ def _infer_shape(op: str, shape: tuple[int, ...], numel: int, source: tuple[int,
         if known == 0 or numel % known:
             raise ShapeError(f"{op}: shape {list(shape)} is invalid for input of shape {source} ({numel} elements)")
         i = unknown[0]
-        return shape[:i] + (numel // known,) + shape[i + 1:]
+        return shape[:i] + (numel // known,) + shape[i + 1 :]
     if known != numel:
         raise ShapeError(f"{op}: shape {list(shape)} is invalid for input of shape {source} ({numel} elements)")
     return shape
@@ -96,7 +120,7 @@ def restride(source: Tensor, data: Any, shape: tuple[int, ...], byte_strides: tu
     Host backends hold NumPy arrays: a view built directly over the contiguous owner array costs
     a few us where the generic ``as_strided`` costs ~15 us, and views are on hot paths.
     """
-    backend = source._device._backend
+    backend = source._device.backend
     owner = source._data if source._base is None else source._base._data
     # An empty view may sit past the end of an empty owner's buffer (a nonzero offset into zero
     # bytes), which the buffer constructor rejects: as_strided takes it.
@@ -121,7 +145,7 @@ def _reshape(op: str, input: Tensor, shape: tuple[int, ...], copy_ok: bool) -> T
     if strides is not None:
         return strided_view(input, new_shape, strides)
     if copy_ok:
-        return wrap(input._device._backend.xp.ascontiguousarray(data).reshape(new_shape), input._device)
+        return wrap(input._device.backend.xp.ascontiguousarray(data).reshape(new_shape), input._device)
     raise ShapeError(
         f"view: shape {list(new_shape)} is not compatible with input of shape {data.shape} and strides "
         f"{input.stride()} (a dimension spans two non-contiguous subspaces); use .reshape(...) instead"
@@ -213,7 +237,7 @@ def movedim(input: Tensor, source: int | Sequence[int], destination: int | Seque
         raise ShapeError(f"movedim: repeated dim in source {list(src)} or destination {list(dst)}")
     if ndim == 0:
         return view_of(input._data[...], input)
-    return view_of(input._device._backend.xp.moveaxis(input._data, src, dst), input)
+    return view_of(input._device.backend.xp.moveaxis(input._data, src, dst), input)
 
 
 @tensor_method()
@@ -269,7 +293,9 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
     data = input._data
     ndim = data.ndim
     if not -ndim - 1 <= dim <= ndim:
-        raise IndexError(f"unsqueeze: dimension {dim} is out of range for a {ndim}-d tensor (expected [{-ndim - 1}, {ndim}])")
+        raise IndexError(
+            f"unsqueeze: dimension {dim} is out of range for a {ndim}-d tensor (expected [{-ndim - 1}, {ndim}])"
+        )
     if dim < 0:
         dim += ndim + 1
     shape, strides = data.shape, data.strides
@@ -293,8 +319,8 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {shape}")
     if start == end:
         return input
-    merged = math.prod(shape[start:end + 1])
-    return _reshape("flatten", input, shape[:start] + (merged,) + shape[end + 1:], copy_ok=True)
+    merged = math.prod(shape[start : end + 1])
+    return _reshape("flatten", input, shape[:start] + (merged,) + shape[end + 1 :], copy_ok=True)
 
 
 @tensor_method()
@@ -305,7 +331,7 @@ def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
     if not shape:
         raise ShapeError("unflatten: cannot unflatten a 0-d tensor")
     inner = _infer_shape("unflatten", tuple(int(s) for s in sizes), shape[d], (shape[d],))
-    return _reshape("unflatten", input, shape[:d] + inner + shape[d + 1:], copy_ok=True)
+    return _reshape("unflatten", input, shape[:d] + inner + shape[d + 1 :], copy_ok=True)
 
 
 @tensor_method()
@@ -401,7 +427,7 @@ def flip(input: Tensor, dims: int | Sequence[int]) -> Tensor:
     """A copy with the order of entries along ``dims`` reversed."""
     data = input._data
     axes = _dims("flip", dims, data.ndim)
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     if data.ndim == 0:
         return wrap(data.copy(), input._device)
     return wrap(xp.ascontiguousarray(xp.flip(data, axis=axes)), input._device)
@@ -411,7 +437,7 @@ def flip(input: Tensor, dims: int | Sequence[int]) -> Tensor:
 def roll(input: Tensor, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None) -> Tensor:
     """A copy with entries shifted cyclically along ``dims`` (over the flattened tensor when None)."""
     data = input._data
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     if dims is None:
         if not isinstance(shifts, int) and len(shifts) != 1:
             raise ShapeError(f"roll: with dims=None, shifts must be one int, got {shifts}")
@@ -442,7 +468,7 @@ def tile(input: Tensor, *dims: Any) -> Tensor:
     reps = _sizes(dims)
     if any(r < 0 for r in reps):
         raise ShapeError(f"tile: repeats must be non-negative, got {list(reps)}")
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     data = input._data
     out = xp.tile(data, reps) if reps else data.copy()
     return wrap(xp.ascontiguousarray(out), input._device)
@@ -455,7 +481,7 @@ def repeat_interleave(input: Tensor, repeats: "int | Tensor", dim: int | None = 
     ``dim=None`` works on the flattened tensor.
     """
     data = input._data
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     counts = repeats._data if isinstance(repeats, Tensor) else int(repeats)
     if dim is None:
         data = data.reshape(-1)
@@ -482,7 +508,7 @@ def _triangle(op: str, input: Tensor, diagonal: int) -> Tensor:
     data = input._data
     if data.ndim < 2:
         raise ShapeError(f"{op}: expects a tensor with >= 2 dims, got shape {input.shape}")
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     return wrap(getattr(xp, op)(data, int(diagonal)), input._device)
 
 

@@ -32,7 +32,7 @@ def _stable_argsort(xp: Any, data: Any, axis: int, descending: bool) -> Any:
 
 def _sorted(op: str, input: Tensor, dim: int, descending: bool) -> tuple[Any, Any, int]:
     data = input._data
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     if data.ndim == 0:
         return data.copy(), xp.zeros((), dtype=_int64.np), 0
     axis = normalize_dim(dim, data.ndim, op)
@@ -73,7 +73,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
         window = (slice(None),) * axis + (slice(0, k),)
         values, order = values[window], order[window]
     elif k == 0:
-        xp = input._device._backend.xp
+        xp = input._device.backend.xp
         values, order = data.reshape(1)[:0], xp.zeros(0, dtype=_int64.np)
     device = input._device
     return ValuesIndices(wrap(values.copy(), device), wrap(order.astype(_int64.np), device))
@@ -108,14 +108,12 @@ def unique(
     The output is always sorted (``sorted=False`` allows any order, sorted is one).
     """
     data = input._data
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     device = input._device
     if data.dtype.kind == "c":
         raise DTypeError(f"unique: complex tensors are not supported (dtype {data.dtype})")
     if dim is None:
-        values, inverse, counts = xp.unique(
-            data.reshape(-1), return_inverse=True, return_counts=True, equal_nan=False
-        )
+        values, inverse, counts = xp.unique(data.reshape(-1), return_inverse=True, return_counts=True, equal_nan=False)
         inverse = inverse.reshape(data.shape)
     else:
         if data.ndim == 0:
@@ -124,7 +122,9 @@ def unique(
         if data.shape[axis] == 0:
             values, inverse, counts = data.copy(), xp.zeros(0, dtype=_int64.np), xp.zeros(0, dtype=_int64.np)
         else:
-            values, inverse, counts = xp.unique(data, return_inverse=True, return_counts=True, axis=axis, equal_nan=False)
+            values, inverse, counts = xp.unique(
+                data, return_inverse=True, return_counts=True, axis=axis, equal_nan=False
+            )
             inverse = inverse.reshape(-1)
     out = [wrap(values, device)]
     if return_inverse:

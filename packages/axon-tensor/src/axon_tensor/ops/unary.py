@@ -12,16 +12,63 @@ from typing import Any, Callable
 
 import ml_dtypes
 import numpy as np
+
 from axon_core import DTypeError, get_default_dtype
 from axon_core.backend import special
 
 from ..tensor import Tensor, tensor_method, wrap
 
 __all__ = [
-    "abs", "absolute", "sign", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "square",
-    "reciprocal", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
-    "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "erf", "erfc", "erfinv", "floor", "ceil", "round", "trunc",
-    "fix", "frac", "sigmoid", "logit", "nan_to_num", "isnan", "isinf", "isposinf", "isneginf", "isfinite", "signbit",
+    "abs",
+    "absolute",
+    "sign",
+    "exp",
+    "exp2",
+    "expm1",
+    "log",
+    "log2",
+    "log10",
+    "log1p",
+    "sqrt",
+    "rsqrt",
+    "square",
+    "reciprocal",
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "arcsinh",
+    "arccosh",
+    "arctanh",
+    "erf",
+    "erfc",
+    "erfinv",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "fix",
+    "frac",
+    "sigmoid",
+    "logit",
+    "nan_to_num",
+    "isnan",
+    "isinf",
+    "isposinf",
+    "isneginf",
+    "isfinite",
+    "signbit",
     "float_math",
 ]
 
@@ -35,7 +82,7 @@ def float_math(input: Tensor, compute: ArrayFn) -> Tensor:
     """
     data = input._data
     dtype = data.dtype
-    xp = input._device._backend.xp
+    xp = input._device.backend.xp
     back = None
     if dtype.kind in "biu":
         data = data.astype(get_default_dtype().np)
@@ -93,11 +140,37 @@ erfinv = _float_function("erfinv", special.erfinv, "The inverse error function (
 sigmoid = _float_function("sigmoid", _sigmoid, "``1 / (1 + exp(-input))``, without overflow,")
 
 for _name, _fn in [
-    ("exp", exp), ("exp2", exp2), ("expm1", expm1), ("log", log), ("log2", log2), ("log10", log10),
-    ("log1p", log1p), ("sqrt", sqrt), ("rsqrt", rsqrt), ("reciprocal", reciprocal), ("sin", sin), ("cos", cos),
-    ("tan", tan), ("asin", asin), ("arcsin", asin), ("acos", acos), ("arccos", acos), ("atan", atan),
-    ("arctan", atan), ("sinh", sinh), ("cosh", cosh), ("tanh", tanh), ("asinh", asinh), ("arcsinh", asinh),
-    ("acosh", acosh), ("arccosh", acosh), ("atanh", atanh), ("arctanh", atanh), ("erf", erf), ("erfc", erfc), ("erfinv", erfinv),
+    ("exp", exp),
+    ("exp2", exp2),
+    ("expm1", expm1),
+    ("log", log),
+    ("log2", log2),
+    ("log10", log10),
+    ("log1p", log1p),
+    ("sqrt", sqrt),
+    ("rsqrt", rsqrt),
+    ("reciprocal", reciprocal),
+    ("sin", sin),
+    ("cos", cos),
+    ("tan", tan),
+    ("asin", asin),
+    ("arcsin", asin),
+    ("acos", acos),
+    ("arccos", acos),
+    ("atan", atan),
+    ("arctan", atan),
+    ("sinh", sinh),
+    ("cosh", cosh),
+    ("tanh", tanh),
+    ("asinh", asinh),
+    ("arcsinh", asinh),
+    ("acosh", acosh),
+    ("arccosh", acosh),
+    ("atanh", atanh),
+    ("arctanh", atanh),
+    ("erf", erf),
+    ("erfc", erfc),
+    ("erfinv", erfinv),
     ("sigmoid", sigmoid),
 ]:
     tensor_method(_name)(_fn)
@@ -124,7 +197,7 @@ def _reject_bool(op: str, input: Tensor) -> None:
 def abs(input: Tensor) -> Tensor:
     """``|input|``; complex inputs give their real magnitude."""
     _reject_bool("abs", input)
-    return wrap(input._device._backend.xp.abs(input._data), input._device)
+    return wrap(input._device.backend.xp.abs(input._data), input._device)
 
 
 absolute = abs
@@ -138,7 +211,7 @@ def sign(input: Tensor) -> Tensor:
     if input.dtype.is_complex:
         raise DTypeError("sign: complex tensors are not supported")
     if input.dtype.is_integer:
-        return wrap(input._device._backend.xp.sign(input._data), input._device)
+        return wrap(input._device.backend.xp.sign(input._data), input._device)
     return float_math(input, lambda xp, x: xp.where(xp.isnan(x), x.dtype.type(0), xp.sign(x)))
 
 
@@ -224,7 +297,7 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neg
 def _predicate(name: str, compute: ArrayFn, integer_value: bool | None, doc: str) -> Callable[[Tensor], Tensor]:
     def op(input: Tensor) -> Tensor:
         data = input._data
-        xp = input._device._backend.xp
+        xp = input._device.backend.xp
         if data.dtype.kind in "biu" and integer_value is not None:
             return wrap(xp.full(data.shape, integer_value, dtype=np.bool_), input._device)
         if data.dtype == _BFLOAT16:
@@ -238,9 +311,15 @@ def _predicate(name: str, compute: ArrayFn, integer_value: bool | None, doc: str
 
 isnan = tensor_method("isnan")(_predicate("isnan", lambda xp, x: xp.isnan(x), False, "where the element is nan."))
 isinf = tensor_method("isinf")(_predicate("isinf", lambda xp, x: xp.isinf(x), False, "where the element is ±inf."))
-isposinf = tensor_method("isposinf")(_predicate("isposinf", lambda xp, x: x == np.inf, False, "where the element is +inf."))
-isneginf = tensor_method("isneginf")(_predicate("isneginf", lambda xp, x: x == -np.inf, False, "where the element is -inf."))
-isfinite = tensor_method("isfinite")(_predicate("isfinite", lambda xp, x: xp.isfinite(x), True, "where the element is finite."))
+isposinf = tensor_method("isposinf")(
+    _predicate("isposinf", lambda xp, x: x == np.inf, False, "where the element is +inf.")
+)
+isneginf = tensor_method("isneginf")(
+    _predicate("isneginf", lambda xp, x: x == -np.inf, False, "where the element is -inf.")
+)
+isfinite = tensor_method("isfinite")(
+    _predicate("isfinite", lambda xp, x: xp.isfinite(x), True, "where the element is finite.")
+)
 
 
 @tensor_method()
@@ -253,4 +332,4 @@ def signbit(input: Tensor) -> Tensor:
         data = data.astype(np.uint8)
     elif data.dtype == _BFLOAT16:
         data = data.astype(np.float32)
-    return wrap(input._device._backend.xp.signbit(data), input._device)
+    return wrap(input._device.backend.xp.signbit(data), input._device)

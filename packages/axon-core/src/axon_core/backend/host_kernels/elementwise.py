@@ -33,5 +33,7 @@ def _relu_backward(grad, y, out, zero):  # pragma: no cover - compiled
 def relu_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``grad`` where ``y > 0`` or NaN, else 0, for float32/float64 arrays of one shape."""
     out = np.empty(grad.shape, dtype=grad.dtype)
-    _relu_backward(np.ascontiguousarray(grad).reshape(-1), np.ascontiguousarray(y).reshape(-1), out.reshape(-1), grad.dtype.type(0))
+    _relu_backward(
+        np.ascontiguousarray(grad).reshape(-1), np.ascontiguousarray(y).reshape(-1), out.reshape(-1), grad.dtype.type(0)
+    )
     return out

@@ -27,7 +27,9 @@ def _in_bounds(count, step, shift, size):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _im2col(x, cols, n, c, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, row_stride, batch_stride):  # pragma: no cover - compiled
+def _im2col(
+    x, cols, n, c, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, row_stride, batch_stride
+):  # pragma: no cover - compiled
     for ch in range(c):
         for ki in range(kh):
             for kj in range(kw):
@@ -53,7 +55,9 @@ def _im2col(x, cols, n, c, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow
 
 
 @njit(cache=True, nogil=True)
-def _col2im(cols, image, n, c, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, row_stride, batch_stride):  # pragma: no cover - compiled
+def _col2im(
+    cols, image, n, c, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, row_stride, batch_stride
+):  # pragma: no cover - compiled
     # (ki, kj) outer and pixels inner, as the reference adds one shifted block after another:
     # every pixel sums its contributions in the same order and so rounds the same way.
     for ch in range(c):
@@ -92,16 +96,50 @@ def im2col(x: np.ndarray, geometry: tuple, batched_columns: bool = False) -> np.
     n, c, (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = geometry
     rows, blocks = c * kh * kw, oh * ow
     cols = np.empty((rows, n * blocks) if batched_columns else (n, rows, blocks), dtype=x.dtype)
-    _im2col(_bits(np.ascontiguousarray(x)).reshape(-1), _bits(cols).reshape(-1), n, c, *x.shape[2:], kh, kw, sh, sw,
-            ph, pw, dh, dw, oh, ow, *_strides(n, rows, blocks, batched_columns))
+    _im2col(
+        _bits(np.ascontiguousarray(x)).reshape(-1),
+        _bits(cols).reshape(-1),
+        n,
+        c,
+        *x.shape[2:],
+        kh,
+        kw,
+        sh,
+        sw,
+        ph,
+        pw,
+        dh,
+        dw,
+        oh,
+        ow,
+        *_strides(n, rows, blocks, batched_columns),
+    )
     return cols
 
 
-def col2im(cols: np.ndarray, output_size: tuple[int, int], geometry: tuple, batched_columns: bool = False) -> np.ndarray:
+def col2im(
+    cols: np.ndarray, output_size: tuple[int, int], geometry: tuple, batched_columns: bool = False
+) -> np.ndarray:
     """``cols`` (laid out as :func:`im2col` makes them) summed back into ``[N, C, *output_size]``
     in ``cols.dtype``, which must be one Numba computes in (float32/64, integers, complex)."""
     n, c, (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = geometry
     image = np.zeros((n, c, *output_size), dtype=cols.dtype)
-    _col2im(np.ascontiguousarray(cols).reshape(-1), image.reshape(-1), n, c, *output_size, kh, kw, sh, sw,
-            ph, pw, dh, dw, oh, ow, *_strides(n, c * kh * kw, oh * ow, batched_columns))
+    _col2im(
+        np.ascontiguousarray(cols).reshape(-1),
+        image.reshape(-1),
+        n,
+        c,
+        *output_size,
+        kh,
+        kw,
+        sh,
+        sw,
+        ph,
+        pw,
+        dh,
+        dw,
+        oh,
+        ow,
+        *_strides(n, c * kh * kw, oh * ow, batched_columns),
+    )
     return image

@@ -9,8 +9,20 @@ __all__ = ["sgd_step"]
 
 
 @njit(cache=True, nogil=True)
-def _sgd_step(param, grad, buffer, neg_lr, weight_decay, momentum, one_minus_dampening,
-              use_weight_decay, use_momentum, nesterov, maximize, init_buffer):  # pragma: no cover - compiled
+def _sgd_step(
+    param,
+    grad,
+    buffer,
+    neg_lr,
+    weight_decay,
+    momentum,
+    one_minus_dampening,
+    use_weight_decay,
+    use_momentum,
+    nesterov,
+    maximize,
+    init_buffer,
+):  # pragma: no cover - compiled
     # The reference's operations in its order, each rounded in the parameter's dtype (no FMA
     # contraction without fastmath), so the result is bit-identical to the NumPy passes.
     for i in range(param.size):
@@ -24,10 +36,33 @@ def _sgd_step(param, grad, buffer, neg_lr, weight_decay, momentum, one_minus_dam
         param[i] = param[i] + neg_lr * g
 
 
-def sgd_step(param: np.ndarray, grad: np.ndarray, momentum_buffer: np.ndarray | None, *, lr: float, momentum: float,
-             dampening: float, weight_decay: float, nesterov: bool, maximize: bool, init_buffer: bool) -> None:
+def sgd_step(
+    param: np.ndarray,
+    grad: np.ndarray,
+    momentum_buffer: np.ndarray | None,
+    *,
+    lr: float,
+    momentum: float,
+    dampening: float,
+    weight_decay: float,
+    nesterov: bool,
+    maximize: bool,
+    init_buffer: bool,
+) -> None:
     """:meth:`Backend.sgd_step` on C-contiguous float32/float64 arrays of one shape, in place."""
     t = param.dtype.type
     buffer = momentum_buffer.reshape(-1) if momentum_buffer is not None else np.empty(0, dtype=param.dtype)
-    _sgd_step(param.reshape(-1), grad.reshape(-1), buffer, t(-lr), t(weight_decay), t(momentum), t(1 - dampening),
-              weight_decay != 0, momentum != 0, nesterov, maximize, init_buffer)
+    _sgd_step(
+        param.reshape(-1),
+        grad.reshape(-1),
+        buffer,
+        t(-lr),
+        t(weight_decay),
+        t(momentum),
+        t(1 - dampening),
+        weight_decay != 0,
+        momentum != 0,
+        nesterov,
+        maximize,
+        init_buffer,
+    )

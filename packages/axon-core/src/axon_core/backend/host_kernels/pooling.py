@@ -32,7 +32,9 @@ def _first_inside(start, size, k, d):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _max_pool2d(x, out, indices, planes, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):  # pragma: no cover - compiled
+def _max_pool2d(
+    x, out, indices, planes, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow
+):  # pragma: no cover - compiled
     outputs = oh * ow
     # One window offset's value for every output of the plane, -inf outside the image.
     values = np.empty(outputs, x.dtype)
@@ -100,8 +102,24 @@ def max_pool2d(x: np.ndarray, pool: tuple) -> tuple[np.ndarray, np.ndarray]:
     n, c, (height, width), (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = pool
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
     indices = np.empty((n, c, oh, ow), dtype=np.int64)
-    _max_pool2d(np.ascontiguousarray(x).reshape(-1), out.reshape(-1), indices.reshape(-1), n * c, height, width,
-                kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    _max_pool2d(
+        np.ascontiguousarray(x).reshape(-1),
+        out.reshape(-1),
+        indices.reshape(-1),
+        n * c,
+        height,
+        width,
+        kh,
+        kw,
+        sh,
+        sw,
+        ph,
+        pw,
+        dh,
+        dw,
+        oh,
+        ow,
+    )
     return out, indices
 
 
@@ -110,6 +128,12 @@ def max_pool2d_backward(grad: np.ndarray, indices: np.ndarray, input_shape: tupl
     names, in output order and in ``grad.dtype`` (float32 or float64), as PyTorch does."""
     n, c, height, width = input_shape
     dx = np.zeros(input_shape, dtype=grad.dtype)
-    _max_pool2d_backward(np.ascontiguousarray(grad).reshape(-1), np.ascontiguousarray(indices, dtype=np.int64).reshape(-1),
-                         dx.reshape(-1), n * c, height * width, grad.shape[2] * grad.shape[3])
+    _max_pool2d_backward(
+        np.ascontiguousarray(grad).reshape(-1),
+        np.ascontiguousarray(indices, dtype=np.int64).reshape(-1),
+        dx.reshape(-1),
+        n * c,
+        height * width,
+        grad.shape[2] * grad.shape[3],
+    )
     return dx

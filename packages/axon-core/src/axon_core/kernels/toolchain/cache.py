@@ -12,7 +12,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from ..atomic import atomic_writer
+from ...atomic import atomic_writer
 
 __all__ = ["KernelCache", "cache_dir", "default_cache"]
 
@@ -60,7 +60,11 @@ class KernelCache:
             return None
         header = len(_MAGIC) + _DIGEST
         payload = blob[header:]
-        if len(blob) < header or blob[: len(_MAGIC)] != _MAGIC or hashlib.sha256(payload).digest() != blob[len(_MAGIC) : header]:
+        if (
+            len(blob) < header
+            or blob[: len(_MAGIC)] != _MAGIC
+            or hashlib.sha256(payload).digest() != blob[len(_MAGIC) : header]
+        ):
             self.corrupt += 1
             self.misses += 1
             return None

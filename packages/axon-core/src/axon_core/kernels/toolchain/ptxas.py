@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 
-from ..errors import KernelCompileError
+from ...errors import KernelCompileError
 
 __all__ = ["KernelResources", "assemble", "find_ptxas"]
 
@@ -62,7 +62,16 @@ def assemble(ptx: bytes, arch: str, name: str) -> tuple[list[KernelResources], l
         with open(source, "wb") as stream:
             stream.write(ptx)
         completed = subprocess.run(
-            [find_ptxas(), f"-arch={arch}", "-v", "-warn-spills", "-warn-lmem-usage", source, "-o", os.path.join(folder, f"{name}.cubin")],
+            [
+                find_ptxas(),
+                f"-arch={arch}",
+                "-v",
+                "-warn-spills",
+                "-warn-lmem-usage",
+                source,
+                "-o",
+                os.path.join(folder, f"{name}.cubin"),
+            ],
             capture_output=True,
             text=True,
         )
@@ -84,7 +93,14 @@ def _parse(report: str, arch: str) -> list[KernelResources]:
         entry = _ENTRY.search(line)
         if entry:
             flush()
-            current = {"kernel": entry.group(1), "registers": 0, "spill_stores": 0, "spill_loads": 0, "shared_bytes": 0, "stack_bytes": 0}
+            current = {
+                "kernel": entry.group(1),
+                "registers": 0,
+                "spill_stores": 0,
+                "spill_loads": 0,
+                "shared_bytes": 0,
+                "stack_bytes": 0,
+            }
             continue
         if current is None:
             continue

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..errors import KernelCompileError
+from ...errors import KernelCompileError
 from .nvrtc import compile_source
 from .ptxas import KernelResources, assemble
-from .source import KernelSource
+
+if TYPE_CHECKING:
+    from ..source import KernelSource
 
 __all__ = ["CheckReport", "check_kernels"]
 
@@ -33,7 +36,10 @@ def _check_one(source: KernelSource, arch: str) -> tuple[list[KernelResources], 
         rows, warnings = assemble(compiled.image, arch, source.family)
     except KernelCompileError as exc:
         return [], [str(exc)], []
-    errors = [f"{source.family} ({arch}): entry point {name!r} missing" for name in sorted(set(source.kernels) - {r.kernel for r in rows})]
+    errors = [
+        f"{source.family} ({arch}): entry point {name!r} missing"
+        for name in sorted(set(source.kernels) - {r.kernel for r in rows})
+    ]
     notes = [f"{source.family} ({arch}) NVRTC: {compiled.log}"] if compiled.log else []
     return rows, errors, notes + [f"{source.family} ({arch}): {w}" for w in warnings]
 

@@ -12,7 +12,7 @@ import functools
 import os
 from dataclasses import dataclass
 
-from ..errors import KernelCompileError
+from ...errors import KernelCompileError
 
 __all__ = ["CompileResult", "compile_source", "nvrtc_version", "runtime_include_dir"]
 
@@ -71,8 +71,12 @@ def _declare(lib: ctypes.CDLL) -> None:
     signatures = {
         "nvrtcVersion": [c_int_p, c_int_p],
         "nvrtcCreateProgram": [
-            program_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int,
-            ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p),
+            program_p,
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+            ctypes.c_int,
+            ctypes.POINTER(ctypes.c_char_p),
+            ctypes.POINTER(ctypes.c_char_p),
         ],
         "nvrtcCompileProgram": [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_char_p)],
         "nvrtcGetProgramLogSize": [ctypes.c_void_p, c_size_p],
@@ -117,7 +121,9 @@ def _check(status: int, what: str) -> None:
         raise KernelCompileError(f"{what} failed: {message}")
 
 
-def compile_source(source: str, name: str, arch: str, options: tuple[str, ...] = (), target: str = "ptx") -> CompileResult:
+def compile_source(
+    source: str, name: str, arch: str, options: tuple[str, ...] = (), target: str = "ptx"
+) -> CompileResult:
     """Compile ``source`` for ``arch`` (``"sm_80"``); ``target="ptx"`` or ``"cubin"``.
 
     PTX is generated for the virtual ``compute_XX`` architecture (ptxas or the driver assemble
