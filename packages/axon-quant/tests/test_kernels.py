@@ -16,7 +16,8 @@ each term is at most ``(|A| Q + |B|) |x_e|``. With ``M_b`` the larger magnitude 
 two extreme dequantized values (all codes lowest: ``|B|``; all highest: ``|A Q + B|``),
 ``|A| Q <= 2 M_b`` and so every term is at most ``C_b |x_e|`` with ``C_b = 3 M_b``. With float32's
 unit roundoff ``u = 2**-24`` and at most ``T = k/16 + block + 16`` roundings on any term's path
-(runs hold at least 16 values), ``|got - exact| <= T * u * sum_e C_b(e) |x_e|`` (the ``gamma_T``
+(runs hold at least 16 values; ``T = k + block + 16`` where BLAS sums: f32/f16/bf16, and prompt
+batches of TILE_FROM rows or more), ``|got - exact| <= T * u * sum_e C_b(e) |x_e|`` (the ``gamma_T``
 bound, which holds for every summation order). The float64 reference adds ~1e-16 relative.
 """
 
@@ -32,6 +33,7 @@ from axon_quant import read_gguf
 from axon_quant.errors import QuantError
 from axon_quant.ggml_types import ggml_type
 from axon_quant.kernels import KERNEL_FORMATS, quant_matmul
+from axon_quant.kernels.matmul import TILE_FROM
 from axon_quant.tensor import QuantTensor
 
 U = 2.0**-24
@@ -107,7 +109,9 @@ def check(x: np.ndarray, raw: np.ndarray, name: str, *, out: np.ndarray | None =
     x64 = x.reshape(-1, k).astype(np.float64)
     expected = x64 @ dequantize64(raw, name).T
     t = ggml_type(name)
-    terms = k // 16 + t.block_size + 16
+    # BLAS (f32/f16/bf16, and prompt batches of TILE_FROM rows or more) sums all k products in one chain.
+    blas = name in DENSE or x64.shape[0] >= TILE_FROM
+    terms = (k if blas else k // 16) + t.block_size + 16
     bound = terms * U * (np.abs(x64) @ code_bound(raw, name).T) + 1e-30
     ratio = np.abs(got.reshape(expected.shape) - expected) / bound
     assert ratio.max() <= 1.0, (name, x.shape, m, float(ratio.max()))
@@ -272,3 +276,24 @@ def test_threads_default_from_environment(monkeypatch):
         default_threads()
     monkeypatch.delenv(THREADS_ENV)
     assert default_threads() == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("name", QUANTIZABLE + RANDOM_BYTES)
+def test_prompt_tiles_are_gguf_dequantize_bit_for_bit(name):
+    """The tiles the prompt path hands to BLAS hold gguf-py's float32 dequantization exactly."""
+    from axon_quant.kernels._numba import F16_TO_F32
+    from axon_quant.kernels._tiles import TILES
+
+    rng = np.random.default_rng(KERNEL_FORMATS.index(name))
+    m, k = 7, 512
+    raw = quantized(rng, name, m, k) if name in QUANTIZABLE else random_blocks(rng, name, m, k)
+    if name == "q8_k":
+        blocks = raw.reshape(-1, 292)
+        expected = (blocks[:, :4].copy().view(np.float32) * blocks[:, 4:260].view(np.int8)).reshape(m, k)
+    else:
+        expected = gguf.quants.dequantize(raw, gguf_type(name))
+    kernel, inner = TILES[name]
+    tile = np.full(5 * k, np.nan, np.float32)
+    flat = raw.reshape(-1)
+    kernel(flat, flat.view(np.int8), tile, 2, 5, k // ggml_type(name).block_size, F16_TO_F32, inner)
+    np.testing.assert_array_equal(tile.reshape(5, k), expected[2:7].astype(np.float32))

@@ -8,7 +8,7 @@ divides (``quant_matmul_F``), and rows of several blocks so lanes take parts of 
 Every launch runs in the simulator's debug mode: each array between guard pages, so a read or
 write past an array fails the test. The tolerance is test_kernels.py's float32 bound (the kernel
 decodes each weight to float32, one more rounding per term, inside the bound's ``T``); the Numba
-and CUDA results, each within it, are within twice it of each other.
+and CUDA results, each within its own bound, are within the sum of the two of each other.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from axon_core import Device
 from axon_quant.errors import QuantError
 from axon_quant.ggml_types import ggml_type
 from axon_quant.kernels import DEVICE_FORMATS, quant_matmul, to_device
+from axon_quant.kernels.matmul import TILE_FROM
 from axon_quant.tensor import QuantTensor
 
 # The CPU tests' oracle helpers (pytest imports test files by path, so load it the same way).
@@ -60,10 +61,12 @@ def test_cuda_sim_matches_gguf_and_numba(sim, name, m, blocks, n):
     got = backend.to_numpy(quant_matmul(backend.from_numpy(x), w, device=sim))
     assert got.shape == (n, m) and got.dtype == np.float32
     expected = x.astype(np.float64) @ dequantize64(raw, name).T
-    bound = (k // 16 + t.block_size + 16) * U * (np.abs(x.astype(np.float64)) @ code_bound(raw, name).T) + 1e-30
+    magnitude = U * (np.abs(x.astype(np.float64)) @ code_bound(raw, name).T) + 1e-30
+    bound = (k // 16 + t.block_size + 16) * magnitude
     assert (np.abs(got - expected) / bound).max() <= 1.0
     cpu = quant_matmul(x, QuantTensor(raw, name, (m, k)))
-    assert (np.abs(got - cpu) / bound).max() <= 2.0
+    cpu_bound = ((k if n >= TILE_FROM else k // 16) + t.block_size + 16) * magnitude
+    assert (np.abs(got - cpu) / (bound + cpu_bound)).max() <= 1.0
     vector = backend.to_numpy(quant_matmul(backend.from_numpy(x[-1]), w, device=sim))
     assert vector.shape == (m,)
     assert (np.abs(vector - expected[-1]) / bound[-1]).max() <= 1.0

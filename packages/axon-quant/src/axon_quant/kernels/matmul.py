@@ -1,8 +1,11 @@
 """``quant_matmul``: ``x @ dequantize(w).T`` straight from ggml block bytes, on the CPU.
 
 The quantized formats run fused Numba kernels (``_blocks32``, ``_kquants``, ``_ternary``): each
-weight block is decoded in registers and used at once, so no dequantized weight matrix (or
-row) is ever stored. f32, f16 and bf16 run NumPy's BLAS (``_dense``). Activations stay float32:
+weight block is decoded in registers and used at once, so nothing dequantized is stored. Prompt
+batches of ``TILE_FROM`` activation rows or more instead dequantize 1 MiB tiles of weight rows
+(``_tiles``) into a reused buffer for BLAS, which then reuses each weight ``n`` times (never the
+whole matrix unless it fits one tile). f32, f16 and bf16 run NumPy's BLAS (``_dense``). BLAS
+runs on one thread inside these calls (see ``_one_blas_thread``). Activations stay float32:
 the kernels multiply the exact weight values by ``x`` in float32 and sum in float32 (llama.cpp
 instead rounds ``x`` to 8-bit blocks first; we measured that scheme no faster here, see the
 package README).
@@ -23,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import QuantError
-from ..ggml_types import GGMLType
+from ..ggml_types import GGML_TYPES, GGMLType
 from ..tensor import QuantTensor
 
 __all__ = ["KERNEL_FORMATS", "default_threads", "quant_matmul"]
@@ -66,11 +69,18 @@ _KERNELS: dict[str, _Kernel] = {
 }
 _DENSE = ("f32", "f16", "bf16")
 
+GGML_BLOCK = {name: GGML_TYPES[name].block_size for name in _KERNELS}
+
 #: Every ggml type ``quant_matmul`` takes.
 KERNEL_FORMATS: tuple[str, ...] = (*_KERNELS, *_DENSE)
 
+#: Activation rows from which a call dequantizes tiles of weight rows and runs BLAS instead of
+#: the fused kernel (which decodes every block once per activation row).
+TILE_FROM = 8
+
 _compiled: dict[str, Any] = {}
 _local = threading.local()
+_blas: Any = None
 
 
 def default_threads() -> int:
@@ -105,6 +115,44 @@ def _scratch(slot: str, size: int) -> np.ndarray:
     if buffer is None or buffer.size < size:
         buffer = buffers[slot] = np.empty(max(size, 1), dtype=np.float32)
     return buffer
+
+
+def _one_blas_thread() -> Any:
+    """A context in which NumPy's BLAS runs on one thread. OpenBLAS's own threads fare badly on a
+    shared machine: a [16, 576] @ [576, 1536] sgemm took 36 ms on its 2 threads and 0.54 ms on one
+    here, under other work (threadpoolctl's controller switches it in ~12 us)."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=1, user_api="blas")
+
+
+def _tiled(name: str, x2: np.ndarray, raw: np.ndarray, k: int, out2: np.ndarray, threads: int) -> None:
+    """``out2 = x2 @ w.T`` by tiles: a tile of ``w``'s rows dequantized to float32 (``_tiles``, on
+    ``threads`` threads) into a reused buffer, then one sgemm into a reused ``[n, rows]`` buffer
+    copied into ``out2``. For prompt batches (``n >= TILE_FROM``)."""
+    from ._dense import TILE_VALUES
+    from ._numba import F16_TO_F32
+    from ._tiles import TILES
+
+    kernel, inner = TILES[name]
+    n, m = out2.shape
+    rows = max(1, TILE_VALUES // k)
+    tile = _scratch("tile", rows * k)
+    part = _scratch("part", n * rows)
+    flat_raw = raw.reshape(-1)
+    codes = flat_raw.view(np.int8)
+    blocks = k // GGML_BLOCK[name]
+    _set_threads(threads)
+    with _one_blas_thread():
+        for first in range(0, m, rows):
+            count = min(rows, m - first)
+            kernel(flat_raw, codes, tile, first, count, blocks, F16_TO_F32, inner)
+            product = part[: n * count].reshape(n, count)
+            np.matmul(x2, tile[: count * k].reshape(count, k).T, out=product)
+            out2[:, first:first + count] = product
 
 
 def _set_threads(count: int) -> None:
@@ -158,9 +206,10 @@ def quant_matmul(
     ``x`` float32 ``[n, k]`` (or ``[k]``), ``w`` a 2-d QuantTensor ``[m, k]`` in one of
     :data:`KERNEL_FORMATS`; returns float32 ``[n, m]`` (or ``[m]``), written into ``out`` when
     given (then nothing is allocated). ``threads`` (default :func:`default_threads`) caps the
-    threads the Numba kernels split rows across; f32/f16/bf16 go to NumPy's BLAS, which keeps
-    its own thread pool. Sums run in float32 in an order of the kernel's choosing (vector
-    lanes), so results differ from a float64 reference by float32 rounding only. Raises
+    threads the Numba kernels split rows across; BLAS (f32/f16/bf16, and batches of
+    ``TILE_FROM`` rows or more, through dequantized tiles) runs on one thread. Sums run in
+    float32 in an order of the kernel's choosing (vector lanes), so results differ from a
+    float64 reference by float32 rounding only. Raises
     QuantError on any argument of the wrong type, dtype, shape or layout.
 
     With ``device`` (``"cuda"``, ``"cuda-sim"``; not ``"cpu"``) the call is
@@ -183,9 +232,15 @@ def quant_matmul(
     if name in _DENSE:
         from ._dense import TILE_VALUES, dense_matmul
 
-        dense_matmul(name, x2, raw, k, out2, _scratch("tile", max(TILE_VALUES, k)))
+        with _one_blas_thread():
+            dense_matmul(name, x2, raw, k, out2, _scratch("tile", max(TILE_VALUES, k)))
         return result
     spec = _KERNELS[name]
+    wanted = threads if threads is not None else default_threads()
+    used = max(1, min(wanted, m, n * m * k // _WORK_PER_THREAD))
+    if n >= TILE_FROM:
+        _tiled(name, x2, raw, k, out2, used)
+        return result
     function = _function(name)
     from ._numba import F16_TO_F32
     from ._prepare import block_sums, scale_high_nibbles
@@ -198,8 +253,6 @@ def quant_matmul(
     sums = _scratch("sums", n * k // spec.sum_size if spec.sum_size else 1)
     if spec.sum_size:
         block_sums(flat_x, sums, n * k, spec.sum_size)
-    wanted = threads if threads is not None else default_threads()
-    used = max(1, min(wanted, m, n * m * k // _WORK_PER_THREAD))
     _set_threads(used)
     flat_raw = raw.reshape(-1)
     function(flat_raw, flat_raw.view(np.int8), xs, sums, out2.reshape(-1), m, n, k // w.ggml_type.block_size,
