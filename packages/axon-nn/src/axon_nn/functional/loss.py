@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from axon_autograd import Function, once_differentiable
+from axon_autograd import Function, where
+from axon_autograd.variable import make_variable
 from axon_core import DTypeError, ShapeError
 
+from ._twice import graph_backward
 from ._util import check_reduction, out_like, reduce, reduce_backward, saved, sum_to, tensor_of, xp_of
 
 __all__ = [
@@ -92,6 +94,65 @@ _RULES: dict[str, Callable[..., tuple[Any, Any, Any]]] = {
 }
 
 
+def _kl_composite(x, t, log_target):
+    if log_target:
+        return t.exp() * (t - x)
+    positive = t.data > 0
+    return where(positive, t * where(positive, t, 1.0).log(), 0.0) - t * x
+
+
+def _bce_logits_composite(x, t, pos_weight):
+    soft = (-x).softplus()
+    if pos_weight is None:
+        return (1 - t) * x + soft
+    return (1 - t) * x + (1 + (_constant(pos_weight, x) - 1) * t) * soft
+
+
+def _smooth_l1_composite(x, t, beta):
+    d = x - t
+    a = d.abs()
+    return a if beta == 0 else where(a.data < beta, d * d * (0.5 / beta), a - 0.5 * beta)
+
+
+def _huber_composite(x, t, delta):
+    d = x - t
+    a = d.abs()
+    return where(a.data < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
+
+
+# kind -> the loss of :data:`_RULES` as Variable ops, for double backward.
+_COMPOSITES: dict[str, Callable[..., Any]] = {
+    "mse": lambda x, t, _: (x - t) ** 2,
+    "l1": lambda x, t, _: (x - t).abs(),
+    "smooth_l1": _smooth_l1_composite,
+    "huber": _huber_composite,
+    "bce": lambda p, t, _: -(t * p.log().clamp(min=-100.0) + (1 - t) * (-p).log1p().clamp(min=-100.0)),
+    "bce_logits": _bce_logits_composite,
+    "kl": _kl_composite,
+}
+
+
+def _constant(array: Any, like: Any) -> Any:
+    """A backend array as a Variable without gradient on ``like``'s device."""
+    return make_variable(out_like(array, tensor_of(like)), False, None)
+
+
+def _reduce_composite(loss: Any, reduction: str, denominator: Any) -> Any:
+    """:func:`reduce` on Variables."""
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.mean() if denominator is None else loss.sum() / float(denominator)
+
+
+def _pointwise_composite(ctx, input, target, weight):
+    loss = _COMPOSITES[ctx.kind](input, target, ctx.param)
+    if weight is not None:
+        loss = loss * weight.detach()  # as in the first backward, the weight gets no gradient
+    return _reduce_composite(loss, ctx.reduction, ctx.denominator)
+
+
 class PointwiseLossFunction(Function):
     """``reduce(weight * rule(input, target))`` with ``input`` and ``target`` broadcast together."""
 
@@ -112,7 +173,7 @@ class PointwiseLossFunction(Function):
         return out_like(xp.asarray(reduce(loss, reduction, denominator)).astype(input.array.dtype, copy=False), input)
 
     @staticmethod
-    @once_differentiable
+    @graph_backward(_pointwise_composite)
     def backward(ctx, grad):
         input, target, weight = saved(ctx)
         xp = xp_of(input)
@@ -198,13 +259,15 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction:
 def binary_cross_entropy_with_logits(
     input: Any, target: Any, weight: Any = None, reduction: str = "mean", pos_weight: Any = None
 ) -> Any:
-    """BCE on ``sigmoid(input)`` computed stably from logits; ``pos_weight`` scales positives (broadcast over the last dim)."""
+    """BCE on ``sigmoid(input)`` computed stably from logits; ``pos_weight`` scales positives
+    (broadcast over the last dim)."""
     param = None if pos_weight is None else tensor_of(pos_weight).array
     return _pointwise("binary_cross_entropy_with_logits", "bce_logits", input, target, reduction, weight, param)
 
 
 def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Any:
-    """``target * (log target - input)`` for log-probabilities ``input``; 'batchmean' divides the sum by the batch size."""
+    """``target * (log target - input)`` for log-probabilities ``input``; 'batchmean' divides the
+    sum by the batch size."""
     return _pointwise(
         "kl_div", "kl", input, target, reduction, param=bool(log_target), allowed=("none", "mean", "sum", "batchmean")
     )
@@ -226,13 +289,14 @@ class CrossEntropyIndexFunction(Function):
         denominator = kept.sum() if w is None else (w[xp.where(kept, t, 0)] * kept).sum()
         ctx.arrays = (x2, t, w, lse)
         ctx.options = (ignore_index, label_smoothing, reduction, denominator, input.array.shape)
+        ctx.save_for_backward(input)
         if reduction == "none":
             return out_like(loss.astype(x2.dtype, copy=False).reshape(_without_class_axis(input.array.shape)), input)
         with xp.errstate(invalid="ignore", divide="ignore") if xp.__name__ == "numpy" else _nullcontext():
             return out_like(xp.asarray(reduce(loss, reduction, denominator)).astype(x2.dtype, copy=False), input)
 
     @staticmethod
-    @once_differentiable
+    @graph_backward(lambda ctx, input: _index_composite(ctx, input))
     def backward(ctx, grad):
         xp, backend = xp_of(grad), grad.backend
         x2, t, w, lse = ctx.arrays
@@ -253,7 +317,8 @@ class ClassLossFunction(Function):
     """Negative log-likelihood over a class axis, optionally of ``log_softmax(input)``.
 
     ``input [N, C, *d]`` or ``[C]``; ``target`` ``[N, *d]`` class indices or probabilities
-    shaped like ``input``. Internally classes are moved last: ``[M, C]`` with ``M = N * prod(d)``. ``loss_m = -Σ_c q_mc log p_mc`` where ``q`` mixes the target with
+    shaped like ``input``. Internally classes are moved last: ``[M, C]`` with ``M = N * prod(d)``.
+    ``loss_m = -Σ_c q_mc log p_mc`` where ``q`` mixes the target with
     the uniform distribution by ``label_smoothing`` and carries the class weights.
     """
 
@@ -270,6 +335,7 @@ class ClassLossFunction(Function):
         ctx.weight_row = None if weight is None else weight.array
         ctx.smoothing, ctx.backend = label_smoothing, backend
         ctx.in_shape, ctx.target_shape = input.array.shape, target.array.shape
+        ctx.save_for_backward(input, target if target.dtype.is_floating_point else None)
         if reduction == "none":
             loss = loss.reshape(_without_class_axis(input.array.shape))
         with xp.errstate(invalid="ignore", divide="ignore") if xp.__name__ == "numpy" else _nullcontext():
@@ -277,7 +343,7 @@ class ClassLossFunction(Function):
         return out_like(out, input)
 
     @staticmethod
-    @once_differentiable
+    @graph_backward(lambda ctx, input, target: _class_composite(ctx, input, target))
     def backward(ctx, grad):
         xp = xp_of(grad)
         logp = ctx.logp
@@ -298,6 +364,48 @@ class ClassLossFunction(Function):
                 _classes_back(xp, -(scaled * g[:, None]) * (1.0 - ctx.smoothing), ctx.target_shape), grad
             )
         return out_like(_classes_back(xp, grad_input, ctx.in_shape), grad), grad_target, None, None, None, None, None
+
+
+def _index_composite(ctx, input):
+    """:class:`CrossEntropyIndexFunction` as Variable ops: ``-Σ q * log_softmax(x)`` with the
+    target distribution ``q`` a constant."""
+    x2, t, w, _ = ctx.arrays
+    ignore_index, smoothing, reduction, denominator, in_shape = ctx.options
+    xp = xp_of(tensor_of(input))
+    weight = None if w is None else out_like(w, tensor_of(input))
+    q, _ = _target_distribution(xp, t, weight, ignore_index, smoothing, x2.shape, x2.dtype)
+    loss = -(_classes_last_var(input).log_softmax(1) * _constant(q, input)).sum(1)
+    if reduction == "none":
+        return loss.reshape(_without_class_axis(in_shape))
+    return _reduce_composite(loss, reduction, denominator)
+
+
+def _class_composite(ctx, input, target):
+    """:class:`ClassLossFunction` as Variable ops; a probability target carries its graph."""
+    x = _classes_last_var(input)
+    logp = x.log_softmax(1) if ctx.from_logits else x
+    if target is None:
+        q = _constant(ctx.q, input)
+    else:
+        q = _classes_last_var(target)
+        if ctx.smoothing:
+            q = q * (1.0 - ctx.smoothing) + ctx.smoothing / x.shape[1]
+        if ctx.weight_row is not None:
+            q = q * _constant(ctx.weight_row, input)
+    loss = -(logp * q).sum(1)
+    if ctx.reduction == "none":
+        return loss.reshape(_without_class_axis(ctx.in_shape))
+    return _reduce_composite(loss, ctx.reduction, ctx.denominator)
+
+
+def _classes_last_var(x: Any) -> Any:
+    """:func:`_classes_last` on a Variable."""
+    shape = tuple(x.shape)
+    if len(shape) == 1:
+        return x.reshape(1, shape[0])
+    if len(shape) == 2:
+        return x
+    return x.reshape(shape[0], shape[1], -1).permute(0, 2, 1).reshape(-1, shape[1])
 
 
 def _without_class_axis(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -387,7 +495,8 @@ def _class_loss(
         valid = data[data != ignore_index]
         if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= classes):
             raise IndexError(
-                f"{op}: target class indices must lie in [0, {classes}), got values in [{int(valid.min())}, {int(valid.max())}]"
+                f"{op}: target class indices must lie in [0, {classes}), "
+                f"got values in [{int(valid.min())}, {int(valid.max())}]"
             )
     if weight is not None and tuple(weight.shape) != (classes,):
         raise ShapeError(f"{op}: weight {tuple(weight.shape)} must have one entry per class ({classes})")
@@ -397,7 +506,8 @@ def _class_loss(
 
 
 def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean") -> Any:
-    """``-weight[t] * input[t]`` for log-probabilities ``input [N, C, *d]`` (or ``[C]``) and indices ``target [N, *d]``."""
+    """``-weight[t] * input[t]`` for log-probabilities ``input [N, C, *d]`` (or ``[C]``) and
+    indices ``target [N, *d]``."""
     return _class_loss("nll_loss", input, target, weight, ignore_index, reduction, 0.0, from_logits=False)
 
 
@@ -409,7 +519,8 @@ def cross_entropy(
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> Any:
-    """Cross-entropy of logits ``input [N, C, *d]`` (or ``[C]``) against indices ``[N, *d]`` or probabilities ``[N, C, *d]``.
+    """Cross-entropy of logits ``input [N, C, *d]`` (or ``[C]``) against indices ``[N, *d]`` or
+    probabilities ``[N, C, *d]``.
 
     'mean' divides by the summed weights of the non-ignored targets (indices) or by the number
     of samples (probabilities), as PyTorch.

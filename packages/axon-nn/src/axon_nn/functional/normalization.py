@@ -13,12 +13,62 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from axon_autograd import Function, once_differentiable
+from axon_autograd import Function
+from axon_autograd.variable import make_variable
 from axon_core import DTypeError, ShapeError
 
+from ._twice import graph_backward
 from ._util import out_like, saved, sum_to, tensor_of, xp_of
 
 __all__ = ["batch_norm", "layer_norm", "rms_norm", "group_norm", "instance_norm"]
+
+
+def _normalize_composite(ctx, x, weight, bias):
+    """:class:`NormalizeFunction` as Variable ops (batch statistics recomputed from ``x``)."""
+    xv = x.reshape(ctx.view_shape)
+    if ctx.from_input:
+        centred = xv - xv.mean(ctx.stat_axes, keepdim=True)
+        y = centred * ((centred * centred).mean(ctx.stat_axes, keepdim=True) + ctx.eps).rsqrt()
+    else:
+        y = (xv - _constant(ctx.mean, x)) * _constant(ctx.rstd, x)
+    y = y.reshape(tuple(x.shape))
+    if weight is not None:
+        y = y * weight.reshape(ctx.affine_shape)
+    if bias is not None:
+        y = y + bias.reshape(ctx.affine_shape)
+    return y
+
+
+def _last_dim_composite(ctx, x, weight, bias):
+    """:class:`LastDimNormFunction` as Variable ops."""
+    n, eps = ctx.n, ctx.eps
+    x2 = x.reshape(-1, n)
+    if ctx.center:
+        x2 = x2 - x2.mean(1, keepdim=True)
+    y = x2 * ((x2 * x2).mean(1, keepdim=True) + eps).rsqrt()
+    if weight is not None:
+        y = y * weight.reshape(n)
+    if bias is not None:
+        y = y + bias.reshape(n)
+    return y.reshape(tuple(x.shape))
+
+
+def _group_composite(ctx, x, weight, bias):
+    """:class:`GroupNormFunction` as Variable ops."""
+    shape = tuple(x.shape)
+    rows = x.reshape(shape[0] * ctx.groups, -1)
+    centred = rows - rows.mean(1, keepdim=True)
+    y = (centred * ((centred * centred).mean(1, keepdim=True) + ctx.eps).rsqrt()).reshape(shape[0], shape[1], -1)
+    if weight is not None:
+        y = y * weight.reshape(1, shape[1], 1)
+    if bias is not None:
+        y = y + bias.reshape(1, shape[1], 1)
+    return y.reshape(shape)
+
+
+def _constant(array: Any, like: Any) -> Any:
+    """A backend array as a Variable without gradient on ``like``'s device."""
+    return make_variable(out_like(array, tensor_of(like)), False, None)
 
 
 class NormalizeFunction(Function):
@@ -26,12 +76,12 @@ class NormalizeFunction(Function):
 
     ``x`` is seen as ``view_shape`` while normalising; ``mean``/``rstd`` (arrays broadcastable
     to the view) are given. With ``from_input`` they are statistics of ``x`` over ``stat_axes``
-    and the backward differentiates through them; otherwise (running statistics) they are
-    constants.
+    (``rstd = 1 / sqrt(var + eps)``) and the backward differentiates through them; otherwise
+    (running statistics) they are constants.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, mean, rstd, view_shape, stat_axes, affine_shape, from_input):
+    def forward(ctx, x, weight, bias, mean, rstd, view_shape, stat_axes, affine_shape, from_input, eps):
         data = x.array
         x_hat = ((data.reshape(view_shape) - mean) * rstd).astype(data.dtype, copy=False).reshape(data.shape)
         y = x_hat
@@ -39,17 +89,18 @@ class NormalizeFunction(Function):
             y = y * weight.array.reshape(affine_shape)
         if bias is not None:
             y = y + bias.array.reshape(affine_shape)
-        ctx.save_for_backward(out_like(x_hat, x), weight)
-        ctx.rstd, ctx.view_shape, ctx.stat_axes, ctx.affine_shape = rstd, view_shape, stat_axes, affine_shape
+        ctx.save_for_backward(x, weight, bias)
+        ctx.x_hat, ctx.mean, ctx.rstd, ctx.eps = x_hat, mean, rstd, eps
+        ctx.view_shape, ctx.stat_axes, ctx.affine_shape = view_shape, stat_axes, affine_shape
         ctx.from_input, ctx.has_bias = from_input, bias is not None
         ctx.bias_shape = None if bias is None else bias.shape
         return out_like(y if y is not data else y.copy(), x)
 
     @staticmethod
-    @once_differentiable
+    @graph_backward(_normalize_composite)
     def backward(ctx, grad):
-        x_hat, weight = saved(ctx)
-        g, xh = grad.array, x_hat.array
+        _, weight, _ = saved(ctx)
+        g, xh = grad.array, ctx.x_hat
         needs = ctx.needs_input_grad
         grad_x = grad_w = grad_b = None
         if needs[0]:
@@ -66,7 +117,7 @@ class NormalizeFunction(Function):
             grad_w = out_like(sum_to(g * xh, _full_affine(ctx.affine_shape, g.ndim)).reshape(weight.shape), grad)
         if ctx.has_bias and needs[2]:
             grad_b = out_like(sum_to(g, _full_affine(ctx.affine_shape, g.ndim)).reshape(ctx.bias_shape), grad)
-        return grad_x, grad_w, grad_b, None, None, None, None, None, None
+        return grad_x, grad_w, grad_b, None, None, None, None, None, None, None
 
 
 class LastDimNormFunction(Function):
@@ -85,12 +136,13 @@ class LastDimNormFunction(Function):
         else:
             (y, rstd), mean = backend.rms_norm(x2, w, eps), None
         ctx.arrays = (x2, w, mean, rstd)
-        ctx.center, ctx.has_bias = center, bias is not None
+        ctx.save_for_backward(x, weight, bias)
+        ctx.n, ctx.eps, ctx.center, ctx.has_bias = n, eps, center, bias is not None
         ctx.shapes = (x.array.shape, None if weight is None else weight.shape)
         return out_like(y.reshape(x.array.shape), x)
 
     @staticmethod
-    @once_differentiable
+    @graph_backward(_last_dim_composite)
     def backward(ctx, grad):
         backend = grad.backend
         x2, w, mean, rstd = ctx.arrays
@@ -100,10 +152,8 @@ class LastDimNormFunction(Function):
             dx, dw, db = backend.layer_norm_backward(g2, x2, w, mean, rstd, ctx.has_bias)
         else:
             (dx, dw), db = backend.rms_norm_backward(g2, x2, w, rstd), None
-        as_param = lambda a: (
-            None if a is None else out_like(a.reshape(w_shape if w_shape is not None else a.shape), grad)
-        )
-        return out_like(dx.reshape(x_shape), grad), as_param(dw), as_param(db), None, None, None
+        params = [None if a is None else out_like(a.reshape(w_shape or a.shape), grad) for a in (dw, db)]
+        return out_like(dx.reshape(x_shape), grad), params[0], params[1], None, None, None
 
 
 class GroupNormFunction(Function):
@@ -123,14 +173,15 @@ class GroupNormFunction(Function):
         y = _channel_affine(y_hat.reshape(n, c, spatial), weight, bias).reshape(data.shape)
         ctx.arrays = (rows, mean, rstd)
         ctx.has_weight, ctx.has_bias = weight is not None, bias is not None
-        ctx.save_for_backward(weight)
+        ctx.groups, ctx.eps = groups, eps
+        ctx.save_for_backward(x, weight, bias)
         return out_like(y, x)
 
     @staticmethod
-    @once_differentiable
+    @graph_backward(_group_composite)
     def backward(ctx, grad):
         backend = grad.backend
-        (weight,) = saved(ctx)
+        _, weight, _ = saved(ctx)
         rows, mean, rstd = ctx.arrays
         g = grad.array
         g3 = g.reshape(g.shape[0], g.shape[1], math.prod(g.shape[2:]))
@@ -222,7 +273,7 @@ def batch_norm(
             )
         mean, var = _moments(input, stat_axes)
         rstd = 1.0 / xp_of(tensor_of(input)).sqrt(var + eps)
-        out = NormalizeFunction.apply(input, weight, bias, mean, rstd, shape, stat_axes, affine_shape, True)
+        out = NormalizeFunction.apply(input, weight, bias, mean, rstd, shape, stat_axes, affine_shape, True, eps)
         if running_mean is not None:
             _update_running(running_mean, mean.reshape(channels), momentum)
         if running_var is not None:
@@ -233,7 +284,7 @@ def batch_norm(
     xp = xp_of(tensor_of(input))
     mean = running_mean.array.reshape(affine_shape)
     rstd = 1.0 / xp.sqrt(running_var.array.reshape(affine_shape) + eps)
-    return NormalizeFunction.apply(input, weight, bias, mean, rstd, shape, stat_axes, affine_shape, False)
+    return NormalizeFunction.apply(input, weight, bias, mean, rstd, shape, stat_axes, affine_shape, False, eps)
 
 
 def _trailing(op: str, input: Any, normalized_shape: Any) -> tuple[int, ...]:
@@ -324,4 +375,4 @@ def instance_norm(
     xp = xp_of(tensor_of(input))
     mean = running_mean.array.reshape(affine_shape)
     rstd = 1.0 / xp.sqrt(running_var.array.reshape(affine_shape) + eps)
-    return NormalizeFunction.apply(input, weight, bias, mean, rstd, shape, axes, affine_shape, False)
+    return NormalizeFunction.apply(input, weight, bias, mean, rstd, shape, axes, affine_shape, False, eps)

@@ -1,0 +1,237 @@
+"""Double backward of axon-nn's functional ops against PyTorch 2.13 CPU, in float64.
+
+Each case runs the same op in both frameworks on the same values, takes the first gradients
+with ``create_graph=True`` (against a random cotangent that itself requires grad), then the
+gradient of a random linear functional of those first gradients with respect to the inputs,
+the parameters and the cotangent, and compares both orders with ``torch.autograd.grad``. A few
+cases are also checked by :func:`axon_autograd.gradgradcheck` (finite differences of the first
+gradient), which needs no torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import torch.nn.functional as TF  # noqa: E402
+
+import axon_autograd as ag  # noqa: E402
+import axon_nn.functional as AF  # noqa: E402
+from axon_autograd import Variable  # noqa: E402
+from axon_tensor import tensor  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+
+def _axon_const(a: np.ndarray) -> Any:
+    return Variable(tensor(a), requires_grad=False)
+
+
+def _torch_const(a: np.ndarray) -> Any:
+    return torch.tensor(a)
+
+
+rng = np.random.default_rng(1234)
+
+
+def randn(*shape: int) -> np.ndarray:
+    return rng.standard_normal(shape)
+
+
+def uniform(low: float, high: float, *shape: int) -> np.ndarray:
+    return rng.uniform(low, high, shape)
+
+
+IDX = np.array([0, 3, -100, 2, 4])
+IDX_4D = rng.integers(0, 3, (2, 2, 3))
+CLASS_W = uniform(0.5, 2.0, 5)
+PROBS = rng.dirichlet(np.ones(5), 5)
+RUN_MEAN, RUN_VAR = randn(3), uniform(0.5, 2.0, 3)
+RUN_MEAN6, RUN_VAR6 = randn(6), uniform(0.5, 2.0, 6)
+
+#: (id, op(F, const, *inputs) with F the functional module and const making a constant tensor,
+#: the float64 inputs (all differentiable)).
+CASES: list[tuple[str, Callable[..., Any], list[np.ndarray]]] = []
+for red in ("mean", "sum", "none"):
+    CASES += [
+        (f"mse-{red}", lambda F, c, x, t, r=red: F.mse_loss(x, t, reduction=r), [randn(4, 5), randn(4, 5)]),
+        (f"mse-broadcast-{red}", lambda F, c, x, t, r=red: F.mse_loss(x, t, reduction=r), [randn(4, 5), randn(5)]),
+        (f"l1-{red}", lambda F, c, x, t, r=red: F.l1_loss(x, t, reduction=r), [randn(4, 5), randn(4, 5)]),
+        (
+            f"smooth_l1-{red}",
+            lambda F, c, x, t, r=red: F.smooth_l1_loss(x, t, reduction=r, beta=0.7),
+            [randn(4, 5), randn(4, 5)],
+        ),
+        (
+            f"huber-{red}",
+            lambda F, c, x, t, r=red: F.huber_loss(x, t, reduction=r, delta=0.6),
+            [randn(4, 5), randn(4, 5)],
+        ),
+        (
+            f"bce-{red}",
+            lambda F, c, p, t, r=red: F.binary_cross_entropy(p, t, weight=c(CLASS_W), reduction=r),
+            [uniform(0.05, 0.95, 4, 5), uniform(0, 1, 4, 5)],
+        ),
+        (
+            f"bce_logits-{red}",
+            lambda F, c, x, t, r=red: F.binary_cross_entropy_with_logits(x, t, reduction=r),
+            [randn(4, 5), uniform(0, 1, 4, 5)],
+        ),
+        (
+            f"bce_logits-pos_weight-{red}",
+            lambda F, c, x, t, r=red: F.binary_cross_entropy_with_logits(x, t, reduction=r, pos_weight=c(CLASS_W)),
+            [randn(4, 5), uniform(0, 1, 4, 5)],
+        ),
+        (
+            f"kl_div-{red}",
+            lambda F, c, x, t, r=red: F.kl_div(x, t, reduction=r),
+            [randn(4, 5), uniform(0.1, 1, 4, 5)],
+        ),
+        (
+            f"kl_div-log_target-{red}",
+            lambda F, c, x, t, r=red: F.kl_div(x, t, reduction=r, log_target=True),
+            [randn(4, 5), randn(4, 5)],
+        ),
+        (
+            f"cross_entropy-{red}",
+            lambda F, c, x, r=red: F.cross_entropy(x, c(IDX), reduction=r),
+            [randn(5, 5)],
+        ),
+        (
+            f"cross_entropy-weight-smoothing-ignore-{red}",
+            lambda F, c, x, r=red: F.cross_entropy(x, c(IDX), weight=c(CLASS_W), reduction=r, label_smoothing=0.2),
+            [randn(5, 5)],
+        ),
+        (
+            f"cross_entropy-probabilities-{red}",
+            lambda F, c, x, t, r=red: F.cross_entropy(x, t, weight=c(CLASS_W), reduction=r, label_smoothing=0.1),
+            [randn(5, 5), PROBS],
+        ),
+        (
+            f"nll_loss-weight-ignore-{red}",
+            lambda F, c, x, r=red: F.nll_loss(x, c(IDX), weight=c(CLASS_W), reduction=r),
+            [randn(5, 5)],
+        ),
+    ]
+CASES += [
+    ("kl_div-batchmean", lambda F, c, x, t: F.kl_div(x, t, reduction="batchmean"), [randn(4, 5), uniform(0, 1, 4, 5)]),
+    ("cross_entropy-4d", lambda F, c, x: F.cross_entropy(x, c(IDX_4D), label_smoothing=0.1), [randn(2, 3, 2, 3)]),
+    ("cross_entropy-1d", lambda F, c, x: F.cross_entropy(x, c(np.array(2))), [randn(5)]),
+    ("layer_norm", lambda F, c, x, w, b: F.layer_norm(x, (5,), w, b), [randn(4, 3, 5), randn(5), randn(5)]),
+    ("layer_norm-2d", lambda F, c, x, w, b: F.layer_norm(x, (3, 5), w, b), [randn(4, 3, 5), randn(3, 5), randn(3, 5)]),
+    ("layer_norm-no-affine", lambda F, c, x: F.layer_norm(x, (5,), eps=1e-3), [randn(4, 5)]),
+    ("rms_norm", lambda F, c, x, w: F.rms_norm(x, (5,), w, eps=1e-6), [randn(4, 3, 5), randn(5)]),
+    (
+        "batch_norm-train",
+        lambda F, c, x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+        [randn(4, 3, 2, 2), randn(3), randn(3)],
+    ),
+    (
+        "batch_norm-train-running",
+        lambda F, c, x, w, b: F.batch_norm(x, c(RUN_MEAN.copy()), c(RUN_VAR.copy()), w, b, training=True),
+        [randn(4, 3, 2), randn(3), randn(3)],
+    ),
+    (
+        "batch_norm-eval",
+        lambda F, c, x, w, b: F.batch_norm(x, c(RUN_MEAN), c(RUN_VAR), w, b, training=False, eps=1e-3),
+        [randn(4, 3, 2, 2), randn(3), randn(3)],
+    ),
+    ("batch_norm-1d-no-affine", lambda F, c, x: F.batch_norm(x, None, None, training=True), [randn(6, 3)]),
+    ("group_norm", lambda F, c, x, w, b: F.group_norm(x, 3, w, b), [randn(2, 6, 3, 2), randn(6), randn(6)]),
+    ("group_norm-no-affine", lambda F, c, x: F.group_norm(x, 2, eps=1e-3), [randn(3, 6, 4)]),
+    (
+        "instance_norm",
+        lambda F, c, x, w, b: F.instance_norm(x, weight=w, bias=b),
+        [randn(2, 6, 3, 2), randn(6), randn(6)],
+    ),
+    (
+        "instance_norm-running",
+        lambda F, c, x, w, b: F.instance_norm(x, c(RUN_MEAN6), c(RUN_VAR6), w, b, use_input_stats=False),
+        [randn(2, 6, 3), randn(6), randn(6)],
+    ),
+]
+
+
+def _grads(lib: str, op: Callable[..., Any], arrays: list[np.ndarray], cotangent: np.ndarray, probe: list) -> tuple:
+    """First gradients (create_graph) and the gradients of ``Σ probe_i * first_i`` with respect to
+    the inputs and the cotangent, as NumPy arrays (zeros where a gradient is absent)."""
+    if lib == "torch":
+        inputs = [torch.tensor(a, requires_grad=True) for a in arrays]
+        out = op(TF, _torch_const, *inputs)
+        g_out = torch.tensor(cotangent, requires_grad=True)
+        first = torch.autograd.grad(out, inputs, g_out, create_graph=True, allow_unused=True)
+        to_np = lambda t: t.detach().numpy(force=True)  # noqa: E731 (l1's second gradient is a ZeroTensor)
+        autograd_grad = torch.autograd.grad
+    else:
+        inputs = [Variable(tensor(a), requires_grad=True) for a in arrays]
+        out = op(AF, _axon_const, *inputs)
+        g_out = Variable(tensor(cotangent), requires_grad=True)
+        first = ag.grad(out, inputs, g_out, create_graph=True, allow_unused=True)
+        to_np = lambda t: t.data.numpy()  # noqa: E731
+        autograd_grad = ag.grad
+    first_np = [np.zeros(a.shape) if g is None else to_np(g) for g, a in zip(first, arrays)]
+    terms = [
+        (g * (torch.tensor(u) if lib == "torch" else _axon_const(u))).sum()
+        for g, u in zip(first, probe)
+        if g is not None
+    ]
+    terms = [t for t in terms if t.requires_grad]
+    wrt = inputs + [g_out]
+    if not terms:
+        return first_np, [np.zeros(v.shape) for v in arrays + [cotangent]]
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    second = autograd_grad(total, wrt, allow_unused=True)
+    shapes = arrays + [cotangent]
+    return first_np, [np.zeros(s.shape) if g is None else to_np(g) for g, s in zip(second, shapes)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_double_backward_matches_torch(case):
+    name, op, arrays = case
+    out_shape = tuple(op(TF, _torch_const, *[torch.tensor(a) for a in arrays]).shape)
+    local = np.random.default_rng(7)
+    cotangent = local.standard_normal(out_shape)
+    probe = [local.standard_normal(a.shape) for a in arrays]
+    first_ax, second_ax = _grads("axon", op, arrays, cotangent, probe)
+    first_th, second_th = _grads("torch", op, arrays, cotangent, probe)
+    for i, (a, t) in enumerate(zip(first_ax, first_th)):
+        np.testing.assert_allclose(a, t, rtol=1e-9, atol=1e-11, err_msg=f"{name}: first gradient {i}")
+    labels = [f"input {i}" for i in range(len(arrays))] + ["cotangent"]
+    for label, a, t in zip(labels, second_ax, second_th):
+        np.testing.assert_allclose(a, t, rtol=1e-8, atol=1e-10, err_msg=f"{name}: second gradient, {label}")
+
+
+def test_second_gradient_is_nonzero_where_torch_says_so():
+    """Guards the comparison above against both sides being trivially zero: the cases with a
+    curved loss must have a non-zero second gradient with respect to their first input."""
+    curved = [c for c in CASES if c[0].split("-")[0] in ("mse", "bce", "bce_logits", "cross_entropy", "layer_norm")]
+    for name, op, arrays in curved:
+        local = np.random.default_rng(7)
+        out_shape = tuple(op(TF, _torch_const, *[torch.tensor(a) for a in arrays]).shape)
+        cotangent = local.standard_normal(out_shape)
+        probe = [local.standard_normal(a.shape) for a in arrays]
+        _, second = _grads("axon", op, arrays, cotangent, probe)
+        assert np.abs(second[0]).max() > 1e-6, name
+
+
+GRADGRAD = [
+    "mse-mean",
+    "bce_logits-sum",
+    "cross_entropy-weight-smoothing-ignore-mean",
+    "layer_norm",
+    "batch_norm-train",
+    "group_norm",
+]
+
+
+@pytest.mark.parametrize("name", GRADGRAD)
+def test_gradgradcheck(name):
+    _, op, arrays = next(c for c in CASES if c[0] == name)
+    inputs = tuple(Variable(tensor(a), requires_grad=True) for a in arrays)
+    assert ag.gradgradcheck(lambda *xs: op(AF, _axon_const, *xs), inputs, eps=1e-6, atol=1e-5, rtol=1e-4)
