@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from axon_core.backend.numerics import GELU_TANH_COEFF, INV_SQRT_2PI, SQRT_2_OVER_PI
+from axon_core.backend.numerics import GELU_TANH_COEFF, INV_SQRT_2PI, SATURATION, SQRT_2_OVER_PI
 from axon_tensor import Tensor
 from axon_tensor.tensor import normalize_dim, wrap
 
@@ -58,6 +58,7 @@ def _gelu_second(u: Variable, g: Variable, x: Variable, approximate: str, needs:
     grad_g = GeluBackward.apply(u, x, approximate) if needs[0] else None
     grad_x = None
     if needs[1]:
+        x = x.clamp(-SATURATION, SATURATION)  # gelu'' is exactly 0 beyond: no inf * 0 at ±inf
         if approximate == "tanh":
             inner = (x + x * x * x * GELU_TANH_COEFF) * SQRT_2_OVER_PI
             t = inner.tanh()
@@ -74,6 +75,7 @@ def _silu_second(u: Variable, g: Variable, x: Variable, needs: tuple) -> tuple:
     grad_g = SiluBackward.apply(u, x) if needs[0] else None
     grad_x = None
     if needs[1]:
+        x = x.clamp(-SATURATION, SATURATION)  # as in _gelu_second
         s = x.sigmoid()
         grad_x = u * g * s * (1.0 - s) * (2.0 + x * (1.0 - s * 2.0))
     return grad_g, grad_x

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from axon_core.backend.numerics import SELU_ALPHA, SELU_SCALE
+from axon_core.backend.numerics import SATURATION, SELU_ALPHA, SELU_SCALE
 from axon_tensor import Tensor, zeros_like
 from axon_tensor.tensor import wrap
 
@@ -33,8 +33,17 @@ def _where(condition: Any, a: Any, b: Any) -> Variable:
 
 
 def _mish_grad(g: Variable, x: Variable) -> Variable:
+    # Clamped where mish' is already exactly 1 or 0, so ±inf gives that limit, not inf * 0.
+    x = x.clamp(-SATURATION, SATURATION)
     t = x.softplus().tanh()
     return g * (t + x * x.sigmoid() * (1.0 - t * t))
+
+
+def _softsign_grad(g: Variable, x: Variable) -> Variable:
+    # 1 / (1 + |x|) squared rather than 1 / (1 + |x|)**2: at ±inf the reciprocal is 0 and so is its
+    # derivative (-r * r), where the quotient's derivative would meet inf * 0.
+    r = (x.abs() + 1.0).reciprocal()
+    return g * r * r
 
 
 def _relu_grad(g: Variable, y: Variable) -> Variable:
@@ -81,13 +90,14 @@ RULES: dict[str, tuple[str, Callable[[Variable, Variable], Variable]]] = {
     "abs": ("x", lambda g, x: g * x.data.sign()),
     "relu": ("y", _relu_grad),
     "frac": ("x", lambda g, x: g),
-    "softsign": ("x", lambda g, x: g / ((x.abs() + 1.0) * (x.abs() + 1.0))),
+    "softsign": ("x", lambda g, x: _softsign_grad(g, x)),
     "mish": ("x", lambda g, x: _mish_grad(g, x)),
     "selu": ("x", lambda g, x: _where(x.data > 0, g * SELU_SCALE, g * x.exp() * (SELU_SCALE * SELU_ALPHA))),
     "hardsigmoid": ("x", lambda g, x: g * ((x.data > -3.0) & (x.data < 3.0)) * (1.0 / 6.0)),
     "hardswish": (
         "x",
-        lambda g, x: _where(x.data < -3.0, 0.0, _where(x.data > 3.0, g, g * (x * 2.0 + 3.0) * (1.0 / 6.0))),
+        # At the kinks PyTorch takes the outer pieces' slopes: 0 at -3, 1 at 3.
+        lambda g, x: _where(x.data <= -3.0, 0.0, _where(x.data >= 3.0, g, g * (x * 2.0 + 3.0) * (1.0 / 6.0))),
     ),
     "relu6": ("x", lambda g, x: g * ((x.data > 0) & (x.data < 6.0))),
     "nan_to_num": ("x", lambda g, x: g * x.data.isfinite()),

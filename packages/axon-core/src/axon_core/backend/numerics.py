@@ -12,6 +12,7 @@ __all__ = [
     "INV_SQRT_2PI",
     "SELU_ALPHA",
     "SELU_SCALE",
+    "SATURATION",
     "SQRT_2_OVER_PI",
     "sigmoid",
     "upcast",
@@ -27,6 +28,11 @@ INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 #: SELU (Klambauer et al. 2017): ``SELU_SCALE * (max(0, x) + min(0, SELU_ALPHA * (exp(x) - 1)))``.
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
+#: Beyond ``±SATURATION`` GELU (both forms), SiLU and Mish equal their limits at ±inf (``x`` or 0)
+#: and their first and second derivatives theirs (1 or 0) exactly, in every float dtype: ``exp``
+#: and ``erfc`` underflow long before. Clamping the input there gives the limit at ±inf instead of
+#: ``inf * 0`` and leaves every other result bit for bit as the formula gives it.
+SATURATION = 1.0e4
 
 
 def upcast(xp: Any, x: Array) -> Array:
@@ -38,4 +44,5 @@ def sigmoid(xp: Any, x: Array) -> Array:
     """``1 / (1 + exp(-x))``, split by sign so neither branch overflows ``exp``."""
     positive = x >= 0
     z = xp.exp(xp.where(positive, -x, x))
-    return xp.where(positive, 1.0 / (1.0 + z), z / (1.0 + z))
+    # One quotient for both branches: the same values as 1 / (1 + z) and z / (1 + z), fewer passes.
+    return xp.where(positive, 1.0, z) / (1.0 + z)

@@ -7,29 +7,47 @@ and ``(grad, gate, up, d_gate, d_up, n)``. ``n`` is a 64-bit element count.
 
 from __future__ import annotations
 
+from ..backend.numerics import SATURATION
 from .common import PRELUDE
 from .source import FLOAT_TYPES, KernelSource, instantiate
 
 __all__ = ["ACTIVATIONS"]
 
-_HELPERS = r"""
+# Inputs are clamped at ±AXON_SATURATION (backend/numerics.py's SATURATION), where each value and
+# derivative already equals its limit, so ±inf gives the limit instead of inf * 0. A NaN fails both
+# comparisons and stays NaN (fmaxf/fminf would drop it).
+_HELPERS = f"#define AXON_SATURATION {SATURATION!r}f\n" + r"""
 #define SQRT_2_OVER_PI 0.7978845608028654f
 #define INV_SQRT_2 0.7071067811865476f
 #define INV_SQRT_2PI 0.3989422804014327f
 
-__device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * INV_SQRT_2)); }
+__device__ __forceinline__ float clamp_below(float x) { return x < -AXON_SATURATION ? -AXON_SATURATION : x; }
+__device__ __forceinline__ float clamp_both(float x) {
+    return x > AXON_SATURATION ? AXON_SATURATION : clamp_below(x);
+}
+__device__ __forceinline__ float gelu_erf(float x) {
+    x = clamp_below(x);
+    return 0.5f * x * (1.0f + erff(x * INV_SQRT_2));
+}
 __device__ __forceinline__ float gelu_erf_grad(float x) {
+    x = clamp_both(x);
     return 0.5f * (1.0f + erff(x * INV_SQRT_2)) + x * expf(-0.5f * x * x) * INV_SQRT_2PI;
 }
 __device__ __forceinline__ float gelu_tanh(float x) {
+    x = clamp_below(x);
     return 0.5f * x * (1.0f + tanhf(SQRT_2_OVER_PI * (x + 0.044715f * x * x * x)));
 }
 __device__ __forceinline__ float gelu_tanh_grad(float x) {
+    x = clamp_both(x);
     float t = tanhf(SQRT_2_OVER_PI * (x + 0.044715f * x * x * x));
     return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * SQRT_2_OVER_PI * (1.0f + 3.0f * 0.044715f * x * x);
 }
-__device__ __forceinline__ float silu_f(float x) { return x * sigmoid_f(x); }
-__device__ __forceinline__ float silu_grad(float x) { float s = sigmoid_f(x); return s * (1.0f + x * (1.0f - s)); }
+__device__ __forceinline__ float silu_f(float x) { x = clamp_below(x); return x * sigmoid_f(x); }
+__device__ __forceinline__ float silu_grad(float x) {
+    x = clamp_both(x);
+    float s = sigmoid_f(x);
+    return s * (1.0f + x * (1.0f - s));
+}
 """
 
 _UNARY = r"""

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from axon_core import DTypeError, as_dtype
-from axon_core.backend.numerics import SELU_ALPHA, SELU_SCALE
+from axon_core.backend.numerics import SATURATION, SELU_ALPHA, SELU_SCALE
 
 from ..tensor import Tensor, normalize_dim, tensor_method, wrap
 from .unary import float_math, sigmoid, tanh
@@ -155,16 +156,29 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 @tensor_method()
 def mish(input: Tensor) -> Tensor:
-    """``input * tanh(softplus(input))``."""
+    """``input * tanh(softplus(input))``; 0 at -inf."""
     _reject_bool("mish", input)
-    return float_math(input, lambda xp, x: x * xp.tanh(_softplus(xp, x, 1.0, 20.0)))
+
+    def compute(xp: Any, x: Any) -> Any:
+        # Below -SATURATION the result is already -0.0: the clamp turns -inf * 0 into that.
+        x = xp.maximum(x, x.dtype.type(-SATURATION))
+        return x * xp.tanh(_softplus(xp, x, 1.0, 20.0))
+
+    return float_math(input, compute)
 
 
 @tensor_method()
 def softsign(input: Tensor) -> Tensor:
-    """``input / (1 + |input|)``."""
+    """``input / (1 + |input|)``; ±1 at ±inf."""
     _reject_bool("softsign", input)
-    return float_math(input, lambda xp, x: x / (1 + xp.abs(x)))
+
+    def compute(xp: Any, x: Any) -> Any:
+        # ±inf clamped to the largest finite value, whose quotient rounds to ±1 (not inf / inf).
+        largest = x.dtype.type(np.finfo(x.dtype).max)
+        x = xp.clip(x, -largest, largest)
+        return x / (1 + xp.abs(x))
+
+    return float_math(input, compute)
 
 
 @tensor_method()
@@ -176,9 +190,14 @@ def hardsigmoid(input: Tensor) -> Tensor:
 
 @tensor_method()
 def hardswish(input: Tensor) -> Tensor:
-    """``input * relu6(input + 3) / 6``."""
+    """``input * relu6(input + 3) / 6``: 0 for every ``input <= -3``, -inf included."""
     _reject_bool("hardswish", input)
-    return float_math(input, lambda xp, x: x * xp.minimum(xp.maximum(x + 3, 0), 6) / 6)
+
+    def compute(xp: Any, x: Any) -> Any:
+        x = xp.maximum(x, x.dtype.type(-SATURATION))  # -inf * 0 would be NaN; see mish
+        return x * xp.minimum(xp.maximum(x + 3, 0), 6) / 6
+
+    return float_math(input, compute)
 
 
 def _softmax_like(op: str, input: Tensor, dim: int, dtype: Any) -> Tensor:

@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import special
 from ..checks import same_shapes
-from ..numerics import GELU_TANH_COEFF, INV_SQRT_2, INV_SQRT_2PI, SQRT_2_OVER_PI, sigmoid, upcast
+from ..numerics import GELU_TANH_COEFF, INV_SQRT_2, INV_SQRT_2PI, SATURATION, SQRT_2_OVER_PI, sigmoid, upcast
 
 __all__ = ["ActivationsReference"]
 
@@ -31,9 +31,10 @@ class ActivationsReference:
         return self.xp.where(y <= 0, grad.dtype.type(0), grad)
 
     def gelu(self, x: Array, approximate: str = "none") -> Array:
-        """GELU, exact (``x * Φ(x)`` via erf) or ``approximate="tanh"``."""
+        """GELU, exact (``x * Φ(x)`` via erf) or ``approximate="tanh"``; 0 at -inf."""
         xp = self.xp
-        work = upcast(xp, x)
+        # Clamped below at -SATURATION, where the result is already -0.0: -inf * 0 would be NaN.
+        work = xp.maximum(upcast(xp, x), -SATURATION)
         if approximate == "tanh":
             inner = SQRT_2_OVER_PI * (work + GELU_TANH_COEFF * work**3)
             # 0.5 * (1 + tanh(u)) == sigmoid(2u), without the cancellation for negative u.
@@ -46,9 +47,10 @@ class ActivationsReference:
         return out.astype(x.dtype, copy=False)
 
     def gelu_backward(self, grad: Array, x: Array, approximate: str = "none") -> Array:
-        """d gelu(x)/dx times ``grad``."""
+        """d gelu(x)/dx times ``grad``; the derivative is 1 at +inf and 0 at -inf."""
         xp = self.xp
-        work, work_g = upcast(xp, x), upcast(xp, grad)
+        # Clamped to ±SATURATION, where the derivative is already exactly 1 or 0 (no inf * 0).
+        work, work_g = xp.clip(upcast(xp, x), -SATURATION, SATURATION), upcast(xp, grad)
         if approximate == "tanh":
             inner = SQRT_2_OVER_PI * (work + GELU_TANH_COEFF * work**3)
             d_inner = SQRT_2_OVER_PI * (1.0 + 3 * GELU_TANH_COEFF * work**2)
@@ -64,29 +66,32 @@ class ActivationsReference:
         return (work_g * deriv).astype(x.dtype, copy=False)
 
     def silu(self, x: Array) -> Array:
-        """``x * sigmoid(x)``."""
-        work = upcast(self.xp, x)
+        """``x * sigmoid(x)``; 0 at -inf."""
+        work = self.xp.maximum(upcast(self.xp, x), -SATURATION)  # no -inf * 0 (see gelu)
         return (work * sigmoid(self.xp, work)).astype(x.dtype, copy=False)
 
     def silu_backward(self, grad: Array, x: Array) -> Array:
-        """``grad * s * (1 + x * (1 - s))`` with ``s = sigmoid(x)``."""
+        """``grad * s * (1 + x * (1 - s))`` with ``s = sigmoid(x)``; 1 at +inf, 0 at -inf."""
         xp = self.xp
-        work, work_g = upcast(xp, x), upcast(xp, grad)
+        work, work_g = xp.clip(upcast(xp, x), -SATURATION, SATURATION), upcast(xp, grad)
         s = sigmoid(xp, work)
         return (work_g * s * (1.0 + work * (1.0 - s))).astype(x.dtype, copy=False)
 
     def swiglu(self, gate: Array, up: Array) -> Array:
         """``silu(gate) * up``; ``gate`` and ``up`` have one shape ``[..., hidden]``."""
         same_shapes("swiglu", gate=gate, up=up)
-        work_gate, work_up = upcast(self.xp, gate), upcast(self.xp, up)
+        work_gate, work_up = self.xp.maximum(upcast(self.xp, gate), -SATURATION), upcast(self.xp, up)
         return (work_gate * sigmoid(self.xp, work_gate) * work_up).astype(gate.dtype, copy=False)
 
     def swiglu_backward(self, grad: Array, gate: Array, up: Array) -> tuple[Array, Array]:
         """(d gate, d up) of :meth:`swiglu` given the output gradient ``grad`` (all one shape)."""
         same_shapes("swiglu_backward", grad=grad, gate=gate, up=up)
         xp = self.xp
-        work_g, work_gate, work_up = upcast(xp, grad), upcast(xp, gate), upcast(xp, up)
-        s = sigmoid(xp, work_gate)
-        d_gate = work_g * work_up * s * (1.0 + work_gate * (1.0 - s))
-        d_up = work_g * work_gate * s
+        work_g, work_up = upcast(xp, grad), upcast(xp, up)
+        # silu(gate) is clamped below only, silu'(gate) on both sides (see gelu_backward); s is
+        # exactly 1 above SATURATION, so one sigmoid serves both.
+        low = xp.maximum(upcast(xp, gate), -SATURATION)
+        s = sigmoid(xp, low)
+        d_gate = work_g * work_up * s * (1.0 + xp.minimum(low, SATURATION) * (1.0 - s))
+        d_up = work_g * low * s
         return d_gate.astype(gate.dtype, copy=False), d_up.astype(up.dtype, copy=False)
