@@ -155,6 +155,40 @@ CASES += [
     ),
 ]
 
+CONV_W, CONV_X = randn(6, 2, 3, 2), randn(2, 4, 5, 4)
+CASES += [
+    ("conv2d", lambda F, c, x, w, b: F.conv2d(x, w, b), [randn(2, 4, 6, 5), randn(6, 4, 3, 2), randn(6)]),
+    (
+        "conv2d-stride-padding-dilation-groups",
+        lambda F, c, x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2),
+        [randn(2, 4, 6, 5), CONV_W, randn(6)],
+    ),
+    ("conv2d-same", lambda F, c, x, w: F.conv2d(x, w, padding="same"), [randn(2, 4, 5, 5), randn(3, 4, 3, 3)]),
+    ("conv2d-input-only", lambda F, c, x: F.conv2d(x, c(CONV_W), groups=2), [randn(1, 4, 5, 4)]),
+    ("conv2d-weight-only", lambda F, c, w: F.conv2d(c(CONV_X), w, stride=2), [randn(3, 4, 2, 2)]),
+    (
+        "conv1d",
+        lambda F, c, x, w, b: F.conv1d(x, w, b, stride=2, padding=1),
+        [randn(2, 4, 7), randn(3, 4, 3), randn(3)],
+    ),
+    (
+        "conv1d-same-dilation",
+        lambda F, c, x, w: F.conv1d(x, w, padding="same", dilation=2),
+        [randn(2, 4, 7), randn(3, 4, 3)],
+    ),
+    (
+        "conv_transpose2d-stride-output_padding-groups",
+        lambda F, c, x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1, groups=2),
+        [randn(2, 4, 3, 4), randn(4, 3, 3, 2), randn(6)],
+    ),
+    ("conv_transpose2d", lambda F, c, x, w: F.conv_transpose2d(x, w), [randn(2, 4, 3, 4), randn(4, 2, 2, 3)]),
+    (
+        "conv_transpose2d-output_padding-over-stride",
+        lambda F, c, x, w, b: F.conv_transpose2d(x, w, b, padding=(1, 0), output_padding=(1, 1), dilation=2),
+        [randn(2, 4, 3, 4), randn(4, 3, 3, 2), randn(3)],
+    ),
+]
+
 
 def _grads(lib: str, op: Callable[..., Any], arrays: list[np.ndarray], cotangent: np.ndarray, probe: list) -> tuple:
     """First gradients (create_graph) and the gradients of ``Σ probe_i * first_i`` with respect to
@@ -211,6 +245,7 @@ def test_second_gradient_is_nonzero_where_torch_says_so():
     """Guards the comparison above against both sides being trivially zero: the cases with a
     curved loss must have a non-zero second gradient with respect to their first input."""
     curved = [c for c in CASES if c[0].split("-")[0] in ("mse", "bce", "bce_logits", "cross_entropy", "layer_norm")]
+    curved += [c for c in CASES if c[0].startswith("conv") and len(c[2]) > 1]
     for name, op, arrays in curved:
         local = np.random.default_rng(7)
         out_shape = tuple(op(TF, _torch_const, *[torch.tensor(a) for a in arrays]).shape)
@@ -221,6 +256,8 @@ def test_second_gradient_is_nonzero_where_torch_says_so():
 
 
 GRADGRAD = [
+    "conv2d-stride-padding-dilation-groups",
+    "conv_transpose2d-stride-output_padding-groups",
     "mse-mean",
     "bce_logits-sum",
     "cross_entropy-weight-smoothing-ignore-mean",

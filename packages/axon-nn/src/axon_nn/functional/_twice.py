@@ -15,7 +15,7 @@ from axon_autograd import Function, enable_grad, grad, once_differentiable
 from axon_autograd.grad_mode import grad_state
 from axon_autograd.variable import Variable
 
-__all__ = ["graph_backward"]
+__all__ = ["graph_backward", "wants_graph"]
 
 
 class _Alias(Function):
@@ -29,6 +29,13 @@ class _Alias(Function):
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
         return g
+
+
+def wants_graph(ctx: Any, grads: tuple) -> bool:
+    """Whether a backward must record a graph: ``create_graph=True`` and something to record."""
+    return grad_state.enabled and (
+        any(ctx.needs_input_grad) or any(isinstance(g, Variable) and g._requires_grad for g in grads)
+    )
 
 
 def graph_backward(composite: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -46,12 +53,9 @@ def graph_backward(composite: Callable[..., Any]) -> Callable[[Callable[..., Any
 
         @functools.wraps(backward)
         def wrapper(ctx: Any, *grads: Any) -> Any:
-            needs = ctx.needs_input_grad
-            graph_wanted = grad_state.enabled and (
-                any(needs) or any(isinstance(g, Variable) and g._requires_grad for g in grads)
-            )
-            if not graph_wanted:
+            if not wants_graph(ctx, grads):
                 return fast(ctx, *grads)
+            needs = ctx.needs_input_grad
             saved = ctx.saved_tensors
             with enable_grad():
                 inputs = [

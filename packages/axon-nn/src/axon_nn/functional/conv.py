@@ -17,6 +17,7 @@ from typing import Any
 from axon_autograd import Function, once_differentiable
 from axon_core import DeviceError, ShapeError
 
+from ._twice import graph_backward, wants_graph
 from ._util import out_like, pair, xp_of
 
 __all__ = ["conv1d", "conv2d", "conv_transpose2d"]
@@ -60,11 +61,36 @@ def _window(xp: Any, x: Any, start: tuple[int, int], size: tuple[int, int]) -> A
     return x[:, :, top : top + size[0], left : left + size[1]]
 
 
+def _as_2d(a: Any) -> Any:
+    """A 1-d convolution's ``[N, C, L]`` (or weight ``[O, C, k]``) with a height of 1."""
+    return a[:, :, None] if a.ndim == 3 else a
+
+
+def _columns(backend: Any, xp: Any, data: Any, geometry: tuple) -> Any:
+    """im2col of ``data [N, C, H, W]`` as ``[G, C/G*kh*kw, N*L]``."""
+    _, _, _, stride, pads, dilation, groups, kernel = geometry
+    padded, sym = _split_pads(xp, data, pads)
+    cols = backend.im2col(padded, kernel, stride, sym, dilation, batched_columns=True)
+    return cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])
+
+
+def _input_gradient(backend: Any, xp: Any, g_mat: Any, w_mat: Any, geometry: tuple, in_shape: tuple) -> Any:
+    """The gradient of a convolution for its input ``[*in_shape]``: ``w_matᵀ @ g_mat`` folded by col2im."""
+    (h, w), padded_hw, sym, stride, pads, dilation, _, kernel = geometry
+    g_cols = backend.matmul(w_mat.transpose(0, 2, 1), g_mat)
+    g_cols = g_cols.reshape(g_cols.shape[0] * g_cols.shape[1], g_cols.shape[2])
+    g_padded = backend.col2im(g_cols, padded_hw, kernel, stride, sym, dilation, batched_columns=True)
+    top, left = pads[0][0] - sym[0], pads[1][0] - sym[1]
+    return xp.ascontiguousarray(g_padded[:, :, top : top + h, left : left + w]).reshape(in_shape)
+
+
 class Conv2dFunction(Function):
     """``x [N, C, H, W]``, ``weight [O, C/groups, kh, kw]``, ``bias [O]`` -> ``[N, O, Ho, Wo]``.
 
     ``pads`` is ``((top, bottom), (left, right))`` of zeros. 1-d inputs ``[N, C, L]`` with
-    weights ``[O, C/groups, k]`` run with a height of 1 and come back 1-d.
+    weights ``[O, C/groups, k]`` run with a height of 1 and come back 1-d. Under
+    ``create_graph`` the backward is :class:`ConvInputGrad` and :class:`ConvWeightGrad`, which
+    are differentiable again (through this Function and each other), as PyTorch's.
     """
 
     fresh_gradients = True  # every gradient is a new product, fold or sum (or a view of one)
@@ -72,14 +98,12 @@ class Conv2dFunction(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, stride, pads, dilation, groups):
         backend, xp = x.backend, xp_of(x)
-        data, w_data = x.array, weight.array
-        ctx.in_shape, ctx.weight_shape = data.shape, weight.shape
-        if data.ndim == 3:
-            data, w_data = data[:, :, None], w_data[:, :, None]
+        data, w_data = _as_2d(x.array), _as_2d(weight.array)
+        ctx.in_shape, ctx.weight_shape = x.array.shape, weight.shape
         n, o, (cg, kh, kw) = data.shape[0], w_data.shape[0], w_data.shape[1:]
         padded, sym = _split_pads(xp, data, pads)
-        cols = backend.im2col(padded, (kh, kw), stride, sym, dilation, batched_columns=True)
-        cols = cols.reshape(groups, cg * kh * kw, cols.shape[1])
+        ctx.geometry = (data.shape[2:], padded.shape[2:], sym, stride, pads, dilation, groups, (kh, kw))
+        cols = _columns(backend, xp, data, ctx.geometry)
         w_mat = w_data.reshape(groups, o // groups, cg * kh * kw)
         out_hw = tuple(
             (size + 2 * p - d * (k - 1) - 1) // s + 1
@@ -87,30 +111,142 @@ class Conv2dFunction(Function):
         )
         out = _batch_major(xp, backend.matmul(w_mat, cols), (n, o, *out_hw), None if bias is None else bias.array)
         ctx.cols, ctx.w_mat = cols, w_mat
-        ctx.geometry = (data.shape[2:], padded.shape[2:], sym, stride, pads, dilation, groups, (kh, kw))
+        ctx.options = (stride, pads, dilation, groups)
         ctx.has_bias = bias is not None
+        ctx.save_for_backward(x, weight)
         return out_like(out[:, :, 0] if len(ctx.in_shape) == 3 else out, x)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad):
-        backend, xp, g = grad.backend, xp_of(grad), grad.array
-        (h, w), padded_hw, sym, stride, pads, dilation, groups, kernel = ctx.geometry
-        g_mat = _channel_major(xp, g, groups)
+        if not wants_graph(ctx, (grad,)):
+            return _conv_backward(ctx, grad)
+        x, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
-        grad_x = grad_w = grad_b = None
-        if needs[0]:
-            g_cols = backend.matmul(ctx.w_mat.transpose(0, 2, 1), g_mat)
-            g_cols = g_cols.reshape(g_cols.shape[0] * g_cols.shape[1], g_cols.shape[2])
-            g_padded = backend.col2im(g_cols, padded_hw, kernel, stride, sym, dilation, batched_columns=True)
-            top, left = pads[0][0] - sym[0], pads[1][0] - sym[1]
-            gx = g_padded[:, :, top : top + h, left : left + w]
-            grad_x = out_like(xp.ascontiguousarray(gx).reshape(ctx.in_shape), grad)
-        if needs[1]:
-            grad_w = out_like(backend.matmul(g_mat, ctx.cols.transpose(0, 2, 1)).reshape(ctx.weight_shape), grad)
-        if ctx.has_bias and needs[2]:
-            grad_b = out_like(g_mat.sum(axis=2).reshape(-1), grad)
+        grad_x = ConvInputGrad.apply(grad, weight, ctx.options, ctx.in_shape) if needs[0] else None
+        grad_w = ConvWeightGrad.apply(x, grad, ctx.options, ctx.weight_shape) if needs[1] else None
+        grad_b = grad.sum((0,) + tuple(range(2, len(grad.shape)))) if ctx.has_bias and needs[2] else None
         return grad_x, grad_w, grad_b, None, None, None, None
+
+
+@once_differentiable
+def _conv_backward(ctx, grad):
+    backend, xp, g = grad.backend, xp_of(grad), grad.array
+    groups = ctx.geometry[6]
+    g_mat = _channel_major(xp, g, groups)
+    needs = ctx.needs_input_grad
+    grad_x = grad_w = grad_b = None
+    if needs[0]:
+        grad_x = out_like(_input_gradient(backend, xp, g_mat, ctx.w_mat, ctx.geometry, ctx.in_shape), grad)
+    if needs[1]:
+        grad_w = out_like(backend.matmul(g_mat, ctx.cols.transpose(0, 2, 1)).reshape(ctx.weight_shape), grad)
+    if ctx.has_bias and needs[2]:
+        grad_b = out_like(g_mat.sum(axis=2).reshape(-1), grad)
+    return grad_x, grad_w, grad_b, None, None, None, None
+
+
+def _geometry(x_shape: tuple, options: tuple, kernel: tuple) -> tuple:
+    """:class:`Conv2dFunction`'s geometry for an input of ``x_shape`` (1-d seen as 2-d)."""
+    stride, pads, dilation, groups = options
+    hw = (1,) + tuple(x_shape[2:]) if len(x_shape) == 3 else tuple(x_shape[2:])
+    sym = (min(pads[0]), min(pads[1]))
+    # As _split_pads: the asymmetric part is padded before im2col, the symmetric part by it.
+    padded = tuple(size + lo + hi - 2 * s for size, (lo, hi), s in zip(hw, pads, sym))
+    return (hw, padded, sym, stride, pads, dilation, groups, kernel)
+
+
+class ConvInputGrad(Function):
+    """The input gradient of :class:`Conv2dFunction`: ``grad [N, O, *]``, ``weight`` -> ``[*in_shape]``.
+
+    Linear in each argument: its derivative for ``grad`` is the convolution with ``weight``,
+    for ``weight`` the weight gradient of the convolution of the incoming ``u`` by ``grad``.
+    """
+
+    @staticmethod
+    def forward(ctx, grad, weight, options, in_shape):
+        backend, xp = grad.backend, xp_of(grad)
+        w_data = _as_2d(weight.array)
+        o, (cg, kh, kw) = w_data.shape[0], w_data.shape[1:]
+        groups = options[3]
+        geometry = _geometry(in_shape, options, (kh, kw))
+        g_mat = _channel_major(xp, grad.array, groups)
+        w_mat = w_data.reshape(groups, o // groups, cg * kh * kw)
+        ctx.options, ctx.weight_shape = options, weight.shape
+        ctx.save_for_backward(grad, weight)
+        return out_like(_input_gradient(backend, xp, g_mat, w_mat, geometry, in_shape), grad)
+
+    @staticmethod
+    def backward(ctx, u):
+        grad, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        d_grad = Conv2dFunction.apply(u, weight, None, *ctx.options) if needs[0] else None
+        d_weight = ConvWeightGrad.apply(u, grad, ctx.options, ctx.weight_shape) if needs[1] else None
+        return d_grad, d_weight, None, None
+
+
+class ConvWeightGrad(Function):
+    """The weight gradient of :class:`Conv2dFunction`: ``x``, ``grad [N, O, *]`` -> ``[*weight_shape]``.
+
+    Its derivative for ``x`` is the input gradient of ``grad`` through the incoming ``v`` as a
+    weight, for ``grad`` the convolution of ``x`` with ``v``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, grad, options, weight_shape):
+        backend, xp = x.backend, xp_of(x)
+        data = _as_2d(x.array)
+        geometry = _geometry(x.array.shape, options, tuple(_kernel(weight_shape)))
+        cols = _columns(backend, xp, data, geometry)
+        g_mat = _channel_major(xp, grad.array, options[3])
+        ctx.options, ctx.in_shape = options, x.array.shape
+        ctx.save_for_backward(x, grad)
+        return out_like(backend.matmul(g_mat, cols.transpose(0, 2, 1)).reshape(weight_shape), x)
+
+    @staticmethod
+    def backward(ctx, v):
+        x, grad = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        d_x = ConvInputGrad.apply(grad, v, ctx.options, ctx.in_shape) if needs[0] else None
+        d_grad = Conv2dFunction.apply(x, v, None, *ctx.options) if needs[1] else None
+        return d_x, d_grad, None, None
+
+
+def _kernel(weight_shape: tuple) -> tuple[int, int]:
+    return (1, weight_shape[2]) if len(weight_shape) == 3 else (weight_shape[2], weight_shape[3])
+
+
+def _conv_transpose_composite(ctx, x, weight, bias):
+    """:class:`ConvTranspose2dFunction` as the input gradient of a convolution (a Function that
+    is differentiable again), folded into the full output and seen through ``padding``."""
+    direct, full_hw, _, stride, padding, dilation, groups = ctx.geometry
+    n, cout = x.shape[0], weight.shape[1] * groups
+    if direct:
+        pads = tuple((p, p) for p in padding)
+        y = ConvInputGrad.apply(x, weight, (stride, pads, dilation, groups), (n, cout, *ctx.out_hw))
+    else:
+        y = ConvInputGrad.apply(x, weight, (stride, ((0, 0), (0, 0)), dilation, groups), (n, cout, *full_hw))
+        y = _window_variable(y, padding, ctx.out_hw)
+    return y if bias is None else y + bias.reshape(1, cout, 1, 1)
+
+
+def _window_variable(y: Any, start: tuple[int, int], size: tuple[int, int]) -> Any:
+    """:func:`_window` (with ``start >= 0``) on a Variable: crop, then zeros past the end."""
+    from axon_autograd import cat
+
+    y = y[:, :, start[0] : start[0] + size[0], start[1] : start[1] + size[1]]
+    for axis in (2, 3):
+        short = size[axis - 2] - y.shape[axis]
+        if short > 0:
+            shape = list(y.shape)
+            shape[axis] = short
+            zeros = y.data.backend.xp.zeros(shape, dtype=y.data.array.dtype)
+            y = cat([y, _constant(zeros, y)], axis)
+    return y
+
+
+def _constant(array: Any, like: Any) -> Any:
+    from axon_autograd.variable import make_variable
+
+    return make_variable(out_like(array, like.data), False, None)
 
 
 class ConvTranspose2dFunction(Function):
@@ -143,11 +279,13 @@ class ConvTranspose2dFunction(Function):
             out += bias.array.reshape(1, cout, 1, 1)
         ctx.x_mat, ctx.w_mat = x_mat, w_mat
         ctx.geometry = (direct, full_hw, (kh, kw), stride, padding, dilation, groups)
+        ctx.out_hw = out_hw
+        ctx.save_for_backward(x, weight, bias)
         ctx.in_shape, ctx.weight_shape, ctx.has_bias = data.shape, weight.shape, bias is not None
         return out_like(out, x)
 
     @staticmethod
-    @once_differentiable
+    @graph_backward(_conv_transpose_composite)
     def backward(ctx, grad):
         backend, xp, g = grad.backend, xp_of(grad), grad.array
         direct, full_hw, kernel, stride, padding, dilation, groups = ctx.geometry
@@ -181,7 +319,8 @@ def _check_conv(op: str, input: Any, weight: Any, bias: Any, groups: int, spatia
     dims = 2 + spatial
     if len(input.shape) != dims or len(weight.shape) != dims:
         raise ShapeError(
-            f"{op}: expected a {dims}-d input and weight, got input {tuple(input.shape)} and weight {tuple(weight.shape)}"
+            f"{op}: expected a {dims}-d input and weight, "
+            f"got input {tuple(input.shape)} and weight {tuple(weight.shape)}"
         )
     if groups < 1:
         raise ValueError(f"{op}: groups must be positive, got {groups}")
@@ -220,7 +359,8 @@ def _conv(
         size = input.shape[2 + axis] + sum(pads[axis])
         if size < dilation[axis] * (kernel[axis] - 1) + 1:
             raise ShapeError(
-                f"{op}: padded input size {size} is smaller than the dilated kernel {dilation[axis] * (kernel[axis] - 1) + 1} (input {tuple(input.shape)}, weight {tuple(weight.shape)})"
+                f"{op}: padded input size {size} is smaller than the dilated kernel "
+                f"{dilation[axis] * (kernel[axis] - 1) + 1} (input {tuple(input.shape)}, weight {tuple(weight.shape)})"
             )
     if spatial == 1:
         return Conv2dFunction.apply(input, weight, bias, (1, stride[0]), ((0, 0), pads[0]), (1, dilation[0]), groups)
@@ -237,7 +377,8 @@ def conv1d(
 def conv2d(
     input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1
 ) -> Any:
-    """``input [N, C, H, W]``, ``weight [O, C/groups, kh, kw]`` -> ``[N, O, Ho, Wo]``; ``padding`` may be 'same'/'valid'."""
+    """``input [N, C, H, W]``, ``weight [O, C/groups, kh, kw]`` -> ``[N, O, Ho, Wo]``; ``padding`` may be
+    'same'/'valid'."""
     return _conv("conv2d", input, weight, bias, stride, padding, dilation, groups, spatial=2)
 
 
@@ -262,6 +403,7 @@ def conv_transpose2d(
     for op_, s, d in zip(output_padding, stride, dilation):
         if op_ >= max(s, d):
             raise ValueError(
-                f"conv_transpose2d: output_padding {output_padding} must be smaller than stride {stride} or dilation {dilation}"
+                f"conv_transpose2d: output_padding {output_padding} must be smaller than stride {stride} "
+                f"or dilation {dilation}"
             )
     return ConvTranspose2dFunction.apply(input, weight, bias, stride, padding, output_padding, dilation, groups)
