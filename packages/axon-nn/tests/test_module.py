@@ -80,14 +80,19 @@ def test_shared_parameters_appear_once():
     assert [m is shared for m in model.modules()] == [m is torch_shared for m in torch_model.modules()]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="axon's state_dict lists a shared module once ('0.*'); PyTorch lists it under every name "
-    "('0.*', '1.*'), so torch's state dict of such a model does not load strictly into axon's (issue 10)",
-)
 def test_state_dict_of_shared_modules_names_every_path():
-    _, model, _, torch_model = _shared_pair()
-    assert list(model.state_dict()) == list(torch_model.state_dict())
+    """As PyTorch: a module used twice is in the state dict under both names, and PyTorch's state
+    dict of the same structure loads strictly (values copied into the one shared module)."""
+    shared, model, _, torch_model = _shared_pair()
+    state = model.state_dict()
+    assert list(state) == list(torch_model.state_dict())
+    assert state["0.weight"] is state["1.weight"] is shared.weight.data
+    torch_state = torch_model.state_dict()
+    result = model.load_state_dict({k: tensor(v.numpy()) for k, v in torch_state.items()})
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    np.testing.assert_array_equal(shared.weight.data.numpy(), torch_state["0.weight"].numpy())
+    np.testing.assert_array_equal(shared.bias.data.numpy(), torch_state["1.bias"].numpy())
+    assert len(list(model.parameters())) == len(list(torch_model.parameters())) == 2
 
 
 def test_assigning_wrong_types_is_rejected():

@@ -185,16 +185,20 @@ class Module:
         for _, module in self.named_children():
             yield module
 
-    def named_modules(self, memo: set[int] | None = None, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
-        """This module and every descendant once, with dotted names (self is '')."""
+    def named_modules(
+        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, "Module"]]:
+        """This module and every descendant, with dotted names (self is ''): each once, or with
+        ``remove_duplicate=False`` under every path it is reached by (as PyTorch's)."""
         memo = set() if memo is None else memo
         if id(self) in memo:
             return
-        memo.add(id(self))
+        if remove_duplicate:
+            memo.add(id(self))
         yield prefix, self
         for name, module in self._modules.items():
             if module is not None:
-                yield from module.named_modules(memo, f"{prefix}.{name}" if prefix else name)
+                yield from module.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
 
     def modules(self) -> Iterator["Module"]:
         for _, module in self.named_modules():
@@ -302,9 +306,13 @@ class Module:
 
     # -- state -----------------------------------------------------------------------------
     def state_dict(self, prefix: str = "", keep_vars: bool = False) -> "OrderedDict[str, Any]":
-        """Dotted names -> Tensors of every parameter and persistent buffer (Parameters with ``keep_vars``)."""
+        """Dotted names -> Tensors of every parameter and persistent buffer (Parameters with ``keep_vars``).
+
+        A module or parameter reached by several paths (``Sequential(layer, layer)``, tied weights)
+        is listed under each of them, as in PyTorch, so PyTorch's state dicts load strictly.
+        """
         state: OrderedDict[str, Any] = OrderedDict()
-        for module_name, module in self.named_modules(prefix=prefix.rstrip(".")):
+        for module_name, module in self.named_modules(prefix=prefix.rstrip("."), remove_duplicate=False):
             base = f"{module_name}." if module_name else ""
             for name, param in module._parameters.items():
                 if param is not None:
