@@ -6,7 +6,7 @@ that feeds it a gradient has run, so each gradient is summed from all its uses f
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 from axon_core import ShapeError
 from axon_tensor import Tensor, ones_like, zeros

@@ -40,22 +40,14 @@ def _check_in_range(op: str, name: str, index: Any, size: int, dim: int) -> None
         )
 
 
-class SparseCOOTensor:
-    """A sparse tensor in coordinate format.
+class _SparseTensor:
+    """What COO and CSR tensors share: the dense ``shape``, and ``values`` ``[nnz]`` whose dtype and
+    device are the tensor's. Subclasses set ``_shape`` and ``_values``."""
 
-    ``indices``: ``[ndim, nnz]`` int64 coordinates; ``values``: ``[nnz]``; ``shape``: the dense
-    shape. Build one with :func:`sparse_coo_tensor` or ``dense.to_sparse()``.
-    """
-
-    __slots__ = ("_indices", "_values", "_shape", "_coalesced")
-    layout = "sparse_coo"
+    __slots__ = ()
     is_sparse = True
-
-    def __init__(self, indices: Tensor, values: Tensor, shape: Sequence[int], *, is_coalesced: bool = False) -> None:
-        self._indices = indices
-        self._values = values
-        self._shape = tuple(int(s) for s in shape)
-        self._coalesced = is_coalesced
+    _shape: tuple[int, ...]
+    _values: Tensor
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -81,16 +73,38 @@ class SparseCOOTensor:
 
     @property
     def nnz(self) -> int:
-        """Number of stored entries (duplicates count until coalesced)."""
+        """Number of stored entries (in COO, duplicates count until coalesced)."""
         return int(self._values._data.shape[0])
-
-    def indices(self) -> Tensor:
-        """``[ndim, nnz]`` int64 coordinates."""
-        return self._indices
 
     def values(self) -> Tensor:
         """``[nnz]`` stored values."""
         return self._values
+
+    def __matmul__(self, other: Tensor) -> Tensor:
+        return sparse_mm(self, other)
+
+    matmul = __matmul__
+
+
+class SparseCOOTensor(_SparseTensor):
+    """A sparse tensor in coordinate format.
+
+    ``indices``: ``[ndim, nnz]`` int64 coordinates; ``values``: ``[nnz]``; ``shape``: the dense
+    shape. Build one with :func:`sparse_coo_tensor` or ``dense.to_sparse()``.
+    """
+
+    __slots__ = ("_indices", "_values", "_shape", "_coalesced")
+    layout = "sparse_coo"
+
+    def __init__(self, indices: Tensor, values: Tensor, shape: Sequence[int], *, is_coalesced: bool = False) -> None:
+        self._indices = indices
+        self._values = values
+        self._shape = tuple(int(s) for s in shape)
+        self._coalesced = is_coalesced
+
+    def indices(self) -> Tensor:
+        """``[ndim, nnz]`` int64 coordinates."""
+        return self._indices
 
     def is_coalesced(self) -> bool:
         return self._coalesced
@@ -146,11 +160,6 @@ class SparseCOOTensor:
         swapped = wrap(self._indices._data[::-1].copy(), self.device)
         return SparseCOOTensor(swapped, self._values, self._shape[::-1])
 
-    def __matmul__(self, other: Tensor) -> Tensor:
-        return sparse_mm(self, other)
-
-    matmul = __matmul__
-
     def __repr__(self) -> str:
         return (
             f"SparseCOOTensor(indices={self._indices.tolist()}, values={self._values.tolist()}, "
@@ -158,7 +167,7 @@ class SparseCOOTensor:
         )
 
 
-class SparseCSRTensor:
+class SparseCSRTensor(_SparseTensor):
     """A 2-d sparse matrix in compressed-row format.
 
     ``crow_indices``: ``[rows + 1]`` int64 offsets, row ``i``'s entries are
@@ -167,7 +176,6 @@ class SparseCSRTensor:
 
     __slots__ = ("_crow", "_col", "_values", "_shape")
     layout = "sparse_csr"
-    is_sparse = True
 
     def __init__(self, crow_indices: Tensor, col_indices: Tensor, values: Tensor, shape: Sequence[int]) -> None:
         self._crow = crow_indices
@@ -175,40 +183,13 @@ class SparseCSRTensor:
         self._values = values
         self._shape = tuple(int(s) for s in shape)
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self._shape
-
-    def size(self, dim: int | None = None) -> "tuple[int, ...] | int":
-        return self._shape if dim is None else self._shape[dim]
-
-    @property
-    def ndim(self) -> int:
-        return 2
-
-    def dim(self) -> int:
-        return 2
-
-    @property
-    def dtype(self):
-        return self._values.dtype
-
-    @property
-    def device(self):
-        return self._values.device
-
-    @property
-    def nnz(self) -> int:
-        return int(self._values._data.shape[0])
-
     def crow_indices(self) -> Tensor:
+        """``[rows + 1]`` int64 row offsets."""
         return self._crow
 
     def col_indices(self) -> Tensor:
+        """``[nnz]`` int64 column of each entry."""
         return self._col
-
-    def values(self) -> Tensor:
-        return self._values
 
     def _row_of_each_entry(self) -> Any:
         xp = self.device.backend.xp
@@ -226,11 +207,6 @@ class SparseCSRTensor:
     def to_dense(self) -> Tensor:
         """The dense ``[rows, cols]`` tensor; repeated columns in a row add up."""
         return self.to_sparse_coo().to_dense()
-
-    def __matmul__(self, other: Tensor) -> Tensor:
-        return sparse_mm(self, other)
-
-    matmul = __matmul__
 
     def __repr__(self) -> str:
         return (

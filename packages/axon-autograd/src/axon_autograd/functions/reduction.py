@@ -13,7 +13,7 @@ from ..function import Function
 from ..variable import Variable, variable_method
 from ._util import constant, dims_of, keep_shape, meta, reduce_grad
 
-__all__ = ["Sum", "Mean", "Var", "Std", "MaxDim", "MaxAll", "Amax", "Prod", "Logsumexp", "Norm", "Cumsum", "Maximum"]
+__all__ = ["Sum", "Mean", "Var", "Std", "MaxDim", "Amax", "Prod", "Logsumexp", "Norm", "Cumsum", "Maximum"]
 
 
 def _expand_back(g: Variable, ctx: Any) -> Variable:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .checks import check_max_pool_backward
-from .geometry import col2im_geometry, conv_geometry, pair, pool_geometry, unbatch_columns
+from .geometry import col2im_geometry, conv_geometry, ntuple, pool_geometry, unbatch_columns
 from .host_matmul import matmul
 from .host_memory import retain_freed_memory
 from .numerics import upcast
@@ -106,7 +106,7 @@ class CpuBackend(Backend):
             return super().col2im(
                 cols, output_size, kernel_size, stride, padding, dilation, batched_columns=batched_columns
             )
-        image = im2col.col2im(work, pair("col2im", "output_size", output_size), geometry, batched_columns)
+        image = im2col.col2im(work, ntuple(output_size, 2, "col2im output_size"), geometry, batched_columns)
         return image.astype(cols.dtype, copy=False)
 
     def max_pool2d(

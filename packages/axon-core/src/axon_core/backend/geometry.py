@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import DTypeError, ShapeError
 
 __all__ = [
-    "pair",
+    "ntuple",
     "conv_geometry",
     "col2im_geometry",
     "unbatch_columns",
@@ -21,11 +21,14 @@ __all__ = [
 Array = Any
 
 
-def pair(op: str, name: str, value: "int | tuple[int, int]") -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    return int(pair[0]), int(pair[1])
+def ntuple(value: Any, n: int, what: str) -> tuple[int, ...]:
+    """``value`` as ``n`` ints: an int repeated ``n`` times, or a sequence of ``n`` ints (PyTorch's
+    ``_ntuple(n)``, ``_pair`` for ``n = 2``, with its length and types checked). ``what`` names the
+    argument in the ValueError, e.g. ``"conv2d stride"``."""
+    values = (value,) * n if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(values) != n or not all(isinstance(v, (int, np.integer)) for v in values):
+        raise ValueError(f"{what}: expected an int or {n} ints, got {value!r}")
+    return tuple(int(v) for v in values)
 
 
 def conv_geometry(op: str, shape: tuple[int, ...], kernel_size, stride, padding, dilation) -> tuple:
@@ -33,7 +36,7 @@ def conv_geometry(op: str, shape: tuple[int, ...], kernel_size, stride, padding,
     if len(shape) != 4:
         raise ShapeError(f"{op}: input must be [N, C, H, W], got shape {tuple(shape)}")
     kernel, step, pad, dil = (
-        pair(op, name, v)
+        ntuple(v, 2, f"{op} {name}")
         for name, v in (("kernel_size", kernel_size), ("stride", stride), ("padding", padding), ("dilation", dilation))
     )
     if min(kernel + step + dil) < 1 or min(pad) < 0:
@@ -50,10 +53,10 @@ def conv_geometry(op: str, shape: tuple[int, ...], kernel_size, stride, padding,
 
 def col2im_geometry(op: str, cols_shape: tuple[int, ...], output_size, kernel_size, stride, padding, dilation) -> tuple:
     """:func:`conv_geometry` of the image that columns ``[N, C*kh*kw, L]`` fold back into; checks ``L``."""
-    height, width = pair(op, "output_size", output_size)
+    height, width = ntuple(output_size, 2, f"{op} output_size")
     if len(cols_shape) != 3:
         raise ShapeError(f"{op}: cols must be [N, C*kh*kw, L], got shape {tuple(cols_shape)}")
-    kh, kw = pair(op, "kernel_size", kernel_size)
+    kh, kw = ntuple(kernel_size, 2, f"{op} kernel_size")
     if kh < 1 or kw < 1 or cols_shape[1] % (kh * kw):
         raise ShapeError(f"{op}: cols dim 1 ({cols_shape[1]}) is not a multiple of kh*kw = {kh * kw}")
     geometry = conv_geometry(
@@ -71,9 +74,9 @@ def unbatch_columns(
     """``(N, C*kh*kw, L)``: the per-image shape of batched columns ``[C*kh*kw, N*L]``."""
     if len(cols_shape) != 2:
         raise ShapeError(f"{op}: batched columns must be [C*kh*kw, N*L], got shape {tuple(cols_shape)}")
-    oh, ow = conv_geometry(op, (1, 1, *pair(op, "output_size", output_size)), kernel_size, stride, padding, dilation)[
-        -1
-    ]
+    oh, ow = conv_geometry(
+        op, (1, 1, *ntuple(output_size, 2, f"{op} output_size")), kernel_size, stride, padding, dilation
+    )[-1]
     if oh * ow == 0 or cols_shape[1] % (oh * ow):
         raise ShapeError(f"{op}: batched columns have {cols_shape[1]} columns, not a multiple of L = {oh}*{ow}")
     return cols_shape[1] // (oh * ow), cols_shape[0], oh * ow
@@ -87,9 +90,9 @@ def pool_geometry(
         raise ShapeError(f"{op}: input must be [N, C, H, W], got shape {tuple(shape)}")
     if np.dtype(dtype).kind != "f" and np.dtype(dtype).name != "bfloat16":
         raise DTypeError(f"{op}: needs a floating dtype, got {dtype}")
-    kernel = pair(op, "kernel_size", kernel_size)
-    step = pair(op, "stride", stride if stride is not None and stride != () else kernel_size)
-    pad, dil = pair(op, "padding", padding), pair(op, "dilation", dilation)
+    kernel = ntuple(kernel_size, 2, f"{op} kernel_size")
+    step = ntuple(stride if stride is not None and stride != () else kernel_size, 2, f"{op} stride")
+    pad, dil = ntuple(padding, 2, f"{op} padding"), ntuple(dilation, 2, f"{op} dilation")
     if min(kernel + step + dil) < 1 or min(pad) < 0:
         raise ValueError(f"{op}: kernel_size, stride, dilation must be positive and padding non-negative")
     if any(2 * p > (k - 1) * d + 1 for k, p, d in zip(kernel, pad, dil)):

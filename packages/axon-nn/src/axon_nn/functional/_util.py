@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from axon_autograd import tensor_of
+from axon_core.backend.geometry import ntuple
 from axon_tensor import Tensor
 from axon_tensor.tensor import wrap
 
@@ -18,6 +19,7 @@ __all__ = [
     "sum_to",
     "scatter_add",
     "check_reduction",
+    "ntuple",
     "pair",
 ]
 
@@ -80,11 +82,6 @@ def scatter_add(xp: Any, size: int, index: Any, values: Any) -> Any:
     return summed.astype(values.dtype, copy=False)
 
 
-def pair(value: Any, n: int, name: str) -> tuple[int, ...]:
-    """``value`` as an ``n``-tuple of ints (an int is repeated)."""
-    if isinstance(value, int):
-        return (value,) * n
-    value = tuple(int(v) for v in value)
-    if len(value) != n:
-        raise ValueError(f"{name}: expected an int or {n} ints, got {value}")
-    return value
+#: ``pair(value, n, what)``: axon_core's one ``ntuple`` helper under the name the functional conv and
+#: pooling modules import it by.
+pair = ntuple

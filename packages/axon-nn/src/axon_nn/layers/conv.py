@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from axon_core.backend.geometry import ntuple
+
 from .. import functional as F
 from .. import init
-from ..functional._util import pair
 from ..module import Module
 from ._factory import add_bias, new_parameter, reset_fan_in_bias
 
@@ -45,8 +46,11 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: padding_mode must be one of {tuple(_PADDING_MODES)}, got {padding_mode!r}")
         n = self._spatial
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size, self.stride = pair(kernel_size, n, f"{name} kernel_size"), pair(stride, n, f"{name} stride")
-        self.dilation = pair(dilation, n, f"{name} dilation")
+        self.kernel_size, self.stride = (
+            ntuple(kernel_size, n, f"{name} kernel_size"),
+            ntuple(stride, n, f"{name} stride"),
+        )
+        self.dilation = ntuple(dilation, n, f"{name} dilation")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"{name}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
@@ -54,9 +58,9 @@ class _ConvNd(Module):
                 raise ValueError(f"{name}: padding='same' needs stride 1, got stride {self.stride}")
             self.padding = padding
         else:
-            self.padding = pair(padding, n, f"{name} padding")
+            self.padding = ntuple(padding, n, f"{name} padding")
         self.padding_mode = padding_mode
-        self.output_padding = pair(output_padding, n, f"{name} output_padding")
+        self.output_padding = ntuple(output_padding, n, f"{name} output_padding")
         if self._transposed:
             weight_shape = (in_channels, out_channels // groups, *self.kernel_size)
         else:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from axon_core.backend.geometry import ntuple
+
 from .. import functional as F
-from ..functional._util import pair
 from ..module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d"]
@@ -62,10 +63,10 @@ class AvgPool1d(Module):
         super().__init__()
         # 1-tuples, as PyTorch keeps them (and prints them).
         self.kernel_size, self.padding = (
-            pair(kernel_size, 1, "AvgPool1d kernel_size"),
-            pair(padding, 1, "AvgPool1d padding"),
+            ntuple(kernel_size, 1, "AvgPool1d kernel_size"),
+            ntuple(padding, 1, "AvgPool1d padding"),
         )
-        self.stride = self.kernel_size if stride is None else pair(stride, 1, "AvgPool1d stride")
+        self.stride = self.kernel_size if stride is None else ntuple(stride, 1, "AvgPool1d stride")
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
 
     def forward(self, input: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ...kernels import REGISTRY, kernel_suffix
-from ..geometry import col2im_geometry, conv_geometry, pair
+from ..geometry import col2im_geometry, conv_geometry, ntuple
 
 __all__ = ["Im2colKernels"]
 
@@ -58,7 +58,7 @@ class Im2colKernels:
         if kernel_suffix(cols.dtype) is None or cols.size == 0:
             return super().col2im(cols, output_size, kernel_size, stride, padding, dilation)
         n, c, kernel, step, pad, dil, out = geometry
-        height, width = pair("col2im", "output_size", output_size)
+        height, width = ntuple(output_size, 2, "col2im output_size")
         image = self.xp.empty((n, c, height, width), dtype=cols.dtype)
         grid, block = self._elementwise_grid(image.size)
         args = (self._contiguous(cols), image, np.int32(n)) + self._geometry_args(

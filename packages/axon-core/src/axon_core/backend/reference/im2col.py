@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..geometry import col2im_geometry, conv_geometry, pair, unbatch_columns
+from ..geometry import col2im_geometry, conv_geometry, ntuple, unbatch_columns
 from ..numerics import upcast
 
 __all__ = ["Im2colReference"]
@@ -73,7 +73,7 @@ class Im2colReference:
             return self.col2im(per_image, output_size, kernel_size, stride, padding, dilation)
         geometry = col2im_geometry("col2im", cols.shape, output_size, kernel_size, stride, padding, dilation)
         n, c, (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = geometry
-        height, width = pair("col2im", "output_size", output_size)
+        height, width = ntuple(output_size, 2, "col2im output_size")
         xp = self.xp
         blocks = upcast(xp, cols).reshape(n, c, kh, kw, oh, ow)
         padded = xp.zeros((n, c, height + 2 * ph, width + 2 * pw), dtype=blocks.dtype)
