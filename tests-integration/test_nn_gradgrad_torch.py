@@ -189,6 +189,35 @@ CASES += [
     ),
 ]
 
+EMB_IDX = np.array([[0, 3, 3], [5, 1, 0]])
+CASES += [
+    ("embedding", lambda F, c, w: F.embedding(c(EMB_IDX), w), [randn(6, 4)]),
+    ("embedding-padding_idx", lambda F, c, w: F.embedding(c(EMB_IDX), w, padding_idx=3), [randn(6, 4)]),
+    ("embedding-cubed", lambda F, c, w: F.embedding(c(EMB_IDX), w, padding_idx=0) ** 3, [randn(6, 4)]),
+]
+#: Pooling is linear in its input for fixed windows (max: the winners): the second derivative
+#: with respect to the input is 0 and with respect to the cotangent the pooling itself, as
+#: PyTorch's; the "-cubed" cases put a curved op after the pooling.
+POOLS = [
+    ("max_pool2d", lambda F, x: F.max_pool2d(x, 3, stride=2, padding=1)),
+    ("max_pool2d-dilation-ceil", lambda F, x: F.max_pool2d(x, 2, stride=2, dilation=2, ceil_mode=True)),
+    ("avg_pool2d", lambda F, x: F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)),
+    ("avg_pool2d-divisor", lambda F, x: F.avg_pool2d(x, 2, divisor_override=3)),
+    ("adaptive_max_pool2d", lambda F, x: F.adaptive_max_pool2d(x, (3, 4))),
+    ("adaptive_avg_pool2d", lambda F, x: F.adaptive_avg_pool2d(x, (3, 4))),
+]
+for name, pool in POOLS:
+    CASES += [
+        (name, lambda F, c, x, p=pool: p(F, x), [randn(2, 3, 7, 6)]),
+        (f"{name}-unbatched", lambda F, c, x, p=pool: p(F, x), [randn(3, 7, 6)]),
+        (f"{name}-cubed", lambda F, c, x, p=pool: p(F, x) ** 3, [randn(2, 3, 7, 6)]),
+    ]
+CASES += [
+    ("max_pool1d", lambda F, c, x: F.max_pool1d(x, 3, stride=2, padding=1), [randn(2, 3, 9)]),
+    ("avg_pool1d", lambda F, c, x: F.avg_pool1d(x, 3, stride=2, padding=1), [randn(2, 3, 9)]),
+    ("max_pool1d-cubed", lambda F, c, x: F.max_pool1d(x, 2) ** 3, [randn(2, 3, 9)]),
+]
+
 
 def _grads(lib: str, op: Callable[..., Any], arrays: list[np.ndarray], cotangent: np.ndarray, probe: list) -> tuple:
     """First gradients (create_graph) and the gradients of ``Σ probe_i * first_i`` with respect to
@@ -246,6 +275,7 @@ def test_second_gradient_is_nonzero_where_torch_says_so():
     curved loss must have a non-zero second gradient with respect to their first input."""
     curved = [c for c in CASES if c[0].split("-")[0] in ("mse", "bce", "bce_logits", "cross_entropy", "layer_norm")]
     curved += [c for c in CASES if c[0].startswith("conv") and len(c[2]) > 1]
+    curved += [c for c in CASES if c[0].endswith("-cubed")]
     for name, op, arrays in curved:
         local = np.random.default_rng(7)
         out_shape = tuple(op(TF, _torch_const, *[torch.tensor(a) for a in arrays]).shape)
@@ -256,6 +286,9 @@ def test_second_gradient_is_nonzero_where_torch_says_so():
 
 
 GRADGRAD = [
+    "embedding-padding_idx",
+    "max_pool2d-cubed",
+    "avg_pool2d",
     "conv2d-stride-padding-dilation-groups",
     "conv_transpose2d-stride-output_padding-groups",
     "mse-mean",

@@ -4,6 +4,8 @@ An nn op keeps its fused forward and its raw-array backward (the training path);
 states itself as Variable ops (its *composite*, in the same file). :func:`graph_backward` turns
 the raw backward into one that, under ``create_graph=True``, gives the gradients of the
 composite instead, recorded as a graph: that is the op's double (and higher) backward.
+Ops linear in their input (pooling, gathers) use :func:`linear_backward`: the gradient is
+their adjoint applied to the incoming gradient, and the adjoint's own gradient is the op again.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
-from axon_autograd import Function, enable_grad, grad, once_differentiable
+from axon_autograd import Function, enable_grad, grad, no_grad, once_differentiable
 from axon_autograd.grad_mode import grad_state
 from axon_autograd.variable import Variable
 
-__all__ = ["graph_backward", "wants_graph"]
+__all__ = ["graph_backward", "linear_backward", "wants_graph"]
 
 
 class _Alias(Function):
@@ -79,6 +81,52 @@ def graph_backward(composite: Callable[..., Any]) -> Callable[[Callable[..., Any
             for i, g in zip(wanted, found):
                 result[i] = g
             return tuple(result)
+
+        return wrapper
+
+    return decorate
+
+
+class _LinearBackward(Function):
+    """``adjoint(grad)`` for an op linear in its input; differentiating it applies the op again."""
+
+    @staticmethod
+    def forward(ctx: Any, grad: Any, adjoint: Callable[[Any], Any], again: Callable[[Any], Any]) -> Any:
+        ctx.again = again
+        return adjoint(grad)
+
+    @staticmethod
+    def backward(ctx: Any, u: Any) -> Any:
+        return ctx.again(u), None, None
+
+
+def linear_backward(
+    reapply: Callable[[Any], Callable[[Any], Any]],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate the raw-array ``backward(ctx, grad, *rest)`` of an op that is linear in its first
+    input (its other inputs get no gradient).
+
+    Without a graph wanted it runs as :func:`once_differentiable`. Under ``create_graph=True``
+    the input gradient is a node whose backward is ``reapply(ctx)(u)``: the op applied to ``u``
+    with the same constants (window indices, divisors), recorded in turn. The second derivative
+    with respect to the input is zero, as PyTorch's.
+    """
+
+    def decorate(backward: Callable[..., Any]) -> Callable[..., Any]:
+        fast = once_differentiable(backward)
+
+        @functools.wraps(backward)
+        def wrapper(ctx: Any, *grads: Any) -> Any:
+            if not wants_graph(ctx, grads):
+                return fast(ctx, *grads)
+            rest = tuple(g.data if isinstance(g, Variable) else g for g in grads[1:])
+
+            def adjoint(g: Any) -> Any:
+                with no_grad():
+                    return backward(ctx, g, *rest)[0]
+
+            first = _LinearBackward.apply(grads[0], adjoint, reapply(ctx))
+            return (first,) + (None,) * (len(ctx.needs_input_grad) - 1)
 
         return wrapper
 

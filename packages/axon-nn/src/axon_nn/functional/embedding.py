@@ -7,6 +7,7 @@ from typing import Any
 from axon_autograd import Function, once_differentiable
 from axon_core import DeviceError, DTypeError, ShapeError
 
+from ._twice import wants_graph
 from ._util import out_like, saved
 
 __all__ = ["embedding"]
@@ -14,7 +15,8 @@ __all__ = ["embedding"]
 
 class EmbeddingFunction(Function):
     """``indices [*]`` (integers), ``weight [num, dim]`` -> ``[*, dim]`` through the backend's
-    embedding gather and scatter-add (our CUDA kernels on cuda and cuda-sim)."""
+    embedding gather and scatter-add (our CUDA kernels on cuda and cuda-sim). Under
+    ``create_graph`` the weight gradient is :class:`EmbeddingBackward`, differentiable again."""
 
     @staticmethod
     def forward(ctx, indices, weight, padding_idx):
@@ -24,12 +26,38 @@ class EmbeddingFunction(Function):
         return out_like(weight.backend.embedding(weight.array, indices.array), weight)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad):
-        (indices,) = saved(ctx)
-        backend = grad.backend
-        grad_w = backend.embedding_backward(grad.array, indices.array, ctx.num_embeddings, ctx.padding_idx)
-        return None, out_like(grad_w, grad), None
+        if not wants_graph(ctx, (grad,)):
+            return _embedding_backward(ctx, grad)
+        (indices,) = ctx.saved_tensors
+        return None, EmbeddingBackward.apply(grad, indices, ctx.num_embeddings, ctx.padding_idx), None
+
+
+@once_differentiable
+def _embedding_backward(ctx, grad):
+    (indices,) = saved(ctx)
+    grad_w = grad.backend.embedding_backward(grad.array, indices.array, ctx.num_embeddings, ctx.padding_idx)
+    return None, out_like(grad_w, grad), None
+
+
+class EmbeddingBackward(Function):
+    """The weight gradient of :class:`EmbeddingFunction`: ``grad [*, dim]`` scatter-added into
+    ``[num, dim]`` rows (none into ``padding_idx``). Its own gradient gathers those rows again."""
+
+    @staticmethod
+    def forward(ctx, grad, indices, num_embeddings, padding_idx):
+        ctx.save_for_backward(indices)
+        ctx.padding_idx = padding_idx
+        return out_like(grad.backend.embedding_backward(grad.array, indices.array, num_embeddings, padding_idx), grad)
+
+    @staticmethod
+    def backward(ctx, u):
+        (indices,) = ctx.saved_tensors
+        rows = EmbeddingFunction.apply(indices, u, ctx.padding_idx)
+        if ctx.padding_idx is not None:
+            kept = (indices.data.array != ctx.padding_idx)[..., None].astype(u.data.array.dtype)
+            rows = rows * out_like(kept, u.data)
+        return rows, None, None, None
 
 
 def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Any:

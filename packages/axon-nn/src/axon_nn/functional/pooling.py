@@ -1,11 +1,14 @@
 """Pooling: max/avg over sliding windows (1-d and 2-d) and adaptive avg/max (2-d).
 
 2-d max/avg pooling call the backend's fused ops (our CUDA kernels on cuda and cuda-sim). The
-1-d and adaptive variants are written here with ``xp``: every channel pools on its own, so inputs ``[N, C, *spatial]`` or unbatched ``[C, *spatial]``
-are viewed as one stack of planes ``[1, planes, H, W]`` (1-d: ``H = 1``). Max pooling finds the
-winning positions without tracking gradients, then gathers them with :class:`TakeFlatFunction`,
-whose backward scatters into those positions; the indices it returns are flat positions in
-each input plane, as in PyTorch.
+1-d and adaptive variants are written here with ``xp``: every channel pools on its own, so
+inputs ``[N, C, *spatial]`` or unbatched ``[C, *spatial]`` are viewed as one stack of planes
+``[1, planes, H, W]`` (1-d: ``H = 1``). Max pooling finds the winning positions without
+tracking gradients, then gathers them with :class:`TakeFlatFunction`, whose backward scatters
+into those positions; the indices it returns are flat positions in each input plane, as in
+PyTorch. Every pooling is linear in its input for fixed windows, so its backward is
+differentiable again (:func:`~._twice.linear_backward`): the gradient of the gradient is the
+pooling itself, as PyTorch's.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from axon_autograd import Function, once_differentiable
+from axon_autograd import Function
 from axon_core import DTypeError, ShapeError
 
+from ._twice import linear_backward
 from ._util import out_like, pair, saved, scatter_add, tensor_of, xp_of
 from ._window import col2im, im2col, output_size
 
@@ -30,7 +34,8 @@ __all__ = [
 
 
 class TakeFlatFunction(Function):
-    """``x [*lead, *spatial]``, ``index [*lead, *out_spatial]`` (flat positions in each plane) -> ``[*lead, *out_spatial]``."""
+    """``x [*lead, *spatial]``, ``index [*lead, *out_spatial]`` (flat positions in each plane) ->
+    ``[*lead, *out_spatial]``."""
 
     @staticmethod
     def forward(ctx, x, index, spatial):
@@ -39,17 +44,31 @@ class TakeFlatFunction(Function):
         planes = xp.ascontiguousarray(data).reshape(rows, -1)
         picked = xp.take_along_axis(planes, index.array.reshape(rows, -1), axis=1)
         ctx.save_for_backward(index)
-        ctx.in_shape, ctx.rows, ctx.plane = data.shape, rows, planes.shape[1]
+        ctx.in_shape, ctx.rows, ctx.plane, ctx.spatial = data.shape, rows, planes.shape[1], spatial
         return out_like(picked.reshape(index.shape), x)
 
     @staticmethod
-    @once_differentiable
+    @linear_backward(lambda ctx: _take_again(ctx))
     def backward(ctx, grad):
         (index,) = saved(ctx)
         xp = xp_of(grad)
         positions = index.array.reshape(ctx.rows, -1) + (xp.arange(ctx.rows) * ctx.plane)[:, None]
         summed = scatter_add(xp, ctx.rows * ctx.plane, positions, grad.array.reshape(ctx.rows, -1))
         return out_like(summed.reshape(ctx.in_shape), grad), None, None
+
+
+def _take_again(ctx: Any) -> Any:
+    """The gather once more, on ``u``, at the same positions."""
+    (index,) = saved(ctx)
+    return lambda u: TakeFlatFunction.apply(u, index, ctx.spatial)
+
+
+def _pool2d_again(ctx: Any) -> Any:
+    """The pooling once more, on ``u``: max pooling gathers at the same winning positions."""
+    if ctx.kind == "max":
+        index = out_like(ctx.indices.reshape(ctx.out_shape), ctx.like)
+        return lambda u: TakeFlatFunction.apply(u, index, 2)
+    return lambda u: Pool2dFunction.apply(u, "avg", ctx.options)
 
 
 class Pool2dFunction(Function):
@@ -68,12 +87,13 @@ class Pool2dFunction(Function):
             out, indices = backend.max_pool2d(batched, **options)
             ctx.indices = indices
             shape = out.shape if data.ndim == 4 else out.shape[1:]
+            ctx.out_shape, ctx.like = shape, x
             return out_like(out.reshape(shape), x), out_like(indices.reshape(shape), x)
         out = backend.avg_pool2d(batched, **options)
         return out_like(out if data.ndim == 4 else out[0], x)
 
     @staticmethod
-    @once_differentiable
+    @linear_backward(_pool2d_again)
     def backward(ctx, grad, *unused):
         backend = grad.backend
         in_shape, batched_shape = ctx.shapes
@@ -98,11 +118,11 @@ class AvgPoolFunction(Function):
         out_hw = divisor.shape
         out = im2col(xp, padded, kernel, stride, (1, 1), out_hw).sum(axis=(1, 2))[:, 0] / divisor
         ctx.geometry = (padded.shape, kernel, stride, pads, data.shape)
-        ctx.divisor = divisor
+        ctx.divisor, ctx.args = divisor, (spatial, kernel, stride, pads, divisor)
         return out_like(out.astype(data.dtype, copy=False).reshape(_pooled_shape(data.shape, spatial, out_hw)), x)
 
     @staticmethod
-    @once_differentiable
+    @linear_backward(lambda ctx: lambda u: AvgPoolFunction.apply(u, *ctx.args))
     def backward(ctx, grad):
         xp = xp_of(grad)
         padded_shape, kernel, stride, pads, in_shape = ctx.geometry
@@ -128,7 +148,7 @@ class AdaptiveAvgPoolFunction(Function):
         return out_like(row_matrix @ x.array @ col_matrix.T, x)
 
     @staticmethod
-    @once_differentiable
+    @linear_backward(lambda ctx: lambda u: AdaptiveAvgPoolFunction.apply(u, *ctx.matrices))
     def backward(ctx, grad):
         row_matrix, col_matrix = ctx.matrices
         return out_like(row_matrix.T @ grad.array @ col_matrix, grad), None, None
@@ -164,7 +184,8 @@ def _window_geometry(
         n = output_size(length, k, s, 2 * p, d, ceil_mode, pad_lo=p)
         if n <= 0:
             raise ShapeError(
-                f"{op}: input of shape {tuple(shape)} is too small for kernel {kernel}, padding {padding}, dilation {dilation}"
+                f"{op}: input of shape {tuple(shape)} is too small for kernel {kernel}, padding {padding}, "
+                f"dilation {dilation}"
             )
         outs.append(n)
         needed = (n - 1) * s + d * (k - 1) + 1
@@ -303,7 +324,8 @@ def max_pool2d(
     ceil_mode: bool = False,
     return_indices: bool = False,
 ) -> Any:
-    """Window maxima of ``input [N, C, H, W]`` (or ``[C, H, W]``) -> ``[N, C, Ho, Wo]`` (and flat indices into ``H * W``)."""
+    """Window maxima of ``input [N, C, H, W]`` (or ``[C, H, W]``) -> ``[N, C, Ho, Wo]`` (and flat
+    indices into ``H * W``)."""
     return _max_pool("max_pool2d", input, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
