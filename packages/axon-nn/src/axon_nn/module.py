@@ -406,6 +406,7 @@ def _copy_into(key: str, target: Tensor, value: Any) -> None:
     host = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
     if tuple(host.shape) != tuple(target.shape):
         raise ShapeError(
-            f"load_state_dict: {key!r} has shape {tuple(host.shape)} in the state dict but {tuple(target.shape)} in the module"
+            f"load_state_dict: {key!r} has shape {tuple(host.shape)} in the state dict but {tuple(target.shape)} "
+            "in the module"
         )
     target.array[...] = target.device.backend.from_numpy(np.ascontiguousarray(host, dtype=target.dtype.np))

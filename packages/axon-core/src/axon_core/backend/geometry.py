@@ -131,7 +131,8 @@ def causal_mask(xp: Any, shape: tuple[int, ...], dim: int, op: str) -> Array:
     """Boolean ``[q, k]`` mask, True where key ``j <= i + (k - q)``; checks the causal layout."""
     if len(shape) < 2 or dim not in (-1, len(shape) - 1):
         raise ShapeError(
-            f"{op}: causal=True needs scores [..., q, k] reduced over the last dim, got shape {tuple(shape)} and dim={dim}"
+            f"{op}: causal=True needs scores [..., q, k] reduced over the last dim, "
+            f"got shape {tuple(shape)} and dim={dim}"
         )
     q, k = shape[-2], shape[-1]
     if k < q:

@@ -28,7 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     sources = [REGISTRY[name] for name in (args.family or sorted(REGISTRY))]
     report = check_kernels(sources, archs)
 
-    header = f"{'family':<14} {'kernel':<30} {'arch':<7} {'regs':>5} {'spill st':>9} {'spill ld':>9} {'smem':>7} {'stack':>6}"
+    header = (
+        f"{'family':<14} {'kernel':<30} {'arch':<7} {'regs':>5} "
+        f"{'spill st':>9} {'spill ld':>9} {'smem':>7} {'stack':>6}"
+    )
     print(header)
     print("-" * len(header))
     for family, row in sorted(report.rows, key=lambda item: (item[0], item[1].kernel, int(item[1].arch[3:]))):

@@ -16,7 +16,8 @@ __all__ = ["ACTIVATIONS"]
 # Inputs are clamped at ±AXON_SATURATION (backend/numerics.py's SATURATION), where each value and
 # derivative already equals its limit, so ±inf gives the limit instead of inf * 0. A NaN fails both
 # comparisons and stays NaN (fmaxf/fminf would drop it).
-_HELPERS = f"#define AXON_SATURATION {SATURATION!r}f\n" + r"""
+_SATURATION = f"#define AXON_SATURATION {SATURATION!r}f\n"
+_HELPERS = r"""
 #define SQRT_2_OVER_PI 0.7978845608028654f
 #define INV_SQRT_2 0.7071067811865476f
 #define INV_SQRT_2PI 0.3989422804014327f
@@ -52,26 +53,29 @@ __device__ __forceinline__ float silu_grad(float x) {
 
 _UNARY = r"""
 extern "C" __global__ void ${NAME}_fwd_$S(const $T* __restrict__ x, $T* __restrict__ y, long long n) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    AXON_GRID_STRIDE(i, n) {
         store_f(y + i, ${FWD}(to_f(x[i])));
     }
 }
-extern "C" __global__ void ${NAME}_bwd_$S(const $T* __restrict__ grad, const $T* __restrict__ x, $T* __restrict__ dx, long long n) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+extern "C" __global__ void ${NAME}_bwd_$S(const $T* __restrict__ grad, const $T* __restrict__ x, $T* __restrict__ dx,
+                                          long long n) {
+    AXON_GRID_STRIDE(i, n) {
         store_f(dx + i, to_f(grad[i]) * ${BWD}(to_f(x[i])));
     }
 }
 """
 
 _SWIGLU = r"""
-extern "C" __global__ void swiglu_fwd_$S(const $T* __restrict__ gate, const $T* __restrict__ up, $T* __restrict__ y, long long n) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+extern "C" __global__ void swiglu_fwd_$S(const $T* __restrict__ gate, const $T* __restrict__ up, $T* __restrict__ y,
+                                         long long n) {
+    AXON_GRID_STRIDE(i, n) {
         store_f(y + i, silu_f(to_f(gate[i])) * to_f(up[i]));
     }
 }
-extern "C" __global__ void swiglu_bwd_$S(const $T* __restrict__ grad, const $T* __restrict__ gate, const $T* __restrict__ up,
+extern "C" __global__ void swiglu_bwd_$S(const $T* __restrict__ grad, const $T* __restrict__ gate,
+                                         const $T* __restrict__ up,
                                          $T* __restrict__ d_gate, $T* __restrict__ d_up, long long n) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    AXON_GRID_STRIDE(i, n) {
         float g = to_f(grad[i]), a = to_f(gate[i]), u = to_f(up[i]);
         store_f(d_gate + i, g * u * silu_grad(a));
         store_f(d_up + i, g * silu_f(a));
@@ -94,6 +98,7 @@ def _unary(name: str, fwd: str, bwd: str) -> str:
 ACTIVATIONS = KernelSource(
     family="activations",
     source=PRELUDE
+    + _SATURATION
     + _HELPERS
     + "".join(instantiate(_unary(n, f, b)) for n, (f, b) in UNARY_ACTIVATIONS.items())
     + instantiate(_SWIGLU),

@@ -17,8 +17,9 @@ _BODY = r"""
 extern "C" __global__ void adam_step_$S($T* __restrict__ param, const $T* __restrict__ grad, $T* __restrict__ exp_avg,
                                         $T* __restrict__ exp_avg_sq, $T* max_exp_avg_sq, long long n,
                                         float lr, float beta1, float beta2, float eps, float weight_decay,
-                                        float step_size, float bias_correction2_sqrt, int decoupled, int amsgrad, int maximize) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+                                        float step_size, float bias_correction2_sqrt, int decoupled, int amsgrad,
+                                        int maximize) {
+    AXON_GRID_STRIDE(i, n) {
         float g = to_f(grad[i]);
         float p = to_f(param[i]);
         if (maximize) { g = -g; }

@@ -50,8 +50,10 @@ _CONSTANTS = f"""
 """
 
 _BODY = r"""
-extern "C" __global__ void flash_attn_fwd_$S(const $T* __restrict__ q, const $T* __restrict__ k, const $T* __restrict__ v,
-                                             $T* __restrict__ out, float* __restrict__ lse, int sq, int sk, int dim, int vdim,
+extern "C" __global__ void flash_attn_fwd_$S(const $T* __restrict__ q, const $T* __restrict__ k,
+                                             const $T* __restrict__ v,
+                                             $T* __restrict__ out, float* __restrict__ lse, int sq, int sk, int dim,
+                                             int vdim,
                                              float scale, int causal) {
     extern __shared__ float smem[];
     float* qs = smem;
@@ -134,7 +136,8 @@ extern "C" __global__ void flash_attn_bwd_delta_$S(const $T* __restrict__ grad, 
     if (lane == 0) { delta[row] = s; }
 }
 
-extern "C" __global__ void flash_attn_bwd_dq_$S(const $T* __restrict__ q, const $T* __restrict__ k, const $T* __restrict__ v,
+extern "C" __global__ void flash_attn_bwd_dq_$S(const $T* __restrict__ q, const $T* __restrict__ k,
+                                                const $T* __restrict__ v,
                                                 const $T* __restrict__ grad, const float* __restrict__ lse,
                                                 const float* __restrict__ delta, $T* __restrict__ dq,
                                                 int sq, int sk, int dim, int vdim, float scale, int causal) {
@@ -210,9 +213,11 @@ extern "C" __global__ void flash_attn_bwd_dq_$S(const $T* __restrict__ q, const 
     }
 }
 
-extern "C" __global__ void flash_attn_bwd_dkdv_$S(const $T* __restrict__ q, const $T* __restrict__ k, const $T* __restrict__ v,
+extern "C" __global__ void flash_attn_bwd_dkdv_$S(const $T* __restrict__ q, const $T* __restrict__ k,
+                                                  const $T* __restrict__ v,
                                                   const $T* __restrict__ grad, const float* __restrict__ lse,
-                                                  const float* __restrict__ delta, $T* __restrict__ dk, $T* __restrict__ dv,
+                                                  const float* __restrict__ delta, $T* __restrict__ dk,
+                                                  $T* __restrict__ dv,
                                                   int sq, int sk, int dim, int vdim, float scale, int causal) {
     extern __shared__ float smem[];
     float* qs = smem;

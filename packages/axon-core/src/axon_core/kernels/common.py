@@ -14,6 +14,10 @@ PRELUDE = r"""
 
 #define AXON_INF __int_as_float(0x7f800000)
 #define AXON_FULL_MASK 0xffffffffu
+// A grid-stride loop: thread i handles elements i, i + all threads, ... below n (64-bit counts).
+#define AXON_GRID_STRIDE(i, n)                                                  \
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < (n); \
+         i += (long long)gridDim.x * blockDim.x)
 
 __device__ __forceinline__ float to_f(float v) { return v; }
 __device__ __forceinline__ float to_f(__half v) { return __half2float(v); }

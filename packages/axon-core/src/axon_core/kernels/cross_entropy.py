@@ -18,7 +18,8 @@ __all__ = ["CROSS_ENTROPY"]
 
 _BODY = r"""
 extern "C" __global__ void cross_entropy_fwd_$S(const $T* __restrict__ logits, const long long* __restrict__ target,
-                                                const float* __restrict__ weight, float* __restrict__ loss, float* __restrict__ lse_out,
+                                                const float* __restrict__ weight, float* __restrict__ loss,
+                                                float* __restrict__ lse_out,
                                                 int classes, long long ignore_index, float smoothing, int has_w) {
     __shared__ float scratch[32];
     long long base = (long long)blockIdx.x * classes;
@@ -72,7 +73,8 @@ extern "C" __global__ void cross_entropy_bwd_$S(const float* __restrict__ grad, 
     for (int c = threadIdx.x; c < classes; c += blockDim.x) {
         float p = expf(to_f(logits[base + c]) - lse);
         float w = has_w ? weight[c] : 1.0f;
-        float d = (1.0f - smoothing) * wt * (p - (c == t ? 1.0f : 0.0f)) + (smoothing / classes) * (p * weight_total - w);
+        float d = (1.0f - smoothing) * wt * (p - (c == t ? 1.0f : 0.0f))
+                  + (smoothing / classes) * (p * weight_total - w);
         store_f(dlogits + base + c, g * d);
     }
 }

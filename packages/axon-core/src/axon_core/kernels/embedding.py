@@ -18,7 +18,7 @@ _BODY = r"""
 extern "C" __global__ void embedding_fwd_$S(const $T* __restrict__ weight, const long long* __restrict__ indices,
                                             $T* __restrict__ out, long long count, int dim) {
     long long total = count * dim;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+    AXON_GRID_STRIDE(i, total) {
         long long r = i / dim;
         int d = (int)(i - r * dim);
         out[i] = weight[indices[r] * dim + d];
@@ -26,9 +26,10 @@ extern "C" __global__ void embedding_fwd_$S(const $T* __restrict__ weight, const
 }
 
 extern "C" __global__ void embedding_bwd_$S(const $T* __restrict__ grad, const long long* __restrict__ indices,
-                                            float* __restrict__ dweight, long long count, int dim, long long padding_idx) {
+                                            float* __restrict__ dweight, long long count, int dim,
+                                            long long padding_idx) {
     long long total = count * dim;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+    AXON_GRID_STRIDE(i, total) {
         long long r = i / dim;
         int d = (int)(i - r * dim);
         long long row = indices[r];

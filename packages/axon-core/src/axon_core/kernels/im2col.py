@@ -16,11 +16,12 @@ from .source import FLOAT_TYPES, KernelSource, instantiate
 __all__ = ["IM2COL"]
 
 _BODY = r"""
-extern "C" __global__ void im2col_$S(const $T* __restrict__ x, $T* __restrict__ cols, int batch, int channels, int height, int width,
+extern "C" __global__ void im2col_$S(const $T* __restrict__ x, $T* __restrict__ cols, int batch, int channels,
+                                     int height, int width,
                                      int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int oh, int ow) {
     long long blocks = (long long)oh * ow;
     long long total = (long long)batch * channels * kh * kw * blocks;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+    AXON_GRID_STRIDE(i, total) {
         int oj = (int)(i % ow);
         int oi = (int)((i / ow) % oh);
         long long row = i / blocks;
@@ -35,11 +36,12 @@ extern "C" __global__ void im2col_$S(const $T* __restrict__ x, $T* __restrict__ 
     }
 }
 
-extern "C" __global__ void col2im_$S(const $T* __restrict__ cols, $T* __restrict__ x, int batch, int channels, int height, int width,
+extern "C" __global__ void col2im_$S(const $T* __restrict__ cols, $T* __restrict__ x, int batch, int channels,
+                                     int height, int width,
                                      int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int oh, int ow) {
     long long total = (long long)batch * channels * height * width;
     long long blocks = (long long)oh * ow;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+    AXON_GRID_STRIDE(i, total) {
         int w = (int)(i % width);
         int h = (int)((i / width) % height);
         long long plane = i / ((long long)height * width);

@@ -19,8 +19,10 @@ from .source import FLOAT_TYPES, KernelSource, instantiate
 __all__ = ["NORMS"]
 
 _BODY = r"""
-extern "C" __global__ void layer_norm_fwd_$S(const $T* __restrict__ x, const $T* __restrict__ w, const $T* __restrict__ b,
-                                             $T* __restrict__ y, float* __restrict__ mean_out, float* __restrict__ rstd_out,
+extern "C" __global__ void layer_norm_fwd_$S(const $T* __restrict__ x, const $T* __restrict__ w,
+                                             const $T* __restrict__ b,
+                                             $T* __restrict__ y, float* __restrict__ mean_out,
+                                             float* __restrict__ rstd_out,
                                              int n, float eps, int has_w, int has_b) {
     __shared__ float scratch[32];
     const $T* row = x + (long long)blockIdx.x * n;
@@ -57,7 +59,8 @@ extern "C" __global__ void rms_norm_fwd_$S(const $T* __restrict__ x, const $T* _
 }
 
 // dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)), gw = grad * w.
-extern "C" __global__ void layer_norm_bwd_dx_$S(const $T* __restrict__ grad, const $T* __restrict__ x, const $T* __restrict__ w,
+extern "C" __global__ void layer_norm_bwd_dx_$S(const $T* __restrict__ grad, const $T* __restrict__ x,
+                                                const $T* __restrict__ w,
                                                 const float* __restrict__ mean_in, const float* __restrict__ rstd_in,
                                                 $T* __restrict__ dx, int n, int has_w) {
     __shared__ float scratch[32];
@@ -79,8 +82,10 @@ extern "C" __global__ void layer_norm_bwd_dx_$S(const $T* __restrict__ grad, con
 }
 
 // dx = rstd * (gw - xhat * mean(gw * xhat)).
-extern "C" __global__ void rms_norm_bwd_dx_$S(const $T* __restrict__ grad, const $T* __restrict__ x, const $T* __restrict__ w,
-                                              const float* __restrict__ rstd_in, $T* __restrict__ dx, int n, int has_w) {
+extern "C" __global__ void rms_norm_bwd_dx_$S(const $T* __restrict__ grad, const $T* __restrict__ x,
+                                              const $T* __restrict__ w,
+                                              const float* __restrict__ rstd_in, $T* __restrict__ dx, int n,
+                                              int has_w) {
     __shared__ float scratch[32];
     long long base = (long long)blockIdx.x * n;
     float rstd = rstd_in[blockIdx.x];

@@ -21,11 +21,12 @@ from .source import FLOAT_TYPES, KernelSource, instantiate
 __all__ = ["POOLING"]
 
 _BODY = r"""
-extern "C" __global__ void max_pool2d_fwd_$S(const $T* __restrict__ x, $T* __restrict__ out, long long* __restrict__ indices,
+extern "C" __global__ void max_pool2d_fwd_$S(const $T* __restrict__ x, $T* __restrict__ out,
+                                             long long* __restrict__ indices,
                                              int planes, int height, int width, int kh, int kw, int sh, int sw,
                                              int ph, int pw, int dh, int dw, int oh, int ow) {
     long long total = (long long)planes * oh * ow;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+    AXON_GRID_STRIDE(i, total) {
         int oj = (int)(i % ow);
         int oi = (int)((i / ow) % oh);
         long long plane = i / ((long long)oh * ow);
@@ -50,18 +51,19 @@ extern "C" __global__ void max_pool2d_fwd_$S(const $T* __restrict__ x, $T* __res
 extern "C" __global__ void max_pool2d_bwd_$S(const $T* __restrict__ grad, const long long* __restrict__ indices,
                                              float* __restrict__ dx, int planes, int plane_size, int out_size) {
     long long total = (long long)planes * out_size;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+    AXON_GRID_STRIDE(i, total) {
         long long plane = i / out_size;
         long long at = indices[i];
         if (at >= 0 && at < plane_size) { atomicAdd(dx + plane * plane_size + at, to_f(grad[i])); }
     }
 }
 
-extern "C" __global__ void avg_pool2d_fwd_$S(const $T* __restrict__ x, $T* __restrict__ out, const float* __restrict__ divisor,
+extern "C" __global__ void avg_pool2d_fwd_$S(const $T* __restrict__ x, $T* __restrict__ out,
+                                             const float* __restrict__ divisor,
                                              int planes, int height, int width, int kh, int kw, int sh, int sw,
                                              int ph, int pw, int dh, int dw, int oh, int ow) {
     long long total = (long long)planes * oh * ow;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+    AXON_GRID_STRIDE(i, total) {
         int oj = (int)(i % ow);
         int oi = (int)((i / ow) % oh);
         long long plane = i / ((long long)oh * ow);
@@ -79,11 +81,12 @@ extern "C" __global__ void avg_pool2d_fwd_$S(const $T* __restrict__ x, $T* __res
     }
 }
 
-extern "C" __global__ void avg_pool2d_bwd_$S(const $T* __restrict__ grad, $T* __restrict__ dx, const float* __restrict__ divisor,
+extern "C" __global__ void avg_pool2d_bwd_$S(const $T* __restrict__ grad, $T* __restrict__ dx,
+                                             const float* __restrict__ divisor,
                                              int planes, int height, int width, int kh, int kw, int sh, int sw,
                                              int ph, int pw, int dh, int dw, int oh, int ow) {
     long long total = (long long)planes * height * width;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+    AXON_GRID_STRIDE(i, total) {
         int w = (int)(i % width);
         int h = (int)((i / width) % height);
         long long plane = i / ((long long)height * width);

@@ -20,7 +20,7 @@ _BODY = r"""
 extern "C" __global__ void lstm_cell_fwd_$S(const $T* __restrict__ gates, const $T* __restrict__ c_prev,
                                             $T* __restrict__ h_out, $T* __restrict__ c_out, int batch, int hidden) {
     long long total = (long long)batch * hidden;
-    for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < total; idx += (long long)gridDim.x * blockDim.x) {
+    AXON_GRID_STRIDE(idx, total) {
         long long b = idx / hidden, j = idx - b * hidden;
         const $T* row = gates + b * 4 * hidden;
         float i = sigmoid_f(to_f(row[j]));
@@ -34,10 +34,12 @@ extern "C" __global__ void lstm_cell_fwd_$S(const $T* __restrict__ gates, const 
 }
 
 extern "C" __global__ void lstm_cell_bwd_$S(const $T* __restrict__ grad_h, const $T* __restrict__ grad_c,
-                                            const $T* __restrict__ gates, const $T* __restrict__ c_prev, const $T* __restrict__ c_in,
-                                            $T* __restrict__ d_gates, $T* __restrict__ d_c_prev, int batch, int hidden, int has_grad_c) {
+                                            const $T* __restrict__ gates, const $T* __restrict__ c_prev,
+                                            const $T* __restrict__ c_in,
+                                            $T* __restrict__ d_gates, $T* __restrict__ d_c_prev, int batch,
+                                            int hidden, int has_grad_c) {
     long long total = (long long)batch * hidden;
-    for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < total; idx += (long long)gridDim.x * blockDim.x) {
+    AXON_GRID_STRIDE(idx, total) {
         long long b = idx / hidden, j = idx - b * hidden;
         const $T* row = gates + b * 4 * hidden;
         $T* d_row = d_gates + b * 4 * hidden;
@@ -57,9 +59,10 @@ extern "C" __global__ void lstm_cell_bwd_$S(const $T* __restrict__ grad_h, const
 }
 
 extern "C" __global__ void gru_cell_fwd_$S(const $T* __restrict__ input_gates, const $T* __restrict__ hidden_gates,
-                                           const $T* __restrict__ h_prev, $T* __restrict__ h_out, int batch, int hidden) {
+                                           const $T* __restrict__ h_prev, $T* __restrict__ h_out, int batch,
+                                           int hidden) {
     long long total = (long long)batch * hidden;
-    for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < total; idx += (long long)gridDim.x * blockDim.x) {
+    AXON_GRID_STRIDE(idx, total) {
         long long b = idx / hidden, j = idx - b * hidden;
         const $T* gi = input_gates + b * 3 * hidden;
         const $T* gh = hidden_gates + b * 3 * hidden;
@@ -72,10 +75,11 @@ extern "C" __global__ void gru_cell_fwd_$S(const $T* __restrict__ input_gates, c
 
 extern "C" __global__ void gru_cell_bwd_$S(const $T* __restrict__ grad_h, const $T* __restrict__ input_gates,
                                            const $T* __restrict__ hidden_gates, const $T* __restrict__ h_prev,
-                                           $T* __restrict__ d_input, $T* __restrict__ d_hidden, $T* __restrict__ d_h_prev,
+                                           $T* __restrict__ d_input, $T* __restrict__ d_hidden,
+                                           $T* __restrict__ d_h_prev,
                                            int batch, int hidden) {
     long long total = (long long)batch * hidden;
-    for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < total; idx += (long long)gridDim.x * blockDim.x) {
+    AXON_GRID_STRIDE(idx, total) {
         long long b = idx / hidden, j = idx - b * hidden;
         const $T* gi = input_gates + b * 3 * hidden;
         const $T* gh = hidden_gates + b * 3 * hidden;

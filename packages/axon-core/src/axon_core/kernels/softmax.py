@@ -17,7 +17,8 @@ from .source import FLOAT_TYPES, KernelSource, instantiate
 __all__ = ["SOFTMAX"]
 
 _BODY = r"""
-extern "C" __global__ void softmax_fwd_$S(const $T* __restrict__ x, $T* __restrict__ y, int n, int causal, int q, int log) {
+extern "C" __global__ void softmax_fwd_$S(const $T* __restrict__ x, $T* __restrict__ y, int n, int causal, int q,
+                                          int log) {
     __shared__ float scratch[32];
     long long base = (long long)blockIdx.x * n;
     int limit = causal ? (int)(blockIdx.x % q) + (n - q) + 1 : n;

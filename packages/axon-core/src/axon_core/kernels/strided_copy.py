@@ -17,7 +17,8 @@ COPY_TYPES = {"1": "unsigned char", "2": "unsigned short", "4": "unsigned int", 
 _BODY = r"""
 extern "C" __global__ void strided_copy_$S(const $T* __restrict__ src, $T* __restrict__ dst,
                                            const long long* __restrict__ meta, int ndim, long long total) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+         i += (long long)gridDim.x * blockDim.x) {
         long long rest = i, offset = 0;
         for (int d = ndim - 1; d >= 0; --d) {
             long long size = meta[d];

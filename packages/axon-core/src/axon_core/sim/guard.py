@@ -1,11 +1,11 @@
 """Guarded copies of array arguments for debug launches.
 
-Each argument's bytes are copied into their own mapping, placed so that the data ends right
-before 64 KiB of PROT_NONE pages and starts after another 64 KiB: an access up to that far past
-either end faults, and the fault address names the argument. Alignment keeps up to 63 bytes of slack at each end; those bytes hold
-a canary that is checked after the launch, so small overruns that stay inside the slack are
-caught as well (writes only). Arguments whose memory overlaps share one mapping, so aliasing
-(an output that is also an input) behaves as it does on the device.
+Each argument's bytes are copied into their own mapping, placed so that the data ends right before
+64 KiB of PROT_NONE pages and starts after another 64 KiB: an access up to that far past either end
+faults, and the fault address names the argument. Alignment keeps up to 63 bytes of slack at each
+end; those bytes hold a canary that is checked after the launch, so small overruns that stay inside
+the slack are caught as well (writes only). Arguments whose memory overlaps share one mapping, so
+aliasing (an output that is also an input) behaves as it does on the device.
 """
 
 from __future__ import annotations

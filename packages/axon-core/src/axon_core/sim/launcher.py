@@ -79,10 +79,11 @@ def _env_flag(name: str) -> bool:
 def launch_options() -> dict[str, Any]:
     """Launch defaults from the environment.
 
-    ``AXON_SIM_DEBUG=1``: guarded argument copies, shared memory (static and dynamic) poisoned per block. ``AXON_SIM_REVERSE=1``:
-    resume the threads of a block from the last one down (a race shows as a changed result). ``AXON_SIM_WORKERS``:
-    worker threads (default: CPU count). ``AXON_SIM_TIMEOUT``: seconds per launch (default 120).
-    ``AXON_SIM_STACK_KB``: stack per CUDA thread (default 64). ``AXON_SIM_CXX``: the compiler (g++).
+    ``AXON_SIM_DEBUG=1``: guarded argument copies, shared memory (static and dynamic) poisoned per
+    block. ``AXON_SIM_REVERSE=1``: resume the threads of a block from the last one down (a race
+    shows as a changed result). ``AXON_SIM_WORKERS``: worker threads (default: CPU count).
+    ``AXON_SIM_TIMEOUT``: seconds per launch (default 120). ``AXON_SIM_STACK_KB``: stack per CUDA
+    thread (default 64). ``AXON_SIM_CXX``: the compiler (g++).
     """
     return {
         "compiler": os.environ.get("AXON_SIM_CXX", "g++"),
@@ -237,7 +238,8 @@ class SimKernel:
             if kind == "p":
                 if not isinstance(arg, np.ndarray):
                     raise SimLaunchError(
-                        f"{name}: argument {i} is a pointer parameter; expected a device array, got {type(arg).__name__}",
+                        f"{name}: argument {i} is a pointer parameter; "
+                        f"expected a device array, got {type(arg).__name__}",
                         kernel=name,
                     )
                 continue
@@ -256,7 +258,8 @@ class SimKernel:
             if not ok_kind or got.itemsize != size:
                 expected = {"f": "floating", "i": "integer", "u": "unsigned/bool", "o": "struct"}[kind]
                 raise SimLaunchError(
-                    f"{name}: argument {i} is a {size}-byte {expected} parameter, got {got.name} ({got.itemsize} bytes)",
+                    f"{name}: argument {i} is a {size}-byte {expected} parameter, "
+                    f"got {got.name} ({got.itemsize} bytes)",
                     kernel=name,
                 )
 

@@ -242,7 +242,8 @@ def _check_sdpa(q: Any, k: Any, v: Any, attn_mask: Any, dropout_p: float, is_cau
                 " (pass enable_gqa=True for grouped-query attention)" if heads_q != heads_k and not enable_gqa else ""
             )
             raise ShapeError(
-                f"{op}: batch/head dims of q and k must match{hint}; with enable_gqa the query heads must be a multiple of the key heads: {shapes}"
+                f"{op}: batch/head dims of q and k must match{hint}; with enable_gqa the query heads must be a "
+                f"multiple of the key heads: {shapes}"
             )
         n_rep = heads_q // heads_k
     if not 0.0 <= dropout_p <= 1.0:
@@ -283,7 +284,8 @@ def _use_flash(q: Any, k: Any, mask: Any, dropout_p: float) -> bool:
     if mask is not None or dropout_p > 0.0:
         if path == "flash":
             raise ValueError(
-                f"attention: the flash path was forced but takes no attn_mask and no dropout (mask given: {mask is not None}, dropout_p={dropout_p})"
+                "attention: the flash path was forced but takes no attn_mask and no dropout (mask given: "
+                f"{mask is not None}, dropout_p={dropout_p})"
             )
         return False
     if path != "auto":

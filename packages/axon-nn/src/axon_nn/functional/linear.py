@@ -52,7 +52,8 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Any:
     """``input [*, in] @ weight[out, in]ᵀ + bias[out]`` -> ``[*, out]``."""
     if len(input.shape) == 0 or len(weight.shape) != 2 or input.shape[-1] != weight.shape[1]:
         raise ShapeError(
-            f"linear: input {tuple(input.shape)} does not match weight {tuple(weight.shape)} (expected [*, {weight.shape[-1] if len(weight.shape) else '?'}])"
+            f"linear: input {tuple(input.shape)} does not match weight {tuple(weight.shape)} (expected [*, "
+            f"{weight.shape[-1] if len(weight.shape) else '?'}])"
         )
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ShapeError(f"linear: bias {tuple(bias.shape)} does not match weight {tuple(weight.shape)}")

@@ -95,6 +95,7 @@ def pad(input: Any, pad: tuple[int, ...], mode: str = "constant", value: float =
             limit = size - 1 if mode == "reflect" else size
             if lo < 0 or hi < 0 or (mode != "replicate" and max(lo, hi) > limit) or size == 0:
                 raise ShapeError(
-                    f"pad: {mode} padding {(lo, hi)} is invalid for dimension {lead + k} of size {size} in shape {tuple(input.shape)}"
+                    f"pad: {mode} padding {(lo, hi)} is invalid for dimension {lead + k} of size {size} in shape "
+                    f"{tuple(input.shape)}"
                 )
     return PadFunction.apply(input, widths, mode, float(value))

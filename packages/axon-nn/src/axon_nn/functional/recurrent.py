@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from axon_autograd import Function, Variable, cat, once_differentiable, stack
+from axon_autograd import Function, cat, once_differentiable, stack
 from axon_core import DeviceError, DTypeError, ShapeError
 from axon_tensor import zeros
 
@@ -205,7 +205,8 @@ def _check_weights(
         mode != "lstm" or tuple(w_hr.shape) != (state_size, hidden) or not 0 < state_size < hidden
     ):
         raise ShapeError(
-            f"{op}: weight_hr must be [proj_size, {hidden}] with 0 < proj_size < {hidden} (LSTM only), got {tuple(w_hr.shape)}"
+            f"{op}: weight_hr must be [proj_size, {hidden}] with 0 < proj_size < {hidden} (LSTM only), got "
+            f"{tuple(w_hr.shape)}"
         )
     if w_ih.shape[1] != input_size:
         raise ShapeError(f"{op}: input has {input_size} features but weight_ih is {tuple(w_ih.shape)}")
@@ -236,7 +237,8 @@ def _step_mask(op: str, input: Any, seq: int, batch: int, lengths: Any, mask: An
         host = np.asarray(tensor_of(mask).numpy() if hasattr(mask, "numpy") else mask)
         if host.shape != (batch, seq) or host.dtype != np.bool_:
             raise ShapeError(
-                f"{op}: mask must be a bool [batch, seq] = {(batch, seq)} array, got shape {host.shape} dtype {host.dtype}"
+                f"{op}: mask must be a bool [batch, seq] = {(batch, seq)} array, got shape {host.shape} dtype "
+                f"{host.dtype}"
             )
         steps = host.T
     return input.device.backend.from_numpy(np.ascontiguousarray(steps[:, :, None]))
@@ -275,7 +277,8 @@ def _stacked(
     shape = tuple(input.shape)
     if len(shape) not in (2, 3):
         raise ShapeError(
-            f"{op}: expected input [seq, batch, features] (or [batch, seq, features] with batch_first, or unbatched [seq, features]), got {shape}"
+            f"{op}: expected input [seq, batch, features] (or [batch, seq, features] with batch_first, or "
+            f"unbatched [seq, features]), got {shape}"
         )
     if not input.dtype.is_floating_point:
         raise DTypeError(f"{op}: expected a floating-point input, got {input.dtype}")

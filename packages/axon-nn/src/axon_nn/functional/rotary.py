@@ -94,7 +94,8 @@ def apply_rotary_emb(x: Any, cos: Any, sin: Any, interleaved: bool = False) -> A
     half = cos_t.shape[-1] if cos_t.ndim else 0
     if len(shape) == 0 or half == 0 or 2 * half > shape[-1]:
         raise ShapeError(
-            f"apply_rotary_emb: cos/sin of shape {tuple(cos_t.shape)} need x [*, D] with D >= {2 * half} > 0, got x {shape}"
+            f"apply_rotary_emb: cos/sin of shape {tuple(cos_t.shape)} need x [*, D] with D >= {2 * half} > 0, got "
+            f"x {shape}"
         )
     try:
         fits = np.broadcast_shapes(tuple(cos_t.shape), shape[:-1] + (half,)) == shape[:-1] + (half,)
@@ -102,7 +103,8 @@ def apply_rotary_emb(x: Any, cos: Any, sin: Any, interleaved: bool = False) -> A
         fits = False
     if not fits:
         raise ShapeError(
-            f"apply_rotary_emb: cos/sin of shape {tuple(cos_t.shape)} do not broadcast to x {shape} (rotating {2 * half} features)"
+            f"apply_rotary_emb: cos/sin of shape {tuple(cos_t.shape)} do not broadcast to x {shape} (rotating "
+            f"{2 * half} features)"
         )
     if cos_t.device is not tensor_of(x).device:
         from axon_core import DeviceError

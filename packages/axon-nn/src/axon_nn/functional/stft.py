@@ -147,7 +147,8 @@ def istft(
         input = data = pairs_from_complex(data)
     if len(data.shape) not in (3, 4) or data.shape[-1] != 2:
         raise ShapeError(
-            f"{op}: input must be pairs [batch?, freq, frames, 2] (or a complex [batch?, freq, frames]), got {tuple(data.shape)}"
+            f"{op}: input must be pairs [batch?, freq, frames, 2] (or a complex [batch?, freq, frames]), got "
+            f"{tuple(data.shape)}"
         )
     batched = len(data.shape) == 4
     spectrum = input if isinstance(input, Variable) else Variable(input)

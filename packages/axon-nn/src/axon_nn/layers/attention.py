@@ -155,7 +155,8 @@ class MultiHeadAttention(Module):
             )
         if query.shape[-1] != self.embed_dim or key.shape[-1] != self.kdim or value.shape[-1] != self.vdim:
             raise ShapeError(
-                f"{name}: expected feature sizes (embed_dim {self.embed_dim}, kdim {self.kdim}, vdim {self.vdim}), got {shapes}"
+                f"{name}: expected feature sizes (embed_dim {self.embed_dim}, kdim {self.kdim}, vdim {self.vdim}), "
+                f"got {shapes}"
             )
         for x, what in ((query, "query"), (key, "key"), (value, "value")):
             if not x.dtype.is_floating_point:
@@ -173,7 +174,8 @@ class MultiHeadAttention(Module):
             )
         if key_padding_mask is not None and tuple(key_padding_mask.shape) != tuple(key.shape[:2]):
             raise ShapeError(
-                f"{name}: key_padding_mask of shape {tuple(key_padding_mask.shape)} does not match (batch, source length) {tuple(key.shape[:2])}"
+                f"{name}: key_padding_mask of shape {tuple(key_padding_mask.shape)} does not match (batch, source "
+                f"length) {tuple(key.shape[:2])}"
             )
         return batched, query, key, value, key_padding_mask
 
@@ -290,7 +292,8 @@ class MultiHeadAttention(Module):
                 key_padding_mask = key_padding_mask.reshape(1, *key_padding_mask.shape)
             if tuple(key_padding_mask.shape) != (n, source):
                 raise ShapeError(
-                    f"{type(self).__name__}.step: key_padding_mask of shape {tuple(key_padding_mask.shape)} does not match (batch, keys) {(n, source)}"
+                    f"{type(self).__name__}.step: key_padding_mask of shape {tuple(key_padding_mask.shape)} does "
+                    f"not match (batch, keys) {(n, source)}"
                 )
             mask = self._additive_masks(None, key_padding_mask, n, q.shape[2], source, q.dtype, True)
         dropout_p = self.dropout if self.training else 0.0
@@ -298,7 +301,10 @@ class MultiHeadAttention(Module):
         return self._restore_layout(self.out_proj(self._merge_heads(out)), batched)
 
     def extra_repr(self) -> str:
-        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, batch_first={self.batch_first}"
+        return (
+            f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
+            f"batch_first={self.batch_first}"
+        )
 
 
 MultiheadAttention = MultiHeadAttention

@@ -40,7 +40,8 @@ class _ConvNd(Module):
         name = type(self).__name__
         if groups <= 0 or in_channels % groups or out_channels % groups:
             raise ValueError(
-                f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by groups ({groups})"
+                f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by "
+                f"groups ({groups})"
             )
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {tuple(_PADDING_MODES)}, got {padding_mode!r}")
@@ -182,7 +183,8 @@ class Conv2d(_ConvNd):
 
 class ConvTranspose2d(_ConvNd):
     """``[N, C_in, H, W] -> [N, C_out, H_out, W_out]`` with
-    ``H_out = (H - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1``; ``weight [C_in, C_out/groups, kh, kw]``."""
+    ``H_out = (H - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1``;
+    ``weight [C_in, C_out/groups, kh, kw]``."""
 
     _transposed = True
 

@@ -113,7 +113,8 @@ class DifferentialAttention(Module):
     def forward(self, x: Any, attn_mask: Any = None, is_causal: bool = False) -> Any:
         if x.ndim != 3 or x.shape[-1] != self.embed_dim:
             raise ShapeError(
-                f"DifferentialAttention: expected x [N, L, {self.embed_dim}] (batch_first={self.batch_first}), got {tuple(x.shape)}"
+                f"DifferentialAttention: expected x [N, L, {self.embed_dim}] (batch_first={self.batch_first}), got "
+                f"{tuple(x.shape)}"
             )
         if not self.batch_first:
             x = x.transpose(0, 1)
@@ -143,4 +144,7 @@ class DifferentialAttention(Module):
         return out if self.batch_first else out.transpose(0, 1)
 
     def extra_repr(self) -> str:
-        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, num_kv_heads={self.num_kv_heads}, layer_idx={self.layer_idx}, lambda_init={self.lambda_init:.4f}, head_norm={self.head_norm!r}"
+        return (
+            f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, num_kv_heads={self.num_kv_heads}, "
+            f"layer_idx={self.layer_idx}, lambda_init={self.lambda_init:.4f}, head_norm={self.head_norm!r}"
+        )

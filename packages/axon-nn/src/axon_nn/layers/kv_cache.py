@@ -32,7 +32,8 @@ class AttentionCache:
                 from axon_core import ShapeError
 
                 raise ShapeError(
-                    f"AttentionCache: new keys {tuple(key.shape)} do not match cached keys {tuple(self.key.shape)} in batch/heads"
+                    f"AttentionCache: new keys {tuple(key.shape)} do not match cached keys {tuple(self.key.shape)} "
+                    "in batch/heads"
                 )
             self.key, self.value = cat([self.key, key], dim=2), cat([self.value, value], dim=2)
         return self.key, self.value

@@ -68,7 +68,8 @@ class _RunningStatsNorm(Module):
     def _check_input(self, input: Any) -> None:
         if len(input.shape) not in self._input_dims:
             raise ShapeError(
-                f"{type(self).__name__}: expected a {' or '.join(f'{d}-d' for d in self._input_dims)} input, got shape {tuple(input.shape)}"
+                f"{type(self).__name__}: expected a {' or '.join(f'{d}-d' for d in self._input_dims)} input, got "
+                f"shape {tuple(input.shape)}"
             )
 
     def _momentum(self) -> float:
@@ -191,7 +192,10 @@ class LayerNorm(Module):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class RMSNorm(Module):
@@ -255,4 +259,7 @@ class GroupNorm(Module):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self.bias is not None}"
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )

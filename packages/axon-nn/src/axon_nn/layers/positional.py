@@ -17,7 +17,8 @@ __all__ = ["SinusoidalPositionalEncoding", "sinusoidal_table"]
 
 
 def sinusoidal_table(positions: Any, d_model: int) -> np.ndarray:
-    """``[len(positions), d_model]`` in float64: ``PE[p, 2i] = sin(p / 10000^(2i/d))``, ``PE[p, 2i+1] = cos(p / 10000^(2i/d))``."""
+    """``[len(positions), d_model]`` in float64: ``PE[p, 2i] = sin(p / 10000^(2i/d))``,
+    ``PE[p, 2i+1] = cos(p / 10000^(2i/d))``."""
     positions = np.asarray(positions, dtype=np.float64)[:, None]
     inv_freq = np.exp(np.arange(0, d_model, 2, dtype=np.float64) * (-math.log(10000.0) / d_model))
     table = np.zeros((positions.shape[0], d_model))
@@ -55,7 +56,8 @@ class SinusoidalPositionalEncoding(Module):
     def forward(self, x: Any, offset: int = 0) -> Any:
         if x.ndim != 3 or x.shape[-1] != self.d_model:
             raise ShapeError(
-                f"SinusoidalPositionalEncoding: expected x with {self.d_model} features ([N, S, d] batch first, else [S, N, d]), got {tuple(x.shape)}"
+                f"SinusoidalPositionalEncoding: expected x with {self.d_model} features ([N, S, d] batch first, "
+                f"else [S, N, d]), got {tuple(x.shape)}"
             )
         if offset < 0:
             raise ValueError(f"SinusoidalPositionalEncoding: offset must be >= 0, got {offset}")

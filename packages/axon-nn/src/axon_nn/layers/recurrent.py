@@ -47,7 +47,8 @@ class RNNBase(Module):
         name = type(self).__name__
         if hidden_size <= 0 or num_layers <= 0 or input_size < 0:
             raise ValueError(
-                f"{name}: need hidden_size > 0, num_layers > 0, input_size >= 0, got {hidden_size}, {num_layers}, {input_size}"
+                f"{name}: need hidden_size > 0, num_layers > 0, input_size >= 0, got {hidden_size}, {num_layers}, "
+                f"{input_size}"
             )
         if not 0.0 <= dropout <= 1.0 or isinstance(dropout, bool):
             raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")

@@ -56,7 +56,8 @@ class Seq2SeqTransformer(Module):
         super().__init__()
         if share_embeddings and src_vocab_size != tgt_vocab_size:
             raise ValueError(
-                f"Seq2SeqTransformer: share_embeddings needs one vocabulary size, got {src_vocab_size} and {tgt_vocab_size}"
+                f"Seq2SeqTransformer: share_embeddings needs one vocabulary size, got {src_vocab_size} and "
+                f"{tgt_vocab_size}"
             )
         self.d_model, self.src_vocab_size, self.tgt_vocab_size = d_model, src_vocab_size, tgt_vocab_size
         self.share_embeddings, self.tie_generator = share_embeddings, tie_generator

@@ -56,7 +56,8 @@ class SparseLinear(Module):
             dense_mask = np.asarray(mask.numpy() if isinstance(mask, Tensor) else mask) != 0
             if dense_mask.shape != (out_features, in_features):
                 raise ShapeError(
-                    f"SparseLinear: mask {dense_mask.shape} must be [out_features, in_features] = {(out_features, in_features)}"
+                    f"SparseLinear: mask {dense_mask.shape} must be [out_features, in_features] = "
+                    f"{(out_features, in_features)}"
                 )
         rows, cols = np.nonzero(dense_mask)
         crow = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=out_features))])
@@ -98,4 +99,7 @@ class SparseLinear(Module):
 
     def extra_repr(self) -> str:
         density = self.nnz / max(self.in_features * self.out_features, 1)
-        return f"in_features={self.in_features}, out_features={self.out_features}, nnz={self.nnz}, density={density:.3g}, bias={self.bias is not None}"
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, nnz={self.nnz}, "
+            f"density={density:.3g}, bias={self.bias is not None}"
+        )

@@ -379,13 +379,15 @@ class Transformer(Module):
             from axon_core import ShapeError
 
             raise ShapeError(
-                f"Transformer: src {tuple(src.shape)} and tgt {tuple(tgt.shape)} disagree on the batch size (batch_first={self.batch_first})"
+                f"Transformer: src {tuple(src.shape)} and tgt {tuple(tgt.shape)} disagree on the batch size "
+                f"(batch_first={self.batch_first})"
             )
         if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
             from axon_core import ShapeError
 
             raise ShapeError(
-                f"Transformer: the feature size of src {tuple(src.shape)} and tgt {tuple(tgt.shape)} must be d_model={self.d_model}"
+                f"Transformer: the feature size of src {tuple(src.shape)} and tgt {tuple(tgt.shape)} must be "
+                f"d_model={self.d_model}"
             )
         memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask, is_causal=src_is_causal)
         return self.decoder(

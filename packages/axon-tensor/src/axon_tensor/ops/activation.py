@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from axon_core import DTypeError, as_dtype
 from axon_core.backend.numerics import SATURATION, SELU_ALPHA, SELU_SCALE
 

@@ -356,7 +356,8 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) 
     """``input + value * tensor1 / tensor2``; integer operands are rejected like PyTorch."""
     if result_type(tensor1, tensor2).category <= 1:
         raise DTypeError(
-            f"addcdiv: integer division is not supported (tensor1 {tensor1.dtype}, tensor2 {tensor2.dtype}); use addcmul with a float"
+            f"addcdiv: integer division is not supported (tensor1 {tensor1.dtype}, tensor2 {tensor2.dtype}); use "
+            "addcmul with a float"
         )
     quotient = div(tensor1, tensor2)
     return add(input, quotient if value == 1 else mul(quotient, value))

@@ -191,7 +191,8 @@ def index_put_(input: Tensor, indices: Any, values: Any, accumulate: bool = Fals
         raise _index_error(input, indices, exc) from None
     except ValueError as exc:
         raise ShapeError(
-            f"index_put_: values of shape {_shape_of(values)} do not fit input{_index_repr(indices)} of shape {tuple(input.shape)}: {exc}"
+            f"index_put_: values of shape {_shape_of(values)} do not fit input{_index_repr(indices)} of shape "
+            f"{tuple(input.shape)}: {exc}"
         ) from None
     return input
 
@@ -437,7 +438,8 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
         data, m = xp.broadcast_arrays(input._data, m)
     except ValueError:
         raise ShapeError(
-            f"masked_select: mask of shape {m.shape} and input of shape {input._data.shape} cannot be broadcast together"
+            f"masked_select: mask of shape {m.shape} and input of shape {input._data.shape} cannot be broadcast "
+            "together"
         ) from None
     return wrap(data[m], input._device)
 

@@ -72,7 +72,8 @@ def check_cast(op: str, source: DType, target: DType) -> None:
     """DTypeError when an in-place result of ``source`` dtype may not be written into ``target``."""
     if not _can_cast(source, target):
         raise DTypeError(
-            f"{op}: result type {_TORCH_NAMES[source.name]} can't be cast to the desired output type {_TORCH_NAMES[target.name]}"
+            f"{op}: result type {_TORCH_NAMES[source.name]} can't be cast to the desired output type "
+            f"{_TORCH_NAMES[target.name]}"
         )
 
 

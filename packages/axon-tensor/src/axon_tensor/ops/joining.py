@@ -47,7 +47,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     if not reference:
         raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use stack")
     d = normalize_dim(dim, len(reference), "cat")
-    for i, a in enumerate(kept):
+    for a in kept:
         if a.ndim != len(reference) or any(a.shape[k] != reference[k] for k in range(a.ndim) if k != d):
             shapes = [tuple(t.shape) for t in items]
             raise ShapeError(f"cat: sizes must match except in dim {dim}; got shapes {shapes}")

@@ -259,7 +259,8 @@ def _parse_equation(equation: str, tensors: Sequence[Tensor]) -> None:
             known = sizes.setdefault(letter, size)
             if known != size and 1 not in (known, size):
                 raise ShapeError(
-                    f"einsum: subscript {letter!r} is size {known} and {size} in {equation!r} (shapes {_shapes(*tensors)})"
+                    f"einsum: subscript {letter!r} is size {known} and {size} in {equation!r} (shapes "
+                    f"{_shapes(*tensors)})"
                 )
     if arrow:
         out_letters = output.replace("...", "")

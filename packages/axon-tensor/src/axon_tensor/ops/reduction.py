@@ -137,7 +137,8 @@ def _floating(op: str, input: Tensor, dtype: Any) -> Any:
     chosen = input.dtype if dtype is None else as_dtype(dtype)
     if not (chosen.is_floating_point or chosen.is_complex):
         raise DTypeError(
-            f"{op}: could not infer an output dtype; the input must be floating point or complex (or pass dtype=), got {input.dtype}"
+            f"{op}: could not infer an output dtype; the input must be floating point or complex (or pass dtype=), "
+            f"got {input.dtype}"
         )
     return None if dtype is None else chosen.np
 

@@ -1,4 +1,7 @@
-"""CUDA overrides of the activations family: the kernels of ``kernels/activations.py`` (reference: ``reference/activations.py``)."""
+"""CUDA overrides of the activations family: the kernels of ``kernels/activations.py``.
+
+The reference implementation is ``reference/activations.py``.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""CUDA overrides of the attention family: the kernels of ``kernels/attention.py`` (reference: ``reference/attention.py``)."""
+"""CUDA overrides of the attention family: the kernels of ``kernels/attention.py``.
+
+The reference implementation is ``reference/attention.py``.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""CUDA overrides of the cross entropy family: the kernels of ``kernels/cross_entropy.py`` (reference: ``reference/cross_entropy.py``)."""
+"""CUDA overrides of the cross entropy family: the kernels of ``kernels/cross_entropy.py``.
+
+The reference implementation is ``reference/cross_entropy.py``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,10 @@ __all__ = ["CrossEntropyKernels"]
 
 
 class CrossEntropyKernels:
-    """Cross entropy ops of :class:`~axon_core.backend.cuda.CudaBackend` (a mixin over :class:`.runtime.CudaRuntime`)."""
+    """Cross entropy ops of :class:`~axon_core.backend.cuda.CudaBackend`.
+
+    A mixin over :class:`.runtime.CudaRuntime`.
+    """
 
     def _cross_entropy_args(self, logits: Any, target: Any, weight: Any | None) -> tuple:
         xp = self.xp

@@ -1,4 +1,7 @@
-"""CUDA overrides of the embedding family: the kernels of ``kernels/embedding.py`` (reference: ``reference/embedding.py``)."""
+"""CUDA overrides of the embedding family: the kernels of ``kernels/embedding.py``.
+
+The reference implementation is ``reference/embedding.py``.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""CUDA overrides of the strided copy family: the kernels of ``kernels/strided_copy.py`` (reference: ``reference/strided_copy.py``)."""
+"""CUDA overrides of the strided copy family: the kernels of ``kernels/strided_copy.py``.
+
+The reference implementation is ``reference/strided_copy.py``.
+"""
 
 from __future__ import annotations
 
