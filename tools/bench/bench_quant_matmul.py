@@ -7,7 +7,8 @@
    shapes ([576, 576], [192, 576], [1536, 576], [576, 1536]; the [49152, 576] output head for
    q8_0, its real format) where ``k`` is a whole number of the format's blocks, and [4096, 4096];
    n = 1 (decode) and n = 16 (a prompt batch). The peer, timed in the same process and round:
-   ``gguf.quants.dequantize(raw) @ x.T`` in NumPy (gguf-py's dequantizer, then BLAS). Weights are
+   ``gguf.quants.dequantize(raw) @ x.T`` in NumPy (gguf-py's dequantizer, then BLAS on one thread,
+   as quant_matmul's own BLAS calls run). Weights are
    gguf-py's quantization of a random matrix, or random bytes with sane scales for the K-quants
    gguf-py cannot quantize. GB/s counts weight bytes read per second. Both with all the threads
    quant_matmul defaults to and with one.
@@ -60,15 +61,26 @@ def _weights(name: str, m: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(gguf.quants.quantize(w, kind)).view(np.uint8).reshape(m, -1)
 
 
+_BLAS = None
+
+
 def _numpy_peer(name: str, raw: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``x @ dequantize(raw).T`` as NumPy does it: gguf-py's dequantizer, then BLAS on one thread
+    (OpenBLAS's two threads run many times slower on this shared machine; one is the stronger peer)."""
     import gguf
+    from threadpoolctl import ThreadpoolController
+
+    global _BLAS
+    if _BLAS is None:
+        _BLAS = ThreadpoolController()
 
     if name == "q8_k":  # gguf-py has no q8_k dequantizer: float32 d times int8 codes
         blocks = raw.reshape(-1, 292)
         w = (blocks[:, :4].copy().view(np.float32) * blocks[:, 4:260].view(np.int8)).reshape(raw.shape[0], -1)
     else:
         w = gguf.quants.dequantize(raw, gguf.GGMLQuantizationType[name.upper()])
-    return x @ w.T
+    with _BLAS.limit(limits=1, user_api="blas"):
+        return x @ w.T
 
 
 def _median_time(call, repeats: int) -> float:
