@@ -146,6 +146,10 @@ class ModelConfig:
         sliding_window = key("attention.sliding_window", int, 1 << 62) if spec.swa_pattern else 0
         if sliding_window == 1 << 62:
             sliding_window = 0
+        if metadata.get(f"{arch}.final_logit_softcapping") or metadata.get(f"{arch}.attn_logit_softcapping"):
+            raise GGUFError("logit soft-capping is not supported", path=path, field=f"{arch}.final_logit_softcapping")
+        # llama.cpp scales Gemma 3 27B (62 layers) by 1/sqrt(d_model / heads), the others by 1/sqrt(head size)
+        attn_scale = 1.0 / math.sqrt(d_model / n_heads if arch == "gemma3" and n_layers == 62 else head_dim)
         token_embd = _tensor(tensors, "token_embd.weight", path)
         vocab_size = token_embd.shape[0]
         config = cls(
@@ -155,7 +159,7 @@ class ModelConfig:
             rope_base=key("rope.freq_base", float, 10000.0), rope_dim=rope_dim,
             rope_scale=1.0 if factor in (0, 1) else 1.0 / float(factor),
             rope_base_local=key("rope.freq_base_swa", float, _GEMMA3_LOCAL_ROPE_BASE),
-            sliding_window=sliding_window, attn_scale=1.0 / math.sqrt(head_dim),
+            sliding_window=sliding_window, attn_scale=attn_scale,
             tied_output="output.weight" not in tensors,
         )
         config._check_tensors(tensors, path)
