@@ -55,7 +55,7 @@ def _weights(name: str, m: int, k: int, rng: np.random.Generator) -> np.ndarray:
         if name == "q8_k":
             blocks[..., :4] = scales.astype(np.float32)[..., None].view(np.uint8)
         for at in SCALES.get(name, ()):
-            blocks[..., at:at + 2] = scales.astype(np.float16)[..., None].view(np.uint8)
+            blocks[..., at : at + 2] = scales.astype(np.float16)[..., None].view(np.uint8)
         return blocks.reshape(m, -1)
     w = rng.standard_normal((m, k)).astype(np.float32)
     return np.ascontiguousarray(gguf.quants.quantize(w, kind)).view(np.uint8).reshape(m, -1)
@@ -116,18 +116,27 @@ def bench_formats(formats: list[str], repeats: int) -> list[dict]:
                 scale = max(float(np.abs(peer).max()), 1e-30)
                 peer_repeats = max(1, min(repeats, int(2e8 // (m * k)) + 1))  # dequantizing 16M values takes ~1 s
                 peer_s = _median_time(lambda: _numpy_peer(name, raw, x), peer_repeats)  # noqa: B023
-                row = {"format": name, "m": m, "k": k, "n": n, "weight_bytes": int(raw.nbytes),
-                       "numpy_dequant_matmul_s": peer_s,
-                       "max_rel_diff_vs_numpy": float(np.abs(got - peer).max() / scale)}
+                row = {
+                    "format": name,
+                    "m": m,
+                    "k": k,
+                    "n": n,
+                    "weight_bytes": int(raw.nbytes),
+                    "numpy_dequant_matmul_s": peer_s,
+                    "max_rel_diff_vs_numpy": float(np.abs(got - peer).max() / scale),
+                }
                 for threads in sorted({default_threads(), 1}, reverse=True):
                     ours = _median_time(lambda: quant_matmul(x, w, out, threads=threads), repeats)  # noqa: B023
                     row[f"ours_s_{threads}t"] = ours
                     row[f"ours_gb_s_{threads}t"] = raw.nbytes / ours / 1e9
                     row[f"speedup_vs_numpy_{threads}t"] = peer_s / ours
                 rows.append(row)
-                print(f"{name:5s} [{m:5d}, {k:4d}] n={n:2d}  ours {row[f'ours_s_{default_threads()}t'] * 1e6:9.1f} us "
-                      f"({row[f'ours_gb_s_{default_threads()}t']:.2f} GB/s)  numpy {peer_s * 1e6:10.1f} us  "
-                      f"x{row[f'speedup_vs_numpy_{default_threads()}t']:.1f}", flush=True)
+                print(
+                    f"{name:5s} [{m:5d}, {k:4d}] n={n:2d}  ours {row[f'ours_s_{default_threads()}t'] * 1e6:9.1f} us "
+                    f"({row[f'ours_gb_s_{default_threads()}t']:.2f} GB/s)  numpy {peer_s * 1e6:10.1f} us  "
+                    f"x{row[f'speedup_vs_numpy_{default_threads()}t']:.1f}",
+                    flush=True,
+                )
     return rows
 
 
@@ -149,6 +158,7 @@ def bench_smollm2_token(repeats: int) -> dict:
         result["matrices"] = len(weights)
         result["weight_bytes"] = int(sum(t.raw.nbytes for t in weights))
         for threads in sorted({default_threads(), 1}, reverse=True):
+
             def token() -> None:
                 for t, o in zip(weights, outs):
                     quant_matmul(xs[t.shape[1]], t, o, threads=threads)  # noqa: B023
@@ -195,8 +205,9 @@ def bench_q8_activations(repeats: int) -> dict:
 
     m, k = 1536, 576
     rng = np.random.default_rng(1)
-    raw = np.ascontiguousarray(gguf.quants.quantize(rng.standard_normal((m, k)).astype(np.float32),
-                                                    gguf.GGMLQuantizationType.Q4_1)).view(np.uint8)
+    raw = np.ascontiguousarray(
+        gguf.quants.quantize(rng.standard_normal((m, k)).astype(np.float32), gguf.GGMLQuantizationType.Q4_1)
+    ).view(np.uint8)
     x = rng.standard_normal(k).astype(np.float32)
     out_int, out_float = np.empty(m, np.float32), np.empty(m, np.float32)
     w = QuantTensor(raw, "q4_1", (m, k))
@@ -221,24 +232,32 @@ def bench_q8_activations(repeats: int) -> dict:
     quant_matmul(x, w, out_float, threads=1)
     exact = gguf.quants.dequantize(raw, gguf.GGMLQuantizationType.Q4_1).astype(np.float64) @ x.astype(np.float64)
     scale = float(np.abs(exact).max())
-    result = {"m": m, "k": k, "threads": 1,
-              "q8_1_activations_s": _median_time(integer, repeats),
-              "q8_1_kernel_only_s": _median_time(integer_kernel, repeats),
-              "float32_activations_s": _median_time(lambda: quant_matmul(x, w, out_float, threads=1), repeats),
-              "q8_1_max_rel_error": float(np.abs(out_int - exact).max() / scale),
-              "float32_max_rel_error": float(np.abs(out_float - exact).max() / scale)}
-    print(f"q4_1 [{m}, {k}] one thread: q8_1 activations {result['q8_1_activations_s'] * 1e6:.0f} us "
-          f"(kernel alone {result['q8_1_kernel_only_s'] * 1e6:.0f} us) "
-          f"(max rel error {result['q8_1_max_rel_error']:.1e}), float32 {result['float32_activations_s'] * 1e6:.0f} us "
-          f"({result['float32_max_rel_error']:.1e})", flush=True)
+    result = {
+        "m": m,
+        "k": k,
+        "threads": 1,
+        "q8_1_activations_s": _median_time(integer, repeats),
+        "q8_1_kernel_only_s": _median_time(integer_kernel, repeats),
+        "float32_activations_s": _median_time(lambda: quant_matmul(x, w, out_float, threads=1), repeats),
+        "q8_1_max_rel_error": float(np.abs(out_int - exact).max() / scale),
+        "float32_max_rel_error": float(np.abs(out_float - exact).max() / scale),
+    }
+    print(
+        f"q4_1 [{m}, {k}] one thread: q8_1 activations {result['q8_1_activations_s'] * 1e6:.0f} us "
+        f"(kernel alone {result['q8_1_kernel_only_s'] * 1e6:.0f} us) "
+        f"(max rel error {result['q8_1_max_rel_error']:.1e}), float32 {result['float32_activations_s'] * 1e6:.0f} us "
+        f"({result['float32_max_rel_error']:.1e})",
+        flush=True,
+    )
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=21)
-    parser.add_argument("--formats", default=None,
-                        help="comma-separated ggml formats (default: every one quant_matmul takes)")
+    parser.add_argument(
+        "--formats", default=None, help="comma-separated ggml formats (default: every one quant_matmul takes)"
+    )
     parser.add_argument("--out", default=os.path.join("bench-results", "bench_quant_matmul.json"))
     args = parser.parse_args()
     load_before = os.getloadavg()

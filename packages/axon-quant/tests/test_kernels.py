@@ -56,8 +56,17 @@ CODE_BYTES: dict[str, tuple[list[tuple[int, int]], int, int]] = {
     "tq2_0": ([(0, 64)], 0x00, 0xFF),
 }
 # Byte offsets of each block's float16 scales (q8_k: its float32 scale), sanitized in random blocks.
-SCALES: dict[str, tuple[int, ...]] = {"q4_0": (0,), "q4_1": (0, 2), "q5_0": (0,), "q5_1": (0, 2), "q2_k": (80, 82),
-                                      "q3_k": (108,), "q4_k": (0, 2), "q5_k": (0, 2), "q6_k": (208,)}
+SCALES: dict[str, tuple[int, ...]] = {
+    "q4_0": (0,),
+    "q4_1": (0, 2),
+    "q5_0": (0,),
+    "q5_1": (0, 2),
+    "q2_k": (80, 82),
+    "q3_k": (108,),
+    "q4_k": (0, 2),
+    "q5_k": (0, 2),
+    "q6_k": (208,),
+}
 
 QUANTIZABLE = ["q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "tq1_0", "tq2_0"]
 RANDOM_BYTES = ["q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "q8_k"]
@@ -93,11 +102,13 @@ def code_bound(raw: np.ndarray, name: str) -> np.ndarray:
         extremes.append(np.abs(dequantize64(edited.reshape(raw.shape), name)))
     per_block = np.maximum(*extremes).reshape(raw.shape[0], -1, t.block_size).max(axis=-1, keepdims=True)
     return np.broadcast_to(3 * per_block, (raw.shape[0], raw.shape[1] // t.type_size, t.block_size)).reshape(
-        raw.shape[0], -1)
+        raw.shape[0], -1
+    )
 
 
-def check(x: np.ndarray, raw: np.ndarray, name: str, *, out: np.ndarray | None = None,
-          threads: int | None = None) -> float:
+def check(
+    x: np.ndarray, raw: np.ndarray, name: str, *, out: np.ndarray | None = None, threads: int | None = None
+) -> float:
     """Run quant_matmul on ``raw`` and assert the bound; returns the worst error / bound."""
     m = raw.shape[0]
     k = raw.shape[1] // ggml_type(name).type_size * ggml_type(name).block_size
@@ -134,7 +145,7 @@ def random_blocks(rng: np.random.Generator, name: str, m: int, k: int) -> np.nda
     if name == "q8_k":
         blocks[..., :4] = scales.astype(np.float32)[..., None].view(np.uint8)
     for at in SCALES.get(name, ()):
-        blocks[..., at:at + 2] = scales.astype(np.float16)[..., None].view(np.uint8)
+        blocks[..., at : at + 2] = scales.astype(np.float16)[..., None].view(np.uint8)
     return blocks.reshape(m, -1)
 
 
@@ -191,8 +202,15 @@ def check_real(tensor: QuantTensor, n: int, rows: slice = slice(None)) -> None:
     check(x, raw, tensor.ggml_type.name)
 
 
-@pytest.mark.parametrize("name, shape", [("blk.0.attn_q.weight", (576, 576)), ("blk.3.attn_k.weight", (192, 576)),
-                                         ("blk.7.ffn_up.weight", (1536, 576)), ("blk.29.ffn_down.weight", (576, 1536))])
+@pytest.mark.parametrize(
+    "name, shape",
+    [
+        ("blk.0.attn_q.weight", (576, 576)),
+        ("blk.3.attn_k.weight", (192, 576)),
+        ("blk.7.ffn_up.weight", (1536, 576)),
+        ("blk.29.ffn_down.weight", (576, 1536)),
+    ],
+)
 @pytest.mark.parametrize("n", [1, 5])
 def test_smollm2_q4_1(smollm2, name, shape, n):
     tensor = smollm2[name]
@@ -207,10 +225,18 @@ def test_smollm2_q8_0_output_head(smollm2, n):
     check_real(tensor, n, slice(5, None, 17))  # 2891 rows spread over the vocabulary
 
 
-@pytest.mark.parametrize("name, kind", [("blk.0.attn_q.weight", "q5_0"), ("blk.2.attn_k.weight", "q5_0"),
-                                        ("blk.0.attn_v.weight", "q8_0"), ("blk.0.attn_output.weight", "q4_k"),
-                                        ("blk.0.ffn_down.weight", "q6_k"), ("blk.2.ffn_down.weight", "q4_k"),
-                                        ("blk.5.ffn_gate.weight", "q5_0")])
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("blk.0.attn_q.weight", "q5_0"),
+        ("blk.2.attn_k.weight", "q5_0"),
+        ("blk.0.attn_v.weight", "q8_0"),
+        ("blk.0.attn_output.weight", "q4_k"),
+        ("blk.0.ffn_down.weight", "q6_k"),
+        ("blk.2.ffn_down.weight", "q4_k"),
+        ("blk.5.ffn_gate.weight", "q5_0"),
+    ],
+)
 @pytest.mark.parametrize("n", [1, 4])
 def test_gemma3_q4_k_m(gemma3, name, kind, n):
     tensor = gemma3[name]

@@ -32,9 +32,19 @@ QM_TILE = 8
 
 #: Block formats with kernels: ggml name -> (values per block, bytes per block).
 QUANT_FORMATS: dict[str, tuple[int, int]] = {
-    "q4_0": (32, 18), "q4_1": (32, 20), "q5_0": (32, 22), "q5_1": (32, 24), "q8_0": (32, 34),
-    "q2_k": (256, 84), "q3_k": (256, 110), "q4_k": (256, 144), "q5_k": (256, 176), "q6_k": (256, 210),
-    "q8_k": (256, 292), "tq1_0": (256, 54), "tq2_0": (256, 66),
+    "q4_0": (32, 18),
+    "q4_1": (32, 20),
+    "q5_0": (32, 22),
+    "q5_1": (32, 24),
+    "q8_0": (32, 34),
+    "q2_k": (256, 84),
+    "q3_k": (256, 110),
+    "q4_k": (256, 144),
+    "q5_k": (256, 176),
+    "q6_k": (256, 210),
+    "q8_k": (256, 292),
+    "tq1_0": (256, 54),
+    "tq2_0": (256, 66),
 }
 
 # Per format: decode part p (values [8p, 8p + 8) of block b) into v[0..7].
@@ -229,7 +239,9 @@ extern "C" __global__ void quant_matmul_$F(const unsigned char* __restrict__ w, 
 
 QUANT_MATMUL = KernelSource(
     family="quant_matmul",
-    source=PRELUDE + f"\n#define QM_TILE {QM_TILE}\n" + _DECODERS
+    source=PRELUDE
+    + f"\n#define QM_TILE {QM_TILE}\n"
+    + _DECODERS
     + "".join(_ENTRIES.substitute(F=name, B=block, S=size) for name, (block, size) in QUANT_FORMATS.items()),
     kernels=tuple(f"quant_{kind}_{name}" for name in QUANT_FORMATS for kind in ("matvec", "matmul")),
 )

@@ -8,6 +8,11 @@ from .device import DEVICE_FORMATS, device_quant_matmul, to_device
 from .matmul import KERNEL_FORMATS, THREADS_ENV, default_threads, quant_matmul
 
 __all__ = [
-    "DEVICE_FORMATS", "KERNEL_FORMATS", "THREADS_ENV", "default_threads", "device_quant_matmul", "quant_matmul",
+    "DEVICE_FORMATS",
+    "KERNEL_FORMATS",
+    "THREADS_ENV",
+    "default_threads",
+    "device_quant_matmul",
+    "quant_matmul",
     "to_device",
 ]

@@ -84,8 +84,12 @@ def q4_1(raw, codes, xs, sums, out, m, n, nb, f16, inner, chunks):  # pragma: no
 def _q5_block(raw, high_at, xs, x0, inner):  # pragma: no cover - compiled
     """``sum_e q_e * xs[x0 + e]`` over the block whose ``qh`` starts at byte ``high_at`` (its 16
     nibble bytes follow); codes 0..31, high-nibble elements counted 16 times, as ``xs`` wants."""
-    high = (u64(raw[high_at]) | (u64(raw[high_at + u64(1)]) << u64(8))
-            | (u64(raw[high_at + u64(2)]) << u64(16)) | (u64(raw[high_at + u64(3)]) << u64(24)))
+    high = (
+        u64(raw[high_at])
+        | (u64(raw[high_at + u64(1)]) << u64(8))
+        | (u64(raw[high_at + u64(2)]) << u64(16))
+        | (u64(raw[high_at + u64(3)]) << u64(24))
+    )
     nibbles = high_at + u64(4)
     s = np.float32(0.0)
     for j in range(inner):

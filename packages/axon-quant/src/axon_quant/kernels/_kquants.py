@@ -250,8 +250,12 @@ def q8_k(raw, codes, xs, sums, out, m, n, nb, f16, inner, chunks):  # pragma: no
                 acc = np.float32(0.0)
                 for b in range(nb):
                     block = row + u64(b * 292)
-                    bits = (u64(raw[block]) | (u64(raw[block + u64(1)]) << u64(8))
-                            | (u64(raw[block + u64(2)]) << u64(16)) | (u64(raw[block + u64(3)]) << u64(24)))
+                    bits = (
+                        u64(raw[block])
+                        | (u64(raw[block + u64(1)]) << u64(8))
+                        | (u64(raw[block + u64(2)]) << u64(16))
+                        | (u64(raw[block + u64(3)]) << u64(24))
+                    )
                     x0 = xrow + u64(b * 256)
                     dot = np.float32(0.0)
                     for j in range(inner):

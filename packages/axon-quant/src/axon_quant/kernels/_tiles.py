@@ -58,8 +58,12 @@ def q5_0(raw, codes, out, first, rows, nb, f16, inner):  # pragma: no cover - co
         for b in range(nb):
             block = row + u64(b * 22)
             d = _f16(raw, block, f16)
-            high = (u64(raw[block + u64(2)]) | (u64(raw[block + u64(3)]) << u64(8))
-                    | (u64(raw[block + u64(4)]) << u64(16)) | (u64(raw[block + u64(5)]) << u64(24)))
+            high = (
+                u64(raw[block + u64(2)])
+                | (u64(raw[block + u64(3)]) << u64(8))
+                | (u64(raw[block + u64(4)]) << u64(16))
+                | (u64(raw[block + u64(5)]) << u64(24))
+            )
             at = u64(r * nb * 32 + b * 32)
             for j in range(inner):
                 q = raw[block + u64(6 + j)]
@@ -77,8 +81,12 @@ def q5_1(raw, codes, out, first, rows, nb, f16, inner):  # pragma: no cover - co
             block = row + u64(b * 24)
             d = _f16(raw, block, f16)
             low = _f16(raw, block + u64(2), f16)
-            high = (u64(raw[block + u64(4)]) | (u64(raw[block + u64(5)]) << u64(8))
-                    | (u64(raw[block + u64(6)]) << u64(16)) | (u64(raw[block + u64(7)]) << u64(24)))
+            high = (
+                u64(raw[block + u64(4)])
+                | (u64(raw[block + u64(5)]) << u64(8))
+                | (u64(raw[block + u64(6)]) << u64(16))
+                | (u64(raw[block + u64(7)]) << u64(24))
+            )
             at = u64(r * nb * 32 + b * 32)
             for j in range(inner):
                 q = raw[block + u64(8 + j)]
@@ -221,8 +229,12 @@ def q8_k(raw, codes, out, first, rows, nb, f16, inner):  # pragma: no cover - co
         row = u64(first + r) * u64(nb * 292)
         for b in range(nb):
             block = row + u64(b * 292)
-            bits = (u64(raw[block]) | (u64(raw[block + u64(1)]) << u64(8))
-                    | (u64(raw[block + u64(2)]) << u64(16)) | (u64(raw[block + u64(3)]) << u64(24)))
+            bits = (
+                u64(raw[block])
+                | (u64(raw[block + u64(1)]) << u64(8))
+                | (u64(raw[block + u64(2)]) << u64(16))
+                | (u64(raw[block + u64(3)]) << u64(24))
+            )
             d = float_from_bits(bits)
             at = u64(r * nb * 256 + b * 256)
             for j in range(inner):
@@ -270,7 +282,17 @@ def tq2_0(raw, codes, out, first, rows, nb, f16, inner):  # pragma: no cover - c
 
 #: Tile kernel and its inner trip count per format.
 TILES = {
-    "q4_0": (q4_0, 16), "q4_1": (q4_1, 16), "q5_0": (q5_0, 16), "q5_1": (q5_1, 16), "q8_0": (q8_0, 32),
-    "q2_k": (q2_k, 16), "q3_k": (q3_k, 16), "q4_k": (q4_k, 32), "q5_k": (q5_k, 32), "q6_k": (q6_k, 16),
-    "q8_k": (q8_k, 256), "tq1_0": (tq1_0, 32), "tq2_0": (tq2_0, 32),
+    "q4_0": (q4_0, 16),
+    "q4_1": (q4_1, 16),
+    "q5_0": (q5_0, 16),
+    "q5_1": (q5_1, 16),
+    "q8_0": (q8_0, 32),
+    "q2_k": (q2_k, 16),
+    "q3_k": (q3_k, 16),
+    "q4_k": (q4_k, 32),
+    "q5_k": (q5_k, 32),
+    "q6_k": (q6_k, 16),
+    "q8_k": (q8_k, 256),
+    "tq1_0": (tq1_0, 32),
+    "tq2_0": (tq2_0, 32),
 }

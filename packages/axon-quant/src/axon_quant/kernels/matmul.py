@@ -152,7 +152,7 @@ def _tiled(name: str, x2: np.ndarray, raw: np.ndarray, k: int, out2: np.ndarray,
             kernel(flat_raw, codes, tile, first, count, blocks, F16_TO_F32, inner)
             product = part[: n * count].reshape(n, count)
             np.matmul(x2, tile[: count * k].reshape(count, k).T, out=product)
-            out2[:, first:first + count] = product
+            out2[:, first : first + count] = product
 
 
 def _set_threads(count: int) -> None:
@@ -172,25 +172,35 @@ def _check(x: Any, w: Any, out: Any) -> tuple[np.ndarray, np.ndarray, int, int, 
         raise QuantError(f"quant_matmul: w must be 2-d [m, k], got {kind.name} of shape {list(w.shape)}")
     m, k = w.shape
     if kind.name not in _KERNELS and kind.name not in _DENSE:
-        raise QuantError(f"quant_matmul: no kernel for {kind.name} (w of shape {list(w.shape)}); "
-                         f"formats: {', '.join(KERNEL_FORMATS)}")
+        raise QuantError(
+            f"quant_matmul: no kernel for {kind.name} (w of shape {list(w.shape)}); "
+            f"formats: {', '.join(KERNEL_FORMATS)}"
+        )
     if not w.raw.flags.c_contiguous:
-        raise QuantError(f"quant_matmul: {kind.name} w [{m}, {k}] has non-contiguous raw bytes "
-                         f"(strides {w.raw.strides}); pass np.ascontiguousarray(raw)")
+        raise QuantError(
+            f"quant_matmul: {kind.name} w [{m}, {k}] has non-contiguous raw bytes "
+            f"(strides {w.raw.strides}); pass np.ascontiguousarray(raw)"
+        )
     if not isinstance(x, np.ndarray) or x.dtype != np.float32:
-        raise QuantError(f"quant_matmul: x must be a float32 ndarray [n, {k}], got "
-                         f"{getattr(x, 'dtype', type(x).__name__)} {list(getattr(x, 'shape', ()))}")
+        raise QuantError(
+            f"quant_matmul: x must be a float32 ndarray [n, {k}], got "
+            f"{getattr(x, 'dtype', type(x).__name__)} {list(getattr(x, 'shape', ()))}"
+        )
     if x.ndim not in (1, 2) or x.shape[-1] != k:
-        raise QuantError(f"quant_matmul: x of shape {list(x.shape)} does not match {kind.name} w of shape "
-                         f"[{m}, {k}]: expected [n, {k}] or [{k}]")
+        raise QuantError(
+            f"quant_matmul: x of shape {list(x.shape)} does not match {kind.name} w of shape "
+            f"[{m}, {k}]: expected [n, {k}] or [{k}]"
+        )
     x2 = np.ascontiguousarray(x.reshape(-1, k))
     n = x2.shape[0]
     expected = (n, m) if x.ndim == 2 else (m,)
     if out is not None:
         if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != expected:
-            raise QuantError(f"quant_matmul: out must be float32 {list(expected)} for x {list(x.shape)} @ w.T "
-                             f"({kind.name} [{m}, {k}]), got {getattr(out, 'dtype', type(out).__name__)} "
-                             f"{list(getattr(out, 'shape', ()))}")
+            raise QuantError(
+                f"quant_matmul: out must be float32 {list(expected)} for x {list(x.shape)} @ w.T "
+                f"({kind.name} [{m}, {k}]), got {getattr(out, 'dtype', type(out).__name__)} "
+                f"{list(getattr(out, 'shape', ()))}"
+            )
         if not out.flags.c_contiguous or not out.flags.writeable:
             raise QuantError(f"quant_matmul: out {list(out.shape)} must be C-contiguous and writeable")
         if np.may_share_memory(out, x) or np.may_share_memory(out, w.raw):
@@ -255,6 +265,17 @@ def quant_matmul(
         block_sums(flat_x, sums, n * k, spec.sum_size)
     _set_threads(used)
     flat_raw = raw.reshape(-1)
-    function(flat_raw, flat_raw.view(np.int8), xs, sums, out2.reshape(-1), m, n, k // w.ggml_type.block_size,
-             F16_TO_F32, spec.inner, used)
+    function(
+        flat_raw,
+        flat_raw.view(np.int8),
+        xs,
+        sums,
+        out2.reshape(-1),
+        m,
+        n,
+        k // w.ggml_type.block_size,
+        F16_TO_F32,
+        spec.inner,
+        used,
+    )
     return result
