@@ -109,5 +109,25 @@ def test_bad_input_is_named():
     layer = QuantizedLinear(QuantTensor(raw, "q8_0", (8, 32)))
     with pytest.raises(ShapeError, match=r"quantized_linear: input \(2, 16\) does not match weight \[8, 32\]"):
         layer(axon_tensor.zeros(2, 16))
-    with pytest.raises(DeviceError, match="run on the CPU; input is on cuda-sim"):
+    with pytest.raises(DeviceError, match="QuantizedLinear: input is on cuda-sim, the weight on cpu"):
         layer(axon_tensor.zeros(2, 32, device="cuda-sim"))
+
+
+@pytest.mark.parametrize("fmt", ["q8_0", "q4_1"])
+def test_on_cuda_sim_the_cuda_kernel_matches_torch(fmt):
+    """Moved to cuda-sim, the layer runs axon-core's quant_matmul CUDA kernels (on the CPU executor)."""
+    rng = np.random.default_rng(3)
+    raw = quants.quantize(rng.standard_normal((8, 64)).astype(np.float32), GGMLQuantizationType[fmt.upper()])
+    bias = rng.standard_normal(8).astype(np.float32)
+    layer = QuantizedLinear(QuantTensor(raw, fmt, (8, 64)), bias).to("cuda-sim")
+    assert str(layer.weight.device) == "cuda-sim"
+    x = rng.standard_normal((3, 64)).astype(np.float32)
+    xv = Variable(axon_tensor.from_numpy(x).to("cuda-sim"), requires_grad=True)
+    y = layer(xv)
+    assert str(y.device) == "cuda-sim"
+    y.sum().backward()
+    xt = torch.from_numpy(x.astype(np.float64)).requires_grad_()
+    yt = torch.nn.functional.linear(xt, _oracle_weight(raw, fmt), torch.from_numpy(bias).double())
+    yt.sum().backward()
+    np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-5, atol=2e-5)
+    np.testing.assert_allclose(xv.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=2e-5)

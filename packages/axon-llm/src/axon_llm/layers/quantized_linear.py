@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import axon_tensor
+from axon_core import DeviceError
 from axon_nn import Linear, Module, Parameter
 from axon_quant import QuantTensor, quantize_tensor
 
@@ -40,10 +41,12 @@ class QuantizedLinear(Module):
 
     @property
     def quant_weight(self) -> QuantTensor:
-        """The weight as a QuantTensor over the buffer's bytes (no copy)."""
-        return QuantTensor(self.weight.numpy(), self.weight_type, (self.out_features, self.in_features))
+        """The weight as a QuantTensor over the buffer's bytes on the module's device (no copy)."""
+        return QuantTensor(self.weight.array, self.weight_type, (self.out_features, self.in_features))
 
     def forward(self, input: Any) -> Any:
+        if input.device != self.weight.device:
+            raise DeviceError(f"QuantizedLinear: input is on {input.device}, the weight on {self.weight.device}")
         return F.quantized_linear(input, self.quant_weight, self.bias)
 
     def extra_repr(self) -> str:
