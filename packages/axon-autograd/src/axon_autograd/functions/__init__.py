@@ -2,12 +2,14 @@
 
 Importing this package attaches the ops to :class:`~axon_autograd.Variable` (each only where
 ``Tensor`` has the op). Module-level functions here are the ones torch has as functions
-(``cat``, ``stack``, ``where``, ``einsum``).
+(``cat``, ``stack``, ``where``, ``einsum``), and ``sum_to``, the gradient of a broadcast (for
+Variables and for backend arrays), shared with axon-nn's backward rules.
 """
 
 from __future__ import annotations
 
 from . import activation, arithmetic, composite, conversion, indexing, linalg, reduction, shape, unary
+from ._util import sum_to
 from .indexing import where
 from .linalg import einsum
 from .shape import cat, stack
@@ -26,4 +28,5 @@ __all__ = [
     "stack",
     "where",
     "einsum",
+    "sum_to",
 ]

@@ -9,7 +9,7 @@ from axon_tensor.tensor import normalize_dim
 
 from ..variable import Variable, make_variable
 
-__all__ = ["meta", "reduce_grad", "dims_of", "keep_shape", "constant"]
+__all__ = ["meta", "sum_to", "reduce_grad", "dims_of", "keep_shape", "constant"]
 
 
 def meta(x: Any) -> tuple | None:
@@ -17,23 +17,39 @@ def meta(x: Any) -> tuple | None:
     return (x.array.shape, x.dtype) if x.__class__ is Tensor else None
 
 
+def sum_to(x: Any, shape: tuple[int, ...]) -> Any:
+    """``x`` summed over the dims broadcasting added to ``shape`` (leading dims, and size-1 dims
+    of ``shape`` that grew), then viewed as ``shape``: the gradient of a broadcast.
+
+    ``x`` is a Variable (the sum is recorded, for double backward) or a backend array (for the
+    raw-array backward rules of axon-nn).
+    """
+    is_variable = isinstance(x, Variable)
+    xshape = x.data.array.shape if is_variable else x.shape
+    shape = tuple(shape)
+    if xshape == shape:
+        return x
+    lead = len(xshape) - len(shape)
+    dims = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and xshape[i + lead] != 1)
+    if not is_variable:
+        return x.sum(axis=dims, keepdims=True).reshape(shape) if dims else x.reshape(shape)
+    if dims:
+        from .reduction import Sum
+
+        x = Sum.apply(x, dims, True)
+    if x.data.array.shape != shape:
+        from .shape import Reshape
+
+        x = Reshape.apply(x, shape)
+    return x
+
+
 def reduce_grad(g: Variable, m: tuple | None) -> Variable | None:
-    """``g`` summed over the dims broadcasting added, in the operand's dtype (None for scalars)."""
+    """``g`` summed to the operand's shape (:func:`sum_to`), in its dtype (None for scalars)."""
     if m is None:
         return None
     shape, dtype = m
-    gshape = g.data.array.shape
-    if gshape != shape:
-        lead = len(gshape) - len(shape)
-        dims = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)
-        if dims:
-            from .reduction import Sum
-
-            g = Sum.apply(g, dims, True)
-        if g.data.array.shape != shape:
-            from .shape import Reshape
-
-            g = Reshape.apply(g, shape)
+    g = sum_to(g, shape)
     if g.data.dtype is not dtype:
         from .conversion import To
 

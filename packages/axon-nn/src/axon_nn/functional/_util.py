@@ -16,7 +16,6 @@ __all__ = [
     "out_like",
     "reduce",
     "reduce_backward",
-    "sum_to",
     "scatter_add",
     "check_reduction",
     "ntuple",
@@ -65,15 +64,6 @@ def reduce_backward(xp: Any, grad: Any, shape: tuple[int, ...], reduction: str, 
         size *= s
     scale = grad if reduction == "sum" else grad / (size if denominator is None else denominator)
     return xp.broadcast_to(scale, shape)
-
-
-def sum_to(grad: Any, shape: tuple[int, ...]) -> Any:
-    """Sum a broadcast gradient back down to ``shape``."""
-    if grad.shape == tuple(shape):
-        return grad
-    lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and grad.shape[i + lead] != 1)
-    return grad.sum(axis=axes, keepdims=True).reshape(shape) if axes else grad.reshape(shape)
 
 
 def scatter_add(xp: Any, size: int, index: Any, values: Any) -> Any:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from axon_autograd import Function, where
+from axon_autograd import Function
+from axon_autograd.functions import sum_to, where
 from axon_autograd.variable import make_variable
 from axon_core import DTypeError, ShapeError
 
 from ._twice import graph_backward
-from ._util import check_reduction, out_like, reduce, reduce_backward, saved, sum_to, tensor_of, xp_of
+from ._util import check_reduction, out_like, reduce, reduce_backward, saved, tensor_of, xp_of
 
 __all__ = [
     "mse_loss",

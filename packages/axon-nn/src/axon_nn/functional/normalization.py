@@ -14,11 +14,12 @@ import math
 from typing import Any, Sequence
 
 from axon_autograd import Function
+from axon_autograd.functions import sum_to
 from axon_autograd.variable import make_variable
 from axon_core import DTypeError, ShapeError
 
 from ._twice import graph_backward
-from ._util import out_like, saved, sum_to, tensor_of, xp_of
+from ._util import out_like, saved, tensor_of, xp_of
 
 __all__ = ["batch_norm", "layer_norm", "rms_norm", "group_norm", "instance_norm"]
 
