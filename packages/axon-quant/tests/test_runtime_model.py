@@ -292,3 +292,31 @@ def test_bad_requests_are_refused(tmp_path: Path) -> None:
         model.decode(5)
     with pytest.raises(QuantError, match="max_ctx"):
         Model(model.config, model.gguf.tensors, max_ctx=257)
+
+
+@pytest.mark.parametrize("n, start, window", [(1, 0, 0), (1, 700, 0), (1, 700, 64), (5, 300, 0), (7, 40, 16)])
+def test_attention_kernels_match_numpy(n: int, start: int, window: int) -> None:
+    """Both attention kernels (serial for decode, threaded for prompts and long contexts) against
+    float64 NumPy softmax attention with GQA (4 query heads on 2 KV heads) and a sliding window."""
+    from axon_quant.runtime import _ops
+
+    rng = np.random.default_rng(n + start)
+    heads, kv_heads, hd, ctx = 4, 2, 32, 1024
+    q = rng.standard_normal((n, heads * hd)).astype(np.float32)
+    k = rng.standard_normal((kv_heads, ctx, hd)).astype(np.float32)
+    v = rng.standard_normal((kv_heads, ctx, hd)).astype(np.float32)
+    expected = np.empty((n, heads, hd))
+    for r in range(n):
+        pos = start + r
+        first = max(0, pos - window + 1) if window else 0
+        for h in range(heads):
+            g = h // (heads // kv_heads)
+            s = k[g, first:pos + 1].astype(np.float64) @ q[r, h * hd:(h + 1) * hd] * 0.2
+            p = np.exp(s - s.max())
+            expected[r, h] = p / p.sum() @ v[g, first:pos + 1]
+    for kernel in (_ops.attention, _ops.attention_parallel):
+        out = np.full(n * heads * hd, np.nan, np.float32)
+        scores = np.empty(n * heads * ctx, np.float32)
+        kernel(q.reshape(-1), k.reshape(-1), v.reshape(-1), scores, out, start, n, heads, kv_heads, hd, ctx,
+               np.float32(0.2), window)
+        np.testing.assert_allclose(out.reshape(n, heads, hd), expected, rtol=0, atol=2e-6)

@@ -84,6 +84,21 @@ def test_layer_i_plus_1_is_requested_before_layer_i_computes(monkeypatch: pytest
     model.close()
 
 
+def test_each_group_is_read_ahead_once_until_rearmed() -> None:
+    """A read-ahead request costs a page-cache walk even when the pages are there, so after the
+    first pass it is not sent again until ``rearm``."""
+    model = load_model(SMOLLM2, max_ctx=32, threads=1)
+    requests = sum(len(g) for g in model.prefetcher.groups)
+    model.prefill([1, 2, 3])
+    assert model.prefetcher.issued == requests
+    model.decode(4)
+    assert model.prefetcher.issued == requests
+    model.prefetcher.rearm()
+    model.decode(5)
+    assert model.prefetcher.issued == 2 * requests
+    model.close()
+
+
 def _resident_fraction(path: str, ranges: list[tuple[int, int]]) -> float:
     """Share of the pages of ``ranges`` that are in the page cache (mincore on a fresh mapping)."""
     libc = ctypes.CDLL(None, use_errno=True)

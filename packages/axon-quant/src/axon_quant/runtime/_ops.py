@@ -5,9 +5,10 @@ views), so calling one allocates nothing.
 The math follows llama.cpp's CPU ops (``ggml-cpu/ops.cpp``): RMSNorm sums squares in double,
 ``y = x / sqrt(mean(x²) + eps) * w``; RoPE rotates ``(x[2i], x[2i+1])`` ("normal") or
 ``(x[i], x[i + dim/2])`` ("neox") by ``pos * base^(-2i/dim)``; SiLU is ``x / (1 + exp(-x))``;
-GELU is the tanh approximation. Attention is one pass with a running max (online softmax), so
-no ``[heads, ctx]`` score buffer is needed and a decode step over any context length is
-allocation-free.
+GELU is the tanh approximation. Attention scores go to an arena scratch row per (token, head);
+the loops over head dimensions index flat arrays with unsigned offsets so LLVM vectorises them
+(a signed index makes Numba test for wrap-around on every access), and the heads sharing a KV
+head read its keys and values once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import math
 
 import numpy as np
 from numba import njit, prange
+from numba import uint64 as u64
 
 # Reassociation lets LLVM vectorise the reductions; no nnan/ninf, so -inf masks stay meaningful.
 _FAST = {"reassoc", "contract", "nsz", "arcp", "afn"}
@@ -95,53 +97,71 @@ def rope_store(q, k, v, cos, sin, start, n_heads, n_kv_heads, head_dim, rope_dim
 
 
 @njit(cache=True, fastmath=_FAST, inline="always")
-def _attend_one(q, k_cache, v_cache, out, r, h, start, n_heads, n_kv_heads, head_dim, scale, window):
+def _attend_group(q, k, v, scores, out, r, g, start, n_heads, n_kv_heads, head_dim, ctx, scale, window):
+    """Query row ``r``'s heads that share KV head ``g``: one pass over the keys scores them all,
+    one pass over the values sums them all, so K and V are read once per group (GQA)."""
     pos = start + r
-    kvh = h // (n_heads // n_kv_heads)
     first = 0 if window <= 0 else max(0, pos - window + 1)
-    qo = h * head_dim
-    for j in range(head_dim):
-        out[r, qo + j] = 0.0
-    best = -np.inf
-    total = 0.0
+    group = n_heads // n_kv_heads
+    hd, width = u64(head_dim), u64(ctx)
+    kv_base = u64(g) * width * hd
+    q_base = (u64(r) * u64(n_heads) + u64(g * group)) * hd
+    s_base = (u64(r) * u64(n_heads) + u64(g * group)) * width
     for t in range(first, pos + 1):
-        s = np.float32(0.0)
-        for j in range(head_dim):
-            s += q[r, qo + j] * k_cache[kvh, t, j]
-        s *= scale
-        if s > best:
-            correction = math.exp(best - s)
-            total *= correction
+        key = kv_base + u64(t) * hd
+        for h in range(group):
+            qo = q_base + u64(h) * hd
+            dot = np.float32(0.0)
             for j in range(head_dim):
-                out[r, qo + j] *= correction
-            best = s
-        w = math.exp(s - best)
-        total += w
+                dot += q[qo + u64(j)] * k[key + u64(j)]
+            scores[s_base + u64(h) * width + u64(t)] = dot * scale
+    for h in range(group):
+        so = s_base + u64(h) * width
+        best = -np.inf
+        for t in range(first, pos + 1):
+            best = max(best, scores[so + u64(t)])
+        total = np.float32(0.0)
+        for t in range(first, pos + 1):
+            e = np.exp(scores[so + u64(t)] - best)
+            scores[so + u64(t)] = e
+            total += e
+        inv = np.float32(1.0) / total
+        for t in range(first, pos + 1):
+            scores[so + u64(t)] *= inv
+        qo = q_base + u64(h) * hd
         for j in range(head_dim):
-            out[r, qo + j] += w * v_cache[kvh, t, j]
-    inv = 1.0 / total
-    for j in range(head_dim):
-        out[r, qo + j] *= inv
+            out[qo + u64(j)] = 0.0
+    for t in range(first, pos + 1):
+        value = kv_base + u64(t) * hd
+        for h in range(group):
+            weight = scores[s_base + u64(h) * width + u64(t)]
+            qo = q_base + u64(h) * hd
+            for j in range(head_dim):
+                out[qo + u64(j)] += weight * v[value + u64(j)]
 
 
 @njit(cache=True, fastmath=_FAST)
-def attention(q, k_cache, v_cache, start, n_heads, n_kv_heads, head_dim, scale, window, out):
-    """Causal GQA attention of the ``n`` query rows ``q`` [n, n_heads*head_dim] (positions
-    ``start..start+n-1``) over ``k_cache``/``v_cache`` [n_kv_heads, ctx, head_dim] up to each row's
-    own position (and no further back than ``window`` positions when ``window > 0``); ``out``
-    [n, n_heads*head_dim]. Serial: for decode steps, where a thread launch costs more than the work."""
-    for r in range(q.shape[0]):
-        for h in range(n_heads):
-            _attend_one(q, k_cache, v_cache, out, r, h, start, n_heads, n_kv_heads, head_dim, scale, window)
+def attention(q, k_cache, v_cache, scores, out, start, n, n_heads, n_kv_heads, head_dim, ctx, scale, window):
+    """Causal GQA attention of ``n`` query rows at positions ``start..start+n-1``.
+
+    Flat float32 arrays: ``q`` and ``out`` [n * n_heads * head_dim], ``k_cache``/``v_cache`` one
+    layer's [n_kv_heads * ctx * head_dim], ``scores`` scratch [n * n_heads * ctx]. Row ``r`` attends
+    to positions up to its own, and no further back than ``window`` positions when ``window > 0``.
+    Softmax of ``scale * q . k`` in float32 with the row maximum subtracted. Serial: for decode
+    steps over short contexts, where starting threads costs more than the work.
+    """
+    for r in range(n):
+        for g in range(n_kv_heads):
+            _attend_group(q, k_cache, v_cache, scores, out, r, g, start, n_heads, n_kv_heads, head_dim, ctx, scale,
+                          window)
 
 
 @njit(cache=True, fastmath=_FAST, parallel=True)
-def attention_parallel(q, k_cache, v_cache, start, n_heads, n_kv_heads, head_dim, scale, window, out):
-    """:func:`attention` with the (row, head) pairs spread over Numba's threads (prompts, long contexts)."""
-    n = q.shape[0]
-    for task in prange(n * n_heads):
-        _attend_one(q, k_cache, v_cache, out, task // n_heads, task % n_heads, start, n_heads, n_kv_heads,
-                    head_dim, scale, window)
+def attention_parallel(q, k_cache, v_cache, scores, out, start, n, n_heads, n_kv_heads, head_dim, ctx, scale, window):
+    """:func:`attention` with the (row, KV head) pairs spread over Numba's threads (prompts, long contexts)."""
+    for task in prange(n * n_kv_heads):
+        _attend_group(q, k_cache, v_cache, scores, out, task // n_kv_heads, task % n_kv_heads, start, n_heads,
+                      n_kv_heads, head_dim, ctx, scale, window)
 
 
 @njit(cache=True, fastmath=_FAST)

@@ -14,8 +14,8 @@ class KVCache:
     ``length``, the positions filled so far.
 
     Per-head rows are contiguous over positions, so attention over one head streams its keys.
-    ``layer_k[i]`` / ``layer_v[i]`` are layer ``i``'s ``[n_kv_heads, max_ctx, head_dim]`` views,
-    made once so a decode step indexes nothing.
+    ``layer_k[i]`` / ``layer_v[i]`` are layer ``i``'s ``[n_kv_heads, max_ctx, head_dim]`` views and
+    ``flat_k[i]`` / ``flat_v[i]`` the same memory flat, made once so a decode step indexes nothing.
     """
 
     def __init__(self, k: np.ndarray, v: np.ndarray):
@@ -25,6 +25,8 @@ class KVCache:
         self.max_ctx = k.shape[2]
         self.layer_k = [k[i] for i in range(k.shape[0])]
         self.layer_v = [v[i] for i in range(v.shape[0])]
+        self.flat_k = [layer.reshape(-1) for layer in self.layer_k]
+        self.flat_v = [layer.reshape(-1) for layer in self.layer_v]
         self.length = 0
 
     def reserve(self, n: int) -> int:

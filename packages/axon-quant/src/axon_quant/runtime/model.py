@@ -103,6 +103,8 @@ class _Rows:
     up: np.ndarray
     q_heads: np.ndarray
     k_heads: np.ndarray
+    q_flat: np.ndarray
+    att_flat: np.ndarray
 
 
 class Model:
@@ -147,6 +149,7 @@ class Model:
         self._one = self._rows(1)
         self._logits = self.arena["logits"]
         self._logits_one = self._logits[:1]
+        self._scores = self.arena["scores"]
         self.prefetcher = prefetcher
         self.telemetry: Telemetry | None = None
         if telemetry:
@@ -164,6 +167,7 @@ class Model:
             ("att", (n, c.q_dim), np.float32), ("o", (n, c.d_model), np.float32),
             ("gate", (n, c.d_ff), np.float32), ("up", (n, c.d_ff), np.float32),
             ("logits", (self.logits_rows, c.vocab_size), np.float32),
+            ("scores", (n * c.n_heads * self.max_ctx,), np.float32),
             ("rope_cos", (self.max_ctx, half), np.float32), ("rope_sin", (self.max_ctx, half), np.float32),
             ("rope_cos_local", (self.max_ctx if c.spec.swa_pattern else 0, half), np.float32),
             ("rope_sin_local", (self.max_ctx if c.spec.swa_pattern else 0, half), np.float32),
@@ -215,9 +219,11 @@ class Model:
     def _rows(self, n: int) -> _Rows:
         a, c = self.arena, self.config
         q, k = a["q"][:n], a["k"][:n]
+        att = a["att"][:n]
         return _Rows(tokens=a["tokens"][:n], x=a["x"][:n], xn=a["xn"][:n], q=q, k=k, v=a["v"][:n],
-                     att=a["att"][:n], o=a["o"][:n], gate=a["gate"][:n], up=a["up"][:n],
-                     q_heads=q.reshape(n * c.n_heads, c.head_dim), k_heads=k.reshape(n * c.n_kv_heads, c.head_dim))
+                     att=att, o=a["o"][:n], gate=a["gate"][:n], up=a["up"][:n],
+                     q_heads=q.reshape(n * c.n_heads, c.head_dim), k_heads=k.reshape(n * c.n_kv_heads, c.head_dim),
+                     q_flat=q.reshape(-1), att_flat=att.reshape(-1))
 
     # -- running --------------------------------------------------------------------------------
     @property
@@ -292,7 +298,8 @@ class Model:
         _ops.rmsnorm(r.x, layers[0].attn_norm, eps, r.xn)
         if tel is not None:
             tel.lap(embed_row, _NORM)
-        parallel_attention = n > 1 or c.n_heads * (start + 1) * c.head_dim > _PARALLEL_ATTENTION_WORK
+        parallel_attention = n * c.n_kv_heads > 1 and (
+            n > 1 or c.n_heads * (start + 1) * c.head_dim > _PARALLEL_ATTENTION_WORK)
         attention = _ops.attention_parallel if parallel_attention else _ops.attention
         for i, L in enumerate(layers):
             if pf is not None:
@@ -311,8 +318,8 @@ class Model:
                 _ops.rmsnorm(r.k_heads, L.k_norm, eps, r.k_heads)
             _ops.rope_store(r.q, r.k, r.v, L.cos, L.sin, start, c.n_heads, c.n_kv_heads, c.head_dim, c.rope_dim,
                             c.spec.rope_style == "neox", kv.layer_k[i], kv.layer_v[i])
-            attention(r.q, kv.layer_k[i], kv.layer_v[i], start, c.n_heads, c.n_kv_heads, c.head_dim, c.attn_scale,
-                      L.window, r.att)
+            attention(r.q_flat, kv.flat_k[i], kv.flat_v[i], self._scores, r.att_flat, start, n, c.n_heads,
+                      c.n_kv_heads, c.head_dim, kv.max_ctx, c.attn_scale, L.window)
             if tel is not None:
                 tel.lap(i, _ATTN)
             quant_matmul(r.att, L.wo, out=r.o, threads=threads)
