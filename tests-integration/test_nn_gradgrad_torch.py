@@ -196,6 +196,12 @@ CASES += [
     ),
 ]
 
+CASES += [
+    ("linear", lambda F, c, x, w, b: F.linear(x, w, b), [randn(2, 3, 4), randn(5, 4), randn(5)]),
+    ("linear-no-bias", lambda F, c, x, w: F.linear(x, w), [randn(3, 4), randn(2, 4)]),
+    ("linear-cubed", lambda F, c, x, w: F.linear(x, w) ** 3, [randn(3, 4), randn(2, 4)]),
+]
+
 EMB_IDX = np.array([[0, 3, 3], [5, 1, 0]])
 CASES += [
     ("embedding", lambda F, c, w: F.embedding(c(EMB_IDX), w), [randn(6, 4)]),
@@ -293,6 +299,7 @@ def test_second_gradient_is_nonzero_where_torch_says_so():
 
 
 GRADGRAD = [
+    "linear",
     "embedding-padding_idx",
     "max_pool2d-cubed",
     "avg_pool2d",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from axon_autograd import Function, once_differentiable
+from axon_autograd import Function
 from axon_core import ShapeError
 
+from ._twice import graph_backward
 from ._util import out_like, saved
 
 __all__ = ["linear"]
@@ -16,6 +17,12 @@ __all__ = ["linear"]
 def _rows(a: Any) -> Any:
     """``a [*, n]`` as ``[rows, n]`` (a view when the layout allows, else one copy)."""
     return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
+
+
+def _composite(ctx: Any, x: Any, weight: Any, bias: Any) -> Any:
+    """The same product as Variable ops: what double backward differentiates."""
+    y = x @ weight.transpose(0, 1)
+    return y if bias is None else y + bias
 
 
 class LinearFunction(Function):
@@ -29,7 +36,7 @@ class LinearFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias):
-        ctx.save_for_backward(x, weight)
+        ctx.save_for_backward(x, weight, bias)
         ctx.has_bias = bias is not None
         y = _rows(x.array) @ weight.array.T
         if bias is not None:
@@ -37,9 +44,9 @@ class LinearFunction(Function):
         return out_like(y.reshape(*x.shape[:-1], weight.shape[0]), x)
 
     @staticmethod
-    @once_differentiable
+    @graph_backward(_composite)
     def backward(ctx, grad):
-        x, weight = saved(ctx)
+        x, weight, _ = saved(ctx)
         g2 = _rows(grad.array)
         needs = ctx.needs_input_grad
         grad_x = out_like((g2 @ weight.array).reshape(x.shape), x) if needs[0] else None
