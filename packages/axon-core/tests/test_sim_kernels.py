@@ -398,6 +398,7 @@ def test_cases_cover_every_registered_kernel(kernel_device):
             args, kwargs = case.build(np.random.default_rng(0), n, FLOATS.get(dtype, np.dtype(dtype)))
             _run(sim_backend, case, args, kwargs, "contiguous")
     launched = set((counts - before).keys())
-    registered = {kernel for source in REGISTRY.values() if source.family not in TESTED_ELSEWHERE
-                  for kernel in source.kernels}
+    registered = {
+        kernel for source in REGISTRY.values() if source.family not in TESTED_ELSEWHERE for kernel in source.kernels
+    }
     assert registered - launched == set()

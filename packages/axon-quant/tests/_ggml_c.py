@@ -61,4 +61,3 @@ def dequantize(raw: np.ndarray, name: str) -> np.ndarray:
     suffix = name if name[-2:] != "_k" else name[:-1] + "K"
     _call(symbol or f"dequantize_row_{suffix}", raw, out, out.size)
     return out
-

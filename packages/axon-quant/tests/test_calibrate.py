@@ -87,8 +87,11 @@ def test_observer_over_batches_equals_calibrating_all_at_once():
         for b in batches:
             obs.observe(b)
         cal = obs.calibration()
-        amax = (np.max(np.abs(everything), axis=0) if method == "minmax"
-                else np.percentile(np.abs(everything.astype(np.float64)), 99.5, axis=0))
+        amax = (
+            np.max(np.abs(everything), axis=0)
+            if method == "minmax"
+            else np.percentile(np.abs(everything.astype(np.float64)), 99.5, axis=0)
+        )
         np.testing.assert_array_equal(cal.scales, expected_scales(amax, "symmetric"))
         np.testing.assert_array_equal(cal.quantize(batches[0]), expected_q(batches[0], cal.scales, "symmetric", -1))
 
@@ -153,8 +156,9 @@ def test_per_channel_equals_torch_ao(torch, scheme):
 
     w = weights(7)
     qmin, qmax = QRANGE[scheme]
-    observer = PerChannelMinMaxObserver(ch_axis=0, dtype=torch.qint8, qscheme=torch.per_channel_symmetric,
-                                        quant_min=qmin, quant_max=qmax)
+    observer = PerChannelMinMaxObserver(
+        ch_axis=0, dtype=torch.qint8, qscheme=torch.per_channel_symmetric, quant_min=qmin, quant_max=qmax
+    )
     observer(torch.from_numpy(w))
     scales, zero_points = observer.calculate_qparams()
     cal = calibrate(w, scheme=scheme)

@@ -20,8 +20,18 @@ GGUF_QUANTIZES = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", 
 GGUF_DEQUANTIZES = [*GGUF_QUANTIZES, "q2_k", "q3_k", "q4_k", "q5_k", "q6_k"]
 # byte offsets of the f16 scale fields of each block (sanitised to finite values in random blocks)
 F16_FIELDS = {
-    "q8_0": [0], "q4_0": [0], "q4_1": [0, 2], "q5_0": [0], "q5_1": [0, 2], "tq1_0": [52], "tq2_0": [64],
-    "q2_k": [80, 82], "q3_k": [108], "q4_k": [0, 2], "q5_k": [0, 2], "q6_k": [208],
+    "q8_0": [0],
+    "q4_0": [0],
+    "q4_1": [0, 2],
+    "q5_0": [0],
+    "q5_1": [0, 2],
+    "tq1_0": [52],
+    "tq2_0": [64],
+    "q2_k": [80, 82],
+    "q3_k": [108],
+    "q4_k": [0, 2],
+    "q5_k": [0, 2],
+    "q6_k": [208],
 }
 
 
@@ -37,8 +47,9 @@ def gguf_bytes(x: np.ndarray, name: str) -> np.ndarray:
 
 def same_floats(a: np.ndarray, b: np.ndarray) -> bool:
     """Bit-for-bit equal float32 arrays (NaN payloads and signed zeros included)."""
-    return a.shape == b.shape and np.array_equal(np.asarray(a, np.float32).view(np.uint32),
-                                                 np.asarray(b, np.float32).view(np.uint32))
+    return a.shape == b.shape and np.array_equal(
+        np.asarray(a, np.float32).view(np.uint32), np.asarray(b, np.float32).view(np.uint32)
+    )
 
 
 def block_of(name: str) -> int:
@@ -75,7 +86,7 @@ def test_bytes_equal_gguf_on_edge_blocks(name):
     block = block_of(name)
     rows = [np.zeros(block), rng.standard_normal(block), rng.standard_normal(block)]
     rows[1][block // 3] = 1e4  # one huge value: the scale follows it, the rest round to 0
-    rows[2][:] = -rows[2] ** 2  # all negative: Q4_0/Q5_0 scales flip sign
+    rows[2][:] = -(rows[2] ** 2)  # all negative: Q4_0/Q5_0 scales flip sign
     if name not in ("q4_1", "q5_1"):  # their max - min would overflow (refused, tested below)
         rows.append(np.where(rng.standard_normal(block) > 0, 3e38, -3e38) * rng.uniform(0.5, 1, block))
     else:
@@ -86,8 +97,9 @@ def test_bytes_equal_gguf_on_edge_blocks(name):
 
 
 def test_f16_rounding_near_max_and_non_finite_equal_gguf():
-    x = np.array([65504, 65519.996, 65520, -65520, 1e-8, -3e-8, 6e-8, np.inf, -np.inf, np.nan, 3e38, -0.0],
-                 dtype=np.float32)
+    x = np.array(
+        [65504, 65519.996, 65520, -65520, 1e-8, -3e-8, 6e-8, np.inf, -np.inf, np.nan, 3e38, -0.0], dtype=np.float32
+    )
     np.testing.assert_array_equal(quantize(x, "f16"), gguf_bytes(x, "f16"))
     np.testing.assert_array_equal(quantize(x, "bf16"), gguf_bytes(x, "bf16"))
     np.testing.assert_array_equal(quantize(x, "f32"), gguf_bytes(x, "f32"))

@@ -84,8 +84,25 @@ def test_k_quant_blocks_decode_like_ggml(name):
 
 
 def test_float_formats_equal_ggml_reference():
-    bits = np.array([0x7FC00000, 0xFFC00000, 0x7F800000, 0xFF800000, 0x00000001, 0x80000001, 0x3F800000,
-                     0x477FE000, 0x477FF000, 0x38000000, 0x33800001, 0x3F808000, 0x3F818000, 0x7FA00000], np.uint32)
+    bits = np.array(
+        [
+            0x7FC00000,
+            0xFFC00000,
+            0x7F800000,
+            0xFF800000,
+            0x00000001,
+            0x80000001,
+            0x3F800000,
+            0x477FE000,
+            0x477FF000,
+            0x38000000,
+            0x33800001,
+            0x3F808000,
+            0x3F818000,
+            0x7FA00000,
+        ],
+        np.uint32,
+    )
     rng = np.random.default_rng(1)
     x = np.concatenate([bits.view(np.float32), rng.standard_normal(1000).astype(np.float32) * 1e3])
     np.testing.assert_array_equal(quantize(x, "bf16"), ggml_c.quantize(x, "bf16"))

@@ -32,8 +32,15 @@ def tinfo(name: str, dims: list[int], ggml_type: int, offset: int) -> bytes:
     return s(name) + struct.pack(f"<I{len(dims)}QIQ", len(dims), *dims, ggml_type, offset)
 
 
-def build(kvs: list[bytes], infos: list[bytes], data: bytes = b"", *, version: int = 3, alignment: int = 32,
-          counts: tuple[int, int] | None = None) -> bytes:
+def build(
+    kvs: list[bytes],
+    infos: list[bytes],
+    data: bytes = b"",
+    *,
+    version: int = 3,
+    alignment: int = 32,
+    counts: tuple[int, int] | None = None,
+) -> bytes:
     n_tensors, n_kv = counts if counts is not None else (len(infos), len(kvs))
     head = b"GGUF" + struct.pack("<IQQ", version, n_tensors, n_kv) + b"".join(kvs) + b"".join(infos)
     return head + bytes(-len(head) % alignment) + data
@@ -95,8 +102,12 @@ def test_metadata_errors():
     key_at = 24
     value_at = key_at + 8 + 1 + 4
     expect(build([kv("k", STRING, struct.pack("<Q", 2**62))], []), "truncated: k needs", "k", value_at + 8)
-    expect(build([s("x" * 70000) + struct.pack("<I", U8) + b"\0"], []), "more than the limit of 65535",
-           "metadata key #0", key_at)
+    expect(
+        build([s("x" * 70000) + struct.pack("<I", U8) + b"\0"], []),
+        "more than the limit of 65535",
+        "metadata key #0",
+        key_at,
+    )
     expect(build([kv("", U8, b"\0")], []), "metadata key #0 is empty", "metadata key #0", key_at)
     expect(build([kv("k", U8, b"\1"), kv("k", U8, b"\2")], []), "duplicate metadata key 'k'", "k", key_at + 14)
     expect(build([kv("k", 13, b"\0")], []), "unknown GGUF value type 13", "k value type", key_at + 9)
@@ -104,8 +115,9 @@ def test_metadata_errors():
     expect(build([kv("k", STRING, s(b"\xff\xfe"))], []), "k is not valid UTF-8", "k", value_at + 8)
     expect(build([kv(b"\xc3", U8, b"\0")], []), "metadata key #0 is not valid UTF-8", "metadata key #0")
     huge = struct.pack("<IQ", U32, 2**61)
-    expect(build([kv("k", ARRAY, huge)], []), "an array of 2305843009213693952 UINT32 needs at least", "k",
-           value_at + 4)
+    expect(
+        build([kv("k", ARRAY, huge)], []), "an array of 2305843009213693952 UINT32 needs at least", "k", value_at + 4
+    )
     expect(build([kv("k", ARRAY, struct.pack("<IQ", 99, 1))], []), "unknown GGUF value type 99", "k element type")
     strings = struct.pack("<IQ", STRING, 2) + s("ok") + struct.pack("<Q", 2**40)
     expect(build([kv("k", ARRAY, strings)], []), r"truncated: k\[1\] needs 1099511627776 bytes", "k[1]")
@@ -115,11 +127,14 @@ def test_metadata_errors():
     expect(build([kv("k", ARRAY, mixed)], []), r"nested arrays of differing types", r"k[1]")
 
 
-@pytest.mark.parametrize(("payload", "vtype", "message"), [
-    (struct.pack("<i", 64), I32, "general.alignment must be a UINT32, not INT32"),
-    (struct.pack("<I", 0), U32, "general.alignment 0 is not a power of two"),
-    (struct.pack("<I", 48), U32, "general.alignment 48 is not a power of two"),
-])
+@pytest.mark.parametrize(
+    ("payload", "vtype", "message"),
+    [
+        (struct.pack("<i", 64), I32, "general.alignment must be a UINT32, not INT32"),
+        (struct.pack("<I", 0), U32, "general.alignment 0 is not a power of two"),
+        (struct.pack("<I", 48), U32, "general.alignment 48 is not a power of two"),
+    ],
+)
 def test_alignment_errors(payload, vtype, message):
     expect(build([kv("general.alignment", vtype, payload)], []), message, "general.alignment", 24)
 
@@ -134,15 +149,21 @@ def test_tensor_info_errors():
 
     expect(one(tinfo("", [4], F32_T, 0)), "tensor #0 has an empty name", "tensor #0 name", info_at)
     expect(build(kvs, [infos[0], infos[0]], data), "duplicate tensor name 'w'", "w")
-    expect(one(tinfo("t", [1, 1, 1, 1, 1], F32_T, 0)), "has 5 dimensions, ggml allows at most 4", "t n_dims",
-           dims_at - 4)
+    expect(
+        one(tinfo("t", [1, 1, 1, 1, 1], F32_T, 0)), "has 5 dimensions, ggml allows at most 4", "t n_dims", dims_at - 4
+    )
     expect(one(tinfo("t", [2**63], F32_T, 0)), r"dims \[9223372036854775808\] exceed int64", "t dims", dims_at)
     expect(one(tinfo("t", [2**62, 4], F32_T, 0)), "more than int64 counts", "t dims", dims_at)
     expect(one(tinfo("t", [4], 4, 0)), "ggml type id 4, which axon-quant does not know", "t ggml type", dims_at + 8)
-    expect(one(tinfo("t", [33], Q8_0_T, 0)), "a row of 33 values is not a whole number of 32-value q8_0 blocks",
-           "t dims", dims_at)
-    expect(one(tinfo("t", [4], F32_T, 8)), "data offset 8 is not a multiple of the alignment 32", "t offset",
-           dims_at + 12)
+    expect(
+        one(tinfo("t", [33], Q8_0_T, 0)),
+        "a row of 33 values is not a whole number of 32-value q8_0 blocks",
+        "t dims",
+        dims_at,
+    )
+    expect(
+        one(tinfo("t", [4], F32_T, 8)), "data offset 8 is not a multiple of the alignment 32", "t offset", dims_at + 12
+    )
     expect(one(tinfo("t", [17], F32_T, 0)), r"data \[\d+, \d+\) lies beyond the end of the file", "t offset")
     expect(one(tinfo("t", [4], F32_T, 2**64 - 32)), "lies beyond the end of the file", "t offset")
     overlap = [tinfo("a", [16], F32_T, 0), tinfo("b", [4], F32_T, 32)]
@@ -155,11 +176,19 @@ def test_counts_that_lie_make_the_next_section_fail_where_it_is_misread():
     kvs, infos, data = valid_parts()
     kv_end = 24 + len(b"".join(kvs))
     # a third pair is read from the first tensor info: key "w", value type 2 (UINT16) = its n_dims
-    expect(build(kvs, infos, data, counts=(2, 3)), "tensor #0 name is 562949953421312 bytes long", "tensor #0 name",
-           kv_end + 9 + 4 + 2)
+    expect(
+        build(kvs, infos, data, counts=(2, 3)),
+        "tensor #0 name is 562949953421312 bytes long",
+        "tensor #0 name",
+        kv_end + 9 + 4 + 2,
+    )
     # a third tensor info is read from the zero padding: an empty name
-    expect(build(kvs, infos, data, counts=(3, 2)), "tensor #2 has an empty name", "tensor #2 name",
-           kv_end + len(b"".join(infos)))
+    expect(
+        build(kvs, infos, data, counts=(3, 2)),
+        "tensor #2 has an empty name",
+        "tensor #2 name",
+        kv_end + len(b"".join(infos)),
+    )
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from gguf import GGMLQuantizationType as Q
 
 
 def inspect(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "axon_quant", "inspect", *args], check=False, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "axon_quant", "inspect", *args], check=False, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +29,11 @@ def small_file(tmp_path_factory):
     writer.add_string("test.long", "x" * 300)
     writer.add_array("tokenizer.ggml.tokens", [f"tok{i}" for i in range(40)])
     writer.add_array("test.scores", [float(i) / 4 for i in range(12)])
-    writer.add_tensor("token_embd.weight", gguf.quants.quantize(rng.standard_normal((40, 64)).astype(np.float32),
-                                                                Q.Q8_0), raw_dtype=Q.Q8_0)
+    writer.add_tensor(
+        "token_embd.weight",
+        gguf.quants.quantize(rng.standard_normal((40, 64)).astype(np.float32), Q.Q8_0),
+        raw_dtype=Q.Q8_0,
+    )
     writer.add_tensor("output_norm.weight", np.ones(64, np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -75,15 +79,31 @@ def test_text_output(small_file):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     reader = gguf.GGUFReader(small_file)
-    assert lines[0] == (f"{small_file}: GGUF v3, {small_file.stat().st_size:,} bytes, alignment 32, "
-                        f"data at {reader.data_offset:,}")
-    assert any(line.split() == ["tokenizer.ggml.tokens", "ARRAY/STRING", "[40", "items]", "['tok0',", "'tok1',",
-                                "'tok2',", "'tok3',", "'tok4',", "...]"] for line in lines)
+    assert lines[0] == (
+        f"{small_file}: GGUF v3, {small_file.stat().st_size:,} bytes, alignment 32, data at {reader.data_offset:,}"
+    )
+    assert any(
+        line.split()
+        == [
+            "tokenizer.ggml.tokens",
+            "ARRAY/STRING",
+            "[40",
+            "items]",
+            "['tok0',",
+            "'tok1',",
+            "'tok2',",
+            "'tok3',",
+            "'tok4',",
+            "...]",
+        ]
+        for line in lines
+    )
     assert any(line.split()[:2] == ["llama.block_count", "UINT32"] and line.split()[2] == "2" for line in lines)
     assert any("... (300 chars)" in line for line in lines)
     embd = reader.tensors[0]
-    assert ["token_embd.weight", "q8_0", "40x64", f"{embd.n_bytes:,}", f"{embd.data_offset:,}"] in \
-        [line.split() for line in lines]
+    assert ["token_embd.weight", "q8_0", "40x64", f"{embd.n_bytes:,}", f"{embd.data_offset:,}"] in [
+        line.split() for line in lines
+    ]
 
 
 def test_bad_file_exits_1_naming_the_field(small_file, tmp_path):
@@ -91,5 +111,7 @@ def test_bad_file_exits_1_naming_the_field(small_file, tmp_path):
     cut.write_bytes(small_file.read_bytes()[:100])
     done = inspect(str(cut))
     assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr == (f"error: 6 key/value pairs need at least 84 bytes, the file has 76 left (file {cut}, "
-                           "field 'header.kv_count', offset 16)\n")
+    assert done.stderr == (
+        f"error: 6 key/value pairs need at least 84 bytes, the file has 76 left (file {cut}, "
+        "field 'header.kv_count', offset 16)\n"
+    )

@@ -20,8 +20,9 @@ RNG = np.random.default_rng(11)
 def read_back(path):
     """{key: (types, value)} and {name: (type, dims, bytes)} as gguf-py reads them."""
     reader = gguf.GGUFReader(path)
-    fields = {k: (tuple(V(t) for t in f.types), f.contents()) for k, f in reader.fields.items()
-              if not k.startswith("GGUF.")}
+    fields = {
+        k: (tuple(V(t) for t in f.types), f.contents()) for k, f in reader.fields.items() if not k.startswith("GGUF.")
+    }
     tensors = {t.name: (t.tensor_type, tuple(int(d) for d in t.shape), t.data.tobytes()) for t in reader.tensors}
     return reader, fields, tensors
 
@@ -87,8 +88,16 @@ def test_tensors_read_back_by_gguf(tmp_path, alignment):
     bf16 = RNG.standard_normal((2, 2, 4)).astype(ml_dtypes.bfloat16)
     q8_raw = gguf.quants.quantize(RNG.standard_normal((4, 64)).astype(np.float32), Q.Q8_0)
     q4k = QuantTensor(RNG.integers(0, 256, (3, 2, 144), dtype=np.uint8), "q4_k", (3, 2, 256))
-    tensors = {"f32": f32, "f16": f16, "bf16": bf16, "q8": QuantTensor(q8_raw, "q8_0", (4, 64)), "q4k": q4k,
-               "strided": f32.T, "i32": np.arange(6, dtype=np.int32), "be": f32.astype(">f4")}
+    tensors = {
+        "f32": f32,
+        "f16": f16,
+        "bf16": bf16,
+        "q8": QuantTensor(q8_raw, "q8_0", (4, 64)),
+        "q4k": q4k,
+        "strided": f32.T,
+        "i32": np.arange(6, dtype=np.int32),
+        "be": f32.astype(">f4"),
+    }
     write_gguf(tmp_path / "t.gguf", {"general.architecture": "llama"}, tensors, alignment=alignment)
     reader, fields, got = read_back(tmp_path / "t.gguf")
     assert reader.alignment == (alignment or 32) and reader.data_offset % reader.alignment == 0
@@ -110,8 +119,12 @@ def test_tensors_read_back_by_gguf(tmp_path, alignment):
 
 def test_gguf_file_copy_is_byte_identical(tmp_path):
     source = tmp_path / "a.gguf"
-    write_gguf(source, {"general.architecture": "llama", "x": [1, 2], "y": -1.5, "z": ["p", "q"]},
-               {"w": RNG.standard_normal((4, 32)).astype(np.float16), "b": np.ones(3, np.float32)}, alignment=16)
+    write_gguf(
+        source,
+        {"general.architecture": "llama", "x": [1, 2], "y": -1.5, "z": ["p", "q"]},
+        {"w": RNG.standard_normal((4, 32)).astype(np.float16), "b": np.ones(3, np.float32)},
+        alignment=16,
+    )
     with read_gguf(source) as f:
         write_gguf(tmp_path / "b.gguf", f.metadata, f.tensors, types=f.metadata_types)
     assert (tmp_path / "b.gguf").read_bytes() == source.read_bytes()
@@ -146,12 +159,15 @@ def test_metadata_errors_name_the_key_and_write_nothing(tmp_path, metadata, type
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(("tensor", "message"), [
-    (np.zeros(4, np.uint16), "a uint16 array has no ggml type"),
-    (np.zeros((1, 1, 1, 1, 2), np.float32), "has 5 dimensions"),
-    (np.float32(1.0), "must be a QuantTensor or a NumPy array"),
-    (np.zeros((), np.float32), "has 0 dimensions"),
-])
+@pytest.mark.parametrize(
+    ("tensor", "message"),
+    [
+        (np.zeros(4, np.uint16), "a uint16 array has no ggml type"),
+        (np.zeros((1, 1, 1, 1, 2), np.float32), "has 5 dimensions"),
+        (np.float32(1.0), "must be a QuantTensor or a NumPy array"),
+        (np.zeros((), np.float32), "has 0 dimensions"),
+    ],
+)
 def test_tensor_errors_name_the_tensor(tmp_path, tensor, message):
     with pytest.raises(GGUFError, match=message) as info:
         write_gguf(tmp_path / "bad.gguf", {}, {"t": tensor})

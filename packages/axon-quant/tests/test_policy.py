@@ -21,18 +21,37 @@ from axon_quant.errors import QuantError
 llama_cpp = pytest.importorskip("llama_cpp")
 
 # ggml type -> llama_ftype whose llama-quantize recipe is that type throughout (no layer mixtures)
-FTYPES = {"f16": 1, "bf16": 32, "q4_0": 2, "q4_1": 3, "q5_0": 8, "q5_1": 9, "q8_0": 7, "q3_k": 11, "q5_k": 16,
-          "q6_k": 18, "tq1_0": 36, "tq2_0": 37}
+FTYPES = {
+    "f16": 1,
+    "bf16": 32,
+    "q4_0": 2,
+    "q4_1": 3,
+    "q5_0": 8,
+    "q5_1": 9,
+    "q8_0": 7,
+    "q3_k": 11,
+    "q5_k": 16,
+    "q6_k": 18,
+    "tq1_0": 36,
+    "tq2_0": 37,
+}
 
 
 def tiny_llama(tied: bool, d: int = 256, ff: int = 288, vocab: int = 32, seed: int = 0) -> dict[str, np.ndarray]:
     """A one-layer LLaMA's tensors (GGUF names, NumPy order); ff = 288 is whole 32- but not 256-value blocks."""
     rng = np.random.default_rng(seed)
     shapes = {
-        "token_embd.weight": (vocab, d), "blk.0.attn_norm.weight": (d,), "blk.0.attn_q.weight": (d, d),
-        "blk.0.attn_k.weight": (d // 2, d), "blk.0.attn_v.weight": (d // 2, d), "blk.0.attn_output.weight": (d, d),
-        "blk.0.ffn_norm.weight": (d,), "blk.0.ffn_gate.weight": (ff, d), "blk.0.ffn_up.weight": (ff, d),
-        "blk.0.ffn_down.weight": (d, ff), "output_norm.weight": (d,),
+        "token_embd.weight": (vocab, d),
+        "blk.0.attn_norm.weight": (d,),
+        "blk.0.attn_q.weight": (d, d),
+        "blk.0.attn_k.weight": (d // 2, d),
+        "blk.0.attn_v.weight": (d // 2, d),
+        "blk.0.attn_output.weight": (d, d),
+        "blk.0.ffn_norm.weight": (d,),
+        "blk.0.ffn_gate.weight": (ff, d),
+        "blk.0.ffn_up.weight": (ff, d),
+        "blk.0.ffn_down.weight": (d, ff),
+        "output_norm.weight": (d,),
     }
     if not tied:
         shapes["output.weight"] = (vocab, d)
@@ -66,8 +85,10 @@ def llama_quantize(tmp_path, tensors, ftype: int, **params) -> dict[str, tuple[s
     for key, value in params.items():
         setattr(p, key, value)
     assert llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(p)) == 0
-    return {t.name: (t.tensor_type.name.lower(), np.ascontiguousarray(t.data).view(np.uint8))
-            for t in GGUFReader(str(dst)).tensors}
+    return {
+        t.name: (t.tensor_type.name.lower(), np.ascontiguousarray(t.data).view(np.uint8))
+        for t in GGUFReader(str(dst)).tensors
+    }
 
 
 def assert_same_as_llama(ours, theirs) -> None:
@@ -78,8 +99,9 @@ def assert_same_as_llama(ours, theirs) -> None:
         np.testing.assert_array_equal(qt.raw, raw.reshape(qt.raw.shape), err_msg=name)
 
 
-@pytest.mark.parametrize(("fmt", "tied"), [("q8_0", False), ("q4_0", True), ("q6_k", False), ("tq2_0", False),
-                                           ("f16", True), ("q3_k", True)])
+@pytest.mark.parametrize(
+    ("fmt", "tied"), [("q8_0", False), ("q4_0", True), ("q6_k", False), ("tq2_0", False), ("f16", True), ("q3_k", True)]
+)
 def test_types_and_bytes_equal_llama_quantize(tmp_path, fmt, tied):
     tensors = tiny_llama(tied)
     ours, report = quantize_model(tensors, fmt)
@@ -91,8 +113,9 @@ def test_llama_quantize_options(tmp_path):
     tensors = tiny_llama(tied=False)
     policy = QuantPolicy(output_type="q4_1", token_embedding_type="q8_0")
     ours, _ = quantize_model(tensors, "q5_0", policy)
-    assert_same_as_llama(ours, llama_quantize(tmp_path, tensors, FTYPES["q5_0"], output_tensor_type=3,
-                                              token_embedding_type=8))
+    assert_same_as_llama(
+        ours, llama_quantize(tmp_path, tensors, FTYPES["q5_0"], output_tensor_type=3, token_embedding_type=8)
+    )
     ours, _ = quantize_model(tensors, "q4_1", QuantPolicy(output_type=None))
     assert_same_as_llama(ours, llama_quantize(tmp_path, tensors, FTYPES["q4_1"], quantize_output_tensor=False))
 
@@ -147,8 +170,10 @@ def test_hugging_face_names_and_kept_tensors():
     assert types["model.layers.0.self_attn.q_proj.bias"][0] == "f32"
     assert types["blk.0.ffn_gate_inp.weight"] == ("f32", "kept: MoE expert router")
     assert types["lm_head.weight"] == ("q6_k", "output head (llama-quantize: q6_k)")
-    np.testing.assert_array_equal(out["model.layers.0.input_layernorm.weight"].raw,
-                                  tensors["model.layers.0.input_layernorm.weight"].view(np.uint8))
+    np.testing.assert_array_equal(
+        out["model.layers.0.input_layernorm.weight"].raw,
+        tensors["model.layers.0.input_layernorm.weight"].view(np.uint8),
+    )
 
 
 def test_overrides_and_progress():

@@ -45,8 +45,13 @@ _FREE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t
 
 
 class _Allocator(ctypes.Structure):  # numpy/ndarraytypes.h: PyDataMemAllocator
-    _fields_ = [("ctx", ctypes.c_void_p), ("malloc", _MALLOC), ("calloc", _CALLOC), ("realloc", _REALLOC),
-                ("free", _FREE)]
+    _fields_ = [
+        ("ctx", ctypes.c_void_p),
+        ("malloc", _MALLOC),
+        ("calloc", _CALLOC),
+        ("realloc", _REALLOC),
+        ("free", _FREE),
+    ]
 
 
 class _Handler(ctypes.Structure):  # numpy/ndarraytypes.h: PyDataMem_Handler
@@ -54,10 +59,12 @@ class _Handler(ctypes.Structure):  # numpy/ndarraytypes.h: PyDataMem_Handler
 
 
 _libc = ctypes.CDLL(None)
-for _name, _res, _args in [("malloc", ctypes.c_void_p, [ctypes.c_size_t]),
-                           ("calloc", ctypes.c_void_p, [ctypes.c_size_t, ctypes.c_size_t]),
-                           ("realloc", ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_size_t]),
-                           ("free", None, [ctypes.c_void_p])]:
+for _name, _res, _args in [
+    ("malloc", ctypes.c_void_p, [ctypes.c_size_t]),
+    ("calloc", ctypes.c_void_p, [ctypes.c_size_t, ctypes.c_size_t]),
+    ("realloc", ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_size_t]),
+    ("free", None, [ctypes.c_void_p]),
+]:
     getattr(_libc, _name).restype, getattr(_libc, _name).argtypes = _res, _args
 
 _count = [0]
@@ -74,10 +81,13 @@ _HANDLER = _Handler(b"counting_allocator", 1, _Allocator(None, *_CALLBACKS))
 def _set_handler():
     """NumPy's ``PyDataMem_SetHandler`` (slot 304 of its C API table, numpy/__multiarray_api.h)."""
     api = ctypes.pythonapi
-    api.PyCapsule_GetPointer.restype, api.PyCapsule_GetPointer.argtypes = ctypes.c_void_p, [ctypes.py_object,
-                                                                                            ctypes.c_char_p]
-    table = ctypes.cast(api.PyCapsule_GetPointer(np._core._multiarray_umath._ARRAY_API, None),
-                        ctypes.POINTER(ctypes.c_void_p))
+    api.PyCapsule_GetPointer.restype, api.PyCapsule_GetPointer.argtypes = (
+        ctypes.c_void_p,
+        [ctypes.py_object, ctypes.c_char_p],
+    )
+    table = ctypes.cast(
+        api.PyCapsule_GetPointer(np._core._multiarray_umath._ARRAY_API, None), ctypes.POINTER(ctypes.c_void_p)
+    )
     return ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.py_object)(table[304])
 
 
@@ -85,8 +95,10 @@ def _set_handler():
 def numpy_allocations() -> Iterator[list[int]]:
     """Counts NumPy array-data allocations made inside the block (``counter[0]``)."""
     api = ctypes.pythonapi
-    api.PyCapsule_New.restype, api.PyCapsule_New.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p,
-                                                                              ctypes.c_void_p]
+    api.PyCapsule_New.restype, api.PyCapsule_New.argtypes = (
+        ctypes.py_object,
+        [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p],
+    )
     capsule = api.PyCapsule_New(ctypes.addressof(_HANDLER), b"mem_handler", None)
     set_handler = _set_handler()
     old = set_handler(capsule)
@@ -142,8 +154,11 @@ def _decode_steps(model, steps: int, python: bool = True) -> dict[str, int]:
     with numpy_allocations() as numpy_count:
         for _ in range(steps):
             logits = model.decode(sampler.sample(logits, history))
-    used = {"numpy": numpy_count[0], "numba": nrt_after.alloc - nrt_before.alloc - arguments[0],
-            "numba_array_arguments": arguments[0]}
+    used = {
+        "numpy": numpy_count[0],
+        "numba": nrt_after.alloc - nrt_before.alloc - arguments[0],
+        "numba_array_arguments": arguments[0],
+    }
     if not python:
         return used
     tracemalloc.start()

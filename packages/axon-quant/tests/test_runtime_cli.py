@@ -40,21 +40,38 @@ def library():
 def test_generate_prints_the_greedy_text(library) -> None:
     model, tokenizer = library
     expected = generate(model, tokenizer, "The capital of France is", max_tokens=12).text
-    out = _cli("generate", SMOLLM2, "--prompt", "The capital of France is", "--max-tokens", "12", "--greedy",
-               "--threads", "1")
+    out = _cli(
+        "generate", SMOLLM2, "--prompt", "The capital of France is", "--max-tokens", "12", "--greedy", "--threads", "1"
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout == expected + "\n"
 
 
 def test_generate_chat_with_system_and_telemetry(library) -> None:
     model, tokenizer = library
-    messages = [{"role": "system", "content": "You answer in one word."},
-                {"role": "user", "content": "What color is the sky?"}]
-    prompt = tokenizer.encode(apply_chat_template(tokenizer.chat_template, messages), add_special=False,
-                              parse_special=True)
+    messages = [
+        {"role": "system", "content": "You answer in one word."},
+        {"role": "user", "content": "What color is the sky?"},
+    ]
+    prompt = tokenizer.encode(
+        apply_chat_template(tokenizer.chat_template, messages), add_special=False, parse_special=True
+    )
     expected = generate(model, tokenizer, prompt, max_tokens=20)
-    out = _cli("generate", SMOLLM2, "--prompt", "What color is the sky?", "--system", "You answer in one word.",
-               "--chat", "--greedy", "--max-tokens", "20", "--telemetry", "--threads", "1")
+    out = _cli(
+        "generate",
+        SMOLLM2,
+        "--prompt",
+        "What color is the sky?",
+        "--system",
+        "You answer in one word.",
+        "--chat",
+        "--greedy",
+        "--max-tokens",
+        "20",
+        "--telemetry",
+        "--threads",
+        "1",
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout == expected.text + "\n"
     table = out.stderr.splitlines()
@@ -66,10 +83,21 @@ def test_generate_stop_string_is_not_printed(library) -> None:
     model, tokenizer = library
     full = generate(model, tokenizer, "The capital of France is", max_tokens=12).text
     stop = full.split()[1]
-    out = _cli("generate", SMOLLM2, "--prompt", "The capital of France is", "--max-tokens", "12", "--greedy",
-               "--stop", stop, "--threads", "1")
+    out = _cli(
+        "generate",
+        SMOLLM2,
+        "--prompt",
+        "The capital of France is",
+        "--max-tokens",
+        "12",
+        "--greedy",
+        "--stop",
+        stop,
+        "--threads",
+        "1",
+    )
     assert out.returncode == 0, out.stderr
-    assert out.stdout == full[:full.find(stop)] + "\n"
+    assert out.stdout == full[: full.find(stop)] + "\n"
 
 
 def test_bench_prints_its_json() -> None:
@@ -83,12 +111,15 @@ def test_bench_prints_its_json() -> None:
     assert report["peak_rss_mib"] > os.path.getsize(SMOLLM2) / 2**20
 
 
-@pytest.mark.parametrize("args, message", [
-    (["generate", "/nonexistent.gguf", "--prompt", "x"], "No such file"),
-    (["generate", SMOLLM2, "--prompt", "x", "--top-p", "0"], "top_p"),
-    (["generate", SMOLLM2, "--prompt", "x", "--ctx", "100000"], "max_ctx"),
-    (["bench", SMOLLM2, "--prompt-tokens", "0"], "prompt-tokens"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["generate", "/nonexistent.gguf", "--prompt", "x"], "No such file"),
+        (["generate", SMOLLM2, "--prompt", "x", "--top-p", "0"], "top_p"),
+        (["generate", SMOLLM2, "--prompt", "x", "--ctx", "100000"], "max_ctx"),
+        (["bench", SMOLLM2, "--prompt-tokens", "0"], "prompt-tokens"),
+    ],
+)
 def test_bad_arguments_exit_with_a_message(args: list[str], message: str) -> None:
     out = _cli(*args)
     assert out.returncode == 1 and out.stderr.startswith("error:") and message in out.stderr, out.stderr

@@ -56,7 +56,7 @@ def test_stop_strings_cut_where_str_find_does(seed: int) -> None:
     if not stopped:
         out.append(matcher.held)
     found = [i for i in (text.find(s) for s in stops) if i >= 0]
-    assert "".join(out) == (text[:min(found)] if found else text)
+    assert "".join(out) == (text[: min(found)] if found else text)
     assert stopped == bool(found)
 
 
@@ -83,7 +83,7 @@ def test_a_stop_string_ends_the_text_before_it(model, tokenizer) -> None:
     stop = full.split()[3]  # a word from the middle of the greedy text
     cut = generate(model, tokenizer, PROMPT, max_tokens=24, stop=[stop])
     assert cut.stop_reason == "stop"
-    assert cut.text == full[:full.find(stop)]
+    assert cut.text == full[: full.find(stop)]
 
 
 def test_chat_turn_ends_at_end_of_generation(model, tokenizer) -> None:

@@ -34,8 +34,16 @@ def _vocab() -> tuple[list[str], list[float], list[int]]:
     return tokens, [-float(i) for i in range(VOCAB)], types
 
 
-def write_model(path: Path, *, arch: str = "llama", fmt: Q = Q.F32, seed: int = 0, tied: bool = True,
-                rope_base: float = 10000.0, n_layers: int | None = None) -> Path:
+def write_model(
+    path: Path,
+    *,
+    arch: str = "llama",
+    fmt: Q = Q.F32,
+    seed: int = 0,
+    tied: bool = True,
+    rope_base: float = 10000.0,
+    n_layers: int | None = None,
+) -> Path:
     """A random llama-family model: GQA (4 heads, 2 KV heads), ``fmt`` for every matrix (f32 for
     norms and biases), tied or separate output head. gemma3 gets 6 layers (5 sliding-window
     layers of window 4, then a global one), Q/K norms and post-norms."""
@@ -130,7 +138,7 @@ def reference_logits(path: Path, tokens: list[int]) -> np.ndarray:
         pos = np.arange(n)[:, None] * theta_base ** (-np.arange(0, hd, 2) / hd)[None]  # [n, hd/2]
         cos, sin = np.cos(pos)[:, None], np.sin(pos)[:, None]
         if arch in ("qwen2", "gemma3"):  # NEOX: (x[i], x[i + hd/2])
-            a, b = x[..., :hd // 2], x[..., hd // 2:]
+            a, b = x[..., : hd // 2], x[..., hd // 2 :]
             return np.concatenate([a * cos - b * sin, a * sin + b * cos], -1)
         a, b = x[..., 0::2], x[..., 1::2]  # llama.cpp's "normal" rope: adjacent pairs
         out = np.empty_like(x)
@@ -214,7 +222,7 @@ def _llama_cpp_logits(llama_cpp, path: Path, tokens: list[int]) -> np.ndarray:
     # type_k/type_v 0 = GGML_TYPE_F32: an f32 KV cache (llama.cpp's default f16 would round K and V)
     llm = llama_cpp.Llama(str(path), logits_all=True, n_threads=2, n_ctx=64, type_k=0, type_v=0, verbose=False)
     llm.eval(tokens)
-    return np.array(llm.scores[:len(tokens)], dtype=np.float64)
+    return np.array(llm.scores[: len(tokens)], dtype=np.float64)
 
 
 @pytest.mark.parametrize("arch", ["llama", "qwen2", "gemma3"])
@@ -271,8 +279,9 @@ def test_config_errors_name_the_field(tmp_path: Path) -> None:
         with pytest.raises(GGUFError, match="soft-capping"):
             ModelConfig.from_gguf({**meta, "llama.attn_logit_softcapping": 50.0}, tensors)
         with pytest.raises(GGUFError, match="rope scaling 'yarn'"):
-            ModelConfig.from_gguf({**meta, "llama.rope.scaling.type": "yarn", "llama.rope.scaling.factor": 4.0},
-                                  tensors)
+            ModelConfig.from_gguf(
+                {**meta, "llama.rope.scaling.type": "yarn", "llama.rope.scaling.factor": 4.0}, tensors
+            )
 
 
 def test_bad_requests_are_refused(tmp_path: Path) -> None:
@@ -311,12 +320,25 @@ def test_attention_kernels_match_numpy(n: int, start: int, window: int) -> None:
         first = max(0, pos - window + 1) if window else 0
         for h in range(heads):
             g = h // (heads // kv_heads)
-            s = k[g, first:pos + 1].astype(np.float64) @ q[r, h * hd:(h + 1) * hd] * 0.2
+            s = k[g, first : pos + 1].astype(np.float64) @ q[r, h * hd : (h + 1) * hd] * 0.2
             p = np.exp(s - s.max())
-            expected[r, h] = p / p.sum() @ v[g, first:pos + 1]
+            expected[r, h] = p / p.sum() @ v[g, first : pos + 1]
     for kernel in (_ops.attention, _ops.attention_parallel):
         out = np.full(n * heads * hd, np.nan, np.float32)
         scores = np.empty(n * heads * ctx, np.float32)
-        kernel(q.reshape(-1), k.reshape(-1), v.reshape(-1), scores, out, start, n, heads, kv_heads, hd, ctx,
-               np.float32(0.2), window)
+        kernel(
+            q.reshape(-1),
+            k.reshape(-1),
+            v.reshape(-1),
+            scores,
+            out,
+            start,
+            n,
+            heads,
+            kv_heads,
+            hd,
+            ctx,
+            np.float32(0.2),
+            window,
+        )
         np.testing.assert_allclose(out.reshape(n, heads, hd), expected, rtol=0, atol=2e-6)

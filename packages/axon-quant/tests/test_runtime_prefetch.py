@@ -37,8 +37,11 @@ def reader() -> gguf.GGUFReader:
 
 
 def _file_ranges(reader: gguf.GGUFReader, prefix: str) -> list[tuple[int, int]]:
-    return [(int(t.data_offset), int(t.n_bytes)) for t in reader.tensors  # data_offset is absolute
-            if t.name.startswith(prefix)]
+    return [
+        (int(t.data_offset), int(t.n_bytes))
+        for t in reader.tensors  # data_offset is absolute
+        if t.name.startswith(prefix)
+    ]
 
 
 def test_each_group_is_its_layers_file_bytes(reader) -> None:
@@ -74,7 +77,7 @@ def test_layer_i_plus_1_is_requested_before_layer_i_computes(monkeypatch: pytest
     model.prefill([1, 2, 3])
     model.decode(4)
     for start in [i for i, e in enumerate(events) if e == ("prefetch", 0)]:
-        step = events[start:start + 1 + 31 + 7 * 30 + 1]
+        step = events[start : start + 1 + 31 + 7 * 30 + 1]
         for layer in range(31):
             first_compute = step.index(("compute", layer))
             assert step.index(("prefetch", layer)) < first_compute
@@ -152,8 +155,11 @@ def test_telemetry_times_and_bytes(reader) -> None:
     assert names == [f"blk.{i}" for i in range(30)] + ["embed", "output"]
     matrices = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
     for i in range(30):
-        expected = sum(int(t.n_bytes) for t in reader.tensors
-                       if t.name.startswith(f"blk.{i}.") and t.name.split(".")[2] in matrices)
+        expected = sum(
+            int(t.n_bytes)
+            for t in reader.tensors
+            if t.name.startswith(f"blk.{i}.") and t.name.split(".")[2] in matrices
+        )
         assert report["rows"][i]["weight_mib"] * 2**20 == expected
         assert report["rows"][i]["ms_per_pass"] > 0
     head = next(t for t in reader.tensors if t.name == "token_embd.weight")

@@ -15,8 +15,16 @@ from axon_quant.errors import QuantError
 from axon_quant.runtime.sampling import Sampler, SamplingParams
 
 
-def hf_probabilities(logits: np.ndarray, history: np.ndarray, *, repetition_penalty: float = 1.0,
-                     temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, min_p: float = 0.0) -> np.ndarray:
+def hf_probabilities(
+    logits: np.ndarray,
+    history: np.ndarray,
+    *,
+    repetition_penalty: float = 1.0,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    min_p: float = 0.0,
+) -> np.ndarray:
     scores = torch.tensor(logits, dtype=torch.float32)[None]
     input_ids = torch.tensor(history, dtype=torch.int64)[None]
     if repetition_penalty != 1.0:
@@ -120,10 +128,19 @@ def test_same_seed_same_tokens_other_seed_other_tokens() -> None:
     assert run(7) != run(8)
 
 
-@pytest.mark.parametrize("params", [
-    dict(temperature=-1.0), dict(top_k=-2), dict(top_p=0.0), dict(top_p=1.5), dict(min_p=2.0),
-    dict(repetition_penalty=0.0), dict(repeat_last_n=-1), dict(temperature=float("nan")),
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(temperature=-1.0),
+        dict(top_k=-2),
+        dict(top_p=0.0),
+        dict(top_p=1.5),
+        dict(min_p=2.0),
+        dict(repetition_penalty=0.0),
+        dict(repeat_last_n=-1),
+        dict(temperature=float("nan")),
+    ],
+)
 def test_bad_params_are_refused(params: dict) -> None:
     with pytest.raises(QuantError):
         SamplingParams(**params)

@@ -9,10 +9,10 @@ from __future__ import annotations
 from .calibrate import Int8Calibration, Int8Error, Int8Observer, Int8Result, calibrate, calibrate_model
 from .chat import apply_chat_template
 from .errors import GGUFError, QuantError
+from .ggml_types import GGML_TYPES, GGMLType, ggml_type, row_bytes
 from .gguf import GGUFFile, GGUFTensorInfo, GGUFValueType, read_gguf, write_gguf
 from .kernels import quant_matmul
 from .policy import QuantPolicy, QuantReport, TensorReport, quantize_model
-from .ggml_types import GGML_TYPES, GGMLType, ggml_type, row_bytes
 from .quantize import dequantize, quantize, quantize_tensor
 from .tensor import QuantTensor
 from .tokenizer import GGUFTokenizer, IncrementalDetokenizer

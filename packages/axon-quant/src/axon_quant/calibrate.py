@@ -71,8 +71,10 @@ class Int8Calibration:
         if self.axis is None:
             return self.scales.reshape((1,) * x.ndim)
         if x.ndim == 0 or not -x.ndim <= self.axis < x.ndim or x.shape[self.axis] != self.scales.size:
-            raise QuantError(f"int8 calibration of {self.scales.size} channels on axis {self.axis} does not fit "
-                             f"a tensor of shape {list(x.shape)}")
+            raise QuantError(
+                f"int8 calibration of {self.scales.size} channels on axis {self.axis} does not fit "
+                f"a tensor of shape {list(x.shape)}"
+            )
         shape = [1] * x.ndim
         shape[self.axis] = self.scales.size
         return self.scales.reshape(shape)
@@ -102,8 +104,9 @@ def _finite(x: np.ndarray, what: str) -> np.ndarray:
     x = x.astype(np.float32, copy=False)
     if not np.isfinite(x).all():
         where = np.unravel_index(int(np.argmin(np.isfinite(x).reshape(-1))), x.shape)
-        raise QuantError(f"{what}: tensor of shape {list(x.shape)} has a non-finite value at index "
-                         f"{list(map(int, where))}")
+        raise QuantError(
+            f"{what}: tensor of shape {list(x.shape)} has a non-finite value at index {list(map(int, where))}"
+        )
     return x
 
 
@@ -146,8 +149,9 @@ def _rows(x: np.ndarray, axis: int | None) -> np.ndarray:
     return np.moveaxis(x, axis, 0).reshape(x.shape[axis], -1)
 
 
-def calibrate(x: np.ndarray, *, axis: int | None = 0, method: str = "minmax", percentile: float = 99.9,
-              scheme: str = "symmetric") -> Int8Calibration:
+def calibrate(
+    x: np.ndarray, *, axis: int | None = 0, method: str = "minmax", percentile: float = 99.9, scheme: str = "symmetric"
+) -> Int8Calibration:
     """INT8 scales for ``x``, one per index of ``axis`` (None: one for the whole tensor).
 
     ``x``: a weight ``[out_features, in_features]`` (``axis=0``, per output row) or a batch of
@@ -185,8 +189,10 @@ class Int8Observer:
         rows = _rows(_finite(x, "int8 observe"), self.axis)
         known = self._amax.shape[0] if self._amax is not None else None
         if known is not None and rows.shape[0] != known:
-            raise QuantError(f"int8 observe: batch of shape {list(np.shape(x))} has {rows.shape[0]} channels on "
-                             f"axis {self.axis}, earlier batches had {known}")
+            raise QuantError(
+                f"int8 observe: batch of shape {list(np.shape(x))} has {rows.shape[0]} channels on "
+                f"axis {self.axis}, earlier batches had {known}"
+            )
         batch_amax = np.max(np.abs(rows), axis=1) if rows.shape[1] else np.zeros(rows.shape[0], np.float32)
         self._amax = batch_amax if self._amax is None else np.maximum(self._amax, batch_amax)
         if self.method == "percentile":
@@ -196,11 +202,15 @@ class Int8Observer:
         """The scales for everything observed so far; QuantError before any batch."""
         if self._amax is None:
             raise QuantError("int8 observer: no batch observed yet")
-        amax = self._amax if self.method == "minmax" else _amax(np.concatenate(self._seen, axis=1), "percentile",
-                                                                 self.percentile)
+        amax = (
+            self._amax
+            if self.method == "minmax"
+            else _amax(np.concatenate(self._seen, axis=1), "percentile", self.percentile)
+        )
         scales, qmin, qmax = _scales(amax, self.scheme)
-        return Int8Calibration(scales, self.axis, qmin, qmax, self.method,
-                               self.percentile if self.method == "percentile" else None)
+        return Int8Calibration(
+            scales, self.axis, qmin, qmax, self.method, self.percentile if self.method == "percentile" else None
+        )
 
 
 class Int8Result(NamedTuple):
@@ -211,8 +221,9 @@ class Int8Result(NamedTuple):
     error: Int8Error
 
 
-def calibrate_model(tensors: Mapping[str, np.ndarray], *, method: str = "minmax", percentile: float = 99.9,
-                    scheme: str = "symmetric") -> dict[str, Int8Result]:
+def calibrate_model(
+    tensors: Mapping[str, np.ndarray], *, method: str = "minmax", percentile: float = 99.9, scheme: str = "symmetric"
+) -> dict[str, Int8Result]:
     """Per-output-row INT8 for every tensor of 2 or more dimensions (weights ``[out, in, ...]``, in
     input order); 1-D tensors (norms, biases) are left out. QuantError names the tensor."""
     out: dict[str, Int8Result] = {}

@@ -20,10 +20,14 @@ class GGUFError(AxonError, ValueError):
     """
 
     def __init__(self, message: str, *, path: str | None = None, field: str | None = None, offset: int | None = None):
-        where = ", ".join(part for part in (
-            f"file {path}" if path is not None else None,
-            f"field {field!r}" if field is not None else None,
-            f"offset {offset}" if offset is not None else None,
-        ) if part)
+        where = ", ".join(
+            part
+            for part in (
+                f"file {path}" if path is not None else None,
+                f"field {field!r}" if field is not None else None,
+                f"offset {offset}" if offset is not None else None,
+            )
+            if part
+        )
         super().__init__(f"{message} ({where})" if where else message)
         self.path, self.field, self.offset = path, field, offset

@@ -57,8 +57,15 @@ NEVER_QUANTIZED: tuple[tuple[str, str], ...] = (
 _OUTPUT_NAMES = ("output.weight", "lm_head.weight")
 _TOKEN_EMBEDDING_NAMES = ("token_embd.weight", "per_layer_token_embd.weight", "embed_tokens.weight", "wte.weight")
 #: llama-quantize's ``tensor_type_fallback`` for rows its 256-value blocks do not fit.
-_FALLBACK = {"q2_k": "q4_0", "q3_k": "q4_0", "tq1_0": "q4_0", "tq2_0": "q4_0", "q4_k": "q5_0", "q5_k": "q5_1",
-             "q6_k": "q8_0"}
+_FALLBACK = {
+    "q2_k": "q4_0",
+    "q3_k": "q4_0",
+    "tq1_0": "q4_0",
+    "tq2_0": "q4_0",
+    "q4_k": "q5_0",
+    "q5_k": "q5_1",
+    "q6_k": "q8_0",
+}
 _FLOAT_TYPES = ("f32", "f16", "bf16")
 
 
@@ -110,8 +117,9 @@ class QuantPolicy:
             except re.error as e:
                 raise QuantError(f"policy override pattern {pattern!r} is not a regular expression: {e}") from None
 
-    def choose(self, name: str, shape: tuple[int, ...], dtype: np.dtype, fmt: str | int | GGMLType,
-               tied_embeddings: bool) -> tuple[GGMLType, str]:
+    def choose(
+        self, name: str, shape: tuple[int, ...], dtype: np.dtype, fmt: str | int | GGMLType, tied_embeddings: bool
+    ) -> tuple[GGMLType, str]:
         """(ggml type, reason) for tensor ``name`` of ``shape``/``dtype`` when the model's target is
         ``fmt``; ``tied_embeddings``: the model has no output head, the token embedding serves as one.
         The order is ``llama_tensor_get_type``'s."""
@@ -156,8 +164,10 @@ class QuantPolicy:
         step = ggml_type(_FALLBACK.get(chosen.name, self.fallback))
         if row % step.block_size:
             step = ggml_type(self.fallback)
-        return step, (f"{reason}; fallback: rows of {row} values are not whole {chosen.block_size}-value "
-                      f"{chosen.name} blocks -> {step.name}")
+        return step, (
+            f"{reason}; fallback: rows of {row} values are not whole {chosen.block_size}-value "
+            f"{chosen.name} blocks -> {step.name}"
+        )
 
 
 @dataclass(frozen=True)
@@ -214,9 +224,13 @@ class QuantReport:
     def to_dict(self) -> dict:
         """JSON-ready: the target, totals, type counts and one entry per tensor."""
         return {
-            "fmt": self.fmt, "nbytes": self.nbytes, "source_nbytes": self.source_nbytes, "counts": self.counts(),
-            "tensors": [{**t.__dict__, "shape": list(t.shape), "relative_rms_error": t.relative_rms_error}
-                        for t in self.tensors],
+            "fmt": self.fmt,
+            "nbytes": self.nbytes,
+            "source_nbytes": self.source_nbytes,
+            "counts": self.counts(),
+            "tensors": [
+                {**t.__dict__, "shape": list(t.shape), "relative_rms_error": t.relative_rms_error} for t in self.tensors
+            ],
         }
 
 
@@ -225,13 +239,16 @@ def _errors(x: np.ndarray, decoded: np.ndarray) -> tuple[float, float, float]:
     diff = decoded.astype(np.float64) - source
     if diff.size == 0:
         return 0.0, 0.0, 0.0
-    return (float(np.sqrt(np.mean(diff * diff))), float(np.max(np.abs(diff))),
-            float(np.sqrt(np.mean(source * source))))
+    return (float(np.sqrt(np.mean(diff * diff))), float(np.max(np.abs(diff))), float(np.sqrt(np.mean(source * source))))
 
 
-def quantize_model(tensors: Mapping[str, np.ndarray], fmt: str | int | GGMLType, policy: QuantPolicy | None = None,
-                   *, progress: Callable[[str, int, int], None] | None = None
-                   ) -> tuple[dict[str, QuantTensor], QuantReport]:
+def quantize_model(
+    tensors: Mapping[str, np.ndarray],
+    fmt: str | int | GGMLType,
+    policy: QuantPolicy | None = None,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[dict[str, QuantTensor], QuantReport]:
     """Quantize a model's float tensors (name -> array, GGUF or Hugging Face names, NumPy order
     ``[out_features, in_features]``) to ggml type ``fmt`` under ``policy`` (llama-quantize's defaults).
 
@@ -250,8 +267,9 @@ def quantize_model(tensors: Mapping[str, np.ndarray], fmt: str | int | GGMLType,
             progress(name, index, len(tensors))
         x = np.asarray(array)
         if x.dtype.kind != "f" and x.dtype.name != "bfloat16":
-            raise QuantError(f"tensor {name!r}: quantize_model takes float tensors, got {x.dtype} of shape "
-                             f"{list(x.shape)}")
+            raise QuantError(
+                f"tensor {name!r}: quantize_model takes float tensors, got {x.dtype} of shape {list(x.shape)}"
+            )
         shape = tuple(x.shape) or (1,)
         x = x.reshape(shape)
         chosen, reason = policy.choose(name, shape, x.dtype, target, tied)

@@ -29,8 +29,9 @@ def _values(x: np.ndarray, fmt: BlockFormat) -> np.ndarray:
         return x
     if x.dtype.kind in "iu":
         return x.astype(np.float32)
-    raise QuantError(f"{fmt.name}: cannot quantize an array of dtype {x.dtype} (shape {list(x.shape)}); "
-                     "give real numbers")
+    raise QuantError(
+        f"{fmt.name}: cannot quantize an array of dtype {x.dtype} (shape {list(x.shape)}); give real numbers"
+    )
 
 
 def _check_values(shape: tuple[int, ...], chunk: np.ndarray, first_block: int, fmt: BlockFormat) -> None:
@@ -45,7 +46,8 @@ def _check_values(shape: tuple[int, ...], chunk: np.ndarray, first_block: int, f
             raise QuantError(
                 f"{fmt.name}: tensor of shape {list(shape)} has a non-finite value {chunk.reshape(-1)[local]} "
                 f"at index {list(map(int, where))} (after conversion to float32); ggml's {fmt.name} quantizer "
-                "is undefined on inf/NaN")
+                "is undefined on inf/NaN"
+            )
     if fmt.bad_blocks is not None:
         bad = fmt.bad_blocks(chunk)
         if bad.any():
@@ -54,7 +56,8 @@ def _check_values(shape: tuple[int, ...], chunk: np.ndarray, first_block: int, f
             raise QuantError(
                 f"{fmt.name}: tensor of shape {list(shape)}: the block starting at index {list(map(int, where))} "
                 f"spans min {chunk[local].min()} to max {chunk[local].max()}, a range that overflows float32; "
-                "its scale would be infinite")
+                "its scale would be infinite"
+            )
 
 
 def quantize(x: np.ndarray, fmt: str | int | GGMLType) -> np.ndarray:
@@ -74,8 +77,10 @@ def quantize(x: np.ndarray, fmt: str | int | GGMLType) -> np.ndarray:
     block, size = form.ggml.block_size, form.ggml.type_size
     n = x.shape[-1]
     if n % block:
-        raise QuantError(f"{form.name}: ragged final row: tensor of shape {list(x.shape)} has rows of {n} values, "
-                         f"not a whole number of {block}-value blocks")
+        raise QuantError(
+            f"{form.name}: ragged final row: tensor of shape {list(x.shape)} has rows of {n} values, "
+            f"not a whole number of {block}-value blocks"
+        )
     # Overflow and inf/NaN intermediates are part of the formats' float behaviour, reproduced rather
     # than warned about: a float64 beyond float32 becomes inf (then refused where the format needs
     # finite values), an f16 scale beyond 65504 is stored as inf, and the K-quant searches meet 0/0
@@ -87,9 +92,9 @@ def quantize(x: np.ndarray, fmt: str | int | GGMLType) -> np.ndarray:
         out = np.empty((blocks.shape[0], size), dtype=np.uint8)
         step = max(1, _CHUNK_VALUES // block)
         for start in range(0, blocks.shape[0], step):
-            chunk = blocks[start:start + step]
+            chunk = blocks[start : start + step]
             _check_values(x.shape, chunk, start, form)
-            out[start:start + step] = form.quantize_blocks(chunk)
+            out[start : start + step] = form.quantize_blocks(chunk)
     return out.reshape(*x.shape[:-1], n // block * size)
 
 
@@ -113,14 +118,16 @@ def dequantize(raw: np.ndarray, fmt: str | int | GGMLType) -> np.ndarray:
     block, size = form.ggml.block_size, form.ggml.type_size
     m = raw.shape[-1]
     if m % size:
-        raise QuantError(f"{form.name}: rows of {m} bytes (array of shape {list(raw.shape)}) are not a whole "
-                         f"number of {size}-byte blocks")
+        raise QuantError(
+            f"{form.name}: rows of {m} bytes (array of shape {list(raw.shape)}) are not a whole "
+            f"number of {size}-byte blocks"
+        )
     blocks = raw.reshape(-1, size)
     out = np.empty((blocks.shape[0], block), dtype=np.float32)
     step = max(1, _CHUNK_VALUES // block)
     with np.errstate(invalid="ignore", over="ignore"):  # inf scales decode to inf/NaN, as in ggml
         for start in range(0, blocks.shape[0], step):
-            out[start:start + step] = form.dequantize_blocks(blocks[start:start + step])
+            out[start : start + step] = form.dequantize_blocks(blocks[start : start + step])
     return out.reshape(*raw.shape[:-1], m // size * block)
 
 

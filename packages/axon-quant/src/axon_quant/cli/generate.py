@@ -25,17 +25,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-p", type=float, default=0.95, metavar="P", help="1 turns it off (0.95)")
     parser.add_argument("--min-p", type=float, default=0.05, metavar="P", help="0 turns it off (0.05)")
     parser.add_argument("--repeat-penalty", type=float, default=1.0, metavar="R", help="1 turns it off (1.0)")
-    parser.add_argument("--repeat-last-n", type=int, default=64, metavar="N",
-                        help="tokens the penalty looks back over; 0: the whole context (64)")
+    parser.add_argument(
+        "--repeat-last-n",
+        type=int,
+        default=64,
+        metavar="N",
+        help="tokens the penalty looks back over; 0: the whole context (64)",
+    )
     parser.add_argument("--seed", type=int, default=None, metavar="S", help="seed of the sampler (random if not given)")
-    parser.add_argument("--stop", action="append", default=[], metavar="TEXT",
-                        help="stop before this text (repeatable; the text is not printed)")
+    parser.add_argument(
+        "--stop",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="stop before this text (repeatable; the text is not printed)",
+    )
     parser.add_argument("--chat", action="store_true", help="apply the model's chat template to the prompt")
     parser.add_argument("--system", default=None, metavar="TEXT", help="a system message (with --chat)")
     parser.add_argument("--telemetry", action="store_true", help="print per-layer timings to stderr")
     parser.add_argument("--threads", type=int, default=None, metavar="N", help="compute threads (all CPUs)")
-    parser.add_argument("--ctx", type=int, default=None, metavar="N",
-                        help="context length to plan the KV cache for (min(2048, the model's))")
+    parser.add_argument(
+        "--ctx",
+        type=int,
+        default=None,
+        metavar="N",
+        help="context length to plan the KV cache for (min(2048, the model's))",
+    )
 
 
 def chat_prompt(tokenizer, user: str, system: str | None) -> str:
@@ -45,13 +60,19 @@ def chat_prompt(tokenizer, user: str, system: str | None) -> str:
     if not tokenizer.chat_template:
         raise ChatTemplateError("--chat: the model has no tokenizer.chat_template")
     messages = ([{"role": "system", "content": system}] if system is not None else []) + [
-        {"role": "user", "content": user}]
+        {"role": "user", "content": user}
+    ]
 
     def text(token: int | None) -> str:
         return tokenizer.token_text(token) if token is not None else ""
 
-    return apply_chat_template(tokenizer.chat_template, messages, add_generation_prompt=True,
-                               bos_token=text(tokenizer.bos_id), eos_token=text(tokenizer.eos_id))
+    return apply_chat_template(
+        tokenizer.chat_template,
+        messages,
+        add_generation_prompt=True,
+        bos_token=text(tokenizer.bos_id),
+        eos_token=text(tokenizer.eos_id),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,9 +81,16 @@ def run(args: argparse.Namespace) -> int:
     from ..tokenizer import GGUFTokenizer
 
     try:
-        sampling = SamplingParams(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p,
-                                  repetition_penalty=args.repeat_penalty, repeat_last_n=args.repeat_last_n,
-                                  seed=args.seed, greedy=args.greedy)
+        sampling = SamplingParams(
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            min_p=args.min_p,
+            repetition_penalty=args.repeat_penalty,
+            repeat_last_n=args.repeat_last_n,
+            seed=args.seed,
+            greedy=args.greedy,
+        )
         model = load_model(args.model, max_ctx=args.ctx, threads=args.threads, telemetry=args.telemetry)
         tokenizer = GGUFTokenizer.from_metadata(model.gguf.metadata)
         if args.chat:
@@ -77,8 +105,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(piece)
             sys.stdout.flush()
 
-        generate(model, tokenizer, prompt, max_tokens=args.max_tokens, sampling=sampling, stop=args.stop,
-                 on_text=write)
+        generate(model, tokenizer, prompt, max_tokens=args.max_tokens, sampling=sampling, stop=args.stop, on_text=write)
         sys.stdout.write("\n")
         sys.stdout.flush()
         if model.telemetry is not None:

@@ -18,8 +18,13 @@ _TEXT_CHARS = 80  # characters of a string shown in text mode
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="the GGUF file")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    parser.add_argument("--items", type=int, default=None, metavar="N",
-                        help=f"array items to show (default: {_TEXT_ITEMS} in text, all in --json)")
+    parser.add_argument(
+        "--items",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"array items to show (default: {_TEXT_ITEMS} in text, all in --json)",
+    )
 
 
 def _json_safe(value: Any) -> Any:
@@ -46,11 +51,26 @@ def describe(gguf: Any, items: int | None) -> dict[str, Any]:
                 value, entry["truncated"] = value[:items], True
         entry["value"] = _json_safe(value)
         metadata[key] = entry
-    tensors = [{"name": info.name, "type": info.ggml_type.name, "shape": list(gguf.tensors[info.name].shape),
-                "dims": list(info.dims), "bytes": info.nbytes, "offset": info.offset}
-               for info in gguf.tensor_infos.values()]
-    return {"path": gguf.path, "version": gguf.version, "file_size": gguf.file_size, "alignment": gguf.alignment,
-            "data_offset": gguf.data_offset, "metadata": metadata, "tensors": tensors}
+    tensors = [
+        {
+            "name": info.name,
+            "type": info.ggml_type.name,
+            "shape": list(gguf.tensors[info.name].shape),
+            "dims": list(info.dims),
+            "bytes": info.nbytes,
+            "offset": info.offset,
+        }
+        for info in gguf.tensor_infos.values()
+    ]
+    return {
+        "path": gguf.path,
+        "version": gguf.version,
+        "file_size": gguf.file_size,
+        "alignment": gguf.alignment,
+        "data_offset": gguf.data_offset,
+        "metadata": metadata,
+        "tensors": tensors,
+    }
 
 
 def _text_value(entry: dict[str, Any]) -> str:
@@ -66,8 +86,10 @@ def _text_value(entry: dict[str, Any]) -> str:
 
 
 def _print_text(info: dict[str, Any]) -> None:
-    print(f"{info['path']}: GGUF v{info['version']}, {info['file_size']:,} bytes, alignment {info['alignment']}, "
-          f"data at {info['data_offset']:,}")
+    print(
+        f"{info['path']}: GGUF v{info['version']}, {info['file_size']:,} bytes, alignment {info['alignment']}, "
+        f"data at {info['data_offset']:,}"
+    )
     print(f"\nmetadata ({len(info['metadata'])} keys):")
     width = max((len(k) for k in info["metadata"]), default=0)
     for key, entry in info["metadata"].items():
@@ -75,12 +97,17 @@ def _print_text(info: dict[str, Any]) -> None:
     tensors = info["tensors"]
     print(f"\ntensors ({len(tensors)}, {sum(t['bytes'] for t in tensors):,} bytes; shape in NumPy order):")
     rows = [("name", "type", "shape", "bytes", "offset")]
-    rows += [(t["name"], t["type"], "x".join(map(str, t["shape"])), f"{t['bytes']:,}", f"{t['offset']:,}")
-             for t in tensors]
+    rows += [
+        (t["name"], t["type"], "x".join(map(str, t["shape"])), f"{t['bytes']:,}", f"{t['offset']:,}") for t in tensors
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
-        print("  " + "  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in
-                               enumerate(zip(row, widths, strict=True))).rstrip())
+        print(
+            "  "
+            + "  ".join(
+                cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
+        )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -50,6 +50,7 @@ def make_qx_quants(x: np.ndarray, nmax: int) -> tuple[np.ndarray, np.ndarray]:
     weight = x * x
     weighted_x = weight * x
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+
         def fit(iscale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             level = nearest_int(iscale * x)
             np.clip(level, -nmax, nmax - 1, out=level)
@@ -97,8 +98,12 @@ def make_q3_quants(x: np.ndarray, nmax: int) -> tuple[np.ndarray, np.ndarray]:
                 nf = new.astype(F32)
                 slx_new = slx + weighted_x[i] * nf
                 sl2_new = sl2 + w * nf * nf
-                accept = ((slx > 0) & (new != level[i]) & (sl2_new > 0)
-                          & (slx_new * slx_new * suml2 > sumlx * sumlx * sl2_new))
+                accept = (
+                    (slx > 0)
+                    & (new != level[i])
+                    & (sl2_new > 0)
+                    & (slx_new * slx_new * suml2 > sumlx * sumlx * sl2_new)
+                )
                 if accept.any():
                     changed = True
                     level[i] = np.where(accept, new, level[i])
@@ -111,8 +116,9 @@ def make_q3_quants(x: np.ndarray, nmax: int) -> tuple[np.ndarray, np.ndarray]:
     return np.where(empty, F32(0), scale), np.where(empty, 0, level + nmax)
 
 
-def make_qkx2_quants(x: np.ndarray, weight: np.ndarray, nmax: int, rmin: float, rdelta: float, nstep: int,
-                     use_mad: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def make_qkx2_quants(
+    x: np.ndarray, weight: np.ndarray, nmax: int, rmin: float, rdelta: float, nstep: int, use_mad: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``make_qkx2_quants``: asymmetric levels ``0..nmax`` with a minimum ``<= 0``, the initial fit
     then ``nstep + 1`` least-squares refits at scales ``(rmin + rdelta*is + nmax) / (max - min)``,
     keeping whichever has the smallest weighted error (absolute if ``use_mad``, else squared).

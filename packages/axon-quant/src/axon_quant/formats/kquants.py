@@ -34,8 +34,17 @@ from ._kfit import (
 )
 
 __all__ = [
-    "dequantize_q2_k", "dequantize_q3_k", "dequantize_q4_k", "dequantize_q5_k", "dequantize_q6_k",
-    "dequantize_q8_k", "quantize_q2_k", "quantize_q3_k", "quantize_q4_k", "quantize_q5_k", "quantize_q6_k",
+    "dequantize_q2_k",
+    "dequantize_q3_k",
+    "dequantize_q4_k",
+    "dequantize_q5_k",
+    "dequantize_q6_k",
+    "dequantize_q8_k",
+    "quantize_q2_k",
+    "quantize_q3_k",
+    "quantize_q4_k",
+    "quantize_q5_k",
+    "quantize_q6_k",
     "quantize_q8_k",
 ]
 
@@ -154,8 +163,9 @@ def _bit_planes(bits: np.ndarray) -> np.ndarray:
     return np.packbits(bits.reshape(n, 8, 32).transpose(0, 2, 1).astype(np.uint8), axis=2, bitorder="little")[:, :, 0]
 
 
-def _requantize(blocks: np.ndarray, levels: np.ndarray, d: np.ndarray, dm: np.ndarray | None, lo: int, hi: int,
-                k: int) -> np.ndarray:
+def _requantize(
+    blocks: np.ndarray, levels: np.ndarray, d: np.ndarray, dm: np.ndarray | None, lo: int, hi: int, k: int
+) -> np.ndarray:
     """ggml's second pass: with the stored (f16-rounded, 6-bit) sub-block scales ``d`` ``[n, 256 // k]``
     (and mins ``dm``), levels become ``nearest_int((x + dm) / d)`` clamped to ``lo..hi`` and shifted by
     ``-lo`` (to be unsigned), except in sub-blocks whose ``d`` is 0, which keep the search's ``levels``."""
@@ -169,11 +179,14 @@ def _requantize(blocks: np.ndarray, levels: np.ndarray, d: np.ndarray, dm: np.nd
 
 def _k4_pack_scales(ls: np.ndarray, lm: np.ndarray) -> np.ndarray:
     """6-bit scales and mins ``[n, 8]`` -> the 12 Q4_K/Q5_K scale bytes (inverse of :func:`unpack_k4_scales`)."""
-    return np.concatenate([
-        ls[:, :4] | ((ls[:, 4:] >> 4) << 6),
-        lm[:, :4] | ((lm[:, 4:] >> 4) << 6),
-        (ls[:, 4:] & 0x0F) | ((lm[:, 4:] & 0x0F) << 4),
-    ], axis=1).astype(np.uint8)
+    return np.concatenate(
+        [
+            ls[:, :4] | ((ls[:, 4:] >> 4) << 6),
+            lm[:, :4] | ((lm[:, 4:] >> 4) << 6),
+            (ls[:, 4:] & 0x0F) | ((lm[:, 4:] & 0x0F) << 4),
+        ],
+        axis=1,
+    ).astype(np.uint8)
 
 
 def _k4_search(blocks: np.ndarray, nmax: int, rmin: float, nstep: int):
@@ -186,8 +199,8 @@ def _k4_search(blocks: np.ndarray, nmax: int, rmin: float, nstep: int):
     scales, mins, levels = make_qkx2_quants(x, av_x + np.abs(x), nmax, rmin, 0.1, nstep, use_mad=False)
     scales, mins = scales.reshape(n, 8), mins.reshape(n, 8)
     levels = levels.T.reshape(n, 256)
-    max_scale, = scan_max(scales.T)
-    max_min, = scan_max(mins.T)
+    (max_scale,) = scan_max(scales.T)
+    (max_min,) = scan_max(mins.T)
     with np.errstate(divide="ignore"):
         inv_scale = np.where(max_scale > 0, F32(63) / max_scale, F32(0))
         inv_min = np.where(max_min > 0, F32(63) / max_min, F32(0))
@@ -230,8 +243,9 @@ def quantize_q6_k(blocks: np.ndarray) -> np.ndarray:
         sc = np.minimum(127, nearest_int(iscale[:, None] * scales)).astype(np.int8)
     levels = _requantize(blocks, levels, f16_values(d) * sc, None, -32, 31, 16)
     q = levels.reshape(n, 2, 4, 32).astype(np.uint8)
-    ql = np.concatenate([(q[:, :, 0] & 0x0F) | ((q[:, :, 2] & 0x0F) << 4),
-                         (q[:, :, 1] & 0x0F) | ((q[:, :, 3] & 0x0F) << 4)], axis=2).reshape(n, 128)
+    ql = np.concatenate(
+        [(q[:, :, 0] & 0x0F) | ((q[:, :, 2] & 0x0F) << 4), (q[:, :, 1] & 0x0F) | ((q[:, :, 3] & 0x0F) << 4)], axis=2
+    ).reshape(n, 128)
     qh = ((q >> 4) << _SHIFT2[None, None]).sum(axis=2, dtype=np.uint8).reshape(n, 64)
     out = np.concatenate([ql, qh, sc.view(np.uint8), d], axis=1)
     out[max_abs < F32(1e-15)] = 0  # ggml writes an all-zero block
@@ -252,8 +266,9 @@ def quantize_q3_k(blocks: np.ndarray) -> np.ndarray:
         d = f16_bytes(np.where(max_scale != 0, F32(1) / iscale, F32(0)))
     codes = np.where((max_scale != 0)[:, None], codes, 0).astype(np.uint8)  # `if (max_scale)`: NaN counts
     high = (codes >> 4).reshape(n, 4, 4) << _SHIFT2[None, :, 0, None]  # value 4 g + b -> byte 8 + b, bits 2g
-    packed = np.concatenate([(codes[:, :8] & 0x0F) | ((codes[:, 8:] & 0x0F) << 4),
-                             high.sum(axis=1, dtype=np.uint8)], axis=1)
+    packed = np.concatenate(
+        [(codes[:, :8] & 0x0F) | ((codes[:, 8:] & 0x0F) << 4), high.sum(axis=1, dtype=np.uint8)], axis=1
+    )
     dl = f16_values(d) * unpack_q3_scales(packed)
     levels = _requantize(blocks, levels, dl, None, -4, 3, 16)
     upper = levels > 3
@@ -267,8 +282,8 @@ def quantize_q2_k(blocks: np.ndarray) -> np.ndarray:
     x = _columns(blocks, 16)
     scales, mins, levels = make_qkx2_quants(x, np.abs(x), 3, -0.5, 0.1, 15, use_mad=True)
     scales, mins, levels = scales.reshape(n, 16), mins.reshape(n, 16), levels.T.reshape(n, 256)
-    max_scale, = scan_max(scales.T)
-    max_min, = scan_max(mins.T)
+    (max_scale,) = scan_max(scales.T)
+    (max_min,) = scan_max(mins.T)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         sc = np.where((max_scale > 0)[:, None], nearest_int((F32(15) / max_scale)[:, None] * scales), 0)
         mn = np.where((max_min > 0)[:, None], nearest_int((F32(15) / max_min)[:, None] * mins), 0)

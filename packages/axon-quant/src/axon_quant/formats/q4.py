@@ -53,4 +53,3 @@ def dequantize_q4_1(raw: np.ndarray) -> np.ndarray:
     """uint8 ``[n, 20]`` -> float32 ``[n, 32]``."""
     q = unpack_nibbles(raw[:, 4:]).astype(F32)
     return q * f16_values(raw[:, :2]) + f16_values(raw[:, 2:4])
-

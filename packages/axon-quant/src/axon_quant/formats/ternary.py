@@ -34,11 +34,14 @@ def quantize_tq1_0(blocks: np.ndarray) -> np.ndarray:
     """float32 ``[n, 256]`` -> uint8 ``[n, 54]``."""
     t, d = _trits(blocks)
     n = t.shape[0]
-    qs = np.concatenate([
-        _base3(t[:, :160].reshape(n, 1, 5, 32), _POW3),
-        _base3(t[:, 160:240].reshape(n, 1, 5, 16), _POW3),
-        _base3(t[:, 240:].reshape(n, 1, 4, 4), _POW3[1:] * 3),  # * 3: the first value is the top trit
-    ], axis=1)
+    qs = np.concatenate(
+        [
+            _base3(t[:, :160].reshape(n, 1, 5, 32), _POW3),
+            _base3(t[:, 160:240].reshape(n, 1, 5, 16), _POW3),
+            _base3(t[:, 240:].reshape(n, 1, 4, 4), _POW3[1:] * 3),  # * 3: the first value is the top trit
+        ],
+        axis=1,
+    )
     qs = (qs * 256 + (243 - 1)) // 243  # ceiling division, in ggml's uint16 arithmetic
     return np.concatenate([qs.astype(np.uint8), f16_bytes(d)], axis=1)
 

@@ -49,8 +49,9 @@ def _infer_elements(items: list, key: str, path: str | None) -> tuple[GGUFValueT
     if all(isinstance(v, (list, tuple)) for v in items):
         children = [c for v in items for c in v]
         if not children:
-            raise GGUFError("cannot infer the element type of empty nested lists; give it in types=",
-                            path=path, field=key)
+            raise GGUFError(
+                "cannot infer the element type of empty nested lists; give it in types=", path=path, field=key
+            )
         return (V.ARRAY, *_infer_elements(children, key, path))
     if all(isinstance(v, bool) for v in items):
         return (V.BOOL,)
@@ -61,8 +62,9 @@ def _infer_elements(items: list, key: str, path: str | None) -> tuple[GGUFValueT
     if all(isinstance(v, str) for v in items):
         return (V.STRING,)
     kinds = sorted({type(v).__name__ for v in items})
-    raise GGUFError(f"a list of mixed or unsupported element types ({', '.join(kinds)}) has no GGUF type",
-                    path=path, field=key)
+    raise GGUFError(
+        f"a list of mixed or unsupported element types ({', '.join(kinds)}) has no GGUF type", path=path, field=key
+    )
 
 
 def _depth(value: Any) -> int:
@@ -101,8 +103,9 @@ def value_type(key: str, value: Any, given: Any = None, path: str | None = None)
         if not value:
             raise GGUFError("cannot infer the element type of an empty list; give it in types=", path=path, field=key)
         return (V.ARRAY, *_infer_elements(list(value), key, path))
-    raise GGUFError(f"a {type(value).__name__} has no GGUF type (use str, int, float, bool or lists)",
-                    path=path, field=key)
+    raise GGUFError(
+        f"a {type(value).__name__} has no GGUF type (use str, int, float, bool or lists)", path=path, field=key
+    )
 
 
 def _scalars(values: list, vtype: GGUFValueType, key: str, path: str | None) -> bytes:
@@ -118,8 +121,11 @@ def _scalars(values: list, vtype: GGUFValueType, key: str, path: str | None) -> 
             raise GGUFError(f"a {vtype.name} value must be an int", path=path, field=key)
         info = np.iinfo(dtype)
         if values and (min(values) < info.min or max(values) > info.max):
-            raise GGUFError(f"{vtype.name} holds [{info.min}, {info.max}], got values in "
-                            f"[{min(values)}, {max(values)}]", path=path, field=key)
+            raise GGUFError(
+                f"{vtype.name} holds [{info.min}, {info.max}], got values in [{min(values)}, {max(values)}]",
+                path=path,
+                field=key,
+            )
         return np.array(values, dtype=dtype).tobytes()
     if not all(_is_int(v) or isinstance(v, float) for v in values):
         raise GGUFError(f"a {vtype.name} value must be a float", path=path, field=key)
@@ -151,8 +157,9 @@ def encode_value(
         out += _scalars([value], head, key, path)
     else:
         if len(types) < 2 or len(types) > MAX_ARRAY_NESTING + 1:
-            raise GGUFError(f"an ARRAY type needs an element type and at most {MAX_ARRAY_NESTING} levels",
-                            path=path, field=key)
+            raise GGUFError(
+                f"an ARRAY type needs an element type and at most {MAX_ARRAY_NESTING} levels", path=path, field=key
+            )
         value = value.tolist() if isinstance(value, np.ndarray) else value
         if not isinstance(value, (list, tuple)):
             raise GGUFError(f"an ARRAY value must be a list, got {type(value).__name__}", path=path, field=key)

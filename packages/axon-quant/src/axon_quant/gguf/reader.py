@@ -91,7 +91,7 @@ class _Cursor:
             raise self.error(f"{field} is {n} bytes long, more than the limit of {max_bytes}", field, start)
         at = self.take(n, field)
         try:
-            return str(self.buf[at:at + n], "utf-8")
+            return str(self.buf[at : at + n], "utf-8")
         except UnicodeDecodeError as exc:
             raise self.error(f"{field} is not valid UTF-8 ({exc.reason} at byte {exc.start})", field, at) from None
 
@@ -120,18 +120,21 @@ class _Cursor:
         for i in range(count):
             if size - pos < 8:
                 self.pos = pos
-                raise self.error(f"truncated: {field}[{i}] length needs 8 bytes, the file has {size - pos} left",
-                                 f"{field}[{i}]")
+                raise self.error(
+                    f"truncated: {field}[{i}] length needs 8 bytes, the file has {size - pos} left", f"{field}[{i}]"
+                )
             n = unpack(buf, pos)[0]
             pos += 8
             if n > size - pos:
-                raise self.error(f"truncated: {field}[{i}] needs {n} bytes, the file has {size - pos} left",
-                                 f"{field}[{i}]", pos)
+                raise self.error(
+                    f"truncated: {field}[{i}] needs {n} bytes, the file has {size - pos} left", f"{field}[{i}]", pos
+                )
             try:
-                append(str(buf[pos:pos + n], "utf-8"))
+                append(str(buf[pos : pos + n], "utf-8"))
             except UnicodeDecodeError as exc:
-                raise self.error(f"{field}[{i}] is not valid UTF-8 ({exc.reason} at byte {exc.start})",
-                                 f"{field}[{i}]", pos) from None
+                raise self.error(
+                    f"{field}[{i}] is not valid UTF-8 ({exc.reason} at byte {exc.start})", f"{field}[{i}]", pos
+                ) from None
             pos += n
         self.pos = pos
         return out
@@ -160,8 +163,12 @@ def _read_value(cur: _Cursor, vtype: GGUFValueType, field: str, depth: int = 0) 
     count = cur.u64(f"{field} length")
     need = count * _min_bytes(element_type)
     if need > cur.size - cur.pos:
-        raise cur.error(f"{field}: an array of {count} {element_type.name} needs at least {need} bytes, "
-                        f"the file has {cur.size - cur.pos} left", field, count_at)
+        raise cur.error(
+            f"{field}: an array of {count} {element_type.name} needs at least {need} bytes, "
+            f"the file has {cur.size - cur.pos} left",
+            field,
+            count_at,
+        )
     if element_type is GGUFValueType.STRING:
         return cur.string_array(count, field), (vtype, element_type)
     if element_type is not GGUFValueType.ARRAY:
@@ -174,8 +181,12 @@ def _read_value(cur: _Cursor, vtype: GGUFValueType, field: str, depth: int = 0) 
         start = cur.pos
         item, item_types = _read_value(cur, GGUFValueType.ARRAY, f"{field}[{i}]", depth + 1)
         if inner_types is not None and item_types != inner_types:
-            raise cur.error(f"{field}: nested arrays of differing types ({_type_name(inner_types)} and "
-                            f"{_type_name(item_types)}) are not supported", f"{field}[{i}]", start)
+            raise cur.error(
+                f"{field}: nested arrays of differing types ({_type_name(inner_types)} and "
+                f"{_type_name(item_types)}) are not supported",
+                f"{field}[{i}]",
+                start,
+            )
         inner_types = item_types
         items.append(item)
     return items, (vtype,) + (inner_types or (GGUFValueType.ARRAY,))
@@ -228,12 +239,18 @@ class GGUFFile:
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                raise GGUFError("not a regular file (a directory, FIFO, socket or device); GGUF is read from "
-                                "regular files only", path=name)
+                raise GGUFError(
+                    "not a regular file (a directory, FIFO, socket or device); GGUF is read from regular files only",
+                    path=name,
+                )
             size = info.st_size
             if size < _HEADER_BYTES:
-                raise GGUFError(f"truncated: a GGUF header needs {_HEADER_BYTES} bytes, the file has {size}",
-                                path=name, field="header", offset=0)
+                raise GGUFError(
+                    f"truncated: a GGUF header needs {_HEADER_BYTES} bytes, the file has {size}",
+                    path=name,
+                    field="header",
+                    offset=0,
+                )
             try:
                 mapped = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
             except (OSError, ValueError) as exc:  # e.g. the file shrank since fstat, or its filesystem cannot map
@@ -267,30 +284,44 @@ class GGUFFile:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"GGUFFile({self.path!r}, version={self.version}, {len(self.metadata)} keys, "
-                f"{len(self.tensor_infos)} tensors, alignment={self.alignment})")
+        return (
+            f"GGUFFile({self.path!r}, version={self.version}, {len(self.metadata)} keys, "
+            f"{len(self.tensor_infos)} tensors, alignment={self.alignment})"
+        )
 
     def _parse(self, cur: _Cursor) -> None:
         at = cur.take(4, "header.magic")
-        magic = bytes(cur.buf[at:at + 4])
+        magic = bytes(cur.buf[at : at + 4])
         if magic != GGUF_MAGIC:
             raise cur.error(f"not a GGUF file: magic {magic!r}, expected {GGUF_MAGIC!r}", "header.magic", 0)
         self.version = cur.u32("header.version")
         if self.version & 0xFFFF == 0 and self.version:
-            raise cur.error(f"version field reads {self.version:#x}: a big-endian GGUF file, which axon-quant "
-                            "does not read (convert it with gguf-py's gguf_convert_endian)", "header.version", 4)
+            raise cur.error(
+                f"version field reads {self.version:#x}: a big-endian GGUF file, which axon-quant "
+                "does not read (convert it with gguf-py's gguf_convert_endian)",
+                "header.version",
+                4,
+            )
         if self.version not in GGUF_VERSIONS:
-            raise cur.error(f"GGUF version {self.version} is not supported (supported: {GGUF_VERSIONS})",
-                            "header.version", 4)
+            raise cur.error(
+                f"GGUF version {self.version} is not supported (supported: {GGUF_VERSIONS})", "header.version", 4
+            )
         tensor_count = cur.u64("header.tensor_count")
         kv_count = cur.u64("header.kv_count")
         left = cur.size - cur.pos
         if kv_count * _MIN_KV_BYTES > left:
-            raise cur.error(f"{kv_count} key/value pairs need at least {kv_count * _MIN_KV_BYTES} bytes, the file "
-                            f"has {left} left", "header.kv_count", 16)
+            raise cur.error(
+                f"{kv_count} key/value pairs need at least {kv_count * _MIN_KV_BYTES} bytes, the file has {left} left",
+                "header.kv_count",
+                16,
+            )
         if kv_count * _MIN_KV_BYTES + tensor_count * _MIN_TENSOR_INFO_BYTES > left:
-            raise cur.error(f"{tensor_count} tensor infos need at least {tensor_count * _MIN_TENSOR_INFO_BYTES} "
-                            f"bytes after the key/value pairs, the file has {left} in all", "header.tensor_count", 8)
+            raise cur.error(
+                f"{tensor_count} tensor infos need at least {tensor_count * _MIN_TENSOR_INFO_BYTES} "
+                f"bytes after the key/value pairs, the file has {left} in all",
+                "header.tensor_count",
+                8,
+            )
         self._parse_metadata(cur, kv_count)
         self.alignment = self._alignment(cur)
         raw_infos = self._parse_tensor_infos(cur, tensor_count)
@@ -336,8 +367,11 @@ class GGUFFile:
             n_dims_at = cur.pos
             n_dims = cur.u32(f"{name} n_dims")
             if n_dims > MAX_DIMS:
-                raise cur.error(f"tensor {name!r} has {n_dims} dimensions, ggml allows at most {MAX_DIMS}",
-                                f"{name} n_dims", n_dims_at)
+                raise cur.error(
+                    f"tensor {name!r} has {n_dims} dimensions, ggml allows at most {MAX_DIMS}",
+                    f"{name} n_dims",
+                    n_dims_at,
+                )
             dims_at = cur.take(8 * n_dims, f"{name} dims")
             dims = struct.unpack_from(f"<{n_dims}Q", cur.buf, dims_at)
             if any(d > _INT64_MAX for d in dims):
@@ -345,8 +379,12 @@ class GGUFFile:
             type_at = cur.pos
             type_id = cur.u32(f"{name} ggml type")
             if type_id not in _TYPES_BY_ID:
-                raise cur.error(f"tensor {name!r} has ggml type id {type_id}, which axon-quant does not know "
-                                f"(known: {sorted(_TYPES_BY_ID)})", f"{name} ggml type", type_at)
+                raise cur.error(
+                    f"tensor {name!r} has ggml type id {type_id}, which axon-quant does not know "
+                    f"(known: {sorted(_TYPES_BY_ID)})",
+                    f"{name} ggml type",
+                    type_at,
+                )
             offset_at = cur.pos
             infos.append((name, dims, _TYPES_BY_ID[type_id], cur.u64(f"{name} offset"), dims_at, offset_at))
         return infos
@@ -357,27 +395,44 @@ class GGUFFile:
             for d in dims:
                 elements *= d
             if elements > _INT64_MAX:
-                raise cur.error(f"tensor {name!r} dims {list(dims)} hold {elements} elements, more than int64 counts",
-                                f"{name} dims", dims_at)
+                raise cur.error(
+                    f"tensor {name!r} dims {list(dims)} hold {elements} elements, more than int64 counts",
+                    f"{name} dims",
+                    dims_at,
+                )
             row = dims[0] if dims else 1
             if row % gtype.block_size:
-                raise cur.error(f"tensor {name!r}: a row of {row} values is not a whole number of "
-                                f"{gtype.block_size}-value {gtype.name} blocks", f"{name} dims", dims_at)
+                raise cur.error(
+                    f"tensor {name!r}: a row of {row} values is not a whole number of "
+                    f"{gtype.block_size}-value {gtype.name} blocks",
+                    f"{name} dims",
+                    dims_at,
+                )
             nbytes = elements // gtype.block_size * gtype.type_size
             if relative % self.alignment:
-                raise cur.error(f"tensor {name!r} data offset {relative} is not a multiple of the alignment "
-                                f"{self.alignment}", f"{name} offset", offset_at)
+                raise cur.error(
+                    f"tensor {name!r} data offset {relative} is not a multiple of the alignment {self.alignment}",
+                    f"{name} offset",
+                    offset_at,
+                )
             offset = self.data_offset + relative
             if offset + nbytes > cur.size:
-                raise cur.error(f"tensor {name!r} data [{offset}, {offset + nbytes}) lies beyond the end of the "
-                                f"file ({cur.size} bytes)", f"{name} offset", offset_at)
+                raise cur.error(
+                    f"tensor {name!r} data [{offset}, {offset + nbytes}) lies beyond the end of the "
+                    f"file ({cur.size} bytes)",
+                    f"{name} offset",
+                    offset_at,
+                )
             self.tensor_infos[name] = GGUFTensorInfo(name, dims, gtype, offset, nbytes)
         placed = sorted((t for t in self.tensor_infos.values() if t.nbytes), key=lambda t: t.offset)
         for before, after in itertools.pairwise(placed):
             if after.offset < before.offset + before.nbytes:
-                raise cur.error(f"tensor {after.name!r} data at {after.offset} overlaps tensor {before.name!r} "
-                                f"[{before.offset}, {before.offset + before.nbytes})", f"{after.name} offset",
-                                after.offset)
+                raise cur.error(
+                    f"tensor {after.name!r} data at {after.offset} overlaps tensor {before.name!r} "
+                    f"[{before.offset}, {before.offset + before.nbytes})",
+                    f"{after.name} offset",
+                    after.offset,
+                )
         for info in self.tensor_infos.values():
             shape = tuple(reversed(info.dims)) or (1,)  # ggml has no 0-d tensors: n_dims 0 is one element
             raw_shape = (*shape[:-1], shape[-1] // info.ggml_type.block_size * info.ggml_type.type_size)

@@ -61,23 +61,34 @@ def _plan_tensor(name: Any, tensor: Any, path: str) -> _Planned:
     if not isinstance(name, str) or not name:
         raise GGUFError(f"tensor name {name!r} must be a non-empty str", path=path)
     if len(name.encode("utf-8")) > MAX_TENSOR_NAME_BYTES:
-        raise GGUFError(f"tensor name is {len(name.encode('utf-8'))} bytes; llama.cpp (GGML_MAX_NAME) takes at "
-                        f"most {MAX_TENSOR_NAME_BYTES}", path=path, field=name)
+        raise GGUFError(
+            f"tensor name is {len(name.encode('utf-8'))} bytes; llama.cpp (GGML_MAX_NAME) takes at "
+            f"most {MAX_TENSOR_NAME_BYTES}",
+            path=path,
+            field=name,
+        )
     if isinstance(tensor, QuantTensor):
         shape, gtype, data = tensor.shape, tensor.ggml_type, tensor.raw
     elif isinstance(tensor, np.ndarray):
         native = tensor.dtype if tensor.dtype.isnative else tensor.dtype.newbyteorder("=")
         if native not in ARRAY_TYPES:
-            raise GGUFError(f"a {tensor.dtype} array has no ggml type (use {', '.join(map(str, ARRAY_TYPES))} or a "
-                            "QuantTensor)", path=path, field=name)
+            raise GGUFError(
+                f"a {tensor.dtype} array has no ggml type (use {', '.join(map(str, ARRAY_TYPES))} or a QuantTensor)",
+                path=path,
+                field=name,
+            )
         shape, gtype = tensor.shape, ARRAY_TYPES[native]
         data = tensor if tensor.dtype.isnative else tensor.astype(native)  # GGUF data is little-endian
     else:
-        raise GGUFError(f"a tensor must be a QuantTensor or a NumPy array, got {type(tensor).__name__}",
-                        path=path, field=name)
+        raise GGUFError(
+            f"a tensor must be a QuantTensor or a NumPy array, got {type(tensor).__name__}", path=path, field=name
+        )
     if not 1 <= len(shape) <= MAX_DIMS:
-        raise GGUFError(f"a tensor of shape {list(shape)} has {len(shape)} dimensions; GGUF takes 1 to {MAX_DIMS}",
-                        path=path, field=name)
+        raise GGUFError(
+            f"a tensor of shape {list(shape)} has {len(shape)} dimensions; GGUF takes 1 to {MAX_DIMS}",
+            path=path,
+            field=name,
+        )
     return _Planned(name, tuple(int(d) for d in reversed(shape)), gtype, data, int(data.nbytes))
 
 
@@ -88,15 +99,23 @@ def _alignment(metadata: dict[str, Any], types: dict[str, tuple], alignment: int
             raise GGUFError("general.alignment must be a UINT32", path=path, field="general.alignment")
         declared = metadata["general.alignment"]
         if alignment is not None and alignment != declared:
-            raise GGUFError(f"alignment={alignment} but the metadata says general.alignment={declared}",
-                            path=path, field="general.alignment")
+            raise GGUFError(
+                f"alignment={alignment} but the metadata says general.alignment={declared}",
+                path=path,
+                field="general.alignment",
+            )
         alignment = declared
     elif alignment is None:
         alignment = GGUF_DEFAULT_ALIGNMENT
-    if not isinstance(alignment, int) or isinstance(alignment, bool) or not 0 < alignment < 2**32 \
-            or alignment & (alignment - 1):
-        raise GGUFError(f"alignment {alignment!r} is not a power of two that fits a uint32", path=path,
-                        field="general.alignment")
+    if (
+        not isinstance(alignment, int)
+        or isinstance(alignment, bool)
+        or not 0 < alignment < 2**32
+        or alignment & (alignment - 1)
+    ):
+        raise GGUFError(
+            f"alignment {alignment!r} is not a power of two that fits a uint32", path=path, field="general.alignment"
+        )
     if alignment != GGUF_DEFAULT_ALIGNMENT and "general.alignment" not in metadata:
         metadata["general.alignment"], types["general.alignment"] = alignment, (V.UINT32,)
     return alignment
@@ -109,7 +128,7 @@ def _write_data(handle: Any, data: np.ndarray) -> None:
     rows = data.reshape(-1, data.shape[-1]) if data.ndim > 1 else data.reshape(1, -1)
     step = max(1, _CHUNK_BYTES // max(1, rows[0].nbytes))
     for start in range(0, rows.shape[0], step):
-        handle.write(memoryview(np.ascontiguousarray(rows[start:start + step]).reshape(-1).view(np.uint8)))
+        handle.write(memoryview(np.ascontiguousarray(rows[start : start + step]).reshape(-1).view(np.uint8)))
 
 
 def write_gguf(
@@ -134,8 +153,9 @@ def write_gguf(
     """
     target = os.fspath(path)
     if sys.byteorder != "little":
-        raise GGUFError("writing GGUF on a big-endian host is not supported (tensor bytes are written as held)",
-                        path=target)
+        raise GGUFError(
+            "writing GGUF on a big-endian host is not supported (tensor bytes are written as held)", path=target
+        )
     tensors = {} if tensors is None else tensors
     given = dict(types or {})
     unknown = sorted(set(given) - set(metadata))
@@ -147,8 +167,11 @@ def write_gguf(
         if not isinstance(key, str) or not key:
             raise GGUFError(f"metadata key {key!r} must be a non-empty str", path=target)
         if len(key.encode("utf-8")) > MAX_KEY_BYTES:
-            raise GGUFError(f"a key of {len(key.encode('utf-8'))} bytes; GGUF keys take at most {MAX_KEY_BYTES}",
-                            path=target, field=key[:80])
+            raise GGUFError(
+                f"a key of {len(key.encode('utf-8'))} bytes; GGUF keys take at most {MAX_KEY_BYTES}",
+                path=target,
+                field=key[:80],
+            )
         values[key], value_types[key] = value, value_type(key, value, given.get(key), target)
     align = _alignment(values, value_types, alignment, target)
 

@@ -22,6 +22,19 @@ from .sampling import Sampler, SamplingParams
 from .telemetry import SECTIONS, Telemetry
 
 __all__ = [
-    "ARCHS", "DEFAULT_MAX_CTX", "SECTIONS", "Arena", "ArchSpec", "GenerationResult", "KVCache", "LayerPrefetcher",
-    "Model", "ModelConfig", "Sampler", "SamplingParams", "Telemetry", "generate", "load_model",
+    "ARCHS",
+    "DEFAULT_MAX_CTX",
+    "SECTIONS",
+    "Arena",
+    "ArchSpec",
+    "GenerationResult",
+    "KVCache",
+    "LayerPrefetcher",
+    "Model",
+    "ModelConfig",
+    "Sampler",
+    "SamplingParams",
+    "Telemetry",
+    "generate",
+    "load_model",
 ]

@@ -70,8 +70,12 @@ def _q5(raw, tokens, f16, out, size, has_min):
             d = _half(raw, t, at, f16)
             low = _half(raw, t, at + 2, f16) if has_min else np.float32(0.0)
             h = at + (4 if has_min else 2)
-            qh = (np.uint32(raw[t, h]) | (np.uint32(raw[t, h + 1]) << 8) | (np.uint32(raw[t, h + 2]) << 16)
-                  | (np.uint32(raw[t, h + 3]) << 24))
+            qh = (
+                np.uint32(raw[t, h])
+                | (np.uint32(raw[t, h + 1]) << 8)
+                | (np.uint32(raw[t, h + 2]) << 16)
+                | (np.uint32(raw[t, h + 3]) << 24)
+            )
             codes = h + 4
             offset = 0 if has_min else 16
             for j in range(16):
@@ -122,8 +126,16 @@ def _q5_1(raw, tokens, f16, out):
     _q5(raw, tokens, f16, out, 24, True)
 
 
-_ROWS = {"q8_0": _q8_0, "q4_0": _q4_0, "q4_1": _q4_1, "q5_0": _q5_0, "q5_1": _q5_1, "f32": _f32, "f16": _f16,
-         "bf16": _bf16}
+_ROWS = {
+    "q8_0": _q8_0,
+    "q4_0": _q4_0,
+    "q4_1": _q4_1,
+    "q5_0": _q5_0,
+    "q5_1": _q5_1,
+    "f32": _f32,
+    "f16": _f16,
+    "bf16": _bf16,
+}
 
 #: formats a token embedding may be stored in.
 EMBED_FORMATS: tuple[str, ...] = tuple(_ROWS)
@@ -138,5 +150,7 @@ def embed_rows(table: QuantTensor, tokens: np.ndarray, out: np.ndarray) -> None:
 def check_embedding(table: QuantTensor) -> None:
     """QuantError unless ``table`` is 2-d in one of :data:`EMBED_FORMATS`."""
     if table.ggml_type.name not in _ROWS or len(table.shape) != 2:
-        raise QuantError(f"token_embd.weight is {table.ggml_type.name} {list(table.shape)}; the runtime looks up "
-                         f"rows of 2-d {', '.join(EMBED_FORMATS)} tables")
+        raise QuantError(
+            f"token_embd.weight is {table.ggml_type.name} {list(table.shape)}; the runtime looks up "
+            f"rows of 2-d {', '.join(EMBED_FORMATS)} tables"
+        )

@@ -152,16 +152,31 @@ def attention(q, k_cache, v_cache, scores, out, start, n, n_heads, n_kv_heads, h
     """
     for r in range(n):
         for g in range(n_kv_heads):
-            _attend_group(q, k_cache, v_cache, scores, out, r, g, start, n_heads, n_kv_heads, head_dim, ctx, scale,
-                          window)
+            _attend_group(
+                q, k_cache, v_cache, scores, out, r, g, start, n_heads, n_kv_heads, head_dim, ctx, scale, window
+            )
 
 
 @njit(cache=True, fastmath=_FAST, parallel=True)
 def attention_parallel(q, k_cache, v_cache, scores, out, start, n, n_heads, n_kv_heads, head_dim, ctx, scale, window):
     """:func:`attention` with the (row, KV head) pairs spread over Numba's threads (prompts, long contexts)."""
     for task in prange(n * n_kv_heads):
-        _attend_group(q, k_cache, v_cache, scores, out, task // n_kv_heads, task % n_kv_heads, start, n_heads,
-                      n_kv_heads, head_dim, ctx, scale, window)
+        _attend_group(
+            q,
+            k_cache,
+            v_cache,
+            scores,
+            out,
+            task // n_kv_heads,
+            task % n_kv_heads,
+            start,
+            n_heads,
+            n_kv_heads,
+            head_dim,
+            ctx,
+            scale,
+            window,
+        )
 
 
 @njit(cache=True, fastmath=_FAST)
@@ -182,8 +197,9 @@ def gelu_mul(gate, up):
     for r in range(n):
         for j in range(d):
             g = gate[r, j]
-            gate[r, j] = np.float32(0.5) * g * (np.float32(1.0) + np.tanh(c * (g + np.float32(0.044715) * g * g * g))) \
-                * up[r, j]
+            gate[r, j] = (
+                np.float32(0.5) * g * (np.float32(1.0) + np.tanh(c * (g + np.float32(0.044715) * g * g * g))) * up[r, j]
+            )
 
 
 @njit(cache=True, fastmath=_FAST)

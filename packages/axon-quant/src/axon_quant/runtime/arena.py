@@ -50,8 +50,10 @@ class Arena:
             offset += -(-int(np.prod(shape, dtype=np.int64)) * dtype.itemsize // _ALIGN) * _ALIGN
         limit = _physical_memory_bytes()
         if limit is not None and offset > limit:
-            raise QuantError(f"the arena needs {offset / 2**30:.1f} GiB, more than this machine's "
-                             f"{limit / 2**30:.1f} GiB of memory (lower the context length or batch)")
+            raise QuantError(
+                f"the arena needs {offset / 2**30:.1f} GiB, more than this machine's "
+                f"{limit / 2**30:.1f} GiB of memory (lower the context length or batch)"
+            )
         self.nbytes = offset
         # Over-allocate one alignment unit so the first buffer can start on a cache line.
         self._memory = np.empty(offset + _ALIGN, dtype=np.uint8)
@@ -60,7 +62,7 @@ class Arena:
         self._views: dict[str, np.ndarray] = {}
         for name, shape, dtype, at in layout:
             size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-            self._views[name] = self._memory[start + at:start + at + size].view(dtype).reshape(shape)
+            self._views[name] = self._memory[start + at : start + at + size].view(dtype).reshape(shape)
             self.offsets[name] = at
 
     def __getitem__(self, name: str) -> np.ndarray:

@@ -46,8 +46,7 @@ class ArchSpec:
 ARCHS: dict[str, ArchSpec] = {
     "llama": ArchSpec("normal"),
     "qwen2": ArchSpec("neox", qkv_bias=True),
-    "gemma3": ArchSpec("neox", qk_norm=True, post_norms=True, activation="gelu_tanh", embed_scale=True,
-                       swa_pattern=6),
+    "gemma3": ArchSpec("neox", qk_norm=True, post_norms=True, activation="gelu_tanh", embed_scale=True, swa_pattern=6),
 }
 
 # Gemma 3's local (sliding-window) layers use this rope base when the file does not say
@@ -94,14 +93,18 @@ class ModelConfig:
         return bool(pattern and self.sliding_window and (layer + 1) % pattern)
 
     @classmethod
-    def from_gguf(cls, metadata: Mapping[str, Any], tensors: Mapping[str, QuantTensor], *,
-                  path: str | None = None) -> ModelConfig:
+    def from_gguf(
+        cls, metadata: Mapping[str, Any], tensors: Mapping[str, QuantTensor], *, path: str | None = None
+    ) -> ModelConfig:
         """Read the config from GGUF ``metadata`` and check every tensor the graph uses exists in
         ``tensors`` with the shape the config implies; GGUFError naming the key or tensor if not."""
         arch = metadata.get("general.architecture")
         if arch not in ARCHS:
-            raise GGUFError(f"architecture {arch!r} is not supported; supported: {', '.join(ARCHS)}", path=path,
-                            field="general.architecture")
+            raise GGUFError(
+                f"architecture {arch!r} is not supported; supported: {', '.join(ARCHS)}",
+                path=path,
+                field="general.architecture",
+            )
         spec = ARCHS[arch]
 
         def key(name: str, kind: type, default: Any = None) -> Any:
@@ -111,13 +114,15 @@ class ModelConfig:
                 raise GGUFError(f"missing metadata key {field!r}", path=path, field=field)
             if isinstance(value, list):  # per-layer arrays (head counts): one value for all layers only
                 if not value or any(v != value[0] for v in value):
-                    raise GGUFError(f"{field} differs between layers ({value[:8]}...); not supported", path=path,
-                                    field=field)
+                    raise GGUFError(
+                        f"{field} differs between layers ({value[:8]}...); not supported", path=path, field=field
+                    )
                 value = value[0]
             if kind is int and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
                 raise GGUFError(f"{field} must be a positive integer, got {value!r}", path=path, field=field)
-            if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or not math.isfinite(value) or value <= 0):
+            if kind is float and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0
+            ):
                 raise GGUFError(f"{field} must be a positive finite number, got {value!r}", path=path, field=field)
             return kind(value)
 
@@ -126,23 +131,36 @@ class ModelConfig:
         n_kv_heads = key("attention.head_count_kv", int, n_heads)
         head_dim = key("attention.key_length", int, d_model // n_heads if d_model % n_heads == 0 else None)
         if key("attention.value_length", int, head_dim) != head_dim:
-            raise GGUFError("attention.value_length differs from key_length; not supported", path=path,
-                            field=f"{arch}.attention.value_length")
+            raise GGUFError(
+                "attention.value_length differs from key_length; not supported",
+                path=path,
+                field=f"{arch}.attention.value_length",
+            )
         if n_heads % n_kv_heads:
-            raise GGUFError(f"{n_heads} attention heads are not a multiple of {n_kv_heads} KV heads", path=path,
-                            field=f"{arch}.attention.head_count_kv")
+            raise GGUFError(
+                f"{n_heads} attention heads are not a multiple of {n_kv_heads} KV heads",
+                path=path,
+                field=f"{arch}.attention.head_count_kv",
+            )
         rope_dim = key("rope.dimension_count", int, head_dim)
         if rope_dim > head_dim or rope_dim % 2:
-            raise GGUFError(f"rope.dimension_count {rope_dim} must be even and at most the head size {head_dim}",
-                            path=path, field=f"{arch}.rope.dimension_count")
+            raise GGUFError(
+                f"rope.dimension_count {rope_dim} must be even and at most the head size {head_dim}",
+                path=path,
+                field=f"{arch}.rope.dimension_count",
+            )
         scaling = metadata.get(f"{arch}.rope.scaling.type", "none")
         factor = metadata.get(f"{arch}.rope.scaling.factor", metadata.get(f"{arch}.rope.scale_linear", 1.0))
         if scaling not in ("none", "linear") and factor not in (0, 1, 1.0):
-            raise GGUFError(f"rope scaling {scaling!r} is not supported (only linear)", path=path,
-                            field=f"{arch}.rope.scaling.type")
+            raise GGUFError(
+                f"rope scaling {scaling!r} is not supported (only linear)", path=path, field=f"{arch}.rope.scaling.type"
+            )
         if not isinstance(factor, (int, float)) or not math.isfinite(factor) or factor < 0:
-            raise GGUFError(f"rope scaling factor must be a finite number >= 0, got {factor!r}", path=path,
-                            field=f"{arch}.rope.scaling.factor")
+            raise GGUFError(
+                f"rope scaling factor must be a finite number >= 0, got {factor!r}",
+                path=path,
+                field=f"{arch}.rope.scaling.factor",
+            )
         sliding_window = key("attention.sliding_window", int, 1 << 62) if spec.swa_pattern else 0
         if sliding_window == 1 << 62:
             sliding_window = 0
@@ -153,13 +171,23 @@ class ModelConfig:
         token_embd = _tensor(tensors, "token_embd.weight", path)
         vocab_size = token_embd.shape[0]
         config = cls(
-            arch=arch, spec=spec, n_layers=n_layers, d_model=d_model, n_heads=n_heads, n_kv_heads=n_kv_heads,
-            head_dim=head_dim, d_ff=key("feed_forward_length", int), vocab_size=vocab_size,
-            context_length=key("context_length", int), rms_eps=key("attention.layer_norm_rms_epsilon", float),
-            rope_base=key("rope.freq_base", float, 10000.0), rope_dim=rope_dim,
+            arch=arch,
+            spec=spec,
+            n_layers=n_layers,
+            d_model=d_model,
+            n_heads=n_heads,
+            n_kv_heads=n_kv_heads,
+            head_dim=head_dim,
+            d_ff=key("feed_forward_length", int),
+            vocab_size=vocab_size,
+            context_length=key("context_length", int),
+            rms_eps=key("attention.layer_norm_rms_epsilon", float),
+            rope_base=key("rope.freq_base", float, 10000.0),
+            rope_dim=rope_dim,
             rope_scale=1.0 if factor in (0, 1) else 1.0 / float(factor),
             rope_base_local=key("rope.freq_base_swa", float, _GEMMA3_LOCAL_ROPE_BASE),
-            sliding_window=sliding_window, attn_scale=attn_scale,
+            sliding_window=sliding_window,
+            attn_scale=attn_scale,
             tied_output="output.weight" not in tensors,
         )
         config._check_tensors(tensors, path)
@@ -173,11 +201,19 @@ class ModelConfig:
             shapes["output.weight"] = (self.vocab_size, d)
         for i in range(self.n_layers):
             b = f"blk.{i}."
-            shapes.update({
-                b + "attn_norm.weight": (d,), b + "attn_q.weight": (q, d), b + "attn_k.weight": (kv, d),
-                b + "attn_v.weight": (kv, d), b + "attn_output.weight": (d, q), b + "ffn_norm.weight": (d,),
-                b + "ffn_gate.weight": (ff, d), b + "ffn_up.weight": (ff, d), b + "ffn_down.weight": (d, ff),
-            })
+            shapes.update(
+                {
+                    b + "attn_norm.weight": (d,),
+                    b + "attn_q.weight": (q, d),
+                    b + "attn_k.weight": (kv, d),
+                    b + "attn_v.weight": (kv, d),
+                    b + "attn_output.weight": (d, q),
+                    b + "ffn_norm.weight": (d,),
+                    b + "ffn_gate.weight": (ff, d),
+                    b + "ffn_up.weight": (ff, d),
+                    b + "ffn_down.weight": (d, ff),
+                }
+            )
             if self.spec.qkv_bias:
                 shapes.update({b + "attn_q.bias": (q,), b + "attn_k.bias": (kv,), b + "attn_v.bias": (kv,)})
             if self.spec.qk_norm:
@@ -190,11 +226,15 @@ class ModelConfig:
         for name, shape in self.expected_shapes().items():
             tensor = _tensor(tensors, name, path)
             if tuple(tensor.shape) != shape:
-                raise GGUFError(f"tensor {name!r} has shape {list(tensor.shape)}, the config implies {list(shape)}",
-                                path=path, field=name)
+                raise GGUFError(
+                    f"tensor {name!r} has shape {list(tensor.shape)}, the config implies {list(shape)}",
+                    path=path,
+                    field=name,
+                )
             if len(shape) == 1 and tensor.ggml_type.name != "f32":
-                raise GGUFError(f"tensor {name!r} is {tensor.ggml_type.name}; norms and biases must be f32",
-                                path=path, field=name)
+                raise GGUFError(
+                    f"tensor {name!r} is {tensor.ggml_type.name}; norms and biases must be f32", path=path, field=name
+                )
 
 
 def _tensor(tensors: Mapping[str, QuantTensor], name: str, path: str | None) -> QuantTensor:

@@ -54,21 +54,28 @@ class _StopStrings:
         found = [i for i in (buf.find(s) for s in self.stops) if i >= 0]
         if found:
             self.held = ""
-            return buf[:min(found)], True
+            return buf[: min(found)], True
         keep = 0
         for s in self.stops:
             for k in range(min(len(s) - 1, len(buf)), keep, -1):
                 if buf.endswith(s[:k]):
                     keep = k
                     break
-        self.held = buf[len(buf) - keep:]
-        return buf[:len(buf) - keep], False
+        self.held = buf[len(buf) - keep :]
+        return buf[: len(buf) - keep], False
 
 
-def generate(model: Model, tokenizer: GGUFTokenizer, prompt: str | Sequence[int], *, max_tokens: int = 128,
-             sampling: SamplingParams = GREEDY, stop: Sequence[str] = (),
-             on_text: Callable[[str], object] | None = None,
-             parse_special: bool = False) -> GenerationResult:
+def generate(
+    model: Model,
+    tokenizer: GGUFTokenizer,
+    prompt: str | Sequence[int],
+    *,
+    max_tokens: int = 128,
+    sampling: SamplingParams = GREEDY,
+    stop: Sequence[str] = (),
+    on_text: Callable[[str], object] | None = None,
+    parse_special: bool = False,
+) -> GenerationResult:
     """Generate up to ``max_tokens`` tokens after ``prompt`` (text, encoded with the tokenizer's
     BOS rule and ``parse_special``; or token ids as they are), from an empty context.
 
@@ -77,16 +84,20 @@ def generate(model: Model, tokenizer: GGUFTokenizer, prompt: str | Sequence[int]
     """
     if max_tokens < 0:
         raise QuantError(f"max_tokens must be >= 0, got {max_tokens}")
-    ids = tokenizer.encode(prompt, add_special=True, parse_special=parse_special) if isinstance(prompt, str) \
+    ids = (
+        tokenizer.encode(prompt, add_special=True, parse_special=parse_special)
+        if isinstance(prompt, str)
         else [int(t) for t in prompt]
+    )
     if not ids:
         raise QuantError("the prompt is empty (no tokens)")
     if len(ids) >= model.max_ctx:
-        raise QuantError(f"the prompt has {len(ids)} tokens; the context holds {model.max_ctx} "
-                         "(load with a larger ctx)")
+        raise QuantError(
+            f"the prompt has {len(ids)} tokens; the context holds {model.max_ctx} (load with a larger ctx)"
+        )
     sampler = Sampler(sampling, model.config.vocab_size)
     history = np.zeros(model.max_ctx, dtype=np.int32)
-    history[:len(ids)] = ids
+    history[: len(ids)] = ids
     length = len(ids)
     detokenizer, stops = IncrementalDetokenizer(tokenizer), _StopStrings(stop)
     emitted: list[str] = []

@@ -32,8 +32,10 @@ class KVCache:
     def reserve(self, n: int) -> int:
         """The first of ``n`` new positions; QuantError if they do not fit in ``max_ctx``."""
         if self.length + n > self.max_ctx:
-            raise QuantError(f"the context is full: {self.length} positions used, {n} more asked, "
-                             f"max_ctx is {self.max_ctx} (load the model with a larger ctx)")
+            raise QuantError(
+                f"the context is full: {self.length} positions used, {n} more asked, "
+                f"max_ctx is {self.max_ctx} (load the model with a larger ctx)"
+            )
         return self.length
 
     def advance(self, n: int) -> None:

@@ -122,9 +122,19 @@ class Model:
     :meth:`prefill` and :meth:`decode` return views of the arena's logits, valid until the next call.
     """
 
-    def __init__(self, config: ModelConfig, tensors: Mapping[str, QuantTensor], *, max_ctx: int | None = None,
-                 batch: int = DEFAULT_BATCH, logits_rows: int = 1, threads: int | None = None,
-                 prefetcher: LayerPrefetcher | None = None, telemetry: bool = False, source: Any = None):
+    def __init__(
+        self,
+        config: ModelConfig,
+        tensors: Mapping[str, QuantTensor],
+        *,
+        max_ctx: int | None = None,
+        batch: int = DEFAULT_BATCH,
+        logits_rows: int = 1,
+        threads: int | None = None,
+        prefetcher: LayerPrefetcher | None = None,
+        telemetry: bool = False,
+        source: Any = None,
+    ):
         self.config = c = config
         ctx = min(DEFAULT_MAX_CTX, c.context_length) if max_ctx is None else int(max_ctx)
         if not 1 <= ctx <= c.context_length:
@@ -162,13 +172,20 @@ class Model:
         c, n = self.config, self.batch
         half = c.rope_dim // 2
         return [
-            ("tokens", (n,), np.int32), ("x", (n, c.d_model), np.float32), ("xn", (n, c.d_model), np.float32),
-            ("q", (n, c.q_dim), np.float32), ("k", (n, c.kv_dim), np.float32), ("v", (n, c.kv_dim), np.float32),
-            ("att", (n, c.q_dim), np.float32), ("o", (n, c.d_model), np.float32),
-            ("gate", (n, c.d_ff), np.float32), ("up", (n, c.d_ff), np.float32),
+            ("tokens", (n,), np.int32),
+            ("x", (n, c.d_model), np.float32),
+            ("xn", (n, c.d_model), np.float32),
+            ("q", (n, c.q_dim), np.float32),
+            ("k", (n, c.kv_dim), np.float32),
+            ("v", (n, c.kv_dim), np.float32),
+            ("att", (n, c.q_dim), np.float32),
+            ("o", (n, c.d_model), np.float32),
+            ("gate", (n, c.d_ff), np.float32),
+            ("up", (n, c.d_ff), np.float32),
             ("logits", (self.logits_rows, c.vocab_size), np.float32),
             ("scores", (n * c.n_heads * self.max_ctx,), np.float32),
-            ("rope_cos", (self.max_ctx, half), np.float32), ("rope_sin", (self.max_ctx, half), np.float32),
+            ("rope_cos", (self.max_ctx, half), np.float32),
+            ("rope_sin", (self.max_ctx, half), np.float32),
             ("rope_cos_local", (self.max_ctx if c.spec.swa_pattern else 0, half), np.float32),
             ("rope_sin_local", (self.max_ctx if c.spec.swa_pattern else 0, half), np.float32),
             ("k_cache", (c.n_layers, c.n_kv_heads, self.max_ctx, c.head_dim), np.float32),
@@ -182,8 +199,9 @@ class Model:
         if "rope_freqs.weight" in tensors:  # llama 3.x: per-dimension frequency divisors
             freqs = tensors["rope_freqs.weight"]
             if freqs.shape != (half,) or freqs.ggml_type.name != "f32":
-                raise QuantError(f"rope_freqs.weight must be f32 [{half}], got {freqs.ggml_type.name} "
-                                 f"{list(freqs.shape)}")
+                raise QuantError(
+                    f"rope_freqs.weight must be f32 [{half}], got {freqs.ggml_type.name} {list(freqs.shape)}"
+                )
             factors = _f32(freqs).astype(np.float64)
         bases = [(c.rope_base, "")] + ([(c.rope_base_local, "_local")] if c.spec.swa_pattern else [])
         for base, suffix in bases:
@@ -201,11 +219,17 @@ class Model:
 
         local = c.is_local_layer(i)
         return _Layer(
-            attn_norm=_f32(tensors[b + "attn_norm.weight"]), wq=tensors[b + "attn_q.weight"],
-            wk=tensors[b + "attn_k.weight"], wv=tensors[b + "attn_v.weight"], wo=tensors[b + "attn_output.weight"],
-            ffn_norm=_f32(tensors[b + "ffn_norm.weight"]), wg=tensors[b + "ffn_gate.weight"],
-            wu=tensors[b + "ffn_up.weight"], wd=tensors[b + "ffn_down.weight"],
-            bq=opt("attn_q.bias") if c.spec.qkv_bias else None, bk=opt("attn_k.bias") if c.spec.qkv_bias else None,
+            attn_norm=_f32(tensors[b + "attn_norm.weight"]),
+            wq=tensors[b + "attn_q.weight"],
+            wk=tensors[b + "attn_k.weight"],
+            wv=tensors[b + "attn_v.weight"],
+            wo=tensors[b + "attn_output.weight"],
+            ffn_norm=_f32(tensors[b + "ffn_norm.weight"]),
+            wg=tensors[b + "ffn_gate.weight"],
+            wu=tensors[b + "ffn_up.weight"],
+            wd=tensors[b + "ffn_down.weight"],
+            bq=opt("attn_q.bias") if c.spec.qkv_bias else None,
+            bk=opt("attn_k.bias") if c.spec.qkv_bias else None,
             bv=opt("attn_v.bias") if c.spec.qkv_bias else None,
             q_norm=opt("attn_q_norm.weight") if c.spec.qk_norm else None,
             k_norm=opt("attn_k_norm.weight") if c.spec.qk_norm else None,
@@ -220,10 +244,22 @@ class Model:
         a, c = self.arena, self.config
         q, k = a["q"][:n], a["k"][:n]
         att = a["att"][:n]
-        return _Rows(tokens=a["tokens"][:n], x=a["x"][:n], xn=a["xn"][:n], q=q, k=k, v=a["v"][:n],
-                     att=att, o=a["o"][:n], gate=a["gate"][:n], up=a["up"][:n],
-                     q_heads=q.reshape(n * c.n_heads, c.head_dim), k_heads=k.reshape(n * c.n_kv_heads, c.head_dim),
-                     q_flat=q.reshape(-1), att_flat=att.reshape(-1))
+        return _Rows(
+            tokens=a["tokens"][:n],
+            x=a["x"][:n],
+            xn=a["xn"][:n],
+            q=q,
+            k=k,
+            v=a["v"][:n],
+            att=att,
+            o=a["o"][:n],
+            gate=a["gate"][:n],
+            up=a["up"][:n],
+            q_heads=q.reshape(n * c.n_heads, c.head_dim),
+            k_heads=k.reshape(n * c.n_kv_heads, c.head_dim),
+            q_flat=q.reshape(-1),
+            att_flat=att.reshape(-1),
+        )
 
     # -- running --------------------------------------------------------------------------------
     @property
@@ -258,11 +294,14 @@ class Model:
             raise QuantError(f"all_logits for {n} tokens needs logits_rows >= {n} (the model has {self.logits_rows})")
         self.kv.reserve(n)
         for start in range(0, n, self.batch):
-            chunk = ids[start:start + self.batch]
+            chunk = ids[start : start + self.batch]
             rows = self._full if chunk.size == self.batch else self._rows(chunk.size)
             rows.tokens[:] = chunk
-            out = self._logits[start:start + chunk.size] if all_logits else (
-                self._logits_one if start + chunk.size == n else None)
+            out = (
+                self._logits[start : start + chunk.size]
+                if all_logits
+                else (self._logits_one if start + chunk.size == n else None)
+            )
             self._forward(rows, out, last_only=not all_logits)
         return self._logits[:n] if all_logits else self._logits[0]
 
@@ -299,7 +338,8 @@ class Model:
         if tel is not None:
             tel.lap(embed_row, _NORM)
         parallel_attention = n * c.n_kv_heads > 1 and (
-            n > 1 or c.n_heads * (start + 1) * c.head_dim > _PARALLEL_ATTENTION_WORK)
+            n > 1 or c.n_heads * (start + 1) * c.head_dim > _PARALLEL_ATTENTION_WORK
+        )
         attention = _ops.attention_parallel if parallel_attention else _ops.attention
         for i, L in enumerate(layers):
             if pf is not None:
@@ -316,10 +356,36 @@ class Model:
             if L.q_norm is not None:
                 _ops.rmsnorm(r.q_heads, L.q_norm, eps, r.q_heads)
                 _ops.rmsnorm(r.k_heads, L.k_norm, eps, r.k_heads)
-            _ops.rope_store(r.q, r.k, r.v, L.cos, L.sin, start, c.n_heads, c.n_kv_heads, c.head_dim, c.rope_dim,
-                            c.spec.rope_style == "neox", kv.layer_k[i], kv.layer_v[i])
-            attention(r.q_flat, kv.flat_k[i], kv.flat_v[i], self._scores, r.att_flat, start, n, c.n_heads,
-                      c.n_kv_heads, c.head_dim, kv.max_ctx, c.attn_scale, L.window)
+            _ops.rope_store(
+                r.q,
+                r.k,
+                r.v,
+                L.cos,
+                L.sin,
+                start,
+                c.n_heads,
+                c.n_kv_heads,
+                c.head_dim,
+                c.rope_dim,
+                c.spec.rope_style == "neox",
+                kv.layer_k[i],
+                kv.layer_v[i],
+            )
+            attention(
+                r.q_flat,
+                kv.flat_k[i],
+                kv.flat_v[i],
+                self._scores,
+                r.att_flat,
+                start,
+                n,
+                c.n_heads,
+                c.n_kv_heads,
+                c.head_dim,
+                kv.max_ctx,
+                c.attn_scale,
+                L.window,
+            )
             if tel is not None:
                 tel.lap(i, _ATTN)
             quant_matmul(r.att, L.wo, out=r.o, threads=threads)
@@ -348,13 +414,21 @@ class Model:
                 tel.lap(i, _NORM)
         kv.advance(n)
         if logits is not None:
-            quant_matmul(r.xn[n - 1:] if last_only and n > 1 else r.xn, self.output, out=logits, threads=threads)
+            quant_matmul(r.xn[n - 1 :] if last_only and n > 1 else r.xn, self.output, out=logits, threads=threads)
         if tel is not None:
             tel.lap(out_row, _OUT)
 
 
-def load_model(path: str, *, max_ctx: int | None = None, batch: int = DEFAULT_BATCH, logits_rows: int = 1,
-               threads: int | None = None, prefetch: bool = True, telemetry: bool = False) -> Model:
+def load_model(
+    path: str,
+    *,
+    max_ctx: int | None = None,
+    batch: int = DEFAULT_BATCH,
+    logits_rows: int = 1,
+    threads: int | None = None,
+    prefetch: bool = True,
+    telemetry: bool = False,
+) -> Model:
     """Open the GGUF file at ``path`` (mmap'd, nothing copied) and build its :class:`Model`.
 
     ``prefetch`` reads each layer's weights ahead (see :mod:`.prefetch`); the other arguments are
@@ -367,14 +441,29 @@ def load_model(path: str, *, max_ctx: int | None = None, batch: int = DEFAULT_BA
         prefetcher = None
         if prefetch:
             infos = gguf_file.tensor_infos
-            groups = [[(t.offset, t.nbytes) for name, t in infos.items() if name.startswith(f"blk.{i}.")]
-                      for i in range(config.n_layers)]
+            groups = [
+                [(t.offset, t.nbytes) for name, t in infos.items() if name.startswith(f"blk.{i}.")]
+                for i in range(config.n_layers)
+            ]
             head = "token_embd.weight" if config.tied_output else "output.weight"
-            groups.append([(infos[head].offset, infos[head].nbytes), (infos["output_norm.weight"].offset,
-                                                                       infos["output_norm.weight"].nbytes)])
+            groups.append(
+                [
+                    (infos[head].offset, infos[head].nbytes),
+                    (infos["output_norm.weight"].offset, infos["output_norm.weight"].nbytes),
+                ]
+            )
             prefetcher = LayerPrefetcher(str(path), groups)
-        model = Model(config, gguf_file.tensors, max_ctx=max_ctx, batch=batch, logits_rows=logits_rows,
-                      threads=threads, prefetcher=prefetcher, telemetry=telemetry, source=gguf_file)
+        model = Model(
+            config,
+            gguf_file.tensors,
+            max_ctx=max_ctx,
+            batch=batch,
+            logits_rows=logits_rows,
+            threads=threads,
+            prefetcher=prefetcher,
+            telemetry=telemetry,
+            source=gguf_file,
+        )
     except BaseException:
         gguf_file.close()
         raise

@@ -52,15 +52,21 @@ class SamplingParams:
 
     def __post_init__(self) -> None:
         checks = [
-            (math.isfinite(self.temperature) and self.temperature >= 0,
-             f"temperature must be >= 0, got {self.temperature}"),
+            (
+                math.isfinite(self.temperature) and self.temperature >= 0,
+                f"temperature must be >= 0, got {self.temperature}",
+            ),
             (isinstance(self.top_k, int) and self.top_k >= 0, f"top_k must be an int >= 0, got {self.top_k!r}"),
             (0 < self.top_p <= 1, f"top_p must be in (0, 1], got {self.top_p}"),
             (0 <= self.min_p <= 1, f"min_p must be in [0, 1], got {self.min_p}"),
-            (math.isfinite(self.repetition_penalty) and self.repetition_penalty > 0,
-             f"repetition_penalty must be > 0, got {self.repetition_penalty}"),
-            (isinstance(self.repeat_last_n, int) and self.repeat_last_n >= 0,
-             f"repeat_last_n must be an int >= 0, got {self.repeat_last_n!r}"),
+            (
+                math.isfinite(self.repetition_penalty) and self.repetition_penalty > 0,
+                f"repetition_penalty must be > 0, got {self.repetition_penalty}",
+            ),
+            (
+                isinstance(self.repeat_last_n, int) and self.repeat_last_n >= 0,
+                f"repeat_last_n must be an int >= 0, got {self.repeat_last_n!r}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -200,8 +206,13 @@ class Sampler:
 
     def __init__(self, params: SamplingParams, vocab_size: int):
         self.params, self.vocab_size = params, int(vocab_size)
-        self.arena = Arena([("work", (vocab_size,), np.float64), ("scratch", (vocab_size,), np.float64),
-                            ("seen", (vocab_size,), np.uint8)])
+        self.arena = Arena(
+            [
+                ("work", (vocab_size,), np.float64),
+                ("scratch", (vocab_size,), np.float64),
+                ("seen", (vocab_size,), np.uint8),
+            ]
+        )
         self.arena["seen"][:] = 0
         self._shape = (self.vocab_size,)
         self.rng = np.random.default_rng(params.seed)
@@ -210,15 +221,26 @@ class Sampler:
         n = self.params.repeat_last_n
         return history[-n:] if n and history.shape[0] > n else history
 
-    def _run(self, logits: np.ndarray, history: np.ndarray, temperature: float, top_k: int, top_p: float,
-             min_p: float) -> np.ndarray:
+    def _run(
+        self, logits: np.ndarray, history: np.ndarray, temperature: float, top_k: int, top_p: float, min_p: float
+    ) -> np.ndarray:
         if logits.shape != self._shape or logits.dtype != np.float32:
             raise QuantError(f"logits must be float32 [{self.vocab_size}], got {logits.dtype} {list(logits.shape)}")
         if history.ndim != 1:
             raise QuantError(f"history must be a 1-d array of token ids, got shape {list(history.shape)}")
         a = self.arena
-        if not _process(logits, self._window(history), self.params.repetition_penalty, temperature, top_k, top_p,
-                        min_p, a["work"], a["scratch"], a["seen"]):
+        if not _process(
+            logits,
+            self._window(history),
+            self.params.repetition_penalty,
+            temperature,
+            top_k,
+            top_p,
+            min_p,
+            a["work"],
+            a["scratch"],
+            a["seen"],
+        ):
             raise QuantError(f"history holds a token id outside the vocabulary [0, {self.vocab_size})")
         return a["work"]
 

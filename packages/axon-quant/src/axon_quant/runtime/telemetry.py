@@ -57,13 +57,22 @@ class Telemetry:
         rows = []
         for i, name in enumerate(self.labels):
             seconds = float(self.seconds[i].sum())
-            row = {"name": name, "ms_per_pass": 1e3 * seconds / passes, "weight_mib": self.weight_bytes[i] / 2**20,
-                   "gb_s": float(self.weight_bytes[i]) * self.passes / seconds / 1e9 if seconds > 0 else 0.0}
+            row = {
+                "name": name,
+                "ms_per_pass": 1e3 * seconds / passes,
+                "weight_mib": self.weight_bytes[i] / 2**20,
+                "gb_s": float(self.weight_bytes[i]) * self.passes / seconds / 1e9 if seconds > 0 else 0.0,
+            }
             row.update({f"{s}_ms": 1e3 * float(self.seconds[i, j]) / passes for j, s in enumerate(SECTIONS)})
             rows.append(row)
         by_section = {s: 1e3 * float(self.seconds[:, j].sum()) / passes for j, s in enumerate(SECTIONS)}
-        return {"passes": self.passes, "tokens": self.tokens, "total_s": float(self.seconds.sum()),
-                "ms_per_pass_by_section": by_section, "rows": rows}
+        return {
+            "passes": self.passes,
+            "tokens": self.tokens,
+            "total_s": float(self.seconds.sum()),
+            "ms_per_pass_by_section": by_section,
+            "rows": rows,
+        }
 
     def format_table(self) -> str:
         """The report as a text table: one line per layer, milliseconds per forward pass."""
@@ -71,11 +80,15 @@ class Telemetry:
         head = f"{'layer':<8} {'ms/pass':>8} {'MiB':>7} {'GB/s':>6} " + " ".join(f"{s:>14}" for s in SECTIONS)
         lines = [f"telemetry: {report['passes']} forward passes, {report['tokens']} tokens", head]
         for row in report["rows"]:
-            lines.append(f"{row['name']:<8} {row['ms_per_pass']:8.3f} {row['weight_mib']:7.2f} {row['gb_s']:6.2f} "
-                         + " ".join(f"{row[s + '_ms']:14.3f}" for s in SECTIONS))
+            lines.append(
+                f"{row['name']:<8} {row['ms_per_pass']:8.3f} {row['weight_mib']:7.2f} {row['gb_s']:6.2f} "
+                + " ".join(f"{row[s + '_ms']:14.3f}" for s in SECTIONS)
+            )
         total_ms = 1e3 * report["total_s"] / max(report["passes"], 1)
         mib = float(self.weight_bytes.sum()) / 2**20
-        lines.append(f"{'total':<8} {total_ms:8.3f} {mib:7.2f} "
-                     + f"{mib * 2**20 * report['passes'] / max(report['total_s'], 1e-12) / 1e9:6.2f} "
-                     + " ".join(f"{report['ms_per_pass_by_section'][s]:14.3f}" for s in SECTIONS))
+        lines.append(
+            f"{'total':<8} {total_ms:8.3f} {mib:7.2f} "
+            + f"{mib * 2**20 * report['passes'] / max(report['total_s'], 1e-12) / 1e9:6.2f} "
+            + " ".join(f"{report['ms_per_pass_by_section'][s]:14.3f}" for s in SECTIONS)
+        )
         return "\n".join(lines)

@@ -68,14 +68,18 @@ _REGEXES: dict[str, tuple[str, ...]] = {
     "deepseek3": (
         r"\p{N}{1,3}",
         "[一-龥぀-ゟ゠-ヿ]+",
-        (r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+"
-        r"| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"),
+        (
+            r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+"
+            r"| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+        ),
     ),
     "spark2_5": (
         r"\p{N}{1,3}",
         "[一-龥぀-ゟ゠-ヿ]+",
-        (r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+"
-        r"|[\r\n]|\s+(?!\S)|\s+"),
+        (
+            r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+"
+            r"|[\r\n]|\s+(?!\S)|\s+"
+        ),
         r"\p{N}",
     ),
     "youtu": (
@@ -92,9 +96,7 @@ _REGEXES: dict[str, tuple[str, ...]] = {
     "deepseek-coder": ("[\r\n]", r"\s?\p{L}+", r"\s?\p{P}+", "[一-龥ࠀ-一가-퟿]+", r"\p{N}"),
     "bloom": (_BLOOM,),
     "viking": (_BLOOM, r"\p{N}"),
-    "tekken": (
-        _CASED_WORDS.replace("<C>", "") + r"|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
-    ),
+    "tekken": (_CASED_WORDS.replace("<C>", "") + r"|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",),
     "gpt4o": (
         _CASED_WORDS.replace("<C>", _CONTRACTIONS + "?")
         + r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
@@ -108,8 +110,10 @@ _REGEXES: dict[str, tuple[str, ...]] = {
         _GPT2,
     ),
     "bailingmoe": (
-        (r"'(?:[sSdDmMtT]|[lL][lL]|[vV][eE]|[rR][eE])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-        r"|\s*[\r\n]|\s+(?!\S)|\s+"),
+        (
+            r"'(?:[sSdDmMtT]|[lL][lL]|[vV][eE]|[rR][eE])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+            r"|\s*[\r\n]|\s+(?!\S)|\s+"
+        ),
     ),
     "seed-coder": (
         _CONTRACTIONS + r"|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1}| ?[^\s\p{L}\p{N}\r\n]+|\s*[\r\n]+|\s+(?!\S)|\s+",
@@ -148,23 +152,49 @@ def _table() -> dict[str, PreTokenizer]:
     rows: list[tuple[tuple[str, ...], str, dict]] = [
         (("default",), "default", {}),
         (("minicpm5",), "minicpm5", {"ignore_merges": True}),
-        (("llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano"),
-         "llama3", {"ignore_merges": True, "add_bos": True}),
+        (
+            ("llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano"),
+            "llama3",
+            {"ignore_merges": True, "add_bos": True},
+        ),
         (("deepseek-llm",), "deepseek-llm", {"clean_spaces": False}),
         (("deepseek-coder",), "deepseek-coder", {"clean_spaces": False}),
         (("deepseek-v3", "hunyuan-dense", "hy_v4", "joyai-llm"), "deepseek3", {"clean_spaces": False}),
         (("spark2_5",), "spark2_5", {"clean_spaces": False}),
         (("youtu",), "youtu", {"clean_spaces": False, "ignore_merges": True}),
         (("falcon",), "falcon", {}),
-        (("mpt", "olmo", "jais", "exaone4", "gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es",
-          "jina-v2-de", "a.x-4.0", "mellum", "modern-bert", "jina-v1-en", "jina-v2-code", "roberta-bpe"),
-         "gpt2", {}),
+        (
+            (
+                "mpt",
+                "olmo",
+                "jais",
+                "exaone4",
+                "gpt-2",
+                "phi-2",
+                "jina-es",
+                "jina-de",
+                "gigachat",
+                "jina-v2-es",
+                "jina-v2-de",
+                "a.x-4.0",
+                "mellum",
+                "modern-bert",
+                "jina-v1-en",
+                "jina-v2-code",
+                "roberta-bpe",
+            ),
+            "gpt2",
+            {},
+        ),
         (("trillion", "granite-docling"), "gpt2", {"clean_spaces": False}),
         (("jais-2",), "jais2", {}),
         (("starcoder", "refact", "codeshell", "exaone", "minerva-7b", "mellum2"), "starcoder", {}),
         (("command-r", "smollm"), "starcoder", {"clean_spaces": False}),
-        (("qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "hunyuan", "solar-open", "grok-2"),
-         "qwen2", {"clean_spaces": False}),
+        (
+            ("qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "hunyuan", "solar-open", "grok-2"),
+            "qwen2",
+            {"clean_spaces": False},
+        ),
         (("stablelm2", "megrez"), "qwen2", {}),
         (("qwen35",), "qwen35", {"clean_spaces": False}),
         (("dbrx", "smaug-bpe"), "llama3", {}),
@@ -210,7 +240,7 @@ def _translate(pattern: str, collapsed: bool) -> str:
             nxt = pattern[i + 1]
             if nxt == "p" and pattern.startswith("{", i + 2) and collapsed:
                 close = pattern.index("}", i + 3)
-                klass = _PROPERTY[pattern[i + 3:close]]
+                klass = _PROPERTY[pattern[i + 3 : close]]
                 body = regex.escape(COLLAPSED_CLASS[klass]) + _ASCII_CLASS[klass]
                 out.append(body if inside else f"[{body}]")
                 i = close + 1
@@ -225,7 +255,7 @@ def _translate(pattern: str, collapsed: bool) -> str:
                     out.append(f"[^{body}]" if nxt == "S" else f"[{body}]")
                 i += 2
                 continue
-            out.append(pattern[i:i + 2])
+            out.append(pattern[i : i + 2])
             i += 2
             continue
         if ch == "[" and not inside:

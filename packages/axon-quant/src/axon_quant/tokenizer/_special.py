@@ -39,7 +39,7 @@ def partition(text: str, vocab: Vocab, parse_special: bool) -> list[str | int]:
     hidden = CONTROL | UNKNOWN
     # The 4-character substrings of the text: a token whose first four characters are not among
     # them cannot occur, and this test is a set lookup instead of a scan of the whole text.
-    grams = {text[i:i + 4] for i in range(len(text) - 3)}
+    grams = {text[i : i + 4] for i in range(len(text) - 3)}
     for token_id in vocab.special_tokens:
         attr = vocab.attrs[token_id]
         if not parse_special and attr & hidden:
@@ -72,7 +72,7 @@ def partition(text: str, vocab: Vocab, parse_special: bool) -> list[str | int]:
                 starts.insert(span, start)
                 ends.insert(span, left_end)
     if not placed:
-        return [text[starts[0]:ends[0]]] if starts else []
+        return [text[starts[0] : ends[0]]] if starts else []
     pieces: list[tuple[int, str | int]] = [(s, text[s:e]) for s, e in zip(starts, ends)]
     pieces += placed
     pieces.sort(key=lambda item: item[0])

@@ -41,8 +41,18 @@ class TokenAttr(enum.IntFlag):
 
 # Plain ints for the per-token work (IntFlag arithmetic is slow over 262,144 tokens).
 UNKNOWN, UNUSED, NORMAL, CONTROL, USER_DEFINED, BYTE, LSTRIP, RSTRIP = (
-    int(a) for a in (TokenAttr.UNKNOWN, TokenAttr.UNUSED, TokenAttr.NORMAL, TokenAttr.CONTROL, TokenAttr.USER_DEFINED,
-                     TokenAttr.BYTE, TokenAttr.LSTRIP, TokenAttr.RSTRIP))
+    int(a)
+    for a in (
+        TokenAttr.UNKNOWN,
+        TokenAttr.UNUSED,
+        TokenAttr.NORMAL,
+        TokenAttr.CONTROL,
+        TokenAttr.USER_DEFINED,
+        TokenAttr.BYTE,
+        TokenAttr.LSTRIP,
+        TokenAttr.RSTRIP,
+    )
+)
 
 # GGUF tokenizer.ggml.token_type values (llama_token_type) to attributes.
 _TYPE_ATTR = {0: 0, 1: NORMAL, 2: UNKNOWN, 3: CONTROL, 4: USER_DEFINED, 5: UNUSED, 6: BYTE}
@@ -51,31 +61,98 @@ _KEY = "tokenizer.ggml."
 
 # Token texts llama.cpp takes for special roles when the file names no id (llama-vocab.cpp).
 _ROLE_TEXTS: dict[str, tuple[str, ...]] = {
-    "eot": ("<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>",
-            "_<EOT>", "[EOT]", "<｜end▁of▁sentence｜>", "<end_of_utterance>"),
+    "eot": (
+        "<|eot_id|>",
+        "<|im_end|>",
+        "<|end|>",
+        "<end_of_turn>",
+        "<|endoftext|>",
+        "<|end_of_text|>",
+        "<EOT>",
+        "_<EOT>",
+        "[EOT]",
+        "<｜end▁of▁sentence｜>",
+        "<end_of_utterance>",
+    ),
     "eom": ("<|eom_id|>",),
-    "fim_pre": ("<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>",
-                "<|code_prefix|>", "<|prefix|>"),
-    "fim_suf": ("<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>",
-                "<|code_suffix|>", "<|suffix|>"),
-    "fim_mid": ("<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>",
-                "<|code_middle|>", "<|middle|>"),
+    "fim_pre": (
+        "<|fim_prefix|>",
+        "<fim-prefix>",
+        "<fim_prefix>",
+        "<｜fim▁begin｜>",
+        "<PRE>",
+        "▁<PRE>",
+        "<|code_prefix|>",
+        "<|prefix|>",
+    ),
+    "fim_suf": (
+        "<|fim_suffix|>",
+        "<fim-suffix>",
+        "<fim_suffix>",
+        "<｜fim▁hole｜>",
+        "<SUF>",
+        "▁<SUF>",
+        "<|code_suffix|>",
+        "<|suffix|>",
+    ),
+    "fim_mid": (
+        "<|fim_middle|>",
+        "<fim-middle>",
+        "<fim_middle>",
+        "<｜fim▁end｜>",
+        "<MID>",
+        "▁<MID>",
+        "<|code_middle|>",
+        "<|middle|>",
+    ),
     "fim_pad": ("<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"),
     "fim_rep": ("<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"),
     "fim_sep": ("<|file_sep|>",),
 }
-_EOG_TEXTS = frozenset((
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
-    "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
-    "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", "<｜end▁of▁sentence｜>", "[e~[",
-))
+_EOG_TEXTS = frozenset(
+    (
+        "<|eot_id|>",
+        "<|im_end|>",
+        "<|end|>",
+        "<|return|>",
+        "<|call|>",
+        "<|flush|>",
+        "<|calls|>",
+        "<end_of_turn>",
+        "<|endoftext|>",
+        "</s>",
+        "<|eom_id|>",
+        "<EOT>",
+        "_<EOT>",
+        "[EOT]",
+        "[EOS]",
+        "<|end_of_text|>",
+        "<end_of_utterance>",
+        "<eos>",
+        "<turn|>",
+        "<|tool_response>",
+        "<｜end▁of▁sentence｜>",
+        "[e~[",
+    )
+)
 # The metadata key of each special role (the deprecated prefix/suffix/middle keys feed fim_*).
 _ROLE_KEYS: tuple[tuple[str, str], ...] = (
-    ("bos", "bos_token_id"), ("eos", "eos_token_id"), ("eot", "eot_token_id"), ("eom", "eom_token_id"),
-    ("unk", "unknown_token_id"), ("sep", "seperator_token_id"), ("pad", "padding_token_id"),
-    ("mask", "mask_token_id"), ("fim_pre", "fim_pre_token_id"), ("fim_suf", "fim_suf_token_id"),
-    ("fim_mid", "fim_mid_token_id"), ("fim_pad", "fim_pad_token_id"), ("fim_rep", "fim_rep_token_id"),
-    ("fim_sep", "fim_sep_token_id"), ("fim_pre", "prefix_token_id"), ("fim_suf", "suffix_token_id"),
+    ("bos", "bos_token_id"),
+    ("eos", "eos_token_id"),
+    ("eot", "eot_token_id"),
+    ("eom", "eom_token_id"),
+    ("unk", "unknown_token_id"),
+    ("sep", "seperator_token_id"),
+    ("pad", "padding_token_id"),
+    ("mask", "mask_token_id"),
+    ("fim_pre", "fim_pre_token_id"),
+    ("fim_suf", "fim_suf_token_id"),
+    ("fim_mid", "fim_mid_token_id"),
+    ("fim_pad", "fim_pad_token_id"),
+    ("fim_rep", "fim_rep_token_id"),
+    ("fim_sep", "fim_sep_token_id"),
+    ("fim_pre", "prefix_token_id"),
+    ("fim_suf", "suffix_token_id"),
     ("fim_mid", "middle_token_id"),
 )
 
@@ -84,17 +161,17 @@ _ROLE_KEYS: tuple[tuple[str, str], ...] = (
 class Vocab:
     """Everything the tokenizer needs from the metadata; ids index ``tokens``."""
 
-    model: str                      # "gpt2" (byte-level BPE) or "llama" (SPM)
+    model: str  # "gpt2" (byte-level BPE) or "llama" (SPM)
     tokens: list[str]
     token_to_id: dict[str, int]
     scores: list[float]
-    attrs: list[int]                # TokenAttr bits
+    attrs: list[int]  # TokenAttr bits
     special: dict[str, int | None]  # role ("bos", "eos", "eot", ...) -> id
     add_bos: bool
     add_eos: bool
     add_space_prefix: bool
     clean_spaces: bool
-    pre: PreTokenizer | None        # BPE only
+    pre: PreTokenizer | None  # BPE only
     merges: dict[tuple[str, str], int] = field(default_factory=dict)
     eog_ids: frozenset[int] = frozenset()
     special_tokens: list[int] = field(default_factory=list)  # matched in text, longest (in bytes) first
@@ -161,7 +238,7 @@ def _read_merges(metadata: Mapping[str, Any]) -> dict[tuple[str, str], int]:
         if not isinstance(merge, str):
             raise GGUFError(f"merge {rank} is not a string", field=_KEY + "merges")
         cut = merge.find(" ", 1)  # the first space after the first character, as llama.cpp splits it
-        pair = (merge[:cut], merge[cut + 1:]) if cut >= 0 else ("", "")
+        pair = (merge[:cut], merge[cut + 1 :]) if cut >= 0 else ("", "")
         ranks.setdefault(pair, rank)
     return ranks
 
@@ -179,8 +256,23 @@ def _pre_tokenizer(metadata: Mapping[str, Any]) -> PreTokenizer:
 
 def _special_ids(metadata: Mapping[str, Any], model: str, n: int, pre: PreTokenizer | None) -> dict[str, int | None]:
     special: dict[str, int | None] = dict.fromkeys(
-        ("bos", "eos", "eot", "eom", "unk", "sep", "pad", "mask", "fim_pre", "fim_suf", "fim_mid", "fim_pad",
-         "fim_rep", "fim_sep"))
+        (
+            "bos",
+            "eos",
+            "eot",
+            "eom",
+            "unk",
+            "sep",
+            "pad",
+            "mask",
+            "fim_pre",
+            "fim_suf",
+            "fim_mid",
+            "fim_pad",
+            "fim_rep",
+            "fim_sep",
+        )
+    )
     if model == "llama":
         special.update(bos=1, eos=2, unk=0)
     else:
@@ -196,8 +288,9 @@ def _special_ids(metadata: Mapping[str, Any], model: str, n: int, pre: PreTokeni
         if 0 <= value < n:
             special[role] = value
         else:
-            warnings.warn(f"{_KEY + name} = {value} is outside the vocabulary of {n}; keeping {special[role]}",
-                          stacklevel=4)
+            warnings.warn(
+                f"{_KEY + name} = {value} is outside the vocabulary of {n}; keeping {special[role]}", stacklevel=4
+            )
     return special
 
 
@@ -236,8 +329,10 @@ def _end_of_generation(vocab: Vocab) -> frozenset[int]:
     eog |= {vocab.special[role] for role in ("eos", "eot", "eom")} - {None}
     texts = {vocab.tokens[i]: i for i in eog}
     # o200k_harmony / solar-open: "<|end|>" ends a message, not the generation.
-    if "<|end|>" in texts and (("<|return|>" in texts and ("<|call|>" in texts or "<|calls|>" in texts))
-                               or (("<|call|>" in texts or "<|calls|>" in texts) and "<|flush|>" in texts)):
+    if "<|end|>" in texts and (
+        ("<|return|>" in texts and ("<|call|>" in texts or "<|calls|>" in texts))
+        or (("<|call|>" in texts or "<|calls|>" in texts) and "<|flush|>" in texts)
+    ):
         eog.discard(texts["<|end|>"])
         vocab.attrs[texts["<|end|>"]] = USER_DEFINED
     # gemma4 and plamo: "</s>" is a normal token there.
@@ -259,7 +354,8 @@ def _strip_attrs(vocab: Vocab, metadata: Mapping[str, Any]) -> None:
             vocab.attrs[i] = (vocab.attrs[i] | attr) if value else (vocab.attrs[i] & ~attr)
 
     if any(s in pre for s in ("jina-v2-de", "jina-v2-es", "jina-v2-code")) or any(
-            s in arch for s in ("nomic-bert-moe", "jina-bert-v3")):
+        s in arch for s in ("nomic-bert-moe", "jina-bert-v3")
+    ):
         set_attr("<mask>", LSTRIP, True)
     elif "phi-3" in name or "phi3" in name:
         for i in vocab.special_tokens:
@@ -292,11 +388,18 @@ def read_vocab(metadata: Mapping[str, Any]) -> Vocab:
         add_bos, add_space_prefix, clean_spaces = True, True, False
     add_space_prefix = _get(metadata, "add_space_prefix", bool, add_space_prefix)
     vocab = Vocab(
-        model=model, tokens=tokens, token_to_id=token_to_id, scores=scores, attrs=attrs,
+        model=model,
+        tokens=tokens,
+        token_to_id=token_to_id,
+        scores=scores,
+        attrs=attrs,
         special=_special_ids(metadata, model, n, pre),
         add_bos=_get(metadata, "add_bos_token", bool, add_bos),
         add_eos=_get(metadata, "add_eos_token", bool, False),
-        add_space_prefix=add_space_prefix, clean_spaces=clean_spaces, pre=pre, merges=merges,
+        add_space_prefix=add_space_prefix,
+        clean_spaces=clean_spaces,
+        pre=pre,
+        merges=merges,
     )
     _find_roles(vocab)
     vocab.eog_ids = _end_of_generation(vocab)

@@ -164,8 +164,11 @@ class GGUFTokenizer:
                     out.append(token)
                 else:
                     # llama.cpp looks each byte of the symbol up as a one-byte token; only ASCII can be one.
-                    out.extend(t for b in symbol.encode("utf-8") if b < 0x80
-                               and (t := vocab.token_to_id.get(chr(b))) is not None)
+                    out.extend(
+                        t
+                        for b in symbol.encode("utf-8")
+                        if b < 0x80 and (t := vocab.token_to_id.get(chr(b))) is not None
+                    )
             ids = tuple(out)
         if len(self._word_cache) >= _WORD_CACHE_LIMIT:
             self._word_cache.clear()
@@ -258,7 +261,8 @@ class GGUFTokenizer:
         """Text of ``ids``: ``detokenize`` with control tokens hidden when ``skip_special``; bytes that
         are not valid UTF-8 (a character cut off at the end) become U+FFFD."""
         return self.detokenize(ids, remove_special=remove_special, unparse_special=not skip_special).decode(
-            "utf-8", errors="replace")
+            "utf-8", errors="replace"
+        )
 
     def __repr__(self) -> str:
         kind = f"gpt2/{self.pre}" if self.model == "gpt2" else "llama (SPM)"
