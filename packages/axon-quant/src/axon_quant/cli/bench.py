@@ -36,14 +36,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def measure(path: str, *, prompt_tokens: int, decode_tokens: int, threads: int | None = None,
-            ctx: int | None = None, seed: int = 0, telemetry: bool = False) -> dict[str, Any]:
-    """The measurements above, as a dict."""
+            ctx: int | None = None, seed: int = 0, telemetry: bool = False,
+            prompt_ids: list[int] | None = None) -> dict[str, Any]:
+    """The measurements above, as a dict; ``prompt_ids`` replaces the random prompt (a benchmark
+    that runs a peer on the same ids passes them)."""
     import numpy as np
 
     from ..errors import QuantError
     from ..runtime import Sampler, SamplingParams, load_model
     from ..tokenizer import GGUFTokenizer
 
+    if prompt_ids is not None:
+        prompt_tokens = len(prompt_ids)
     if prompt_tokens < 1 or decode_tokens < 1:
         raise QuantError(f"--prompt-tokens ({prompt_tokens}) and --decode-tokens ({decode_tokens}) must be >= 1")
     start = time.perf_counter()
@@ -53,7 +57,8 @@ def measure(path: str, *, prompt_tokens: int, decode_tokens: int, threads: int |
     load_s = time.perf_counter() - start
     # ids of ordinary tokens only, so every model sees a comparable prompt
     ordinary = np.array([t for t in range(model.config.vocab_size) if not tokenizer.is_special(t)], dtype=np.int32)
-    ids = np.random.default_rng(seed).choice(ordinary, prompt_tokens)
+    ids = np.random.default_rng(seed).choice(ordinary, prompt_tokens) if prompt_ids is None else \
+        np.asarray(prompt_ids, dtype=np.int32)
     start = time.perf_counter()
     model.prefill(ids[:1])
     first_pass_s = time.perf_counter() - start
