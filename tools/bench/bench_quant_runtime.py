@@ -67,8 +67,15 @@ def _prompt_ids(path: str, n: int, seed: int) -> list[int]:
 def _axon(path: str, ids: list[int], decode: int, threads: int, telemetry: bool) -> dict[str, Any]:
     from axon_quant.cli.bench import measure
 
-    report = measure(path, prompt_tokens=len(ids), decode_tokens=decode, threads=threads,
-                     ctx=len(ids) + decode + 8, telemetry=telemetry, prompt_ids=ids)
+    report = measure(
+        path,
+        prompt_tokens=len(ids),
+        decode_tokens=decode,
+        threads=threads,
+        ctx=len(ids) + decode + 8,
+        telemetry=telemetry,
+        prompt_ids=ids,
+    )
     return {k: report[k] for k in (*METRICS, "telemetry") if k in report}
 
 
@@ -77,8 +84,9 @@ def _llama_cpp(path: str, ids: list[int], decode: int, threads: int) -> dict[str
     import numpy as np
 
     start = time.perf_counter()
-    llm = llama_cpp.Llama(path, n_threads=threads, n_threads_batch=threads, n_ctx=len(ids) + decode + 8,
-                          n_batch=512, verbose=False)
+    llm = llama_cpp.Llama(
+        path, n_threads=threads, n_threads_batch=threads, n_ctx=len(ids) + decode + 8, n_batch=512, verbose=False
+    )
     load_s = time.perf_counter() - start
     vocab = llm.n_vocab()
 
@@ -96,9 +104,13 @@ def _llama_cpp(path: str, ids: list[int], decode: int, threads: int) -> dict[str
     for _ in range(decode):
         llm.eval([int(np.argmax(last_logits()))])
     decode_s = time.perf_counter() - start
-    return {"load_s": load_s, "first_pass_s": first_pass_s, "prompt_tok_s": len(ids) / prompt_s,
-            "decode_tok_s": decode / decode_s,
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "load_s": load_s,
+        "first_pass_s": first_pass_s,
+        "prompt_tok_s": len(ids) / prompt_s,
+        "decode_tok_s": decode / decode_s,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -160,11 +172,13 @@ def main() -> None:
             round_result: dict[str, Any] = {"first": order[0], "load_average": os.getloadavg()}
             for runtime in order:
                 round_result[runtime] = run_child(__file__, "--runtime", runtime, "--ids", ids_path, *common)
-            round_result["ratios"] = {
-                k: round_result["axon"][k] / round_result["llama_cpp"][k] for k in METRICS}
+            round_result["ratios"] = {k: round_result["axon"][k] / round_result["llama_cpp"][k] for k in METRICS}
             rounds.append(round_result)
-            print(f"round {r}: axon decode {round_result['axon']['decode_tok_s']:.1f} tok/s, llama.cpp "
-                  f"{round_result['llama_cpp']['decode_tok_s']:.1f} tok/s", file=sys.stderr)
+            print(
+                f"round {r}: axon decode {round_result['axon']['decode_tok_s']:.1f} tok/s, llama.cpp "
+                f"{round_result['llama_cpp']['decode_tok_s']:.1f} tok/s",
+                file=sys.stderr,
+            )
         telemetry = run_child(__file__, "--runtime", "axon", "--ids", ids_path, "--telemetry", *common)["telemetry"]
     finally:
         os.unlink(ids_path)
@@ -187,8 +201,7 @@ def main() -> None:
         "machine": machine_info(load_before),
     }
     path = write_report(report, args.out)
-    summary = {"axon": report["axon"], "llama_cpp": report["llama_cpp"],
-               "ratios": report["ratios_axon_over_llama_cpp"]}
+    summary = {"axon": report["axon"], "llama_cpp": report["llama_cpp"], "ratios": report["ratios_axon_over_llama_cpp"]}
     print(json.dumps(summary, indent=2))
     print(f"wrote {path}", file=sys.stderr)
 

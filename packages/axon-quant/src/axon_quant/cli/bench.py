@@ -35,9 +35,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--telemetry", action="store_true", help="include the per-layer report of the decode steps")
 
 
-def measure(path: str, *, prompt_tokens: int, decode_tokens: int, threads: int | None = None,
-            ctx: int | None = None, seed: int = 0, telemetry: bool = False,
-            prompt_ids: list[int] | None = None) -> dict[str, Any]:
+def measure(
+    path: str,
+    *,
+    prompt_tokens: int,
+    decode_tokens: int,
+    threads: int | None = None,
+    ctx: int | None = None,
+    seed: int = 0,
+    telemetry: bool = False,
+    prompt_ids: list[int] | None = None,
+) -> dict[str, Any]:
     """The measurements above, as a dict; ``prompt_ids`` replaces the random prompt (a benchmark
     that runs a peer on the same ids passes them)."""
     import numpy as np
@@ -51,14 +59,21 @@ def measure(path: str, *, prompt_tokens: int, decode_tokens: int, threads: int |
     if prompt_tokens < 1 or decode_tokens < 1:
         raise QuantError(f"--prompt-tokens ({prompt_tokens}) and --decode-tokens ({decode_tokens}) must be >= 1")
     start = time.perf_counter()
-    model = load_model(path, max_ctx=ctx if ctx is not None else prompt_tokens + decode_tokens + 1, threads=threads,
-                       telemetry=telemetry)
+    model = load_model(
+        path,
+        max_ctx=ctx if ctx is not None else prompt_tokens + decode_tokens + 1,
+        threads=threads,
+        telemetry=telemetry,
+    )
     tokenizer = GGUFTokenizer.from_metadata(model.gguf.metadata)
     load_s = time.perf_counter() - start
     # ids of ordinary tokens only, so every model sees a comparable prompt
     ordinary = np.array([t for t in range(model.config.vocab_size) if not tokenizer.is_special(t)], dtype=np.int32)
-    ids = np.random.default_rng(seed).choice(ordinary, prompt_tokens) if prompt_ids is None else \
-        np.asarray(prompt_ids, dtype=np.int32)
+    ids = (
+        np.random.default_rng(seed).choice(ordinary, prompt_tokens)
+        if prompt_ids is None
+        else np.asarray(prompt_ids, dtype=np.int32)
+    )
     start = time.perf_counter()
     model.prefill(ids[:1])
     first_pass_s = time.perf_counter() - start
@@ -74,9 +89,15 @@ def measure(path: str, *, prompt_tokens: int, decode_tokens: int, threads: int |
         logits = model.decode(greedy.sample(logits, history))
     decode_s = time.perf_counter() - start
     report: dict[str, Any] = {
-        "model": path, "arch": model.config.arch, "threads": model.threads, "prompt_tokens": prompt_tokens,
-        "decode_tokens": decode_tokens, "load_s": load_s, "first_pass_s": first_pass_s,
-        "prompt_tok_s": prompt_tokens / prompt_s, "decode_tok_s": decode_tokens / decode_s,
+        "model": path,
+        "arch": model.config.arch,
+        "threads": model.threads,
+        "prompt_tokens": prompt_tokens,
+        "decode_tokens": decode_tokens,
+        "load_s": load_s,
+        "first_pass_s": first_pass_s,
+        "prompt_tok_s": prompt_tokens / prompt_s,
+        "decode_tok_s": decode_tokens / decode_s,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "arena_mib": model.arena.nbytes / 2**20,
     }
@@ -92,8 +113,15 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import GGUFError, QuantError
 
     try:
-        report = measure(args.model, prompt_tokens=args.prompt_tokens, decode_tokens=args.decode_tokens,
-                         threads=args.threads, ctx=args.ctx, seed=args.seed, telemetry=args.telemetry)
+        report = measure(
+            args.model,
+            prompt_tokens=args.prompt_tokens,
+            decode_tokens=args.decode_tokens,
+            threads=args.threads,
+            ctx=args.ctx,
+            seed=args.seed,
+            telemetry=args.telemetry,
+        )
     except (QuantError, GGUFError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
