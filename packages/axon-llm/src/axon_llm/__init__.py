@@ -1,15 +1,36 @@
-"""axon-llm: language models on axon-nn, with GGUF-quantized weights through axon-quant.
+"""axon-llm: language models on axon-nn with HF-compatible weights, and GGUF-quantized layers.
 
-So far it holds the quantized building block every model here will share: :class:`QuantizedLinear`
-(a Linear whose weight stays in a ggml block format, e.g. ``q4_1``), its functional form and
-:func:`quantize_linears`, which swaps the Linear layers of a model for quantized ones.
+``from_pretrained(path)`` loads an HF folder (config.json + safetensors) into the matching
+architecture; ``model(input_ids)`` returns logits ``[batch, seq, vocab]``. :class:`QuantizedLinear`
+keeps a Linear's weight in a ggml block format (axon-quant).
 """
 
 from __future__ import annotations
 
+from .auto import from_pretrained
+from .cache import KVCache
+from .config import LLMConfig
+from .errors import LLMError, ModelLoadError
 from .functional import quantized_linear
 from .layers.quantized_linear import QuantizedLinear, quantize_linears
+from .modeling import CausalLM, PreTrainedModel
+from .models import ARCHITECTURES, LlamaConfig, LlamaForCausalLM, LlamaModel
 
 __version__ = "0.1.0"
 
-__all__ = ["QuantizedLinear", "quantize_linears", "quantized_linear"]
+__all__ = [
+    "ARCHITECTURES",
+    "CausalLM",
+    "KVCache",
+    "LLMConfig",
+    "LLMError",
+    "LlamaConfig",
+    "LlamaForCausalLM",
+    "LlamaModel",
+    "ModelLoadError",
+    "PreTrainedModel",
+    "QuantizedLinear",
+    "from_pretrained",
+    "quantize_linears",
+    "quantized_linear",
+]

@@ -1,0 +1,33 @@
+"""The architectures, and ``ARCHITECTURES``: HF ``model_type`` -> ``{HF class name: our class}``.
+
+An entry's first class is the default for its ``model_type``; ``architectures`` in config.json
+picks another (``BertForMaskedLM`` over ``BertModel``, say).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..errors import ModelLoadError
+from .llama import LlamaConfig, LlamaForCausalLM, LlamaModel
+
+__all__ = ["ARCHITECTURES", "LlamaConfig", "LlamaForCausalLM", "LlamaModel", "model_class_for"]
+
+ARCHITECTURES: dict[str, dict[str, type]] = {
+    "llama": {"LlamaForCausalLM": LlamaForCausalLM, "LlamaModel": LlamaModel},
+}
+
+
+def model_class_for(config: dict[str, Any], path: str | os.PathLike[str] | None = None) -> type:
+    """The class for a config.json mapping (its ``model_type``, then its ``architectures``)."""
+    model_type = config.get("model_type")
+    if model_type not in ARCHITECTURES:
+        raise ModelLoadError(
+            f"model_type {model_type!r} is not one axon-llm builds (known: {sorted(ARCHITECTURES)})", path=path
+        )
+    classes = ARCHITECTURES[model_type]
+    for name in config.get("architectures") or ():
+        if name in classes:
+            return classes[name]
+    return next(iter(classes.values()))
