@@ -10,11 +10,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from axon_nn import Embedding, LayerNorm, Linear, Module, RMSNorm, init
+from axon_nn import Embedding, LayerNorm, Linear, Module, RMSNorm, deferred_init, init, materialize
 from axon_nn import functional as F
 
 from .cache import KVCache
 from .config import LLMConfig
+from .errors import LLMError
 
 __all__ = ["CausalLM", "PreTrainedModel"]
 
@@ -29,6 +30,7 @@ class PreTrainedModel(Module):
     """
 
     config_class: ClassVar[type[LLMConfig]] = LLMConfig
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
     tied_weights: ClassVar[dict[str, str]] = {}
     ignored_on_load: ClassVar[tuple[str, ...]] = ()
 
@@ -78,6 +80,29 @@ class PreTrainedModel(Module):
         embeddings = {id(m.weight) for m in self.modules() if isinstance(m, Embedding)} if exclude_embeddings else set()
         seen = {id(p): int(np.prod(p.shape)) for p in self.parameters() if id(p) not in embeddings}
         return sum(seen.values())
+
+    @classmethod
+    def from_preset(cls, name: str, deferred: bool | None = None, **overrides: Any) -> "PreTrainedModel":
+        """The model of a named shape (``cls.presets``), with ``overrides`` applied to its config.
+
+        ``deferred`` builds it without storage (:func:`axon_nn.deferred_init`: shapes, dtypes and
+        :meth:`num_parameters` are real, no memory is taken) until :meth:`materialize`; None defers
+        presets of a billion parameters or more, which a small machine cannot hold.
+        """
+        if name not in cls.presets:
+            raise LLMError(f"{cls.__name__}: no preset {name!r} (presets: {sorted(cls.presets)})")
+        config = cls.config_class.from_dict({**cls.presets[name], **overrides})
+        with deferred_init():
+            model = cls(config)
+        if deferred is False or (deferred is None and model.num_parameters() < 1_000_000_000):
+            model.materialize()
+        return model
+
+    def materialize(self) -> "PreTrainedModel":
+        """Allocate a deferred model's parameters and initialise them (:meth:`init_weights`)."""
+        materialize(self)
+        self.init_weights()
+        return self
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike[str], dtype: Any = None) -> "PreTrainedModel":

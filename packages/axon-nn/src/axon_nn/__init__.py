@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from . import functional, init
 from .containers import ModuleDict, ModuleList, Sequential
+from .deferred import deferred_init, is_deferred, materialize
 from .layers import *  # noqa: F403
 from .layers import __all__ as _layers_all
 from .module import IncompatibleKeys, Module, RemovableHandle, StateDictError
@@ -24,6 +25,9 @@ __all__ = [
     "Sequential",
     "StateDictError",
     "functional",
+    "deferred_init",
     "init",
+    "is_deferred",
+    "materialize",
     *_layers_all,
 ]

@@ -6,14 +6,17 @@ the tensor's storage on its device. Every function returns its argument.
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from axon_autograd import Variable, tensor_of
 from axon_core import ShapeError
 from axon_tensor import Generator, Tensor, default_generator
+
+from .deferred import deferring
 
 __all__ = [
     "calculate_gain",
@@ -29,6 +32,16 @@ __all__ = [
     "kaiming_normal_",
     "orthogonal_",
 ]
+
+
+def _unless_deferred(initializer: Callable[..., Any]) -> Callable[..., Any]:
+    """Under ``deferred_init`` an initialiser draws and writes nothing (the parameter has no storage yet)."""
+
+    @functools.wraps(initializer)
+    def run(t: Any, *args: Any, **kwargs: Any) -> Any:
+        return t if deferring() else initializer(t, *args, **kwargs)
+
+    return run
 
 
 def _write(t: "Tensor | Variable", values: np.ndarray) -> "Tensor | Variable":
@@ -77,14 +90,17 @@ def _fans(t: "Tensor | Variable") -> tuple[int, int]:
     return shape[1] * receptive, shape[0] * receptive
 
 
+@_unless_deferred
 def uniform_(t: Any, a: float = 0.0, b: float = 1.0, generator: Generator | None = None) -> Any:
     return _write(t, _rng(generator).uniform(a, b, tuple(t.shape)))
 
 
+@_unless_deferred
 def normal_(t: Any, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None) -> Any:
     return _write(t, _rng(generator).normal(mean, std, tuple(t.shape)))
 
 
+@_unless_deferred
 def trunc_normal_(
     t: Any, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, generator: Generator | None = None
 ) -> Any:
@@ -103,20 +119,24 @@ def trunc_normal_(
     return _write(t, out.reshape(tuple(t.shape)))
 
 
+@_unless_deferred
 def constant_(t: Any, value: float) -> Any:
     target = tensor_of(t)
     target.array[...] = value
     return t
 
 
+@_unless_deferred
 def zeros_(t: Any) -> Any:
     return constant_(t, 0.0)
 
 
+@_unless_deferred
 def ones_(t: Any) -> Any:
     return constant_(t, 1.0)
 
 
+@_unless_deferred
 def xavier_uniform_(t: Any, gain: float = 1.0, generator: Generator | None = None) -> Any:
     """U(-a, a) with ``a = gain * sqrt(6 / (fan_in + fan_out))``."""
     fan_in, fan_out = _fans(t)
@@ -124,6 +144,7 @@ def xavier_uniform_(t: Any, gain: float = 1.0, generator: Generator | None = Non
     return uniform_(t, -bound, bound, generator)
 
 
+@_unless_deferred
 def xavier_normal_(t: Any, gain: float = 1.0, generator: Generator | None = None) -> Any:
     """N(0, std²) with ``std = gain * sqrt(2 / (fan_in + fan_out))``."""
     fan_in, fan_out = _fans(t)
@@ -138,6 +159,7 @@ def _kaiming_std(t: Any, a: float, mode: str, nonlinearity: str) -> float:
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
+@_unless_deferred
 def kaiming_uniform_(
     t: Any, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator: Generator | None = None
 ) -> Any:
@@ -146,6 +168,7 @@ def kaiming_uniform_(
     return uniform_(t, -bound, bound, generator)
 
 
+@_unless_deferred
 def kaiming_normal_(
     t: Any, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator: Generator | None = None
 ) -> Any:
@@ -153,6 +176,7 @@ def kaiming_normal_(
     return normal_(t, 0.0, _kaiming_std(t, a, mode, nonlinearity), generator)
 
 
+@_unless_deferred
 def orthogonal_(t: Any, gain: float = 1.0, generator: Generator | None = None) -> Any:
     """A (semi-)orthogonal matrix over ``[shape[0], prod(shape[1:])]`` times ``gain`` (QR with sign fix)."""
     shape = tuple(t.shape)

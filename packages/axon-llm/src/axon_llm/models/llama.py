@@ -14,7 +14,48 @@ from ..blocks.rope import RopeTable
 from ..config import LLMConfig, rope_parameters_of
 from ..modeling import CausalLM, PreTrainedModel
 
-__all__ = ["LlamaConfig", "LlamaDecoderLayer", "LlamaForCausalLM", "LlamaModel"]
+__all__ = ["PRESETS", "LlamaConfig", "LlamaDecoderLayer", "LlamaForCausalLM", "LlamaModel"]
+
+_LLAMA2 = {"vocab_size": 32000, "max_position_embeddings": 4096, "rms_norm_eps": 1e-5}
+# Config kwargs of the published shapes (Meta's params.json, as HF's config.json).
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": {
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "intermediate_size": 172,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 256,
+    },
+    "llama2_7b": {
+        **_LLAMA2,
+        "hidden_size": 4096,
+        "intermediate_size": 11008,
+        "num_hidden_layers": 32,
+        "num_attention_heads": 32,
+    },
+    "llama2_13b": {
+        **_LLAMA2,
+        "hidden_size": 5120,
+        "intermediate_size": 13824,
+        "num_hidden_layers": 40,
+        "num_attention_heads": 40,
+    },
+    "llama3_8b": {
+        "vocab_size": 128256,
+        "hidden_size": 4096,
+        "intermediate_size": 14336,
+        "num_hidden_layers": 32,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "max_position_embeddings": 8192,
+        "rms_norm_eps": 1e-5,
+        "rope_theta": 500000.0,
+        "bos_token_id": 128000,
+        "eos_token_id": 128001,
+    },
+}
 
 
 @dataclasses.dataclass
@@ -108,6 +149,7 @@ class LlamaForCausalLM(CausalLM):
     """``model`` (:class:`LlamaModel`) plus ``lm_head``: ``input_ids [B, S]`` -> logits ``[B, S, vocab]``."""
 
     config_class = LlamaConfig
+    presets = PRESETS
     base_model_class: ClassVar[type[PreTrainedModel]] = LlamaModel
     tied_weights = {"lm_head.weight": "model.embed_tokens.weight"}
     ignored_on_load = ("rotary_emb.inv_freq",)

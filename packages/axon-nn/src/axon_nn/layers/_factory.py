@@ -8,11 +8,17 @@ from typing import Any
 import axon_tensor
 from axon_core import get_default_dtype
 
+from ..deferred import deferring
 from ..parameter import Parameter
 
 
 def new_parameter(*shape: int, device: Any = None, dtype: Any = None) -> Parameter:
-    """An uninitialised Parameter; layers fill it in ``reset_parameters``."""
+    """An uninitialised Parameter; layers fill it in ``reset_parameters``.
+
+    Under :func:`axon_nn.deferred_init` it has the shape and dtype but no storage of its own.
+    """
+    if deferring():
+        return Parameter(axon_tensor.zeros((), dtype=dtype, device=device).expand(*shape))
     return Parameter(axon_tensor.empty(*shape, dtype=dtype, device=device))
 
 
