@@ -19,6 +19,7 @@ from .norms import NORMS
 from .pooling import POOLING
 from .quant_matmul import QUANT_MATMUL
 from .rnn import RNN
+from .selective_scan import SELECTIVE_SCAN
 from .softmax import SOFTMAX
 from .source import FLOAT_TYPES, KernelSource
 from .strided_copy import STRIDED_COPY
@@ -42,6 +43,7 @@ REGISTRY: dict[str, KernelSource] = {
         RNN,
         ATTENTION,
         QUANT_MATMUL,
+        SELECTIVE_SCAN,
     )
 }
 
