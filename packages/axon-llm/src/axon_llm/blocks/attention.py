@@ -38,7 +38,9 @@ class AttentionInputs:
 
     ``positions`` int ``[S]``: the cache positions of the ``S`` new tokens (``past .. past+S-1``);
     ``padding`` bool ``[B, past+S]`` (True = a real token) or None; ``cos``/``sin`` the RoPE tables
-    of the tokens' position ids (None for models without RoPE); ``cache`` the KV cache or None.
+    of the tokens' position ids (None for models without RoPE); ``cache`` the KV cache or None;
+    ``position_ids`` int ``[S]`` or ``[B, S]``: the position ids themselves, for models that look up
+    learned position embeddings (GPT-2).
     """
 
     positions: np.ndarray
@@ -48,6 +50,7 @@ class AttentionInputs:
     cache: KVCache | None = None
     causal: bool = True
     dropout_p: float = 0.0
+    position_ids: np.ndarray | None = None
     _masks: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -93,7 +96,7 @@ class AttentionInputs:
         cos = sin = None
         if rope is not None:
             cos, sin = rope.cos_sin(position_ids, device=device)
-        return cls(positions, padding, cos, sin, cache, causal, dropout_p)
+        return cls(positions, padding, cos, sin, cache, causal, dropout_p, np.asarray(position_ids))
 
     def rotate(self, x: Any) -> Any:
         """Apply RoPE to ``x [B, heads, S, head_dim]`` (the first ``rotary_dim`` features)."""
