@@ -15,6 +15,8 @@ from .functional import quantized_linear
 from .layers.quantized_linear import QuantizedLinear, quantize_linears
 from .modeling import CausalLM, PreTrainedModel
 from .models import ARCHITECTURES, LlamaConfig, LlamaForCausalLM, LlamaModel
+from .models.mamba import MambaCache, MambaConfig, MambaForCausalLM, MambaModel
+from .ops import selective_scan
 
 __version__ = "0.1.0"
 
@@ -34,3 +36,4 @@ __all__ = [
     "quantize_linears",
     "quantized_linear",
 ]
+__all__ += ["MambaCache", "MambaConfig", "MambaForCausalLM", "MambaModel", "selective_scan"]

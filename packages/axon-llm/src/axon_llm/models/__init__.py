@@ -11,11 +11,14 @@ from typing import Any
 
 from ..errors import ModelLoadError
 from .llama import LlamaConfig, LlamaForCausalLM, LlamaModel
+from .mamba import MambaCache, MambaConfig, MambaForCausalLM, MambaModel
 
 __all__ = ["ARCHITECTURES", "LlamaConfig", "LlamaForCausalLM", "LlamaModel", "model_class_for"]
+__all__ += ["MambaCache", "MambaConfig", "MambaForCausalLM", "MambaModel"]
 
 ARCHITECTURES: dict[str, dict[str, type]] = {
     "llama": {"LlamaForCausalLM": LlamaForCausalLM, "LlamaModel": LlamaModel},
+    "mamba": {"MambaForCausalLM": MambaForCausalLM, "MambaModel": MambaModel},
 }
 
 
