@@ -122,6 +122,21 @@ class AttentionInputs:
         self._masks[key] = mask
         return mask
 
+    def keys_and_mask(
+        self, key: Any, value: Any, layer_idx: int, window: int | None = None
+    ) -> tuple[Any, Any, Any, bool]:
+        """Store the new ``key``/``value`` ``[B, Hkv, S, D]`` in the cache (layer ``layer_idx``) and return
+        ``(keys, values, mask, is_causal)`` over everything the new queries may see: the mask as
+        :meth:`mask` gives it, or None with ``is_causal`` True on the plain causal path. For layers that
+        run their own attention over these keys (Chimera's two score maps per head)."""
+        key_positions = self.positions
+        if self.cache is not None:
+            key, value, key_positions = self.cache.layers[layer_idx].update(key, value, int(self.positions[0]))
+        seq = len(self.positions)
+        plain_causal = self.causal and window is None and self.padding is None and len(key_positions) == seq
+        mask = None if plain_causal else self.mask(key_positions, window, tensor_of(key).device)
+        return key, value, mask, plain_causal
+
     def attend(
         self, query: Any, key: Any, value: Any, layer_idx: int, window: int | None = None, scale: float | None = None
     ) -> Any:
@@ -132,12 +147,7 @@ class AttentionInputs:
         long sequences).
         """
         batch, heads, seq, head_dim = query.shape
-        key_positions = self.positions
-        if self.cache is not None:
-            key, value, key_positions = self.cache.layers[layer_idx].update(key, value, int(self.positions[0]))
-        device = tensor_of(query).device
-        plain_causal = self.causal and window is None and self.padding is None and len(key_positions) == seq
-        mask = None if plain_causal else self.mask(key_positions, window, device)
+        key, value, mask, plain_causal = self.keys_and_mask(key, value, layer_idx, window)
         out = F.scaled_dot_product_attention(
             query,
             key,
