@@ -15,7 +15,9 @@ from .functional import quantized_linear
 from .layers.quantized_linear import QuantizedLinear, quantize_linears
 from .modeling import CausalLM, PreTrainedModel
 from .models import ARCHITECTURES, LlamaConfig, LlamaForCausalLM, LlamaModel
+from .models.chimera import ChimeraConfig, ChimeraForCausalLM, ChimeraModel
 from .models.mamba import MambaCache, MambaConfig, MambaForCausalLM, MambaModel
+from .models.trident import TridentConfig, TridentForCausalLM, TridentModel, export_ternary
 from .ops import selective_scan
 
 __version__ = "0.1.0"
@@ -37,3 +39,5 @@ __all__ = [
     "quantized_linear",
 ]
 __all__ += ["MambaCache", "MambaConfig", "MambaForCausalLM", "MambaModel", "selective_scan"]
+__all__ += ["ChimeraConfig", "ChimeraForCausalLM", "ChimeraModel"]
+__all__ += ["TridentConfig", "TridentForCausalLM", "TridentModel", "export_ternary"]

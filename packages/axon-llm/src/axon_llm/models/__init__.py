@@ -10,15 +10,21 @@ import os
 from typing import Any
 
 from ..errors import ModelLoadError
+from .chimera import ChimeraConfig, ChimeraForCausalLM, ChimeraModel
 from .llama import LlamaConfig, LlamaForCausalLM, LlamaModel
 from .mamba import MambaCache, MambaConfig, MambaForCausalLM, MambaModel
+from .trident import TridentConfig, TridentForCausalLM, TridentModel, export_ternary
 
 __all__ = ["ARCHITECTURES", "LlamaConfig", "LlamaForCausalLM", "LlamaModel", "model_class_for"]
 __all__ += ["MambaCache", "MambaConfig", "MambaForCausalLM", "MambaModel"]
+__all__ += ["ChimeraConfig", "ChimeraForCausalLM", "ChimeraModel"]
+__all__ += ["TridentConfig", "TridentForCausalLM", "TridentModel", "export_ternary"]
 
 ARCHITECTURES: dict[str, dict[str, type]] = {
     "llama": {"LlamaForCausalLM": LlamaForCausalLM, "LlamaModel": LlamaModel},
     "mamba": {"MambaForCausalLM": MambaForCausalLM, "MambaModel": MambaModel},
+    "chimera": {"ChimeraForCausalLM": ChimeraForCausalLM, "ChimeraModel": ChimeraModel},
+    "trident": {"TridentForCausalLM": TridentForCausalLM, "TridentModel": TridentModel},
 }
 
 
