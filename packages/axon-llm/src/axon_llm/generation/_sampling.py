@@ -20,7 +20,11 @@ def multinomial(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if not np.all(np.isfinite(total)) or np.any(total <= 0):
         raise LLMError("sampling: a row of probabilities is all zero, negative or not finite (check the scores)")
     u = rng.random(probs.shape[0]) * total
-    return np.array([np.searchsorted(row, x, side="right") for row, x in zip(cdf, u)], dtype=np.int64)
+    # The drawn id is the number of CDF entries <= u (searchsorted, side="right", per row); u * total
+    # may round up to total, which must still land on a token of nonzero probability.
+    drawn = (cdf <= u[:, None]).sum(axis=-1)
+    last_nonzero = probs.shape[-1] - 1 - np.argmax(probs[:, ::-1] > 0, axis=-1)
+    return np.minimum(drawn, last_nonzero).astype(np.int64)
 
 
 def sample_without_replacement(probs: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
