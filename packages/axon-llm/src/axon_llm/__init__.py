@@ -15,7 +15,9 @@ from .functional import quantized_linear
 from .layers.quantized_linear import QuantizedLinear, quantize_linears
 from .modeling import CausalLM, PreTrainedModel
 from .models import ARCHITECTURES, LlamaConfig, LlamaForCausalLM, LlamaModel
+from .models.bert import BertConfig, BertForMaskedLM, BertForSequenceClassification, BertModel, BertModelOutput
 from .models.chimera import ChimeraConfig, ChimeraForCausalLM, ChimeraModel
+from .models.gpt2 import GPT2Config, GPT2LMHeadModel, GPT2Model
 from .models.mamba import MambaCache, MambaConfig, MambaForCausalLM, MambaModel
 from .models.trident import TridentConfig, TridentForCausalLM, TridentModel, export_ternary
 from .ops import selective_scan
@@ -41,3 +43,5 @@ __all__ = [
 __all__ += ["MambaCache", "MambaConfig", "MambaForCausalLM", "MambaModel", "selective_scan"]
 __all__ += ["ChimeraConfig", "ChimeraForCausalLM", "ChimeraModel"]
 __all__ += ["TridentConfig", "TridentForCausalLM", "TridentModel", "export_ternary"]
+__all__ += ["GPT2Config", "GPT2LMHeadModel", "GPT2Model"]
+__all__ += ["BertConfig", "BertForMaskedLM", "BertForSequenceClassification", "BertModel", "BertModelOutput"]

@@ -10,7 +10,9 @@ import os
 from typing import Any
 
 from ..errors import ModelLoadError
+from .bert import BertConfig, BertForMaskedLM, BertForSequenceClassification, BertModel, BertModelOutput
 from .chimera import ChimeraConfig, ChimeraForCausalLM, ChimeraModel
+from .gpt2 import GPT2Config, GPT2LMHeadModel, GPT2Model
 from .llama import LlamaConfig, LlamaForCausalLM, LlamaModel
 from .mamba import MambaCache, MambaConfig, MambaForCausalLM, MambaModel
 from .trident import TridentConfig, TridentForCausalLM, TridentModel, export_ternary
@@ -19,12 +21,20 @@ __all__ = ["ARCHITECTURES", "LlamaConfig", "LlamaForCausalLM", "LlamaModel", "mo
 __all__ += ["MambaCache", "MambaConfig", "MambaForCausalLM", "MambaModel"]
 __all__ += ["ChimeraConfig", "ChimeraForCausalLM", "ChimeraModel"]
 __all__ += ["TridentConfig", "TridentForCausalLM", "TridentModel", "export_ternary"]
+__all__ += ["GPT2Config", "GPT2LMHeadModel", "GPT2Model"]
+__all__ += ["BertConfig", "BertForMaskedLM", "BertForSequenceClassification", "BertModel", "BertModelOutput"]
 
 ARCHITECTURES: dict[str, dict[str, type]] = {
     "llama": {"LlamaForCausalLM": LlamaForCausalLM, "LlamaModel": LlamaModel},
     "mamba": {"MambaForCausalLM": MambaForCausalLM, "MambaModel": MambaModel},
     "chimera": {"ChimeraForCausalLM": ChimeraForCausalLM, "ChimeraModel": ChimeraModel},
     "trident": {"TridentForCausalLM": TridentForCausalLM, "TridentModel": TridentModel},
+    "gpt2": {"GPT2LMHeadModel": GPT2LMHeadModel, "GPT2Model": GPT2Model},
+    "bert": {
+        "BertModel": BertModel,
+        "BertForMaskedLM": BertForMaskedLM,
+        "BertForSequenceClassification": BertForSequenceClassification,
+    },
 }
 
 
