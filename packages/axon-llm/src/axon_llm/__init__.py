@@ -12,6 +12,7 @@ from .cache import KVCache
 from .config import LLMConfig
 from .errors import LLMError, ModelLoadError
 from .functional import quantized_linear
+from .generation import GenerationConfig, GenerationMixin, TextIteratorStreamer, TextStreamer
 from .layers.quantized_linear import QuantizedLinear, quantize_linears
 from .modeling import CausalLM, PreTrainedModel
 from .models import ARCHITECTURES, LlamaConfig, LlamaForCausalLM, LlamaModel
@@ -45,3 +46,4 @@ __all__ += ["ChimeraConfig", "ChimeraForCausalLM", "ChimeraModel"]
 __all__ += ["TridentConfig", "TridentForCausalLM", "TridentModel", "export_ternary"]
 __all__ += ["GPT2Config", "GPT2LMHeadModel", "GPT2Model"]
 __all__ += ["BertConfig", "BertForMaskedLM", "BertForSequenceClassification", "BertModel", "BertModelOutput"]
+__all__ += ["GenerationConfig", "GenerationMixin", "TextIteratorStreamer", "TextStreamer"]

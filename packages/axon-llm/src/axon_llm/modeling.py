@@ -16,6 +16,7 @@ from axon_nn import functional as F
 from .cache import KVCache
 from .config import LLMConfig
 from .errors import LLMError
+from .generation import GenerationMixin
 
 __all__ = ["CausalLM", "PreTrainedModel"]
 
@@ -118,11 +119,12 @@ class PreTrainedModel(Module):
         save_hf_model(self, directory, max_shard_size=max_shard_size)
 
 
-class CausalLM(PreTrainedModel):
+class CausalLM(PreTrainedModel, GenerationMixin):
     """A decoder that maps token ids to next-token logits.
 
     Subclasses implement ``forward(input_ids [B, S], attention_mask=None, position_ids=None,
-    cache=None) -> logits [B, S, vocab]``; this class adds the loss and the default KV cache.
+    cache=None) -> logits [B, S, vocab]``; this class adds the loss, the default KV cache and
+    ``generate`` / ``stream`` (:class:`~axon_llm.generation.GenerationMixin`).
     """
 
     def new_cache(self, batch_size: int, max_len: int) -> Any:
