@@ -20,6 +20,15 @@ from .models.bert import BertConfig, BertForMaskedLM, BertForSequenceClassificat
 from .models.chimera import ChimeraConfig, ChimeraForCausalLM, ChimeraModel
 from .models.gpt2 import GPT2Config, GPT2LMHeadModel, GPT2Model
 from .models.mamba import MambaCache, MambaConfig, MambaForCausalLM, MambaModel
+from .models.mistral import (
+    MistralConfig,
+    MistralForCausalLM,
+    MistralModel,
+    MixtralConfig,
+    MixtralForCausalLM,
+    MixtralModel,
+)
+from .models.phi import Phi3Config, Phi3ForCausalLM, Phi3Model, PhiConfig, PhiForCausalLM, PhiModel
 from .models.trident import TridentConfig, TridentForCausalLM, TridentModel, export_ternary
 from .ops import selective_scan
 
@@ -45,5 +54,8 @@ __all__ += ["MambaCache", "MambaConfig", "MambaForCausalLM", "MambaModel", "sele
 __all__ += ["ChimeraConfig", "ChimeraForCausalLM", "ChimeraModel"]
 __all__ += ["TridentConfig", "TridentForCausalLM", "TridentModel", "export_ternary"]
 __all__ += ["GPT2Config", "GPT2LMHeadModel", "GPT2Model"]
+__all__ += ["MistralConfig", "MistralForCausalLM", "MistralModel"]
+__all__ += ["MixtralConfig", "MixtralForCausalLM", "MixtralModel"]
+__all__ += ["Phi3Config", "Phi3ForCausalLM", "Phi3Model", "PhiConfig", "PhiForCausalLM", "PhiModel"]
 __all__ += ["BertConfig", "BertForMaskedLM", "BertForSequenceClassification", "BertModel", "BertModelOutput"]
 __all__ += ["GenerationConfig", "GenerationMixin", "TextIteratorStreamer", "TextStreamer"]

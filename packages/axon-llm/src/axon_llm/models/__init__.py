@@ -15,6 +15,8 @@ from .chimera import ChimeraConfig, ChimeraForCausalLM, ChimeraModel
 from .gpt2 import GPT2Config, GPT2LMHeadModel, GPT2Model
 from .llama import LlamaConfig, LlamaForCausalLM, LlamaModel
 from .mamba import MambaCache, MambaConfig, MambaForCausalLM, MambaModel
+from .mistral import MistralConfig, MistralForCausalLM, MistralModel, MixtralConfig, MixtralForCausalLM, MixtralModel
+from .phi import Phi3Config, Phi3ForCausalLM, Phi3Model, PhiConfig, PhiForCausalLM, PhiModel
 from .trident import TridentConfig, TridentForCausalLM, TridentModel, export_ternary
 
 __all__ = ["ARCHITECTURES", "LlamaConfig", "LlamaForCausalLM", "LlamaModel", "model_class_for"]
@@ -22,6 +24,9 @@ __all__ += ["MambaCache", "MambaConfig", "MambaForCausalLM", "MambaModel"]
 __all__ += ["ChimeraConfig", "ChimeraForCausalLM", "ChimeraModel"]
 __all__ += ["TridentConfig", "TridentForCausalLM", "TridentModel", "export_ternary"]
 __all__ += ["GPT2Config", "GPT2LMHeadModel", "GPT2Model"]
+__all__ += ["MistralConfig", "MistralForCausalLM", "MistralModel"]
+__all__ += ["MixtralConfig", "MixtralForCausalLM", "MixtralModel"]
+__all__ += ["Phi3Config", "Phi3ForCausalLM", "Phi3Model", "PhiConfig", "PhiForCausalLM", "PhiModel"]
 __all__ += ["BertConfig", "BertForMaskedLM", "BertForSequenceClassification", "BertModel", "BertModelOutput"]
 
 ARCHITECTURES: dict[str, dict[str, type]] = {
@@ -30,6 +35,10 @@ ARCHITECTURES: dict[str, dict[str, type]] = {
     "chimera": {"ChimeraForCausalLM": ChimeraForCausalLM, "ChimeraModel": ChimeraModel},
     "trident": {"TridentForCausalLM": TridentForCausalLM, "TridentModel": TridentModel},
     "gpt2": {"GPT2LMHeadModel": GPT2LMHeadModel, "GPT2Model": GPT2Model},
+    "mistral": {"MistralForCausalLM": MistralForCausalLM, "MistralModel": MistralModel},
+    "mixtral": {"MixtralForCausalLM": MixtralForCausalLM, "MixtralModel": MixtralModel},
+    "phi": {"PhiForCausalLM": PhiForCausalLM, "PhiModel": PhiModel},
+    "phi3": {"Phi3ForCausalLM": Phi3ForCausalLM, "Phi3Model": Phi3Model},
     "bert": {
         "BertModel": BertModel,
         "BertForMaskedLM": BertForMaskedLM,
