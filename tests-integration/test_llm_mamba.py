@@ -133,9 +133,7 @@ def test_greedy_decoding_with_the_cache_equals_transformers_generate(tmp_path, p
     assert want.shape == (3, 7 + 32)
     assert min(len(set(row[7:].tolist())) for row in want) > 10
     np.testing.assert_array_equal(greedy_with_cache(ours, prompt, 32, mask if padded else None), want)
-    got = ours.generate(
-        axon.tensor(prompt), attention_mask=mask, max_new_tokens=32, do_sample=False, eos_token_id=None
-    )
+    got = ours.generate(axon.tensor(prompt), attention_mask=mask, max_new_tokens=32, do_sample=False, eos_token_id=None)
     np.testing.assert_array_equal(np.asarray(got.numpy() if hasattr(got, "numpy") else got), want)
 
 
@@ -161,9 +159,7 @@ def test_a_fresh_model_of_ours_loads_in_transformers(tmp_path):
 def test_preset_parameter_counts_equal_transformers(preset):
     ours = axon_llm.MambaForCausalLM.from_preset(preset, deferred=True)
     with torch.device("meta"):
-        reference = transformers.MambaForCausalLM(
-            transformers.MambaConfig(**axon_llm.MambaForCausalLM.presets[preset])
-        )
+        reference = transformers.MambaForCausalLM(transformers.MambaConfig(**axon_llm.MambaForCausalLM.presets[preset]))
     assert ours.num_parameters() == reference.num_parameters()
 
 
