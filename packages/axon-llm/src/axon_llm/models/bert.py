@@ -292,6 +292,7 @@ class BertModel(PreTrainedModel):
     token outputs do (its ``pooler_output`` is then None)."""
 
     config_class = BertConfig
+    presets = PRESETS
     # HF keeps the position ids as a (non-persistent, but once saved) buffer; ours are built per call.
     ignored_on_load = ("embeddings.position_ids", "embeddings.token_type_ids")
 
@@ -336,6 +337,7 @@ class BertForSequenceClassification(PreTrainedModel):
     """``bert`` (with the pooler) and ``classifier``: ``input_ids [B, S]`` -> logits ``[B, num_labels]``."""
 
     config_class = BertConfig
+    presets = PRESETS
     ignored_on_load = BertModel.ignored_on_load
 
     def __init__(self, config: BertConfig) -> None:
@@ -436,6 +438,7 @@ class BertForMaskedLM(PreTrainedModel):
     """
 
     config_class = BertConfig
+    presets = PRESETS
     tied_weights = {
         "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
         "cls.predictions.decoder.bias": "cls.predictions.bias",
@@ -447,9 +450,12 @@ class BertForMaskedLM(PreTrainedModel):
         self.bert = BertModel(config, add_pooling_layer=False)
         self.cls = BertOnlyMLMHead(config)
         self.init_weights()
-        init.zeros_(self.cls.predictions.bias)
-        init.zeros_(self.cls.predictions.decoder.bias)
         self.tie_weights()
+
+    def init_weights(self) -> None:
+        """HF's, and the output bias ``cls.predictions.bias`` zero."""
+        super().init_weights()
+        init.zeros_(self.cls.predictions.bias)
 
     @classmethod
     def from_hf_state(cls, state: dict[str, Any], config: LLMConfig) -> dict[str, Any]:

@@ -186,6 +186,7 @@ class GPT2Model(PreTrainedModel):
     ``input_ids [B, S]`` -> final hidden states ``[B, S, n_embd]``."""
 
     config_class = GPT2Config
+    presets = PRESETS
     # Old checkpoints carry the causal mask as a buffer; ours is built per forward.
     ignored_on_load = (".attn.bias", ".attn.masked_bias")
 
@@ -255,6 +256,7 @@ class GPT2LMHeadModel(CausalLM):
     ``input_ids [B, S]`` -> logits ``[B, S, vocab]``."""
 
     config_class = GPT2Config
+    presets = PRESETS
     tied_weights = {"lm_head.weight": "transformer.wte.weight"}
     ignored_on_load = GPT2Model.ignored_on_load
 
