@@ -19,6 +19,7 @@ from .models import ARCHITECTURES, LlamaConfig, LlamaForCausalLM, LlamaModel
 from .models.bert import BertConfig, BertForMaskedLM, BertForSequenceClassification, BertModel, BertModelOutput
 from .models.chimera import ChimeraConfig, ChimeraForCausalLM, ChimeraModel
 from .models.gpt2 import GPT2Config, GPT2LMHeadModel, GPT2Model
+from .models.hydra import HydraCache, HydraConfig, HydraForCausalLM, HydraModel
 from .models.mamba import MambaCache, MambaConfig, MambaForCausalLM, MambaModel
 from .models.mistral import (
     MistralConfig,
@@ -51,6 +52,7 @@ __all__ = [
     "quantized_linear",
 ]
 __all__ += ["MambaCache", "MambaConfig", "MambaForCausalLM", "MambaModel", "selective_scan"]
+__all__ += ["HydraCache", "HydraConfig", "HydraForCausalLM", "HydraModel"]
 __all__ += ["ChimeraConfig", "ChimeraForCausalLM", "ChimeraModel"]
 __all__ += ["TridentConfig", "TridentForCausalLM", "TridentModel", "export_ternary"]
 __all__ += ["GPT2Config", "GPT2LMHeadModel", "GPT2Model"]

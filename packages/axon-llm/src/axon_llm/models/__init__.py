@@ -13,6 +13,7 @@ from ..errors import ModelLoadError
 from .bert import BertConfig, BertForMaskedLM, BertForSequenceClassification, BertModel, BertModelOutput
 from .chimera import ChimeraConfig, ChimeraForCausalLM, ChimeraModel
 from .gpt2 import GPT2Config, GPT2LMHeadModel, GPT2Model
+from .hydra import HydraCache, HydraConfig, HydraForCausalLM, HydraModel
 from .llama import LlamaConfig, LlamaForCausalLM, LlamaModel
 from .mamba import MambaCache, MambaConfig, MambaForCausalLM, MambaModel
 from .mistral import MistralConfig, MistralForCausalLM, MistralModel, MixtralConfig, MixtralForCausalLM, MixtralModel
@@ -21,6 +22,7 @@ from .trident import TridentConfig, TridentForCausalLM, TridentModel, export_ter
 
 __all__ = ["ARCHITECTURES", "LlamaConfig", "LlamaForCausalLM", "LlamaModel", "model_class_for"]
 __all__ += ["MambaCache", "MambaConfig", "MambaForCausalLM", "MambaModel"]
+__all__ += ["HydraCache", "HydraConfig", "HydraForCausalLM", "HydraModel"]
 __all__ += ["ChimeraConfig", "ChimeraForCausalLM", "ChimeraModel"]
 __all__ += ["TridentConfig", "TridentForCausalLM", "TridentModel", "export_ternary"]
 __all__ += ["GPT2Config", "GPT2LMHeadModel", "GPT2Model"]
@@ -32,6 +34,7 @@ __all__ += ["BertConfig", "BertForMaskedLM", "BertForSequenceClassification", "B
 ARCHITECTURES: dict[str, dict[str, type]] = {
     "llama": {"LlamaForCausalLM": LlamaForCausalLM, "LlamaModel": LlamaModel},
     "mamba": {"MambaForCausalLM": MambaForCausalLM, "MambaModel": MambaModel},
+    "hydra": {"HydraForCausalLM": HydraForCausalLM, "HydraModel": HydraModel},
     "chimera": {"ChimeraForCausalLM": ChimeraForCausalLM, "ChimeraModel": ChimeraModel},
     "trident": {"TridentForCausalLM": TridentForCausalLM, "TridentModel": TridentModel},
     "gpt2": {"GPT2LMHeadModel": GPT2LMHeadModel, "GPT2Model": GPT2Model},
