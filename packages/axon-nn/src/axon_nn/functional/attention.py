@@ -12,6 +12,13 @@ Where both apply, the backend decides by the size of the score tensor: flash onc
 ``batch·heads·Sq·Sk·itemsize`` reaches ``backend.flash_attention_min_score_bytes`` (64 MiB on the
 CPU, where batched BLAS products over small score matrices beat the blockwise loop; 0 on CUDA,
 whose fused kernel always wins). :func:`attention_path` overrides the choice.
+
+Both paths are twice differentiable. Under ``create_graph=True`` the flash path's gradients are
+those of the same attention with the scores materialised (:func:`_flash_composite` through
+:func:`~._twice.graph_backward`; memory quadratic in the sequence, as PyTorch's math path, the
+one of its CPU kernels with a double backward), and the safe softmax's gradient is its rule in
+Variable ops of the saved weights (as PyTorch's softmax). Without a graph the fused backwards
+run as before.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import numpy as np
 from axon_autograd import Function, once_differentiable
 from axon_core import DTypeError, ShapeError
 
+from ._twice import graph_backward, wants_graph
 from ._util import out_like, saved, tensor_of, xp_of
 from .dropout import dropout
 
@@ -69,6 +77,24 @@ def _causal_segments(sq: int, sk: int, causal: bool, lower_right: bool) -> list[
     return [(0, sk, sk, True), (sk, sq, sk, False)]
 
 
+def _flash_composite(ctx: Any, q: Any, k: Any, v: Any) -> Any:
+    """:class:`FlashAttentionFunction` as Variable ops over the whole score matrix, each causal
+    segment's keys beyond its ``k_stop`` and above its diagonal masked out."""
+    data = tensor_of(q)
+    xp = xp_of(data)
+    sq, sk = q.shape[2], k.shape[2]
+    keep = xp.zeros((sq, sk), dtype=bool)
+    for q_start, q_stop, k_stop, seg_causal in ctx.segments:
+        if seg_causal:  # the kernel's bottom-right alignment within the segment
+            keep[q_start:q_stop, :k_stop] = causal_keep_mask(xp, q_stop - q_start, k_stop, True)
+        else:
+            keep[q_start:q_stop, :k_stop] = True
+    scores = (q * ctx.scale) @ k.transpose(-2, -1)
+    if not bool(keep.all()):
+        scores = scores + out_like(xp.where(keep, data.dtype.np.type(0), data.dtype.np.type(-np.inf)), data)
+    return SafeSoftmaxFunction.apply(scores) @ v
+
+
 class FlashAttentionFunction(Function):
     """``q [B, H, Sq, D]``, ``k [B, H, Sk, D]``, ``v [B, H, Sk, Dv]`` -> ``[B, H, Sq, Dv]``.
 
@@ -95,7 +121,7 @@ class FlashAttentionFunction(Function):
         return out_like(out, q)
 
     @staticmethod
-    @once_differentiable
+    @graph_backward(_flash_composite)
     def backward(ctx, grad):
         q, k, v = saved(ctx)
         backend = q.backend
@@ -143,16 +169,26 @@ class SafeSoftmaxFunction(Function):
                 )
             else:
                 y = backend.softmax(data, -1)
-        ctx.save_for_backward(out_like(y, scores))
-        return out_like(y, scores)
+        weights = out_like(y, scores)
+        ctx.save_for_backward(weights)  # the output itself: under create_graph it leads back here
+        return weights
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad):
-        (y,) = saved(ctx)
-        if y.array.shape[-1] == 0:
-            return out_like(grad.array.copy(), grad)
-        return out_like(y.backend.softmax_backward(grad.array, y.array, -1), grad)
+        if not wants_graph(ctx, (grad,)):
+            return _safe_softmax_backward(ctx, grad)
+        # Differentiable again as PyTorch's softmax: the rule in Variable ops of the saved output
+        # (whose gradient comes back to this node); fully masked rows have y = 0, so 0 again.
+        (y,) = ctx.saved_tensors
+        return y * (grad - (grad * y).sum(-1, keepdim=True))
+
+
+@once_differentiable
+def _safe_softmax_backward(ctx: Any, grad: Any) -> Any:
+    (y,) = saved(ctx)
+    if y.array.shape[-1] == 0:
+        return out_like(grad.array.copy(), grad)
+    return out_like(y.backend.softmax_backward(grad.array, y.array, -1), grad)
 
 
 def repeat_kv(x: Any, n_rep: int) -> Any:

@@ -1,13 +1,19 @@
-"""Dropout family. Masks are drawn on the host from axon's seeded generator, then moved."""
+"""Dropout family. Masks are drawn on the host from axon's seeded generator, then moved.
+
+With its mask drawn, dropout is linear in its input (:class:`ScaleShiftFunction`), so its gradient is
+differentiable again as PyTorch's (:func:`~._twice.linear_backward`): the same mask applied to the
+incoming gradient, whose own gradient is that mask again.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from axon_autograd import Function, once_differentiable
+from axon_autograd import Function
 from axon_core.backend.numerics import SELU_ALPHA, SELU_SCALE
 from axon_tensor import default_generator
 
+from ._twice import linear_backward
 from ._util import out_like
 
 __all__ = ["dropout", "dropout2d", "alpha_dropout"]
@@ -28,7 +34,7 @@ class ScaleShiftFunction(Function):
         return out_like(y.astype(x.array.dtype, copy=False), x)
 
     @staticmethod
-    @once_differentiable
+    @linear_backward(lambda ctx: lambda u: ScaleShiftFunction.apply(u, ctx.scale, None))
     def backward(ctx, grad):
         return out_like((grad.array * ctx.scale).astype(grad.array.dtype, copy=False), grad), None, None
 

@@ -8,18 +8,22 @@ to and from complex-dtype Tensors outside autograd. ``norm`` is NumPy's/PyTorch'
 
 Each transform is one autograd Function whose backward is the adjoint transform: the adjoint
 of ``fft`` with norm m is ``ifft`` with the opposite norm (backward <-> forward), and the adjoint
-of zero-padding / truncating to ``n`` is truncating / zero-padding back.
+of zero-padding / truncating to ``n`` is truncating / zero-padding back. The transforms are linear,
+so that backward is differentiable again (:func:`~._twice.linear_backward`: the gradient of the
+adjoint is the transform itself); :func:`complex_abs` gets its double backward from its
+composite (:func:`~._twice.graph_backward`). Both as PyTorch's.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from axon_autograd import Function, Variable, once_differentiable
+from axon_autograd import Function, Variable, where
 from axon_core import DTypeError, ShapeError
 from axon_tensor import Tensor
 from axon_tensor.tensor import normalize_dim, wrap
 
+from ._twice import graph_backward, linear_backward
 from ._util import out_like, tensor_of, xp_of
 
 __all__ = ["fft", "ifft", "rfft", "irfft", "complex_abs", "complex_from_pairs", "pairs_from_complex"]
@@ -67,7 +71,7 @@ class FFTFunction(Function):
         return out_like(_to_pairs(xp, transform(_resize(xp, z, axis, n), axis=axis, norm=norm), data.dtype), x)
 
     @staticmethod
-    @once_differentiable
+    @linear_backward(lambda ctx: lambda u: FFTFunction.apply(u, ctx.kind, ctx.n, ctx.axis, ctx.norm))
     def backward(ctx, grad):
         xp, g = xp_of(grad), grad.array
         kind, n, axis, adjoint = ctx.kind, ctx.n, ctx.axis, _ADJOINT_NORM[ctx.norm]
@@ -137,6 +141,13 @@ def irfft(input: Any, n: int | None = None, dim: int = -1, norm: str | None = No
     return _transform("irfft", input, n, dim, norm, True)
 
 
+def _complex_abs_composite(ctx: Any, z: Any) -> Any:
+    """``|z|`` as Variable ops, 0 (with gradient 0) where ``z = 0``."""
+    squared = z[..., 0] * z[..., 0] + z[..., 1] * z[..., 1]
+    nonzero = tensor_of(squared) > 0
+    return where(nonzero, where(nonzero, squared, 1.0).sqrt(), 0.0)
+
+
 class ComplexAbsFunction(Function):
     """``|z|`` of pairs ``[..., 2]`` -> ``[...]``; the gradient at ``z = 0`` is 0 (as PyTorch's)."""
 
@@ -144,14 +155,15 @@ class ComplexAbsFunction(Function):
     def forward(ctx, z):
         xp, data = xp_of(z), z.array
         magnitude = xp.hypot(data[..., 0], data[..., 1])
-        ctx.save_for_backward(z, out_like(magnitude, z))
+        ctx.save_for_backward(z)
+        ctx.magnitude = magnitude
         return out_like(magnitude, z)
 
     @staticmethod
-    @once_differentiable
+    @graph_backward(_complex_abs_composite)
     def backward(ctx, grad):
-        z, magnitude = (v.data if isinstance(v, Variable) else v for v in ctx.saved_tensors)
-        xp, m = xp_of(z), magnitude.array
+        (z,) = (v.data for v in ctx.saved_tensors)
+        xp, m = xp_of(z), ctx.magnitude
         scale = xp.where(m > 0, grad.array / xp.where(m > 0, m, 1), 0)
         return out_like(z.array * scale[..., None], grad)
 

@@ -4,6 +4,10 @@ Messages flow source -> destination: node ``i`` aggregates over its incoming edg
 are ``[num_nodes, channels]``. Aggregation is ``index_select`` (gather the source rows) then
 ``index_add`` (sum into the destination rows), so the work is linear in the number of edges;
 repeated edges count as parallel edges.
+
+Everything here is twice differentiable as PyTorch (Geometric)'s: the convolutions are Variable ops
+over :func:`linear`, gathers and scatter-adds, and :func:`scatter_softmax`'s gradient is its rule
+in Variable ops of the saved output under ``create_graph=True``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from axon_core import DTypeError, ShapeError
 from axon_tensor import Tensor
 from axon_tensor.tensor import wrap
 
+from ._twice import wants_graph
 from ._util import out_like, saved, tensor_of, xp_of
 from .activation import leaky_relu
 from .dropout import dropout
@@ -124,19 +129,29 @@ class ScatterSoftmaxFunction(Function):
         shifted = xp.exp(data - peak[idx])
         total = xp.zeros_like(peak)
         xp.add.at(total, idx, shifted)
-        y = shifted / total[idx]
-        ctx.save_for_backward(out_like(y, src))
+        y = out_like(shifted / total[idx], src)
+        ctx.save_for_backward(y)  # the output itself: under create_graph it leads back here
         ctx.index, ctx.num_segments = index, num_segments
-        return out_like(y, src)
+        return y
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad):
-        (y,) = saved(ctx)
-        xp, g, yd, idx = xp_of(y), grad.array, y.array, ctx.index.array
-        dot = xp.zeros((ctx.num_segments,) + yd.shape[1:], dtype=yd.dtype)
-        xp.add.at(dot, idx, g * yd)
-        return out_like(yd * (g - dot[idx]), grad), None, None
+        if not wants_graph(ctx, (grad,)):
+            return _scatter_softmax_backward(ctx, grad)
+        # The same rule in Variable ops of the saved output, as PyTorch's softmax double backward.
+        (y,) = ctx.saved_tensors
+        zeros = axon_tensor.zeros((ctx.num_segments,) + tuple(y.shape[1:]), dtype=y.dtype, device=y.device)
+        dot = Variable(zeros).index_add(0, ctx.index, grad * y)
+        return y * (grad - dot.index_select(0, ctx.index)), None, None
+
+
+@once_differentiable
+def _scatter_softmax_backward(ctx: Any, grad: Any) -> tuple:
+    (y,) = saved(ctx)
+    xp, g, yd, idx = xp_of(y), grad.array, y.array, ctx.index.array
+    dot = xp.zeros((ctx.num_segments,) + yd.shape[1:], dtype=yd.dtype)
+    xp.add.at(dot, idx, g * yd)
+    return out_like(yd * (g - dot[idx]), grad), None, None
 
 
 def scatter_softmax(src: Any, index: Any, num_segments: int) -> Any:

@@ -1,12 +1,18 @@
-"""``pad``: constant, reflect, replicate and circular padding of the last dimensions."""
+"""``pad``: constant, reflect, replicate and circular padding of the last dimensions.
+
+Padding is linear in its input (the constant ``value`` aside), so its gradient is differentiable
+again as PyTorch's (:func:`~._twice.linear_backward`): the gradient of the gradient is the same
+padding with ``value`` 0.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from axon_autograd import Function, once_differentiable
+from axon_autograd import Function
 from axon_core import ShapeError
 
+from ._twice import linear_backward
 from ._util import out_like, xp_of
 
 __all__ = ["pad"]
@@ -49,7 +55,7 @@ class PadFunction(Function):
         return out_like(out, x)
 
     @staticmethod
-    @once_differentiable
+    @linear_backward(lambda ctx: lambda u: PadFunction.apply(u, ctx.widths, ctx.mode, 0.0))
     def backward(ctx, grad):
         xp, g = xp_of(grad), grad.array
         lead = g.ndim - len(ctx.widths)

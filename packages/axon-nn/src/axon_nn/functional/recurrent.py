@@ -5,6 +5,9 @@ projects the input of all time steps with one matmul (``x @ W_ihᵀ``), then wal
 each step one ``h @ W_hhᵀ`` matmul plus the backend's fused gate op (``lstm_cell`` /
 ``gru_cell``: one CUDA kernel per step on cuda). Its backward walks the steps in reverse with the
 backend's cell backward ops and finishes with one matmul each for ``dx``, ``dW_ih`` and ``dW_hh``.
+Under ``create_graph=True`` the gradients are instead those of :func:`_scan_composite`, the same
+scan as Variable ops (:func:`~._twice.graph_backward`), so RNN/LSTM/GRU and their cells are
+twice differentiable, as PyTorch's.
 
 Variable lengths without packing: a ``mask [T, B]`` says which steps are real. At a masked-out
 step the state is carried over unchanged and the output is zero, so with a prefix mask
@@ -19,10 +22,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from axon_autograd import Function, cat, once_differentiable, stack
+from axon_autograd import Function, cat, stack, where
 from axon_core import DeviceError, DTypeError, ShapeError
 from axon_tensor import zeros
 
+from ._twice import graph_backward
 from ._util import out_like, tensor_of
 from .dropout import dropout as _dropout
 
@@ -30,6 +34,55 @@ __all__ = ["rnn", "lstm", "gru", "rnn_cell", "lstm_cell", "gru_cell"]
 
 # Gates per mode, in PyTorch's weight layout: LSTM (i, f, g, o), GRU (r, z, n).
 _GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+
+
+def _scan_composite(ctx: Any, x: Any, h0: Any, c0: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, w_hr: Any) -> Any:
+    """:class:`RecurrentScanFunction` as Variable ops, step by step: what double backward differentiates."""
+    mode, mask, reverse = ctx.options[:3]
+    lstm, gru = mode == "lstm", mode == "gru"
+    seq = x.shape[0]
+    hidden = w_ih.shape[0] // _GATES[mode]
+    valid = None if mask is None else out_like(mask, tensor_of(x))
+    if valid is not None:
+        x = where(valid, x, 0.0)
+    input_gates = x @ w_ih.transpose(0, 1)
+    if b_ih is not None:
+        input_gates = input_gates + b_ih
+    if b_hh is not None and not gru:
+        input_gates = input_gates + b_hh
+    h, c = h0, c0
+    outputs: list[Any] = [None] * seq
+    for t in range(seq - 1, -1, -1) if reverse else range(seq):
+        recurrent = h @ w_hh.transpose(0, 1)
+        c_new = None
+        if lstm:
+            gates = input_gates[t] + recurrent
+            i, f, o = (gates[:, k * hidden : (k + 1) * hidden].sigmoid() for k in (0, 1, 3))
+            c_new = f * c + i * gates[:, 2 * hidden : 3 * hidden].tanh()
+            h_new = o * c_new.tanh()
+        elif gru:
+            if b_hh is not None:
+                recurrent = recurrent + b_hh
+            gx = input_gates[t]
+            r, z = (
+                (gx[:, k * hidden : (k + 1) * hidden] + recurrent[:, k * hidden : (k + 1) * hidden]).sigmoid()
+                for k in (0, 1)
+            )
+            n = (gx[:, 2 * hidden :] + r * recurrent[:, 2 * hidden :]).tanh()
+            h_new = (1.0 - z) * n + z * h
+        else:
+            gates = input_gates[t] + recurrent
+            h_new = gates.tanh() if mode == "rnn_tanh" else gates.relu()
+        if w_hr is not None:
+            h_new = h_new @ w_hr.transpose(0, 1)
+        if valid is None:
+            outputs[t], h, c = h_new, h_new, c_new
+        else:
+            step = valid[t]
+            outputs[t] = where(step, h_new, 0.0)
+            h = where(step, h_new, h)
+            c = where(step, c_new, c) if lstm else None
+    return stack(outputs, 0), h, c
 
 
 class RecurrentScanFunction(Function):
@@ -44,6 +97,7 @@ class RecurrentScanFunction(Function):
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, mode, mask, reverse):
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
         backend = x.backend
         xp = backend.xp
         seq, batch, features = x.shape
@@ -112,7 +166,7 @@ class RecurrentScanFunction(Function):
         return out_like(out, x), h_n, c_n
 
     @staticmethod
-    @once_differentiable
+    @graph_backward(_scan_composite)
     def backward(ctx, grad_out, grad_h, grad_c):
         backend = grad_out.backend
         xp = backend.xp

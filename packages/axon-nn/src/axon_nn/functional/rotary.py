@@ -7,6 +7,9 @@ Two pairings are in use:
 - interleaved (GPT-J, Meta's LLaMA): features ``2i`` and ``2i + 1`` pair up.
 
 Features past ``rotary_dim`` pass through unchanged (partial rotary, as in Phi / GPT-NeoX).
+
+The rotation is linear in ``x``, so its gradient is differentiable again
+(:func:`~._twice.linear_backward`), as PyTorch's autograd differentiates the same formula twice.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from axon_autograd import Function, once_differentiable
+from axon_autograd import Function
 from axon_core import DTypeError, ShapeError
 
+from ._twice import linear_backward
 from ._util import out_like, tensor_of, xp_of
 
 __all__ = ["apply_rotary_emb", "rotary_cos_sin"]
@@ -53,7 +57,7 @@ class RotaryFunction(Function):
         return out_like(_rotate(xp_of(x), x.array, cos, sin, interleaved), x)
 
     @staticmethod
-    @once_differentiable
+    @linear_backward(lambda ctx: lambda u: RotaryFunction.apply(u, ctx.cos, ctx.sin, ctx.interleaved))
     def backward(ctx, grad):
         return out_like(_rotate(xp_of(grad), grad.array, ctx.cos, -ctx.sin, ctx.interleaved), grad), None, None, None
 

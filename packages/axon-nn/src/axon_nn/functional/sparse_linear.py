@@ -1,17 +1,34 @@
-"""``sparse_linear``: ``y = x Wᵀ + b`` with ``W`` a fixed-pattern CSR matrix whose stored values train."""
+"""``sparse_linear``: ``y = x Wᵀ + b`` with ``W`` a fixed-pattern CSR matrix whose stored values train.
+
+Twice differentiable: under ``create_graph=True`` the gradients are those of :func:`_composite`
+(the product entry by entry in Variable ops, never a dense ``[out, in]``) through
+:func:`~._twice.graph_backward`, as PyTorch differentiates a linear layer twice.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from axon_autograd import Function, once_differentiable
+from axon_autograd import Function, Variable
 from axon_core import ShapeError
-from axon_tensor import SparseCSRTensor, sparse_mm
+from axon_tensor import SparseCSRTensor, sparse_mm, zeros
 from axon_tensor.tensor import wrap
 
-from ._util import out_like, saved
+from ._twice import graph_backward
+from ._util import out_like, saved, tensor_of
 
 __all__ = ["sparse_linear"]
+
+
+def _composite(ctx: Any, x: Any, values: Any, bias: Any) -> Any:
+    """``y[b, r] = Σ_e values[e] · x[b, col[e]]`` over the entries ``e`` of row ``r``, plus ``bias``."""
+    crow, col, shape = ctx.pattern
+    rows = out_like(SparseCSRTensor(crow, col, tensor_of(values), shape)._row_of_each_entry(), crow)
+    flat = x.reshape(-1, shape[1])
+    products = flat.index_select(1, col) * values
+    y = Variable(zeros((flat.shape[0], shape[0]), dtype=x.dtype, device=x.device)).index_add(1, rows, products)
+    y = y.reshape(*x.shape[:-1], shape[0])
+    return y if bias is None else y + bias
 
 
 class SparseLinearFunction(Function):
@@ -27,14 +44,14 @@ class SparseLinearFunction(Function):
         y = sparse_mm(weight, wrap(flat.T, x.device)).array.T
         if bias is not None:
             y = y + bias.array
-        ctx.save_for_backward(x, values)
+        ctx.save_for_backward(x, values, bias)
         ctx.pattern, ctx.has_bias = (crow, col, shape), bias is not None
         return out_like(y.reshape(data.shape[:-1] + (shape[0],)), x)
 
     @staticmethod
-    @once_differentiable
+    @graph_backward(_composite)
     def backward(ctx, grad):
-        x, values = saved(ctx)
+        x, values, _ = saved(ctx)
         crow, col, shape = ctx.pattern
         needs = ctx.needs_input_grad
         g = grad.array.reshape(-1, shape[0])

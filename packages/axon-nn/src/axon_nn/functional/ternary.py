@@ -6,19 +6,22 @@ Weights: ``γ = mean(|W|)``, ``W_q = clip(round(W / (γ + ε)), -1, 1)``, used a
 Activations (optional, ``bits``, 8 in the paper): per token (last dim)
 ``s = (2^(bits-1) - 1) / max(|x|, ε)``, ``x_q = clip(round(x · s), -2^(bits-1), 2^(bits-1) - 1)``,
 used as ``x_q / s``. In training both pass the gradient straight through (identity to the
-full-precision latent values). Packing: code ``w + 1`` in {0, 1, 2}, four weights per byte,
-weight ``j`` in bits ``2·(j % 4)`` of byte ``j // 4``.
+full-precision latent values); that identity is differentiable again (:func:`~._twice.linear_backward`),
+as PyTorch's ``x + (q(x) - x).detach()``: the second derivative is 0 and the gradient's
+gradient with respect to the incoming gradient is the identity. Packing: code ``w + 1`` in
+{0, 1, 2}, four weights per byte, weight ``j`` in bits ``2·(j % 4)`` of byte ``j // 4``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from axon_autograd import Function, once_differentiable
+from axon_autograd import Function
 from axon_core import DTypeError, ShapeError
 from axon_tensor import Tensor
 from axon_tensor.tensor import wrap
 
+from ._twice import linear_backward
 from ._util import out_like, tensor_of, xp_of
 from .linear import linear
 
@@ -76,7 +79,7 @@ class TernaryWeightSTE(Function):
         return out_like(codes.array.astype(weight.array.dtype) * gamma.array, weight)
 
     @staticmethod
-    @once_differentiable
+    @linear_backward(lambda ctx: lambda u: u)
     def backward(ctx, grad):
         return grad, None
 
@@ -90,7 +93,7 @@ class ActivationQuantSTE(Function):
         return out_like((codes / scale).astype(x.array.dtype, copy=False), x)
 
     @staticmethod
-    @once_differentiable
+    @linear_backward(lambda ctx: lambda u: u)
     def backward(ctx, grad):
         return grad, None, None
 
