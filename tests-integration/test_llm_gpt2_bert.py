@@ -211,6 +211,11 @@ def test_gpt2_greedy_decoding_with_the_cache_gives_transformers_tokens(tmp_path)
             tokens.append(step)
             mask = np.concatenate([mask, np.ones_like(step)], axis=1)
     np.testing.assert_array_equal(np.concatenate(tokens, axis=1), expected)
+    # And through generate(), which drives the same cache protocol.
+    generated = ours.generate(
+        axon.tensor(prompt), attention_mask=axon.tensor(LEFT_MASK[:, :7]), max_new_tokens=new, do_sample=False
+    )
+    np.testing.assert_array_equal(np.asarray(generated.numpy())[:, prompt.shape[1] :], expected)
 
 
 @pytest.mark.parametrize("case", ["default", "untied-gelu-inner"])
