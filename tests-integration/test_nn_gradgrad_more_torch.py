@@ -665,3 +665,55 @@ def test_double_backward_matches_torch(case):
     # (a linear op) has the op itself as its second derivative with respect to the cotangent.
     checked = second_ax[len(arrays) :] if name in LINEAR else second_ax[: len(arrays)]
     assert max(np.abs(s).max(initial=0.0) for s in checked) > 1e-6, name
+
+
+GRADGRAD = [
+    "rnn_tanh-L1",
+    "lstm_cell",
+    "gru_cell",
+    "gru-mask-holes",
+    "sdpa-plain-bool-mask-fully-masked-row",
+    "sdpa-flash-causal-sq>sk",
+    "dropout-cubed",
+    "pad-reflect-cubed",
+    "rotary-interleaved-partial-cubed",
+    "swiglu",
+    "irfft-n7-normortho-cubed",
+    "complex_abs",
+    "scatter_softmax",
+    "sparse_linear-cubed",
+]
+
+
+@pytest.mark.parametrize("name", GRADGRAD)
+def test_gradgradcheck(name):
+    _, axon_op, _, arrays = next(c for c in CASES if c[0] == name)
+    inputs = tuple(Variable(tensor(a), requires_grad=True) for a in arrays)
+    assert ag.gradgradcheck(axon_op, inputs, eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+def test_third_order_matches_torch():
+    """A third derivative through an LSTM, flash attention over its outputs and a swiglu."""
+    case = _recurrent_case("lstm", seq=3, batch=2, features=2, hidden=2, hx=True)
+    arrays = case[3]
+
+    def run(lib: str) -> list[np.ndarray]:
+        if lib == "torch":
+            leaves = [torch.tensor(a, requires_grad=True) for a in arrays]
+            out = case[2](*leaves)[0].permute(1, 0, 2)[:, None]  # [B, 1, T, H]
+            y = _math(lambda: TF.scaled_dot_product_attention(out, out, out, is_causal=True))
+            y = TF.silu(y) * out
+            grad, to_np = torch.autograd.grad, (lambda t: t.detach().numpy())
+        else:
+            leaves = [Variable(tensor(a), requires_grad=True) for a in arrays]
+            out = case[1](*leaves)[0].permute(1, 0, 2).unsqueeze(1)
+            y = _flash(lambda: AF.scaled_dot_product_attention(out, out, out, is_causal=True))
+            y = AF.swiglu(y, out)
+            grad, to_np = ag.grad, (lambda t: t.data.numpy())
+        x, w_hh = leaves[0], leaves[4]
+        (gx,) = grad((y * y).sum(), [x], create_graph=True)
+        (gxx,) = grad((gx * gx).sum(), [w_hh], create_graph=True)
+        return [to_np(t) for t in grad((gxx * gxx).sum(), leaves)]
+
+    for i, (a, t) in enumerate(zip(run("axon"), run("torch"))):
+        np.testing.assert_allclose(a, t, rtol=1e-7, atol=1e-10, err_msg=f"input {i}")
