@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from .device import DEVICE_FORMATS, device_quant_matmul, to_device
 from .matmul import KERNEL_FORMATS, THREADS_ENV, default_threads, quant_matmul
+from .plan import MatmulPlan
 
 __all__ = [
     "DEVICE_FORMATS",
     "KERNEL_FORMATS",
+    "MatmulPlan",
     "THREADS_ENV",
     "default_threads",
     "device_quant_matmul",

@@ -145,7 +145,7 @@ def _tiled(name: str, x2: np.ndarray, raw: np.ndarray, k: int, out2: np.ndarray,
     flat_raw = raw.reshape(-1)
     codes = flat_raw.view(np.int8)
     blocks = k // GGML_BLOCK[name]
-    _set_threads(threads)
+    set_kernel_threads(threads)
     with _one_blas_thread():
         for first in range(0, m, rows):
             count = min(rows, m - first)
@@ -155,12 +155,17 @@ def _tiled(name: str, x2: np.ndarray, raw: np.ndarray, k: int, out2: np.ndarray,
             out2[:, first : first + count] = product
 
 
-def _set_threads(count: int) -> None:
+def set_kernel_threads(count: int) -> None:
+    """Numba's thread count for this thread (``numba.set_num_threads`` is per thread); the count
+    last set is remembered, because asking Numba costs a microsecond per call."""
+    if getattr(_local, "threads", None) == count:
+        return
     import numba
 
-    count = max(1, min(count, numba.config.NUMBA_NUM_THREADS))
-    if numba.get_num_threads() != count:
-        numba.set_num_threads(count)
+    capped = max(1, min(count, numba.config.NUMBA_NUM_THREADS))
+    if numba.get_num_threads() != capped:
+        numba.set_num_threads(capped)
+    _local.threads = count
 
 
 def _check(x: Any, w: Any, out: Any) -> tuple[np.ndarray, np.ndarray, int, int, int]:
@@ -263,7 +268,7 @@ def quant_matmul(
     sums = _scratch("sums", n * k // spec.sum_size if spec.sum_size else 1)
     if spec.sum_size:
         block_sums(flat_x, sums, n * k, spec.sum_size)
-    _set_threads(used)
+    set_kernel_threads(used)
     flat_raw = raw.reshape(-1)
     function(
         flat_raw,

@@ -29,12 +29,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numba
 import numpy as np
 
 from ..errors import QuantError
 from ..gguf import GGUFFile
-from ..kernels import default_threads, quant_matmul
+from ..kernels import MatmulPlan, default_threads
+from ..kernels.matmul import set_kernel_threads
 from ..tensor import QuantTensor
 from . import _ops
 from ._embed import check_embedding, embed_rows
@@ -82,6 +82,8 @@ class _Layer:
     cos: np.ndarray
     sin: np.ndarray
     window: int
+    # q, k, v, o, gate, up, down as MatmulPlans: the checks and lookups of a call done at load
+    plans: tuple[MatmulPlan, ...] = ()
 
     def quantized(self) -> tuple[QuantTensor, ...]:
         return self.wq, self.wk, self.wv, self.wo, self.wg, self.wu, self.wd
@@ -145,7 +147,7 @@ class Model:
         if threads is not None and threads < 1:
             raise QuantError(f"threads must be at least 1, got {threads}")
         self.threads = int(threads) if threads is not None else default_threads()
-        numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
+        set_kernel_threads(self.threads)
         self.gguf = source  # keeps the GGUF file (and so its mmap) alive
         self.arena = Arena(self._plan())
         self.kv = KVCache(self.arena["k_cache"], self.arena["v_cache"])
@@ -153,6 +155,7 @@ class Model:
         self.token_embd = tensors["token_embd.weight"]
         check_embedding(self.token_embd)
         self.output = tensors["token_embd.weight"] if c.tied_output else tensors["output.weight"]
+        self._output_plan = MatmulPlan(self.output, self.threads)
         self.output_norm = _f32(tensors["output_norm.weight"])
         self.layers = [self._layer(tensors, i) for i in range(c.n_layers)]
         self._full = self._rows(self.batch)
@@ -238,6 +241,10 @@ class Model:
             cos=self.arena["rope_cos_local" if local else "rope_cos"],
             sin=self.arena["rope_sin_local" if local else "rope_sin"],
             window=c.sliding_window if local else 0,
+            plans=tuple(
+                MatmulPlan(tensors[b + name + ".weight"], self.threads)
+                for name in ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
+            ),
         )
 
     def _rows(self, n: int) -> _Rows:
@@ -323,7 +330,7 @@ class Model:
     def _forward(self, r: _Rows, logits: np.ndarray | None, last_only: bool) -> None:
         """One pass over the ``n`` tokens of ``r`` at positions ``kv.length ..``; the logits of the
         last row (``last_only``) or of every row go to ``logits`` (None: none wanted)."""
-        c, kv, tel, pf, threads = self.config, self.kv, self.telemetry, self.prefetcher, self.threads
+        c, kv, tel, pf = self.config, self.kv, self.telemetry, self.prefetcher
         n, start, eps = r.x.shape[0], kv.length, c.rms_eps
         embed_row, out_row = c.n_layers, c.n_layers + 1
         if tel is not None:
@@ -344,9 +351,10 @@ class Model:
         for i, L in enumerate(layers):
             if pf is not None:
                 pf.prefetch(i + 1)
-            quant_matmul(r.xn, L.wq, out=r.q, threads=threads)
-            quant_matmul(r.xn, L.wk, out=r.k, threads=threads)
-            quant_matmul(r.xn, L.wv, out=r.v, threads=threads)
+            plan_q, plan_k, plan_v, plan_o, plan_gate, plan_up, plan_down = L.plans
+            plan_q(r.xn, r.q)
+            plan_k(r.xn, r.k)
+            plan_v(r.xn, r.v)
             if L.bq is not None:
                 _ops.add_bias(r.q, L.bq)
                 _ops.add_bias(r.k, L.bk)
@@ -388,7 +396,7 @@ class Model:
             )
             if tel is not None:
                 tel.lap(i, _ATTN)
-            quant_matmul(r.att, L.wo, out=r.o, threads=threads)
+            plan_o(r.att, r.o)
             if tel is not None:
                 tel.lap(i, _OUT)
             if L.post_attn_norm is not None:
@@ -396,14 +404,14 @@ class Model:
             _ops.add_rmsnorm(r.x, r.o, L.ffn_norm, eps, r.xn)
             if tel is not None:
                 tel.lap(i, _NORM)
-            quant_matmul(r.xn, L.wg, out=r.gate, threads=threads)
-            quant_matmul(r.xn, L.wu, out=r.up, threads=threads)
+            plan_gate(r.xn, r.gate)
+            plan_up(r.xn, r.up)
             if tel is not None:
                 tel.lap(i, _FFN)
             (_ops.gelu_mul if c.spec.activation == "gelu_tanh" else _ops.silu_mul)(r.gate, r.up)
             if tel is not None:
                 tel.lap(i, _ACT)
-            quant_matmul(r.gate, L.wd, out=r.o, threads=threads)
+            plan_down(r.gate, r.o)
             if tel is not None:
                 tel.lap(i, _FFN)
             if L.post_ffw_norm is not None:
@@ -414,7 +422,7 @@ class Model:
                 tel.lap(i, _NORM)
         kv.advance(n)
         if logits is not None:
-            quant_matmul(r.xn[n - 1 :] if last_only and n > 1 else r.xn, self.output, out=logits, threads=threads)
+            self._output_plan(r.xn[n - 1 :] if last_only and n > 1 else r.xn, logits)
         if tel is not None:
             tel.lap(out_row, _OUT)
 
