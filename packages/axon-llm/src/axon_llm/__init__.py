@@ -13,7 +13,9 @@ from .config import LLMConfig
 from .errors import LLMError, ModelLoadError
 from .functional import quantized_linear
 from .generation import GenerationConfig, GenerationMixin, TextIteratorStreamer, TextStreamer
+from .hub import HubChecksumError, HubError, HubOfflineError, fetch_model
 from .layers.quantized_linear import QuantizedLinear, quantize_linears
+from .loading.gguf import load_gguf, save_gguf
 from .modeling import CausalLM, PreTrainedModel
 from .models import ARCHITECTURES, LlamaConfig, LlamaForCausalLM, LlamaModel
 from .models.bert import BertConfig, BertForMaskedLM, BertForSequenceClassification, BertModel, BertModelOutput
@@ -32,6 +34,7 @@ from .models.mistral import (
 from .models.phi import Phi3Config, Phi3ForCausalLM, Phi3Model, PhiConfig, PhiForCausalLM, PhiModel
 from .models.trident import TridentConfig, TridentForCausalLM, TridentModel, export_ternary
 from .ops import selective_scan
+from .tokenization import PretrainedTokenizer, load_tokenizer
 
 __version__ = "0.1.0"
 
@@ -61,3 +64,5 @@ __all__ += ["MixtralConfig", "MixtralForCausalLM", "MixtralModel"]
 __all__ += ["Phi3Config", "Phi3ForCausalLM", "Phi3Model", "PhiConfig", "PhiForCausalLM", "PhiModel"]
 __all__ += ["BertConfig", "BertForMaskedLM", "BertForSequenceClassification", "BertModel", "BertModelOutput"]
 __all__ += ["GenerationConfig", "GenerationMixin", "TextIteratorStreamer", "TextStreamer"]
+__all__ += ["load_gguf", "save_gguf", "PretrainedTokenizer", "load_tokenizer"]
+__all__ += ["fetch_model", "HubError", "HubOfflineError", "HubChecksumError"]
