@@ -454,6 +454,8 @@ def save_gguf(
     tensors: dict[str, Any] = {}
     written: dict[str, str] = {}
     for hf_name, value in own.items():
+        if any(hf_name.endswith(suffix) for suffix in model.ignored_on_load):  # derived buffers (rope tables)
+            continue
         gguf_name = hf_to_gguf_name(hf_name)
         if gguf_name is None:
             raise LLMError(f"save_gguf: parameter {hf_name!r} has no llama.cpp name")
