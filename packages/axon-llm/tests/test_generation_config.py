@@ -81,9 +81,12 @@ def test_combinations_that_cannot_work():
 
 def test_update_applies_values_and_rejects_unknown_names():
     base = GenerationConfig(eos_token_id=2)
-    updated = base.update(max_new_tokens=5, do_sample=True, top_k=None)
-    assert (updated.max_new_tokens, updated.do_sample, updated.top_k, updated.eos_token_id) == (5, True, 50, 2)
+    updated = base.update(max_new_tokens=5, do_sample=True, temperature=0.5)
+    assert (updated.max_new_tokens, updated.do_sample, updated.temperature, updated.eos_token_id) == (5, True, 0.5, 2)
     assert base.max_new_tokens is None
+    # An explicit None unsets, as transformers' update: no eos, no top-k; non-optional fields get their default.
+    unset = updated.update(eos_token_id=None, top_k=None, temperature=None)
+    assert (unset.eos_token_id, unset.top_k, unset.temperature) == (None, None, 1.0)
     with pytest.raises(LLMError, match="max_tokens"):
         base.update(max_tokens=5)
     with pytest.raises(LLMError, match="top_p"):

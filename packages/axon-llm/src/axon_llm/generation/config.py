@@ -17,6 +17,11 @@ from ..errors import LLMError
 __all__ = ["GenerationConfig"]
 
 DEFAULT_MAX_NEW_TOKENS = 20
+# Fields for which None means "off" rather than "the default".
+_NULLABLE = frozenset(
+    {"max_new_tokens", "min_new_tokens", "max_length", "top_k", "eos_token_id", "pad_token_id", "bos_token_id"}
+    | {"stop_strings", "seed"}
+)
 
 
 @dataclass
@@ -126,12 +131,20 @@ class GenerationConfig:
         return [self.stop_strings] if isinstance(self.stop_strings, str) else list(self.stop_strings)
 
     def update(self, **kwargs: Any) -> GenerationConfig:
-        """A copy with ``kwargs`` applied (``None`` values leave a field as it is); unknown names are an error."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(kwargs) - known)
+        """A copy with ``kwargs`` applied; unknown names are an error.
+
+        As in transformers, an explicit ``None`` unsets a field: ``eos_token_id=None`` turns end-of-sequence
+        stopping off, ``top_k=None`` top-k filtering; for a field that cannot be None (``temperature``,
+        ``num_beams``, ...) it restores the default, which applies nothing.
+        """
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        unknown = sorted(set(kwargs) - set(fields))
         if unknown:
-            raise LLMError(f"generate: unknown generation arguments {unknown}; known: {sorted(known)}")
-        changes = {k: v for k, v in kwargs.items() if v is not None}
+            raise LLMError(f"generate: unknown generation arguments {unknown}; known: {sorted(fields)}")
+        changes = {
+            name: fields[name].default if value is None and name not in _NULLABLE else value
+            for name, value in kwargs.items()
+        }
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
