@@ -351,6 +351,17 @@ def test_bert_model_loads_a_head_folder_but_a_head_needs_its_tensors(tmp_path):
         axon_llm.BertForMaskedLM.from_pretrained(tmp_path / "base")
 
 
+def test_bert_masked_lm_loads_a_pretraining_folder(tmp_path):
+    """bert-base-uncased is saved from BertForPreTraining (pooler and next-sentence head included)."""
+    _, folder = hf_bert(tmp_path, transformers.BertForPreTraining)
+    reference = transformers.BertForMaskedLM.from_pretrained(folder, attn_implementation="eager").eval()
+    ours = axon_llm.BertForMaskedLM.from_pretrained(folder)
+    with torch.no_grad():
+        expected = reference(**bert_inputs(True)).logits
+    with no_grad():
+        assert max_err(ours(**bert_inputs(False)), expected) <= LOGITS_ATOL
+
+
 @pytest.mark.parametrize("preset", ["tiny", "base", "large"])
 def test_bert_preset_parameter_counts_equal_transformers(preset):
     known = {"base": 109_482_240, "large": 335_141_888}

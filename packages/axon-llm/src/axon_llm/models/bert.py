@@ -443,7 +443,14 @@ class BertForMaskedLM(PreTrainedModel):
         "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
         "cls.predictions.decoder.bias": "cls.predictions.bias",
     }
-    ignored_on_load = (*BertModel.ignored_on_load, "pooler.dense.weight", "pooler.dense.bias")
+    # A pre-training checkpoint (bert-base-uncased's) also holds the pooler and the next-sentence head.
+    ignored_on_load = (
+        *BertModel.ignored_on_load,
+        "pooler.dense.weight",
+        "pooler.dense.bias",
+        "cls.seq_relationship.weight",
+        "cls.seq_relationship.bias",
+    )
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__(config)
