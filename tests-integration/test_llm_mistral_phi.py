@@ -26,6 +26,16 @@ from axon_autograd import no_grad  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.torch]
 
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """These models are tiny: torch's thread pool only spins (25 ms a matmul on a shared 2-core machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 VOCAB = 96
 TINY = dict(
     vocab_size=VOCAB,
@@ -210,6 +220,13 @@ def test_kv_cache_decoding_equals_full_forwards_and_transformers_cache(tmp_path,
         np.testing.assert_allclose(stepped, full_ours, atol=LOGITS_ATOL, rtol=0)
         np.testing.assert_allclose(stepped, full_hf, atol=LOGITS_ATOL, rtol=0)
         np.testing.assert_allclose(stepped, hf_cached_steps(reference, IDS, prompt), atol=LOGITS_ATOL, rtol=0)
+    # Chunked prefill: chunks shorter than the window, and one longer than it over a filled ring.
+    for chunks in ((3, 3, 3, 4), (2, 9, 2)):
+        cache, starts = ours.new_cache(IDS.shape[0], SEQ), np.cumsum((0,) + chunks)
+        stepped = np.concatenate(
+            [our_logits(ours, IDS[:, a:b], cache=cache) for a, b in zip(starts[:-1], starts[1:])], axis=1
+        )
+        np.testing.assert_allclose(stepped, full_hf, atol=LOGITS_ATOL, rtol=0)
     # A left-padded batch, prompt then single tokens (the way generate runs), against transformers' cache.
     mask = left_padding_mask()
     stepped = our_cached_steps(ours, IDS, 7, mask=mask)
