@@ -48,7 +48,7 @@ __all__ = [
 TERNARY_FORMATS = ("tq1_0", "tq2_0")
 _TQ_BLOCK = 256
 
-# Sizes of the presets (parameters, untied embeddings): tiny 0.17M, smoke 1.6M, default_150m 150M,
+# Sizes of the presets (parameters, untied embeddings): tiny 0.11M, smoke 1.44M, default_150m 150M,
 # medium 336M, 1b 1.03B, 3b 3.02B. Every ternary layer of smoke and larger has rows of whole
 # 256-value blocks, so they export to TQ1_0/TQ2_0; tiny does not (hidden 64).
 _TOKENS = dict(bos_token_id=1, eos_token_id=2)
