@@ -97,6 +97,18 @@ def _hf_llama(folder, seed, **overrides):
     return model
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # BLAS and torch thread pools spin on the shared cores (an sgemm 25x slower on two threads here)
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("gguf")

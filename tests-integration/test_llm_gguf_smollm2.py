@@ -30,6 +30,16 @@ PATH = os.path.join(
 )
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_blas_thread():
+    # OpenBLAS's threads spin on the shared cores: a [13, 576] @ [576, 1536] sgemm took 84 ms on its
+    # threads and 3.5 ms on one here, which made our forward 25x slower than it is
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 @pytest.fixture(scope="module")
 def smollm2():
     model = from_pretrained(PATH)
