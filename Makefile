@@ -59,8 +59,12 @@ test-gpu: setup
 kernel-report: setup
 	$(PY) tools/kernel_report.py --out docs/kernels-report.md
 
+# The main job (issue 20): train a 12.6 M-parameter LLaMA from scratch on the standard library's
+# sources, sample it, write Q8_0/Q4_0 GGUF files and generate from them; outputs in runs/train_llm.
+# More flags: make demo DEMO_ARGS="--size tiny --steps 100" (see examples/train_llm.py --help).
+DEMO_ARGS ?=
 demo: setup
-	$(PY) examples/demo.py
+	$(PY) examples/train_llm.py $(DEMO_ARGS)
 
 build: $(UV)
 	$(UV) build --all-packages --out-dir dist

@@ -34,7 +34,7 @@ from llm_demo.pipeline import run  # noqa: E402
 from llm_demo.sizes import SIZES  # noqa: E402
 from llm_demo.training import ATTENTION_PATHS  # noqa: E402
 
-DEFAULT_PROMPT = "def read_config(path):\n"
+DEFAULT_PROMPT = "class Parser:\n    def __init__(self"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--clip", type=float, default=1.0, help="max global gradient 2-norm (1.0)")
     model.add_argument("--seed", type=int, default=0, help="seed of the weights, the data order and sampling (0)")
     model.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or cuda-sim (cpu)")
+    model.add_argument(
+        "--threads", type=int, default=None, help="BLAS threads (the BLAS's default: all cores); 1 on a busy machine"
+    )
     model.add_argument("--attention", choices=ATTENTION_PATHS, default="flash", help="attention path (flash)")
     model.add_argument(
         "--activation-checkpointing", action="store_true", help="recompute each layer's activations in backward"
@@ -85,7 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     """Parse ``argv`` and run the demo; returns the summary."""
-    return run(build_parser().parse_args(argv))
+    options = build_parser().parse_args(argv)
+    if options.threads is None:
+        return run(options)
+    # OpenBLAS's worker threads spin while they wait: on a machine whose cores are all busy a
+    # step can take many times longer with two threads than with one.
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=options.threads, user_api="blas"):
+        return run(options)
 
 
 if __name__ == "__main__":

@@ -36,9 +36,10 @@ from llm_demo.sizes import model_config  # noqa: E402
 from llm_demo.tokenizer import END_OF_TEXT, encode_documents, train_tokenizer  # noqa: E402
 from llm_demo.training import RunConfig, Trainer  # noqa: E402
 
-# Float32 in both frameworks, different summation orders (flash attention's blockwise softmax,
-# BLAS blocking): the per-step losses drift apart by ~1e-5 relative over 50 AdamW steps.
-LOSS_TOLERANCE = 2e-4
+# Float32 in both frameworks, different summation orders (flash attention's blockwise softmax, the
+# BLAS's blocking): the losses of the first 50 steps differ by at most 1.9e-7 relative here (both
+# paths); the bound leaves room for other CPUs' kernels.
+LOSS_TOLERANCE = 1e-5
 CURVE_STEPS = 50
 LEARN_STEPS = 300
 PERPLEXITY_FRACTION = 0.5
@@ -50,6 +51,20 @@ def _train_llm():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_blas_thread():
+    # Tiny matrices on a shared 2-core machine: OpenBLAS's and PyTorch's spinning threads only slow them down.
+    from threadpoolctl import threadpool_limits
+
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+    finally:
+        torch.set_num_threads(torch_threads)
 
 
 @pytest.fixture(scope="module")
@@ -222,13 +237,16 @@ def test_loss_curve_matches_pytorch_for_50_steps(data, attention) -> None:
 
 def test_tiny_model_learns_and_its_gguf_decodes_like_it(tmp_path) -> None:
     summary = _train_llm().main(
-        ["--size", "tiny", "--steps", str(LEARN_STEPS), "--max-corpus-chars", str(CORPUS_CHARS)]
+        ["--size", "tiny", "--steps", str(LEARN_STEPS), "--max-corpus-chars", str(CORPUS_CHARS), "--threads", "1"]
         + ["--eval-every", "100", "--checkpoint-every", "0", "--out", str(tmp_path), "--greedy-tokens", "24"]
+        + ["--prompt", "    def __init__(self"]
     )
     assert summary["status"] == "done" and summary["steps"] == LEARN_STEPS
     assert summary["perplexity_ratio"] < PERPLEXITY_FRACTION, summary["perplexity_ratio"]
     history = list(summary["val_history"].values())
     assert history == sorted(history, reverse=True), history  # validation loss falls at every evaluation
+    # The greedy text is not one token repeated, so agreeing on it means something.
+    assert len(set(summary["greedy"]["tokens"])) >= 8, summary["greedy"]
     for fmt in ("q8_0", "q4_0"):
         info = summary["gguf"][fmt]
         assert (tmp_path / f"model-{fmt}.gguf").is_file()

@@ -145,7 +145,7 @@ def _export(options, trainer: Trainer, tokenizer: Tokenizer, out: Path, console:
             verdict = "starts with" if agreement.cli_follows else "does NOT start with"
             console.print(f"  ... which {verdict} the float model's text of those {agreement.agreeing} tokens")
     model.train()
-    return text, results
+    return text, float_tokens, results
 
 
 def _print_summary(summary: dict[str, Any], console: Console) -> None:
@@ -236,8 +236,10 @@ def run(options: argparse.Namespace, console: Console | None = None) -> dict[str
             trainer.model.save_pretrained(out / "model")
             tokenizer.save(out / "model" / "tokenizer.json")
         if not options.no_export:
-            text, agreements = _export(options, trainer, tokenizer, out, console, timer)
+            text, float_tokens, agreements = _export(options, trainer, tokenizer, out, console, timer)
             summary["sample"] = {"prompt": options.prompt, "text": text}
+            greedy_text = tokenizer.decode(float_tokens, skip_special_tokens=False)
+            summary["greedy"] = {"tokens": float_tokens, "text": greedy_text}
             fields = ("agreeing", "compared", "max_logit_error", "cli_text", "cli_follows")
             summary["gguf"] = {a.fmt: {name: getattr(a, name) for name in fields} for a in agreements}
     summary["stage_seconds"] = dict(timer.seconds)

@@ -23,7 +23,7 @@ import numpy as np
 import axon_optim
 from axon_autograd import checkpoint, no_grad
 from axon_core import Device
-from axon_llm import LlamaConfig, LlamaForCausalLM
+from axon_llm import CausalLM, LlamaConfig, LlamaForCausalLM
 from axon_nn import Module
 from axon_nn.functional import attention_path
 from axon_serialize import Checkpoint, TrainingState
@@ -143,7 +143,7 @@ def build_scheduler(optimizer: axon_optim.Optimizer, run: RunConfig) -> axon_opt
     return axon_optim.LinearWarmup(cosine, run.warmup, start_factor=1.0 / run.warmup)
 
 
-def enable_activation_checkpointing(model: LlamaForCausalLM) -> None:
+def enable_activation_checkpointing(model: CausalLM) -> None:
     """Run every decoder layer under ``axon_autograd.checkpoint``: its activations are dropped after the
     forward and recomputed in the backward, trading one more forward for memory linear in depth."""
     for layer in model.model.layers:
@@ -159,7 +159,8 @@ class Trainer:
     """A model, its optimizer and schedule, and the data, with ``train_step``, ``evaluate`` and checkpoints.
 
     ``train_tokens`` / ``val_tokens`` are int32 token streams. The model starts from ``run.seed``; the
-    sampler draws its windows from ``run.seed + 1``.
+    sampler draws its windows from ``run.seed + 1``. ``model`` trains another causal LM (built by the
+    caller, on ``device``) in the same loop instead of the LLaMA of ``model_config``.
     """
 
     def __init__(
@@ -169,11 +170,12 @@ class Trainer:
         train_tokens: np.ndarray,
         val_tokens: np.ndarray,
         device: str = "cpu",
+        model: CausalLM | None = None,
     ) -> None:
         if model_config.vocab_size != run.vocab_size:
             raise ValueError(f"Trainer: the model has {model_config.vocab_size} ids, the run {run.vocab_size}")
         self.run, self.model_config, self.device = run, model_config, device
-        self.model = build_model(model_config, run.seed, device)
+        self.model = build_model(model_config, run.seed, device) if model is None else model
         if run.activation_checkpointing:
             enable_activation_checkpointing(self.model)
         self.optimizer = build_optimizer(self.model, run)
