@@ -21,6 +21,16 @@ from axon_llm.models.hydra import HydraDecoderLayer  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.torch]
 
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """The models are tiny: torch's thread pool only spins on a shared 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 MICRO = dict(
     vocab_size=7,
     hidden_size=8,

@@ -17,6 +17,16 @@ from axon_autograd import no_grad  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.torch]
 
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """The models are tiny: torch's thread pool only spins on a shared 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 TINY = dict(vocab_size=128, hidden_size=32, num_hidden_layers=2, state_size=16, conv_kernel=4)
 IDS = np.random.default_rng(1).integers(0, TINY["vocab_size"], (3, 21))
 # float32 through two layers of a 21-step scan: both sides sum the same products in other orders.
