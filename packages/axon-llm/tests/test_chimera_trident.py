@@ -46,7 +46,7 @@ TINY = [
 @pytest.mark.parametrize("config_class, model_class, overrides", TINY)
 def test_save_pretrained_round_trip(tmp_path, config_class, model_class, overrides):
     axon.manual_seed(0)
-    model = model_class(config_class.preset("tiny", num_hidden_layers=1, **overrides))
+    model = model_class.from_preset("tiny", num_hidden_layers=1, **overrides)
     model.save_pretrained(tmp_path)
     with open(os.path.join(tmp_path, "config.json")) as handle:
         saved = json.load(handle)
@@ -66,26 +66,39 @@ def test_save_pretrained_round_trip(tmp_path, config_class, model_class, overrid
 def test_presets_are_the_documented_ones():
     assert set(chimera.PRESETS) == {"tiny", "small", "default_2b"}
     assert set(trident.PRESETS) == {"tiny", "default_150m", "medium", "1b", "3b", "smoke"}
-    big = ChimeraConfig.preset("default_2b")
-    assert (big.num_local_experts, big.num_experts_per_tok) == (8, 2)
+    # Billion-parameter presets are built deferred: shapes and counts without storage.
+    big = ChimeraForCausalLM.from_preset("default_2b")
+    assert (big.config.num_local_experts, big.config.num_experts_per_tok) == (8, 2)
+    assert big.num_parameters() == 2_044_177_408  # the hand count of the module docstring
     for name in trident.PRESETS:
-        config = TridentConfig.preset(name)
+        config = TridentForCausalLM.from_preset(name, deferred=True).config
         assert config.hidden_act == "relu2" and config.activation_bits == 8
         assert config.num_attention_heads % config.num_key_value_heads == 0
     with pytest.raises(LLMError, match="no preset 'huge'"):
-        ChimeraConfig.preset("huge")
+        ChimeraForCausalLM.from_preset("huge")
     with pytest.raises(LLMError, match="presets:"):
-        TridentConfig.preset("2b")
+        TridentForCausalLM.from_preset("2b")
+
+
+def test_materialize_initialises_lambda_and_ternary_weights():
+    # materialize() runs init_weights: λ ~ N(0, 0.1²) (not left empty), latent ternary weights ~ N(0, 0.02²).
+    axon.manual_seed(2)
+    model = ChimeraForCausalLM.from_preset("tiny", deferred=True).materialize()
+    lambdas = np.concatenate([p.detach().numpy() for n, p in model.named_parameters() if "lambda_" in n])
+    assert np.isfinite(lambdas).all() and 0.05 < lambdas.std() < 0.15
+    model = TridentForCausalLM.from_preset("tiny", deferred=True).materialize()
+    latent = model.model.layers[0].mlp.up_proj.weight.detach().numpy()
+    assert 0.015 < latent.std() < 0.025
 
 
 def test_parameter_counts_of_the_small_presets():
     # Hand counts: Chimera tiny = 2 embeddings (256 x 64) + final norm + 2 layers of
     # (q, out 64x64; k, v 32x64; lambda 4x16; subln 32; gate 4x64; 4 experts 3x128x64; 2 norms 64).
     layer = 2 * 64 * 64 + 2 * 32 * 64 + 4 * 16 + 32 + 4 * 64 + 4 * 3 * 128 * 64 + 2 * 64
-    assert ChimeraForCausalLM(ChimeraConfig.preset("tiny")).num_parameters() == 2 * 256 * 64 + 64 + 2 * layer
+    assert ChimeraForCausalLM.from_preset("tiny").num_parameters() == 2 * 256 * 64 + 64 + 2 * layer
     # Trident tiny: q, o 64x64; k, v 32x64; gate, up 128x64; down 64x128; norms 64, 64, 64 (sub), 128 (sub).
     layer = 2 * 64 * 64 + 2 * 32 * 64 + 3 * 128 * 64 + 3 * 64 + 128
-    assert TridentForCausalLM(TridentConfig.preset("tiny")).num_parameters() == 2 * 256 * 64 + 64 + 2 * layer
+    assert TridentForCausalLM.from_preset("tiny").num_parameters() == 2 * 256 * 64 + 64 + 2 * layer
 
 
 def test_config_errors_are_typed():
@@ -109,22 +122,23 @@ def test_trident_config_defaults_to_bitnet_rope_theta_and_keeps_a_given_one():
 
 
 def test_chimera_cache_holds_two_maps_per_key_head():
-    config = ChimeraConfig.preset("tiny")
-    cache = ChimeraForCausalLM(config).new_cache(3, 10)
+    model = ChimeraForCausalLM.from_preset("tiny")
+    config = model.config
+    cache = model.new_cache(3, 10)
     assert len(cache) == config.num_hidden_layers
     assert tuple(cache.layers[0].key.shape) == (3, 2 * config.num_key_value_heads, 10, config.head_dim)
     assert tuple(cache.layers[0].value.shape) == tuple(cache.layers[0].key.shape)
 
 
 def test_load_balancing_loss_needs_a_forward_first():
-    model = ChimeraForCausalLM(ChimeraConfig.preset("tiny", num_hidden_layers=1))
+    model = ChimeraForCausalLM.from_preset("tiny", num_hidden_layers=1)
     with pytest.raises(LLMError, match="no forward has run"):
         model.model.load_balancing_loss()
 
 
 def test_uniform_router_gives_lb_loss_k():
     # A zero gate gives every expert probability 1/N; f then sums to k, so N · Σ f_i / N = k.
-    model = ChimeraForCausalLM(ChimeraConfig.preset("tiny", num_local_experts=4, num_experts_per_tok=2))
+    model = ChimeraForCausalLM.from_preset("tiny", num_local_experts=4, num_experts_per_tok=2)
     for layer in model.model.layers:
         layer.moe.gate.weight.data.array[...] = 0
     _, lb_loss = model.forward_with_loss(axon_tensor.tensor(np.arange(12).reshape(2, 6)))
@@ -154,10 +168,10 @@ def test_ternary_weight_gradient_is_straight_through():
 
 
 def test_export_ternary_errors():
-    tiny = TridentForCausalLM(TridentConfig.preset("tiny", num_hidden_layers=1))
+    tiny = TridentForCausalLM.from_preset("tiny", num_hidden_layers=1)
     with pytest.raises(LLMError, match="model.layers.0.self_attn.q_proj.weight has rows of 64"):
         export_ternary(tiny, "tq1_0")
     with pytest.raises(LLMError, match="fmt must be one of"):
         export_ternary(tiny, "q4_0")
     with pytest.raises(LLMError, match="no ternary"):
-        export_ternary(ChimeraForCausalLM(ChimeraConfig.preset("tiny", num_hidden_layers=1)))
+        export_ternary(ChimeraForCausalLM.from_preset("tiny", num_hidden_layers=1))

@@ -129,13 +129,6 @@ class ChimeraConfig(LLMConfig):
         """One score map's query/key width: ``hidden_size / num_attention_heads / 2``."""
         return self.hidden_size // self.num_attention_heads // 2
 
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> "ChimeraConfig":
-        """The config of preset ``name`` (a key of :data:`PRESETS`) with ``overrides`` applied."""
-        if name not in PRESETS:
-            raise LLMError(f"ChimeraConfig: no preset {name!r} (presets: {sorted(PRESETS)})")
-        return cls(**{**PRESETS[name], **overrides})
-
 
 class ChimeraAttention(DifferentialAttention):
     """Differential attention over the KV cache: ``[B, S, hidden] -> [B, S, hidden]``.
@@ -206,10 +199,18 @@ class ChimeraDecoderLayer(Module):
         return hidden + self.moe(self.post_attention_layernorm(hidden))
 
 
+def _reset_lambdas(model: Module) -> None:
+    # HF's init draws every Linear from N(0, initializer_range); λ keeps the paper's N(0, 0.1²).
+    for module in model.modules():
+        if isinstance(module, DifferentialAttention):
+            module.reset_lambda()
+
+
 class ChimeraModel(PreTrainedModel):
     """The decoder stack: ``input_ids [B, S]`` -> final hidden states ``[B, S, hidden]``."""
 
     config_class = ChimeraConfig
+    presets = PRESETS
 
     def __init__(self, config: ChimeraConfig) -> None:
         super().__init__(config)
@@ -218,9 +219,11 @@ class ChimeraModel(PreTrainedModel):
         self.norm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         self.rope = RopeTable(config.head_dim, config.rope_parameters)
         self.init_weights()
-        # init_weights draws every Linear from N(0, initializer_range); λ keeps the paper's N(0, 0.1²).
-        for layer in self.layers:
-            layer.self_attn.reset_lambda()
+
+    def init_weights(self) -> None:
+        """HF's init of the Linear, Embedding and norm weights; the λ vectors ``N(0, 0.1²)``."""
+        super().init_weights()
+        _reset_lambdas(self)
 
     def forward(self, input_ids: Any, attention_mask: Any = None, position_ids: Any = None, cache: Any = None) -> Any:
         hidden = self.embed_tokens(input_ids)
@@ -259,6 +262,7 @@ class ChimeraForCausalLM(CausalLM):
     """
 
     config_class = ChimeraConfig
+    presets = PRESETS
     tied_weights = {"lm_head.weight": "model.embed_tokens.weight"}
 
     def __init__(self, config: ChimeraConfig) -> None:
@@ -267,6 +271,11 @@ class ChimeraForCausalLM(CausalLM):
         self.lm_head = Linear(config.hidden_size, config.vocab_size, bias=False)
         init.normal_(self.lm_head.weight, 0.0, config.initializer_range)
         self.tie_weights()
+
+    def init_weights(self) -> None:
+        """As :meth:`ChimeraModel.init_weights` (what :meth:`materialize` runs), the LM head included."""
+        super().init_weights()
+        _reset_lambdas(self)
 
     def forward(self, input_ids: Any, attention_mask: Any = None, position_ids: Any = None, cache: Any = None) -> Any:
         return self.lm_head(self.model(input_ids, attention_mask, position_ids, cache))

@@ -162,13 +162,6 @@ class TridentConfig(LLMConfig):
         self.extra.pop("rope_theta", None)
         self.extra.pop("rope_scaling", None)
 
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> "TridentConfig":
-        """The config of preset ``name`` (a key of :data:`PRESETS`) with ``overrides`` applied."""
-        if name not in PRESETS:
-            raise LLMError(f"TridentConfig: no preset {name!r} (presets: {sorted(PRESETS)})")
-        return cls(**{**PRESETS[name], **overrides})
-
 
 class TernaryWeightF16STE(Function):
     """``W -> W_q · fp16(γ)`` (axon-nn's absmean codes, the scale rounded to float16); backward: the identity."""
@@ -284,10 +277,20 @@ class TridentDecoderLayer(Module):
         return hidden + self.mlp(self.post_attention_layernorm(hidden))
 
 
+def _init_ternary(model: PreTrainedModel) -> None:
+    # HF's init covers Linear and Embedding; the latent ternary weights get the same N(0, std).
+    for module in model.modules():
+        if isinstance(module, TridentLinear):
+            init.normal_(module.weight, 0.0, model.config.initializer_range)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+
+
 class TridentModel(PreTrainedModel):
     """The decoder stack: ``input_ids [B, S]`` -> final hidden states ``[B, S, hidden]``."""
 
     config_class = TridentConfig
+    presets = PRESETS
 
     def __init__(self, config: TridentConfig) -> None:
         super().__init__(config)
@@ -300,11 +303,7 @@ class TridentModel(PreTrainedModel):
     def init_weights(self) -> None:
         """HF's init (``N(0, initializer_range)`` weights, unit norms), the latent ternary weights included."""
         super().init_weights()
-        for module in self.modules():
-            if isinstance(module, TridentLinear):
-                init.normal_(module.weight, 0.0, self.config.initializer_range)
-                if module.bias is not None:
-                    init.zeros_(module.bias)
+        _init_ternary(self)
 
     def forward(self, input_ids: Any, attention_mask: Any = None, position_ids: Any = None, cache: Any = None) -> Any:
         hidden = self.embed_tokens(input_ids)
@@ -329,6 +328,7 @@ class TridentForCausalLM(CausalLM):
     ``input_ids [B, S]`` -> logits ``[B, S, vocab]``."""
 
     config_class = TridentConfig
+    presets = PRESETS
     tied_weights = {"lm_head.weight": "model.embed_tokens.weight"}
 
     def __init__(self, config: TridentConfig) -> None:
@@ -337,6 +337,11 @@ class TridentForCausalLM(CausalLM):
         self.lm_head = Linear(config.hidden_size, config.vocab_size, bias=False)
         init.normal_(self.lm_head.weight, 0.0, config.initializer_range)
         self.tie_weights()
+
+    def init_weights(self) -> None:
+        """As :meth:`TridentModel.init_weights` (what :meth:`materialize` runs), the LM head included."""
+        super().init_weights()
+        _init_ternary(self)
 
     def forward(self, input_ids: Any, attention_mask: Any = None, position_ids: Any = None, cache: Any = None) -> Any:
         return self.lm_head(self.model(input_ids, attention_mask, position_ids, cache))
