@@ -17,7 +17,9 @@
 - the load-balancing loss equals ``transformers``' Mixtral ``load_balancing_loss_func`` and a float64
   torch formula of Switch's ``N · Σ f_i P_i`` (value and gradient); ``loss()`` adds it to the CE;
 - incremental decoding through the KV cache (left padding, a chunk, a beam reorder) equals the full
-  forward; each tiny model overfits a small corpus in a fixed number of AdamW steps.
+  forward, and greedy ``generate`` equals the argmax of repeated full forwards; each tiny model
+  overfits a small corpus in a fixed number of AdamW steps;
+- Trident's preset parameter counts equal ``BitNetForCausalLM``'s (meta device).
 """
 
 from __future__ import annotations
@@ -440,6 +442,21 @@ def test_trident_incremental_decoding_equals_full_forward():
     model.to(axon.float64)
     model.eval()
     decode_matches_full(model, 256, 6)
+
+
+@pytest.mark.parametrize("model_class", [ChimeraForCausalLM, TridentForCausalLM])
+def test_greedy_generate_with_cache_equals_argmax_of_full_forwards(model_class):
+    axon.manual_seed(11)
+    model = model_class.from_preset("tiny")
+    model.to(axon.float64)
+    model.eval()
+    prompt = np.array([[5, 6, 7, 8], [9, 10, 11, 12]])
+    generated = model.generate(ids_tensor(prompt), max_new_tokens=8, do_sample=False).numpy()
+    expected = prompt
+    for _ in range(8):
+        logits = model(ids_tensor(expected)).detach().numpy()
+        expected = np.concatenate([expected, logits[:, -1].argmax(-1)[:, None]], axis=1)
+    np.testing.assert_array_equal(generated, expected)
 
 
 # -- Trident: TQ1_0 / TQ2_0 export, BitNet oracle ----------------------------------------------
