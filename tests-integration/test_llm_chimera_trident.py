@@ -237,8 +237,8 @@ def compare_block(layer, xv, out, xt, expected, cot, params, tol: float, what: s
 
 @pytest.mark.parametrize("padding", BLOCK_PADDING, ids=["causal", "left_padded"])
 def test_chimera_block_matches_torch(padding):
-    # Tolerance 1e-6: the reference's RoPE tables are float64, ours float32 as HF's (1 ulp of
-    # float32 in cos/sin, ~1e-7 in the outputs); everything else agrees to ~1e-15.
+    # Tolerance 2e-6 (6.4e-7 measured, on the gradients): the reference's RoPE tables are float64,
+    # ours float32 as HF's (1 ulp of float32 in cos/sin); with shared tables all agrees to ~1e-14.
     axon.manual_seed(0)
     rng = np.random.default_rng(0)
     cfg = ChimeraConfig(
@@ -258,7 +258,7 @@ def test_chimera_block_matches_torch(padding):
     params = torch_leaves(layer)
     xt = torch.tensor(x, requires_grad=True)
     expected = ref_chimera_layer(xt, params, cfg, depth=1, padding=padding)
-    compare_block(layer, xv, out, xt, expected, cot, params, 1e-6, "chimera layer")
+    compare_block(layer, xv, out, xt, expected, cot, params, 2e-6, "chimera layer")
     assert set(layer.moe.expert_counts) != {0}, "no token was routed"
 
 
