@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from axon_llm.errors import LLMError
+from axon_llm.errors import LLMError, ModelLoadError
 from axon_llm.generation import GenerationConfig
 
 # transformers 5.x GenerationConfig._get_default_generation_params(), the fields we share.
@@ -114,3 +114,23 @@ def test_lengths_resolve_as_transformers():
     assert GenerationConfig().resolved_max_length(10, max_position_embeddings=25) == 25
     assert GenerationConfig(min_new_tokens=3).resolved_min_length(10) == 13
     assert GenerationConfig(min_length=4).resolved_min_length(10) == 4
+
+
+def test_from_pretrained_reads_generation_config_json(tmp_path):
+    # The keys transformers writes for a Llama-3-Instruct-style model.
+    (tmp_path / "generation_config.json").write_text(
+        '{"bos_token_id": 128000, "do_sample": true, "eos_token_id": [128001, 128009], "temperature": 0.6,'
+        ' "top_p": 0.9, "transformers_version": "4.40.0"}'
+    )
+    config = GenerationConfig.from_pretrained(tmp_path)
+    assert (config.do_sample, config.eos_token_ids, config.temperature, config.top_p) == (
+        True,
+        [128001, 128009],
+        0.6,
+        0.9,
+    )
+    with pytest.raises(ModelLoadError, match="no generation config"):
+        GenerationConfig.from_pretrained(tmp_path / "missing")
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    with pytest.raises(ModelLoadError, match="not an object"):
+        GenerationConfig.from_pretrained(tmp_path / "bad.json")

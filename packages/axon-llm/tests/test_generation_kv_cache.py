@@ -49,7 +49,7 @@ class CacheProbe(StoppingCriteria):
 
 @pytest.fixture(scope="module")
 def model():
-    return RecordingLlama(LlamaConfig(**TINY))
+    return RecordingLlama(LlamaConfig(**TINY)).eval()
 
 
 def test_decode_step_writes_one_position_whatever_the_length(model):

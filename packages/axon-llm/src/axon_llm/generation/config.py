@@ -8,15 +8,18 @@ when neither ``max_new_tokens`` nor ``max_length`` is given.
 from __future__ import annotations
 
 import dataclasses
+import json
 import numbers
+import os
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import LLMError
+from ..errors import LLMError, ModelLoadError
 
 __all__ = ["GenerationConfig"]
 
 DEFAULT_MAX_NEW_TOKENS = 20
+GENERATION_CONFIG_NAME = "generation_config.json"
 # Fields for which None means "off" rather than "the default".
 _NULLABLE = frozenset(
     {"max_new_tokens", "min_new_tokens", "max_length", "top_k", "eos_token_id", "pad_token_id", "bos_token_id"}
@@ -157,6 +160,22 @@ class GenerationConfig:
         (``transformers_version``, ``_from_model_config``, options of decoding methods not built here)."""
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known and v is not None})
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike[str]) -> GenerationConfig:
+        """Read ``generation_config.json`` from a model folder (or the file itself), as transformers'."""
+        path = os.fspath(path)
+        file = os.path.join(path, GENERATION_CONFIG_NAME) if os.path.isdir(path) else path
+        if not os.path.isfile(file):
+            raise ModelLoadError("GenerationConfig.from_pretrained: no generation config", path=file)
+        try:
+            with open(file, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError) as error:
+            raise ModelLoadError(f"GenerationConfig.from_pretrained: unreadable JSON ({error})", path=file) from error
+        if not isinstance(data, dict):
+            raise ModelLoadError("GenerationConfig.from_pretrained: the JSON is not an object", path=file)
+        return cls.from_dict(data)
 
     def resolved_max_length(self, prompt_length: int, max_position_embeddings: int | None = None) -> int:
         """The total length (prompt + new tokens) generation stops at, as transformers computes it."""
