@@ -27,10 +27,11 @@ CHUNK = 1 << 16
 
 @njit(cache=True, nogil=True, inline="always")
 def _sigmoid(z):  # pragma: no cover - compiled
-    if z >= 0.0:
-        return 1.0 / (1.0 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1.0 + e)
+    # exp(-|z|) never overflows; a select, not a branch, picks 1/(1+e) or e/(1+e) (random signs
+    # mispredict a branch half the time: this loop ran 2x slower with one)
+    e = math.exp(-abs(z))
+    r = 1.0 / (1.0 + e)
+    return r if z >= 0.0 else e * r
 
 
 @njit(cache=True, nogil=True, inline="always")
