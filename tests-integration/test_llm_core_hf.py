@@ -173,3 +173,20 @@ def test_loss_and_gradients_equal_transformers(tmp_path):
     grads = {name: p.grad for name, p in reference.named_parameters()}
     for name, param in ours.named_parameters():
         np.testing.assert_allclose(param.grad.numpy(), grads[name].numpy(), atol=1e-6, rtol=1e-4, err_msg=name)
+
+
+def test_generation_config_json_is_read_and_written(tmp_path):
+    reference, folder = hf_llama(tmp_path, seed=3)
+    reference.generation_config = transformers.GenerationConfig(
+        eos_token_id=[5, 7], pad_token_id=0, max_new_tokens=12, repetition_penalty=1.3, do_sample=False
+    )
+    reference.save_pretrained(folder)
+    ours = axon_llm.from_pretrained(folder)
+    assert ours.generation_config.eos_token_id == [5, 7] and ours.generation_config.repetition_penalty == 1.3
+    prompt = IDS[:1, :6]
+    with torch.no_grad():
+        want = reference.generate(torch.tensor(prompt)).numpy()
+    np.testing.assert_array_equal(ours.generate(axon.tensor(prompt)).numpy(), want)
+    ours.save_pretrained(tmp_path / "ours")
+    again = transformers.GenerationConfig.from_pretrained(tmp_path / "ours")
+    assert again.eos_token_id == [5, 7] and again.max_new_tokens == 12 and again.repetition_penalty == 1.3

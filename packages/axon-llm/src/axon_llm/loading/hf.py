@@ -116,6 +116,11 @@ def load_hf_model(folder: str | os.PathLike[str], model_class: Any = None, dtype
     elif dtype is not None:
         model.to(dtype=dtype)
     load_into(model, state, origin)
+    if os.path.isfile(os.path.join(folder, "generation_config.json")) and hasattr(model, "generation_config"):
+        from ..generation import GenerationConfig
+
+        # the folder's generation defaults (eos lists, sampling settings), as transformers reads them
+        model.generation_config = GenerationConfig.from_pretrained(folder)
     model.eval()
     return model
 
@@ -188,3 +193,7 @@ def save_hf_model(model: Any, directory: str | os.PathLike[str], max_shard_size:
             handle.write(json.dumps(index, indent=2).encode())
     with atomic_writer(os.path.join(directory, "config.json")) as handle:
         handle.write(json.dumps(config, indent=2, sort_keys=True).encode())
+    generation = getattr(model, "generation_config", None)
+    if generation is not None:
+        with atomic_writer(os.path.join(directory, "generation_config.json")) as handle:
+            handle.write(json.dumps(generation.to_dict(), indent=2, sort_keys=True).encode())
