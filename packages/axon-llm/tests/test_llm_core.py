@@ -170,3 +170,9 @@ def test_cache_overflow_and_reorder():
     cache.layers[0].update(keys[:, :, :2], keys[:, :, :2], 0)
     cache.reorder([2, 2, 0])
     np.testing.assert_array_equal(cache.layers[0].key.numpy(), keys.numpy()[[2, 2, 0], :, :2])
+
+
+def test_rope_keywords_of_transformers_4_are_accepted_by_the_constructor():
+    config = LlamaConfig(**TINY, rope_theta=5e5, rope_scaling={"rope_type": "linear", "factor": 2.0})
+    assert config.rope_parameters == {"rope_type": "linear", "factor": 2.0, "rope_theta": 5e5}
+    assert "rope_theta" not in config.to_dict() and config.to_dict()["rope_parameters"]["rope_theta"] == 5e5

@@ -36,8 +36,15 @@ class LLMConfig:
     eos_token_id: int | list[int] | None = 2
     pad_token_id: int | None = None
     extra: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    # transformers 4's RoPE keywords, accepted as HF's configs accept them (read by rope_parameters_of)
+    rope_theta: dataclasses.InitVar[float | None] = None
+    rope_scaling: dataclasses.InitVar[dict[str, Any] | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, rope_theta: float | None = None, rope_scaling: dict[str, Any] | None = None) -> None:
+        if rope_theta is not None:
+            self.extra["rope_theta"] = rope_theta
+        if rope_scaling is not None:
+            self.extra["rope_scaling"] = rope_scaling
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -51,7 +58,7 @@ class LLMConfig:
         if cls.model_type and model_type != cls.model_type:
             raise LLMError(f"{cls.__name__}: config is for model_type {model_type!r}, not {cls.model_type!r}")
         values.pop("architectures", None)
-        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}  # InitVars are not fields: to extra
         kwargs = {k: v for k, v in values.items() if k in known}
         extra = {k: v for k, v in values.items() if k not in known}
         return cls(**kwargs, extra=extra)

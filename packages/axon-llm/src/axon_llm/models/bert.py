@@ -90,8 +90,8 @@ class BertConfig(LLMConfig):
     label2id: dict[str, int] | None = None
     problem_type: str | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __post_init__(self, rope_theta: float | None = None, rope_scaling: dict | None = None) -> None:
+        super().__post_init__(rope_theta, rope_scaling)
         if self.hidden_size % self.num_attention_heads:
             raise LLMError(
                 f"BertConfig: hidden_size {self.hidden_size} is not a multiple of num_attention_heads "

@@ -85,13 +85,13 @@ class GPT2Config(LLMConfig):
     add_cross_attention: bool = False
     use_cache: bool = True
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, rope_theta: float | None = None, rope_scaling: dict | None = None) -> None:
         for alias, name in _ATTRIBUTE_MAP.items():
             if getattr(self, alias) is not None:
                 object.__setattr__(self, name, getattr(self, alias))
             object.__setattr__(self, alias, getattr(self, name))
         object.__setattr__(self, "_aliases_bound", True)
-        super().__post_init__()
+        super().__post_init__(rope_theta, rope_scaling)
         if self.n_embd % self.n_head:
             raise LLMError(f"GPT2Config: n_embd {self.n_embd} is not a multiple of n_head {self.n_head}")
         if self.add_cross_attention:

@@ -75,8 +75,8 @@ class LlamaConfig(LLMConfig):
     attention_dropout: float = 0.0
     mlp_bias: bool = False
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __post_init__(self, rope_theta: float | None = None, rope_scaling: dict | None = None) -> None:
+        super().__post_init__(rope_theta, rope_scaling)
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
         if self.head_dim is None:

@@ -92,8 +92,8 @@ class MambaConfig(LLMConfig):
     tie_word_embeddings: bool = True
     intermediate_size: int | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __post_init__(self, rope_theta: float | None = None, rope_scaling: dict | None = None) -> None:
+        super().__post_init__(rope_theta, rope_scaling)
         self.intermediate_size = int(self.expand * self.hidden_size)
         if self.time_step_rank == "auto":
             self.time_step_rank = math.ceil(self.hidden_size / 16)

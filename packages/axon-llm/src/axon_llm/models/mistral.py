@@ -101,8 +101,8 @@ class MistralConfig(LlamaConfig):
     max_position_embeddings: int = 4096 * 32
     sliding_window: int | None = 4096
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __post_init__(self, rope_theta: float | None = None, rope_scaling: dict | None = None) -> None:
+        super().__post_init__(rope_theta, rope_scaling)
         if self.sliding_window is not None and (not isinstance(self.sliding_window, int) or self.sliding_window <= 0):
             raise LLMError(
                 f"{type(self).__name__}: sliding_window must be a positive int or None, got {self.sliding_window!r}"
@@ -145,11 +145,11 @@ class MixtralConfig(MistralConfig):
     router_aux_loss_coef: float = 0.001
     router_jitter_noise: float = 0.0
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, rope_theta: float | None = None, rope_scaling: dict | None = None) -> None:
         # HF's MixtralConfig defaults rope_theta to 1e6 (LLaMA's is 1e4).
         if not self.rope_parameters and "rope_theta" not in self.extra:
             self.rope_parameters = {"rope_type": "default", "rope_theta": 1000000.0}
-        super().__post_init__()
+        super().__post_init__(rope_theta, rope_scaling)
         if not 1 <= self.num_experts_per_tok <= self.num_local_experts:
             raise LLMError(
                 f"MixtralConfig: num_experts_per_tok must be in [1, num_local_experts={self.num_local_experts}], "

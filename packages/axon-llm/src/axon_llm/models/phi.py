@@ -144,8 +144,8 @@ class PhiConfig(LLMConfig):
     partial_rotary_factor: float | None = None
     qk_layernorm: bool = False
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __post_init__(self, rope_theta: float | None = None, rope_scaling: dict | None = None) -> None:
+        super().__post_init__(rope_theta, rope_scaling)
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
         if self.head_dim is None:
@@ -302,8 +302,8 @@ class Phi3Config(MistralConfig):
     embd_pdrop: float = 0.0
     partial_rotary_factor: float | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __post_init__(self, rope_theta: float | None = None, rope_scaling: dict | None = None) -> None:
+        super().__post_init__(rope_theta, rope_scaling)
         _rotary_settings(self, 1.0)
 
     @property
