@@ -70,6 +70,8 @@ def backward(
     for target, g in zip(targets, captured):
         if g is not None:
             _accumulate(target, g, create_graph)
+            if target._post_hooks:
+                _call_post_hooks(target)
 
 
 def grad(
@@ -188,6 +190,8 @@ def run_backward(
                     # Not after hooks: one may have kept the gradient it was given.
                     owned = not hooks and id(grads[0]) in fresh
                     _accumulate(node.variable, grads[0], create_graph, owned)
+                    if node.variable._post_hooks:
+                        _call_post_hooks(node.variable)
                 continue
             if node._pre_hooks or node._retained:
                 _run_prehooks(node, grads, create_graph)
@@ -293,6 +297,12 @@ def _call_hooks(hooks: list, g: Variable) -> Variable:
                 )
             g = replaced
     return g
+
+
+def _call_post_hooks(var: Variable) -> None:
+    for hook in list(var._post_hooks):
+        if hook(var) is not None:
+            raise RuntimeError("a post accumulate grad hook must return None (it may read and change .grad in place)")
 
 
 def _check_leaf_grad(node: BackwardNode, var: Variable, g: Variable) -> Variable:

@@ -41,6 +41,7 @@ def make_variable(tensor: Tensor, requires_grad: bool, grad_fn: Any, output_nr: 
     v.output_nr = output_nr
     v._version = 0
     v._hooks = None
+    v._post_hooks = None
     v._retains_grad = False
     v._acc = None
     return v
@@ -93,6 +94,7 @@ class Variable:
         "output_nr",
         "_version",
         "_hooks",
+        "_post_hooks",
         "_retains_grad",
         "_acc",
         "__weakref__",
@@ -111,6 +113,7 @@ class Variable:
         self.output_nr = 0
         self._version = 0
         self._hooks = None
+        self._post_hooks = None
         self._retains_grad = False
         self._acc = None
         if requires_grad:
@@ -193,6 +196,19 @@ class Variable:
             self._hooks = []
         self._hooks.append(hook)
         return RemovableHandle(self._hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[["Variable"], None]) -> RemovableHandle:
+        """``hook(variable)`` runs on a leaf right after ``backward()`` has added this pass's
+        gradient into its ``.grad`` (PyTorch's name). Data-parallel wrappers start a gradient's
+        all-reduce from it while the rest of backward still runs. Returns a handle with ``remove()``."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a Variable that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf Variables")
+        if self._post_hooks is None:
+            self._post_hooks = []
+        self._post_hooks.append(hook)
+        return RemovableHandle(self._post_hooks, hook)
 
     def grad_edge(self) -> tuple:
         """``(node, output_nr)`` through which this Variable's gradient flows."""
