@@ -122,6 +122,15 @@ class AttentionInputs:
         self._masks[key] = mask
         return mask
 
+    def tiled_mask(self, mask: Any, times: int) -> Any:
+        """``mask`` ``[B|1, 1, S, K]`` repeated ``times`` along its rows (``[B|1, 1, times * S, K]``), made once
+        per forward: every layer of a grouped-query model asks for the same one."""
+        key = ("tiled", id(mask), times)
+        if key not in self._masks:
+            data = tensor_of(mask)
+            self._masks[key] = axon_tensor.tensor(np.tile(data.numpy(), (1, 1, times, 1)), device=data.device)
+        return self._masks[key]
+
     def keys_and_mask(
         self, key: Any, value: Any, layer_idx: int, window: int | None = None
     ) -> tuple[Any, Any, Any, bool]:
@@ -148,16 +157,30 @@ class AttentionInputs:
         """
         batch, heads, seq, head_dim = query.shape
         key, value, mask, plain_causal = self.keys_and_mask(key, value, layer_idx, window)
-        out = F.scaled_dot_product_attention(
-            query,
-            key,
-            value,
-            attn_mask=mask,
-            is_causal=plain_causal,
-            scale=scale,
-            enable_gqa=key.shape[1] != heads,
-            dropout_p=self.dropout_p,
-        )
+        kv_heads = key.shape[1]
+        group = heads // kv_heads
+        if group > 1 and not plain_causal:
+            # Grouped-query attention without copying keys and values: the `group` query heads that
+            # share key head h become rows of one [group * S, D] block (head h * group + r, row r * S + s),
+            # and the mask is tiled to match. Decoding would otherwise copy the whole cache every step.
+            query = query.reshape(batch, kv_heads, group * seq, head_dim)
+            if mask is not None:
+                mask = self.tiled_mask(mask, group)
+            out = F.scaled_dot_product_attention(
+                query, key, value, attn_mask=mask, scale=scale, dropout_p=self.dropout_p
+            )
+            out = out.reshape(batch, heads, seq, value.shape[-1])
+        else:
+            out = F.scaled_dot_product_attention(
+                query,
+                key,
+                value,
+                attn_mask=mask,
+                is_causal=plain_causal,
+                scale=scale,
+                enable_gqa=group > 1,
+                dropout_p=self.dropout_p,
+            )
         return out.transpose(1, 2).reshape(batch, seq, heads * value.shape[-1])
 
 
