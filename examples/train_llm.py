@@ -60,7 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--seed", type=int, default=0, help="seed of the weights, the data order and sampling (0)")
     model.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or cuda-sim (cpu)")
     model.add_argument(
-        "--threads", type=int, default=None, help="BLAS threads (the BLAS's default: all cores); 1 on a busy machine"
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS threads (1: OpenBLAS's spinning workers slow a shared machine down; 0: the BLAS's default)",
     )
     model.add_argument("--attention", choices=ATTENTION_PATHS, default="flash", help="attention path (flash)")
     model.add_argument(
@@ -74,7 +77,6 @@ def build_parser() -> argparse.ArgumentParser:
     loop.add_argument("--stop-after", type=int, default=None, metavar="K", help="stop after step K, as if interrupted")
     loop.add_argument("--monitor", action="store_true", help="serve the live TrainingMonitor dashboard")
     loop.add_argument("--monitor-port", type=int, default=0, help="its port (0: a free one)")
-    loop.add_argument("--keep-monitor", action="store_true", help=argparse.SUPPRESS)
     loop.add_argument("--out", default="runs/train_llm", help="output folder (runs/train_llm)")
     export = parser.add_argument_group("sampling and GGUF")
     export.add_argument("--prompt", default=DEFAULT_PROMPT, help=f"prompt of the samples ({DEFAULT_PROMPT!r})")
@@ -89,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     """Parse ``argv`` and run the demo; returns the summary."""
     options = build_parser().parse_args(argv)
-    if options.threads is None:
+    if options.threads == 0:
         return run(options)
     # OpenBLAS's worker threads spin while they wait: on a machine whose cores are all busy a
     # step can take many times longer with two threads than with one.

@@ -235,6 +235,58 @@ def test_loss_curve_matches_pytorch_for_50_steps(data, attention) -> None:
     np.testing.assert_allclose(axon_losses, torch_losses, rtol=LOSS_TOLERANCE)
 
 
+@pytest.mark.parametrize("attention", ["flash", "plain"])
+def test_activation_checkpointing_gives_the_same_bits(data, attention) -> None:
+    # The backward recomputes each layer with the same ops on the same inputs (and on the same
+    # attention path as the forward, which the layer sets again): the same bits.
+    plain = _trainer(data, _run(data, 20, attention=attention))
+    checkpointed = _trainer(data, _run(data, 20, attention=attention, activation_checkpointing=True))
+    for _ in range(4):
+        assert checkpointed.train_step().loss == plain.train_step().loss
+    for (name, a), (_, b) in zip(plain.model.state_dict().items(), checkpointed.model.state_dict().items()):
+        assert a.numpy().tobytes() == b.numpy().tobytes(), name
+
+
+def test_cuda_sim_steps_match_the_cpu(data) -> None:
+    # cuda-sim runs the CUDA backend's kernels (fused AdamW, flash attention, norms, cross-entropy)
+    # on the CPU; against the CPU backend they differ only in float32 rounding.
+    cpu = _trainer(data, _run(data, 20))
+    sim = Trainer(cpu.run, cpu.model_config, data[1], data[2], device="cuda-sim")
+    cpu_losses = [cpu.train_step().loss for _ in range(3)]
+    sim_losses = [sim.train_step().loss for _ in range(3)]
+    np.testing.assert_allclose(sim_losses, cpu_losses, rtol=1e-5)
+    for (name, a), (_, b) in zip(cpu.model.state_dict().items(), sim.model.state_dict().items()):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=0, atol=1e-5, err_msg=name)
+
+
+def test_progress_and_monitor_show_the_run(data) -> None:
+    # The live TrainingMonitor (its JSON endpoint, as the browser page polls it) gets every step and
+    # every evaluation, with the trainer's numbers; the rich bar ends at the last step.
+    import json
+    import urllib.request
+
+    from llm_demo.progress import TrainingDisplay
+    from llm_demo.training import fit
+    from rich.console import Console
+
+    from axon import TrainingMonitor
+
+    trainer = _trainer(data, _run(data, 12))
+    with TrainingMonitor("test", trainer.model.num_parameters()).total_epochs(3).launch() as monitor:
+        console = Console(record=True, width=160)
+        display = TrainingDisplay(12, 0, trainer.run.tokens_per_step, monitor, console)
+        with display:
+            fit(trainer, None, 4, 0, on_step=display.on_step, on_eval=display.on_eval)
+        with urllib.request.urlopen(monitor.url + "api/metrics", timeout=10) as response:
+            served = json.load(response)
+    assert [s["step"] for s in served["steps"]] == list(range(1, 13))
+    assert [s["loss"] for s in served["steps"]] == pytest.approx(trainer.state.loss_history, rel=1e-6)
+    assert [e["val_loss"] for e in served["epochs"]] == pytest.approx(trainer.state.metric_histories["val_loss"])
+    assert all(s["extras"]["tokens_per_s"] > 0 for s in served["steps"])
+    text = console.export_text()
+    assert "12/12" in text and text.count("val loss") == 3, text
+
+
 def test_tiny_model_learns_and_its_gguf_decodes_like_it(tmp_path) -> None:
     summary = _train_llm().main(
         ["--size", "tiny", "--steps", str(LEARN_STEPS), "--max-corpus-chars", str(CORPUS_CHARS), "--threads", "1"]
@@ -263,6 +315,8 @@ def test_resumed_run_ends_bit_for_bit_like_the_uninterrupted_run(tmp_path) -> No
     assert stopped["status"] == "stopped" and stopped["steps"] == 13
     resumed = train_llm.main(common + ["--out", str(tmp_path / "resumed"), "--resume"])
     assert resumed["status"] == "done" and resumed["steps"] == 24 and resumed["resumed_from"] == 13
+    with pytest.raises(ValueError, match="another run.*steps: checkpoint 24, now 30"):
+        train_llm.main(common[:2] + ["--steps", "30"] + common[4:] + ["--out", str(tmp_path / "resumed"), "--resume"])
     assert resumed["loss_history"] == straight["loss_history"]
     assert resumed["val_history"] == straight["val_history"]
 

@@ -104,8 +104,9 @@ def greedy_agreement(
 ) -> Agreement:
     """Compare the GGUF file's logits along the float greedy path, then its CLI's greedy text."""
     sequence = np.array(prompt_ids + float_tokens, dtype=np.int64)
+    device = next(iter(model.parameters())).device
     with no_grad():
-        float_logits = model(tensor(sequence[None, :-1])).data.numpy()[0]
+        float_logits = model(tensor(sequence[None, :-1], device=device)).data.numpy()[0]
     runtime = load_model(str(path), max_ctx=len(sequence) + 1, logits_rows=len(sequence) - 1, prefetch=False)
     try:
         quant_logits = np.array(runtime.prefill(sequence[:-1], all_logits=True))

@@ -210,7 +210,7 @@ def run(options: argparse.Namespace, console: Console | None = None) -> dict[str
         if monitor is not None:
             monitor.set_status(status)
     finally:
-        if monitor is not None and not options.keep_monitor:
+        if monitor is not None:
             monitor.close()
     histories = trainer.state.metric_histories
     val_loss = histories["val_loss"][-1]

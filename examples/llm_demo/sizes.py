@@ -32,7 +32,7 @@ SIZES: dict[str, ModelSize] = {
     # ~3 M parameters: a quick run.
     "small": ModelSize(192, 4, 6, 2, 512, 2048, 128, 16, 300, 2e-3),
     # ~12.6 M parameters (the seed's 12M LLM): the demo's default.
-    "12m": ModelSize(384, 6, 6, 2, 1024, 4096, 256, 8, 300, 1e-3),
+    "12m": ModelSize(384, 6, 6, 2, 1024, 4096, 128, 8, 300, 1e-3),
 }
 
 

@@ -143,14 +143,23 @@ def build_scheduler(optimizer: axon_optim.Optimizer, run: RunConfig) -> axon_opt
     return axon_optim.LinearWarmup(cosine, run.warmup, start_factor=1.0 / run.warmup)
 
 
-def enable_activation_checkpointing(model: CausalLM) -> None:
+def enable_activation_checkpointing(model: CausalLM, attention: str = "auto") -> None:
     """Run every decoder layer under ``axon_autograd.checkpoint``: its activations are dropped after the
-    forward and recomputed in the backward, trading one more forward for memory linear in depth."""
+    forward and recomputed in the backward, trading one more forward for memory linear in depth.
+
+    The recomputation runs in the backward pass, outside the loop's ``attention_path`` block, so the
+    layer sets ``attention`` again itself: the recomputed forward takes the same path (flash keeps
+    memory linear in the sequence there too) and gives the same numbers as the first.
+    """
     for layer in model.model.layers:
         forward = layer.forward
 
-        def checkpointed(hidden: Any, inputs: Any, forward: Callable[..., Any] = forward) -> Any:
-            return checkpoint(forward, hidden, inputs)
+        def on_path(hidden: Any, inputs: Any, forward: Callable[..., Any] = forward) -> Any:
+            with attention_path(attention):
+                return forward(hidden, inputs)
+
+        def checkpointed(hidden: Any, inputs: Any, on_path: Callable[..., Any] = on_path) -> Any:
+            return checkpoint(on_path, hidden, inputs)
 
         layer.forward = checkpointed
 
@@ -177,7 +186,7 @@ class Trainer:
         self.run, self.model_config, self.device = run, model_config, device
         self.model = build_model(model_config, run.seed, device) if model is None else model
         if run.activation_checkpointing:
-            enable_activation_checkpointing(self.model)
+            enable_activation_checkpointing(self.model, run.attention)
         self.optimizer = build_optimizer(self.model, run)
         self.scheduler = build_scheduler(self.optimizer, run)
         self.sampler = WindowSampler(train_tokens, run.seq_len, run.batch, seed=run.seed + 1)

@@ -15,9 +15,12 @@ clipping at 1.0 and warmup + cosine, on the same random token batches:
   (sdpa).
 
 A step is zero_grad, the causal-LM loss, backward, ``clip_grad_norm_``, the optimizer step and the
-scheduler step. Each (framework, model) pair runs in its own subprocess so peak RSS is its own;
-``--rounds`` alternates axon and PyTorch subprocesses, each round gives the ratio axon / PyTorch of
-median step times and the reported ratio is the median over rounds. Tokens/s is batch x seq over
+scheduler step. Both frameworks get ``--threads`` compute threads (OpenBLAS / OpenMP / PyTorch's
+intra-op pool; 1 by default: on a shared 2-core machine spinning worker threads make a step slower,
+for both); ``--threads 0`` leaves each library its own default. Each (framework, model) pair runs
+in its own subprocess so peak RSS is its own; ``--rounds`` alternates axon and PyTorch
+subprocesses, each round gives the ratio axon / PyTorch of median step times and the reported
+ratio is the median over rounds. Tokens/s is batch x seq over
 the median step. The machine and its load average are recorded.
 """
 
@@ -123,21 +126,29 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of " + ", ".join(MODELS))
+    parser.add_argument("--threads", type=int, default=1, help="compute threads of both frameworks (1); 0: defaults")
     parser.add_argument("--out", default="bench-results/bench_llm_train.json")
     parser.add_argument("--child", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
         print(json.dumps(_measure(args.child[0], args.child[1], args.steps, args.warmup)))
         return
+    if args.threads:
+        # Read by OpenBLAS and OpenMP when each child starts (before NumPy or PyTorch loads).
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[name] = str(args.threads)
     load_before = os.getloadavg()
     results: dict = {}
     for model in args.models.split(","):
         runs: dict[str, list[dict]] = {"axon": [], "torch": []}
         for _ in range(args.rounds):
             for framework in ("axon", "torch"):
-                runs[framework].append(
-                    run_child(__file__, framework, model, "--steps", str(args.steps), "--warmup", str(args.warmup))
-                )
+                options = ["--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads)]
+                runs[framework].append(run_child(__file__, framework, model, *options))
         round_ratios = [a["median_step_s"] / t["median_step_s"] for a, t in zip(runs["axon"], runs["torch"])]
         entry: dict = {
             framework: {
@@ -170,6 +181,7 @@ def main() -> None:
         "steps": args.steps,
         "warmup": args.warmup,
         "rounds": args.rounds,
+        "threads": args.threads or "library defaults",
         "step": "zero_grad, causal-LM loss, backward, clip_grad_norm_(1.0), AdamW step, warmup+cosine step",
         "peers": {
             "llama_12m": "examples/llm_demo Trainer.train_step vs transformers LlamaForCausalLM (sdpa)",
