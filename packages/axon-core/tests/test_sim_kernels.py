@@ -384,8 +384,10 @@ def test_kernel_matches_cpu_reference(
 
 # Families whose op lives in another distribution, tested there under cuda-sim against its own
 # oracle: quant_matmul (ggml block formats; axon-quant's tests/test_kernels_cuda.py, gguf-py),
-# selective_scan (Mamba's scan; axon-llm's tests/test_selective_scan.py, against NumPy float64).
-TESTED_ELSEWHERE = {"quant_matmul", "selective_scan"}
+# selective_scan (Mamba's scan; axon-llm's tests/test_selective_scan.py, against NumPy float64),
+# decoder (the quantized runtime's layer ops; axon-quant's tests/test_runtime_device.py, against
+# the runtime's Numba CPU ops).
+TESTED_ELSEWHERE = {"quant_matmul", "selective_scan", "decoder"}
 
 
 def test_cases_cover_every_registered_kernel(kernel_device):

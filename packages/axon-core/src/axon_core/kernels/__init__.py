@@ -13,6 +13,7 @@ from .activations import ACTIVATIONS
 from .adam import ADAM
 from .attention import ATTENTION
 from .cross_entropy import CROSS_ENTROPY
+from .decoder import DECODER
 from .embedding import EMBEDDING
 from .im2col import IM2COL
 from .norms import NORMS
@@ -43,6 +44,7 @@ REGISTRY: dict[str, KernelSource] = {
         RNN,
         ATTENTION,
         QUANT_MATMUL,
+        DECODER,
         SELECTIVE_SCAN,
     )
 }

@@ -4,6 +4,7 @@ The source string NVRTC compiles is compiled by g++ with a prelude of CUDA built
 (``prelude.h``) and run by a fiber runtime (``runtime.h``): one fiber per CUDA thread, one worker
 OS thread per core taking whole blocks. ``module(source)`` compiles and caches; a kernel is
 launched like ``cuLaunchKernel``: ``module(source).get_function(name)(grid, block, args, shared_mem)``.
+Streams and events, and the checker of their ordering, are :mod:`.streams`.
 """
 
 from __future__ import annotations
@@ -11,22 +12,36 @@ from __future__ import annotations
 import threading
 from typing import Any, Sequence
 
-from .errors import SimDeadlockError, SimError, SimLaunchError, SimMemoryError, SimTimeoutError, SimTrapError
+from .errors import (
+    SimDeadlockError,
+    SimError,
+    SimLaunchError,
+    SimMemoryError,
+    SimRaceError,
+    SimTimeoutError,
+    SimTrapError,
+)
 from .launcher import DEFAULT_MAX_DYNAMIC_SHARED, SimKernel, SimModule, launch_options
 from .pool import SimMemoryPool, SimOutOfMemoryError
+from .streams import SimEvent, SimOp, SimStream, StreamOrder
 
 __all__ = [
     "DEFAULT_MAX_DYNAMIC_SHARED",
     "SimDeadlockError",
     "SimError",
+    "SimEvent",
     "SimKernel",
     "SimLaunchError",
     "SimMemoryError",
     "SimMemoryPool",
     "SimModule",
+    "SimOp",
     "SimOutOfMemoryError",
+    "SimRaceError",
+    "SimStream",
     "SimTimeoutError",
     "SimTrapError",
+    "StreamOrder",
     "launch_options",
     "module",
 ]

@@ -11,6 +11,7 @@ __all__ = [
     "SimMemoryError",
     "SimTimeoutError",
     "SimTrapError",
+    "SimRaceError",
 ]
 
 
@@ -49,3 +50,9 @@ class SimTimeoutError(SimError):
 
 class SimTrapError(SimError):
     """A device ``assert`` failed or the kernel called ``__trap()``."""
+
+
+class SimRaceError(SimError):
+    """Two operations on different streams (or a stream and the host) touch one allocation, at
+    least one of them writing, and nothing orders them: on a GPU the result would depend on timing.
+    ``kernel`` names the operation being issued; the message names both and the allocation."""

@@ -10,10 +10,14 @@ from __future__ import annotations
 import ctypes
 import threading
 import weakref
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import AxonError
+
+if TYPE_CHECKING:
+    from .streams import StreamOrder
 
 __all__ = ["SimMemoryPool", "SimOutOfMemoryError"]
 
@@ -25,10 +29,15 @@ class SimOutOfMemoryError(AxonError, MemoryError):
 
 
 class SimMemoryPool:
-    """Allocates host buffers that stand for device memory, with in-use/cached/peak/limit accounting."""
+    """Allocates host buffers that stand for device memory, with in-use/cached/peak/limit accounting.
 
-    def __init__(self, device_name: str = "cuda-sim") -> None:
+    ``order``: the device's :class:`~axon_core.sim.streams.StreamOrder`, told of every block handed
+    out (a fresh allocation, no accesses yet) and every block given back.
+    """
+
+    def __init__(self, device_name: str = "cuda-sim", order: "StreamOrder | None" = None) -> None:
         self._device_name = device_name
+        self._order = order
         self._lock = threading.Lock()
         self._free: dict[int, list[np.ndarray]] = {}
         self._in_use = 0
@@ -62,12 +71,16 @@ class SimMemoryPool:
         # collapses the bases of views to the memory's owner, so the block would otherwise be
         # "freed" while a view of the array still uses it. The ctypes object stays the base of
         # every view and dies only with the last one.
+        if self._order is not None:
+            self._order.register(raw.ctypes.data, size)
         window = (ctypes.c_char * max(nbytes, 1)).from_address(raw.ctypes.data)
         array = np.frombuffer(window, dtype=dtype, count=count).reshape(shape)
         weakref.finalize(window, self._give_back, raw, size)
         return array
 
     def _give_back(self, raw: np.ndarray, size: int) -> None:
+        if self._order is not None:
+            self._order.forget(raw.ctypes.data)
         with self._lock:
             self._in_use -= size
             self._free.setdefault(size, []).append(raw)

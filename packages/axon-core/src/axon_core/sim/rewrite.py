@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["kernel_names", "mark_static_shared", "rewrite_dynamic_shared", "to_translation_unit"]
+__all__ = ["kernel_names", "mark_static_shared", "pointer_access", "rewrite_dynamic_shared", "to_translation_unit"]
 
 _ALIGN = r"(?:__align__\s*\(\s*\d+\s*\)\s*)?"
 _EXTERN_SHARED = re.compile(
@@ -47,6 +47,44 @@ def kernel_names(source: str) -> list[str]:
         if match.group("name") not in names:
             names.append(match.group("name"))
     return names
+
+
+def pointer_access(source: str) -> dict[str, tuple[str | None, ...]]:
+    """Per non-template ``__global__`` function, what each parameter lets the kernel do to memory:
+    ``"r"`` for a pointer to const (``const T*``, ``T const*``: read only), ``"w"`` for any other
+    pointer (may be written), None for a value. cuda-sim's stream checker reads it to know which
+    arguments of a launch it reads and which it writes."""
+    code = _blank_comments(source)
+    access: dict[str, tuple[str | None, ...]] = {}
+    for match in _GLOBAL.finditer(code):
+        name = match.group("name")
+        if name in access or _TEMPLATE_BEFORE.search(code[max(0, match.start() - 300) : match.start()]):
+            continue
+        depth, at = 1, match.end()
+        while depth and at < len(code):
+            depth += {"(": 1, ")": -1}.get(code[at], 0)
+            at += 1
+        params, depth, piece = [], 0, []
+        for char in code[match.end() : at - 1]:
+            depth += {"(": 1, "<": 1, ")": -1, ">": -1}.get(char, 0)
+            if char == "," and depth == 0:
+                params.append("".join(piece))
+                piece = []
+            else:
+                piece.append(char)
+        params.append("".join(piece))
+        kinds: list[str | None] = []
+        for param in (p.strip() for p in params):
+            if not param or param == "void":
+                continue
+            if "*" not in param:
+                kinds.append(None)
+            else:
+                pointee = param[: param.rindex("*")]  # the type the outermost pointer points to
+                pointee = pointee[pointee.rfind("*") + 1 :]  # its own qualifiers (after any inner *)
+                kinds.append("r" if re.search(r"\bconst\b", pointee) else "w")
+        access[name] = tuple(kinds)
+    return access
 
 
 def rewrite_dynamic_shared(source: str) -> str:

@@ -1,7 +1,16 @@
-"""What every CUDA op shares: CuPy and the GPU, memory stats, launching a kernel, launch grids.
+"""What every CUDA op shares: CuPy and the GPU, memory stats, launching a kernel, launch grids,
+streams, events and asynchronous host/device copies.
 
 The ``cuda-sim`` backend subclasses :class:`~axon_core.backend.cuda.CudaBackend` and replaces only
-``launch``, device set-up and data movement, so both run the marshalling code of ``cuda/*.py``.
+``launch``, device set-up, data movement and the stream methods, so both run the marshalling
+code of ``cuda/*.py``.
+
+Streams are for code that overlaps copies with compute (the quantized runtime streams each
+layer's weights while the previous layer computes): ``stream()`` makes a non-blocking stream,
+``event()`` an event, ``launch(..., stream=s)`` queues a kernel on ``s``,
+``copy_to_device_async(dst, src, s)`` queues a host-to-device copy (asynchronous from pinned
+memory, made by ``pinned_empty`` and filled by ``write_pinned``), ``copy_to_host`` copies back
+and waits. The objects are CuPy's own (``cupy.cuda.Stream``, ``cupy.cuda.Event``).
 """
 
 from __future__ import annotations
@@ -10,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...errors import DeviceUnavailableError
+from ...errors import DeviceError, DeviceUnavailableError, ShapeError
 from ...kernels import REGISTRY, KernelSource, kernel_suffix
 
 if TYPE_CHECKING:
@@ -66,6 +75,28 @@ def _peak_tracker(cupy: Any) -> _PeakTracker:
     return _tracker
 
 
+def _copy_bytes(op: str, dst: Any, src: Any) -> int:
+    """The byte count of a copy between two C-contiguous arrays of equal size (ShapeError if not)."""
+    for role, array in (("dst", dst), ("src", src)):
+        if not array.flags.c_contiguous:
+            raise ShapeError(f"{op}: {role} {list(array.shape)} {array.dtype} is not C-contiguous")
+    if dst.nbytes != src.nbytes:
+        raise ShapeError(
+            f"{op}: dst {list(dst.shape)} {dst.dtype} holds {dst.nbytes} bytes, src {list(src.shape)} "
+            f"{src.dtype} {src.nbytes}"
+        )
+    return int(src.nbytes)
+
+
+def _byte_view(op: str, role: str, array: np.ndarray, expected: int | None = None) -> np.ndarray:
+    """``array`` as flat uint8 (ShapeError unless it is a C-contiguous host array of ``expected`` bytes)."""
+    if not isinstance(array, np.ndarray) or not array.flags.c_contiguous:
+        raise ShapeError(f"{op}: {role} must be a C-contiguous host array, got {type(array).__name__}")
+    if expected is not None and array.nbytes != expected:
+        raise ShapeError(f"{op}: src holds {array.nbytes} bytes, dst {expected}")
+    return array.reshape(-1).view(np.uint8)
+
+
 class CudaRuntime:
     """CuPy arrays on one GPU: set-up, data movement, memory stats, ``launch`` and the launch
     configurations and argument marshalling the family mixins share (a mixin of ``CudaBackend``)."""
@@ -84,16 +115,88 @@ class CudaRuntime:
         self._modules: dict[str, Any] = {}
 
     def launch(
-        self, kernel: KernelSource, name: str, grid: tuple, block: tuple, args: tuple, shared_mem: int = 0
+        self,
+        kernel: KernelSource,
+        name: str,
+        grid: tuple,
+        block: tuple,
+        args: tuple,
+        shared_mem: int = 0,
+        stream: Any = None,
     ) -> None:
-        """Run entry point ``name`` of ``kernel`` (compiled for this GPU, disk-cached) on ``grid`` x ``block``."""
+        """Run entry point ``name`` of ``kernel`` (compiled for this GPU, disk-cached) on ``grid`` x
+        ``block``, queued on ``stream`` (a :meth:`stream`; None: CuPy's current stream)."""
         module = self._modules.get(kernel.family)
         if module is None:
             module = self.xp.cuda.function.Module()
             module.load(kernel.compile(self._arch, target="cubin"))
             self._modules[kernel.family] = module
         with self._cuda_device:
-            module.get_function(name)(tuple(grid), tuple(block), tuple(args), shared_mem=shared_mem)
+            module.get_function(name)(tuple(grid), tuple(block), tuple(args), shared_mem=shared_mem, stream=stream)
+
+    # -- streams, events, asynchronous copies ----------------------------------------------------
+    def stream(self, name: str = "") -> Any:
+        """A new stream with no implicit ordering with the null stream (``non_blocking=True``).
+        ``name`` labels it in cuda-sim's race reports; CUDA streams have none."""
+        with self._cuda_device:
+            return self.xp.cuda.Stream(non_blocking=True)
+
+    def event(self, timing: bool = False) -> Any:
+        """A new event; ``timing`` lets :meth:`elapsed_ms` measure between two of them."""
+        with self._cuda_device:
+            return self.xp.cuda.Event(disable_timing=not timing)
+
+    def elapsed_ms(self, start: Any, end: Any) -> float:
+        """Milliseconds of device time between two recorded, completed timing events."""
+        return float(self.xp.cuda.get_elapsed_time(start, end))
+
+    def empty(self, shape: Any, dtype: Any) -> Any:
+        """An uninitialised device array (from the memory pool)."""
+        with self._cuda_device:
+            return self.xp.empty(shape, dtype=dtype)
+
+    def pinned_empty(self, shape: Any, dtype: Any) -> np.ndarray:
+        """An uninitialised NumPy array in page-locked host memory: the source an asynchronous
+        host-to-device copy needs to run while the host goes on."""
+        import cupyx
+
+        return cupyx.empty_pinned(shape, dtype=dtype)
+
+    def write_pinned(self, dst: np.ndarray, src: np.ndarray) -> None:
+        """Copy the bytes of host array ``src`` into the pinned buffer ``dst``, from the host thread.
+        A copy still reading ``dst`` must have been waited for (its event synchronised)."""
+        target = _byte_view("write_pinned", "dst", dst)
+        np.copyto(target, _byte_view("write_pinned", "src", src, target.size))
+
+    def copy_to_device_async(self, dst: Any, src: np.ndarray, stream: Any) -> None:
+        """Queue a copy of host array ``src``'s bytes into device array ``dst`` on ``stream``. From
+        pinned memory it returns at once and the copy runs in stream order (``src`` must not be
+        written until it is done); from pageable memory CUDA stages ``src`` before returning."""
+        if not isinstance(dst, self.xp.ndarray) or not isinstance(src, np.ndarray):
+            raise DeviceError(
+                f"copy_to_device_async: dst must be a device array and src a host array, "
+                f"got {type(dst).__name__} and {type(src).__name__}"
+            )
+        nbytes = _copy_bytes("copy_to_device_async", dst, src)
+        if nbytes:
+            runtime = self.xp.cuda.runtime
+            with self._cuda_device:
+                runtime.memcpyAsync(dst.data.ptr, src.ctypes.data, nbytes, runtime.memcpyHostToDevice, stream.ptr)
+
+    def copy_to_host(self, dst: np.ndarray, src: Any, stream: Any) -> None:
+        """Copy device array ``src``'s bytes into host array ``dst`` after the work queued on
+        ``stream``, and wait until they are there."""
+        if not isinstance(dst, np.ndarray) or not isinstance(src, self.xp.ndarray):
+            raise DeviceError(
+                f"copy_to_host: dst must be a host array and src a device array, "
+                f"got {type(dst).__name__} and {type(src).__name__}"
+            )
+        nbytes = _copy_bytes("copy_to_host", dst, src)
+        if nbytes:
+            runtime = self.xp.cuda.runtime
+            with self._cuda_device:
+                runtime.memcpyAsync(dst.ctypes.data, src.data.ptr, nbytes, runtime.memcpyDeviceToHost, stream.ptr)
+        stream.synchronize()
 
     def from_numpy(self, array: np.ndarray) -> Any:
         with self._cuda_device:
