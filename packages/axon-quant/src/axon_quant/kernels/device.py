@@ -53,14 +53,17 @@ def to_device(w: QuantTensor, device: "str | Device") -> QuantTensor:
     return QuantTensor(_gpu_backend(device).from_numpy(np.ascontiguousarray(w.raw)), w.ggml_type, w.shape)
 
 
-def device_quant_matmul(x: Any, w: QuantTensor, out: Any | None = None, *, device: "str | Device") -> Any:
+def device_quant_matmul(
+    x: Any, w: QuantTensor, out: Any | None = None, *, device: "str | Device", stream: Any = None
+) -> Any:
     """``x @ dequantize(w).T`` on ``device``, from ``w``'s block bytes.
 
     ``x`` float32 ``[n, k]`` (or ``[k]``) and ``w`` (see :func:`to_device`) live on ``device``;
     returns float32 ``[n, m]`` (or ``[m]``) there, written into ``out`` when given. ``w`` is a
     2-d QuantTensor in one of :data:`DEVICE_FORMATS`. The kernel decodes each weight to float32
-    and sums products with fused multiply-adds, per lane then across the warp. Raises QuantError
-    on an argument of the wrong type, dtype, shape or layout.
+    and sums products with fused multiply-adds, per lane then across the warp; it is queued on
+    ``stream`` (the backend's ``stream()``; None: the default stream). Raises QuantError on an
+    argument of the wrong type, dtype, shape or layout.
     """
     from axon_core.kernels import REGISTRY
     from axon_core.kernels.quant_matmul import QM_ROWS, QM_TILE
@@ -117,5 +120,5 @@ def device_quant_matmul(x: Any, w: QuantTensor, out: Any | None = None, *, devic
             else (f"quant_matmul_{name}", (rows, (n + QM_TILE - 1) // QM_TILE))
         )
         args = (w.raw, x, out, np.int32(m), np.int32(k), np.int32(n))
-        backend.launch(REGISTRY["quant_matmul"], kernel, grid, (32, QM_ROWS), args)
+        backend.launch(REGISTRY["quant_matmul"], kernel, grid, (32, QM_ROWS), args, stream=stream)
     return out

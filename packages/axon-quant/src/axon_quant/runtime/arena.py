@@ -3,13 +3,15 @@
 The runtime asks for every activation, scratch row and the KV cache up front; :class:`Arena`
 lays them out 64-byte aligned (a cache line, so no two buffers share one) in a single
 ``np.empty`` and hands out views. Nothing is allocated after planning, so the decode loop's
-memory is fixed at load time and its size is known before the first token.
+memory is fixed at load time and its size is known before the first token. The device runtime
+plans its arena the same way in one device allocation (``allocate``: the backend's ``empty``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +20,11 @@ from ..errors import QuantError
 __all__ = ["Arena"]
 
 _ALIGN = 64
+
+
+def _address(array: Any) -> int:
+    """Where ``array``'s data starts: a NumPy array's pointer, or a CuPy array's device pointer."""
+    return array.ctypes.data if isinstance(array, np.ndarray) else int(array.data.ptr)
 
 
 def _physical_memory_bytes() -> int | None:
@@ -35,9 +42,18 @@ class Arena:
     byte offset. QuantError if a name repeats, a dimension is negative, or the plan needs more
     than this machine's physical memory (an oversized plan comes from a header field such as a
     context length, and must fail before it is allocated).
+
+    ``allocate(nbytes)`` makes the one flat uint8 allocation (default ``np.empty``; a device
+    backend's ``empty`` puts the arena on the device, still bounded by the host's memory here,
+    and by the device's pool when it allocates).
     """
 
-    def __init__(self, plan: Iterable[tuple[str, tuple[int, ...], np.typing.DTypeLike]]):
+    def __init__(
+        self,
+        plan: Iterable[tuple[str, tuple[int, ...], np.typing.DTypeLike]],
+        *,
+        allocate: Callable[[int], Any] | None = None,
+    ):
         layout: list[tuple[str, tuple[int, ...], np.dtype, int]] = []
         offset = 0
         for name, shape, dtype in plan:
@@ -56,8 +72,9 @@ class Arena:
             )
         self.nbytes = offset
         # Over-allocate one alignment unit so the first buffer can start on a cache line.
-        self._memory = np.empty(offset + _ALIGN, dtype=np.uint8)
-        start = -self._memory.ctypes.data % _ALIGN
+        size = offset + _ALIGN
+        self._memory = np.empty(size, dtype=np.uint8) if allocate is None else allocate(size)
+        start = -_address(self._memory) % _ALIGN
         self.offsets: dict[str, int] = {}
         self._views: dict[str, np.ndarray] = {}
         for name, shape, dtype, at in layout:
@@ -76,7 +93,7 @@ class Arena:
 
     def owns(self, array: np.ndarray) -> bool:
         """Whether ``array`` is memory of this arena (a buffer or a view into one)."""
-        base, lo = self._memory.ctypes.data, array.ctypes.data
+        base, lo = _address(self._memory), _address(array)
         return base <= lo and lo + array.nbytes <= base + self._memory.nbytes
 
     def __repr__(self) -> str:

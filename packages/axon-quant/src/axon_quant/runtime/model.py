@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from axon_core import Device
+
 from ..errors import QuantError
 from ..gguf import GGUFFile
 from ..kernels import MatmulPlan, default_threads
@@ -59,6 +61,43 @@ _NORM, _QKV, _ATTN, _OUT, _FFN, _ACT = range(6)  # telemetry sections, as teleme
 def _f32(tensor: QuantTensor) -> np.ndarray:
     """A float32 view of an f32 tensor's bytes (norms, biases), still in the mmap."""
     return tensor.raw.view(np.float32).reshape(tensor.shape)
+
+
+def plan_sizes(
+    config: ModelConfig, max_ctx: int | None, batch: int, logits_rows: int, threads: int | None
+) -> tuple[int, int, int, int]:
+    """``(max_ctx, batch, logits_rows, threads)`` as a model plans its arena for them (see
+    :class:`Model`); QuantError for a value out of range."""
+    ctx = min(DEFAULT_MAX_CTX, config.context_length) if max_ctx is None else int(max_ctx)
+    if not 1 <= ctx <= config.context_length:
+        raise QuantError(f"max_ctx {max_ctx} must be between 1 and the model's context length {config.context_length}")
+    if batch < 1 or logits_rows < 1:
+        raise QuantError(f"batch ({batch}) and logits_rows ({logits_rows}) must be at least 1")
+    if threads is not None and threads < 1:
+        raise QuantError(f"threads must be at least 1, got {threads}")
+    return ctx, min(int(batch), ctx), int(logits_rows), int(threads) if threads is not None else default_threads()
+
+
+def rope_tables(config: ModelConfig, tensors: Mapping[str, QuantTensor], max_ctx: int) -> dict[str, np.ndarray]:
+    """The RoPE tables ``rope_cos`` / ``rope_sin`` (and ``*_local`` for sliding-window layers'
+    base) [max_ctx, rope_dim / 2] float64, as the arena holds them (in float32)."""
+    c = config
+    half = c.rope_dim // 2
+    factors = np.ones(half)
+    if "rope_freqs.weight" in tensors:  # llama 3.x: per-dimension frequency divisors
+        freqs = tensors["rope_freqs.weight"]
+        if freqs.shape != (half,) or freqs.ggml_type.name != "f32":
+            raise QuantError(f"rope_freqs.weight must be f32 [{half}], got {freqs.ggml_type.name} {list(freqs.shape)}")
+        factors = _f32(freqs).astype(np.float64)
+    bases = [(c.rope_base, "")] + ([(c.rope_base_local, "_local")] if c.spec.swa_pattern else [])
+    tables = {}
+    for base, suffix in bases:
+        # theta[p, i] = p * scale * base^(-2i/dim) / factor[i], in float64 (llama.cpp's ggml_rope_cache_init)
+        inv = c.rope_scale * base ** (-2.0 * np.arange(half) / c.rope_dim) / factors
+        theta = np.arange(max_ctx, dtype=np.float64)[:, None] * inv[None, :]
+        tables["rope_cos" + suffix] = np.cos(theta)
+        tables["rope_sin" + suffix] = np.sin(theta)
+    return tables
 
 
 @dataclass(frozen=True)
@@ -138,15 +177,7 @@ class Model:
         source: Any = None,
     ):
         self.config = c = config
-        ctx = min(DEFAULT_MAX_CTX, c.context_length) if max_ctx is None else int(max_ctx)
-        if not 1 <= ctx <= c.context_length:
-            raise QuantError(f"max_ctx {max_ctx} must be between 1 and the model's context length {c.context_length}")
-        if batch < 1 or logits_rows < 1:
-            raise QuantError(f"batch ({batch}) and logits_rows ({logits_rows}) must be at least 1")
-        self.max_ctx, self.batch, self.logits_rows = ctx, min(int(batch), ctx), int(logits_rows)
-        if threads is not None and threads < 1:
-            raise QuantError(f"threads must be at least 1, got {threads}")
-        self.threads = int(threads) if threads is not None else default_threads()
+        self.max_ctx, self.batch, self.logits_rows, self.threads = plan_sizes(c, max_ctx, batch, logits_rows, threads)
         set_kernel_threads(self.threads)
         self.gguf = source  # keeps the GGUF file (and so its mmap) alive
         self.arena = Arena(self._plan())
@@ -196,23 +227,8 @@ class Model:
         ]
 
     def _tables(self, tensors: Mapping[str, QuantTensor]) -> None:
-        c = self.config
-        half = c.rope_dim // 2
-        factors = np.ones(half)
-        if "rope_freqs.weight" in tensors:  # llama 3.x: per-dimension frequency divisors
-            freqs = tensors["rope_freqs.weight"]
-            if freqs.shape != (half,) or freqs.ggml_type.name != "f32":
-                raise QuantError(
-                    f"rope_freqs.weight must be f32 [{half}], got {freqs.ggml_type.name} {list(freqs.shape)}"
-                )
-            factors = _f32(freqs).astype(np.float64)
-        bases = [(c.rope_base, "")] + ([(c.rope_base_local, "_local")] if c.spec.swa_pattern else [])
-        for base, suffix in bases:
-            # theta[p, i] = p * scale * base^(-2i/dim) / factor[i], in float64 (llama.cpp's ggml_rope_cache_init)
-            inv = c.rope_scale * base ** (-2.0 * np.arange(half) / c.rope_dim) / factors
-            theta = np.arange(self.max_ctx, dtype=np.float64)[:, None] * inv[None, :]
-            self.arena["rope_cos" + suffix][:] = np.cos(theta)
-            self.arena["rope_sin" + suffix][:] = np.sin(theta)
+        for name, table in rope_tables(self.config, tensors, self.max_ctx).items():
+            self.arena[name][:] = table
 
     def _layer(self, tensors: Mapping[str, QuantTensor], i: int) -> _Layer:
         c, b = self.config, f"blk.{i}."
@@ -436,13 +452,20 @@ def load_model(
     threads: int | None = None,
     prefetch: bool = True,
     telemetry: bool = False,
+    device: "str | Device" = "cpu",
 ) -> Model:
     """Open the GGUF file at ``path`` (mmap'd, nothing copied) and build its :class:`Model`.
 
     ``prefetch`` reads each layer's weights ahead (see :mod:`.prefetch`); the other arguments are
     :class:`Model`'s. The returned model keeps the file open; its :attr:`Model.gguf` is the
     :class:`~axon_quant.gguf.GGUFFile` (metadata for the tokenizer).
+
+    ``device``: ``"cpu"`` (the Numba kernels), or ``"cuda"`` / ``"cuda:N"`` / ``"cuda-sim"`` for a
+    :class:`~axon_quant.runtime.device_model.DeviceModel`: the arena and KV cache on the device,
+    the layer ops as CUDA kernels, the quantized matrices streamed from the mmap one layer ahead
+    into two device buffers. ``cuda`` without a GPU raises DeviceUnavailableError at once.
     """
+    device = Device(device)
     gguf_file = GGUFFile.open(path)
     try:
         config = ModelConfig.from_gguf(gguf_file.metadata, gguf_file.tensors, path=str(path))
@@ -461,7 +484,13 @@ def load_model(
                 ]
             )
             prefetcher = LayerPrefetcher(str(path), groups)
-        model = Model(
+        kind: type[Model] = Model
+        options: dict[str, Any] = {}
+        if device.type != "cpu":
+            from .device_model import DeviceModel
+
+            kind, options = DeviceModel, {"device": device}
+        model = kind(
             config,
             gguf_file.tensors,
             max_ctx=max_ctx,
@@ -471,6 +500,7 @@ def load_model(
             prefetcher=prefetcher,
             telemetry=telemetry,
             source=gguf_file,
+            **options,
         )
     except BaseException:
         gguf_file.close()
