@@ -167,7 +167,11 @@ def init_process_group(
 
     from ._monitor import Monitor
 
-    monitor = Monitor(mpi_rank, timeout_s)
+    monitor = Monitor(
+        mpi_rank, mpi_size, timeout_s, world_comm, enabled=_env_flag("AXON_DISTRIBUTED_MONITOR", True)
+    )
+    # After mpi4py's own exit handler, so this one runs first (atexit is last in, first out).
+    atexit.register(_leave_at_exit)
     executor = Executor()
     world = ProcessGroupMPI(world_comm, 0, range(mpi_size), mpi_rank, monitor=monitor, executor=executor, check=check)
     _state = _State("mpi", world, monitor, executor, timeout_s, check, world_comm, [world])
@@ -432,13 +436,20 @@ def _check_world(mpi_rank: int, mpi_size: int, rank: int, world_size: int) -> No
         )
 
 
-@atexit.register
 def _leave_at_exit() -> None:
-    if _state is not None:
-        try:
-            _state.monitor.close(reason=_exit_reason())
-        except Exception:
-            pass
+    """Say goodbye to the other ranks (with the error this process exits on), and after a failure end the
+    process here: MPI_Finalize would wait for ever on a dead or hung rank."""
+    if _state is None:
+        return
+    monitor = _state.monitor
+    try:
+        monitor.close(reason=_exit_reason())
+    except Exception:
+        pass
+    if monitor.broken is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
 
 
 def _exit_reason() -> str:

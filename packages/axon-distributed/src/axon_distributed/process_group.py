@@ -138,7 +138,7 @@ class ProcessGroupMPI(ProcessGroup):
             raise ValueError(f"{label}: {header}")
 
         def run() -> None:
-            with self.monitor.guard(self, label, peers, self.comm):
+            with self.monitor.guard(self, label, peers, self.comm, seq=seq):
                 if self.check:
                     self._exchange_headers(label, header)
                 body()
