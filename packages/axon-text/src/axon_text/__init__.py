@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ._errors import TokenizerError
+from ._validate import TokenizerLimits
 from .bpe import BPETokenizer
 from .char import CharTokenizer
 from .pre_tokenizers import pre_tokenizer_and_decoder, syllable_pre_tokenizer
@@ -19,6 +21,8 @@ __all__ = [
     "DEFAULT_SPECIALS",
     "SPECIAL_TOKEN_NAMES",
     "Tokenizer",
+    "TokenizerError",
+    "TokenizerLimits",
     "Vocab",
     "WordPieceTokenizer",
     "WordTokenizer",
