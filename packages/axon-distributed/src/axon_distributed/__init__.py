@@ -5,6 +5,7 @@ axon_distributed.launch -n N script.py`` or ``axon-distributed launch``), and th
 gets when another dies, hangs or disagrees.
 """
 
+from .checkpoint import CheckpointError, load_checkpoint, read_manifest, save_checkpoint
 from .collectives import (
     GroupMember,
     all_gather,
@@ -36,7 +37,17 @@ from .collectives import (
     scatter,
     send,
 )
+from .ddp import DistributedDataParallel
 from .errors import CollectiveMismatchError, CollectiveTimeoutError, DistributedError, RankFailureError
+from .fsdp import CPUOffload, FullyShardedDataParallel, ModuleWrapPolicy, ShardingStrategy
+from .pipeline import (
+    PipelineMemoryStats,
+    PipelineSchedule,
+    PipelineStage,
+    Schedule1F1B,
+    ScheduleGPipe,
+    split_sequential,
+)
 from .process_group import ProcessGroup, ProcessGroupMPI
 from .reduce_op import ReduceOp
 from .work import Work
@@ -44,14 +55,25 @@ from .work import Work
 __version__ = "0.1.0"
 
 __all__ = [
+    "CPUOffload",
+    "CheckpointError",
     "CollectiveMismatchError",
     "CollectiveTimeoutError",
+    "DistributedDataParallel",
     "DistributedError",
+    "FullyShardedDataParallel",
     "GroupMember",
+    "ModuleWrapPolicy",
+    "PipelineMemoryStats",
+    "PipelineSchedule",
+    "PipelineStage",
     "ProcessGroup",
     "ProcessGroupMPI",
     "RankFailureError",
     "ReduceOp",
+    "Schedule1F1B",
+    "ScheduleGPipe",
+    "ShardingStrategy",
     "Work",
     "all_gather",
     "all_gather_into_tensor",
@@ -74,11 +96,15 @@ __all__ = [
     "is_initialized",
     "is_mpi_available",
     "isend",
+    "load_checkpoint",
     "new_group",
     "recv",
+    "read_manifest",
     "reduce",
     "reduce_scatter",
     "reduce_scatter_tensor",
+    "save_checkpoint",
     "scatter",
     "send",
+    "split_sequential",
 ]
