@@ -1,4 +1,6 @@
-"""The dashboard in a real headless Chromium: it loads, charts the logged points, and updates live."""
+"""The dashboard in a real headless Chromium: it loads, charts the logged points, and updates live,
+under the server's Content-Security-Policy (no inline or eval'd script: waits go through selectors,
+which the policy allows, and any violation the browser reports fails the test)."""
 
 from __future__ import annotations
 
@@ -44,13 +46,20 @@ def _points(page, series: str) -> list[tuple[float, float]]:
     return [tuple(point) for point in found]
 
 
+def _wait_for_epochs(page, count: int) -> None:
+    page.wait_for_selector(f"body[data-epochs-shown='{count}']", state="attached", timeout=10_000)
+
+
 def test_dashboard_charts_logged_epochs_and_updates_live(page) -> None:
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
     with TrainingMonitor("browser-run", 4321).total_epochs(5).batch_size(16).launch() as monitor:
         losses = [(1, 2.0, 2.2), (2, 1.4, 1.6), (3, 0.9, 1.1)]
         for epoch, train, val in losses:
             monitor.log_epoch(epoch, train, val_loss=val, extras={"accuracy": epoch / 10})
-        page.goto(monitor.url)
-        page.wait_for_function("document.body.dataset.epochsShown === '3'", timeout=10_000)
+        response = page.goto(monitor.url)
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        _wait_for_epochs(page, 3)
         assert page.inner_text("#run-name") == "browser-run"
         assert page.inner_text("#params") == "4,321"
         assert _points(page, "train_loss") == [(e, t) for e, t, _ in losses]
@@ -59,7 +68,8 @@ def test_dashboard_charts_logged_epochs_and_updates_live(page) -> None:
         assert page.eval_on_selector_all("#extra-accuracy circle.point", "els => els.length") == 3
 
         monitor.log_epoch(4, 0.5, val_loss=0.7, extras={"accuracy": 0.4})
-        page.wait_for_function("document.body.dataset.epochsShown === '4'", timeout=10_000)
+        _wait_for_epochs(page, 4)
         assert _points(page, "train_loss")[-1] == (4, 0.5)
         assert page.inner_text("#epoch") == "4 / 5"
         assert page.inner_text("#best").startswith("0.7000 (epoch 4)")
+    assert not [text for text in console if "Content Security Policy" in text]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import webbrowser
-from typing import Any
+from typing import Any, Iterable
 
 from .metrics import RunMetrics
 from .server import DashboardServer
@@ -18,11 +18,12 @@ class TrainingMonitor:
     dashboard on ``http://127.0.0.1:<port>`` (a free port unless ``port`` is given); the
     training loop then calls :meth:`log_epoch`, :meth:`log_step` and :meth:`set_status`.
     The page polls ``/api/metrics`` (JSON) and redraws. No browser opens unless
-    ``launch(open_browser=True)``.
+    ``launch(open_browser=True)``. Memory stays bounded however long the run: ``history`` epochs
+    and ``history`` steps are kept (the newest half all, the older ones a uniform sample).
     """
 
-    def __init__(self, name: str, param_count: int) -> None:
-        self._metrics = RunMetrics(name=str(name), param_count=int(param_count))
+    def __init__(self, name: str, param_count: int, history: int = 2000) -> None:
+        self._metrics = RunMetrics(name=str(name), param_count=int(param_count), history=int(history))
         self._server: DashboardServer | None = None
 
     def total_epochs(self, epochs: int) -> "TrainingMonitor":
@@ -33,11 +34,34 @@ class TrainingMonitor:
         self._metrics.batch_size = int(size)
         return self
 
-    def launch(self, port: int = 0, host: str = "127.0.0.1", open_browser: bool = False) -> "TrainingMonitor":
-        """Start serving; ``port=0`` picks a free port. Returns self."""
+    def launch(
+        self,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        open_browser: bool = False,
+        *,
+        allowed_hosts: Iterable[str] = (),
+        max_connections: int = 32,
+        request_timeout: float = 5.0,
+        response_timeout: float = 10.0,
+    ) -> "TrainingMonitor":
+        """Start serving; ``port=0`` picks a free port. Returns self.
+
+        A host other than loopback warns (no authentication); ``allowed_hosts`` adds names the
+        ``Host`` header may carry (DNS-rebinding protection refuses the rest with 421).
+        ``max_connections``, ``request_timeout`` and ``response_timeout``: see ``DashboardServer``.
+        """
         if self._server is not None:
             raise RuntimeError(f"TrainingMonitor already serving at {self.url}")
-        self._server = DashboardServer(self._metrics.snapshot, host=host, port=port)
+        self._server = DashboardServer(
+            self._metrics.snapshot,
+            host=host,
+            port=port,
+            allowed_hosts=allowed_hosts,
+            max_connections=max_connections,
+            request_timeout=request_timeout,
+            response_timeout=response_timeout,
+        )
         self._server.start()
         self._metrics.set_status("running")
         if open_browser:
@@ -48,7 +72,8 @@ class TrainingMonitor:
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("TrainingMonitor is not launched; call launch() first")
-        return f"http://{self._server.host}:{self._server.port}/"
+        host = self._server.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self._server.port}/"
 
     @property
     def port(self) -> int:
