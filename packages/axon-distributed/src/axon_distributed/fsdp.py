@@ -145,10 +145,17 @@ class FullyShardedDataParallel(Module):
         self._state = _RootState([])
         # Claim the units below: one root per tree; they share its bookkeeping.
         units = [self]
+        owned = set(self._owned_ids)
         for m in module.modules():
             if isinstance(m, FullyShardedDataParallel):
                 if m.process_group is not process_group:
                     raise ValueError("FullyShardedDataParallel: nested units must use the root's process group")
+                if owned & m._owned_ids:
+                    raise ValueError(
+                        f"FullyShardedDataParallel: a parameter of {type(m.module).__name__} is shared with another "
+                        "FSDP unit; wrap the modules that share it in one unit"
+                    )
+                owned |= m._owned_ids
                 m._is_root = False
                 units.append(m)
         for unit in units:
