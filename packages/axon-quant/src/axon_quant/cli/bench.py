@@ -11,7 +11,8 @@ load time, prompt and decode throughput and peak RSS of the runtime on one model
 - ``peak_rss_mib``: this process's peak resident set (``ru_maxrss``), the mmap'd weights it
   touched included.
 
-``--telemetry`` adds the per-layer report of the decode steps under ``"telemetry"``.
+``--telemetry`` adds the per-layer report of the decode steps under ``"telemetry"``. ``--device``
+(``cpu``, ``cuda``, ``cuda:N``, ``cuda-sim``) picks where the layers run; the report says which.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ctx", type=int, default=None, metavar="N", help="context to plan for (prompt + decode)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random prompt ids (0)")
     parser.add_argument("--telemetry", action="store_true", help="include the per-layer report of the decode steps")
+    parser.add_argument("--device", default="cpu", metavar="DEVICE", help="cpu, cuda, cuda:N or cuda-sim (cpu)")
 
 
 def measure(
@@ -45,6 +47,7 @@ def measure(
     seed: int = 0,
     telemetry: bool = False,
     prompt_ids: list[int] | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """The measurements above, as a dict; ``prompt_ids`` replaces the random prompt (a benchmark
     that runs a peer on the same ids passes them)."""
@@ -64,6 +67,7 @@ def measure(
         max_ctx=ctx if ctx is not None else prompt_tokens + decode_tokens + 1,
         threads=threads,
         telemetry=telemetry,
+        device=device,
     )
     tokenizer = GGUFTokenizer.from_metadata(model.gguf.metadata)
     load_s = time.perf_counter() - start
@@ -91,6 +95,7 @@ def measure(
     report: dict[str, Any] = {
         "model": path,
         "arch": model.config.arch,
+        "device": device,
         "threads": model.threads,
         "prompt_tokens": prompt_tokens,
         "decode_tokens": decode_tokens,
@@ -110,6 +115,8 @@ def measure(
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from axon_core import DeviceError
+
     from ..errors import GGUFError, QuantError
 
     try:
@@ -121,8 +128,9 @@ def run(args: argparse.Namespace) -> int:
             ctx=args.ctx,
             seed=args.seed,
             telemetry=args.telemetry,
+            device=args.device,
         )
-    except (QuantError, GGUFError, OSError) as exc:
+    except (QuantError, GGUFError, DeviceError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(report))

@@ -5,6 +5,7 @@ Sampling defaults are llama.cpp's (temperature 0.8, top-k 40, top-p 0.95, min-p 
 penalty 1.0 over the last 64 tokens); ``--greedy`` (or ``--temperature 0``) picks the argmax.
 ``--chat`` renders the prompt with the model's chat template (``tokenizer.chat_template``) as one
 user turn, after ``--system`` if given. ``--telemetry`` prints per-layer times to stderr at the end.
+``--device cuda`` (or ``cuda-sim``) runs the layers as CUDA kernels (see ``DeviceModel``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--telemetry", action="store_true", help="print per-layer timings to stderr")
     parser.add_argument("--threads", type=int, default=None, metavar="N", help="compute threads (all CPUs)")
     parser.add_argument(
+        "--device",
+        default="cpu",
+        metavar="DEVICE",
+        help="cpu, cuda, cuda:N or cuda-sim: where the layers run (cpu); on a GPU device the weights stream "
+        "from host memory one layer ahead",
+    )
+    parser.add_argument(
         "--ctx",
         type=int,
         default=None,
@@ -76,6 +84,8 @@ def chat_prompt(tokenizer, user: str, system: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from axon_core import DeviceError
+
     from ..errors import GGUFError, QuantError
     from ..runtime import SamplingParams, generate, load_model
     from ..tokenizer import GGUFTokenizer
@@ -91,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             greedy=args.greedy,
         )
-        model = load_model(args.model, max_ctx=args.ctx, threads=args.threads, telemetry=args.telemetry)
+        model = load_model(
+            args.model, max_ctx=args.ctx, threads=args.threads, telemetry=args.telemetry, device=args.device
+        )
         tokenizer = GGUFTokenizer.from_metadata(model.gguf.metadata)
         if args.chat:
             text = chat_prompt(tokenizer, args.prompt, args.system)
@@ -110,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         if model.telemetry is not None:
             print(model.telemetry.format_table(), file=sys.stderr)
-    except (QuantError, GGUFError, OSError) as exc:
+    except (QuantError, GGUFError, DeviceError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
