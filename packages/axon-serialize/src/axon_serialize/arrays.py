@@ -9,9 +9,29 @@ import numpy as np
 from axon_core import ALL_DTYPES, DType, as_dtype
 from axon_tensor import Tensor, tensor
 
-__all__ = ["host_array", "is_array_like", "to_tensor", "DTYPE_BY_NAME"]
+from .errors import SerializationError, short_repr
+
+__all__ = ["host_array", "is_array_like", "to_tensor", "checked_shape", "DTYPE_BY_NAME", "MAX_DIMS", "MAX_EXTENT"]
 
 DTYPE_BY_NAME: dict[str, DType] = {d.name: d for d in ALL_DTYPES}
+MAX_DIMS = 64  # NumPy's limit (NPY_MAXDIMS)
+MAX_EXTENT = 2**48  # bytes an array may span, counting each empty dimension as 1
+
+
+def checked_shape(shape: Any, itemsize: int, where: str) -> tuple[int, ...]:
+    """``shape`` from a file as a tuple, if it is a list of at most 64 non-negative ints that NumPy
+    can describe: even an empty tensor's other dimensions must span at most 2**48 bytes (an
+    empty ``[0, 2**63]`` holds nothing but has no NumPy shape). Raises SerializationError."""
+    if not isinstance(shape, list) or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
+        raise SerializationError(f"{where}: bad shape {short_repr(shape)} (expected a list of non-negative ints)")
+    if len(shape) > MAX_DIMS:
+        raise SerializationError(f"{where}: bad shape: {len(shape)} dimensions, more than {MAX_DIMS}")
+    extent = itemsize
+    for s in shape:
+        extent *= max(s, 1)  # Python ints: no overflow, and nothing is allocated here
+    if extent > MAX_EXTENT:
+        raise SerializationError(f"{where}: shape {shape} spans {extent} bytes, more than {MAX_EXTENT}")
+    return tuple(shape)
 
 
 def is_array_like(value: Any) -> bool:

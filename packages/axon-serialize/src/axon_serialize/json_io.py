@@ -17,9 +17,11 @@ import numpy as np
 
 from axon_core import atomic_writer
 
-from .arrays import DTYPE_BY_NAME, host_array, to_tensor
+from ._files import read_whole
+from ._json import loads
+from .arrays import DTYPE_BY_NAME, checked_shape, host_array, to_tensor
 from .container import DTYPE_NAME_OF
-from .errors import SerializationError
+from .errors import SerializationError, short_repr
 
 __all__ = ["save_json", "load_json"]
 
@@ -50,49 +52,105 @@ def save_json(state: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
 
 
 def load_json(path: str | os.PathLike[str], device: Any = None) -> dict[str, Any]:
-    """Read a file written by :func:`save_json` into ``{name: Tensor}``."""
-    try:
-        with open(path, "rb") as handle:
-            document = json.loads(handle.read())
-    except OSError as exc:
-        raise SerializationError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise SerializationError(f"{path}: not valid JSON ({exc})") from exc
+    """Read a file written by :func:`save_json` into ``{name: Tensor}``.
+
+    The format is exact, so reading is strict: a value must have the tensor's type (``true`` /
+    ``false`` for bool, integers in range for integer dtypes, numbers or ``"nan"`` / ``"inf"`` /
+    ``"-inf"`` for floating dtypes, ``[re, im]`` pairs for complex ones) and be exactly
+    representable in its dtype: ``null``, ``1.5`` for an int, ``1e39`` or ``1e-46`` for a float32
+    are refused, never rounded, clamped or turned into NaN."""
+    document = loads(read_whole(path), str(path))
     if (
         not isinstance(document, dict)
         or document.get("format") != _FORMAT
         or not isinstance(document.get("tensors"), dict)
     ):
         raise SerializationError(f"{path}: not an axon JSON state dict (missing format/tensors)")
-    state = {}
-    for name, entry in document["tensors"].items():
-        state[name] = to_tensor(_array(entry, f"{path}: tensor {name!r}"), device)
-    return state
+    if document.get("version", 1) != 1:
+        raise SerializationError(f"{path}: unsupported version {document['version']!r} (this reader knows 1)")
+    arrays = {name: _array(entry, f"{path}: tensor {name!r}") for name, entry in document["tensors"].items()}
+    return {name: to_tensor(array, device) for name, array in arrays.items()}
 
 
 def _array(entry: Any, where: str) -> np.ndarray:
     if not isinstance(entry, dict):
         raise SerializationError(f"{where}: entry is not an object")
-    dtype = DTYPE_BY_NAME.get(entry.get("dtype"))
-    shape, values = entry.get("shape"), entry.get("values")
+    name = entry.get("dtype")
+    dtype = DTYPE_BY_NAME.get(name) if isinstance(name, str) else None
     if dtype is None:
-        raise SerializationError(f"{where}: unknown dtype {entry.get('dtype')!r}")
-    if not isinstance(shape, list) or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
-        raise SerializationError(f"{where}: bad shape {shape!r}")
-    if not isinstance(values, list) or len(values) != math.prod(shape):
+        raise SerializationError(f"{where}: unknown dtype {short_repr(name)}")
+    shape = checked_shape(entry.get("shape"), dtype.itemsize, where)
+    values, count = entry.get("values"), math.prod(shape)
+    if not isinstance(values, list) or len(values) != count:
         raise SerializationError(
-            f"{where}: shape {shape} needs {math.prod(shape)} values, found "
+            f"{where}: shape {list(shape)} needs {count} values, found "
             f"{len(values) if isinstance(values, list) else type(values).__name__}"
         )
-    try:
-        if dtype.is_complex:
-            flat = np.array([complex(_SPECIAL.get(r, r), _SPECIAL.get(i, i)) for r, i in values], dtype=dtype.np)
-        elif dtype.is_floating_point:
-            flat = np.array([_SPECIAL.get(v, v) if isinstance(v, str) else v for v in values], dtype=np.float64).astype(
-                dtype.np
+    if dtype.is_complex:
+        parts = dtype.np.type(0).real.dtype  # float32 for complex64
+        if not all(isinstance(v, list) and len(v) == 2 for v in values):
+            bad = next(i for i, v in enumerate(values) if not (isinstance(v, list) and len(v) == 2))
+            raise SerializationError(f"{where}: value {bad} is {short_repr(values[bad])}, not a [real, imag] pair")
+        flat = _floats([part for pair in values for part in pair], parts, where, pairs=True).view(dtype.np)
+    elif dtype.is_floating_point:
+        flat = _floats(values, dtype.np, where)
+    elif dtype.np == np.bool_:
+        if not all(type(v) is bool for v in values):
+            bad = next(i for i, v in enumerate(values) if type(v) is not bool)
+            raise SerializationError(f"{where}: value {bad} is {short_repr(values[bad])}, not true/false (dtype bool)")
+        flat = np.array(values, dtype=np.bool_)
+    else:
+        info = np.iinfo(dtype.np)
+        bad = next((i for i, v in enumerate(values) if type(v) is not int or not info.min <= v <= info.max), None)
+        if bad is not None:
+            raise SerializationError(
+                f"{where}: value {bad} is {short_repr(values[bad])}, not an integer in "
+                f"[{info.min}, {info.max}] (dtype {dtype.name})"
             )
-        else:
-            flat = np.array(values, dtype=dtype.np)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise SerializationError(f"{where}: values do not fit dtype {dtype.name} ({exc})") from exc
+        flat = np.array(values, dtype=dtype.np)
     return flat.reshape(shape)
+
+
+def _floats(values: list, dtype: np.dtype, where: str, pairs: bool = False) -> np.ndarray:
+    """``values`` (numbers and "nan"/"inf"/"-inf") as ``dtype``, refusing any that would round."""
+    exact = []
+    for i, v in enumerate(values):
+        kind = type(v)
+        if kind is float:
+            exact.append(v)
+        elif kind is int and abs(v) <= 2**53:  # larger ints are checked one by one below
+            exact.append(float(v))
+        elif kind is int or (kind is str and v in _SPECIAL):
+            exact.append(_SPECIAL[v] if kind is str else _big_int(v, where, _index(i, pairs)))
+        else:
+            raise SerializationError(
+                f'{where}: value {_index(i, pairs)} is {short_repr(v)}, not a number or "nan"/"inf"/"-inf"'
+            )
+    wide = np.array(exact, dtype=np.float64)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        cast = wide.astype(dtype)
+        back = cast.astype(np.float64)
+    wrong = ~((back == wide) | (np.isnan(back) & np.isnan(wide)))
+    if wrong.any():
+        i = int(np.argmax(wrong))
+        raise SerializationError(
+            f"{where}: value {_index(i, pairs)} ({short_repr(values[i])}) is not exactly representable in "
+            f"{np.dtype(dtype).name} (it would become {float(back[i])!r}); this format stores exact values"
+        )
+    return cast
+
+
+def _big_int(value: int, where: str, index: str) -> float:
+    try:
+        wide = float(value)
+    except OverflowError:
+        wide = math.nan
+    if wide != value:
+        raise SerializationError(
+            f"{where}: value {index} ({short_repr(value)}) is not exactly representable in float64"
+        )
+    return wide
+
+
+def _index(i: int, pairs: bool) -> str:
+    return f"{i // 2} ({'imag' if i % 2 else 'real'} part)" if pairs else str(i)
