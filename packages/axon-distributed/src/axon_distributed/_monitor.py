@@ -111,7 +111,7 @@ class Monitor:
                     continue  # it took part in this one before leaving
             fallen.append(peer)
         if fallen:
-            raise RankFailureError(f"{label}: {self._gone_text(fallen)}", fallen, label)
+            raise RankFailureError(f"{label}: {self._gone_text(fallen)}", self._culprits(fallen), label)
 
     @contextlib.contextmanager
     def guard(
@@ -151,9 +151,10 @@ class Monitor:
         if self._closed:
             return
         self._closed = True
-        self._send({"bye": reason, "state": self._state()})
+        blame = sorted(getattr(self.broken, "ranks", ()) or ())
+        self._send({"bye": reason, "state": self._state(), "blame": blame})
         if self._server is not None:  # tell the others before the server goes (it lives in this process)
-            self._server.announce(self.rank, "exited", reason, self._state())
+            self._server.announce(self.rank, "exited", reason, self._state(), blame)
             self._server.stop()
         if self._sock is not None:
             with contextlib.suppress(OSError):
@@ -189,6 +190,14 @@ class Monitor:
         except Exception:
             return sorted(p for p in record.peers if p in self.gone)
 
+    def _culprits(self, ranks: list[int]) -> list[int]:
+        """``ranks``, each one that left only because another failed replaced by the rank(s) it blamed."""
+        found: set[int] = set()
+        for rank in ranks:
+            blame = (self.gone.get(rank) or {}).get("blame") or []
+            found.update([r for r in blame if r != self.rank] or ([] if blame else [rank]))
+        return sorted(found)
+
     def _gone_text(self, ranks: list[int]) -> str:
         parts = []
         for rank in ranks:
@@ -199,6 +208,8 @@ class Monitor:
             where = _where(info.get("state"))
             if info["how"] == "died":
                 parts.append(f"rank {rank} died {ago:.1f} s ago (its process ended without leaving; {where})")
+            elif info.get("blame"):
+                parts.append(f"rank {rank} gave up {ago:.1f} s ago, blaming rank(s) {info['blame']}")
             else:
                 why = f" on {info['reason']}" if info.get("reason") else ""
                 parts.append(f"rank {rank} exited{why} {ago:.1f} s ago ({where})")
@@ -210,7 +221,7 @@ class Monitor:
         at_fault, parts = [], []
         for peer in peers:
             if peer in self.gone:
-                at_fault.append(peer)
+                at_fault += self._culprits([peer])
                 parts.append(self._gone_text([peer]))
                 continue
             info = None if table is None else table.get(str(peer))
@@ -229,7 +240,7 @@ class Monitor:
             return "the monitor did not answer (rank 0 may be hung)", [0] if self.rank != 0 else []
         if not parts:
             return "every rank of the group reached it; MPI itself is stuck", []
-        return "; ".join(parts), at_fault
+        return "; ".join(parts), sorted(set(at_fault))
 
     # -- the watchdog thread --------------------------------------------------------------------------------
     def _watch(self) -> None:
@@ -247,7 +258,8 @@ class Monitor:
     def _check(self, record: _InFlight, now: float) -> None:
         fallen = [p for p in record.peers if p in self.gone and now - self.gone[p]["at"] >= self.grace_s]
         if fallen:
-            error: BaseException = RankFailureError(f"{record.label}: {self._gone_text(fallen)}", fallen, record.label)
+            text = f"{record.label}: {self._gone_text(fallen)}"
+            error: BaseException = RankFailureError(text, self._culprits(fallen), record.label)
         elif now - record.started > record.timeout_s:
             text, ranks = self._diagnose(record.label, record.peers, record.group, record.seq)
             error = CollectiveTimeoutError(
@@ -344,7 +356,7 @@ class Monitor:
                 self.gone.setdefault(
                     rank,
                     {"how": message["how"], "reason": message.get("reason", ""), "state": message.get("state"),
-                     "at": time.monotonic()},
+                     "blame": message.get("blame") or [], "at": time.monotonic()},
                 )  # fmt: skip
         elif "answer" in message:
             with self._answered:
@@ -433,7 +445,7 @@ class _Server:
         elif "bye" in message:
             rank = self._rank_of.get(sock)
             if rank is not None:
-                self.announce(rank, "exited", message.get("bye", ""), message.get("state"))
+                self.announce(rank, "exited", message.get("bye", ""), message.get("state"), message.get("blame"))
 
     def _closed(self, sock: socket.socket) -> None:
         rank = self._rank_of.pop(sock, None)
@@ -443,14 +455,14 @@ class _Server:
         if rank is not None and rank not in self._left:
             self.announce(rank, "died", "", self._beats.get(rank, (0, None))[1])
 
-    def announce(self, rank: int, how: str, reason: str, state: Any) -> None:
+    def announce(self, rank: int, how: str, reason: str, state: Any, blame: Any = None) -> None:
         """Tell every other rank that ``rank`` is gone (``how``: "died" or "exited")."""
         if rank in self._left:
             return
         self._left.add(rank)
         for sock in list(self._rank_of):
             if self._rank_of[sock] != rank:
-                self._write(sock, {"gone": rank, "how": how, "reason": reason, "state": state})
+                self._write(sock, {"gone": rank, "how": how, "reason": reason, "state": state, "blame": blame})
 
     def _write(self, sock: socket.socket, message: dict[str, Any]) -> None:
         with self._write_lock:
