@@ -1,0 +1,34 @@
+"""Small programs for test_launch.py, run as ranks: ``launch -n N mpi_world.py OUT WHAT``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import axon_distributed as dist
+import axon_tensor as at
+
+
+def main(out: Path, what: str) -> None:
+    if what == "world":
+        dist.init_process_group("mpi")
+        t = at.ones(2) * (dist.get_rank() + 1)
+        dist.all_reduce(t)
+        report = {"rank": dist.get_rank(), "size": dist.get_world_size(), "sum": t.numpy().tolist(),
+                  "backend": dist.get_backend(), "timeout": os.environ.get("AXON_DISTRIBUTED_TIMEOUT"),
+                  "argv": sys.argv[3:]}  # fmt: skip
+        dist.destroy_process_group()
+        assert not dist.is_initialized()
+        (out / f"rank{report['rank']}.json").write_text(json.dumps(report))
+    elif what == "wrong-env":  # a launcher variable that disagrees with MPI's world
+        os.environ["RANK"], os.environ["WORLD_SIZE"] = "1", "4"
+        try:
+            dist.init_process_group("mpi")
+        except dist.DistributedError as error:
+            (out / "rank0.json").write_text(json.dumps({"error": str(error)}))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2])

@@ -1,0 +1,105 @@
+"""The launcher (``python -m axon_distributed.launch``, ``axon-distributed launch``), the launcher
+environment, and errors before a process group exists."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import axon_distributed as dist
+from axon_distributed import launch as launcher
+from axon_distributed._env import launcher_rank
+
+_spec = importlib.util.spec_from_file_location("_mpi_run", Path(__file__).with_name("_mpi_run.py"))
+run = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(run)
+WORLD = run.HERE / "mpi_world.py"
+needs_mpi = pytest.mark.skipif(not dist.is_mpi_available(), reason="needs axon-distributed[mpi]")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"OMPI_COMM_WORLD_RANK": "2", "OMPI_COMM_WORLD_SIZE": "4", "OMPI_COMM_WORLD_LOCAL_RANK": "0"},
+         ("mpiexec (Open MPI)", 2, 4, 0)),
+        ({"PMI_RANK": "1", "PMI_SIZE": "3"}, ("PMI", 1, 3, 0)),
+        ({"SLURM_PROCID": "5", "SLURM_NTASKS": "8", "SLURM_LOCALID": "1"}, ("srun (Slurm)", 5, 8, 1)),
+        ({"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0"}, ("torchrun-style", 0, 2, 0)),
+        # Open MPI's variables win over Slurm's when mpiexec runs inside an allocation
+        ({"SLURM_PROCID": "0", "SLURM_NTASKS": "1", "OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2"},
+         ("mpiexec (Open MPI)", 1, 2, 0)),
+        ({}, None),
+    ],
+)  # fmt: skip
+def test_launcher_environment(env: dict, expected) -> None:
+    assert launcher_rank(env) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [({"RANK": "x", "WORLD_SIZE": "2"}, "RANK='x'"), ({"SLURM_PROCID": "4", "SLURM_NTASKS": "4"}, "outside the world")],
+)
+def test_malformed_launcher_environment_names_the_variable(env: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        launcher_rank(env)
+
+
+def test_collectives_before_init_raise() -> None:
+    assert not dist.is_initialized()
+    with pytest.raises(dist.DistributedError, match="not initialized; call init_process_group"):
+        dist.get_rank()
+    with pytest.raises(dist.DistributedError, match="not initialized"):
+        dist.all_reduce(None)
+
+
+def test_unknown_backend_and_reduce_op() -> None:
+    with pytest.raises(ValueError, match="backend 'gloo' is not available"):
+        dist.init_process_group("gloo")
+    from axon_distributed.reduce_op import as_reduce_op
+
+    assert as_reduce_op("max") is dist.ReduceOp.MAX
+    with pytest.raises(ValueError, match="unknown reduce op 'median'"):
+        as_reduce_op("median")
+
+
+@needs_mpi
+def test_dry_run_builds_the_mpiexec_command() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "axon_distributed.launch", "-n", "64", "--timeout", "7", "--hostfile", "hosts.txt",
+         "--mpiexec-arg=--map-by=node", "--dry-run", "train.py", "--lr", "0.1"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert out[0] == launcher.find_mpiexec() and out[1:3] == ["-n", "64"]
+    assert "--with-ft" in out and out[out.index("--with-ft") + 1] == "ulfm"
+    assert out[out.index("--hostfile") + 1] == "hosts.txt" and "--oversubscribe" not in out
+    assert out[out.index("-x") + 1] == "AXON_DISTRIBUTED_TIMEOUT" and "--map-by=node" in out
+    assert out[-4:] == [sys.executable, "train.py", "--lr", "0.1"]
+
+
+@needs_mpi
+@pytest.mark.parametrize("command", ["module", "console-script"])
+def test_launch_runs_a_script_on_every_rank(tmp_path: Path, command: str) -> None:
+    if command == "module":
+        proc = run.launch(2, WORLD, tmp_path, "world", "--flag", "x", launcher=("--timeout", "30"))
+    else:
+        script = shutil.which("axon-distributed") or str(Path(sys.executable).parent / "axon-distributed")
+        cmd = [script, "launch", "-n", "2", "--timeout", "30", str(WORLD), str(tmp_path), "world", "--flag", "x"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    reports = run.rank_reports(tmp_path, 2)
+    for rank, report in enumerate(reports):
+        assert report == {"rank": rank, "size": 2, "sum": [3.0, 3.0], "backend": "mpi", "timeout": "30.0",
+                          "argv": ["--flag", "x"]}  # fmt: skip
+
+
+@needs_mpi
+def test_a_launcher_variable_that_disagrees_with_mpi_is_explained(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(WORLD), str(tmp_path), "wrong-env"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    error = run.rank_reports(tmp_path, 1)[0]["error"]
+    assert "torchrun-style set rank 1 of 4, but MPI sees rank 0 of 1" in error and "srun --mpi=pmix" in error
