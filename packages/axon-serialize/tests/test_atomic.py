@@ -1,12 +1,17 @@
-"""A crash in the middle of a save leaves the last good file and no temporary debris."""
+"""A crash in the middle of a save leaves the last good file, and its temporary file is removed by
+the next save to the folder (real processes killed with SIGKILL)."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+from axon_core.atomic import TEMP_SUFFIX
 from axon_serialize import Checkpoint, atomic_writer, load_state_dict, save_state_dict
 from axon_tensor import from_numpy
 
@@ -54,3 +59,39 @@ def test_checkpoint_save_is_atomic(tmp_path, monkeypatch) -> None:
     monkeypatch.undo()
     assert Checkpoint.load(path).model["w"].numpy().tolist() == [1.0, 1.0, 1.0]
     assert sorted(os.listdir(tmp_path)) == ["ckpt.axon"]
+
+
+# A child that saves a Checkpoint and is stopped inside the save, at its fsync (all bytes written,
+# nothing renamed), until it is killed.
+_STOPPED_SAVER = """
+import os, sys, time
+import numpy as np
+from axon_serialize import Checkpoint
+from axon_tensor import from_numpy
+
+def stop(fd):
+    print("inside", flush=True)
+    time.sleep(60)
+
+os.fsync = stop
+Checkpoint(model={"w": from_numpy(np.full(1 << 16, 2.0, np.float32))}).save(sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("kills", [1, 3])
+def test_checkpoint_saves_killed_with_sigkill_leave_the_last_good_file_and_no_lasting_debris(tmp_path, kills) -> None:
+    path = tmp_path / "run.axon"
+    Checkpoint(model={"w": from_numpy(np.ones(4, np.float32))}).save(path)
+    for _ in range(kills):
+        child = subprocess.Popen([sys.executable, "-c", _STOPPED_SAVER, str(path)], stdout=subprocess.PIPE)
+        assert child.stdout.readline() == b"inside\n"
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+        child.stdout.close()
+        # The killed save's temporary file is there (a previous one was reclaimed by this save)...
+        (debris,) = [name for name in os.listdir(tmp_path) if name != "run.axon"]
+        assert debris.startswith(".run.axon.") and debris.endswith(TEMP_SUFFIX)
+        assert Checkpoint.load(path).model["w"].numpy().tolist() == [1.0] * 4
+    # ... and the next save to the folder removes it.
+    Checkpoint(model={"w": from_numpy(np.zeros(2, np.float32))}).save(path)
+    assert os.listdir(tmp_path) == ["run.axon"]
