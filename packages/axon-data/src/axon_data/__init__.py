@@ -6,6 +6,7 @@ from . import transforms
 from .collate import default_collate, default_convert, stack_tensors
 from .dataloader import DataLoader
 from .dataset import ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset
+from .distributed_sampler import DistributedSampler
 from .progress import progress_bar
 from .sampler import (
     BatchSampler,
@@ -25,6 +26,7 @@ __all__ = [
     "ConcatDataset",
     "DataLoader",
     "Dataset",
+    "DistributedSampler",
     "IterableDataset",
     "RandomSampler",
     "Sampler",
