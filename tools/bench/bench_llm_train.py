@@ -6,7 +6,7 @@ Two models, each trained with AdamW (betas 0.9/0.95, weight decay 0.1 on matrice
 clipping at 1.0 and warmup + cosine, on the same random token batches:
 
 - ``llama_12m``: the demo's default model (``examples/train_llm.py --size 12m``: LLaMA, hidden 384,
-  6 layers, 6 heads / 2 key-value heads, SwiGLU 1024, vocab 4096), batch 8 x seq 256. axon runs the
+  6 layers, 6 heads / 2 key-value heads, SwiGLU 1024, vocab 4096), batch 8 x seq 128. axon runs the
   demo's own ``Trainer.train_step`` (flash attention); PyTorch runs ``transformers``'
   ``LlamaForCausalLM`` (``attn_implementation="sdpa"``, PyTorch's fused attention), initialised
   alike (N(0, 0.02)) from its own seed.
@@ -36,18 +36,20 @@ import numpy as np
 from _harness import machine_info, run_child, time_steps, write_report
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-BATCH, SEQ, VOCAB = 8, 256, 4096
+VOCAB = 4096
+#: (batch, seq) per model: the demo's default for its LLaMA, issue 12's for the GPT.
+SHAPES = {"llama_12m": (8, 128), "gpt_384x6": (8, 256)}
 LR, WARMUP, TOTAL_STEPS = 1e-3, 10, 1000
 MODELS = ("llama_12m", "gpt_384x6")
 
 
-def _batches(steps: int) -> list[np.ndarray]:
+def _batches(model_name: str, steps: int) -> list[np.ndarray]:
     rng = np.random.default_rng(0)
-    return [rng.integers(0, VOCAB, (BATCH, SEQ), dtype=np.int64) for _ in range(steps)]
+    return [rng.integers(0, VOCAB, SHAPES[model_name], dtype=np.int64) for _ in range(steps)]
 
 
 #: issue 12's GPT: GPT2Config fields (the same names in axon-llm and transformers), dropout off.
-GPT_FIELDS = dict(vocab_size=VOCAB, n_positions=SEQ, n_embd=384, n_layer=6, n_head=6)
+GPT_FIELDS = dict(vocab_size=VOCAB, n_positions=SHAPES["gpt_384x6"][1], n_embd=384, n_layer=6, n_head=6)
 GPT_FIELDS.update(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
 
 
@@ -59,14 +61,15 @@ def _axon_step(model_name: str, batches: list[np.ndarray]):
     import axon_llm
     from axon_tensor import manual_seed
 
-    run = RunConfig(size="12m", vocab_size=VOCAB, seq_len=SEQ, batch=BATCH, steps=TOTAL_STEPS, lr=LR, warmup=WARMUP)
+    batch, seq = SHAPES[model_name]
+    run = RunConfig(size="12m", vocab_size=VOCAB, seq_len=seq, batch=batch, steps=TOTAL_STEPS, lr=LR, warmup=WARMUP)
     tokens = np.concatenate([b.reshape(-1) for b in batches]).astype(np.int32)
     model = None
     if model_name == "gpt_384x6":
         manual_seed(0)
         model = axon_llm.GPT2LMHeadModel(axon_llm.GPT2Config(**GPT_FIELDS))
     # The demo's loop (optimizer groups, schedule, clipping, flash attention) around either model.
-    trainer = Trainer(run, model_config("12m", VOCAB, SEQ, 0), tokens, tokens[: SEQ * 4], model=model)
+    trainer = Trainer(run, model_config("12m", VOCAB, seq, 0), tokens, tokens[: seq * 4], model=model)
     return lambda: trainer.train_step().loss
 
 
@@ -79,7 +82,7 @@ def _torch_step(model_name: str, batches: list[np.ndarray]):
         sys.path.insert(0, str(EXAMPLES))
         from llm_demo.sizes import model_config
 
-        config = model_config("12m", VOCAB, SEQ, 0).to_dict()
+        config = model_config("12m", VOCAB, SHAPES[model_name][1], 0).to_dict()
         model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**config, attn_implementation="sdpa"))
     else:
         model = transformers.GPT2LMHeadModel(transformers.GPT2Config(**GPT_FIELDS, attn_implementation="sdpa"))
@@ -113,10 +116,17 @@ def _torch_step(model_name: str, batches: list[np.ndarray]):
 
 
 def _measure(framework: str, model: str, steps: int, warmup: int) -> dict:
-    batches = _batches(steps + warmup)
+    batches = _batches(model, steps + warmup)
     step = (_axon_step if framework == "axon" else _torch_step)(model, batches)
     result = time_steps(step, steps, warmup)
-    result["tokens_per_s"] = BATCH * SEQ / result["median_step_s"]
+    result["tokens_per_s"] = int(np.prod(SHAPES[model])) / result["median_step_s"]
+    from threadpoolctl import threadpool_info
+
+    result["threads"] = {lib["internal_api"]: lib["num_threads"] for lib in threadpool_info()}
+    if framework == "torch":
+        import torch
+
+        result["threads"]["torch"] = torch.get_num_threads()
     return result
 
 
@@ -174,9 +184,8 @@ def main() -> None:
         )
     report = {
         "benchmark": "llm_train_step",
-        "machine": machine_info(load_before, load_keys="load_average_1_5_15min", blas_threads=True),
-        "batch": BATCH,
-        "seq_len": SEQ,
+        "machine": machine_info(load_before, load_keys="load_average_1_5_15min"),
+        "batch_seq": SHAPES,
         "vocab_size": VOCAB,
         "steps": args.steps,
         "warmup": args.warmup,
