@@ -41,7 +41,7 @@ class TrainingMonitor:
         open_browser: bool = False,
         *,
         allowed_hosts: Iterable[str] = (),
-        max_connections: int = 32,
+        max_connections: int = 48,
         request_timeout: float = 5.0,
         response_timeout: float = 10.0,
     ) -> "TrainingMonitor":

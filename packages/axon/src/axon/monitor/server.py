@@ -1,26 +1,35 @@
 """A small HTTP server for the dashboard: the page, its assets and ``/api/metrics``.
 
-The training process owns this server, so a client must never be able to starve it: every
-connection has a deadline to send its request and another to take the response (an idle or slow
-client is dropped, not waited on), at most ``max_connections`` are served at once (the rest get a
-503 at once and are closed, holding no thread), the listen backlog is 128, and a failed ``accept``
-(out of file descriptors) backs off instead of spinning. A request whose ``Host`` is not one of the
-names the server answers to is refused (421), so a page on another site cannot read the metrics by
-DNS rebinding, and every response carries headers that forbid framing, sniffing and foreign scripts.
+The training process owns this server, so no client may starve it. One thread waits on every
+connection with a selector until the request head has arrived: an idle or trickling connection
+holds a descriptor but no thread, and is closed at its deadline (``request_timeout``). A complete
+request goes to a small pool of worker threads, which must hand the whole response over within
+``response_timeout`` (a client that does not read is dropped). At most ``max_connections`` client
+connections are open at once (and as many refused ones finishing): a new one evicts the oldest
+that has had half a second to send its request and has not, or else gets a 503, so idle
+connections can neither exhaust the training process's descriptors nor lock real clients out.
+Each client's kernel send buffer is 256 KB, the listen backlog is 128, and a failed ``accept``
+(out of descriptors) pauses accepting for 50 ms instead of spinning.
+
+A request whose ``Host`` is not a name the server answers to is refused (421), so a page on another
+site cannot read the metrics by DNS rebinding, and every response carries headers that forbid
+framing, sniffing and scripts from elsewhere.
 """
 
 from __future__ import annotations
 
 import errno
+import io
 import ipaddress
 import json
+import selectors
 import socket
-import sys
 import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from typing import Any, Callable, Iterable
 
@@ -46,7 +55,11 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
+_MAX_HEAD = 64 * 1024  # request line plus headers
 _BUSY = b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+_TOO_LARGE = b"HTTP/1.0 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+_GRACE = 0.5  # seconds a new connection has to send its request before a newer one may evict it
+_OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
 def _asset(name: str) -> bytes:
@@ -72,111 +85,249 @@ def _with_port(name: str, port: int) -> str:
     return f"[{name}]:{port}" if ":" in name else f"{name}:{port}"
 
 
-class _DeadlineReader:
-    """``rfile`` for a handler: ``readline``/``read`` that fail with TimeoutError once the request's
-    deadline passes, however slowly the bytes trickle in (a per-recv timeout alone lets a client
-    that sends one byte a second hold the connection forever)."""
+def _send_nowait(sock: socket.socket, data: bytes) -> None:
+    try:
+        sock.send(data)  # non-blocking: a short reply or nothing, never a wait
+    except OSError:
+        pass
+
+
+class _Writer:
+    """``wfile`` for a handler: collects the response and sends it in one ``sendall`` bounded by the
+    response deadline in total (a per-send timeout would let a client reading a byte at a time hold
+    the worker indefinitely)."""
 
     def __init__(self, sock: socket.socket, deadline: float) -> None:
-        self.sock, self.deadline, self.buffer = sock, deadline, b""
+        self.sock, self.deadline, self.parts, self.closed = sock, deadline, [], False
 
-    def _fill(self) -> bool:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("request deadline passed")
-        self.sock.settimeout(left)
-        chunk = self.sock.recv(8192)
-        self.buffer += chunk
-        return bool(chunk)
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
 
-    def readline(self, limit: int = -1) -> bytes:
-        while b"\n" not in self.buffer and (limit < 0 or len(self.buffer) < limit):
-            if not self._fill():
-                break
-        end = self.buffer.find(b"\n") + 1 or len(self.buffer)
-        if limit >= 0:
-            end = min(end, limit)
-        line, self.buffer = self.buffer[:end], self.buffer[end:]
-        return line
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self.buffer) < size:
-            if not self._fill():
-                break
-        size = len(self.buffer) if size < 0 else size
-        data, self.buffer = self.buffer[:size], self.buffer[size:]
-        return data
+    def flush(self) -> None:
+        if self.parts:
+            data, self.parts = b"".join(self.parts), []
+            self.sock.settimeout(max(0.001, self.deadline - time.monotonic()))
+            self.sock.sendall(data)
 
     def close(self) -> None:
-        self.buffer = b""
+        self.closed = True
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 128
-    daemon_threads = True
-    block_on_close = False
+class _Connections:
+    """The accept loop: one selector thread for listening and for reading request heads, a worker
+    pool for answering them."""
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], max_connections: int) -> None:
-        self.max_connections = max_connections
-        self.active = 0
-        self.refused = 0
-        self.count_lock = threading.Lock()
-        super().__init__(address, handler)
+    def __init__(
+        self,
+        address: tuple[str, int],
+        answer: Callable[[socket.socket, Any, bytes, float], None],
+        max_connections: int,
+        workers: int,
+        request_timeout: float,
+        response_timeout: float,
+    ) -> None:
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.listener = socket.create_server(address, family=family, backlog=128)
+        self.listener.setblocking(False)
+        self.answer, self.max_connections = answer, max_connections
+        self.request_timeout, self.response_timeout = request_timeout, response_timeout
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.listener, selectors.EVENT_READ)
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_read.setblocking(False)
+        self.selector.register(self._wake_read, selectors.EVENT_READ)
+        # connections still sending their request: (deadline, head so far, peer, accepted at), oldest first
+        self.pending: dict[socket.socket, tuple[float, bytearray, Any, float]] = {}
+        # refused: answered, then drained until EOF or 1 s (at most max_connections of them)
+        self.closing: dict[socket.socket, float] = {}
+        self.serving = 0
+        self.refused = 0  # answered 503: every connection was being served
+        self.evicted = 0  # closed to make room for a newer connection
+        self.lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="axon-monitor-worker")
+        self.paused_until = 0.0
+        self.stopping = False
 
-    def get_request(self) -> tuple[socket.socket, Any]:
+    @property
+    def open_connections(self) -> int:
+        with self.lock:
+            return len(self.pending) + self.serving
+
+    def run(self) -> None:
         try:
-            return super().get_request()
-        except OSError as exc:
-            if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                time.sleep(0.05)  # out of descriptors: wait for some to close rather than spin on accept
-            raise
+            while not self.stopping:
+                now = time.monotonic()
+                if self.paused_until and now >= self.paused_until:
+                    self.paused_until = 0.0
+                    self.selector.register(self.listener, selectors.EVENT_READ)
+                wait = 0.5
+                if self.pending:
+                    wait = min(wait, max(0.0, next(iter(self.pending.values()))[0] - now))
+                if self.closing:
+                    wait = min(wait, max(0.0, next(iter(self.closing.values())) - now))
+                if self.paused_until:
+                    wait = min(wait, max(0.0, self.paused_until - now))
+                for key, _ in self.selector.select(wait):
+                    if key.fileobj is self.listener:
+                        self._accept()
+                    elif key.fileobj is self._wake_read:
+                        self._drain_wake()
+                    elif key.fileobj in self.closing:
+                        self._drain(key.fileobj)  # type: ignore[arg-type]
+                    else:
+                        self._read(key.fileobj)  # type: ignore[arg-type]
+                self._expire()
+        finally:
+            self._close_all()
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self.count_lock:
-            busy = self.active >= self.max_connections
-            if not busy:
-                self.active += 1
-            else:
-                self.refused += 1
-        if busy:
+    def _accept(self) -> None:
+        for _ in range(64):
             try:
-                request.setblocking(False)
-                request.send(_BUSY)
-            except OSError:
-                pass
-            self.shutdown_request(request)
+                conn, peer = self.listener.accept()
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno in _OUT_OF_DESCRIPTORS:  # stop watching the listener for a moment
+                    self.selector.unregister(self.listener)
+                    self.paused_until = time.monotonic() + 0.05
+                return
+            conn.setblocking(False)
+            # a bounded kernel buffer per client (autotuning grows it to 4 MB): 48 clients cost 24 MB at
+            # most, and a client that does not read blocks its worker until the response deadline
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 256 * 1024)
+            now = time.monotonic()
+            with self.lock:
+                full = len(self.pending) + self.serving >= self.max_connections
+            if full:
+                # make room by closing the oldest connection that has had _GRACE seconds to send its
+                # request and has not (a real client sends at once); if none has, this one waits: 503
+                oldest = next(iter(self.pending.items()), None)
+                if oldest is None or now - oldest[1][3] < _GRACE:
+                    with self.lock:
+                        self.refused += 1
+                    self._refuse(conn, _BUSY)
+                    continue
+                self.evicted += 1
+                self._drop(oldest[0])
+            with self.lock:
+                self.pending[conn] = (now + self.request_timeout, bytearray(), peer, now)
+            self.selector.register(conn, selectors.EVENT_READ)
+
+    def _read(self, conn: socket.socket) -> None:
+        entry = self.pending.get(conn)
+        if entry is None:
             return
         try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._release()
-            raise
+            chunk = conn.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._drop(conn)
+            return
+        head = entry[1]
+        head += chunk
+        if b"\r\n\r\n" in head or b"\n\n" in head:
+            self.selector.unregister(conn)
+            with self.lock:
+                del self.pending[conn]
+                self.serving += 1
+            self.pool.submit(self._serve, conn, entry[2], bytes(head))
+        elif len(head) > _MAX_HEAD:
+            self._drop(conn, close=False)
+            self._refuse(conn, _TOO_LARGE)
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
+    def _serve(self, conn: socket.socket, peer: Any, head: bytes) -> None:
         try:
-            super().process_request_thread(request, client_address)
+            conn.setblocking(True)
+            self.answer(conn, peer, head, time.monotonic() + self.response_timeout)
+        except Exception:  # noqa: BLE001 (a client's failure never reaches the training process)
+            pass
         finally:
-            self._release()
+            try:
+                conn.close()
+            finally:
+                with self.lock:
+                    self.serving -= 1
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # a client that hangs up or times out is routine; anything else is a bug worth a traceback
-        if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)
+    def _refuse(self, conn: socket.socket, reply: bytes) -> None:
+        """Answer without a worker, then read until the client hangs up: closing a socket whose
+        request is still unread sends a reset, which can destroy the reply before it is read."""
+        _send_nowait(conn, reply)
+        try:
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:
+            conn.close()
+            return
+        if len(self.closing) >= self.max_connections:
+            oldest = next(iter(self.closing))
+            self._drop(oldest)
+        self.closing[conn] = time.monotonic() + 1.0
+        self.selector.register(conn, selectors.EVENT_READ)
 
-    def _release(self) -> None:
-        with self.count_lock:
-            self.active -= 1
+    def _drain(self, conn: socket.socket) -> None:
+        try:
+            if conn.recv(65536):
+                return
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
+        self._drop(conn)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        expired = [conn for conn, entry in list(self.pending.items()) if entry[0] <= now]
+        expired += [conn for conn, deadline in list(self.closing.items()) if deadline <= now]
+        for conn in expired:
+            self._drop(conn)
+
+    def _drop(self, conn: socket.socket, close: bool = True) -> None:
+        with self.lock:
+            self.pending.pop(conn, None)
+        self.closing.pop(conn, None)
+        try:
+            self.selector.unregister(conn)
+        except (KeyError, ValueError):
+            pass
+        if close:
+            conn.close()
+
+    def _drain_wake(self) -> None:
+        try:
+            while self._wake_read.recv(64):
+                pass
+        except BlockingIOError:
+            pass
+
+    def stop(self) -> None:
+        self.stopping = True
+        try:
+            self._wake_write.send(b"x")
+        except OSError:
+            pass
+
+    def _close_all(self) -> None:
+        for conn in [*self.pending, *self.closing]:
+            self._drop(conn)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.selector.close()
+        self.listener.close()
+        self._wake_read.close()
+        self._wake_write.close()
 
 
 class DashboardServer:
-    """Serves the dashboard on ``host:port`` (port 0 picks a free one) in a daemon thread.
+    """Serves the dashboard on ``host:port`` (port 0 picks a free one) from daemon threads.
 
-    ``request_timeout``: seconds a client has to send its whole request; ``response_timeout``:
-    seconds it has to take the response; ``max_connections``: connections served at once.
-    ``allowed_hosts``: extra names (``"example.lan"`` or ``"example.lan:8080"``) accepted in the
-    ``Host`` header besides ``localhost``, ``127.0.0.1``, ``[::1]`` and the bound address;
-    ``"*"`` accepts any (no DNS-rebinding protection). Binding to an address that other machines
-    can reach warns: the dashboard has no authentication.
+    ``request_timeout``: seconds a client has to send its request head; ``response_timeout``:
+    seconds it has to take the response; ``max_connections``: client connections open at once;
+    ``workers``: requests answered at once. ``allowed_hosts``: extra names (``"trainer.lan"`` or
+    ``"trainer.lan:8080"``) accepted in the ``Host`` header besides ``localhost``, ``127.0.0.1``,
+    ``[::1]`` and the bound address; ``"*"`` accepts any (no DNS-rebinding protection). Binding to
+    an address that other machines can reach warns: the dashboard has no authentication.
     """
 
     def __init__(
@@ -188,10 +339,11 @@ class DashboardServer:
         allowed_hosts: Iterable[str] = (),
         request_timeout: float = 5.0,
         response_timeout: float = 10.0,
-        max_connections: int = 32,
+        max_connections: int = 48,
+        workers: int = 8,
     ) -> None:
-        if max_connections < 1:
-            raise ValueError(f"DashboardServer: max_connections must be at least 1, got {max_connections}")
+        if max_connections < 1 or workers < 1:
+            raise ValueError(f"DashboardServer: max_connections {max_connections} and workers {workers} must be >= 1")
         if request_timeout <= 0 or response_timeout <= 0:
             raise ValueError("DashboardServer: timeouts must be positive")
         if not is_loopback(host):
@@ -200,55 +352,63 @@ class DashboardServer:
                 "authentication (anyone who can connect can read the run's metrics)",
                 stacklevel=3,
             )
-        self._allowed = {h.lower() for h in allowed_hosts}
-        handler = _make_handler(snapshot, self, request_timeout, response_timeout)
-        self._httpd = _Server((host, port), handler, max_connections)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="axon-monitor", daemon=True)
-        names = {"localhost", "127.0.0.1", "[::1]", host.lower() if ":" not in host else f"[{host.lower()}]"}
-        self._hosts = {_with_port(name, self.port) for name in names | self._allowed if name != "*"}
+        self._loop = _Connections(
+            (host, port), self._answer, max_connections, workers, request_timeout, response_timeout
+        )
+        self._thread = threading.Thread(target=self._loop.run, name="axon-monitor", daemon=True)
+        self._handler = _make_handler(snapshot, self)
+        allowed = {h.lower() for h in allowed_hosts}
+        self._any_host = "*" in allowed
+        names = {"localhost", "127.0.0.1", "[::1]", host.lower()} | (allowed - {"*"})
+        self._hosts = {_with_port(name, self.port) for name in names}
 
     @property
     def port(self) -> int:
-        return self._httpd.server_address[1]
+        return self._loop.listener.getsockname()[1]
 
     @property
     def host(self) -> str:
-        return self._httpd.server_address[0]
+        return self._loop.listener.getsockname()[0]
 
     @property
-    def active_connections(self) -> int:
-        """Connections being served now."""
-        return self._httpd.active
+    def open_connections(self) -> int:
+        """Client connections open now (waiting for their request or being answered)."""
+        return self._loop.open_connections
 
     @property
     def refused_connections(self) -> int:
-        """Connections answered 503 because ``max_connections`` were being served."""
-        return self._httpd.refused
+        """Connections answered 503 because ``max_connections`` were all being answered."""
+        return self._loop.refused
+
+    @property
+    def evicted_connections(self) -> int:
+        """Connections closed before their request was complete, to make room for newer ones."""
+        return self._loop.evicted
 
     def host_allowed(self, header: str | None) -> bool:
-        if "*" in self._allowed:
-            return True
-        return header is not None and header.strip().lower() in self._hosts
+        return self._any_host or (header is not None and header.strip().lower() in self._hosts)
+
+    def _answer(self, conn: socket.socket, peer: Any, head: bytes, deadline: float) -> None:
+        self._handler(conn, peer, (head, deadline))
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._loop.stop()
         self._thread.join(timeout=5)
 
 
-def _make_handler(
-    snapshot: Callable[[], dict], server: DashboardServer, request_timeout: float, response_timeout: float
-) -> type[BaseHTTPRequestHandler]:
+def _make_handler(snapshot: Callable[[], dict], server: DashboardServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        server_version = "axon-monitor"
-        sys_version = ""
+        def version_string(self) -> str:
+            return "axon-monitor"
 
         def setup(self) -> None:
-            super().setup()
-            self.rfile = _DeadlineReader(self.connection, time.monotonic() + request_timeout)  # type: ignore[assignment]
+            head, deadline = self.server  # type: ignore[misc] (the loop hands over the head it read)
+            self.connection = self.request
+            self.rfile = io.BytesIO(head)
+            self.wfile = _Writer(self.connection, deadline)  # type: ignore[assignment]
 
         def do_HEAD(self) -> None:  # noqa: N802 (http.server's naming)
             self._serve(body=False)
@@ -257,7 +417,6 @@ def _make_handler(
             self._serve(body=True)
 
         def _serve(self, body: bool) -> None:
-            self.connection.settimeout(response_timeout)  # sendall: a total bound, not per send
             if not server.host_allowed(self.headers.get("Host")):
                 error = {"error": "unknown Host header; the dashboard answers to localhost (see allowed_hosts)"}
                 self._send(HTTPStatus.MISDIRECTED_REQUEST, "application/json", json.dumps(error).encode(), body)
@@ -284,10 +443,6 @@ def _make_handler(
             for name, value in SECURITY_HEADERS.items():
                 self.send_header(name, value)
             super().end_headers()
-
-        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-            self.connection.settimeout(response_timeout)
-            super().send_error(code, message, explain)
 
         def log_message(self, format: str, *args: object) -> None:
             # Training output stays readable: requests are not logged to stderr.
