@@ -242,6 +242,12 @@ def test_the_exact_json_format_refuses_what_it_would_change(tmp_path, dtype, val
         ("1e400", "the number 1e400 overflows a float64"),
         ("-1e400", "overflows a float64"),
         ("1e-400", "the number 1e-400 underflows a float64 to zero"),
+        ("1" + "0" * 309 + ".0", "the number 1000.* overflows a float64"),  # no exponent at all
+        ("0." + "0" * 400 + "1", "underflows a float64 to zero"),
+        ("1" + "0" * 199 + "e110", "overflows a float64"),  # a 200-digit run, a 3-digit exponent
+        ("1" + "0" * 150 + "e200", "overflows a float64"),
+        ("1" + "0" * 150 + "E+200", "overflows a float64"),
+        ("1" + "0" * 150 + ".0e-500", "underflows a float64 to zero"),
     ],
 )
 def test_json_tokens_python_would_turn_into_other_numbers(tmp_path, token, message) -> None:
@@ -275,6 +281,14 @@ def test_the_exact_json_format_reads_what_it_can_hold(tmp_path, dtype, value, ex
     assert (math.isnan(got) and math.isnan(expected)) or (
         got == expected and math.copysign(1, got) == math.copysign(1, expected)
     )
+
+
+@pytest.mark.parametrize(
+    "token", ["1" + "0" * 198 + "e99", "1" + "0" * 199 + "e108", "0." + "0" * 197 + "1e-99", "1e99", "-2.5e-99"]
+)
+def test_long_and_scaled_numbers_that_fit_are_read(tmp_path, token) -> None:
+    loaded = load(tmp_path, "json", json_bytes(f'{{"w": {{"dtype": "float64", "shape": [1], "values": [{token}]}}}}'))
+    assert loaded["w"].numpy().tolist() == [float(token)]
 
 
 def test_unsupported_json_version(tmp_path) -> None:

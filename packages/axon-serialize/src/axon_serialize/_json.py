@@ -19,6 +19,8 @@ from .errors import SerializationError
 __all__ = ["loads", "MAX_INT_DIGITS"]
 
 MAX_INT_DIGITS = 4300  # CPython's default int_max_str_digits: no axon writer can print a longer int
+# Digits to "0", "E" to "e", "-" to "+": a 200-digit run and a 3-digit exponent become plain substrings.
+_NUMBER_SHAPES = bytes.maketrans(b"0123456789E-", b"0000000000e+")
 
 
 class _Refused(Exception):
@@ -59,14 +61,23 @@ def _constant(name: str) -> Any:
     raise _Refused(f"{name} is not JSON (non-finite numbers are written as tagged strings)")
 
 
+def _needs_number_hooks(data: bytes | str) -> bool:
+    shapes = (data.encode("utf-8", "replace") if isinstance(data, str) else bytes(data)).translate(_NUMBER_SHAPES)
+    return b"0" * 200 in shapes or b"e000" in shapes or b"e+000" in shapes
+
+
 def loads(data: bytes | str, where: str) -> Any:
     """The value of the JSON ``data``; ``where`` starts every error message (file, offset, part)."""
     try:
         text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
     except UnicodeDecodeError as exc:
         raise SerializationError(f"{where} is not valid JSON (not UTF-8: {exc})") from exc
+    # The number hooks cost a Python call per number. Only text with a 200-digit run or a 3-digit
+    # exponent can hold a number they refuse (fewer digits and an exponent under 100 stay within
+    # 1e-299..1e299 and far below any int digit limit), so other text is parsed without them.
+    hooks = {"parse_int": _int, "parse_float": _float} if _needs_number_hooks(data) else {}
     try:
-        return json.loads(text, object_pairs_hook=_unique, parse_int=_int, parse_float=_float, parse_constant=_constant)
+        return json.loads(text, object_pairs_hook=_unique, parse_constant=_constant, **hooks)
     except _Refused as exc:
         raise SerializationError(f"{where} is not valid: {exc}") from None
     except json.JSONDecodeError as exc:

@@ -95,14 +95,16 @@ def _array(entry: Any, where: str) -> np.ndarray:
     elif dtype.is_floating_point:
         flat = _floats(values, dtype.np, where)
     elif dtype.np == np.bool_:
-        if not all(type(v) is bool for v in values):
+        if not set(map(type, values)) <= {bool}:
             bad = next(i for i, v in enumerate(values) if type(v) is not bool)
             raise SerializationError(f"{where}: value {bad} is {short_repr(values[bad])}, not true/false (dtype bool)")
         flat = np.array(values, dtype=np.bool_)
     else:
         info = np.iinfo(dtype.np)
-        bad = next((i for i, v in enumerate(values) if type(v) is not int or not info.min <= v <= info.max), None)
-        if bad is not None:
+        if not (
+            set(map(type, values)) <= {int} and (not values or info.min <= min(values) and max(values) <= info.max)
+        ):
+            bad = next(i for i, v in enumerate(values) if type(v) is not int or not info.min <= v <= info.max)
             raise SerializationError(
                 f"{where}: value {bad} is {short_repr(values[bad])}, not an integer in "
                 f"[{info.min}, {info.max}] (dtype {dtype.name})"
@@ -113,8 +115,8 @@ def _array(entry: Any, where: str) -> np.ndarray:
 
 def _floats(values: list, dtype: np.dtype, where: str, pairs: bool = False) -> np.ndarray:
     """``values`` (numbers and "nan"/"inf"/"-inf") as ``dtype``, refusing any that would round."""
-    exact = []
-    for i, v in enumerate(values):
+    exact = values if set(map(type, values)) <= {float} else []  # the common case: no special value
+    for i, v in enumerate(values if exact is not values else ()):
         kind = type(v)
         if kind is float:
             exact.append(v)
