@@ -515,6 +515,17 @@ def test_a_keyed_checkpoint_detects_tampering(tmp_path) -> None:
         Checkpoint.load(path, key=key)
 
 
+def test_a_signed_state_dict(tmp_path) -> None:
+    key = b"k" * 32
+    save_state_dict({"w": from_numpy(np.arange(3, dtype=np.float32))}, tmp_path / "w.axon", key=key)
+    assert load_state_dict(tmp_path / "w.axon", key=key)["w"].numpy().tolist() == [0.0, 1.0, 2.0]
+    with pytest.raises(SerializationError, match="pass key="):
+        load_state_dict(tmp_path / "w.axon")
+    with pytest.raises(SerializationError, match="only the axon format can be signed with a key, not json"):
+        save_state_dict({"w": from_numpy(np.zeros(1, np.float32))}, tmp_path / "w.json", key=key)
+    assert not (tmp_path / "w.json").exists()
+
+
 def test_a_key_refuses_an_unsigned_file(tmp_path) -> None:
     # Otherwise an attacker would strip the signature: rewrite the file unsigned.
     write_container(tmp_path / "plain.axon", {"w": np.zeros(4, np.float32)}, tree=None, metadata={"kind": "state_dict"})
