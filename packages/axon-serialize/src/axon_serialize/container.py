@@ -146,7 +146,9 @@ def _parse(
         raise SerializationError(f"{where}: offset 12: header length {header_len} exceeds the file ({size} bytes)")
     raw = read_exact(handle, header_len, where, _PREFIX.size)
     hasher = _Hasher(prefix + raw, handle, where, key)
-    mismatch = "HMAC mismatch: the file was altered or the key is wrong" if key else "checksum mismatch"
+    mismatch = (
+        "HMAC mismatch: the file was altered or the key is wrong" if key else "checksum mismatch: the file is corrupted"
+    )
     try:
         header = loads(raw, f"{where}: offset {_PREFIX.size}: header")
         entries, tree, metadata, keyed = _validate_header(header, header_len, size, where)
@@ -154,7 +156,7 @@ def _parse(
         # A header that fails is most often a damaged file: say so when the checksum agrees.
         if not hasher.matches(size):
             detail = str(problem).removeprefix(f"{where}: ")
-            raise SerializationError(f"{where}: {mismatch}: the file is corrupted ({detail})") from problem
+            raise SerializationError(f"{where}: {mismatch} ({detail})") from problem
         raise
     if keyed and key is None:
         raise SerializationError(f"{where}: the file is signed (HMAC-SHA256); pass key= to read it")
@@ -171,7 +173,7 @@ def _parse(
         hasher.read_into(memoryview(array.reshape(-1).view(np.uint8)))
         tensors[name] = array
     if not hasher.matches(size):
-        raise SerializationError(f"{where}: {mismatch}: the file is corrupted (digest at offset {size - _DIGEST})")
+        raise SerializationError(f"{where}: {mismatch} (digest at offset {size - _DIGEST})")
     return {name: tensors[name] for name in entries}, tree, metadata
 
 
