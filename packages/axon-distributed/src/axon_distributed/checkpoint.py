@@ -226,7 +226,19 @@ def _load_full_optim_state(model: Module, optimizer: Any, full: dict[str, Any]) 
     names = {id(p): n for n, p in _unwrapped(model).named_parameters()}
     order = list(dict.fromkeys(p for g in optimizer.param_groups for p in g["params"]))
     index = {names[id(p)]: i for i, p in enumerate(order)}
-    groups = [{**saved, "params": [index[n] for n in saved["params"]]} for saved in full["param_groups"]]
+    unknown = sorted(set(full["state"]) - set(index))
+    if unknown:
+        raise CheckpointError(f"the checkpoint holds optimizer state for parameters the model lacks: {unknown}")
+    own = optimizer.state_dict()["param_groups"]
+    if len(own) != len(full["param_groups"]):
+        raise CheckpointError(
+            f"the checkpoint's optimizer has {len(full['param_groups'])} parameter groups, this one {len(own)}"
+        )
+    # Hyper-parameters from the checkpoint, parameters in this optimizer's own order.
+    groups = [
+        {**{k: v for k, v in saved.items() if k != "params"}, "params": mine["params"]}
+        for mine, saved in zip(own, full["param_groups"])
+    ]
     state = {index[name]: value for name, value in full["state"].items()}
     optimizer.load_state_dict({"state": state, "param_groups": groups})
 

@@ -145,12 +145,12 @@ class DistributedDataParallel(Module):
         mine = tensor(_fingerprint(self._named))
         every = [zeros(mine.shape, dtype=mine.dtype) for _ in range(self.world_size)]
         dist.all_gather(every, mine, group=self.process_group)
-        for rank, theirs in enumerate(every):
-            if not np.array_equal(theirs.numpy(), mine.numpy()):
-                raise RuntimeError(
-                    f"DistributedDataParallel: the model on rank {rank} of the group differs from this rank's "
-                    f"(parameter names, shapes or dtypes); every rank must wrap the same architecture"
-                )
+        differ = [r for r, theirs in enumerate(every) if not np.array_equal(theirs.numpy(), every[0].numpy())]
+        if differ:
+            raise RuntimeError(
+                f"DistributedDataParallel: the model on rank(s) {differ} of the group differs from rank 0's "
+                "(parameter names, shapes or dtypes); every rank must wrap the same architecture"
+            )
 
     def _sync_module_state(self) -> None:
         src = group_root(self.process_group)
