@@ -34,7 +34,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import CollectiveTimeoutError, DistributedError, RankFailureError
 
@@ -55,6 +55,34 @@ class _InFlight:
     started: float = field(default_factory=time.monotonic)
     error: BaseException | None = None
     failing: bool = False
+
+
+class _Guard:
+    """The context of :meth:`Monitor.guard` (a class: it sits on every collective's path)."""
+
+    __slots__ = ("monitor", "record", "token")
+
+    def __init__(self, monitor: "Monitor", record: _InFlight) -> None:
+        self.monitor, self.record = monitor, record
+
+    def __enter__(self) -> None:
+        self.token = next(self.monitor._tokens)
+        self.monitor._inflight[self.token] = self.record
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+        del self.monitor._inflight[self.token]
+        if exc is None or not isinstance(exc, _mpi_exception()):
+            return False
+        record = self.record
+        if record.error is not None:
+            raise record.error from None
+        raise self.monitor._from_mpi(exc, record) from None
+
+
+def _mpi_exception() -> type:
+    from mpi4py import MPI
+
+    return MPI.Exception
 
 
 class Monitor:
@@ -98,6 +126,8 @@ class Monitor:
         self.check_peers(label, peers, group=group, seq=seq)
 
     def check_peers(self, label: str, peers: list[int], group: Any = None, seq: int | None = None) -> None:
+        if self.broken is None and not self.gone:
+            return
         if self.broken is not None:
             raise DistributedError(f"{label}: the process group is broken since an earlier failure: {self.broken}")
         fallen = []
@@ -111,33 +141,23 @@ class Monitor:
                     continue  # it took part in this one before leaving
             fallen.append(peer)
         if fallen:
-            raise RankFailureError(f"{label}: {self._gone_text(fallen)}", self._culprits(fallen), label)
+            error = RankFailureError(f"{label}: {self._gone_text(fallen)}", self._culprits(fallen), label)
+            self.broken = error
+            raise error
 
-    @contextlib.contextmanager
     def guard(
         self, group: Any, label: str, peers: list[int], comm: Any, timeout: Any = None, seq: int | None = None
-    ) -> Iterator[None]:
+    ) -> "_Guard":
         """Around one blocking MPI section: watched by the watchdog; MPI's failure errors become ours.
 
         ``seq`` is the collective's number on ``group`` (None for point-to-point); ``timeout`` (seconds or a
-        timedelta) overrides the group's."""
-        from mpi4py import MPI
-
+        timedelta) overrides the group's.
+        """
         if timeout is None:
             timeout_s = self.timeout_s
         else:
             timeout_s = timeout.total_seconds() if hasattr(timeout, "total_seconds") else float(timeout)
-        record = _InFlight(group, label, peers, comm, timeout_s, seq)
-        token = next(self._tokens)
-        self._inflight[token] = record
-        try:
-            yield
-        except MPI.Exception as exc:
-            if record.error is not None:
-                raise record.error from None
-            raise self._from_mpi(exc, record) from None
-        finally:
-            del self._inflight[token]
+        return _Guard(self, _InFlight(group, label, peers, comm, timeout_s, seq))
 
     def work_timeout(self, work: Any, timeout: float) -> BaseException:
         """The error of a ``Work.wait(timeout)`` that ran out."""

@@ -167,9 +167,7 @@ def init_process_group(
 
     from ._monitor import Monitor
 
-    monitor = Monitor(
-        mpi_rank, mpi_size, timeout_s, world_comm, enabled=_env_flag("AXON_DISTRIBUTED_MONITOR", True)
-    )
+    monitor = Monitor(mpi_rank, mpi_size, timeout_s, world_comm, enabled=_env_flag("AXON_DISTRIBUTED_MONITOR", True))
     # After mpi4py's own exit handler, so this one runs first (atexit is last in, first out).
     atexit.register(_leave_at_exit)
     executor = Executor()
@@ -437,16 +435,18 @@ def _check_world(mpi_rank: int, mpi_size: int, rank: int, world_size: int) -> No
 
 
 def _leave_at_exit() -> None:
-    """Say goodbye to the other ranks (with the error this process exits on), and after a failure end the
-    process here: MPI_Finalize would wait for ever on a dead or hung rank."""
+    """Say goodbye to the other ranks (with the error this process exits on). After a failure, or when the
+    script dies on an exception, end the process here: MPI_Finalize would wait on ranks that will never
+    finalize (dead, hung, or still blocked in the collective this rank left)."""
     if _state is None:
         return
     monitor = _state.monitor
+    reason = _exit_reason()
     try:
-        monitor.close(reason=_exit_reason())
+        monitor.close(reason=reason)
     except Exception:
         pass
-    if monitor.broken is not None:
+    if monitor.broken is not None or (reason and _state.world.size() > 1):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(1)

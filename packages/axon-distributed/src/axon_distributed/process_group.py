@@ -107,6 +107,7 @@ class ProcessGroupMPI(ProcessGroup):
         self.executor = executor
         self.check = check
         self._seq = itertools.count(1)
+        self._peers = [r for r in self.ranks if r != global_rank]
 
     def destroy(self) -> None:
         self.executor.drain()
@@ -132,9 +133,9 @@ class ProcessGroupMPI(ProcessGroup):
         """
         seq = next(self._seq)
         label = f"{name} #{seq} on {self.name}"
-        peers = [r for r in self.ranks if r != self.ranks[self._rank]]
+        peers = self._peers
         self.monitor.entering(self, seq, label, peers)
-        if isinstance(header, str) and not self.check:
+        if header.__class__ is str and not self.check:
             raise ValueError(f"{label}: {header}")
 
         def run() -> None:
@@ -143,45 +144,39 @@ class ProcessGroupMPI(ProcessGroup):
                     self._exchange_headers(label, header)
                 body()
 
-        work = Work(label, result, on_timeout=self.monitor.work_timeout)
         if async_op:
-            return self.executor.submit(run, work)
-        self.executor.run(run, work)
+            return self.executor.submit(run, Work(label, result, on_timeout=self.monitor.work_timeout))
+        self.executor.run(run, label)
         return None
 
     def _header(self, name: str, tensor: Tensor | None, op: ReduceOp | None = None, root: int = -1) -> np.ndarray:
-        header = np.zeros(_HEADER, dtype=np.int64)
-        header[0] = _CODES[name]
-        header[3] = -1 if op is None else OP_CODES[op]
-        header[4] = root
-        if tensor is not None:
-            shape = tuple(tensor.shape)
-            header[2] = DTYPE_CODES.get(tensor.dtype.name, -1)
-            header[5] = len(shape)
-            header[6] = tensor.numel()
-            dims = shape if len(shape) <= _MAX_DIMS else shape[: _MAX_DIMS - 1] + (hash(shape) & 0x7FFFFFFF,)
-            header[7 : 7 + len(dims)] = dims
-        else:
-            header[2] = -1
-        return header
+        """This rank's header: kind, problem flag, dtype, reduce op, root, ndim, numel, dims (int64[16])."""
+        op_code = -1 if op is None else OP_CODES[op]
+        if tensor is None:
+            return np.array([_CODES[name], 0, -1, op_code, root] + [0] * (_HEADER - 5), dtype=np.int64)
+        array = tensor.array
+        shape = array.shape
+        dims = list(shape) if len(shape) <= _MAX_DIMS else list(shape[: _MAX_DIMS - 1]) + [hash(shape) & 0x7FFFFFFF]
+        fields = [_CODES[name], 0, DTYPE_CODES.get(tensor.dtype.name, -1), op_code, root, len(shape), array.size]
+        return np.array(fields + dims + [0] * (_HEADER - len(fields) - len(dims)), dtype=np.int64)
 
     def _exchange_headers(self, label: str, header: "np.ndarray | str") -> None:
-        mine = np.zeros(_HEADER, dtype=np.int64)
-        if isinstance(header, str):
+        if header.__class__ is str:
+            mine = np.zeros(_HEADER, dtype=np.int64)
             mine[1] = 1
         else:
-            mine[:] = header
-        table = np.empty((self.size(), _HEADER), dtype=np.int64)
+            mine = header
+        table = np.empty((len(self.ranks), _HEADER), dtype=np.int64)
         self.comm.Allgather(mine, table)
-        if isinstance(header, str):
+        if header.__class__ is not str and table.tobytes() == mine.tobytes() * len(self.ranks):
+            return
+        if header.__class__ is str:
             raise ValueError(f"{label}: {header}")
         bad = [self.ranks[i] for i in range(self.size()) if table[i, 1]]
         if bad:
             raise CollectiveMismatchError(
                 f"{label}: rank(s) {bad} rejected their arguments (their own error says why); nothing was sent"
             )
-        if (table == table[0]).all():
-            return
         seen: dict[str, list[int]] = {}
         for i in range(self.size()):
             seen.setdefault(_describe(table[i]), []).append(self.ranks[i])

@@ -98,14 +98,12 @@ class Executor:
             self._cond.notify()
         return work
 
-    def run(self, fn: Callable[[], None], work: Work) -> None:
+    def run(self, fn: Callable[[], None], label: str) -> None:
         """Run ``fn`` now if nothing is queued or running, else queue it and wait; raises what it raised."""
-        with self._cond:
-            idle = not self._queue and not self._busy
-        if idle:
+        if not self._queue and not self._busy:  # only the caller's thread posts, so this cannot change under it
             fn()
             return
-        self.submit(fn, work).wait()
+        self.submit(fn, Work(label)).wait()
 
     def drain(self) -> None:
         """Wait until every posted operation has finished."""
