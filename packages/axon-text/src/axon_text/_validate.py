@@ -244,17 +244,31 @@ class _Checker:
         if kind != "TemplateProcessing" or not isinstance(node.get("special_tokens"), dict):
             return 4 if kind in ("BertProcessing", "RobertaProcessing") else 0
         specials = node["special_tokens"]
+        for name, token in specials.items():
+            if isinstance(token, dict) and isinstance(token.get("ids"), list) and isinstance(token.get("tokens"), list):
+                if len(token["ids"]) != len(token["tokens"]):
+                    counts = f"{len(token['ids'])} ids but {len(token['tokens'])} tokens"
+                    field = f"{where}.special_tokens.{name}"
+                    raise self.refuse(field, f"{counts} (the engine slices one by the other)")
         most = 0
-        for template in ("single", "pair"):
+        for template, sequences in (("single", {"A": 1}), ("pair", {"A": 1, "B": 1})):
             pieces = node.get(template)
             if not isinstance(pieces, list):
                 continue
-            count = 0
+            count, seen = 0, {"A": 0, "B": 0}
             for piece in pieces:
                 special = piece.get("SpecialToken") if isinstance(piece, dict) else None
-                token = specials.get(special.get("id")) if isinstance(special, dict) else None
+                name = special.get("id") if isinstance(special, dict) else None
+                token = specials.get(name) if isinstance(name, str) else None
                 if isinstance(token, dict) and isinstance(token.get("ids"), list):
                     count += len(token["ids"])
+                sequence = piece.get("Sequence") if isinstance(piece, dict) else None
+                if isinstance(sequence, dict) and isinstance(sequence.get("id"), str) and sequence["id"] in seen:
+                    seen[sequence["id"]] += 1
+            for name, times in seen.items():
+                if times > sequences.get(name, 0):
+                    reason = f"${name} appears {times} times (each copy multiplies the engine's overflow windows)"
+                    raise self.refuse(f"{where}.{template}", reason)
             most = max(most, count)
         return most
 
@@ -369,6 +383,8 @@ def _locate(doc: dict[str, Any]) -> str | None:
     """The field the engine refused: each component loaded alone, then each member of a Sequence."""
     if "model" not in doc:
         return "model"
+    if doc.get("version") != "1.0":
+        return "version"
     components = ("model", "normalizer", "pre_tokenizer", "post_processor", "decoder", "added_tokens")
     for key in (*components, "truncation", "padding"):
         if key not in doc or not _fails_alone(key, doc[key]):

@@ -210,8 +210,9 @@ class Tokenizer:
                 previous[i] = encoding
             pending = [i for i in pending if out[i] is None]
         encodings = [e for e in out if e is not None]
-        if engine.padding is not None:
-            self._repad(encodings, engine.padding)
+        padding = engine.padding
+        if padding is not None:
+            self._guard("encode", lambda: self._repad(encodings, padding), texts[:1])
         return encodings
 
     @staticmethod
@@ -299,7 +300,7 @@ class Tokenizer:
         size = self.vocab_size
         bad = [i for i in out if not 0 <= i < size]
         if bad:
-            raise ValueError(f"decode: ids {bad[:5]} are outside the vocabulary [0, {size})")
+            raise TokenizerError(f"decode: ids {bad[:5]} are outside the vocabulary [0, {size})")
         return out
 
     # -- padding and truncation -----------------------------------------------------------------
