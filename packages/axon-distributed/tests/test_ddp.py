@@ -139,3 +139,21 @@ def test_bad_arguments():
     out.sum().backward(retain_graph=True)
     assert isinstance(out, Variable)
     assert "buckets=1" in repr(ddp)
+
+
+@pytest.mark.parametrize("set_to_none", [True, False])
+def test_gradient_as_bucket_view_trains_the_same_without_copies_back(set_to_none):
+    x, y = M.batch()
+    plain, ddp = M.mlp(), DistributedDataParallel(M.mlp(), bucket_cap_mb=0.001, gradient_as_bucket_view=True)
+    for model in (plain, ddp):
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        for _ in range(4):
+            opt.zero_grad(set_to_none=set_to_none)
+            M.mse(model, x, y).backward()
+            opt.step()
+    for p in ddp.parameters():
+        bucket, i = ddp._where[id(p)]
+        assert p.grad.data.data_ptr() == bucket.slot(i).data_ptr()  # the gradient is the bucket's memory
+    ref = M.state(plain)
+    for key, value in M.state(ddp.module).items():
+        np.testing.assert_array_equal(value, ref[key])

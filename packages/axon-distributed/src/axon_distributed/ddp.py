@@ -93,7 +93,10 @@ class DistributedDataParallel(Module):
     gradient bucket in MiB. ``find_unused_parameters``: parameters may get no gradient in a step
     (a branch not taken); without it such a step raises at the next forward, naming them.
     ``broadcast_buffers``: copy rank 0's buffers (running statistics) to every rank before each
-    forward. Names carry the ``module.`` prefix, as PyTorch's.
+    forward. ``gradient_as_bucket_view``: after the reduction each ``.grad`` is a view of its
+    bucket instead of a copy (one pass over the gradients less, and no allocation; the bucket is
+    reused by the next backward, so a ``.grad`` kept across steps changes with it), as PyTorch's.
+    Names carry the ``module.`` prefix, as PyTorch's.
     """
 
     def __init__(
@@ -104,6 +107,7 @@ class DistributedDataParallel(Module):
         find_unused_parameters: bool = False,
         broadcast_buffers: bool = True,
         init_sync: bool = True,
+        gradient_as_bucket_view: bool = False,
     ) -> None:
         super().__init__()
         if not isinstance(module, Module):
@@ -115,6 +119,7 @@ class DistributedDataParallel(Module):
         self.find_unused_parameters = bool(find_unused_parameters)
         self.broadcast_buffers = bool(broadcast_buffers)
         self.bucket_cap_mb = float(bucket_cap_mb)
+        self.gradient_as_bucket_view = bool(gradient_as_bucket_view)
         # False inside no_sync(): backward accumulates locally.
         self.require_backward_grad_sync = True
         self.world_size = dist.get_world_size(process_group)
@@ -213,13 +218,14 @@ class DistributedDataParallel(Module):
         slot = bucket.slot(i)
         if param.grad is None:
             slot.zero_()
-        else:
+        elif param.grad.data.data_ptr() != slot.data_ptr():  # a bucket view accumulated in place already
             slot.copy_(param.grad.data.reshape(-1))
         bucket.pending -= 1
         # Post buckets in index order only: every rank then issues the same collectives in order.
         while self._next_bucket < len(self.buckets) and self.buckets[self._next_bucket].pending == 0:
             b = self.buckets[self._next_bucket]
-            b.buffer.div_(self.world_size)
+            if self.world_size > 1:
+                b.buffer.div_(self.world_size)
             b.work = dist.all_reduce(b.buffer, group=self.process_group, async_op=True)
             self._next_bucket += 1
             self.buckets_posted = self._next_bucket
@@ -239,8 +245,11 @@ class DistributedDataParallel(Module):
             if used_anywhere is not None and used_anywhere[k] == 0:
                 continue  # no rank computed a gradient for it: leave .grad as it was
             bucket, i = self._where[id(p)]
-            averaged = bucket.slot(i).reshape(p.shape)
-            if p.grad is None:
+            averaged = bucket.slot(i).view(p.shape)
+            if self.gradient_as_bucket_view:
+                if p.grad is None or p.grad.data.data_ptr() != averaged.data_ptr():
+                    p.grad = averaged
+            elif p.grad is None:
                 p.grad = averaged.clone()
             else:
                 p.grad.data.copy_(averaged)
