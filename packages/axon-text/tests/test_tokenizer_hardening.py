@@ -91,6 +91,10 @@ def test_growth_templates_and_fixed_length_are_bounded(bases: dict) -> None:
         "normalizers": [{"type": "Replace", "pattern": {"String": "a"}, "content": "aa"}] * 7,
     }
     _refused(_with(base, normalizer=doubling), "normalizer", "128x")
+    # the engine matches a component of unknown type by its fields: the check reads fields too
+    disguised = {"type": "Sequence", "normalizers": [dict(double, type="Unheard")] * 7}
+    assert not _raw_engine_fails(_with(base, normalizer=disguised), probe="b")  # HF loads it as Replace rules
+    _refused(_with(base, normalizer=disguised), "normalizer", "128x")
     empty_match = {"type": "Replace", "pattern": {"Regex": "(?=a)"}, "content": "x" * 70}
     _refused(_with(base, normalizer=empty_match), "normalizer")
     many = {"id": "x", "ids": [1] * 2000, "tokens": ["a"] * 2000}

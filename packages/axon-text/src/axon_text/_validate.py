@@ -154,7 +154,7 @@ class _Checker:
             limit = self.limits.max_template_tokens
             raise self.refuse("post_processor", f"adds up to {added} tokens to every encoding (limit {limit})")
         model = doc.get("model")
-        if isinstance(model, dict) and model.get("type") == "WordPiece" and "max_input_chars_per_word" in model:
+        if isinstance(model, dict) and "max_input_chars_per_word" in model:
             field = "model.max_input_chars_per_word"
             self.integer(model["max_input_chars_per_word"], field, 0, self.limits.max_word_chars)
 
@@ -168,12 +168,12 @@ class _Checker:
             if isinstance(node, dict):
                 if isinstance(node.get("Regex"), str):
                     self.regex(node["Regex"], f"{where}.Regex")
-                kind = node.get("type")
-                if kind == "Precompiled" and "precompiled_charsmap" in node:
+                # by the keys, not the "type": the engine matches an unknown type by its fields
+                if "precompiled_charsmap" in node:
                     self.charsmap(node["precompiled_charsmap"], f"{where}.precompiled_charsmap")
-                elif kind == "FixedLength" and "length" in node:
+                if "length" in node and where.startswith("pre_tokenizer"):
                     self.integer(node["length"], f"{where}.length", 1, self.limits.max_length)
-                elif kind == "Prepend" and isinstance(node.get("prepend"), str) and len(node["prepend"]) > 1024:
+                if isinstance(node.get("prepend"), str) and len(node["prepend"]) > 1024:
                     raise self.refuse(f"{where}.prepend", f"{len(node['prepend'])} characters (limit 1024)")
                 for key, value in node.items():
                     if isinstance(value, (dict, list)):
@@ -208,19 +208,20 @@ class _Checker:
             self.integer(value["pad_to_multiple_of"], "padding.pad_to_multiple_of", 1, self.limits.max_padding)
 
     def growth(self, node: Any, where: str) -> float:
-        """An upper bound on output length / input length for a normalizer or decoder tree."""
+        """An upper bound on output length / input length for a normalizer or decoder tree, read
+        from the fields (an unknown ``type`` does not hide a Replace: the engine matches by fields)."""
         if not isinstance(node, dict):
             return 1.0
-        kind = node.get("type")
-        children = node.get(_SEQUENCE_LISTS.get(where.split(".")[0], ""), None)
-        if kind == "Sequence" and isinstance(children, list):
+        members = _SEQUENCE_LISTS[where.split(".")[0]]
+        children = node.get(members)
+        if isinstance(children, list):
             total = 1.0
             for index, child in enumerate(children):
-                total *= self.growth(child, f"{where}.{_SEQUENCE_LISTS[where.split('.')[0]]}[{index}]")
+                total *= self.growth(child, f"{where}.{members}[{index}]")
                 if total > self.limits.max_growth:
                     return total
             return total
-        if kind == "Replace" and isinstance(node.get("content"), str) and isinstance(node.get("pattern"), dict):
+        if isinstance(node.get("content"), str) and isinstance(node.get("pattern"), dict):
             content, pattern = len(node["content"]), node["pattern"]
             if isinstance(pattern.get("String"), str):
                 shortest = len(pattern["String"])
@@ -230,7 +231,7 @@ class _Checker:
                 return 1.0
             # an empty match can add the content between every two characters
             return float(1 + content) if shortest == 0 else max(1.0, math.ceil(content / shortest))
-        if kind == "Precompiled" and "precompiled_charsmap" in node:
+        if "precompiled_charsmap" in node:
             return float(self.charsmap(node["precompiled_charsmap"], f"{where}.precompiled_charsmap"))
         return 1.0
 
@@ -238,11 +239,10 @@ class _Checker:
         """The most tokens the post-processor adds to one encoding (single or pair)."""
         if not isinstance(node, dict):
             return 0
-        kind = node.get("type")
-        if kind == "Sequence" and isinstance(node.get("processors"), list):
+        if isinstance(node.get("processors"), list):
             return sum(self.template_tokens(p, f"{where}.processors[{i}]") for i, p in enumerate(node["processors"]))
-        if kind != "TemplateProcessing" or not isinstance(node.get("special_tokens"), dict):
-            return 4 if kind in ("BertProcessing", "RobertaProcessing") else 0
+        if not isinstance(node.get("special_tokens"), dict):
+            return 4 if "sep" in node or "cls" in node else 0
         specials = node["special_tokens"]
         for name, token in specials.items():
             if isinstance(token, dict) and isinstance(token.get("ids"), list) and isinstance(token.get("tokens"), list):
