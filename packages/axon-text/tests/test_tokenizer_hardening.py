@@ -86,10 +86,8 @@ def test_growth_templates_and_fixed_length_are_bounded(bases: dict) -> None:
     base = bases["char_word"]
     replace = {"type": "Replace", "pattern": {"String": "a"}, "content": "a" * 500}
     _refused(_with(base, normalizer=replace), "normalizer", "500x")
-    doubling = {
-        "type": "Sequence",
-        "normalizers": [{"type": "Replace", "pattern": {"String": "a"}, "content": "aa"}] * 7,
-    }
+    double = {"type": "Replace", "pattern": {"String": "a"}, "content": "aa"}
+    doubling = {"type": "Sequence", "normalizers": [double] * 7}
     _refused(_with(base, normalizer=doubling), "normalizer", "128x")
     # the engine matches a component of unknown type by its fields: the check reads fields too
     disguised = {"type": "Sequence", "normalizers": [dict(double, type="Unheard")] * 7}
