@@ -6,7 +6,7 @@
 - FSDP's per-rank parameter memory, measured with tracemalloc after wrapping, falls as
   1/world_size (optimizer state too); FULL_SHARD frees each unit's gathered parameters after its
   forward (SHARD_GRAD_OP holds them all until backward); at most one unit is gathered at once;
-- a sharded checkpoint resumes bit-for-bit on the same world size, and a full checkpoint written
+- a sharded checkpoint (FSDP's, a pipeline's) resumes bit-for-bit on the same world size, and a full checkpoint written
   by FSDP on 2 ranks resumes on 4 (FSDP and DDP) and in one unwrapped process, ending where one
   process training all 20 steps ends (float64, 1e-10).
 """
@@ -85,7 +85,8 @@ def test_fsdp_memory_is_measured_lower_on_four_ranks_than_on_two(runs):
 
 @pytest.mark.parametrize("world", WORLDS)
 def test_a_sharded_checkpoint_resumes_bit_for_bit_on_the_same_world_size(runs, world):
-    assert runs[world][1][0]["sharded_resume_max_diff"] == 0.0
+    assert runs[world][1][0]["sharded_resume_max_diff"] == 0.0  # FSDP FULL_SHARD, the transformer
+    assert [r["pipeline_resume_max_diff"] for r in runs[world][1]] == [0.0] * world  # every 1F1B stage
 
 
 @pytest.mark.parametrize("mode", ["fsdp_full_shard", "ddp", "module"])

@@ -9,7 +9,8 @@ Jobs (each rank writes ``OUT/rank{r}.npz`` with the parameters it ends with and
   micro-batches (or only the modes named). Keys ``{kind}/{dtype}/{mode}/{param}`` (rank 0 for
   DDP/FSDP, each stage its own).
 - ``extras``: DDP's bucket posting mid-backward, buffers broadcast, a model mismatch; FSDP's
-  measured memory per strategy; a sharded checkpoint resumed on the same world size.
+  measured memory per strategy; sharded checkpoints of FSDP and of a 1F1B pipeline (each stage
+  its own layers) resumed on the same world size.
 - ``save_full=DIR``: FSDP trains 10 steps and saves a full checkpoint into DIR.
 - ``load_full=DIR``: FSDP, DDP and (on rank 0, alone, on the whole batch) the unwrapped model
   each load DIR and train steps 10..19 (keys ``resumed/{mode}/{param}``).
@@ -197,6 +198,29 @@ def job_extras(arrays: dict, report: dict) -> None:
     got = full_params(again)
     if rank == 0:
         report["sharded_resume_max_diff"] = float(max(np.abs(got[k] - expected[k]).max() for k in expected))
+
+    # A pipeline's sharded checkpoint: each stage saves and resumes its own layers.
+    def pipeline_run(stage, opt, start, steps):
+        schedule = Schedule1F1B(stage, M.MICROBATCHES, loss_fn=M.loss_fn("mlp"))
+        for step in range(start, start + steps):
+            x, y = M.batch("mlp", "float64", step)
+            opt.zero_grad()
+            schedule.step(*([M.as_input("mlp", x)] if stage.is_first else []), target=M.as_input("mlp", y))
+            opt.step()
+
+    def new_stage():
+        stage = PipelineStage(split_sequential(M.build("mlp", "float64"), world)[rank], rank, world)
+        return stage, optim.Adam(stage.parameters(), lr=M.LR)
+
+    stage, opt = new_stage()
+    pipeline_run(stage, opt, 0, 5)
+    save_checkpoint(Path(sys.argv[1]) / "pipeline-ckpt", stage.submodule, opt, extra={"step": 5})
+    pipeline_run(stage, opt, 5, 5)
+    again, again_opt = new_stage()
+    start = load_checkpoint(Path(sys.argv[1]) / "pipeline-ckpt", again.submodule, again_opt)["step"]
+    pipeline_run(again, again_opt, start, 5)
+    expected, got = M.params(stage.submodule), M.params(again.submodule)
+    report["pipeline_resume_max_diff"] = float(max(np.abs(got[k] - expected[k]).max() for k in expected))
 
 
 def _memory_model() -> nn.Module:
