@@ -103,6 +103,9 @@ def greedy_agreement(
     float_tokens: list[int],
 ) -> Agreement:
     """Compare the GGUF file's logits along the float greedy path, then its CLI's greedy text."""
+    if not float_tokens:
+        # The float model ended the text at once: there is nothing to follow.
+        return Agreement(fmt, path, 0, 0, 0.0, generate_with_cli(path, prompt, 1), True)
     sequence = np.array(prompt_ids + float_tokens, dtype=np.int64)
     device = next(iter(model.parameters())).device
     with no_grad():

@@ -227,7 +227,7 @@ def run(options: argparse.Namespace, console: Console | None = None) -> dict[str
         "unigram_perplexity": baseline,
         "perplexity_ratio": perplexity(val_loss) / baseline,
         "loss_history": list(trainer.state.loss_history),
-        "val_history": dict(zip(histories["val_step"], histories["val_loss"])),
+        "val_history": {int(step): loss for step, loss in zip(histories["val_step"], histories["val_loss"])},
     }
     if status == "stopped":
         console.print(f"[bold]stopped[/] after step {trainer.step}; --resume continues from {checkpoint_path}")
