@@ -158,6 +158,19 @@ def test_clip_grad_norm_matches_the_unwrapped_model():
     np.testing.assert_allclose(flat, np.concatenate([plain_grads[n].reshape(-1) for n in names]), rtol=1e-12)
 
 
+def test_a_forward_without_backward_is_dropped_an_unfinished_backward_is_named():
+    x, y = M.batch()
+    fsdp = wrap(M.mlp())
+    fsdp(x)  # an evaluation with gradients on: never backpropagated
+    loss = M.mse(fsdp, x, y)
+    loss.backward()
+    assert all(p.grad is not None for p in fsdp.parameters())
+    # A backward into the last layer only: the other units never get their gradients.
+    M.mse(fsdp, x, y).backward(inputs=[fsdp.module[4].module.weight])
+    with pytest.raises(RuntimeError, match="previous backward did not finish"):
+        fsdp(x)
+
+
 def test_construction_errors():
     class Tied(nn.Module):
         def __init__(self):

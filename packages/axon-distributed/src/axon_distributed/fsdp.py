@@ -91,6 +91,7 @@ class _RootState:
         self.units = units  # pre-order, the root first
         self.forwarded: list = []  # units unsharded by this iteration's forward, in order
         self.waiting = 0  # units whose gradients backward still owes
+        self.started = False  # backward has reached a unit since the last forward
         self.works: list = []  # (unit, work, reduced gradient, its input) posted during backward
         self.live_bytes = 0  # bytes of gathered (unsharded) parameters alive now
         self.peak_bytes = 0
@@ -286,7 +287,8 @@ class FullyShardedDataParallel(Module):
 
     def _root_pre_forward(self) -> None:
         state = self._state
-        if state.waiting:
+        # A forward that no backward followed (an evaluation with gradients on) is simply dropped.
+        if state.waiting and state.started:
             late = [type(u.module).__name__ for u in state.forwarded if u._pending]
             raise RuntimeError(
                 "FullyShardedDataParallel: the previous backward did not finish (units still waiting for "
@@ -297,6 +299,8 @@ class FullyShardedDataParallel(Module):
             unit._reshard()
         state.forwarded = []
         state.works = []
+        state.waiting = 0
+        state.started = False
 
     def _root_post_forward(self, output: Any) -> None:
         state = self._state
@@ -313,6 +317,7 @@ class FullyShardedDataParallel(Module):
     # -- backward --------------------------------------------------------------------------------
     def _pre_backward(self, grad: Any) -> None:
         # Backward has reached this unit's outputs: its parameters are needed again.
+        self._state.started = True
         self._unshard()
 
     def _view_ready(self, view: Variable) -> None:
@@ -320,6 +325,7 @@ class FullyShardedDataParallel(Module):
         if not pending or id(view) not in pending:
             return
         pending.discard(id(view))
+        self._state.started = True
         if pending:
             return
         self._post_backward()
