@@ -19,7 +19,7 @@ import gguf
 import numpy as np
 import pytest
 
-import axon_quant.runtime.model as model_module
+from axon_quant.kernels import MatmulPlan
 from axon_quant.runtime import load_model
 from axon_quant.runtime.prefetch import LayerPrefetcher, merge_ranges
 
@@ -62,17 +62,17 @@ def test_layer_i_plus_1_is_requested_before_layer_i_computes(monkeypatch: pytest
     owner = {id(w): i for i, layer in enumerate(model.layers) for w in layer.quantized()}
     owner[id(model.output)] = 30
     events: list[tuple[str, int]] = []
-    matmul, prefetch = model_module.quant_matmul, model.prefetcher.prefetch
+    matmul, prefetch = MatmulPlan.__call__, model.prefetcher.prefetch
 
-    def logged_matmul(x, w, out=None, threads=None):
-        events.append(("compute", owner[id(w)]))
-        return matmul(x, w, out=out, threads=threads)
+    def logged_matmul(plan, x, out):
+        events.append(("compute", owner[id(plan.w)]))
+        return matmul(plan, x, out)
 
     def logged_prefetch(index):
         events.append(("prefetch", index))
         prefetch(index)
 
-    monkeypatch.setattr(model_module, "quant_matmul", logged_matmul)
+    monkeypatch.setattr(MatmulPlan, "__call__", logged_matmul)
     monkeypatch.setattr(model.prefetcher, "prefetch", logged_prefetch)
     model.prefill([1, 2, 3])
     model.decode(4)
