@@ -95,8 +95,11 @@ def main(argv: list[str] | None = None) -> dict:
         return run(options)
     # OpenBLAS's worker threads spin while they wait: on a machine whose cores are all busy a
     # step can take many times longer with two threads than with one.
-    from threadpoolctl import threadpool_limits
-
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        print(f"--threads {options.threads}: threadpoolctl is not installed; the BLAS keeps its own thread count")
+        return run(options)
     with threadpool_limits(limits=options.threads, user_api="blas"):
         return run(options)
 
