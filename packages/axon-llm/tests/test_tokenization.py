@@ -114,7 +114,7 @@ def test_bad_folders_are_typed_errors(tmp_path):
         load_tokenizer(tmp_path)
     assert str(tmp_path) in str(info.value)
     (tmp_path / "tokenizer.json").write_text("{not json")
-    with pytest.raises(ModelLoadError, match="cannot parse tokenizer.json"):
+    with pytest.raises(ModelLoadError, match="cannot load tokenizer.json"):
         load_tokenizer(tmp_path)
     _engine().save(str(tmp_path / "tokenizer.json"))
     (tmp_path / "tokenizer_config.json").write_text("[1, 2]")
@@ -136,3 +136,28 @@ def test_save_and_load_round_trip(folder, tmp_path):
         assert again.encode(text) == tok.encode(text)
     chat = [{"role": "user", "content": "hello"}]
     assert again.apply_chat_template(chat, tokenize=False) == tok.apply_chat_template(chat, tokenize=False)
+
+
+def test_a_hostile_tokenizer_json_is_refused_before_the_engine(tmp_path):
+    # Fixed padding of 2**31 aborts the tokenizers engine at the first encode; axon-text refuses it at load.
+    hostile = {
+        "version": "1.0",
+        "truncation": None,
+        "padding": {
+            "strategy": {"Fixed": 2**31},
+            "direction": "Right",
+            "pad_to_multiple_of": None,
+            "pad_id": 0,
+            "pad_type_id": 0,
+            "pad_token": "[PAD]",
+        },
+        "added_tokens": [],
+        "normalizer": None,
+        "pre_tokenizer": None,
+        "post_processor": None,
+        "decoder": None,
+        "model": {"type": "WordLevel", "vocab": {"[PAD]": 0, "a": 1}, "unk_token": "[PAD]"},
+    }
+    (tmp_path / "tokenizer.json").write_text(json.dumps(hostile))
+    with pytest.raises(ModelLoadError, match="padding"):
+        PretrainedTokenizer.from_pretrained(tmp_path)

@@ -37,7 +37,7 @@ from axon_core import atomic_writer
 from axon_quant import apply_chat_template as render_chat_template
 from axon_quant.chat import ChatTemplateError
 from axon_tensor import Tensor, from_numpy
-from axon_text import Tokenizer
+from axon_text import Tokenizer, TokenizerError
 
 from .errors import LLMError, ModelLoadError
 
@@ -176,9 +176,10 @@ class PretrainedTokenizer:
                 path=folder,
             )
         try:
-            engine = tokenizers.Tokenizer.from_file(str(engine_file))
-        except Exception as exc:  # tokenizers raises a bare Exception for malformed JSON
-            raise ModelLoadError(f"cannot parse tokenizer.json: {exc}", path=engine_file) from None
+            # axon-text checks the file before the engine sees it (bounded lengths, screened regexes)
+            engine = Tokenizer.from_file(engine_file).engine
+        except TokenizerError as exc:
+            raise ModelLoadError(f"cannot load tokenizer.json: {exc}", path=engine_file) from exc
         config_file = folder / "tokenizer_config.json"
         config = _read_json(config_file) if config_file.is_file() else {}
         if not isinstance(config, dict):
