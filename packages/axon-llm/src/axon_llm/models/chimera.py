@@ -13,15 +13,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from axon_nn import DifferentialAttention, Embedding, Linear, Module, ModuleList, MoELayer, RMSNorm, init
+from axon_nn import DifferentialAttention, Linear, Module, MoELayer, RMSNorm, init
 from axon_nn import functional as F
 
 from ..blocks.attention import AttentionInputs
-from ..blocks.rope import RopeTable
 from ..cache import KVCache
 from ..config import LLMConfig, rope_parameters_of
 from ..errors import LLMError
-from ..modeling import CausalLM, PreTrainedModel
+from ..modeling import CausalLM
+from .llama import LlamaModel
 
 __all__ = [
     "PRESETS",
@@ -206,41 +206,18 @@ def _reset_lambdas(model: Module) -> None:
             module.reset_lambda()
 
 
-class ChimeraModel(PreTrainedModel):
-    """The decoder stack: ``input_ids [B, S]`` -> final hidden states ``[B, S, hidden]``."""
+class ChimeraModel(LlamaModel):
+    """The decoder stack: ``input_ids [B, S]`` -> final hidden states ``[B, S, hidden]`` (LLaMA's, with
+    this model's layers)."""
 
     config_class = ChimeraConfig
     presets = PRESETS
-
-    def __init__(self, config: ChimeraConfig) -> None:
-        super().__init__(config)
-        self.embed_tokens = Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
-        self.layers = ModuleList([ChimeraDecoderLayer(config, i) for i in range(config.num_hidden_layers)])
-        self.norm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
-        self.rope = RopeTable(config.head_dim, config.rope_parameters)
-        self.init_weights()
+    layer_class = ChimeraDecoderLayer
 
     def init_weights(self) -> None:
         """HF's init of the Linear, Embedding and norm weights; the λ vectors ``N(0, 0.1²)``."""
         super().init_weights()
         _reset_lambdas(self)
-
-    def forward(self, input_ids: Any, attention_mask: Any = None, position_ids: Any = None, cache: Any = None) -> Any:
-        hidden = self.embed_tokens(input_ids)
-        inputs = AttentionInputs.build(
-            tuple(input_ids.shape),
-            attention_mask,
-            position_ids,
-            cache,
-            self.rope,
-            hidden.device,
-            dropout_p=self.config.attention_dropout if self.training else 0.0,
-        )
-        for layer in self.layers:
-            hidden = layer(hidden, inputs)
-        if cache is not None:
-            cache.advance(int(input_ids.shape[1]))
-        return self.norm(hidden)
 
     def load_balancing_loss(self) -> Any:
         """The mean over layers of each layer's ``N · Σ_i f_i · P_i`` from the latest forward (0-d)."""

@@ -21,16 +21,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from axon_autograd import Function, once_differentiable
-from axon_nn import Embedding, Linear, Module, ModuleList, PackedTernaryLinear, RMSNorm, TernaryLinear, init
+from axon_nn import Linear, Module, PackedTernaryLinear, RMSNorm, TernaryLinear, init
 from axon_nn import functional as F
 from axon_quant import QuantTensor, quantize_tensor
 from axon_tensor.tensor import wrap
 
 from ..blocks.attention import AttentionInputs
-from ..blocks.rope import RopeTable
 from ..config import LLMConfig, rope_parameters_of
 from ..errors import LLMError
 from ..modeling import CausalLM, PreTrainedModel
+from .llama import LlamaModel
 
 __all__ = [
     "PRESETS",
@@ -286,41 +286,18 @@ def _init_ternary(model: PreTrainedModel) -> None:
                 init.zeros_(module.bias)
 
 
-class TridentModel(PreTrainedModel):
-    """The decoder stack: ``input_ids [B, S]`` -> final hidden states ``[B, S, hidden]``."""
+class TridentModel(LlamaModel):
+    """The decoder stack: ``input_ids [B, S]`` -> final hidden states ``[B, S, hidden]`` (LLaMA's, with
+    this model's layers)."""
 
     config_class = TridentConfig
     presets = PRESETS
-
-    def __init__(self, config: TridentConfig) -> None:
-        super().__init__(config)
-        self.embed_tokens = Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
-        self.layers = ModuleList([TridentDecoderLayer(config, i) for i in range(config.num_hidden_layers)])
-        self.norm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
-        self.rope = RopeTable(config.head_dim, config.rope_parameters)
-        self.init_weights()
+    layer_class = TridentDecoderLayer
 
     def init_weights(self) -> None:
         """HF's init (``N(0, initializer_range)`` weights, unit norms), the latent ternary weights included."""
         super().init_weights()
         _init_ternary(self)
-
-    def forward(self, input_ids: Any, attention_mask: Any = None, position_ids: Any = None, cache: Any = None) -> Any:
-        hidden = self.embed_tokens(input_ids)
-        inputs = AttentionInputs.build(
-            tuple(input_ids.shape),
-            attention_mask,
-            position_ids,
-            cache,
-            self.rope,
-            hidden.device,
-            dropout_p=self.config.attention_dropout if self.training else 0.0,
-        )
-        for layer in self.layers:
-            hidden = layer(hidden, inputs)
-        if cache is not None:
-            cache.advance(int(input_ids.shape[1]))
-        return self.norm(hidden)
 
 
 class TridentForCausalLM(CausalLM):
