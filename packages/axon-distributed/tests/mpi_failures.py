@@ -2,13 +2,12 @@
 
 MODE: ``external-kill`` (the victim writes ``OUT/victim.pid`` mid-step and computes until the test
 kills it with SIGKILL), ``hang`` (the victim sleeps through the step), ``raise`` (the victim's script
-raises). Every surviving rank writes ``OUT/rank{r}.json`` with the error it got, the ranks the error
-names, and how long after the victim failed the error came.
+raises). The victim writes the time it failed to ``OUT/failed_at``; every survivor's error lands in
+the error file (``AXON_DISTRIBUTED_ERROR_FILE``) the test sets, and the script re-raises it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -41,9 +40,7 @@ def main(out: Path, mode: str, victim: int, numel: int) -> None:
             dist.all_reduce(grads)
             time.sleep(0.02)
     except dist.RankFailureError as error:
-        waited = time.time() - float(failed_at.read_text())
-        report = {"error": type(error).__name__, "ranks": list(error.ranks), "message": str(error), "after": waited}
-        (out / f"rank{rank}.json").write_text(json.dumps(report))
+        print(f"rank {rank}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
         raise
 
 

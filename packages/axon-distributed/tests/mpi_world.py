@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import axon_distributed as dist
@@ -22,6 +23,25 @@ def main(out: Path, what: str) -> None:
         dist.destroy_process_group()
         assert not dist.is_initialized()
         (out / f"rank{report['rank']}.json").write_text(json.dumps(report))
+    elif what == "wait-timeout":  # rank 0 waits on a message rank 1 never sends
+        dist.init_process_group("mpi")
+        if dist.get_rank() == 0:
+            work = dist.irecv(at.zeros(2), src=1)
+            start = time.time()
+            try:
+                work.wait(timeout=1.0)
+            except dist.CollectiveTimeoutError as error:
+                report = {"ranks": list(error.ranks), "message": str(error), "after": time.time() - start}
+                (out / "rank0.json").write_text(json.dumps(report))
+        else:
+            time.sleep(4)
+    elif what == "exit-code":  # rank 1 ends with sys.exit(3), rank 2 is killed after the last collective
+        dist.init_process_group("mpi")
+        dist.barrier()
+        if dist.get_rank() == 1:
+            sys.exit(3)
+        if dist.get_rank() == 2:
+            os.kill(os.getpid(), 9)
     elif what == "wrong-env":  # a launcher variable that disagrees with MPI's world
         os.environ["RANK"], os.environ["WORLD_SIZE"] = "1", "4"
         try:

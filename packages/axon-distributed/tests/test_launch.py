@@ -82,6 +82,25 @@ def test_dry_run_builds_the_mpiexec_command() -> None:
 
 
 @needs_mpi
+def test_on_one_host_each_rank_runs_under_the_status_wrapper() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "axon_distributed.launch", "-n", "2", "--dry-run", "-m", "pkg.train", "--lr", "1"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert out[out.index("--runtime-options") + 1] == "error-nonzero-status=false"
+    assert out[-6:] == [sys.executable, "-m", "axon_distributed._rank", "-m", "pkg.train", "--lr", "1"][-6:]
+
+
+@needs_mpi
+def test_the_launcher_exits_with_the_failing_ranks_code_and_names_them(tmp_path: Path) -> None:
+    proc = run.launch(3, WORLD, tmp_path, "exit-code")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "axon_distributed.launch: rank 1 exited with code 3" in proc.stderr
+    assert "axon_distributed.launch: rank 2 was killed" in proc.stderr
+    assert "rank 0" not in proc.stderr
+
+
+@needs_mpi
 @pytest.mark.parametrize("command", ["module", "console-script"])
 def test_launch_runs_a_script_on_every_rank(tmp_path: Path, command: str) -> None:
     if command == "module":
@@ -103,3 +122,12 @@ def test_a_launcher_variable_that_disagrees_with_mpi_is_explained(tmp_path: Path
     assert proc.returncode == 0, proc.stderr
     error = run.rank_reports(tmp_path, 1)[0]["error"]
     assert "torchrun-style set rank 1 of 4, but MPI sees rank 0 of 1" in error and "srun --mpi=pmix" in error
+
+
+@needs_mpi
+def test_work_wait_with_a_timeout_names_the_rank_that_never_sent(tmp_path: Path) -> None:
+    run.launch(2, WORLD, tmp_path, "wait-timeout")
+    report = run.rank_reports(tmp_path, 1)[0]
+    assert report["ranks"] == [1], report
+    assert "recv from rank 1" in report["message"] and "rank 1" in report["message"], report
+    assert 0.9 < report["after"] < 6, report

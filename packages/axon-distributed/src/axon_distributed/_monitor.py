@@ -65,9 +65,10 @@ class _Guard:
     def __init__(self, monitor: "Monitor", record: _InFlight) -> None:
         self.monitor, self.record = monitor, record
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _InFlight:
         self.token = next(self.monitor._tokens)
         self.monitor._inflight[self.token] = self.record
+        return self.record
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
         del self.monitor._inflight[self.token]
@@ -135,8 +136,10 @@ class Monitor:
             info = self.gone.get(peer)
             if info is None:
                 continue
+            if info["how"] == "exited" and seq is None and not (info.get("reason") or info.get("blame")):
+                continue  # point to point: what it sent before leaving cleanly is still there to receive
             if info["how"] == "exited" and group is not None and seq is not None:
-                last = info.get("state", {}).get("groups", {}).get(str(group.group_id))
+                last = (info.get("state") or {}).get("groups", {}).get(str(group.group_id))
                 if last is not None and last[0] >= seq:
                     continue  # it took part in this one before leaving
             fallen.append(peer)
@@ -161,24 +164,40 @@ class Monitor:
 
     def work_timeout(self, work: Any, timeout: float) -> BaseException:
         """The error of a ``Work.wait(timeout)`` that ran out."""
-        peers = getattr(work, "peers", None) or [r for r in range(self.size) if r != self.rank]
-        text, ranks = self._diagnose(work.label, peers)
+        group = getattr(work, "group", None)
+        members = group.ranks if group is not None else range(self.size)
+        peers = getattr(work, "peers", None) or [r for r in members if r != self.rank]
+        text, ranks = self._diagnose(work.label, peers, group, getattr(work, "seq", None))
         message = f"{work.label} did not complete within {timeout:.1f} s: {text}"
         return CollectiveTimeoutError(message, ranks, work.label)
 
-    def close(self, reason: str = "") -> None:
-        """Say goodbye (with ``reason``, the error this rank exits on, if any) and stop watching."""
+    def close(self, reason: str = "", wait_s: float = 0.0) -> None:
+        """Say goodbye (with ``reason``, the error this rank exits on, if any) and stop watching.
+
+        With ``wait_s``, first wait that long for every other rank to leave too, so :meth:`unclean`
+        knows whether one died or failed (then MPI_Finalize must be skipped: it would wait for it).
+        Rank 0 serves the others' news, so it stays until they have all left or the time is up.
+        """
         if self._closed:
             return
-        self._closed = True
         blame = sorted(getattr(self.broken, "ranks", ()) or ())
         self._send({"bye": reason, "state": self._state(), "blame": blame})
         if self._server is not None:  # tell the others before the server goes (it lives in this process)
             self._server.announce(self.rank, "exited", reason, self._state(), blame)
+        deadline = time.monotonic() + wait_s
+        while self._sock is not None and len(self.gone) < self.size - 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if self._server is not None:
+            time.sleep(0.05)  # let the server thread finish relaying the last departures
             self._server.stop()
+        self._closed = True
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.close()
+
+    def unclean(self) -> bool:
+        """True when a rank died or left on an error: it never called MPI_Finalize."""
+        return any(info["how"] == "died" or info.get("reason") or info.get("blame") for info in self.gone.values())
 
     # -- errors -------------------------------------------------------------------------------------------
     def _from_mpi(self, exc: Any, record: _InFlight) -> BaseException:
@@ -253,7 +272,10 @@ class Monitor:
             if ago > max(3 * self.heartbeat_s, 1.5):
                 at_fault.append(peer)
                 parts.append(f"rank {peer} stopped answering {ago:.1f} s ago ({_where(state)})")
-            elif group is not None and seq is not None and (last is None or last[0] < seq):
+            elif seq is None:  # point to point: the peer has not posted the matching send or receive
+                at_fault.append(peer)
+                parts.append(f"rank {peer} posted no matching message: it is alive but {_where(state)}")
+            elif group is not None and (last is None or last[0] < seq):
                 at_fault.append(peer)
                 parts.append(f"rank {peer} never reached it: it is alive but {_where(state)}")
         if table is None and not at_fault:
@@ -306,6 +328,7 @@ class Monitor:
         sys.stderr.write(f"axon_distributed: rank {self.rank}: {type(error).__name__}: {error}\n")
         sys.stderr.write("axon_distributed: MPI did not return from the failed operation; ending this process\n")
         sys.stderr.flush()
+        write_error_file(self.rank, error, FAILURE_EXIT_CODE)
         with contextlib.suppress(Exception):
             sys.stdout.flush()
         os._exit(FAILURE_EXIT_CODE)
@@ -367,7 +390,10 @@ class Monitor:
         self._buffer += chunk
         while b"\n" in self._buffer:
             line, self._buffer = self._buffer.split(b"\n", 1)
-            self._on_message(json.loads(line))
+            try:
+                self._on_message(json.loads(line))
+            except (ValueError, KeyError, TypeError):
+                pass
 
     def _on_message(self, message: dict[str, Any]) -> None:
         if "gone" in message:
@@ -450,13 +476,21 @@ class _Server:
                 self._buffers[sock] += chunk
                 while b"\n" in self._buffers.get(sock, b""):
                     line, self._buffers[sock] = self._buffers[sock].split(b"\n", 1)
-                    self._on_message(sock, json.loads(line))
+                    try:
+                        self._on_message(sock, json.loads(line))
+                    except (ValueError, KeyError, TypeError):
+                        pass  # not one of ours (the port may be reachable from other hosts): ignored
 
     def _on_message(self, sock: socket.socket, message: dict[str, Any]) -> None:
         if "hello" in message:
-            self._rank_of[sock] = int(message["hello"])
-            self._beats[int(message["hello"])] = (time.monotonic(), None)
-        elif "hb" in message:
+            rank = int(message["hello"])
+            if 0 <= rank < self.size:
+                self._rank_of[sock] = rank
+                self._beats[rank] = (time.monotonic(), None)
+            return
+        if sock not in self._rank_of:
+            return
+        if "hb" in message:
             self._beats[self._rank_of[sock]] = (time.monotonic(), message["hb"])
         elif "query" in message:
             now = time.monotonic()
@@ -490,6 +524,26 @@ class _Server:
                 sock.sendall((json.dumps(message) + "\n").encode())
             except OSError:
                 pass
+
+
+def write_error_file(rank: int, error: BaseException, exit_code: int) -> None:
+    """Record the failure this rank ends on as JSON in ``AXON_DISTRIBUTED_ERROR_FILE`` (``{rank}`` in it
+    becomes the rank), as torchelastic's error file does: launchers and schedulers read it when the
+    rank's own output is lost. Nothing is written when the variable is unset."""
+    template = os.environ.get("AXON_DISTRIBUTED_ERROR_FILE")
+    if not template:
+        return
+    report = {
+        "rank": rank,
+        "error": type(error).__name__,
+        "message": str(error),
+        "ranks": list(getattr(error, "ranks", ())),
+        "exit_code": exit_code,
+        "time": time.time(),
+    }
+    with contextlib.suppress(OSError):
+        with open(template.replace("{rank}", str(rank)), "w") as handle:
+            handle.write(json.dumps(report))
 
 
 def _bind_host(comm: Any) -> str:

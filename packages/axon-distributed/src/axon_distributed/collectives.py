@@ -188,7 +188,7 @@ def destroy_process_group(group: ProcessGroup | None = None) -> None:
     for pg in reversed(state.groups):
         pg.destroy()
     state.executor.close()
-    state.monitor.close()
+    _leave(state, "")
     _state = None
     GroupMember.WORLD = globals()["group"].WORLD = None
 
@@ -434,22 +434,40 @@ def _check_world(mpi_rank: int, mpi_size: int, rank: int, world_size: int) -> No
         )
 
 
-def _leave_at_exit() -> None:
-    """Say goodbye to the other ranks (with the error this process exits on). After a failure, or when the
-    script dies on an exception, end the process here: MPI_Finalize would wait on ranks that will never
-    finalize (dead, hung, or still blocked in the collective this rank left)."""
-    if _state is None:
-        return
-    monitor = _state.monitor
-    reason = _exit_reason()
+# Set when this process left a group in which a rank died or failed: then it must not call MPI_Finalize.
+_skip_finalize: list[bool] = []
+# The exit code axon_distributed._rank saw (the launcher's wrapper), for an exit that skips finalize.
+exit_code: list[int] = []
+
+
+def _leave(state: _State, reason: str) -> None:
+    """Say goodbye to the other ranks (with ``reason``, the error this process ends on) and wait, up to a
+    bound, for them to leave too, so a rank that died or failed is known before MPI_Finalize."""
+    monitor = state.monitor
     try:
-        monitor.close(reason=reason)
+        monitor.close(reason=reason, wait_s=0.0 if monitor.broken is not None else min(30.0, state.timeout_s))
     except Exception:
         pass
-    if monitor.broken is not None or (reason and _state.world.size() > 1):
+    if monitor.broken is not None or monitor.unclean() or (reason and state.world.size() > 1):
+        _skip_finalize.append(True)
+
+
+def _leave_at_exit() -> None:
+    """At exit: leave the process group if still in one, record the error, and, after a failure, end the
+    process here: MPI_Finalize would wait for ever on the ranks that died or gave up without it."""
+    state = _state
+    if state is not None:
+        _leave(state, _exit_reason())
+        from ._monitor import write_error_file
+
+        error = state.monitor.broken if state.monitor.broken is not None else getattr(sys, "last_value", None)
+        if error is not None:
+            write_error_file(state.world.rank(), error, 1)
+    if _skip_finalize:
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(1)
+        failed = state is not None and (state.monitor.broken is not None or _exit_reason())
+        os._exit(exit_code[-1] if exit_code else 1 if failed else 0)
 
 
 def _exit_reason() -> str:

