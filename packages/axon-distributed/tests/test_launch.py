@@ -49,22 +49,29 @@ def test_malformed_launcher_environment_names_the_variable(env: dict, message: s
         launcher_rank(env)
 
 
-def test_collectives_before_init_raise() -> None:
-    assert not dist.is_initialized()
-    with pytest.raises(dist.DistributedError, match="not initialized; call init_process_group"):
-        dist.get_rank()
-    with pytest.raises(dist.DistributedError, match="not initialized"):
-        dist.all_reduce(None)
+_BEFORE_INIT = """
+import pytest
+import axon_distributed as dist
+from axon_distributed.reduce_op import as_reduce_op
+
+assert not dist.is_initialized()
+with pytest.raises(dist.DistributedError, match="not initialized; call init_process_group"):
+    dist.get_rank()
+with pytest.raises(dist.DistributedError, match="not initialized"):
+    dist.all_reduce(None)
+with pytest.raises(ValueError, match="backend 'gloo' is not available"):
+    dist.init_process_group("gloo")
+assert as_reduce_op("max") is dist.ReduceOp.MAX
+with pytest.raises(ValueError, match="unknown reduce op 'median'"):
+    as_reduce_op("median")
+print("checked")
+"""
 
 
-def test_unknown_backend_and_reduce_op() -> None:
-    with pytest.raises(ValueError, match="backend 'gloo' is not available"):
-        dist.init_process_group("gloo")
-    from axon_distributed.reduce_op import as_reduce_op
-
-    assert as_reduce_op("max") is dist.ReduceOp.MAX
-    with pytest.raises(ValueError, match="unknown reduce op 'median'"):
-        as_reduce_op("median")
+def test_collectives_before_init_and_unknown_backend_or_op_raise() -> None:
+    # A fresh interpreter: other tests in this process keep a world of one initialised (MPI starts once).
+    done = subprocess.run([sys.executable, "-c", _BEFORE_INIT], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "checked", done.stderr
 
 
 @needs_mpi
@@ -131,3 +138,11 @@ def test_work_wait_with_a_timeout_names_the_rank_that_never_sent(tmp_path: Path)
     assert report["ranks"] == [1], report
     assert "recv from rank 1" in report["message"] and "rank 1" in report["message"], report
     assert 0.9 < report["after"] < 6, report
+
+
+@needs_mpi
+def test_a_sub_group_keeps_its_own_timeout(tmp_path: Path) -> None:
+    run.launch(2, WORLD, tmp_path, "group-timeout")
+    report = run.rank_reports(tmp_path, 1)[0]
+    assert report["ranks"] == [1] and "all_reduce #1 on group 1" in report["message"], report
+    assert "never reached it" in report["message"] and 0.9 < report["after"] < 6, report

@@ -447,8 +447,18 @@ def _worker_main() -> None:
             except BaseException as exc:  # noqa: B036
                 disagreement = f"the oracle failed: {type(exc).__name__}: {exc}"
             result = {"outcome": "ok"} if disagreement is None else {"outcome": "wrong", "detail": disagreement}
-        result["max_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        result["max_rss_kb"] = _peak_rss_kb()
         _answer(result)
+
+
+def _peak_rss_kb() -> int:
+    """This process's own peak RSS (VmHWM). Not ``ru_maxrss``: Linux carries that across execve, so a
+    worker started by a large pytest process would report its parent's size."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _selftest(kind: str, used: Any) -> None:
