@@ -234,9 +234,10 @@ def test_monitor_survives_idle_slow_and_many_clients() -> None:
     }
     print("monitor soak:", json.dumps(summary))
     assert statuses.count(None) == 0, "every concurrent GET gets an answer (200, or 503 at once when full)"
-    # A burst of 200 concurrent GETs during the flood may all be turned away with 503 (measured on a quiet
-    # 2-core machine: 0 of 200 served; 48-96 on a loaded one): the cap holds, so the burst is answered at
-    # once, not starved of a reply. The steady probe below must still be served during the attack.
+    # A request that arrives with its connection evicts an idle one (which is answered 503), so a burst of
+    # 200 concurrent GETs during the flood is mostly served (179-199 of 200 measured on a quiet 2-core machine;
+    # before that rule, 0): the flood cannot starve the dashboard, and the rest are told to retry at once.
+    assert statuses.count(200) >= 100, summary
     # measured by the client from connect(): the accept queue and the flood thread's own lag add a little
     assert max(idle_closed) < REQUEST_TIMEOUT + 2, "an idle connection never outlives its deadline"
     assert None not in trickle_dropped and max(dropped) < REQUEST_TIMEOUT + 2, "nor a trickling one"

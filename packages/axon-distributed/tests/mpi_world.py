@@ -35,6 +35,18 @@ def main(out: Path, what: str) -> None:
                 (out / "rank0.json").write_text(json.dumps(report))
         else:
             time.sleep(4)
+    elif what == "group-timeout":  # a sub-group with its own 1 s timeout; the world keeps 30 minutes
+        dist.init_process_group("mpi")
+        pair = dist.new_group([0, 1], timeout=1.0)
+        if dist.get_rank() == 0:
+            start = time.time()
+            try:
+                dist.all_reduce(at.ones(3), group=pair)
+            except dist.CollectiveTimeoutError as error:
+                report = {"ranks": list(error.ranks), "message": str(error), "after": time.time() - start}
+                (out / "rank0.json").write_text(json.dumps(report))
+        else:
+            time.sleep(5)
     elif what == "exit-code":  # rank 1 ends with sys.exit(3), rank 2 is killed after the last collective
         dist.init_process_group("mpi")
         dist.barrier()

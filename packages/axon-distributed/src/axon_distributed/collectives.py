@@ -197,7 +197,8 @@ def new_group(ranks: Sequence[int] | None = None, timeout: Any = None, backend: 
     """A sub-group of the given global ranks (all of them if None), ordered by rank as torch does.
 
     Every rank of the world must call it, in the same order as the others; ranks outside ``ranks``
-    get ``GroupMember.NON_GROUP_MEMBER``.
+    get ``GroupMember.NON_GROUP_MEMBER``. ``timeout`` (a timedelta or seconds) replaces the world's
+    for this group's operations.
     """
     state = _require("new_group")
     size = state.world.size()
@@ -214,7 +215,10 @@ def new_group(ranks: Sequence[int] | None = None, timeout: Any = None, backend: 
     mpi_group = state.world_comm.Get_group().Incl(members)
     comm = state.world_comm.Create_group(mpi_group, tag=group_id)
     mpi_group.Free()
-    pg = ProcessGroupMPI(comm, group_id, members, me, monitor=state.monitor, executor=state.executor, check=state.check)
+    pg = ProcessGroupMPI(
+        comm, group_id, members, me, monitor=state.monitor, executor=state.executor, check=state.check,
+        timeout_s=None if timeout is None else _timeout_seconds(timeout),
+    )  # fmt: skip
     state.groups.append(pg)
     return pg
 

@@ -96,6 +96,7 @@ class ProcessGroupMPI(ProcessGroup):
         monitor: Any,
         executor: Executor,
         check: bool = True,
+        timeout_s: float | None = None,
     ) -> None:
         super().__init__(group_id, ranks, global_rank)
         from mpi4py import MPI
@@ -107,6 +108,7 @@ class ProcessGroupMPI(ProcessGroup):
         self.monitor = monitor
         self.executor = executor
         self.check = check
+        self.timeout_s = timeout_s  # None: the world's (init_process_group's) timeout
         self._seq = itertools.count(1)
         self._peers = [r for r in self.ranks if r != global_rank]
 
@@ -140,7 +142,7 @@ class ProcessGroupMPI(ProcessGroup):
             raise ValueError(f"{label}: {header}")
 
         def run() -> None:
-            with self.monitor.guard(self, label, peers, self.comm, seq=seq):
+            with self.monitor.guard(self, label, peers, self.comm, timeout=self.timeout_s, seq=seq):
                 if self.check:
                     self._exchange_headers(label, header)
                 body()
@@ -422,7 +424,8 @@ class _P2PWork(Work):
             return super().wait()
         group, MPI = self.group, self.group._MPI
         try:
-            with group.monitor.guard(group, self.label, self.peers, group.comm, timeout=timeout) as record:
+            limit = group.timeout_s if timeout is None else timeout
+            with group.monitor.guard(group, self.label, self.peers, group.comm, timeout=limit) as record:
                 if self._recv is None:
                     _poll(MPI, self.requests, record)
                 else:

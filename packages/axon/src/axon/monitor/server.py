@@ -5,9 +5,11 @@ connection with a selector until the request head has arrived: an idle or trickl
 holds a descriptor but no thread, and is closed at its deadline (``request_timeout``). A complete
 request goes to a small pool of worker threads, which must hand the whole response over within
 ``response_timeout`` (a client that does not read is dropped). At most ``max_connections`` client
-connections are open at once (and as many refused ones finishing): a new one evicts the oldest
-that has had half a second to send its request and has not, or else gets a 503, so idle
-connections can neither exhaust the training process's descriptors nor lock real clients out.
+connections are open at once (and as many refused ones finishing). When full, a new connection
+whose request came with it (a real client sends at once) evicts the oldest one still sending its
+request (which is answered 503); one that has sent nothing evicts only a connection that has had
+half a second to send and has not, or else gets a 503. So idle connections can neither exhaust the training process's
+descriptors nor lock real clients out, however fast they are opened.
 Each client's kernel send buffer is 256 KB, the listen backlog is 128, and a failed ``accept``
 (out of descriptors) pauses accepting for 50 ms instead of spinning.
 
@@ -90,6 +92,22 @@ def _send_nowait(sock: socket.socket, data: bytes) -> None:
         sock.send(data)  # non-blocking: a short reply or nothing, never a wait
     except OSError:
         pass
+
+
+def _complete(head: bytes | bytearray) -> bool:
+    """Whether ``head`` holds a whole request head (up to the blank line)."""
+    return b"\r\n\r\n" in head or b"\n\n" in head
+
+
+def _received(conn: socket.socket) -> bytes | None:
+    """What a just-accepted, non-blocking connection has sent so far; None if it has hung up."""
+    try:
+        data = conn.recv(65536)
+    except BlockingIOError:
+        return b""
+    except OSError:
+        return None
+    return data or None
 
 
 class _Writer:
@@ -196,23 +214,34 @@ class _Connections:
             # a bounded kernel buffer per client (autotuning grows it to 4 MB): 48 clients cost 24 MB at
             # most, and a client that does not read blocks its worker until the response deadline
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 256 * 1024)
+            # a real client sends its request with the connection, so it is usually here already
+            head = _received(conn)
+            if head is None:
+                conn.close()
+                continue
             now = time.monotonic()
             with self.lock:
                 full = len(self.pending) + self.serving >= self.max_connections
             if full:
-                # make room by closing the oldest connection that has had _GRACE seconds to send its
-                # request and has not (a real client sends at once); if none has, this one waits: 503
+                # make room by closing the oldest connection still sending its request: at once for a
+                # request already in hand, else only one that has had _GRACE seconds and sent nothing
+                # (a real client sends at once); if none may go, this one is answered 503
                 oldest = next(iter(self.pending.items()), None)
-                if oldest is None or now - oldest[1][3] < _GRACE:
+                if oldest is None or (not _complete(head) and now - oldest[1][3] < _GRACE):
                     with self.lock:
                         self.refused += 1
                     self._refuse(conn, _BUSY)
                     continue
                 self.evicted += 1
-                self._drop(oldest[0])
+                self._drop(oldest[0], close=False)
+                self._refuse(oldest[0], _BUSY)  # a late real client is told to retry, not cut off
+            entry = (now + self.request_timeout, bytearray(head), peer, now)
             with self.lock:
-                self.pending[conn] = (now + self.request_timeout, bytearray(), peer, now)
-            self.selector.register(conn, selectors.EVENT_READ)
+                self.pending[conn] = entry
+            if _complete(head):
+                self._start(conn, entry)
+            else:
+                self.selector.register(conn, selectors.EVENT_READ)
 
     def _read(self, conn: socket.socket) -> None:
         entry = self.pending.get(conn)
@@ -229,15 +258,19 @@ class _Connections:
             return
         head = entry[1]
         head += chunk
-        if b"\r\n\r\n" in head or b"\n\n" in head:
+        if _complete(head):
             self.selector.unregister(conn)
-            with self.lock:
-                del self.pending[conn]
-                self.serving += 1
-            self.pool.submit(self._serve, conn, entry[2], bytes(head))
+            self._start(conn, entry)
         elif len(head) > _MAX_HEAD:
             self._drop(conn, close=False)
             self._refuse(conn, _TOO_LARGE)
+
+    def _start(self, conn: socket.socket, entry: tuple[float, bytearray, Any, float]) -> None:
+        """Hand a connection whose request head is complete to a worker."""
+        with self.lock:
+            del self.pending[conn]
+            self.serving += 1
+        self.pool.submit(self._serve, conn, entry[2], bytes(entry[1]))
 
     def _serve(self, conn: socket.socket, peer: Any, head: bytes) -> None:
         try:
