@@ -1,0 +1,3 @@
+"""axon-onnx: ONNX import and export (see README.md)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""axon-server: an OpenAI-compatible server over axon models (see README.md)."""
+
+__all__: list[str] = []
