@@ -23,8 +23,9 @@ setup: $(UV)
 	$(UV) sync --all-packages --frozen --inexact
 	@$(PY) -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$(TORCH_VERSION)')" 2>/dev/null \
 	  || $(PYTHON) -m pip --python $(PY) install --quiet torch==$(TORCH_VERSION)
-	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the dashboard browser test"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null && command -v espeak-ng >/dev/null || { \
+	  echo "installing Debian's chromium (the dashboard browser test) and espeak-ng (speech for the audio tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium espeak-ng >/dev/null; }
 
 test: setup
 	$(PYTEST) -n 2 packages tests-integration

@@ -1,0 +1,3 @@
+"""axon-audio: audio I/O, transforms and datasets (see README.md)."""
+
+__all__: list[str] = []
