@@ -1,5 +1,6 @@
 """An ASGI middleware that answers 413 to a request body over ``max_bytes`` (by Content-Length,
-or while it streams in without one), before any route reads it."""
+or while it streams in without one) before any route sees it: the body is read up to the cap,
+then handed to the app."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ import json
 from typing import Any
 
 from .errors import error_body
-
-Scope = dict[str, Any]
 
 
 class BodyLimit:
@@ -19,10 +18,11 @@ class BodyLimit:
         body = json.dumps(
             error_body(413, f"The request body is larger than {self.max_bytes} bytes", code="body_too_large")
         ).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]})
+        headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -30,29 +30,25 @@ class BodyLimit:
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             await self._refuse(send)
             return
-        seen = 0
-        started = False
-
-        async def counted_receive() -> dict:
-            nonlocal seen
+        parts, size = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        async def tracked_send(message: dict) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted_receive, tracked_send)
-        except _TooLarge:
-            if not started:
+            if message["type"] != "http.request":  # the client left before sending it all
+                return
+            parts.append(message.get("body", b""))
+            size += len(parts[-1])
+            if size > self.max_bytes:
                 await self._refuse(send)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(parts), "more_body": False}
+            return await receive()  # after the body: the disconnect message, when it comes
 
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)

@@ -140,10 +140,14 @@ class Scheduler:
         return len(self._active)
 
     def submit(self, sequences: Seq[Sequence]) -> None:
-        """Queue ``sequences`` (all or none); QueueFullError when they do not fit."""
+        """Queue ``sequences`` (all or none); QueueFullError when more would wait for a slot than
+        ``max_queue`` (sequences that free slots take at once do not count)."""
         with self._cond:
-            if len(self._waiting) + len(sequences) > self.max_queue:
-                raise QueueFullError(f"{len(self._waiting)} requests are waiting (the queue holds {self.max_queue})")
+            if len(self._waiting) + len(sequences) > self.max_queue + len(self._free):
+                raise QueueFullError(
+                    f"{len(self._waiting)} sequences wait for {len(self._free)} free slots "
+                    f"(the queue holds {self.max_queue})"
+                )
             self._waiting.extend(sequences)
             self._cond.notify_all()
 
@@ -161,7 +165,8 @@ class Scheduler:
             try:
                 running = _Running(seq, model, self.generator)
             except Exception as exc:  # a bad prompt fails its request, never the thread
-                self._free.append(model)
+                with self._cond:
+                    self._free.append(model)
                 self.stats["failed"] += 1
                 seq.post(TokenEvent(seq.index, finish_reason="error", error=str(exc)))
                 continue
@@ -169,9 +174,13 @@ class Scheduler:
             self._active.append(running)
             self.max_active_seen = max(self.max_active_seen, len(self._active))
 
-    def _finish(self, run: _Running, reason: str, text: str = "") -> None:
+    def _release(self, run: _Running) -> None:
         self._active.remove(run)
-        self._free.append(run.model)
+        with self._cond:
+            self._free.append(run.model)
+
+    def _finish(self, run: _Running, reason: str, text: str = "") -> None:
+        self._release(run)
         self.stats["cancelled" if reason == "cancelled" else "finished"] += 1
         run.seq.post(TokenEvent(run.seq.index, text=text, finish_reason=reason, completion_tokens=run.generated))
 
@@ -215,8 +224,7 @@ class Scheduler:
                 try:
                     self._step(run)
                 except Exception as exc:
-                    self._active.remove(run)
-                    self._free.append(run.model)
+                    self._release(run)
                     self.stats["failed"] += 1
                     run.seq.post(TokenEvent(run.seq.index, finish_reason="error", error=str(exc)))
         for run in list(self._active):
