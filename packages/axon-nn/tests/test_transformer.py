@@ -92,7 +92,7 @@ def test_mha_parameter_layout_and_errors():
     }
     with pytest.raises(ValueError, match="multiple of num_heads"):
         nn.MultiheadAttention(10, 3)
-    x = tensor(randn(4, 2, 8))
+    x = tensor(randn(4, 2, 8).astype(np.float32))  # float32 like the layer: linear refuses mixed dtypes
     with pytest.raises(ShapeError, match="feature sizes"):
         separate(x, x, x)
     with pytest.raises(ShapeError, match="key_padding_mask"):

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from axon_autograd import enable_grad
-from axon_core import DeviceError, DTypeError, float32
+from axon_core import DeviceError, DTypeError, ShapeError, float32
 from axon_tensor import Tensor, tensor
 
 __all__ = ["Optimizer", "required"]
@@ -220,10 +220,19 @@ def _check_grad(optimizer: str, p: Any) -> None:
         raise DeviceError(f"{optimizer}: gradient on {grad.device} for a parameter on {p.data.device}")
 
 
+# Buffers of the built-in optimizers that have their parameter's shape.
+_PARAM_SHAPED = frozenset(("exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer", "square_avg", "grad_avg"))
+
+
 def _cast_state(p: Any, key: str, value: Any) -> Any:
     if key == "step":
         # A step saved as a plain number (or any tensor) becomes PyTorch's float32 CPU counter.
         return tensor(float(value), dtype=float32, device="cpu")
+    if key in _PARAM_SHAPED and hasattr(value, "shape") and tuple(value.shape) != tuple(p.shape):
+        raise ShapeError(
+            f"load_state_dict: state {key!r} has shape {tuple(value.shape)} but its parameter has shape "
+            f"{tuple(p.shape)}"
+        )
     if isinstance(value, Tensor):
         if value.dtype.is_floating_point:
             return value.to(p.data.device, p.data.dtype, copy=True)

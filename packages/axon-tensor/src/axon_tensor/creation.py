@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import operator
 from typing import Any, Sequence
 
 import numpy as np
@@ -40,13 +42,29 @@ __all__ = [
 Shape = Sequence[int] | int
 
 
-def _shape(size: tuple[Any, ...]) -> tuple[int, ...]:
+def _shape(size: tuple[Any, ...], op: str = "size") -> tuple[int, ...]:
+    """``size`` (ints, or one tuple/list of ints) as a shape; floats are a TypeError, negatives a ShapeError."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
-    shape = tuple(int(s) for s in size)
+    try:
+        shape = tuple(operator.index(s) for s in size)
+    except TypeError:
+        raise TypeError(f"{op}: size must be a tuple of ints, got {size!r}") from None
     if any(s < 0 for s in shape):
-        raise ValueError(f"negative dimension in size {shape}")
+        raise ShapeError(f"{op}: negative dimension in size {shape}")
     return shape
+
+
+def _check_fill(op: str, value: Any, dtype: DType) -> None:
+    """PyTorch's check: a fill value must fit an integer dtype (nan, inf and overflow do not)."""
+    if dtype.is_floating_point or dtype.is_complex or dtype.is_bool or isinstance(value, (Tensor, np.ndarray)):
+        return
+    number = complex(value).real if isinstance(value, complex) else float(value)
+    info = np.iinfo(dtype.np)
+    # Negative values wrap for unsigned dtypes, as PyTorch's full does (-1 -> 255 for uint8).
+    low = -(info.max + 1) if info.min == 0 else info.min
+    if not math.isfinite(number) or not low <= number <= info.max:
+        raise DTypeError(f"{op}: fill value {value!r} cannot be converted to {dtype} without overflow")
 
 
 def _infer_dtype(array: np.ndarray, data: Any) -> DType:
@@ -128,26 +146,31 @@ def _filled(shape: tuple[int, ...], value: Any, dtype: Any, device: Any) -> Tens
         chosen = _bool if isinstance(value, bool) else _int64 if isinstance(value, int) else get_default_dtype()
     else:
         chosen = as_dtype(dtype)
+    _check_fill("full", value, chosen)
     xp = target.backend.xp
+    if not chosen.is_floating_point and not chosen.is_complex and not chosen.is_bool and isinstance(value, float):
+        value = int(value)  # truncates toward zero, as PyTorch's cast does
+    if chosen.np.kind == "u" and isinstance(value, (int, np.integer)) and value < 0:
+        value = int(value) % (np.iinfo(chosen.np).max + 1)
     return wrap(xp.full(shape, value, dtype=chosen.np), target)
 
 
 def zeros(*size: Any, dtype: Any = None, device: Any = None) -> Tensor:
-    return _filled(_shape(size), 0.0 if dtype is None else 0, dtype, device)
+    return _filled(_shape(size, "zeros"), 0.0 if dtype is None else 0, dtype, device)
 
 
 def ones(*size: Any, dtype: Any = None, device: Any = None) -> Tensor:
-    return _filled(_shape(size), 1.0 if dtype is None else 1, dtype, device)
+    return _filled(_shape(size, "ones"), 1.0 if dtype is None else 1, dtype, device)
 
 
 def empty(*size: Any, dtype: Any = None, device: Any = None) -> Tensor:
     target = default_device(device)
     chosen = get_default_dtype() if dtype is None else as_dtype(dtype)
-    return wrap(target.backend.xp.empty(_shape(size), dtype=chosen.np), target)
+    return wrap(target.backend.xp.empty(_shape(size, "empty"), dtype=chosen.np), target)
 
 
 def full(size: Shape, fill_value: Any, dtype: Any = None, device: Any = None) -> Tensor:
-    return _filled(_shape((size,)), fill_value, dtype, device)
+    return _filled(_shape((size,), "full"), fill_value, dtype, device)
 
 
 def _like(t: Tensor, dtype: Any, device: Any) -> tuple[DType, Device]:
@@ -180,6 +203,8 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
         start, end = 0, start
     if step == 0:
         raise ValueError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise ValueError(f"arange: end {end} and start {start} are inconsistent with the sign of step {step}")
     if dtype is None:
         is_int = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, end, step))
         chosen = _int64 if is_int else get_default_dtype()
@@ -224,14 +249,14 @@ def _float_dtype(dtype: Any) -> DType:
 def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
     """Uniform samples in [0, 1)."""
     chosen = _float_dtype(dtype)
-    values = _gen(generator).random(_shape(size), dtype=np.float64).astype(chosen.np)
+    values = _gen(generator).random(_shape(size, "rand"), dtype=np.float64).astype(chosen.np)
     return _place(values, default_device(device))
 
 
 def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
     """Standard normal samples."""
     chosen = _float_dtype(dtype)
-    values = _gen(generator).standard_normal(_shape(size), dtype=np.float64).astype(chosen.np)
+    values = _gen(generator).standard_normal(_shape(size, "randn"), dtype=np.float64).astype(chosen.np)
     return _place(values, default_device(device))
 
 
@@ -249,12 +274,14 @@ def randint(
     if high <= low:
         raise ValueError(f"randint: empty range [{low}, {high})")
     chosen = _int64 if dtype is None else as_dtype(dtype)
-    values = _gen(generator).integers(low, high, size=_shape((size,)), dtype=np.int64).astype(chosen.np)
+    values = _gen(generator).integers(low, high, size=_shape((size,), "randint"), dtype=np.int64).astype(chosen.np)
     return _place(values, default_device(device))
 
 
 def randperm(n: int, generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
     """A random permutation of 0..n-1."""
+    if operator.index(n) < 0:
+        raise ShapeError(f"randperm: n must be non-negative, got {n}")
     chosen = _int64 if dtype is None else as_dtype(dtype)
     return _place(_gen(generator).permutation(n).astype(chosen.np), default_device(device))
 

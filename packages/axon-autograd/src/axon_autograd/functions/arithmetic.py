@@ -136,12 +136,12 @@ class Pow(Function):
                 ga = where(b.data == 0, 0.0, g * b * a ** (b - 1))
             ga = reduce_grad(ga, ma)
         if nb:
+            # d/db a**b at a == 0 is 0 where b >= 0 and out * log(0) = -inf where b < 0 (as PyTorch).
             if a is None:
-                gb = g * 0.0 if sa == 0 else g * out * (math.log(sa) if sa > 0 else math.nan)
+                log_a = math.log(sa) if sa > 0 else (-math.inf if sa == 0 else math.nan)
+                gb = where(b.data >= 0, 0.0, g * out * log_a) if sa == 0 else g * out * log_a
             else:
-                # d/db a**b at a == 0 is 0 where b >= 0 (as PyTorch), avoiding 0 * log(0).
-                safe = where(a.data == 0, 1.0, a)
-                gb = where((a.data == 0) & (b.data >= 0), 0.0, g * out * safe.log())
+                gb = where((a.data == 0) & (b.data >= 0), 0.0, g * out * a.log())
             gb = reduce_grad(gb, mb)
         return ga, gb
 
@@ -188,6 +188,9 @@ class Remainder(Function):
         ctx.quotient = (
             (quotient.floor() if name == "remainder" else quotient.trunc()) if ctx.needs_input_grad[1] else None
         )
+        if a.__class__ is not Tensor:
+            # A Python number on the left (``100 % x``): the Tensor's reflected operator.
+            return b.__rmod__(a)
         return getattr(a, name)(b)
 
     @staticmethod

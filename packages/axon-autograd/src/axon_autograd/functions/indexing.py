@@ -239,10 +239,13 @@ def _values_indices(name: str) -> Any:
     def method(input: Variable, *args: Any, **kwargs: Any) -> Any:
         if name == "sort":
             dim = args[0] if args else kwargs.pop("dim", -1)
-            rest, keep = args[1:], False
+            # Positional arguments after ``dim`` become keywords: SortLike passes ``dim=`` by name.
+            kwargs.update(zip(("descending", "stable"), args[1:]))
+            rest, keep = (), False
         elif name == "topk":
             dim = args[1] if len(args) > 1 else kwargs.pop("dim", -1)
-            rest, keep = args[:1] + args[2:], False
+            kwargs.update(zip(("largest", "sorted"), args[2:]))
+            rest, keep = args[:1], False
         elif name == "kthvalue":
             dim = args[1] if len(args) > 1 else kwargs.pop("dim", -1)
             keep = not (args[2] if len(args) > 2 else kwargs.get("keepdim", False))

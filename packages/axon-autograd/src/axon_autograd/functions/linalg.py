@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 import axon_tensor
@@ -9,7 +10,7 @@ from axon_tensor import Tensor
 
 from ..function import Function
 from ..variable import Variable, variable_method
-from ._util import reduce_grad
+from ._util import constant, reduce_grad
 
 __all__ = ["Matmul", "Dot", "Einsum", "einsum"]
 
@@ -74,9 +75,11 @@ class Dot(Function):
 class Einsum(Function):
     """``einsum(equation, *operands)`` with explicit output (``->``) or the implicit one.
 
-    Each operand's gradient is itself an einsum of the output gradient with the other operands;
-    labels summed away within one operand alone are broadcast back. Ellipsis and repeated labels
-    inside one operand (diagonals) raise a clear error in backward.
+    Each operand's gradient is itself an einsum of the output gradient with the other operands
+    (so it is differentiable again). An ellipsis is spelled out as fresh labels first; labels
+    summed away within one operand alone are broadcast back, labels an operand broadcasts (size
+    1 there) are summed back to 1, and a label repeated within one operand (a diagonal) gets
+    its gradient written onto that diagonal through identity matrices.
     """
 
     autocast_policy = "lower"
@@ -91,26 +94,69 @@ class Einsum(Function):
     def backward(ctx: Any, g: Variable) -> tuple:
         operands = ctx.saved_tensors
         inputs, output = _parse(ctx.equation, len(operands))
+        fresh = [c for c in string.ascii_letters if c not in ctx.equation]
+        inputs, output = _spell_ellipsis(ctx.equation, inputs, output, [o.ndim for o in operands], fresh)
+        sizes: dict[str, int] = {}
+        for spec, o in zip(inputs, operands):
+            for c, n in zip(spec, o.shape):
+                sizes[c] = max(sizes.get(c, 1), n)
         grads: list[Any] = [None]
         for i, spec in enumerate(inputs):
             if not ctx.needs_input_grad[i + 1]:
                 grads.append(None)
                 continue
-            if len(set(spec)) != len(spec) or "." in spec:
-                raise RuntimeError(
-                    f"einsum backward: equation {ctx.equation!r} has an ellipsis or a repeated label "
-                    "in one operand, which has no backward rule yet"
-                )
+            own = dict(zip(spec, operands[i].shape))
+            unique = "".join(dict.fromkeys(spec))
             others = [s for j, s in enumerate(inputs) if j != i]
             available = set(output).union(*others) if others else set(output)
-            kept = "".join(c for c in spec if c in available)
+            kept = "".join(c for c in unique if c in available)
             eq = ",".join([output] + others) + "->" + kept
             grad = einsum(eq, g, *[o for j, o in enumerate(operands) if j != i])
-            if kept != spec:
-                shape = operands[i].shape
-                grad = grad.reshape(tuple(shape[spec.index(c)] if c in kept else 1 for c in spec)).expand(shape)
+            broadcast = tuple(k for k, c in enumerate(kept) if own[c] == 1 and sizes[c] != 1)
+            if broadcast:
+                grad = grad.sum(broadcast, keepdim=True)
+            full = tuple(own[c] for c in unique)
+            if tuple(grad.shape) != full:
+                # Labels summed in this operand alone, or broadcast from the others' size 1, come back.
+                got = dict(zip(kept, grad.shape))
+                grad = grad.reshape(tuple(got.get(c, 1) for c in unique)).expand(full)
+            if unique != spec:
+                grad = _onto_diagonal(grad, unique, spec, own, fresh[len(fresh) // 2 :])
             grads.append(grad)
         return tuple(grads)
+
+
+def _spell_ellipsis(
+    equation: str, inputs: list[str], output: str, ndims: list[int], fresh: list[str]
+) -> tuple[list[str], str]:
+    """``inputs`` and ``output`` with each ``...`` replaced by fresh labels, right-aligned as broadcasting is."""
+    if not any("..." in spec for spec in inputs):
+        return inputs, output
+    counts = [ndim - (len(spec) - 3) if "..." in spec else 0 for spec, ndim in zip(inputs, ndims)]
+    longest = max(counts)
+    labels = "".join(fresh[:longest])
+    spelled = [spec.replace("...", labels[longest - n :]) for spec, n in zip(inputs, counts)]
+    if "->" in equation:
+        return spelled, output.replace("...", labels)
+    # Implicit output: the ellipsis dims come first, as NumPy's and PyTorch's einsum put them.
+    return spelled, labels + output.replace(".", "")
+
+
+def _onto_diagonal(grad: Variable, unique: str, spec: str, own: dict[str, int], fresh: list[str]) -> Variable:
+    """``grad`` over ``unique`` labels written onto the diagonals of ``spec`` (labels repeated there)."""
+    target, deltas = [], []
+    seen: set[str] = set()
+    for c in spec:
+        if c in seen:
+            label = fresh.pop(0)
+            deltas.append((c + label, own[c]))
+            target.append(label)
+        else:
+            seen.add(c)
+            target.append(c)
+    eyes = [constant(axon_tensor.eye(n, dtype=grad.dtype, device=grad.device)) for _, n in deltas]
+    eq = ",".join([unique] + [d for d, _ in deltas]) + "->" + "".join(target)
+    return einsum(eq, grad, *eyes)
 
 
 def _parse(equation: str, count: int) -> tuple[list[str], str]:
@@ -118,7 +164,7 @@ def _parse(equation: str, count: int) -> tuple[list[str], str]:
         lhs, output = equation.split("->")
     else:
         lhs = equation
-        letters = lhs.replace(",", "")
+        letters = lhs.replace(",", "").replace(".", "")
         output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     inputs = lhs.split(",")
     if len(inputs) != count:

@@ -27,6 +27,9 @@ def _expand_back(g: Variable, ctx: Any) -> Variable:
 
 def _setup(ctx: Any, x: Tensor, dim: Any, op: str) -> tuple[int, ...]:
     dims = dims_of(dim, x.ndim, op)
+    if x.ndim == 0:
+        # A 0-d tensor reduces over its one implicit dimension (dim 0 or -1) to itself.
+        dims = ()
     ctx.in_shape = x.array.shape
     ctx.keep = keep_shape(ctx.in_shape, dims)
     ctx.dims = dims
@@ -100,7 +103,11 @@ class Var(Function):
     def backward(ctx: Any, g: Variable) -> Variable:
         (x,) = ctx.saved_tensors
         centered = x - x.mean(ctx.dims, keepdim=True)
-        return _expand_back(g, ctx) * centered * (2.0 / (ctx.count - ctx.correction))
+        dof = ctx.count - ctx.correction
+        if dof <= 0:
+            # No degrees of freedom: PyTorch gives +inf (nan where the element equals the mean).
+            return (_expand_back(g, ctx) * centered).abs() * math.inf
+        return _expand_back(g, ctx) * centered * (2.0 / dof)
 
 
 class Std(Function):
@@ -119,7 +126,7 @@ class Std(Function):
         x, y = ctx.saved_tensors
         centered = x - x.mean(ctx.dims, keepdim=True)
         y_keep = _expand_back(y, ctx)
-        return _expand_back(g, ctx) * centered / (y_keep * (ctx.count - ctx.correction))
+        return _expand_back(g, ctx) * centered / (y_keep * max(ctx.count - ctx.correction, 0))
 
 
 class MaxDim(Function):

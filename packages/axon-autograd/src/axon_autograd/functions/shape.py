@@ -176,11 +176,11 @@ class IndexInto(Function):
         ctx.key = key
         xp = g.backend.xp
         out = xp.zeros(shape, dtype=g.array.dtype)
-        array_key = _array_key(key)
         if _is_advanced(key):
-            xp.add.at(out, array_key, g.array)
+            # Through Tensor.index_put_, which places index-array dims as the forward did (PyTorch's rule).
+            wrap(out, g.device).index_put_(key if isinstance(key, tuple) else (key,), g, accumulate=True)
         else:
-            out[array_key] = g.array
+            out[_array_key(key)] = g.array
         return wrap(out, g.device)
 
     @staticmethod

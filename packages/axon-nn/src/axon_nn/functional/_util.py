@@ -20,6 +20,7 @@ __all__ = [
     "check_reduction",
     "ntuple",
     "pair",
+    "check_positive",
 ]
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -75,3 +76,10 @@ def scatter_add(xp: Any, size: int, index: Any, values: Any) -> Any:
 #: ``pair(value, n, what)``: axon_core's one ``ntuple`` helper under the name the functional conv and
 #: pooling modules import it by.
 pair = ntuple
+
+
+def check_positive(op: str, name: str, values: tuple[int, ...], low: int = 1) -> None:
+    """ValueError naming ``op`` and ``name`` unless every value is at least ``low`` (1: positive, 0: non-negative)."""
+    if any(v < low for v in values):
+        bound = "positive" if low == 1 else "non-negative"
+        raise ValueError(f"{op}: {name} must be {bound}, got {tuple(values)}")

@@ -18,7 +18,7 @@ from axon_autograd import Function, once_differentiable
 from axon_core import DeviceError, ShapeError
 
 from ._twice import graph_backward, wants_graph
-from ._util import out_like, pair, xp_of
+from ._util import check_positive, out_like, pair, xp_of
 
 __all__ = ["conv1d", "conv2d", "conv_transpose2d"]
 
@@ -344,6 +344,9 @@ def _conv(
     _check_conv(op, input, weight, bias, groups, spatial, transposed=False)
     stride, dilation = pair(stride, spatial, f"{op} stride"), pair(dilation, spatial, f"{op} dilation")
     kernel = tuple(weight.shape[2:])
+    check_positive(op, "stride", stride)
+    check_positive(op, "dilation", dilation)
+    check_positive(op, "kernel size (weight.shape[2:])", kernel)
     if isinstance(padding, str):
         if padding == "valid":
             pads = ((0, 0),) * spatial
@@ -355,6 +358,7 @@ def _conv(
             raise ValueError(f"{op}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
     else:
         pads = tuple((p, p) for p in pair(padding, spatial, f"{op} padding"))
+        check_positive(op, "padding", tuple(p for p, _ in pads), low=0)
     for axis in range(spatial):
         size = input.shape[2 + axis] + sum(pads[axis])
         if size < dilation[axis] * (kernel[axis] - 1) + 1:
@@ -400,6 +404,11 @@ def conv_transpose2d(
         pair(output_padding, 2, "conv_transpose2d output_padding"),
         pair(dilation, 2, "conv_transpose2d dilation"),
     )
+    check_positive("conv_transpose2d", "stride", stride)
+    check_positive("conv_transpose2d", "dilation", dilation)
+    check_positive("conv_transpose2d", "kernel size (weight.shape[2:])", tuple(weight.shape[2:]))
+    check_positive("conv_transpose2d", "padding", padding, low=0)
+    check_positive("conv_transpose2d", "output_padding", output_padding, low=0)
     for op_, s, d in zip(output_padding, stride, dilation):
         if op_ >= max(s, d):
             raise ValueError(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from axon_autograd import Function
-from axon_core import ShapeError
+from axon_autograd import Function, is_autocast_enabled
+from axon_core import DTypeError, ShapeError
 
 from ._twice import graph_backward
 from ._util import out_like, saved
@@ -64,4 +64,8 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Any:
         )
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ShapeError(f"linear: bias {tuple(bias.shape)} does not match weight {tuple(weight.shape)}")
+    # PyTorch refuses mixed dtypes here rather than promoting (autocast mixes them on purpose).
+    for name, other in (("weight", weight), ("bias", bias)):
+        if other is not None and other.dtype != input.dtype and not is_autocast_enabled():
+            raise DTypeError(f"linear: input is {input.dtype} but {name} is {other.dtype}; cast one of them")
     return LinearFunction.apply(input, weight, bias)

@@ -29,7 +29,9 @@ def _source_index(xp: Any, length: int, lo: int, hi: int, mode: str) -> Any:
         return xp.where(folded >= length, period - folded, folded)
     if mode == "replicate":
         return xp.clip(positions, 0, length - 1)
-    return positions % length
+    # Circular, as PyTorch: negative widths crop first, then the cropped span wraps around.
+    start, stop = max(-lo, 0), length - max(-hi, 0)
+    return start + (positions - start) % max(stop - start, 1)
 
 
 class PadFunction(Function):
@@ -95,13 +97,22 @@ def pad(input: Any, pad: tuple[int, ...], mode: str = "constant", value: float =
     pairs = [(int(pad[2 * k]), int(pad[2 * k + 1])) for k in range(len(pad) // 2)]
     widths = tuple(reversed(pairs))
     lead = len(input.shape) - len(widths)
-    if mode != "constant":
-        for k, (lo, hi) in enumerate(widths):
-            size = input.shape[lead + k]
-            limit = size - 1 if mode == "reflect" else size
-            if lo < 0 or hi < 0 or (mode != "replicate" and max(lo, hi) > limit) or size == 0:
-                raise ShapeError(
-                    f"pad: {mode} padding {(lo, hi)} is invalid for dimension {lead + k} of size {size} in shape "
-                    f"{tuple(input.shape)}"
-                )
+    for k, (lo, hi) in enumerate(widths):
+        size = input.shape[lead + k]
+        # Negative widths crop (as PyTorch); reflect and replicate must keep at least one element.
+        out = size + lo + hi
+        cropped_away = mode == "constant" and (-lo > size or -hi > size)
+        if out < 0 or cropped_away or (out == 0 and mode in ("reflect", "replicate")):
+            raise ShapeError(
+                f"pad: {mode} padding {(lo, hi)} leaves {out} elements of dimension {lead + k} (size {size}) "
+                f"in shape {tuple(input.shape)}"
+            )
+        if mode == "constant":
+            continue
+        limit = size - 1 if mode == "reflect" else size
+        if (mode != "replicate" and max(lo, hi) > limit) or size == 0:
+            raise ShapeError(
+                f"pad: {mode} padding {(lo, hi)} is invalid for dimension {lead + k} of size {size} in shape "
+                f"{tuple(input.shape)}"
+            )
     return PadFunction.apply(input, widths, mode, float(value))

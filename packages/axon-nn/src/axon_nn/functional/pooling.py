@@ -20,7 +20,7 @@ from axon_autograd import Function
 from axon_core import DTypeError, ShapeError
 
 from ._twice import linear_backward
-from ._util import out_like, pair, saved, scatter_add, tensor_of, xp_of
+from ._util import check_positive, out_like, pair, saved, scatter_add, tensor_of, xp_of
 from ._window import col2im, im2col, output_size
 
 __all__ = [
@@ -154,11 +154,14 @@ class AdaptiveAvgPoolFunction(Function):
         return out_like(row_matrix.T @ grad.array @ col_matrix, grad), None, None
 
 
-def _check_pool_input(op: str, input: Any, spatial: int) -> None:
+def _check_pool_input(op: str, input: Any, spatial: int, integers: bool = False) -> None:
+    """Rank and dtype checks; ``integers``: max pooling takes integer inputs too, as PyTorch's."""
     if len(input.shape) not in (spatial + 1, spatial + 2):
         raise ShapeError(f"{op}: expected a {spatial + 1}-d or {spatial + 2}-d input, got shape {tuple(input.shape)}")
-    if not input.dtype.is_floating_point:
-        raise DTypeError(f"{op}: expected a floating-point input, got {input.dtype}")
+    dtype = input.dtype
+    if not (dtype.is_floating_point or (integers and not dtype.is_bool and not dtype.is_complex)):
+        kinds = "a floating-point or integer" if integers else "a floating-point"
+        raise DTypeError(f"{op}: expected {kinds} input, got {dtype}")
 
 
 def _window_geometry(
@@ -175,6 +178,10 @@ def _window_geometry(
     kernel = pair(kernel_size, spatial, f"{op} kernel_size")
     stride = kernel if stride is None or stride == [] or stride == () else pair(stride, spatial, f"{op} stride")
     padding, dilation = pair(padding, spatial, f"{op} padding"), pair(dilation, spatial, f"{op} dilation")
+    check_positive(op, "kernel_size", kernel)
+    check_positive(op, "stride", stride)
+    check_positive(op, "dilation", dilation)
+    check_positive(op, "padding", padding, low=0)
     for k, p in zip(kernel, padding):
         if p > k // 2:
             raise ValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel}")
@@ -211,13 +218,14 @@ def _max_pool(
     ceil_mode: bool,
     return_indices: bool,
 ) -> Any:
-    _check_pool_input(op, input, spatial)
+    _check_pool_input(op, input, spatial, integers=True)
     x = tensor_of(input)
     xp = xp_of(x)
     kernel, stride_, dilation_, pads, out_hw, padding_ = _window_geometry(
         op, tuple(input.shape), spatial, kernel_size, stride, padding, dilation, ceil_mode
     )
-    if spatial == 2:
+    floating = input.dtype.is_floating_point
+    if spatial == 2 and floating:
         options = {
             "kernel_size": kernel,
             "stride": stride_,
@@ -229,7 +237,8 @@ def _max_pool(
         return (out, index.data) if return_indices else out
     planes = _as_planes(x.array, spatial)
     h, w = planes.shape[-2:]
-    padded = xp.pad(planes, ((0, 0), (0, 0), pads[0], pads[1]), constant_values=-xp.inf)
+    lowest = -xp.inf if floating else xp.iinfo(planes.dtype).min
+    padded = xp.pad(planes, ((0, 0), (0, 0), pads[0], pads[1]), constant_values=lowest)
     cols = im2col(xp, padded, kernel, stride_, dilation_, out_hw).reshape(
         planes.shape[1], kernel[0] * kernel[1], *out_hw
     )

@@ -85,7 +85,11 @@ def _radd(input: Tensor, other: Any) -> Tensor:
 
 
 def _reject_bool(op: str, a: Any, b: Any) -> None:
-    if (a.__class__ is Tensor and a.dtype.is_bool) or (b.__class__ is Tensor and b.dtype.is_bool):
+    if (
+        (a.__class__ is Tensor and a.dtype.is_bool)
+        or (b.__class__ is Tensor and b.dtype.is_bool)
+        or (a.__class__ is bool or b.__class__ is bool)
+    ):
         raise DTypeError(f"{op}: subtraction with a bool tensor is not supported; use logical_xor, ^ or ~ instead")
 
 

@@ -94,6 +94,35 @@ def _translate(input: Tensor, index: Any) -> tuple[Any, bool]:
     return tuple(key), basic
 
 
+def _ints_first(key: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    """PyTorch's rule for integers among index arrays: ``(int_key, rest_key)`` or None.
+
+    NumPy counts an integer as an advanced index, so ``x[1, :, idx]`` puts ``idx``'s dims first;
+    PyTorch applies integers as basic indices (a view) and only then the index arrays, whose dims
+    stay in place unless slices separate them. ``int_key`` selects the integers (a view),
+    ``rest_key`` indexes that view with everything else.
+    """
+    if not any(k.__class__ is int for k in key):
+        return None
+    int_key: list[Any] = []
+    rest_key: list[Any] = []
+    for k in key:
+        if k.__class__ is int:
+            int_key.append(k)
+        elif k is Ellipsis:
+            int_key.append(k)
+            rest_key.append(k)
+        elif k is None or k.__class__ is bool:
+            rest_key.append(k)
+        else:
+            consumed = k.ndim if getattr(k, "dtype", None) is not None and k.dtype.kind == "b" else 1
+            int_key.extend([slice(None)] * consumed)
+            rest_key.append(k)
+    if Ellipsis not in int_key:
+        int_key.append(Ellipsis)  # a view (0-d at least), never a NumPy scalar
+    return tuple(int_key), tuple(rest_key)
+
+
 def _with_unsqueeze_strides(input: Tensor, result: Any, key: tuple[Any, ...]) -> Any:
     """Give axes inserted by None PyTorch's unsqueeze strides (NumPy gives them stride 0)."""
     data = input._data
@@ -133,6 +162,9 @@ def getitem(input: Tensor, index: Any) -> Tensor:
             return view_of(data[index], input)
         key, basic = _translate(input, index)
         if not basic:
+            split = _ints_first(key)
+            if split is not None:
+                return wrap(data[split[0]][split[1]], input._device)
             return wrap(data[key], input._device)
         if Ellipsis not in key:
             key = key + (Ellipsis,)
@@ -159,9 +191,13 @@ def setitem(input: Tensor, index: Any, value: Any) -> None:
     """``input[index] = value``: writes into ``input``'s storage (so into its base); ``value`` broadcasts."""
     data = input._data
     source = _value_of("setitem", input, value)
-    key = index if index.__class__ is int else _translate(input, index)[0]
+    key, basic = (index, True) if index.__class__ is int else _translate(input, index)
+    split = None if basic else _ints_first(key)
     try:
-        data[key] = source
+        if split is not None:
+            data[split[0]][split[1]] = source
+        else:
+            data[key] = source
     except IndexError as exc:
         raise _index_error(input, index, exc) from None
     except ValueError as exc:
@@ -182,11 +218,15 @@ def index_put_(input: Tensor, indices: Any, values: Any, accumulate: bool = Fals
     """``input[indices] = values`` in place; with ``accumulate`` repeated indices add up (``+=`` each)."""
     source = _value_of("index_put_", input, values)
     key = _translate(input, tuple(indices) if isinstance(indices, list) else indices)[0]
+    split = _ints_first(key)
+    target = input._data
+    if split is not None:
+        target, key = target[split[0]], split[1]
     try:
         if accumulate:
-            input._device.backend.xp.add.at(input._data, key, source)
+            input._device.backend.xp.add.at(target, key, source)
         else:
-            input._data[key] = source
+            target[key] = source
     except IndexError as exc:
         raise _index_error(input, indices, exc) from None
     except ValueError as exc:

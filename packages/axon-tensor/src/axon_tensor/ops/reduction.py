@@ -461,7 +461,10 @@ def median(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
     xp = input._device.backend.xp
     flat = dim is None
     if flat:
-        _check_nonempty("median", input, None)
+        if data.size == 0:
+            if data.dtype.kind not in "fV":
+                raise RuntimeError(f"median: cannot take the median of an empty {input.dtype} tensor")
+            return wrap(xp.full((), xp.nan, dtype=data.dtype), input._device)  # PyTorch: nan
         data = data.reshape(-1)
         axis = 0
     else:

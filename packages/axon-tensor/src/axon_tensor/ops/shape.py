@@ -8,6 +8,7 @@ so ``stride()`` and ``storage_offset()`` agree with PyTorch after the same op se
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any, Sequence
 
 from axon_core import ShapeError
@@ -49,7 +50,10 @@ def _sizes(args: tuple[Any, ...]) -> tuple[int, ...]:
     """``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` all mean the shape (2, 3)."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = tuple(args[0])
-    return tuple(int(s) for s in args)
+    try:
+        return tuple(operator.index(s) for s in args)
+    except TypeError:
+        raise TypeError(f"sizes and dims must be ints, got {args!r}") from None
 
 
 def _infer_shape(op: str, shape: tuple[int, ...], numel: int, source: tuple[int, ...]) -> tuple[int, ...]:
@@ -135,6 +139,8 @@ def _reshape(op: str, input: Tensor, shape: tuple[int, ...], copy_ok: bool) -> T
     # NumPy's view of a contiguous array gets canonical strides; PyTorch's only differ when the
     # last dim has size 1 and an odd stride (it scales every new stride), so those go the slow way.
     if data.flags.c_contiguous and (not data.ndim or data.strides[-1] == data.itemsize):
+        if shape and min(shape) < -1:
+            _infer_shape(op, shape, data.size, data.shape)  # NumPy reads any negative size as -1
         try:
             return view_of(data.reshape(shape), input)
         except ValueError:
