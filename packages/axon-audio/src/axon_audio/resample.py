@@ -8,6 +8,8 @@ Methods (``resampling_method``):
   output instant, torchaudio's methods and parameters (``lowpass_filter_width`` zero crossings,
   ``rolloff`` of the lower Nyquist, Kaiser ``beta``), for any ratio. Written as a gather and a
   weighted sum of axon ops, so gradients flow to the input.
+- ``"kaiser_best"``, ``"kaiser_fast"``: ``sinc_interp_kaiser`` with the parameters of librosa's (resampy's)
+  filters of those names (64 zero crossings, rolloff 0.9476, beta 14.77; 16, 0.85, 8.56), differentiable.
 - ``"linear"``: the seed's linear interpolation between neighbouring samples (differentiable; aliases
   when downsampling, kept for compatibility).
 
@@ -30,7 +32,12 @@ from ._util import as_variable, constant_like, numpy_of
 __all__ = ["RESAMPLING_METHODS", "Resample", "resample"]
 
 _SOXR = {"soxr_vhq": "VHQ", "soxr_hq": "HQ", "soxr_mq": "MQ", "soxr_lq": "LQ"}
-RESAMPLING_METHODS = (*_SOXR, "sinc_interp_hann", "sinc_interp_kaiser", "linear")
+# resampy's filter presets (librosa's res_type names): (lowpass_filter_width, rolloff, beta).
+_KAISER_PRESETS = {
+    "kaiser_best": (64, 0.9475937167399596, 14.769656459379492),
+    "kaiser_fast": (16, 0.85, 8.555504641634386),
+}
+RESAMPLING_METHODS = (*_SOXR, "sinc_interp_hann", "sinc_interp_kaiser", *_KAISER_PRESETS, "linear")
 # torchaudio's default Kaiser beta for sinc_interp_kaiser.
 _KAISER_BETA = 14.769656459379492
 
@@ -108,6 +115,9 @@ def resample(
     if resampling_method in _SOXR:
         out = _soxr(waveform, orig_freq, new_freq, _SOXR[resampling_method])
         return out if isinstance(waveform, np.ndarray) else constant_like(out, as_variable(waveform))
+    if resampling_method in _KAISER_PRESETS:
+        lowpass_filter_width, rolloff, beta = _KAISER_PRESETS[resampling_method]
+        resampling_method = "sinc_interp_kaiser"
     gcd = math.gcd(orig_freq, new_freq)
     index, weights, pad = _interpolation_taps(
         shape[-1],
