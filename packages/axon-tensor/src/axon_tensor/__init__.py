@@ -78,6 +78,8 @@ from .ops.arithmetic import (
     fmod,
     hypot,
     lerp,
+    logaddexp,
+    logaddexp2,
     maximum,
     minimum,
     mul,
@@ -90,6 +92,7 @@ from .ops.arithmetic import (
     subtract,
     true_divide,
 )
+from .ops.axis_alias import accept_axis
 from .ops.comparison import (
     allclose,
     clamp,
@@ -110,6 +113,7 @@ from .ops.comparison import (
     where,
 )
 from .ops.conversion import clone, contiguous, to
+from .ops.diagonal import diag, diag_embed, diagonal
 from .ops.indexing import (
     argwhere,
     gather,
@@ -124,7 +128,7 @@ from .ops.indexing import (
     take,
 )
 from .ops.inplace import check_cast
-from .ops.joining import cat, concat, concatenate, hstack, stack, vstack
+from .ops.joining import cat, concat, concatenate, hstack, meshgrid, stack, vstack
 from .ops.linalg import addmm, addmv, baddbmm, bmm, dot, einsum, ger, matmul, mm, mv, outer, tensordot, vdot
 from .ops.logical import (
     bitwise_and,
@@ -150,6 +154,7 @@ from .ops.reduction import (  # noqa: A004 (PyTorch's names, shadowing builtins 
     count_nonzero,
     cumprod,
     cumsum,
+    logcumsumexp,
     logsumexp,
     max,
     mean,
@@ -163,6 +168,7 @@ from .ops.reduction import (  # noqa: A004 (PyTorch's names, shadowing builtins 
     var,
     var_mean,
 )
+from .ops.scan import cummax, cummin
 from .ops.shape import (
     chunk,
     expand,
@@ -500,5 +506,8 @@ __all__ += [
     "where",
 ]
 
+__all__ += ["cummax", "cummin", "diag", "diag_embed", "diagonal", "logaddexp", "logaddexp2", "logcumsumexp", "meshgrid"]
+
 # After every op module has attached its operators (imports above): make them defer to Variables.
 defer_to_variables()
+globals().update(accept_axis(Tensor, globals()))

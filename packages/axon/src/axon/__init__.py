@@ -29,6 +29,18 @@ from .monitor import TrainingMonitor
 
 __version__ = "0.1.0"
 
+# PyTorch's dtype aliases (``axon.float`` is float32, ``axon.long`` int64, ...).
+float = float32  # noqa: A001
+double = float64
+half = float16
+int = int32  # noqa: A001
+long = int64
+short = int16
+bool = bool_  # noqa: A001
+cfloat = complex64
+cdouble = complex128
+_DTYPE_ALIASES = ["bool", "cdouble", "cfloat", "double", "float", "half", "int", "long", "short"]
+
 # `import axon.nn.functional as F` resolves to the distribution's own modules: one object per
 # module, whichever name it is imported by.
 _SUBMODULES = {
@@ -69,4 +81,5 @@ __all__ = [
     "set_grad_enabled",
     "text",
     *_tensor_all,
+    *_DTYPE_ALIASES,
 ]

@@ -14,7 +14,7 @@ from axon_tensor.tensor import normalize_dim, wrap
 from ..function import Function
 from ..variable import Variable, variable_method
 
-__all__ = ["Softmax", "LogSoftmax", "Gelu", "Silu", "LeakyRelu", "Elu", "Softplus", "Hardtanh"]
+__all__ = ["Softmax", "LogSoftmax", "Gelu", "Silu", "LeakyRelu", "Elu", "Celu", "Softplus", "Hardtanh"]
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,21 @@ class Elu(Function):
         return where(x.data > 0, g, g * x.exp() * ctx.alpha)
 
 
+class Celu(Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, alpha: float = 1.0) -> Tensor:
+        ctx.alpha = alpha
+        ctx.save_for_backward(x)
+        return x.celu(alpha)
+
+    @staticmethod
+    def backward(ctx: Any, g: Variable) -> Variable:
+        from .indexing import where
+
+        (x,) = ctx.saved_tensors
+        return where(x.data > 0, g, g * (x / ctx.alpha).exp())
+
+
 class Softplus(Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -231,6 +246,7 @@ for _name, _cls in (
     ("silu", Silu),
     ("leaky_relu", LeakyRelu),
     ("elu", Elu),
+    ("celu", Celu),
     ("softplus", Softplus),
     ("hardtanh", Hardtanh),
 ):

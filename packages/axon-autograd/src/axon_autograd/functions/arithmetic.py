@@ -11,7 +11,7 @@ from ..function import Function
 from ..variable import Variable, variable_method
 from ._util import meta, reduce_grad
 
-__all__ = ["Add", "Sub", "Mul", "Div", "Pow", "Neg", "Atan2", "Remainder"]
+__all__ = ["Add", "Sub", "Mul", "Div", "Pow", "Neg", "Atan2", "Remainder", "Copysign"]
 
 
 def _setup_binary(ctx: Any, inputs: tuple, output: Tensor) -> None:
@@ -202,6 +202,27 @@ class Remainder(Function):
         )
 
 
+class Copysign(Function):
+    """``|a|`` with the sign of ``b``: the gradient in ``a`` is ``sign(a) * sign(result)`` (0 at a == 0, as
+    PyTorch), and 0 in ``b``."""
+
+    @staticmethod
+    def forward(ctx: Any, a: Tensor, b: Any) -> Tensor:
+        ctx.meta = (meta(a), meta(b))
+        y = a.copysign(b)
+        ctx.save_for_backward(a, y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: Variable) -> tuple:
+        a, y = ctx.saved_tensors
+        ma, mb = ctx.meta
+        ga = reduce_grad(g * (a.data.sign() * y.data.sign()), ma) if ctx.needs_input_grad[0] else None
+        gb = reduce_grad(g * 0.0, mb) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+variable_method("copysign")(lambda input, other: Copysign.apply(input, other))
 variable_method("atan2", "arctan2")(lambda input, other: Atan2.apply(input, other))
 variable_method("remainder")(lambda input, other: Remainder.apply(input, other, "remainder"))
 variable_method("fmod")(lambda input, other: Remainder.apply(input, other, "fmod"))

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import axon_tensor
+from axon_tensor import Tensor
+from axon_tensor.tensor import normalize_dim
 
-from ..variable import Variable, variable_method
-from .indexing import IndexSelect
+from ..function import Function
+from ..variable import Variable, call_tensor_op, variable_method
+from ._util import constant, meta, reduce_grad
+from .indexing import IndexSelect, where
 from .reduction import ValuesIndices
 
-__all__: list[str] = []
+__all__ = ["LogAddExp", "LogCumSumExp"]
 
 
 def _scaled(x: Any, factor: Any) -> Any:
@@ -91,3 +96,121 @@ def repeat_interleave(input: Variable, repeats: Any, dim: int | None = None) -> 
     repeats = repeats.data if isinstance(repeats, Variable) else repeats
     index = axon_tensor.arange(size, device=input.device).repeat_interleave(repeats)
     return IndexSelect.apply(input, dim, index)
+
+
+class LogAddExp(Function):
+    """``logaddexp`` / ``logaddexp2``: each operand's gradient is ``g / (1 + base**(other - self))``."""
+
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any, name: str) -> Tensor:
+        ctx.meta = (meta(a), meta(b))
+        ctx.base2 = name == "logaddexp2"
+        ctx.save_for_backward(a if a.__class__ is Tensor else None, b if b.__class__ is Tensor else None)
+        ctx.scalars = (a, b)
+        return getattr(a, name)(b) if a.__class__ is Tensor else getattr(b, name)(a)
+
+    @staticmethod
+    def backward(ctx: Any, g: Variable) -> tuple:
+        a, b = ctx.saved_tensors
+        a = ctx.scalars[0] if a is None else a
+        b = ctx.scalars[1] if b is None else b
+
+        def share(self: Any, other: Any) -> Variable:
+            gap = other - self
+            return g / ((gap * math.log(2.0)).exp() + 1.0) if ctx.base2 else g / ((gap).exp() + 1.0)
+
+        ma, mb = ctx.meta
+        return (
+            reduce_grad(share(a, b), ma) if ctx.needs_input_grad[0] else None,
+            reduce_grad(share(b, a), mb) if ctx.needs_input_grad[1] else None,
+            None,
+        )
+
+
+variable_method("logaddexp")(lambda input, other: LogAddExp.apply(input, other, "logaddexp"))
+variable_method("logaddexp2")(lambda input, other: LogAddExp.apply(input, other, "logaddexp2"))
+
+
+class LogCumSumExp(Function):
+    """``logcumsumexp``: ``d out_j / d x_i = exp(x_i - out_j)`` for ``i <= j``, summed over ``j`` as an
+    ``[n, n]`` triangle per slice (Variable math, so differentiable again)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, dim: int) -> Tensor:
+        y = x.logcumsumexp(dim)
+        ctx.dim = normalize_dim(dim, max(x.ndim, 1), "logcumsumexp") if x.ndim else None
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: Variable) -> Variable:
+        x, y = ctx.saved_tensors
+        if ctx.dim is None:
+            return g
+        xs, ys, gs = x.movedim(ctx.dim, -1), y.movedim(ctx.dim, -1), g.movedim(ctx.dim, -1)
+        n = xs.shape[-1]
+        later = constant(axon_tensor.ones(n, n, dtype=axon_tensor.bool_, device=x.device).triu())
+        # [*, i, j]: x_i - out_j where j >= i, -inf elsewhere (exp gives 0 there, with no inf - inf).
+        gap = where(later, xs.unsqueeze(-1) - ys.unsqueeze(-2), -math.inf)
+        return (gap.exp() * gs.unsqueeze(-2)).sum(-1).movedim(-1, ctx.dim)
+
+
+variable_method("logcumsumexp")(lambda input, dim: LogCumSumExp.apply(input, dim))
+
+
+def _running_extreme(name: str) -> Any:
+    def method(input: Variable, dim: int) -> ValuesIndices:
+        indices = getattr(input.data, name)(dim).indices
+        if input.ndim == 0:
+            return ValuesIndices(input * 1.0 if input.requires_grad else input, constant(indices))
+        return ValuesIndices(input.gather(dim, indices), constant(indices))
+
+    method.__name__ = name
+    return method
+
+
+variable_method("cummax")(_running_extreme("cummax"))
+variable_method("cummin")(_running_extreme("cummin"))
+
+
+@variable_method("diagonal")
+def diagonal(input: Variable, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Variable:
+    from axon_tensor.ops.diagonal import diagonal_positions
+
+    if input.ndim < 2:
+        return call_tensor_op("diagonal", input, (offset, dim1, dim2), {})  # its ShapeError
+    d1, d2 = normalize_dim(dim1, input.ndim, "diagonal"), normalize_dim(dim2, input.ndim, "diagonal")
+    if d1 == d2:
+        return call_tensor_op("diagonal", input, (offset, dim1, dim2), {})
+    length, row, col = diagonal_positions(input.shape[d1], input.shape[d2], offset)
+    positions = axon_tensor.arange(length, device=input.device)
+    moved = input.movedim((d1, d2), (-2, -1))
+    return moved[..., positions + row, positions + col]
+
+
+@variable_method("diag_embed")
+def diag_embed(input: Variable, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Variable:
+    from axon_tensor.ops.diagonal import diagonal_positions
+
+    from .shape import IndexInto
+
+    ndim = input.ndim + 1
+    d1, d2 = normalize_dim(dim1, ndim, "diag_embed"), normalize_dim(dim2, ndim, "diag_embed")
+    if d1 == d2:
+        return call_tensor_op("diag_embed", input, (offset, dim1, dim2), {})
+    last = input.reshape(1) if input.ndim == 0 else input
+    n = last.shape[-1] + abs(offset)
+    length, row, col = diagonal_positions(n, n, offset)
+    positions = axon_tensor.arange(length, device=input.device)
+    key = (Ellipsis, positions + row, positions + col)
+    out = IndexInto.apply(last, tuple(last.shape[:-1]) + (n, n), key)
+    return out if (d1, d2) == (ndim - 2, ndim - 1) else out.movedim((-2, -1), (d1, d2))
+
+
+@variable_method("diag")
+def diag(input: Variable, diagonal: int = 0) -> Variable:
+    if input.ndim == 1:
+        return diag_embed(input, diagonal)
+    if input.ndim == 2:
+        return input.diagonal(diagonal)
+    return call_tensor_op("diag", input, (diagonal,), {})

@@ -13,7 +13,7 @@ from ..function import Function
 from ..variable import Variable, variable_method
 from ._util import constant, dims_of, keep_shape, meta, reduce_grad
 
-__all__ = ["Sum", "Mean", "Var", "Std", "MaxDim", "Amax", "Prod", "Logsumexp", "Norm", "Cumsum", "Maximum"]
+__all__ = ["Sum", "Mean", "Var", "Std", "MaxDim", "Amax", "Prod", "Logsumexp", "Norm", "Cumsum", "Cumprod", "Maximum"]
 
 
 def _expand_back(g: Variable, ctx: Any) -> Variable:
@@ -280,6 +280,47 @@ class Cumsum(Function):
         return g.sum(dim, keepdim=True) - g.cumsum(dim) + g
 
 
+class Cumprod(Function):
+    """Cumulative product. Its gradient ``sum_{j>=i} g_j * y_j / x_i`` is written without dividing by
+    ``x`` (so zeros are fine, as PyTorch's): for each ``i``, the product of the other elements up to
+    ``j`` is an exclusive cumulative product, computed in Variable math so it is differentiable again."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, dim: int) -> Tensor:
+        ctx.dim = dims_of(dim, x.ndim, "cumprod")[0] if x.ndim else 0
+        ctx.save_for_backward(x)
+        return x.cumprod(dim)
+
+    @staticmethod
+    def backward(ctx: Any, g: Variable) -> Variable:
+        (x,) = ctx.saved_tensors
+        if x.ndim == 0:
+            return g
+        dim, n = ctx.dim, x.shape[ctx.dim]
+        # d y_j / d x_i = prod_{k <= j, k != i} x_k for j >= i: an [n, n] triangle per slice.
+        moved_x, moved_g = x.movedim(dim, -1), g.movedim(dim, -1)
+        eye = constant(_eye_of(n, x))
+        # rows i, columns k: x_k, with x_i replaced by 1
+        others = moved_x.unsqueeze(-2) * (1.0 - eye) + eye
+        partial = others.cumprod(-1)  # [*, i, j]: prod_{k <= j, k != i} x_k
+        upper = constant(_upper_of(n, x))
+        grad = (partial * upper * moved_g.unsqueeze(-2)).sum(-1)
+        return grad.movedim(-1, dim)
+
+
+def _eye_of(n: int, like: Any) -> Tensor:
+    from axon_tensor import eye
+
+    return eye(n, dtype=like.dtype, device=like.device)
+
+
+def _upper_of(n: int, like: Any) -> Tensor:
+    """``[n, n]`` ones on and above the diagonal (row i, column j: j >= i)."""
+    from axon_tensor import ones
+
+    return ones(n, n, dtype=like.dtype, device=like.device).triu()
+
+
 class Maximum(Function):
     """Elementwise ``maximum``/``minimum``; ties split the gradient in half, as in PyTorch."""
 
@@ -389,6 +430,13 @@ def norm(input: Variable, p: Any = "fro", dim: Any = None, keepdim: bool = False
 @variable_method("cumsum")
 def cumsum(input: Variable, dim: int) -> Variable:
     return Cumsum.apply(input, dim)
+
+
+@variable_method("cumprod")
+def cumprod(input: Variable, dim: int, *, dtype: Any = None) -> Variable:
+    if dtype is not None:
+        input = input.to(dtype)
+    return Cumprod.apply(input, dim)
 
 
 @variable_method("maximum")

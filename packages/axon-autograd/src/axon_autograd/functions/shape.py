@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import axon_tensor
+from axon_core import DType
 from axon_tensor import Tensor
 from axon_tensor.tensor import normalize_dim, wrap
 
@@ -310,6 +311,11 @@ def reshape(input: Variable, *shape: Any) -> Variable:
 
 @variable_method("view")
 def view(input: Variable, *shape: Any) -> Variable:
+    if len(shape) == 1 and isinstance(shape[0], DType):
+        from ..variable import call_tensor_op
+
+        # A bitcast has no gradient: like any op without a rule, it refuses an input that requires grad.
+        return call_tensor_op("view", input, shape, {})
     return View.apply(input, _sizes(shape))
 
 

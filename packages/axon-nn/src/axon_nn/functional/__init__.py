@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
-from .activation import elu, gelu, leaky_relu, log_softmax, mish, relu, sigmoid, silu, softmax, softplus, tanh
+from .activation import (
+    celu,
+    elu,
+    gelu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    leaky_relu,
+    log_softmax,
+    logsigmoid,
+    mish,
+    normalize,
+    relu,
+    relu6,
+    selu,
+    sigmoid,
+    silu,
+    softmax,
+    softmin,
+    softplus,
+    softsign,
+    tanh,
+)
 from .attention import attention_path, repeat_kv, scaled_dot_product_attention
 from .conv import conv1d, conv2d, conv_transpose2d
 from .dropout import alpha_dropout, dropout, dropout2d
-from .embedding import embedding
+from .embedding import embedding, one_hot
 from .fft import complex_abs, complex_from_pairs, fft, ifft, irfft, pairs_from_complex, rfft
 from .graph import add_self_loops, gat_conv, gcn_conv, gcn_norm, remove_self_loops, scatter_softmax
 from .linear import linear
@@ -99,6 +121,8 @@ __all__ += ["DispatchPlan", "dispatch_plan", "expert_capacity", "load_balancing_
 __all__ += ["add_self_loops", "gat_conv", "gcn_conv", "gcn_norm", "remove_self_loops", "scatter_softmax"]
 __all__ += ["complex_abs", "complex_from_pairs", "fft", "ifft", "irfft", "istft", "pairs_from_complex", "rfft", "stft"]
 __all__ += ["sparse_linear"]
+__all__ += ["celu", "hardsigmoid", "hardswish", "hardtanh", "logsigmoid", "normalize", "one_hot", "relu6", "selu"]
+__all__ += ["softmin", "softsign"]
 __all__ += [
     "absmean_scale",
     "activation_quant_ste",

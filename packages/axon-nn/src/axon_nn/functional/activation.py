@@ -25,6 +25,16 @@ __all__ = [
     "tanh",
     "softmax",
     "log_softmax",
+    "softmin",
+    "logsigmoid",
+    "celu",
+    "hardtanh",
+    "hardsigmoid",
+    "softsign",
+    "hardswish",
+    "relu6",
+    "selu",
+    "normalize",
 ]
 
 
@@ -95,3 +105,60 @@ def log_softmax(input: Any, dim: int) -> Any:
     """``x - logsumexp(x)`` along ``dim``."""
     _check_float("log_softmax", input)
     return input.log_softmax(normalize_dim(dim, len(input.shape), "log_softmax"))
+
+
+def softmin(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
+    """``softmax(-input, dim)``; ``[*] -> [*]``."""
+    if dim is None:
+        raise ValueError("softmin: pass dim= (PyTorch's implicit dim choice is deprecated)")
+    return softmax(-(input if dtype is None else input.to(dtype)), dim)
+
+
+def logsigmoid(input: Any) -> Any:
+    """``log(sigmoid(x)) = -softplus(-x)``, stable for large ``|x|``; ``[*] -> [*]``."""
+    _check_float("logsigmoid", input)
+    return -((-input).softplus())
+
+
+def celu(input: Any, alpha: float = 1.0) -> Any:
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``."""
+    return input.celu(float(alpha))
+
+
+def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
+    """``x`` clamped to ``[min_val, max_val]``."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
+    return input.hardtanh(float(min_val), float(max_val))
+
+
+def hardsigmoid(input: Any) -> Any:
+    """``relu6(x + 3) / 6``."""
+    return input.hardsigmoid()
+
+
+def softsign(input: Any) -> Any:
+    """``x / (1 + |x|)``."""
+    return input.softsign()
+
+
+def hardswish(input: Any) -> Any:
+    """``x * relu6(x + 3) / 6``."""
+    return input.hardswish()
+
+
+def relu6(input: Any) -> Any:
+    """``min(max(x, 0), 6)``."""
+    return input.relu6()
+
+
+def selu(input: Any) -> Any:
+    """``scale * (max(0, x) + min(0, alpha * (exp(x) - 1)))`` with SELU's constants."""
+    return input.selu()
+
+
+def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Any:
+    """``input / max(||input||_p over dim, eps)``, as PyTorch's; ``[*] -> [*]``."""
+    _check_float("normalize", input)
+    norm = input.norm(p, dim, keepdim=True)
+    return input / norm.clamp(min=eps).expand(tuple(input.shape))

@@ -1,4 +1,4 @@
-"""``embedding``: rows of a table picked by integer indices."""
+"""``embedding``: rows of a table picked by integer indices; ``one_hot``: the indices as rows of an identity."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from axon_core import DeviceError, DTypeError, ShapeError
 from ._twice import wants_graph
 from ._util import out_like, saved
 
-__all__ = ["embedding"]
+__all__ = ["embedding", "one_hot"]
 
 
 class EmbeddingFunction(Function):
@@ -78,3 +78,25 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Any:
             raise IndexError(f"embedding: padding_idx {padding_idx} out of range for {num} embeddings")
         padding_idx %= num
     return EmbeddingFunction.apply(input, weight, padding_idx)
+
+
+def one_hot(tensor: Any, num_classes: int = -1) -> Any:
+    """``tensor [*]`` (int64 class indices) -> ``[*, num_classes]`` int64 with a 1 at each index;
+    ``num_classes=-1`` takes ``max + 1``. Negative or too-large indices are a ValueError, as in PyTorch."""
+    from axon_autograd import tensor_of
+    from axon_tensor.tensor import wrap
+
+    indices = tensor_of(tensor)
+    if indices.dtype.name != "int64":
+        raise DTypeError(f"one_hot: expected an int64 tensor of class indices, got {indices.dtype}")
+    data = indices.array
+    xp = indices.backend.xp
+    if num_classes == -1:
+        if data.size == 0:
+            raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
+        num_classes = int(data.max()) + 1
+    if data.size and (int(data.min()) < 0 or int(data.max()) >= num_classes):
+        low, high = int(data.min()), int(data.max())
+        raise ValueError(f"one_hot: class values must be in [0, {num_classes}), got [{low}, {high}]")
+    out = (data[..., None] == xp.arange(num_classes)).astype(xp.int64)
+    return wrap(out, indices.device)

@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
-from .activation import ELU, GELU, LeakyReLU, LogSoftmax, Mish, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .activation import (
+    CELU,
+    ELU,
+    GELU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LeakyReLU,
+    LogSigmoid,
+    LogSoftmax,
+    Mish,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softmin,
+    Softplus,
+    Softsign,
+    Tanh,
+)
 from .attention import CrossAttention, MultiHeadAttention, MultiheadAttention
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .differential_attention import DifferentialAttention
@@ -113,3 +134,4 @@ __all__ += ["FFT1d", "ISTFT", "STFT"]
 __all__ += ["SparseLinear"]
 __all__ += ["PackedTernaryLinear", "TernaryLinear"]
 __all__ += ["Residual", "ResidualBlock"]
+__all__ += ["CELU", "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid", "ReLU6", "SELU", "Softmin", "Softsign"]

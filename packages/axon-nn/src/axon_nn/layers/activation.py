@@ -7,7 +7,28 @@ from typing import Any
 from .. import functional as F
 from ..module import Module
 
-__all__ = ["ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Mish", "Softplus", "Sigmoid", "Tanh", "Softmax", "LogSoftmax"]
+__all__ = [
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "GELU",
+    "SiLU",
+    "Mish",
+    "Softplus",
+    "Sigmoid",
+    "Tanh",
+    "Softmax",
+    "LogSoftmax",
+    "Softmin",
+    "LogSigmoid",
+    "CELU",
+    "Hardtanh",
+    "Hardsigmoid",
+    "Softsign",
+    "Hardswish",
+    "ReLU6",
+    "SELU",
+]
 
 
 class ReLU(Module):
@@ -105,3 +126,69 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class Softmin(Module):
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Any) -> Any:
+        return F.softmin(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSigmoid(Module):
+    def forward(self, input: Any) -> Any:
+        return F.logsigmoid(input)
+
+
+class CELU(Module):
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, input: Any) -> Any:
+        return F.celu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class Hardtanh(Module):
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0) -> None:
+        super().__init__()
+        self.min_val, self.max_val = min_val, max_val
+
+    def forward(self, input: Any) -> Any:
+        return F.hardtanh(input, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class Hardsigmoid(Module):
+    def forward(self, input: Any) -> Any:
+        return F.hardsigmoid(input)
+
+
+class Softsign(Module):
+    def forward(self, input: Any) -> Any:
+        return F.softsign(input)
+
+
+class Hardswish(Module):
+    def forward(self, input: Any) -> Any:
+        return F.hardswish(input)
+
+
+class ReLU6(Module):
+    def forward(self, input: Any) -> Any:
+        return F.relu6(input)
+
+
+class SELU(Module):
+    def forward(self, input: Any) -> Any:
+        return F.selu(input)

@@ -40,6 +40,8 @@ __all__ = [
     "atan2",
     "hypot",
     "copysign",
+    "logaddexp",
+    "logaddexp2",
     "lerp",
     "addcmul",
     "addcdiv",
@@ -321,6 +323,18 @@ def hypot(input: Tensor, other: Any) -> Tensor:
 def copysign(input: Tensor, other: Any) -> Tensor:
     """``|input|`` with the sign of ``other`` (including the sign of -0.0)."""
     return _float_binary("copysign", "copysign", input, other)
+
+
+@tensor_method()
+def logaddexp(input: Tensor, other: Any) -> Tensor:
+    """``log(exp(input) + exp(other))`` without overflow; integers compute as the default float."""
+    return _float_binary("logaddexp", "logaddexp", input, other)
+
+
+@tensor_method()
+def logaddexp2(input: Tensor, other: Any) -> Tensor:
+    """``log2(2**input + 2**other)`` without overflow."""
+    return _float_binary("logaddexp2", "logaddexp2", input, other)
 
 
 def _tensor_or_scalar(op: str, name: str, value: Any) -> None:

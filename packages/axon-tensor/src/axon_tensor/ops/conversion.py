@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from axon_core import Device, as_dtype, default_device
+from axon_core import Device, DTypeError, as_dtype, default_device
 
 from ..tensor import Tensor, tensor_method, wrap
 
-__all__ = ["to", "contiguous", "clone", "type_as"]
+__all__ = ["to", "contiguous", "clone", "type_as", "type"]
 
 
 @tensor_method()
@@ -108,3 +108,34 @@ def int(input: Tensor) -> Tensor:
 @tensor_method()
 def bool(input: Tensor) -> Tensor:
     return to(input, dtype="bool")
+
+
+@tensor_method()
+def type(input: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
+    """``type()`` names the tensor type as PyTorch does (``'torch.FloatTensor'`` style, with ``axon``);
+    ``type(dtype)`` (a dtype, its name, or a type string such as ``'torch.LongTensor'``) casts."""
+    if dtype is None:
+        return f"axon.{_TYPE_NAMES.get(input.dtype.name, input.dtype.name)}"
+    if isinstance(dtype, str) and dtype.endswith("Tensor"):
+        name = dtype.rsplit(".", 1)[-1]
+        by_type = {v: k for k, v in _TYPE_NAMES.items()}
+        if name not in by_type:
+            raise DTypeError(f"type: unknown tensor type {dtype!r}")
+        dtype = by_type[name]
+    return to(input, dtype=as_dtype(dtype))
+
+
+_TYPE_NAMES = {
+    "float32": "FloatTensor",
+    "float64": "DoubleTensor",
+    "float16": "HalfTensor",
+    "bfloat16": "BFloat16Tensor",
+    "int8": "CharTensor",
+    "uint8": "ByteTensor",
+    "int16": "ShortTensor",
+    "int32": "IntTensor",
+    "int64": "LongTensor",
+    "bool": "BoolTensor",
+    "complex64": "ComplexFloatTensor",
+    "complex128": "ComplexDoubleTensor",
+}

@@ -9,7 +9,7 @@ from axon_core import ShapeError, promote_types
 
 from ..tensor import Tensor, check_same_device, normalize_dim, wrap
 
-__all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack"]
+__all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "meshgrid"]
 
 
 def _tensors(op: str, tensors: Sequence[Tensor]) -> list[Tensor]:
@@ -85,3 +85,26 @@ def _at_least(t: Tensor, ndim: int) -> Tensor:
     if data.ndim >= ndim:
         return t
     return wrap(data.reshape((1,) * (ndim - data.ndim) + data.shape), t._device)
+
+
+def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple[Any, ...]:
+    """Coordinate grids of 1-d (or 0-d) ``tensors``: each output has shape ``(len(t0), len(t1), ...)``
+    (``indexing="ij"``) or the first two swapped (``"xy"``); views made by reshape + expand, so
+    Variables work and get gradients."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for k, t in enumerate(tensors):
+        if t.ndim > 1:
+            raise ShapeError(f"meshgrid: expected 0-d or 1-d tensors, got shape {tuple(t.shape)} at position {k}")
+    swap = indexing == "xy" and len(tensors) >= 2
+    ordered = (tensors[1], tensors[0], *tensors[2:]) if swap else tuple(tensors)
+    sizes = tuple(t.numel() for t in ordered)
+    grids = []
+    for k, t in enumerate(ordered):
+        shape = tuple(-1 if j == k else 1 for j in range(len(ordered)))
+        grids.append(t.reshape(shape).expand(sizes))
+    if swap:
+        grids = [grids[1], grids[0], *grids[2:]]
+    return tuple(grids)

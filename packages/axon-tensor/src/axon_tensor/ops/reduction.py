@@ -37,6 +37,7 @@ __all__ = [
     "any",
     "cumsum",
     "cumprod",
+    "logcumsumexp",
     "norm",
     "count_nonzero",
     "median",
@@ -403,6 +404,20 @@ def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
 def cumprod(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     """Running product along ``dim``; integers accumulate as int64."""
     return _cumulative("cumprod", input, dim, dtype, "cumprod")
+
+
+@tensor_method()
+def logcumsumexp(input: Tensor, dim: int) -> Tensor:
+    """``log(cumsum(exp(input), dim))`` without overflow (a running ``logaddexp``); floating inputs only."""
+    _floating("logcumsumexp", input, None)
+    data = input._data
+    flat = data.reshape(1) if data.ndim == 0 else data
+    axis = normalize_dim(dim, flat.ndim, "logcumsumexp")
+    work = flat.astype(np.float32) if _is_half(flat.dtype) else flat
+    xp = input._device.backend.xp
+    with np.errstate(invalid="ignore"):
+        out = xp.logaddexp.accumulate(work, axis=axis)
+    return wrap(out.astype(data.dtype, copy=False).reshape(data.shape), input._device)
 
 
 @tensor_method()

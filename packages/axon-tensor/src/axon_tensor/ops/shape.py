@@ -11,7 +11,7 @@ import math
 import operator
 from typing import Any, Sequence
 
-from axon_core import ShapeError
+from axon_core import DType, ShapeError
 
 from ..tensor import Tensor, normalize_dim, tensor_method, view_of, wrap
 
@@ -160,8 +160,29 @@ def _reshape(op: str, input: Tensor, shape: tuple[int, ...], copy_ok: bool) -> T
 
 @tensor_method()
 def view(input: Tensor, *shape: Any) -> Tensor:
-    """A view with ``shape`` (one size may be -1); ShapeError when the strides forbid it."""
+    """A view with ``shape`` (one size may be -1); ShapeError when the strides forbid it.
+
+    ``view(dtype)`` reinterprets the bytes as ``dtype`` (a bitcast, sharing storage): a different
+    element size rescales the last dim, which must then be contiguous, as PyTorch requires.
+    """
+    if len(shape) == 1 and isinstance(shape[0], DType):
+        return _view_dtype(input, shape[0])
     return _reshape("view", input, _sizes(shape), copy_ok=False)
+
+
+def _view_dtype(input: Tensor, dtype: DType) -> Tensor:
+    data = input._data
+    if dtype.np.itemsize != data.itemsize:
+        if data.ndim == 0 or data.strides[-1] != data.itemsize or (data.shape[-1] * data.itemsize) % dtype.np.itemsize:
+            raise ShapeError(
+                f"view: cannot view a {input.dtype} tensor of shape {tuple(data.shape)} and strides "
+                f"{input.stride()} as {dtype}: the last dim must be contiguous and its bytes divisible by "
+                f"{dtype.np.itemsize}"
+            )
+    try:
+        return view_of(data.view(dtype.np), input)
+    except ValueError as exc:
+        raise ShapeError(f"view: cannot view {tuple(data.shape)} {input.dtype} as {dtype}: {exc}") from None
 
 
 @tensor_method()

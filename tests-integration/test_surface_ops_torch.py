@@ -1,0 +1,356 @@
+"""Issue 22 §1: ops PyTorch users reach for, against PyTorch 2.13 CPU.
+
+One row per case: forward, gradient (float64) and dtype against torch, on random inputs and on
+edge inputs (empty, 0-d, non-contiguous, broadcast, negative dims, NaN/±inf, integer/bool).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import axon
+import axon.nn as nn
+import axon.nn.functional as F
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+pytestmark = pytest.mark.slow
+
+RNG = np.random.default_rng(22)
+
+
+def _random(shape, kind="float64"):
+    if kind == "bool":
+        return RNG.random(shape) > 0.5
+    if kind.startswith("int"):
+        return RNG.integers(-5, 6, shape).astype(kind)
+    return (RNG.standard_normal(shape) * 2).astype(kind)
+
+
+def _edges(shape):
+    """Random values with NaN, +inf and -inf sprinkled in."""
+    a = _random(shape)
+    flat = a.reshape(-1)
+    if flat.size >= 3:
+        flat[0], flat[1], flat[2] = np.nan, np.inf, -np.inf
+    return a
+
+
+def _transposed(a):
+    """A non-contiguous view with ``a``'s values (transpose of a transposed copy)."""
+    return np.ascontiguousarray(a.T).T if a.ndim >= 2 else a
+
+
+def _as_axon(a, grad):
+    t = axon.tensor(a)
+    if a.ndim >= 2 and not a.flags.c_contiguous:
+        t = axon.tensor(np.ascontiguousarray(a.T)).transpose(0, -1) if a.ndim == 2 else axon.tensor(a)
+    return axon.Variable(t, requires_grad=True) if grad else t
+
+
+def _np(x):
+    if isinstance(x, axon.Variable):
+        x = x.data
+    if isinstance(x, torch.Tensor):
+        return x.detach().numpy()
+    return x.numpy()
+
+
+def run_both(axon_fn, torch_fn, arrays, grad=True, tol=1e-10):
+    """Forward, dtype and (for float inputs) gradients of ``axon_fn`` vs ``torch_fn`` on ``arrays``."""
+    grad = grad and all(a.dtype.kind == "f" for a in arrays)
+    ts = [torch.tensor(np.array(a, order="C"), requires_grad=grad) for a in arrays]
+    xs = [_as_axon(a, grad) for a in arrays]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        want, got = torch_fn(*ts), axon_fn(*xs)
+        wants = want if isinstance(want, tuple) else (want,)
+        gots = got if isinstance(got, tuple) else (got,)
+        for w, g in zip(wants, gots):
+            assert tuple(w.shape) == tuple(g.shape)
+            assert str(w.dtype).replace("torch.", "") == g.dtype.name
+            np.testing.assert_allclose(_np(g), _np(w), rtol=tol, atol=tol, equal_nan=True)
+        if not grad or not wants[0].dtype.is_floating_point or wants[0].numel() == 0:
+            return
+        weight = RNG.standard_normal(tuple(wants[0].shape))
+        (wants[0] * torch.tensor(weight)).sum().backward()
+        (gots[0] * axon.tensor(weight)).sum().backward()
+        for t, x in zip(ts, xs):
+            want_grad = np.zeros(t.shape) if t.grad is None else t.grad.numpy()
+            got_grad = np.zeros(t.shape) if x.grad is None else _np(x.grad)
+            np.testing.assert_allclose(got_grad, want_grad, rtol=tol, atol=tol, equal_nan=True)
+
+
+# -- binary and scan ops ------------------------------------------------------------------------------
+BINARY = [
+    ("logaddexp", axon.logaddexp, torch.logaddexp),
+    ("logaddexp2", axon.logaddexp2, torch.logaddexp2),
+    ("copysign", axon.copysign, torch.copysign),
+]
+
+
+@pytest.mark.parametrize("name, ours, theirs", BINARY)
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 1), (1, 4)), ((), (2, 3)), ((0, 3), (1, 3))])
+def test_binary_ops_random_and_broadcast(name, ours, theirs, shapes) -> None:
+    run_both(ours, theirs, [_random(shapes[0]), _random(shapes[1])])
+
+
+@pytest.mark.parametrize("name, ours, theirs", BINARY)
+def test_binary_ops_nan_inf_forward(name, ours, theirs) -> None:
+    a, b = _edges((3, 4)), _edges((3, 4))
+    b.reshape(-1)[:3] = [np.inf, np.inf, -np.inf]
+    run_both(ours, theirs, [a, b], grad=False)
+
+
+@pytest.mark.parametrize("name, ours, theirs", BINARY[:2])
+def test_logaddexp_of_integers_promotes_like_torch(name, ours, theirs) -> None:
+    a, b = _random((3,), "int32"), _random((3,), "int32")
+    try:
+        want = theirs(torch.tensor(a), torch.tensor(b))
+    except (RuntimeError, NotImplementedError):
+        pytest.skip(f"torch has no integer {name}")
+    got = ours(axon.tensor(a), axon.tensor(b))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+
+
+SCANS = [
+    ("cumprod", lambda x, d: x.cumprod(d), lambda x, d: x.cumprod(d)),
+    ("logcumsumexp", lambda x, d: x.logcumsumexp(d), lambda x, d: x.logcumsumexp(d)),
+    ("cummax", lambda x, d: x.cummax(d), lambda x, d: tuple(x.cummax(d))),
+    ("cummin", lambda x, d: x.cummin(d), lambda x, d: tuple(x.cummin(d))),
+]
+
+
+@pytest.mark.parametrize("name, ours, theirs", SCANS)
+@pytest.mark.parametrize(
+    "shape, dim", [((3, 5), 1), ((3, 5), 0), ((2, 3, 4), -1), ((2, 3, 4), -2), ((), 0), ((0, 3), 1)]
+)
+def test_scans_random_negative_dims_0d_empty(name, ours, theirs, shape, dim) -> None:
+    a = _random(shape)
+    if name == "cumprod" and a.size:
+        a.reshape(-1)[0] = 0.0  # a zero: cumprod's gradient must not divide by it
+    run_both(lambda x: ours(x, dim), lambda x: theirs(x, dim), [a])
+
+
+@pytest.mark.parametrize("name, ours, theirs", SCANS)
+def test_scans_non_contiguous_and_nan_inf(name, ours, theirs) -> None:
+    run_both(lambda x: ours(x, 1), lambda x: theirs(x, 1), [_transposed(_random((4, 5)))])
+    run_both(lambda x: ours(x, 1), lambda x: theirs(x, 1), [_edges((3, 5))], grad=False)
+
+
+@pytest.mark.parametrize("name", ["cummax", "cummin", "cumprod"])
+@pytest.mark.parametrize("dtype", ["int64", "int32"])
+def test_scans_on_integers(name: str, dtype: str) -> None:
+    a = _random((3, 6), dtype)
+    want = getattr(torch.tensor(a), name)(1)
+    got = getattr(axon.tensor(a), name)(1)
+    wants = tuple(want) if isinstance(want, tuple) else (want,)
+    gots = tuple(got) if isinstance(got, tuple) else (got,)
+    for w, g in zip(wants, gots):
+        assert str(w.dtype).replace("torch.", "") == g.dtype.name
+        np.testing.assert_array_equal(g.numpy(), w.numpy())
+
+
+# -- diagonals and grids --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "shape, args",
+    [((4, 5), (0, 0, 1)), ((4, 5), (2, 0, 1)), ((4, 5), (-3, 1, 0)), ((2, 3, 4), (1, -1, -3)), ((3, 3), (9, 0, 1))],
+)
+def test_diagonal(shape, args) -> None:
+    run_both(lambda x: x.diagonal(*args), lambda x: x.diagonal(*args), [_random(shape)])
+    run_both(lambda x: x.diagonal(*args), lambda x: x.diagonal(*args), [_transposed(_random(shape))])
+
+
+def test_diagonal_is_a_view_like_torch() -> None:
+    x = axon.zeros(3, 3)
+    x.diagonal().fill_(1.0)
+    np.testing.assert_array_equal(x.numpy(), np.eye(3))
+
+
+@pytest.mark.parametrize("shape, args", [((4,), (0,)), ((3,), (2,)), ((3,), (-1,)), ((3, 4), (1,)), ((3, 4), (-2,))])
+def test_diag(shape, args) -> None:
+    run_both(lambda x: axon.diag(x, *args), lambda x: torch.diag(x, *args), [_random(shape)])
+
+
+@pytest.mark.parametrize(
+    "shape, args", [((2, 3), (0, -2, -1)), ((2, 3), (1, 0, 2)), ((2, 3), (-1, 2, 0)), ((3,), (0,)), ((0, 2), (0,))]
+)
+def test_diag_embed(shape, args) -> None:
+    run_both(lambda x: axon.diag_embed(x, *args), lambda x: torch.diag_embed(x, *args), [_random(shape)])
+
+
+@pytest.mark.parametrize("indexing", ["ij", "xy"])
+@pytest.mark.parametrize("sizes", [(3, 2), (3, 2, 4), (1,), (0, 3)])
+def test_meshgrid(indexing: str, sizes: tuple) -> None:
+    arrays = [_random((n,)) for n in sizes]
+    ours = lambda *xs: axon.meshgrid(*xs, indexing=indexing)  # noqa: E731
+    theirs = lambda *xs: tuple(torch.meshgrid(*xs, indexing=indexing))  # noqa: E731
+    run_both(
+        lambda *xs: tuple(g * (k + 1) for k, g in enumerate(ours(*xs))),
+        lambda *xs: tuple(g * (k + 1) for k, g in enumerate(theirs(*xs))),
+        arrays,
+    )
+    # the gradient reaches every input through the sum of all grids
+    run_both(lambda *xs: sum(ours(*xs)), lambda *xs: sum(theirs(*xs)), arrays)
+
+
+# -- activations, normalize, one_hot ----------------------------------------------------------------------
+ACTIVATIONS = [
+    ("celu", lambda x: F.celu(x, 0.7), lambda x: TF.celu(x, 0.7)),
+    ("hardtanh", lambda x: F.hardtanh(x, -0.5, 0.8), lambda x: TF.hardtanh(x, -0.5, 0.8)),
+    ("hardsigmoid", F.hardsigmoid, TF.hardsigmoid),
+    ("softsign", F.softsign, TF.softsign),
+    ("hardswish", F.hardswish, TF.hardswish),
+    ("relu6", F.relu6, TF.relu6),
+    ("selu", F.selu, TF.selu),
+    ("logsigmoid", F.logsigmoid, TF.logsigmoid),
+    ("softmin", lambda x: F.softmin(x, -1), lambda x: TF.softmin(x, -1)),
+    ("normalize", lambda x: F.normalize(x, dim=-1), lambda x: TF.normalize(x, dim=-1)),
+    ("normalize_p1", lambda x: F.normalize(x, p=1, dim=0), lambda x: TF.normalize(x, p=1, dim=0)),
+]
+
+
+@pytest.mark.parametrize("name, ours, theirs", ACTIVATIONS)
+@pytest.mark.parametrize("case", ["random", "zeros", "non_contiguous", "empty", "large"])
+def test_activations(name, ours, theirs, case) -> None:
+    a = {
+        "random": _random((3, 4)),
+        "zeros": np.zeros((2, 3)),
+        "non_contiguous": _transposed(_random((4, 5))),
+        "empty": np.zeros((0, 3)),
+        "large": _random((3, 4)) * 50,
+    }[case]
+    run_both(ours, theirs, [a], tol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "name, ours, theirs", [row for row in ACTIVATIONS[:8] if row[0] not in ("softsign", "hardswish")]
+)
+def test_activations_nan_inf(name, ours, theirs) -> None:
+    # softsign(±inf) is ±1 here (the limit) where torch's x / (1 + |x|) gives nan; hardswish(-inf) 0 vs nan.
+    run_both(ours, theirs, [_edges((3, 4))], grad=False)
+
+
+@pytest.mark.parametrize(
+    "module, torch_module",
+    [
+        (nn.Softmin(1), torch.nn.Softmin(1)),
+        (nn.LogSigmoid(), torch.nn.LogSigmoid()),
+        (nn.CELU(0.5), torch.nn.CELU(0.5)),
+        (nn.Hardtanh(-2.0, 2.0), torch.nn.Hardtanh(-2.0, 2.0)),
+        (nn.Hardsigmoid(), torch.nn.Hardsigmoid()),
+        (nn.Softsign(), torch.nn.Softsign()),
+        (nn.Hardswish(), torch.nn.Hardswish()),
+        (nn.ReLU6(), torch.nn.ReLU6()),
+        (nn.SELU(), torch.nn.SELU()),
+    ],
+)
+def test_activation_modules(module, torch_module) -> None:
+    assert repr(module) == repr(torch_module)
+    run_both(module, torch_module, [_random((3, 4)) * 3], tol=1e-7)
+
+
+@pytest.mark.parametrize("values, classes", [([0, 2, 1], -1), ([[1, 0], [3, 3]], 5), ([], 4), (3, 6)])
+def test_one_hot(values, classes) -> None:
+    a = np.array(values, dtype=np.int64)
+    want = TF.one_hot(torch.tensor(a), classes)
+    got = F.one_hot(axon.tensor(a), classes)
+    assert got.dtype.name == "int64" and tuple(got.shape) == tuple(want.shape)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_one_hot_out_of_range_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="one_hot"):
+        F.one_hot(axon.tensor([0, 5]), 3)
+    with pytest.raises(ValueError, match="one_hot"):
+        F.one_hot(axon.tensor([-1, 0]), 3)
+
+
+# -- dtypes: aliases, type(), view(dtype) -----------------------------------------------------------------
+@pytest.mark.parametrize("name", ["float", "double", "half", "int", "long", "short", "bool", "cfloat", "cdouble"])
+def test_dtype_aliases(name: str) -> None:
+    assert getattr(axon, name).name == str(getattr(torch, name)).replace("torch.", "")
+    assert axon.zeros(2, dtype=getattr(axon, name)).dtype is getattr(axon, name)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int32", "uint8", "bool", "float16"])
+def test_tensor_type(dtype: str) -> None:
+    a = np.arange(4).astype(dtype)
+    want, got = torch.tensor(a), axon.tensor(a)
+    assert got.type() == want.type().replace("torch.", "axon.")
+    for target in ("torch.LongTensor", "torch.DoubleTensor"):
+        np.testing.assert_array_equal(got.type(target).numpy(), want.type(target).numpy())
+        assert got.type(target).dtype.name == str(want.type(target).dtype).replace("torch.", "")
+    assert got.type(axon.float32).dtype is axon.float32
+
+
+@pytest.mark.parametrize(
+    "source, target",
+    [("float32", "int32"), ("float32", "uint8"), ("int64", "float32"), ("float64", "int16"), ("int16", "float64")],
+)
+def test_view_dtype_is_a_bitcast(source: str, target: str) -> None:
+    a = _random((3, 8)).astype(source)
+    want = torch.tensor(a).view(getattr(torch, target))
+    got = axon.tensor(a).view(getattr(axon, target))
+    assert tuple(got.shape) == tuple(want.shape)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_view_dtype_needs_a_contiguous_last_dim() -> None:
+    x = axon.zeros(4, 3).transpose(0, 1)
+    with pytest.raises(axon.core.ShapeError, match="view"):
+        x.view(axon.float64)
+
+
+# -- axis= as an alias of dim= ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sum",
+        "mean",
+        "std",
+        "var",
+        "prod",
+        "amax",
+        "amin",
+        "logsumexp",
+        "argmax",
+        "argmin",
+        "all",
+        "any",
+        "cumsum",
+        "std_mean",
+        "var_mean",
+        "max",
+        "min",
+    ],
+)
+def test_axis_alias(name: str) -> None:
+    a = _random((3, 4))
+    if name in ("all", "any"):
+        a = a > 0
+    want = getattr(torch, name)(torch.tensor(a), axis=1)
+    gots_all = [getattr(axon, name)(axon.tensor(a), axis=1)]
+    if hasattr(torch.Tensor, name):
+        gots_all.append(getattr(axon.tensor(a), name)(axis=1))
+    for got in gots_all:
+        wants = tuple(want) if isinstance(want, tuple) else (want,)
+        gots = tuple(got) if isinstance(got, tuple) else (got,)
+        for w, g in zip(wants, gots):
+            np.testing.assert_allclose(_np(g), w.numpy(), rtol=1e-12)
+    if a.dtype.kind == "f" and name not in ("argmax", "argmin") and hasattr(torch.Tensor, name):
+        v = axon.Variable(axon.tensor(a), requires_grad=True)
+        out = getattr(v, name)(axis=1)
+        (out[0] if isinstance(out, tuple) else out).sum().backward()
+        t = torch.tensor(a, requires_grad=True)
+        out_t = getattr(t, name)(axis=1)
+        (out_t[0] if isinstance(out_t, tuple) else out_t).sum().backward()
+        np.testing.assert_allclose(_np(v.grad), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_axis_and_dim_together_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="axis"):
+        axon.ones(2, 2).sum(dim=0, axis=1)
