@@ -7,6 +7,15 @@ pairs ``[..., freq, frames, 2]``. See README.md for the oracle and the tolerance
 from __future__ import annotations
 
 from .amplitude import AmplitudeToDB, amplitude_to_DB
+from .datasets import (
+    AUDIO_EXTENSIONS,
+    AudioFolder,
+    AudioSeq2SeqDataset,
+    SpeechCommands,
+    SyntheticCommandDataset,
+    SyntheticMusicDataset,
+    SyntheticSpeakerDataset,
+)
 from .errors import AudioFileError
 from .io import AudioInfo, info, load, save
 from .masking import FrequencyMasking, SpecAugment, TimeMasking, mask_along_axis
@@ -24,10 +33,13 @@ from .window import hann_window
 __version__ = "0.1.0"
 
 __all__ = [
+    "AUDIO_EXTENSIONS",
     "AddNoise",
     "AmplitudeToDB",
     "AudioFileError",
+    "AudioFolder",
     "AudioInfo",
+    "AudioSeq2SeqDataset",
     "FrequencyMasking",
     "InverseSpectrogram",
     "MFCC",
@@ -38,7 +50,11 @@ __all__ = [
     "RESAMPLING_METHODS",
     "Resample",
     "SpecAugment",
+    "SpeechCommands",
     "Spectrogram",
+    "SyntheticCommandDataset",
+    "SyntheticMusicDataset",
+    "SyntheticSpeakerDataset",
     "TimeMasking",
     "TimeStretch",
     "TrimSilence",
