@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tempfile
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,6 +24,7 @@ CTX = 256
 
 
 def _make_client(**overrides) -> TestClient:
+    overrides.setdefault("data_dir", tempfile.mkdtemp(prefix="axon-server-test-"))
     config = ServerConfig(
         models=(ModelSpec("smol", SMOLLM2), ModelSpec("minilm", MINILM)),
         api_key=KEY,

@@ -4,36 +4,48 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
 from ._body_limit import BodyLimit
+from ._bootstrap import prepare_database
 from .config import ServerConfig
+from .db import Database
 from .errors import install_error_handlers
 from .registry import ModelRegistry
-from .routers import chat, completions, embeddings, health, models
+from .routers import auth, chat, completions, embeddings, health, models, users
+from .security import LoginLimiter, TokenIssuer
 
 __all__ = ["create_app"]
 
 
 def create_app(config: ServerConfig) -> FastAPI:
-    """The server for ``config``; its models load when the app starts (uvicorn, or entering a
-    ``TestClient``) and close when it stops. CORS is off (no CORS middleware)."""
+    """The server for ``config``; when the app starts (uvicorn, or entering a ``TestClient``) its
+    database is created or migrated and its models load, once; both close when it stops. CORS is
+    off (no CORS middleware)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+        database = Database(config.db_url)
         registry = ModelRegistry(config)
         try:
+            secret = prepare_database(database)
+            app.state.database = database
+            app.state.tokens = TokenIssuer(secret, access_s=config.access_token_s, refresh_s=config.refresh_token_s)
+            app.state.login_limiter = LoginLimiter(config.login_max_failures, config.login_window_s)
             registry.load()
             app.state.registry = registry
             yield
         finally:
             registry.close()
+            database.close()
 
     app = FastAPI(title="axon-server", version="0.1.0", lifespan=lifespan)
     app.state.config = config
     install_error_handlers(app)
-    for module in (health, models, chat, completions, embeddings):
+    for module in (health, auth, users, models, chat, completions, embeddings):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     return app

@@ -36,7 +36,10 @@ class ServerConfig:
     token accepted (default: ``AXON_API_KEY`` from the environment). ``slots``: sequences a
     generation model decodes at once per step; ``max_queue``: requests waiting for a slot before
     new ones get 429. ``max_ctx``: KV-cache positions per slot. ``threads``: kernel threads.
-    ``max_body_bytes``: larger JSON bodies get 413. ``max_n`` / ``max_embedding_inputs``: caps."""
+    ``max_body_bytes``: larger JSON bodies get 413. ``max_n`` / ``max_embedding_inputs``: caps.
+    ``data_dir``: the database (SQLite by default) and stored files; ``database_url``: another
+    SQLAlchemy URL (PostgreSQL). Token lifetimes in seconds; ``login_max_failures`` failed logins
+    per username or address within ``login_window_s`` seconds lock further attempts (429)."""
 
     models: tuple[ModelSpec, ...] = ()
     api_key: str | None = field(default_factory=lambda: os.environ.get("AXON_API_KEY") or None)
@@ -48,3 +51,14 @@ class ServerConfig:
     max_n: int = 8
     max_embedding_inputs: int = 256
     retry_after_s: int = 1
+    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("AXON_SERVER_DATA", "axon-server-data")))
+    database_url: str | None = None
+    access_token_s: int = 900
+    refresh_token_s: int = 14 * 86400
+    login_max_failures: int = 5
+    login_window_s: float = 60.0
+
+    @property
+    def db_url(self) -> str:
+        """``database_url``, or SQLite at ``data_dir/axon.db``."""
+        return self.database_url or f"sqlite:///{Path(self.data_dir).resolve() / 'axon.db'}"

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from .auth import ApiKeyCreate, LoginRequest, RefreshRequest, UserCreate
 from .chat import ChatCompletionRequest, ChatMessage
 from .completions import CompletionRequest
 from .embeddings import EmbeddingRequest
 
-__all__ = ["ChatCompletionRequest", "ChatMessage", "CompletionRequest", "EmbeddingRequest"]
+__all__ = [
+    "ApiKeyCreate",
+    "LoginRequest",
+    "RefreshRequest",
+    "UserCreate",
+    "ChatCompletionRequest",
+    "ChatMessage",
+    "CompletionRequest",
+    "EmbeddingRequest",
+]
