@@ -16,6 +16,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -42,13 +43,14 @@ def free_port() -> int:
 class Server:
     """``python -m axon_server`` in a subprocess, ready once /ready answers."""
 
-    def __init__(self, *extra: str):
+    def __init__(self, *extra: str, data_dir: str | None = None):
         self.port = free_port()
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="axon-server-it-")
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "AXON_API_KEY": KEY, "OMP_NUM_THREADS": "1"}
         args = ["--model", f"smol={SMOLLM2}", "--model", f"minilm={MINILM}", "--port", str(self.port), "--ctx", "512"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "axon_server", *args, "--threads", "1", *extra],
+            [sys.executable, "-m", "axon_server", *args, "--threads", "1", "--data-dir", self.data_dir, *extra],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -219,3 +221,37 @@ def test_full_queue_answers_429_with_retry_after():
         assert blocked.completions.create(model="smol", prompt="Hi", max_tokens=1).choices[0].finish_reason
     finally:
         server.close()
+
+
+def test_a_user_logs_in_and_calls_the_api_with_a_jwt_and_an_api_key(server):
+    admin = {"Authorization": f"Bearer {KEY}"}
+    r = httpx.post(f"{server.url}/users", json={"username": "ann", "password": "password-123"}, headers=admin)
+    assert r.status_code == 201
+    tokens = httpx.post(f"{server.url}/auth/login", json={"username": "ann", "password": "password-123"}).json()
+    as_user = openai.OpenAI(base_url=f"{server.url}/v1", api_key=tokens["access_token"], max_retries=0)
+    assert sorted(m.id for m in as_user.models.list()) == ["minilm", "smol"]
+    key = httpx.post(
+        f"{server.url}/auth/keys", json={"name": "ci"}, headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    ).json()["key"]
+    with_key = openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0)
+    assert with_key.completions.create(model="smol", prompt="Hi", max_tokens=1).usage.completion_tokens == 1
+
+
+def test_users_and_files_survive_a_restart(tmp_path):
+    first = Server(data_dir=str(tmp_path))
+    admin = {"Authorization": f"Bearer {KEY}"}
+    try:
+        httpx.post(f"{first.url}/users", json={"username": "zed", "password": "password-123"}, headers=admin)
+        card = httpx.post(
+            f"{first.url}/models", params={"name": "blob", "filename": "b.bin"}, content=b"kept", headers=admin
+        ).json()
+        refresh = httpx.post(f"{first.url}/auth/login", json={"username": "zed", "password": "password-123"}).json()
+    finally:
+        first.close()
+    second = Server(data_dir=str(tmp_path))
+    try:
+        assert httpx.get(f"{second.url}/models/{card['id']}/download", headers=admin).content == b"kept"
+        renewed = httpx.post(f"{second.url}/auth/refresh", json={"refresh_token": refresh["refresh_token"]})
+        assert renewed.status_code == 200  # the signing secret and the token row are in the database
+    finally:
+        second.close()

@@ -8,6 +8,7 @@ import argparse
 import os
 import secrets
 import sys
+from pathlib import Path
 
 import uvicorn
 
@@ -31,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-queue", type=int, default=64, help="waiting requests before 429 (64)")
     parser.add_argument("--ctx", type=int, default=2048, help="KV-cache positions per slot (2048)")
     parser.add_argument("--threads", type=int, default=None, help="kernel threads (all CPUs)")
+    parser.add_argument(
+        "--data-dir", default=None, help="database and uploaded files (AXON_SERVER_DATA, else ./axon-server-data)"
+    )
+    parser.add_argument("--database-url", default=None, help="an SQLAlchemy URL instead of SQLite in --data-dir")
     args = parser.parse_args(argv)
     key = args.api_key or os.environ.get("AXON_API_KEY")
     if not key:
@@ -46,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         max_queue=args.max_queue,
         max_ctx=args.ctx,
         threads=args.threads,
+        database_url=args.database_url,
+        **({"data_dir": Path(args.data_dir)} if args.data_dir else {}),
     )
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
     return 0

@@ -11,8 +11,10 @@ from .errors import error_body
 
 
 class BodyLimit:
-    def __init__(self, app: Any, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+    """``exempt``: path prefixes whose routes stream the body themselves under their own cap."""
+
+    def __init__(self, app: Any, max_bytes: int, exempt: tuple[str, ...] = ()):
+        self.app, self.max_bytes, self.exempt = app, max_bytes, exempt
 
     async def _refuse(self, send: Any) -> None:
         body = json.dumps(
@@ -23,7 +25,7 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (scope.get("method") == "POST" and any(scope["path"] == p for p in self.exempt)):
             await self.app(scope, receive, send)
             return
         length = dict(scope.get("headers") or []).get(b"content-length")

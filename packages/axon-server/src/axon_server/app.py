@@ -14,7 +14,7 @@ from .config import ServerConfig
 from .db import Database
 from .errors import install_error_handlers
 from .registry import ModelRegistry
-from .routers import auth, chat, completions, embeddings, health, models, users
+from .routers import auth, chat, completions, embeddings, files, health, metrics, models, users
 from .security import LoginLimiter, TokenIssuer
 
 __all__ = ["create_app"]
@@ -44,8 +44,12 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     app = FastAPI(title="axon-server", version="0.1.0", lifespan=lifespan)
     app.state.config = config
+    app.state.request_counts = metrics.RequestCounts()
     install_error_handlers(app)
-    for module in (health, auth, users, models, chat, completions, embeddings):
+    for module in (health, metrics, auth, users, models, chat, completions, embeddings):
         app.include_router(module.router)
-    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    app.include_router(files.models)
+    app.include_router(files.datasets)
+    app.add_middleware(metrics.RequestMetrics)
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes, exempt=files.UPLOAD_PREFIXES)
     return app

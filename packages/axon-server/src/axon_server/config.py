@@ -57,6 +57,7 @@ class ServerConfig:
     refresh_token_s: int = 14 * 86400
     login_max_failures: int = 5
     login_window_s: float = 60.0
+    max_upload_bytes: int = 2 * 1024**3
 
     @property
     def db_url(self) -> str:

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from .database import SCHEMA_VERSION, Database
-from .tables import ApiKey, Base, RefreshToken, Setting, User
+from .tables import ApiKey, Artifact, Base, RefreshToken, Setting, User
 
-__all__ = ["SCHEMA_VERSION", "ApiKey", "Base", "Database", "RefreshToken", "Setting", "User"]
+__all__ = ["SCHEMA_VERSION", "ApiKey", "Artifact", "Base", "Database", "RefreshToken", "Setting", "User"]

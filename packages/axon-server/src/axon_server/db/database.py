@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, event, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from .tables import ApiKey, RefreshToken, SchemaVersion, Setting, User
+from .tables import ApiKey, Artifact, RefreshToken, SchemaVersion, Setting, User
 
 __all__ = ["SCHEMA_VERSION", "Database"]
 
@@ -20,8 +20,12 @@ def _v1(conn: Connection) -> None:
         table.__table__.create(conn, checkfirst=True)
 
 
+def _v2(conn: Connection) -> None:
+    Artifact.__table__.create(conn, checkfirst=True)
+
+
 #: Migration ``i`` brings the schema from version ``i`` to ``i + 1``; append, never edit.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["ApiKey", "Base", "RefreshToken", "ROLES", "SchemaVersion", "Setting", "User"]
+__all__ = ["ApiKey", "Artifact", "Base", "RefreshToken", "ROLES", "SchemaVersion", "Setting", "User"]
 
 #: admin: everything, users included; user: their own resources; read-only: reads and inference.
 ROLES = ("admin", "user", "read-only")
@@ -65,3 +65,23 @@ class RefreshToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     revoked: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Artifact(Base):
+    """An uploaded model or dataset file: ``kind`` ``"model"`` / ``"dataset"``, versions counted per
+    (owner, kind, name). ``stored_as``: the file's name under the data folder (the server's own
+    random name; the client's ``filename`` is only metadata)."""
+
+    __tablename__ = "artifacts"
+    __table_args__ = (UniqueConstraint("owner_id", "kind", "name", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(128))
+    stored_as: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
