@@ -79,7 +79,8 @@ def run_both(axon_fn, torch_fn, arrays, grad=True, tol=1e-10):
         (wants[0] * torch.tensor(weight)).sum().backward()
         (gots[0] * axon.tensor(weight)).sum().backward()
         for t, x in zip(ts, xs):
-            want_grad = np.zeros(t.shape) if t.grad is None else t.grad.numpy()
+            zero = t.grad is None or t.grad._is_zerotensor()  # torch's symbolic zero gradient (sgn)
+            want_grad = np.zeros(t.shape) if zero else t.grad.numpy()
             got_grad = np.zeros(t.shape) if x.grad is None else _np(x.grad)
             np.testing.assert_allclose(got_grad, want_grad, rtol=tol, atol=tol, equal_nan=True)
 
@@ -354,3 +355,108 @@ def test_axis_alias(name: str) -> None:
 def test_axis_and_dim_together_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="axis"):
         axon.ones(2, 2).sum(dim=0, axis=1)
+
+
+# -- compositions and aliases (axon_tensor.ops.composites) -------------------------------------------------
+COMPOSITE_CASES = [
+    ("clamp_min", [(3, 4)], lambda x: x.clamp_min(0.3)),
+    ("clamp_max", [(3, 4)], lambda x: x.clamp_max(-0.2)),
+    ("fliplr", [(3, 4)], lambda x: x.fliplr()),
+    ("flipud", [(3, 4)], lambda x: x.flipud()),
+    ("msort", [(4, 3)], lambda x: x.msort()),
+    ("moveaxis", [(2, 3, 4)], lambda x: x.moveaxis(0, -1)),
+    ("broadcast_to", [(3, 1)], lambda x: x.broadcast_to((2, 3, 4))),
+    ("deg2rad", [(3, 4)], lambda x: x.deg2rad()),
+    ("rad2deg", [(3, 4)], lambda x: x.rad2deg()),
+    ("sgn", [(3, 4)], lambda x: x.sgn()),
+    ("ravel", [(3, 4)], lambda x: x.ravel()),
+    ("trace", [(4, 4)], lambda x: x.trace()),
+    ("inner", [(2, 3), (4, 3)], lambda x, y: x.inner(y)),
+    ("diff", [(3, 5)], lambda x: x.diff()),
+    ("diff_n2_dim0", [(4, 5)], lambda x: x.diff(2, 0)),
+    ("diff_prepend", [(3, 5), (3, 2)], lambda x, y: x.diff(dim=1, prepend=y)),
+    ("dist", [(3, 4), (3, 4)], lambda x, y: x.dist(y)),
+    ("dist_p1", [(3, 4), (1, 4)], lambda x, y: x.dist(y, 1)),
+    ("cross", [(4, 3), (4, 3)], lambda x, y: x.cross(y, dim=1)),
+]
+
+
+@pytest.mark.parametrize("name, shapes, call", COMPOSITE_CASES, ids=[c[0] for c in COMPOSITE_CASES])
+def test_composites(name, shapes, call) -> None:
+    if name == "cross":
+        run_both(call, lambda x, y: torch.linalg.cross(x, y, dim=1), [_random(s) for s in shapes])
+        return
+    run_both(call, call, [_random(s) for s in shapes])
+
+
+def test_take_along_dim_broadcasts_like_torch() -> None:
+    a, idx = _random((3, 4)), RNG.integers(0, 4, (3, 2))
+    run_both(lambda x: x.take_along_dim(axon.tensor(idx), 1), lambda x: x.take_along_dim(torch.tensor(idx), 1), [a])
+    run_both(lambda x: x.take_along_dim(axon.tensor(idx)), lambda x: x.take_along_dim(torch.tensor(idx)), [a])
+
+
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("cos_", ()),
+        ("atan_", ()),
+        ("expm1_", ()),
+        ("copysign_", (-1.0,)),
+        ("fmod_", (0.3,)),
+        ("cumsum_", (1,)),
+        ("tril_", ()),
+        ("eq_", (0.5,)),
+        ("clamp_min_", (0.0,)),
+        ("deg2rad_", ()),
+        ("logical_not_", ()),
+        ("hardtanh_", ()),
+    ],
+)
+def test_in_place_variants_write_back_like_torch(name: str, args: tuple) -> None:
+    a = np.round(_random((3, 4)), 1)
+    a[0, 0] = 0.5
+    want = torch.tensor(a)
+    got = axon.tensor(a.copy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        target = torch.nn.functional if name == "hardtanh_" else None
+        if target is not None:
+            target.hardtanh_(want)
+        else:
+            getattr(want, name)(*args)
+    returned = getattr(got, name)(*args)
+    assert returned is got
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+
+
+def test_top_level_function_forms() -> None:
+    a = _random((3, 4))
+    for name in ("fliplr", "ravel", "deg2rad", "is_floating_point", "numel", "msort"):
+        want = getattr(torch, name)(torch.tensor(a))
+        got = getattr(axon, name)(axon.tensor(a))
+        np.testing.assert_allclose(
+            np.asarray(_np(got) if hasattr(got, "numpy") else got),
+            np.asarray(_np(want) if isinstance(want, torch.Tensor) else want),
+        )
+    w = _random((2, 3, 2, 2))
+    x = _random((1, 3, 5, 5))
+    np.testing.assert_allclose(
+        _np(axon.conv2d(axon.tensor(x), axon.tensor(w))),
+        torch.conv2d(torch.tensor(x), torch.tensor(w)).numpy(),
+        rtol=1e-10,
+    )
+
+
+def test_activation_inplace_argument() -> None:
+    a = _random((3, 4))
+    x, t = axon.tensor(a.copy()), torch.tensor(a.copy())
+    assert F.relu(x, inplace=True) is x
+    TF.relu(t, inplace=True)
+    np.testing.assert_array_equal(x.numpy(), t.numpy())
+    module = nn.LeakyReLU(0.1, inplace=True)
+    assert repr(module) == repr(torch.nn.LeakyReLU(0.1, inplace=True))
+    v = axon.Variable(axon.tensor(a), requires_grad=True)
+    y = module(v)  # recorded by autograd: a new Variable, the input keeps its values
+    y.sum().backward()
+    np.testing.assert_array_equal(_np(v), a)
+    np.testing.assert_allclose(_np(v.grad), np.where(a > 0, 1.0, 0.1))

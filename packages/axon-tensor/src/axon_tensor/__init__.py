@@ -45,6 +45,7 @@ from .creation import (
     zeros_like,
 )
 from .dlpack import from_dlpack
+from .ops import composites as _composites  # noqa: F401 (attaches its ops to Tensor)
 from .ops._operators import defer_to_variables
 from .ops.activation import (
     celu,

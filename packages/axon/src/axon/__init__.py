@@ -61,6 +61,31 @@ for _alias, _target in _SUBMODULES.items():
 for _name in _tensor_all:
     globals()[_name] = dispatching(_name, globals()[_name])
 
+# torch.<op>(x, ...) for Tensor methods torch also has as functions: the method, Variable or Tensor.
+_METHOD_FUNCTIONS = """abs_ acos_ acosh_ arccos_ arccosh_ arcsin_ arcsinh_ arctan2 arctan_ arctanh_ asin_ asinh_ atan_
+atanh_ broadcast_to ceil_ celu_ clamp_ clamp_max clamp_max_ clamp_min clamp_min_ clip_ cos_ cosh_ cross deg2rad
+deg2rad_ detach detach_ diff dist erf_ erfc_ exp2_ exp_ expm1_ fill_ fix_ fliplr flipud floor_ frac_ index_put_
+inner is_complex is_floating_point log10_ log1p_ log2_ log_ logit_ moveaxis msort nan_to_num_ neg_ negative_ numel
+positive rad2deg rad2deg_ ravel reciprocal_ relu_ round_ rsqrt_ selu_ sgn sigmoid_ sin_ sinh_ sqrt_ square_ swapdims
+take_along_dim tan_ tanh_ trunc_ zero_""".split()
+
+
+def _method_function(name: str):
+    def call(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"``input.{name}(*args, **kwargs)`` (torch.{name})."
+    return call
+
+
+for _name in _METHOD_FUNCTIONS:
+    globals()[_name] = _method_function(_name)
+# Functional ops torch also has at the top level with the same signature.
+conv1d, conv2d, conv_transpose2d = nn.functional.conv1d, nn.functional.conv2d, nn.functional.conv_transpose2d
+max_pool1d, max_pool2d, avg_pool1d = nn.functional.max_pool1d, nn.functional.max_pool2d, nn.functional.avg_pool1d
+_FUNCTIONAL_AT_TOP = ["avg_pool1d", "conv1d", "conv2d", "conv_transpose2d", "max_pool1d", "max_pool2d"]
+
 __all__ = [
     "Device",
     "DType",
@@ -82,4 +107,6 @@ __all__ = [
     "text",
     *_tensor_all,
     *_DTYPE_ALIASES,
+    *_METHOD_FUNCTIONS,
+    *_FUNCTIONAL_AT_TOP,
 ]

@@ -214,3 +214,17 @@ def diag(input: Variable, diagonal: int = 0) -> Variable:
     if input.ndim == 2:
         return input.diagonal(diagonal)
     return call_tensor_op("diag", input, (diagonal,), {})
+
+
+def _attach_composites() -> None:
+    """Tensor ops written as compositions of methods serve Variables as they are (axon_tensor.ops.composites)."""
+    from axon_tensor.ops.composites import COMPOSITES, JOIN
+
+    from .shape import cat
+
+    JOIN[Variable] = lambda parts, dim: cat(parts, dim)
+    for name, fn in COMPOSITES.items():
+        variable_method(name)(fn)
+
+
+_attach_composites()

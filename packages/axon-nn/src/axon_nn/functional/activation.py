@@ -38,24 +38,37 @@ __all__ = [
 ]
 
 
+def _in_place(input: Any, result: Any, inplace: bool) -> Any:
+    """``inplace=True``: ``result`` written into ``input``, which is returned (PyTorch's contract).
+
+    Autograd records no in-place ops, so where ``input`` takes part in a recorded graph the
+    result is returned as a new Variable and ``input`` keeps its values (use the return value).
+    """
+    if not inplace:
+        return result
+    if getattr(input, "requires_grad", False) or getattr(result, "requires_grad", False):
+        return result
+    return input.copy_(result)
+
+
 def _check_float(op: str, x: Any) -> None:
     if not x.dtype.is_floating_point:
         raise DTypeError(f"{op}: expected a floating-point input, got {x.dtype}")
 
 
-def relu(input: Any) -> Any:
+def relu(input: Any, inplace: bool = False) -> Any:
     """``max(x, 0)``; ``[*] -> [*]``."""
-    return input.relu()
+    return _in_place(input, input.relu(), inplace)
 
 
-def leaky_relu(input: Any, negative_slope: float = 0.01) -> Any:
+def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) -> Any:
     """``x`` where positive, else ``negative_slope * x``."""
-    return input.leaky_relu(float(negative_slope))
+    return _in_place(input, input.leaky_relu(float(negative_slope)), inplace)
 
 
-def elu(input: Any, alpha: float = 1.0) -> Any:
+def elu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Any:
     """``x`` where positive, else ``alpha * (exp(x) - 1)``."""
-    return input.elu(float(alpha))
+    return _in_place(input, input.elu(float(alpha)), inplace)
 
 
 def gelu(input: Any, approximate: str = "none") -> Any:
@@ -66,16 +79,16 @@ def gelu(input: Any, approximate: str = "none") -> Any:
     return input.gelu(approximate)
 
 
-def silu(input: Any) -> Any:
+def silu(input: Any, inplace: bool = False) -> Any:
     """``x * sigmoid(x)`` (a.k.a. swish)."""
     _check_float("silu", input)
-    return input.silu()
+    return _in_place(input, input.silu(), inplace)
 
 
-def mish(input: Any) -> Any:
+def mish(input: Any, inplace: bool = False) -> Any:
     """``x * tanh(softplus(x))``."""
     _check_float("mish", input)
-    return input.mish()
+    return _in_place(input, input.mish(), inplace)
 
 
 def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
@@ -95,14 +108,16 @@ def tanh(input: Any) -> Any:
     return input.tanh()
 
 
-def softmax(input: Any, dim: int) -> Any:
-    """``exp(x) / sum(exp(x))`` along ``dim``."""
+def softmax(input: Any, dim: int, dtype: Any = None) -> Any:
+    """``exp(x) / sum(exp(x))`` along ``dim`` (in ``dtype`` when given: the input is cast first)."""
+    input = input if dtype is None else input.to(dtype)
     _check_float("softmax", input)
     return input.softmax(normalize_dim(dim, len(input.shape), "softmax"))
 
 
-def log_softmax(input: Any, dim: int) -> Any:
-    """``x - logsumexp(x)`` along ``dim``."""
+def log_softmax(input: Any, dim: int, dtype: Any = None) -> Any:
+    """``x - logsumexp(x)`` along ``dim`` (in ``dtype`` when given: the input is cast first)."""
+    input = input if dtype is None else input.to(dtype)
     _check_float("log_softmax", input)
     return input.log_softmax(normalize_dim(dim, len(input.shape), "log_softmax"))
 
@@ -120,21 +135,21 @@ def logsigmoid(input: Any) -> Any:
     return -((-input).softplus())
 
 
-def celu(input: Any, alpha: float = 1.0) -> Any:
+def celu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Any:
     """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``."""
-    return input.celu(float(alpha))
+    return _in_place(input, input.celu(float(alpha)), inplace)
 
 
-def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
+def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Any:
     """``x`` clamped to ``[min_val, max_val]``."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
-    return input.hardtanh(float(min_val), float(max_val))
+    return _in_place(input, input.hardtanh(float(min_val), float(max_val)), inplace)
 
 
-def hardsigmoid(input: Any) -> Any:
+def hardsigmoid(input: Any, inplace: bool = False) -> Any:
     """``relu6(x + 3) / 6``."""
-    return input.hardsigmoid()
+    return _in_place(input, input.hardsigmoid(), inplace)
 
 
 def softsign(input: Any) -> Any:
@@ -142,19 +157,19 @@ def softsign(input: Any) -> Any:
     return input.softsign()
 
 
-def hardswish(input: Any) -> Any:
+def hardswish(input: Any, inplace: bool = False) -> Any:
     """``x * relu6(x + 3) / 6``."""
-    return input.hardswish()
+    return _in_place(input, input.hardswish(), inplace)
 
 
-def relu6(input: Any) -> Any:
+def relu6(input: Any, inplace: bool = False) -> Any:
     """``min(max(x, 0), 6)``."""
-    return input.relu6()
+    return _in_place(input, input.relu6(), inplace)
 
 
-def selu(input: Any) -> Any:
+def selu(input: Any, inplace: bool = False) -> Any:
     """``scale * (max(0, x) + min(0, alpha * (exp(x) - 1)))`` with SELU's constants."""
-    return input.selu()
+    return _in_place(input, input.selu(), inplace)
 
 
 def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Any:

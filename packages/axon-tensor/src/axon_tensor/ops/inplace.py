@@ -16,7 +16,7 @@ from axon_core import DType, DTypeError, ShapeError
 
 from ..random import Generator, default_generator
 from ..tensor import Tensor, tensor_method
-from . import activation, arithmetic, comparison, logical, unary
+from . import activation, arithmetic, comparison, composites, indexing, logical, reduction, shape, unary  # noqa: F401
 from ._binary import SCALARS, scalar_of
 
 __all__ = [
@@ -302,3 +302,28 @@ def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Gen
         raise ValueError(f"normal_: std must be non-negative, got {std}")
     values = _rng(generator).standard_normal(tuple(self.shape), dtype=np.float64) * std + mean
     return _random_fill("normal_", self, values)
+
+
+# The in-place twin of each out-of-place op below: the result written back into ``self`` with the
+# same dtype and shape checks (``x.cos_()`` is ``x.copy_(x.cos())``).
+_WRITE_BACK = """acos acosh asin asinh atan atanh arccos arccosh arcsin arcsinh arctan arctanh cos cosh sin sinh tan
+erf erfc erfinv exp2 expm1 log10 log1p log2 logit frac fix sign square rsqrt absolute negative nan_to_num
+atan2 arctan2 copysign hypot divide multiply subtract true_divide fmod remainder floor_divide
+eq ne lt le gt ge greater greater_equal less less_equal not_equal logical_and logical_or logical_xor logical_not
+bitwise_not bitwise_and bitwise_or bitwise_xor cumsum cumprod tril triu clamp_min clamp_max deg2rad rad2deg sgn
+masked_fill index_add index_fill scatter scatter_add hardtanh leaky_relu elu celu selu silu mish hardsigmoid
+hardswish relu6 softplus""".split()
+
+
+def _write_back(name: str) -> Callable[..., Tensor]:
+    def op(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return _write(f"{name}_", self, getattr(Tensor, name)(self, *args, **kwargs))
+
+    op.__name__ = f"{name}_"
+    op.__doc__ = f"``{name}`` in place."
+    return op
+
+
+for _name in _WRITE_BACK:
+    if hasattr(Tensor, _name) and f"{_name}_" not in Tensor.__dict__:
+        tensor_method(f"{_name}_")(_write_back(_name))
