@@ -460,3 +460,65 @@ def test_activation_inplace_argument() -> None:
     y.sum().backward()
     np.testing.assert_array_equal(_np(v), a)
     np.testing.assert_allclose(_np(v.grad), np.where(a > 0, 1.0, 0.1))
+
+
+# -- scatter_reduce and scatter(reduce=) -------------------------------------------------------------------
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_scatter_reduce(reduce: str, include_self: bool, dim: int) -> None:
+    src = _random((3, 5))
+    index = RNG.integers(0, 3 if dim == 0 else 5, (3, 5))
+    a = _random((3, 5))
+    ours = lambda x, s: x.scatter_reduce(dim, axon.tensor(index), s, reduce, include_self=include_self)  # noqa: E731
+    theirs = lambda x, s: x.scatter_reduce(dim, torch.tensor(index), s, reduce, include_self=include_self)  # noqa: E731
+    run_both(ours, theirs, [a, src], grad=reduce != "prod")
+
+
+def test_scatter_reduce_ties_share_the_gradient_like_torch() -> None:
+    a = np.array([[1.0, 2.0], [3.0, 1.0]])
+    src = np.array([[1.0, 5.0], [3.0, 1.0]])
+    index = np.array([[0, 1], [0, 1]])
+    for reduce in ("amax", "amin"):
+        run_both(
+            lambda x, s, r=reduce: x.scatter_reduce(0, axon.tensor(index), s, r),
+            lambda x, s, r=reduce: x.scatter_reduce(0, torch.tensor(index), s, r),
+            [a, src],
+        )
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32"])
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+def test_scatter_reduce_integers(dtype: str, reduce: str) -> None:
+    a, src, index = _random((3, 5), dtype), _random((3, 5), dtype), RNG.integers(0, 5, (3, 5))
+    for include_self in (True, False):
+        want = torch.tensor(a).scatter_reduce(
+            1, torch.tensor(index), torch.tensor(src), reduce, include_self=include_self
+        )
+        got = axon.tensor(a).scatter_reduce(1, axon.tensor(index), axon.tensor(src), reduce, include_self=include_self)
+        assert got.dtype.name == dtype
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("reduce", ["add", "multiply"])
+def test_scatter_with_reduce(reduce: str) -> None:
+    a, src, index = _random((3, 4)), _random((3, 4)), RNG.integers(0, 3, (3, 4))
+    run_both(
+        lambda x, s: x.scatter(0, axon.tensor(index), s, reduce=reduce),
+        lambda x, s: x.scatter(0, torch.tensor(index), s, reduce=reduce),
+        [a, src],
+        grad=False,  # torch has no derivative of scatter(reduce=)
+    )
+    want = torch.tensor(a).scatter(0, torch.tensor(index), 2.0, reduce=reduce)
+    got = axon.tensor(a).scatter(0, axon.tensor(index), 2.0, reduce=reduce)
+    np.testing.assert_allclose(got.numpy(), want.numpy())
+
+
+def test_scatter_reduce_bad_arguments() -> None:
+    x = axon.zeros(3)
+    with pytest.raises(ValueError, match="scatter_reduce: reduce"):
+        x.scatter_reduce(0, axon.tensor([0]), axon.ones(1), "max")
+    with pytest.raises(IndexError, match="scatter_reduce"):
+        x.scatter_reduce(0, axon.tensor([3]), axon.ones(1), "sum")
+    with pytest.raises(axon.core.DTypeError, match="scatter_reduce"):
+        x.scatter_reduce(0, axon.tensor([0]), axon.ones(1, dtype=axon.float64), "sum")

@@ -126,6 +126,7 @@ from .ops.indexing import (
     nonzero,
     scatter,
     scatter_add,
+    scatter_reduce,
     take,
 )
 from .ops.inplace import check_cast
@@ -507,6 +508,7 @@ __all__ += [
     "where",
 ]
 
+__all__ += ["scatter_reduce"]
 __all__ += ["cummax", "cummin", "diag", "diag_embed", "diagonal", "logaddexp", "logaddexp2", "logcumsumexp", "meshgrid"]
 
 # After every op module has attached its operators (imports above): make them defer to Variables.

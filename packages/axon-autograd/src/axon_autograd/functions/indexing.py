@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import axon_tensor
-from axon_tensor import Tensor, zeros
+from axon_tensor import Tensor, zeros, zeros_like
 
 from ..function import Function
 from ..variable import Variable, tensor_of, variable_method
@@ -60,6 +60,50 @@ class ScatterAdd(Function):
     def backward(ctx: Any, g: Variable) -> tuple:
         need_x, _, _, need_src = ctx.needs_input_grad
         return (g if need_x else None, None, None, Gather.apply(g, ctx.dim, ctx.index) if need_src else None)
+
+
+class ScatterReduce(Function):
+    """``x.scatter_reduce(dim, index, src, reduce, include_self=...)``. Gradients as PyTorch's: sum
+    passes ``g`` through, mean divides it by each position's count, amax/amin share it evenly among
+    every element equal to the result; prod has no rule here (it raises in backward)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, include_self: bool) -> Tensor:
+        y = x.scatter_reduce(dim, index, src, reduce, include_self=include_self)
+        ctx.dim, ctx.index, ctx.reduce, ctx.include_self = dim, index, reduce, include_self
+        ctx.save_for_backward(x, src, y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: Variable) -> tuple:
+        x, src, y = (v.data for v in ctx.saved_tensors)
+        dim, index, reduce = ctx.dim, ctx.index, ctx.reduce
+        need_x, need_src = ctx.needs_input_grad[0], ctx.needs_input_grad[3]
+        # Positions something was scattered to: without include_self their old value takes no part.
+        hit = zeros_like(x).scatter(dim, index, 1.0) != 0
+        keep = 1.0 if ctx.include_self else (~hit).to(g.dtype)
+        if reduce == "sum":
+            gx = g * keep
+            gs = Gather.apply(g, dim, index)
+        elif reduce == "mean":
+            counts = zeros_like(x).scatter_add(dim, index, axon_tensor.ones_like(src)) + (
+                1.0 if ctx.include_self else 0.0
+            )
+            counts = axon_tensor.where(counts == 0, 1.0, counts)
+            gx = g * keep / counts
+            gs = Gather.apply(g / counts, dim, index)
+        elif reduce in ("amax", "amin"):
+            from_x = (x == y).to(g.dtype) * keep
+            from_src = (src == y.gather(dim, index)).to(g.dtype)
+            count = from_x.scatter_add(dim, index, from_src)
+            share = g / count
+            gx = share * from_x
+            gs = Gather.apply(share, dim, index) * from_src
+        else:
+            raise RuntimeError(
+                f"scatter_reduce: reduce={reduce!r} has no gradient rule in axon (sum, mean, amax, amin do)"
+            )
+        return (gx if need_x else None, None, None, gs if need_src else None, None, None)
 
 
 class IndexSelect(Function):
@@ -162,8 +206,25 @@ def gather(input: Variable, dim: int, index: Any) -> Variable:
 
 
 @variable_method("scatter")
-def scatter(input: Variable, dim: int, index: Any, src: Any = None, *, value: Any = None) -> Variable:
-    return Scatter.apply(input, dim, tensor_of(index), value if src is None else src)
+def scatter(
+    input: Variable, dim: int, index: Any, src: Any = None, *, value: Any = None, reduce: str | None = None
+) -> Variable:
+    source = value if src is None else src
+    if reduce is not None:
+        kinds = {"add": "sum", "multiply": "prod"}
+        if reduce not in kinds:
+            raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
+        if not isinstance(source, (Variable, Tensor)):
+            source = axon_tensor.full(tuple(index.shape), source, dtype=input.dtype, device=input.device)
+        return ScatterReduce.apply(input, dim, tensor_of(index), source, kinds[reduce], True)
+    return Scatter.apply(input, dim, tensor_of(index), source)
+
+
+@variable_method("scatter_reduce")
+def scatter_reduce(
+    input: Variable, dim: int, index: Any, src: Any, reduce: str, *, include_self: bool = True
+) -> Variable:
+    return ScatterReduce.apply(input, dim, tensor_of(index), src, reduce, include_self)
 
 
 @variable_method("scatter_add")

@@ -25,6 +25,7 @@ __all__ = [
     "gather",
     "scatter",
     "scatter_add",
+    "scatter_reduce",
     "index_select",
     "index_add",
     "index_put",
@@ -349,9 +350,67 @@ def scatter_(input: Tensor, dim: int, index: Tensor, src: Any = None, *, value: 
 
 
 @tensor_method()
-def scatter(input: Tensor, dim: int, index: Tensor, src: Any = None, *, value: Any = None) -> Tensor:
-    """Out-of-place :func:`scatter_`."""
-    return _scatter_into("scatter", _copy(input), dim, index, value if src is None else src, add=False)
+def scatter(
+    input: Tensor, dim: int, index: Tensor, src: Any = None, *, value: Any = None, reduce: str | None = None
+) -> Tensor:
+    """Out-of-place :func:`scatter_`; ``reduce="add"`` / ``"multiply"`` combine instead of overwrite."""
+    source = value if src is None else src
+    if reduce is not None:
+        kinds = {"add": "sum", "multiply": "prod"}
+        if reduce not in kinds:
+            raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
+        if not isinstance(source, Tensor):
+            source = wrap(input.backend.xp.full(index.shape, source, dtype=input._data.dtype), input._device)
+        return scatter_reduce(input, dim, index, source, kinds[reduce])
+    return _scatter_into("scatter", _copy(input), dim, index, source, add=False)
+
+
+_SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+
+
+@tensor_method()
+def scatter_reduce(
+    input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self: bool = True
+) -> Tensor:
+    """``input`` with ``src[i][j]`` combined into ``input[index[i][j]][j]`` (``dim=0``) by ``reduce``
+    ("sum", "prod", "mean", "amax", "amin"); without ``include_self`` the scattered-to positions start
+    from the reduction's identity instead of ``input``'s value (positions nothing lands on keep it)."""
+    op = "scatter_reduce"
+    if reduce not in _SCATTER_REDUCTIONS:
+        raise ValueError(f"{op}: reduce must be one of {_SCATTER_REDUCTIONS}, got {reduce!r}")
+    if not isinstance(src, Tensor):
+        raise TypeError(f"{op}: src must be a Tensor, got {type(src).__name__}")
+    _check_dtype(op, input, src)
+    idx = _int_index(op, input, index)
+    data = _copy(input)._data
+    values = src._data
+    if data.ndim == 0:
+        data, idx, values = data.reshape(1), _at_least_1d(idx), _at_least_1d(values)
+    d = normalize_dim(dim, data.ndim, op)
+    _check_along_dim(op, data.shape, idx, d, values.shape)
+    _check_range(op, idx, data.shape[d], dim)
+    xp = input._device.backend.xp
+    key = _along_dim_key(xp, idx, d)
+    values = values[tuple(slice(0, n) for n in idx.shape)]
+    if not include_self:
+        identity = {"sum": 0, "mean": 0, "prod": 1}
+        if reduce in identity:
+            data[key] = identity[reduce]
+        elif data.dtype.kind in "fc":
+            data[key] = -xp.inf if reduce == "amax" else xp.inf
+        else:
+            limits = xp.iinfo(data.dtype)
+            data[key] = limits.min if reduce == "amax" else limits.max
+    ufunc = {"sum": xp.add, "mean": xp.add, "prod": xp.multiply, "amax": xp.maximum, "amin": xp.minimum}[reduce]
+    ufunc.at(data, key, values)
+    if reduce == "mean":
+        counts = xp.zeros(data.shape, dtype=xp.int64)
+        xp.add.at(counts, key, 1)
+        counts = counts + (1 if include_self else 0)
+        counts[counts == 0] = 1
+        data = data / counts if data.dtype.kind in "fc" else data // counts
+        data = data.astype(input._data.dtype, copy=False)
+    return wrap(data.reshape(input._data.shape), input._device)
 
 
 @tensor_method()
