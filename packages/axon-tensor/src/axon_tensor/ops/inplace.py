@@ -311,7 +311,8 @@ erf erfc erfinv exp2 expm1 log10 log1p log2 logit frac fix sign square rsqrt abs
 atan2 arctan2 copysign hypot divide multiply subtract true_divide fmod remainder floor_divide
 eq ne lt le gt ge greater greater_equal less less_equal not_equal logical_and logical_or logical_xor logical_not
 bitwise_not bitwise_and bitwise_or bitwise_xor cumsum cumprod tril triu clamp_min clamp_max deg2rad rad2deg sgn
-masked_fill index_add index_fill scatter scatter_add scatter_reduce hardtanh leaky_relu elu celu selu silu mish hardsigmoid
+masked_fill index_add index_fill scatter scatter_add scatter_reduce
+hardtanh leaky_relu elu celu selu silu mish hardsigmoid
 hardswish relu6 softplus""".split()
 
 
