@@ -522,3 +522,106 @@ def test_scatter_reduce_bad_arguments() -> None:
         x.scatter_reduce(0, axon.tensor([3]), axon.ones(1), "sum")
     with pytest.raises(axon.core.DTypeError, match="scatter_reduce"):
         x.scatter_reduce(0, axon.tensor([0]), axon.ones(1, dtype=axon.float64), "sum")
+
+
+# -- interpolate / Upsample ---------------------------------------------------------------------------------
+INTERPOLATE_SHAPES = {1: (2, 3, 7), 2: (2, 3, 5, 6), 3: (1, 2, 3, 4, 5)}
+INTERPOLATE_MODES = [
+    ("nearest", 1),
+    ("nearest", 2),
+    ("nearest", 3),
+    ("nearest-exact", 2),
+    ("linear", 1),
+    ("bilinear", 2),
+    ("bicubic", 2),
+    ("trilinear", 3),
+    ("area", 1),
+    ("area", 2),
+    ("area", 3),
+]
+INTERPOLATE_SIZES = [
+    {"scale_factor": 2.0},
+    {"scale_factor": 1.7},
+    {"scale_factor": 0.6},
+    {"scale_factor": 2.3, "recompute_scale_factor": True},
+    {"size": "up"},
+    {"size": "down"},
+]
+
+
+# align_corners applies to the linear and cubic modes only (torch and axon refuse it elsewhere).
+INTERPOLATE_CASES = [
+    (mode, spatial, corners)
+    for mode, spatial in INTERPOLATE_MODES
+    for corners in ([None] if mode in ("nearest", "nearest-exact", "area") else [None, False, True])
+]
+
+
+@pytest.mark.parametrize("mode, spatial, align_corners", INTERPOLATE_CASES)
+@pytest.mark.parametrize("sizing", INTERPOLATE_SIZES, ids=lambda k: "-".join(f"{a}={b}" for a, b in k.items()))
+def test_interpolate(mode: str, spatial: int, align_corners, sizing: dict) -> None:
+    shape = INTERPOLATE_SHAPES[spatial]
+    kwargs = dict(sizing)
+    if kwargs.get("size") == "up":
+        kwargs["size"] = tuple(2 * n + 1 for n in shape[2:])
+    elif kwargs.get("size") == "down":
+        kwargs["size"] = tuple(max(1, n // 2) for n in shape[2:])
+    run_both(
+        lambda x: F.interpolate(x, mode=mode, align_corners=align_corners, **kwargs),
+        lambda x: TF.interpolate(x, mode=mode, align_corners=align_corners, **kwargs),
+        [_random(shape)],
+    )
+
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+@pytest.mark.parametrize("dtype", ["uint8"])  # torch's nearest kernels take uint8, not int64
+def test_interpolate_nearest_integers(mode: str, dtype: str) -> None:
+    a = RNG.integers(0, 100, (1, 2, 3, 4)).astype(dtype)
+    want = TF.interpolate(torch.tensor(a), scale_factor=2.5, mode=mode)
+    got = F.interpolate(axon.tensor(a), scale_factor=2.5, mode=mode)
+    assert got.dtype.name == dtype
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_interpolate_non_contiguous_and_nan() -> None:
+    a = _transposed(_random((4, 3, 5, 2)))  # non-contiguous view
+    run_both(
+        lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"),
+        lambda x: TF.interpolate(x, scale_factor=2, mode="bilinear"),
+        [a],
+    )
+    b = _random((1, 1, 4, 4))
+    b[0, 0, 1, 1] = np.nan
+    run_both(lambda x: F.interpolate(x, size=(6, 6)), lambda x: TF.interpolate(x, size=(6, 6)), [b], grad=False)
+
+
+def test_interpolate_bad_arguments() -> None:
+    x = axon.zeros(1, 1, 4, 4)
+    with pytest.raises(ValueError, match="interpolate"):
+        F.interpolate(x)
+    with pytest.raises(ValueError, match="interpolate: mode"):
+        F.interpolate(x, scale_factor=2, mode="cubic")
+    with pytest.raises(axon.core.ShapeError, match="interpolate"):
+        F.interpolate(x, scale_factor=2, mode="linear")
+    with pytest.raises(ValueError, match="align_corners"):
+        F.interpolate(x, scale_factor=2, mode="nearest", align_corners=True)
+    with pytest.raises(ValueError, match="antialias"):
+        F.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True)
+    with pytest.raises(axon.core.DTypeError, match="interpolate"):
+        F.interpolate(axon.zeros(1, 1, 4, 4, dtype=axon.int64), scale_factor=2, mode="bilinear")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: m.Upsample(scale_factor=2),
+        lambda m: m.Upsample(size=(3, 7), mode="bilinear"),
+        lambda m: m.Upsample(scale_factor=(1.5, 2), mode="bicubic", align_corners=True),
+        lambda m: m.UpsamplingNearest2d(scale_factor=3),
+        lambda m: m.UpsamplingBilinear2d(size=(5, 5)),
+    ],
+)
+def test_upsample_modules(make) -> None:
+    ours, theirs = make(nn), make(torch.nn)
+    assert repr(ours) == repr(theirs)
+    run_both(ours, theirs, [_random((2, 3, 4, 4))])

@@ -31,6 +31,7 @@ from .dropout import alpha_dropout, dropout, dropout2d
 from .embedding import embedding, one_hot
 from .fft import complex_abs, complex_from_pairs, fft, ifft, irfft, pairs_from_complex, rfft
 from .graph import add_self_loops, gat_conv, gcn_conv, gcn_norm, remove_self_loops, scatter_softmax
+from .interpolate import interpolate
 from .linear import linear
 from .loss import (
     binary_cross_entropy,
@@ -122,7 +123,7 @@ __all__ += ["add_self_loops", "gat_conv", "gcn_conv", "gcn_norm", "remove_self_l
 __all__ += ["complex_abs", "complex_from_pairs", "fft", "ifft", "irfft", "istft", "pairs_from_complex", "rfft", "stft"]
 __all__ += ["sparse_linear"]
 __all__ += ["celu", "hardsigmoid", "hardswish", "hardtanh", "logsigmoid", "normalize", "one_hot", "relu6", "selu"]
-__all__ += ["softmin", "softsign"]
+__all__ += ["interpolate", "softmin", "softsign"]
 __all__ += [
     "absmean_scale",
     "activation_quant_ste",

@@ -62,6 +62,7 @@ from .transformer import (
     TransformerEncoder,
     TransformerEncoderLayer,
 )
+from .upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
     "AdaptiveAvgPool2d",
@@ -134,4 +135,5 @@ __all__ += ["FFT1d", "ISTFT", "STFT"]
 __all__ += ["SparseLinear"]
 __all__ += ["PackedTernaryLinear", "TernaryLinear"]
 __all__ += ["Residual", "ResidualBlock"]
+__all__ += ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
 __all__ += ["CELU", "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid", "ReLU6", "SELU", "Softmin", "Softsign"]
