@@ -1,4 +1,4 @@
-"""Request bodies of the OpenAI-compatible routes (pydantic, unknown fields refused)."""
+"""Request bodies of the routes (pydantic, unknown fields refused)."""
 
 from __future__ import annotations
 
