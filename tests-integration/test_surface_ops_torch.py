@@ -625,3 +625,109 @@ def test_upsample_modules(make) -> None:
     ours, theirs = make(nn), make(torch.nn)
     assert repr(ours) == repr(theirs)
     run_both(ours, theirs, [_random((2, 3, 4, 4))])
+
+
+# -- windows: Tensor.unfold, F.unfold / F.fold, max_unpool, conv_transpose1d ----------------------------------
+@pytest.mark.parametrize("args", [(1, 3, 2), (1, 2, 1), (-1, 2, 2), (0, 3, 1), (1, 7, 3), (1, 0, 2)])
+def test_tensor_unfold(args) -> None:
+    run_both(lambda x: x.unfold(*args), lambda x: x.unfold(*args), [_random((3, 7, 4))])
+    run_both(lambda x: x.unfold(*args), lambda x: x.unfold(*args), [_transposed(_random((4, 7, 3)))])
+
+
+def test_tensor_unfold_is_a_view() -> None:
+    x = axon.zeros(6)
+    x.unfold(0, 2, 2).select(1, 0).fill_(1.0)
+    np.testing.assert_array_equal(x.numpy(), [1, 0, 1, 0, 1, 0])
+
+
+FOLD_OPTIONS = [
+    {"kernel_size": 2},
+    {"kernel_size": (2, 3), "stride": (1, 2), "padding": 1, "dilation": (2, 1)},
+    {"kernel_size": 3, "stride": 2, "padding": 1},
+]
+
+
+@pytest.mark.parametrize("options", FOLD_OPTIONS)
+@pytest.mark.parametrize("batched", [True, False])
+def test_unfold_and_fold(options: dict, batched: bool) -> None:
+    shape = (2, 3, 7, 6) if batched else (3, 7, 6)
+    run_both(lambda x: F.unfold(x, **options), lambda x: TF.unfold(x, **options), [_random(shape)])
+    cols = TF.unfold(torch.zeros(shape), **options).shape
+    run_both(lambda c: F.fold(c, (7, 6), **options), lambda c: TF.fold(c, (7, 6), **options), [_random(tuple(cols))])
+
+
+@pytest.mark.parametrize(
+    "make", [lambda m: m.Unfold(2), lambda m: m.Unfold((2, 3), padding=1), lambda m: m.Fold((7, 6), 2)]
+)
+def test_unfold_fold_modules(make) -> None:
+    ours, theirs = make(nn), make(torch.nn)
+    assert repr(ours) == repr(theirs)
+    shape = (2, 3, 7, 6) if "Unfold" in repr(ours) else (2, 12, 30)
+    run_both(ours, theirs, [_random(shape)])
+
+
+def test_fold_unfold_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="unfold: stride"):
+        F.unfold(axon.zeros(1, 1, 4, 4), 2, stride=0)
+    with pytest.raises(axon.core.ShapeError, match="fold"):
+        F.fold(axon.zeros(1, 5, 9), (4, 4), 2)
+
+
+@pytest.mark.parametrize(
+    "options, output_size",
+    [({"kernel_size": 2}, None), ({"kernel_size": 3, "stride": 2, "padding": 1}, (6, 8)), ({"kernel_size": 2}, (7, 9))],
+)
+def test_max_unpool2d(options: dict, output_size) -> None:
+    pooled, indices = TF.max_pool2d(torch.tensor(_random((2, 3, 6, 8))), return_indices=True, **options)
+    run_both(
+        lambda x: F.max_unpool2d(x, axon.tensor(indices.numpy()), output_size=output_size, **options),
+        lambda x: TF.max_unpool2d(x, indices, output_size=output_size, **options),
+        [pooled.numpy()],
+    )
+    ours, theirs = nn.MaxUnpool2d(**options), torch.nn.MaxUnpool2d(**options)
+    assert repr(ours) == repr(theirs)
+
+
+def test_max_unpool1d() -> None:
+    pooled, indices = TF.max_pool1d(torch.tensor(_random((2, 3, 8))), 2, return_indices=True)
+    run_both(
+        lambda x: F.max_unpool1d(x, axon.tensor(indices.numpy()), 2),
+        lambda x: TF.max_unpool1d(x, indices, 2),
+        [pooled.numpy()],
+    )
+    run_both(
+        lambda x: nn.MaxUnpool1d(2)(x, axon.tensor(indices.numpy())),
+        lambda x: torch.nn.MaxUnpool1d(2)(x, indices),
+        [pooled.numpy()],
+    )
+
+
+def test_max_unpool_bad_indices() -> None:
+    with pytest.raises(IndexError, match="max_unpool2d"):
+        F.max_unpool2d(axon.zeros(1, 1, 2, 2), axon.tensor(np.full((1, 1, 2, 2), 99)), 2)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"stride": 2, "padding": 1, "output_padding": 1}, {"dilation": 2, "groups": 2}, {"stride": 3, "padding": 2}],
+)
+def test_conv_transpose1d(options: dict) -> None:
+    groups = options.get("groups", 1)
+    run_both(
+        lambda x, w, b: F.conv_transpose1d(x, w, b, **options),
+        lambda x, w, b: TF.conv_transpose1d(x, w, b, **options),
+        [_random((2, 4, 9)), _random((4, 6 // groups, 3)), _random((6,))],
+    )
+
+
+def test_conv_transpose1d_module() -> None:
+    ours = nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1, dtype=axon.float64)
+    theirs = torch.nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1, dtype=torch.float64)
+    assert repr(ours) == repr(theirs)
+    assert {n: tuple(p.shape) for n, p in ours.named_parameters()} == {
+        n: tuple(p.shape) for n, p in theirs.named_parameters()
+    }
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(_np(ours.weight)))
+        theirs.bias.copy_(torch.tensor(_np(ours.bias)))
+    run_both(ours, theirs, [_random((2, 4, 7))])

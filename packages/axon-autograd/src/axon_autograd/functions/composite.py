@@ -228,3 +228,16 @@ def _attach_composites() -> None:
 
 
 _attach_composites()
+
+
+@variable_method("unfold")
+def unfold(input: Variable, dimension: int, size: int, step: int) -> Variable:
+    """Windows along ``dimension`` as an index (so the gradient sums where windows overlap)."""
+    if input.ndim == 0:
+        return call_tensor_op("unfold", input, (dimension, size, step), {})
+    d = normalize_dim(dimension, input.ndim, "unfold")
+    probe = input.data.unfold(d, size, step)  # the Tensor op's checks and output shape
+    count = probe.shape[d]
+    windows = axon_tensor.arange(count, device=input.device).reshape(-1, 1) * step
+    index = windows + axon_tensor.arange(size, device=input.device).reshape(1, -1)
+    return input.movedim(d, -1)[..., index].movedim(-2, d)

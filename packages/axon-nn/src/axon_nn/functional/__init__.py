@@ -26,10 +26,11 @@ from .activation import (
     tanh,
 )
 from .attention import attention_path, repeat_kv, scaled_dot_product_attention
-from .conv import conv1d, conv2d, conv_transpose2d
+from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from .dropout import alpha_dropout, dropout, dropout2d
 from .embedding import embedding, one_hot
 from .fft import complex_abs, complex_from_pairs, fft, ifft, irfft, pairs_from_complex, rfft
+from .fold import fold, unfold
 from .graph import add_self_loops, gat_conv, gcn_conv, gcn_norm, remove_self_loops, scatter_softmax
 from .interpolate import interpolate
 from .linear import linear
@@ -64,6 +65,7 @@ from .ternary import (
     ternary_weight_ste,
     unpack_ternary,
 )
+from .unpool import max_unpool1d, max_unpool2d
 
 __all__ = [
     "adaptive_avg_pool2d",
@@ -124,6 +126,7 @@ __all__ += ["complex_abs", "complex_from_pairs", "fft", "ifft", "irfft", "istft"
 __all__ += ["sparse_linear"]
 __all__ += ["celu", "hardsigmoid", "hardswish", "hardtanh", "logsigmoid", "normalize", "one_hot", "relu6", "selu"]
 __all__ += ["interpolate", "softmin", "softsign"]
+__all__ += ["conv_transpose1d", "fold", "max_unpool1d", "max_unpool2d", "unfold"]
 __all__ += [
     "absmean_scale",
     "activation_quant_ste",

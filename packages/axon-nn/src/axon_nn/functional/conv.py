@@ -416,3 +416,31 @@ def conv_transpose2d(
                 f"or dilation {dilation}"
             )
     return ConvTranspose2dFunction.apply(input, weight, bias, stride, padding, output_padding, dilation, groups)
+
+
+def conv_transpose1d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Any:
+    """``input [N, Cin, L]``, ``weight [Cin, Cout/groups, k]`` -> ``[N, Cout, Lo]`` with
+    ``Lo = (L - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1``: the 2-d
+    transposed convolution over a height of 1."""
+    _check_conv("conv_transpose1d", input, weight, bias, groups, 1, transposed=True)
+    one = lambda value, what: pair(value, 1, f"conv_transpose1d {what}")[0]  # noqa: E731
+    out = conv_transpose2d(
+        input.unsqueeze(2),
+        weight.unsqueeze(2),
+        bias,
+        (1, one(stride, "stride")),
+        (0, one(padding, "padding")),
+        (0, one(output_padding, "output_padding")),
+        groups,
+        (1, one(dilation, "dilation")),
+    )
+    return out.squeeze(2)

@@ -25,10 +25,11 @@ from .activation import (
     Tanh,
 )
 from .attention import CrossAttention, MultiHeadAttention, MultiheadAttention
-from .conv import Conv1d, Conv2d, ConvTranspose2d
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .differential_attention import DifferentialAttention
 from .dropout import AlphaDropout, Dropout, Dropout2d
 from .embedding import Embedding
+from .fold import Fold, MaxUnpool1d, MaxUnpool2d, Unfold
 from .graph import GATConv, GCNConv
 from .kv_cache import AttentionCache, KVCache
 from .linear import Flatten, Identity, Linear, Unflatten
@@ -135,5 +136,6 @@ __all__ += ["FFT1d", "ISTFT", "STFT"]
 __all__ += ["SparseLinear"]
 __all__ += ["PackedTernaryLinear", "TernaryLinear"]
 __all__ += ["Residual", "ResidualBlock"]
+__all__ += ["ConvTranspose1d", "Fold", "MaxUnpool1d", "MaxUnpool2d", "Unfold"]
 __all__ += ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
 __all__ += ["CELU", "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid", "ReLU6", "SELU", "Softmin", "Softsign"]

@@ -1,4 +1,4 @@
-"""``Conv1d``, ``Conv2d`` and ``ConvTranspose2d``."""
+"""``Conv1d``, ``Conv2d``, ``ConvTranspose1d`` and ``ConvTranspose2d``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .. import init
 from ..module import Module
 from ._factory import add_bias, new_parameter, reset_fan_in_bias
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose2d", "ConvTranspose1d"]
 
 _PADDING_MODES = {"zeros": None, "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
@@ -221,5 +221,17 @@ class ConvTranspose2d(_ConvNd):
 
     def forward(self, input: Any) -> Any:
         return F.conv_transpose2d(
+            input, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups, self.dilation
+        )
+
+
+class ConvTranspose1d(ConvTranspose2d):
+    """``[N, C_in, L] -> [N, C_out, L_out]`` with ``L_out = (L - 1) stride - 2 padding + dilation (k - 1) +
+    output_padding + 1``; ``weight [C_in, C_out/groups, k]``."""
+
+    _spatial = 1
+
+    def forward(self, input: Any) -> Any:
+        return F.conv_transpose1d(
             input, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups, self.dilation
         )

@@ -43,6 +43,7 @@ __all__ = [
     "repeat_interleave",
     "tril",
     "triu",
+    "unfold",
 ]
 
 
@@ -549,3 +550,23 @@ def tril(input: Tensor, diagonal: int = 0) -> Tensor:
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     """A copy with the entries below ``diagonal`` of the last two dims zeroed."""
     return _triangle("triu", input, diagonal)
+
+
+@tensor_method()
+def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """A view of every window of ``size`` elements along ``dimension``, ``step`` apart: that dim becomes
+    the number of windows and a last dim of ``size`` is appended (PyTorch's ``Tensor.unfold``)."""
+    data = input._data
+    ndim = max(data.ndim, 1)
+    d = normalize_dim(dimension, ndim, "unfold")
+    length = data.shape[d] if data.ndim else 1
+    if step <= 0:
+        raise ValueError(f"unfold: step must be positive, got {step}")
+    if size < 0 or size > length:
+        raise ShapeError(f"unfold: size {size} does not fit dimension {dimension} of size {length}")
+    count = (length - size) // step + 1
+    if data.ndim == 0:
+        return view_of(data.reshape(size), input) if size == 1 else view_of(data.reshape(1)[:0], input)
+    shape = data.shape[:d] + (count,) + data.shape[d + 1 :] + (size,)
+    strides = data.strides[:d] + (data.strides[d] * step,) + data.strides[d + 1 :] + (data.strides[d],)
+    return view_of(restride(input, data, shape, strides), input)
