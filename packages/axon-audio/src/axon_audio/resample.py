@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from axon_autograd import Variable
+from axon_autograd import Variable, cat
 from axon_core import ShapeError
 from axon_nn import Module
+from axon_nn.functional import pad as pad_signal
 
 from ._util import as_variable, constant_like, numpy_of
 
@@ -59,23 +60,40 @@ def _soxr(waveform: Any, orig_freq: int, new_freq: int, quality: str) -> np.ndar
     return out.reshape(data.shape[:-1] + (frames,)).astype(data.dtype, copy=False)
 
 
-def _interpolation_taps(
-    frames: int, orig_freq: int, new_freq: int, method: str, lowpass_filter_width: int, rolloff: float, beta: float
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Input sample indices ``[out, taps]`` (into the signal padded by ``pad`` on the left) and their weights."""
-    out = math.ceil(frames * new_freq / orig_freq)
-    j = np.arange(out, dtype=np.int64)
-    base = (j * orig_freq) // new_freq  # exact: integer arithmetic
-    frac = ((j * orig_freq) % new_freq) / new_freq
+def _half_taps(orig_freq: int, new_freq: int, method: str, lowpass_filter_width: int, rolloff: float) -> int:
+    """Taps on each side of an output instant (the zero padding the signal needs on the left)."""
     if method == "linear":
-        offsets = np.array([0, 1])
+        return 0
+    return math.ceil(lowpass_filter_width / (min(1.0, new_freq / orig_freq) * rolloff))
+
+
+def _tap_index(j: np.ndarray, frames: int, orig_freq: int, new_freq: int, method: str, pad: int) -> np.ndarray:
+    """Input indices ``[len(j), taps]`` read for output samples ``j`` (into the signal padded by ``pad``)."""
+    base = (j * orig_freq) // new_freq  # exact: integer arithmetic
+    if method == "linear":
+        return np.minimum(base[:, None] + np.array([0, 1]), frames - 1)
+    return base[:, None] + np.arange(-pad + 1, pad + 1)[None, :] + pad
+
+
+def _interpolation_taps(
+    j: np.ndarray,
+    frames: int,
+    orig_freq: int,
+    new_freq: int,
+    method: str,
+    lowpass_filter_width: int,
+    rolloff: float,
+    beta: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For output samples ``j``: input indices ``[len(j), taps]`` (into the signal zero-padded by
+    :func:`_half_taps` on the left) and their weights."""
+    frac = ((j * orig_freq) % new_freq) / new_freq  # exact: integer arithmetic
+    if method == "linear":
         weights = np.stack([1.0 - frac, frac], axis=1)
-        pad = 0
-        index = np.minimum(base[:, None] + offsets, frames - 1)
-        return index, weights, pad
+        return _tap_index(j, frames, orig_freq, new_freq, method, 0), weights
     cutoff = min(1.0, new_freq / orig_freq) * rolloff  # of the input's Nyquist
     half_width = lowpass_filter_width / cutoff  # in input samples
-    pad = math.ceil(half_width)
+    pad = _half_taps(orig_freq, new_freq, method, lowpass_filter_width, rolloff)
     offsets = np.arange(-pad + 1, pad + 1)
     distance = frac[:, None] - offsets[None, :]  # t_j - n
     ratio = np.clip(distance / half_width, -1.0, 1.0)
@@ -84,8 +102,7 @@ def _interpolation_taps(
     else:
         window = np.i0(beta * np.sqrt(1.0 - ratio**2)) / np.i0(beta)
     weights = cutoff * np.sinc(cutoff * distance) * window * (np.abs(distance) <= half_width)
-    index = base[:, None] + offsets[None, :] + pad
-    return index, weights, pad
+    return _tap_index(j, frames, orig_freq, new_freq, method, pad), weights
 
 
 def resample(
@@ -119,24 +136,45 @@ def resample(
         lowpass_filter_width, rolloff, beta = _KAISER_PRESETS[resampling_method]
         resampling_method = "sinc_interp_kaiser"
     gcd = math.gcd(orig_freq, new_freq)
-    index, weights, pad = _interpolation_taps(
-        shape[-1],
-        orig_freq // gcd,
-        new_freq // gcd,
-        resampling_method,
-        lowpass_filter_width,
-        rolloff,
-        _KAISER_BETA if beta is None else beta,
-    )
+    orig, new = orig_freq // gcd, new_freq // gcd
+    beta = _KAISER_BETA if beta is None else beta
+    pad = _half_taps(orig, new, resampling_method, lowpass_filter_width, rolloff)
     plain = not isinstance(waveform, Variable)
     signal = as_variable(waveform).reshape(-1, shape[-1])
     if pad:
-        from axon_nn.functional import pad as pad_signal
-
         signal = pad_signal(signal, (pad, pad + 1))
-    flat = constant_like(index.reshape(-1), signal).long()
-    gathered = signal.index_select(-1, flat).reshape(signal.shape[0], index.shape[0], index.shape[1])
-    out = (gathered * constant_like(weights, signal)).sum(-1).reshape(shape[:-1] + (index.shape[0],))
+    total = math.ceil(shape[-1] * new_freq / orig_freq)
+    # Output blocks of about 2^22 gathered samples each bound the memory of the gather (60 s at kaiser_best
+    # would otherwise gather ~10^8 samples at once).
+    block = max(1, (1 << 22) // max(1, signal.shape[0] * (2 * pad or 2)))
+    # The weights depend on the output instant only through its phase j mod new: one table when it is
+    # shorter than the output (rational ratios with small terms), else computed per block.
+    phase_table = None
+    if new <= total:
+        _, phase_table = _interpolation_taps(
+            np.arange(new, dtype=np.int64),
+            shape[-1],
+            orig,
+            new,
+            resampling_method,
+            lowpass_filter_width,
+            rolloff,
+            beta,
+        )
+    pieces = []
+    for first in range(0, total, block):
+        j = np.arange(first, min(total, first + block), dtype=np.int64)
+        if phase_table is None:
+            index, weights = _interpolation_taps(
+                j, shape[-1], orig, new, resampling_method, lowpass_filter_width, rolloff, beta
+            )
+        else:
+            index = _tap_index(j, shape[-1], orig, new, resampling_method, pad)
+            weights = phase_table[j % new]
+        flat = constant_like(index.reshape(-1), signal).long()
+        gathered = signal.index_select(-1, flat).reshape(signal.shape[0], index.shape[0], index.shape[1])
+        pieces.append((gathered * constant_like(weights, signal)).sum(-1))
+    out = (pieces[0] if len(pieces) == 1 else cat(pieces, dim=-1)).reshape(shape[:-1] + (total,))
     return out.data if plain else out
 
 
