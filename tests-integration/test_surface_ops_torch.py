@@ -731,3 +731,75 @@ def test_conv_transpose1d_module() -> None:
         theirs.weight.copy_(torch.tensor(_np(ours.weight)))
         theirs.bias.copy_(torch.tensor(_np(ours.bias)))
     run_both(ours, theirs, [_random((2, 4, 7))])
+
+
+# -- 3-d convolution and pooling ------------------------------------------------------------------------------
+CONV3D_CASES = [
+    ({}, (4, 3, 2, 2, 2)),
+    ({"stride": 2, "padding": 1}, (4, 3, 3, 3, 3)),
+    ({"stride": (1, 2, 1), "padding": (2, 1, 0), "dilation": (2, 1, 2)}, (4, 3, 2, 3, 2)),
+    ({"groups": 3}, (6, 1, 2, 2, 2)),
+    ({"padding": "same"}, (4, 3, 2, 3, 2)),
+]
+
+
+@pytest.mark.parametrize("options, weight_shape", CONV3D_CASES)
+def test_conv3d(options: dict, weight_shape: tuple) -> None:
+    run_both(
+        lambda x, w, b: F.conv3d(x, w, b, **options),
+        lambda x, w, b: TF.conv3d(x, w, b, **options),
+        [_random((2, 3, 6, 7, 8)), _random(weight_shape), _random((weight_shape[0],))],
+        tol=1e-9,
+    )
+
+
+def test_conv3d_module() -> None:
+    ours = nn.Conv3d(2, 4, (2, 3, 2), stride=(1, 2, 1), padding=1, padding_mode="circular", dtype=axon.float64)
+    theirs = torch.nn.Conv3d(2, 4, (2, 3, 2), stride=(1, 2, 1), padding=1, padding_mode="circular", dtype=torch.float64)
+    assert repr(ours) == repr(theirs)
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(_np(ours.weight)))
+        theirs.bias.copy_(torch.tensor(_np(ours.bias)))
+    run_both(ours, theirs, [_random((1, 2, 4, 5, 6))], tol=1e-9)
+
+
+POOL3D_OPTIONS = [
+    {"kernel_size": 2},
+    {"kernel_size": 3, "stride": 2, "padding": 1},
+    {"kernel_size": (2, 3, 2), "stride": (1, 2, 2), "padding": (1, 1, 0)},
+    {"kernel_size": 3, "stride": 2, "ceil_mode": True},
+]
+
+
+@pytest.mark.parametrize("options", POOL3D_OPTIONS + [{"kernel_size": 2, "dilation": 2}])
+@pytest.mark.parametrize("batched", [True, False])
+def test_max_pool3d(options: dict, batched: bool) -> None:
+    shape = (2, 3, 7, 6, 8) if batched else (3, 7, 6, 8)
+    run_both(lambda x: F.max_pool3d(x, **options), lambda x: TF.max_pool3d(x, **options), [_random(shape)])
+    run_both(lambda x: nn.MaxPool3d(**options)(x), lambda x: torch.nn.MaxPool3d(**options)(x), [_random(shape)])
+
+
+@pytest.mark.parametrize("options", POOL3D_OPTIONS)
+@pytest.mark.parametrize("extra", [{}, {"count_include_pad": False}, {"divisor_override": 3}])
+def test_avg_pool3d(options: dict, extra: dict) -> None:
+    run_both(
+        lambda x: F.avg_pool3d(x, **options, **extra),
+        lambda x: TF.avg_pool3d(x, **options, **extra),
+        [_random((2, 3, 7, 6, 8))],
+    )
+    assert repr(nn.AvgPool3d(**options)) == repr(torch.nn.AvgPool3d(**options))
+
+
+def test_max_pool3d_integers_and_bad_arguments() -> None:
+    a = RNG.integers(-50, 50, (1, 2, 4, 4, 4)).astype(np.int64)
+    try:
+        want = TF.max_pool3d(torch.tensor(a), 2)
+    except (RuntimeError, NotImplementedError):
+        want = None
+    got = F.max_pool3d(axon.tensor(a), 2)
+    if want is not None:
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    with pytest.raises(ValueError, match="max_pool3d: stride"):
+        F.max_pool3d(axon.zeros(1, 1, 4, 4, 4), 2, stride=0)
+    with pytest.raises(ValueError, match="return_indices"):
+        F.max_pool3d(axon.zeros(1, 1, 4, 4, 4), 2, return_indices=True)

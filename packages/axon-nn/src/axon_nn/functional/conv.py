@@ -444,3 +444,64 @@ def conv_transpose1d(
         (1, one(dilation, "dilation")),
     )
     return out.squeeze(2)
+
+
+def _depth_slice(x: Any, start: int, count: int, step: int) -> Any:
+    """``x[:, :, start : start + (count - 1) * step + 1 : step]`` (dim 2), as a recorded op."""
+    return x[:, :, start : start + (count - 1) * step + 1 : step]
+
+
+def conv3d(
+    input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1
+) -> Any:
+    """``input [N, C, D, H, W]``, ``weight [O, C/groups, kd, kh, kw]`` -> ``[N, O, Do, Ho, Wo]``.
+
+    The depth axis is a sum over the ``kd`` kernel slices of 2-d convolutions, each over the input
+    planes that slice meets (depth folded into the batch); every step is a recorded op.
+    """
+    op = "conv3d"
+    _check_conv(op, input, weight, bias, groups, 3, transposed=False)
+    stride, dilation = pair(stride, 3, f"{op} stride"), pair(dilation, 3, f"{op} dilation")
+    kernel = tuple(weight.shape[2:])
+    check_positive(op, "stride", stride)
+    check_positive(op, "dilation", dilation)
+    check_positive(op, "kernel size (weight.shape[2:])", kernel)
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = ((0, 0),) * 3
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride}")
+            pads = _same_padding(kernel, dilation)
+        else:
+            raise ValueError(f"{op}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
+    else:
+        pads = tuple((p, p) for p in pair(padding, 3, f"{op} padding"))
+        check_positive(op, "padding", tuple(p for p, _ in pads), low=0)
+    from .padding import pad
+
+    x = pad(input, (0, 0, 0, 0, *pads[0])) if any(pads[0]) else input
+    n, c, depth = x.shape[0], x.shape[1], x.shape[2]
+    span = dilation[0] * (kernel[0] - 1) + 1
+    if depth < span:
+        raise ShapeError(f"{op}: padded depth {depth} is smaller than the dilated kernel depth {span}")
+    out_depth = (depth - span) // stride[0] + 1
+    hw_padding = _hw_padding(pads)
+    total = None
+    for k in range(kernel[0]):
+        planes = _depth_slice(x, k * dilation[0], out_depth, stride[0])  # [N, C, Do, H, W]
+        flat = planes.movedim(2, 1).reshape(n * out_depth, c, *planes.shape[3:])
+        part = _conv(op, flat, weight[:, :, k], None, stride[1:], hw_padding, dilation[1:], groups, spatial=2)
+        total = part if total is None else total + part
+    out = total.reshape(n, out_depth, *total.shape[1:]).movedim(1, 2)
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1, 1)
+    return out
+
+
+def _hw_padding(pads: tuple) -> Any:
+    """The (symmetric or 'same'-split) H/W padding of a 3-d conv as a 2-d conv's padding argument."""
+    (top, bottom), (left, right) = pads[1], pads[2]
+    if top == bottom and left == right:
+        return (top, left)
+    return "same"

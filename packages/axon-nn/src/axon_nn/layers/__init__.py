@@ -25,7 +25,7 @@ from .activation import (
     Tanh,
 )
 from .attention import CrossAttention, MultiHeadAttention, MultiheadAttention
-from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d
 from .differential_attention import DifferentialAttention
 from .dropout import AlphaDropout, Dropout, Dropout2d
 from .embedding import Embedding
@@ -46,7 +46,16 @@ from .loss import (
 )
 from .moe import MoELayer
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm, RMSNorm
-from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from .pooling import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    AvgPool3d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxPool3d,
+)
 from .positional import SinusoidalPositionalEncoding
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .residual import Residual, ResidualBlock
@@ -136,6 +145,7 @@ __all__ += ["FFT1d", "ISTFT", "STFT"]
 __all__ += ["SparseLinear"]
 __all__ += ["PackedTernaryLinear", "TernaryLinear"]
 __all__ += ["Residual", "ResidualBlock"]
+__all__ += ["AvgPool3d", "Conv3d", "MaxPool3d"]
 __all__ += ["ConvTranspose1d", "Fold", "MaxUnpool1d", "MaxUnpool2d", "Unfold"]
 __all__ += ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
 __all__ += ["CELU", "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid", "ReLU6", "SELU", "Softmin", "Softsign"]

@@ -9,7 +9,16 @@ from axon_core.backend.geometry import ntuple
 from .. import functional as F
 from ..module import Module
 
-__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d"]
+__all__ = [
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxPool3d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AvgPool3d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+]
 
 
 class _MaxPool(Module):
@@ -136,3 +145,27 @@ class AdaptiveMaxPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class MaxPool3d(_MaxPool):
+    """``[N, C, D, H, W] -> [N, C, D_out, H_out, W_out]`` (``return_indices`` is not supported in 3-d)."""
+
+    def forward(self, input: Any) -> Any:
+        return F.max_pool3d(
+            input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode, self.return_indices
+        )
+
+
+class AvgPool3d(AvgPool2d):
+    """``[N, C, D, H, W] -> [N, C, D_out, H_out, W_out]``."""
+
+    def forward(self, input: Any) -> Any:
+        return F.avg_pool3d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
