@@ -803,3 +803,38 @@ def test_max_pool3d_integers_and_bad_arguments() -> None:
         F.max_pool3d(axon.zeros(1, 1, 4, 4, 4), 2, stride=0)
     with pytest.raises(ValueError, match="return_indices"):
         F.max_pool3d(axon.zeros(1, 1, 4, 4, 4), 2, return_indices=True)
+
+
+@pytest.mark.parametrize(
+    "options, weight_shape",
+    [
+        ({}, (3, 4, 2, 2, 2)),
+        ({"stride": 2, "padding": 1, "output_padding": 1}, (3, 4, 3, 3, 3)),
+        (
+            {"stride": (3, 1, 2), "padding": (1, 0, 1), "dilation": (2, 1, 1), "output_padding": (1, 0, 1)},
+            (3, 4, 2, 3, 2),
+        ),
+        ({"groups": 3}, (3, 2, 2, 2, 2)),
+    ],
+)
+def test_conv_transpose3d(options: dict, weight_shape: tuple) -> None:
+    out_channels = weight_shape[1] * options.get("groups", 1)
+    run_both(
+        lambda x, w, b: F.conv_transpose3d(x, w, b, **options),
+        lambda x, w, b: TF.conv_transpose3d(x, w, b, **options),
+        [_random((2, 3, 4, 5, 3)), _random(weight_shape), _random((out_channels,))],
+        tol=1e-9,
+    )
+
+
+def test_conv_transpose3d_module() -> None:
+    ours = nn.ConvTranspose3d(3, 4, 2, stride=2, dtype=axon.float64)
+    theirs = torch.nn.ConvTranspose3d(3, 4, 2, stride=2, dtype=torch.float64)
+    assert repr(ours) == repr(theirs)
+    assert {n: tuple(p.shape) for n, p in ours.named_parameters()} == {
+        n: tuple(p.shape) for n, p in theirs.named_parameters()
+    }
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(_np(ours.weight)))
+        theirs.bias.copy_(torch.tensor(_np(ours.bias)))
+    run_both(ours, theirs, [_random((1, 3, 3, 4, 2))], tol=1e-9)

@@ -84,6 +84,7 @@ for _name in _METHOD_FUNCTIONS:
 # Functional ops torch also has at the top level with the same signature.
 conv1d, conv2d, conv3d = nn.functional.conv1d, nn.functional.conv2d, nn.functional.conv3d
 conv_transpose1d, conv_transpose2d = nn.functional.conv_transpose1d, nn.functional.conv_transpose2d
+conv_transpose3d = nn.functional.conv_transpose3d
 max_pool1d, max_pool2d, avg_pool1d = nn.functional.max_pool1d, nn.functional.max_pool2d, nn.functional.avg_pool1d
 max_pool3d = nn.functional.max_pool3d
 _FUNCTIONAL_AT_TOP = [

@@ -26,7 +26,7 @@ from .activation import (
     tanh,
 )
 from .attention import attention_path, repeat_kv, scaled_dot_product_attention
-from .conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d
+from .conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 from .dropout import alpha_dropout, dropout, dropout2d
 from .embedding import embedding, one_hot
 from .fft import complex_abs, complex_from_pairs, fft, ifft, irfft, pairs_from_complex, rfft
@@ -127,7 +127,7 @@ __all__ += ["complex_abs", "complex_from_pairs", "fft", "ifft", "irfft", "istft"
 __all__ += ["sparse_linear"]
 __all__ += ["celu", "hardsigmoid", "hardswish", "hardtanh", "logsigmoid", "normalize", "one_hot", "relu6", "selu"]
 __all__ += ["interpolate", "softmin", "softsign"]
-__all__ += ["avg_pool3d", "conv3d", "max_pool3d"]
+__all__ += ["avg_pool3d", "conv3d", "conv_transpose3d", "max_pool3d"]
 __all__ += ["conv_transpose1d", "fold", "max_unpool1d", "max_unpool2d", "unfold"]
 __all__ += [
     "absmean_scale",

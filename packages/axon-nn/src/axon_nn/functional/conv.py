@@ -19,6 +19,7 @@ from axon_core import DeviceError, ShapeError
 
 from ._twice import graph_backward, wants_graph
 from ._util import check_positive, out_like, pair, xp_of
+from .padding import pad
 
 __all__ = ["conv1d", "conv2d", "conv_transpose2d"]
 
@@ -478,8 +479,6 @@ def conv3d(
     else:
         pads = tuple((p, p) for p in pair(padding, 3, f"{op} padding"))
         check_positive(op, "padding", tuple(p for p, _ in pads), low=0)
-    from .padding import pad
-
     x = pad(input, (0, 0, 0, 0, *pads[0])) if any(pads[0]) else input
     n, c, depth = x.shape[0], x.shape[1], x.shape[2]
     span = dilation[0] * (kernel[0] - 1) + 1
@@ -505,3 +504,64 @@ def _hw_padding(pads: tuple) -> Any:
     if top == bottom and left == right:
         return (top, left)
     return "same"
+
+
+def _spread_depth(y: Any, step: int) -> Any:
+    """``y [N, C, D, *rest]`` with ``step - 1`` zero planes between planes -> ``[N, C, (D - 1) * step + 1, *rest]``."""
+    if step == 1:
+        return y
+    n, c, depth, *rest = y.shape
+    gaps = pad(y.unsqueeze(3), (0, 0) * len(rest) + (0, step - 1))  # [N, C, D, step, *rest]
+    return gaps.reshape(n, c, depth * step, *rest)[:, :, : (depth - 1) * step + 1]
+
+
+def conv_transpose3d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Any:
+    """``input [N, Cin, D, H, W]``, ``weight [Cin, Cout/groups, kd, kh, kw]`` -> ``[N, Cout, Do, Ho, Wo]`` with
+    ``Do = (D - 1) * stride - 2 * padding + dilation * (kd - 1) + output_padding + 1`` (each axis alike).
+
+    Each kernel depth slice is a 2-d transposed convolution of every input plane; its planes are
+    spread ``stride`` apart, shifted by the slice's offset and summed, then the padding is cropped.
+    """
+    op = "conv_transpose3d"
+    _check_conv(op, input, weight, bias, groups, 3, transposed=True)
+    stride, padding = pair(stride, 3, f"{op} stride"), pair(padding, 3, f"{op} padding")
+    output_padding, dilation = pair(output_padding, 3, f"{op} output_padding"), pair(dilation, 3, f"{op} dilation")
+    check_positive(op, "stride", stride)
+    check_positive(op, "dilation", dilation)
+    check_positive(op, "kernel size (weight.shape[2:])", tuple(weight.shape[2:]))
+    check_positive(op, "padding", padding, low=0)
+    check_positive(op, "output_padding", output_padding, low=0)
+    for extra, s, d in zip(output_padding, stride, dilation):
+        if extra >= max(s, d):
+            raise ValueError(
+                f"{op}: output_padding {output_padding} must be smaller than stride {stride} or dilation {dilation}"
+            )
+    n, _, depth = input.shape[:3]
+    kd = weight.shape[2]
+    full = (depth - 1) * stride[0] + dilation[0] * (kd - 1) + 1
+    out_depth = full - 2 * padding[0] + output_padding[0]
+    if out_depth <= 0:
+        raise ShapeError(f"{op}: output depth {out_depth} is not positive for input {tuple(input.shape)}")
+    planes = input.movedim(2, 1).reshape(n * depth, *input.shape[1:2], *input.shape[3:])
+    total = None
+    for k in range(kd):
+        y = conv_transpose2d(
+            planes, weight[:, :, k], None, stride[1:], padding[1:], output_padding[1:], groups, dilation[1:]
+        )
+        y = _spread_depth(y.reshape(n, depth, *y.shape[1:]).movedim(1, 2), stride[0])
+        shift = k * dilation[0]
+        y = pad(y, (0, 0, 0, 0, shift, full + output_padding[0] - shift - y.shape[2]))
+        total = y if total is None else total + y
+    out = total[:, :, padding[0] : padding[0] + out_depth]
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1, 1)
+    return out

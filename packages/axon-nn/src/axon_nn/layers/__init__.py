@@ -25,7 +25,7 @@ from .activation import (
     Tanh,
 )
 from .attention import CrossAttention, MultiHeadAttention, MultiheadAttention
-from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .differential_attention import DifferentialAttention
 from .dropout import AlphaDropout, Dropout, Dropout2d
 from .embedding import Embedding
@@ -145,7 +145,7 @@ __all__ += ["FFT1d", "ISTFT", "STFT"]
 __all__ += ["SparseLinear"]
 __all__ += ["PackedTernaryLinear", "TernaryLinear"]
 __all__ += ["Residual", "ResidualBlock"]
-__all__ += ["AvgPool3d", "Conv3d", "MaxPool3d"]
+__all__ += ["AvgPool3d", "Conv3d", "ConvTranspose3d", "MaxPool3d"]
 __all__ += ["ConvTranspose1d", "Fold", "MaxUnpool1d", "MaxUnpool2d", "Unfold"]
 __all__ += ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
 __all__ += ["CELU", "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid", "ReLU6", "SELU", "Softmin", "Softsign"]

@@ -1,4 +1,4 @@
-"""``Conv1d``, ``Conv2d``, ``Conv3d``, ``ConvTranspose1d`` and ``ConvTranspose2d``."""
+"""``Conv1d``, ``Conv2d``, ``Conv3d`` and ``ConvTranspose1d`` / ``2d`` / ``3d``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .. import init
 from ..module import Module
 from ._factory import add_bias, new_parameter, reset_fan_in_bias
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose2d", "ConvTranspose1d", "Conv3d"]
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose2d", "ConvTranspose1d", "Conv3d", "ConvTranspose3d"]
 
 _PADDING_MODES = {"zeros": None, "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
@@ -245,3 +245,15 @@ class Conv3d(Conv2d):
     def forward(self, input: Any) -> Any:
         input, padding = self._padded_input(input)
         return F.conv3d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
+class ConvTranspose3d(ConvTranspose2d):
+    """``[N, C_in, D, H, W] -> [N, C_out, D_out, H_out, W_out]``, each axis as ConvTranspose1d's;
+    ``weight [C_in, C_out/groups, kd, kh, kw]``."""
+
+    _spatial = 3
+
+    def forward(self, input: Any) -> Any:
+        return F.conv_transpose3d(
+            input, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups, self.dilation
+        )
