@@ -1,0 +1,1 @@
+"""One module per group of ``axon`` subcommands; each imports the axon packages it needs inside the command."""
