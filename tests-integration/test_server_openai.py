@@ -5,14 +5,18 @@ Oracles: greedy completions equal the text ``python -m axon_quant generate --gre
 the same GGUF and prompt; a greedy chat equals ``generate --greedy --chat``; MiniLM embeddings
 equal transformers' BertModel mean-pooled and normalised (sentence-transformers' pipeline);
 concurrent streams each equal the same request run alone; a full queue answers 429 with
-Retry-After; a client that disconnects mid-stream cancels its generation.
+Retry-After; a client that disconnects mid-stream cancels its generation; users, files and
+refresh tokens survive a restart; kill -9 mid-upload leaves no partial file or row (the temporary
+file is reclaimed at the next start) and keeps what was finished.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +27,7 @@ import time
 import httpx
 import numpy as np
 import pytest
+from sqlalchemy import create_engine, text
 
 openai = pytest.importorskip("openai")
 
@@ -255,3 +260,49 @@ def test_users_and_files_survive_a_restart(tmp_path):
         assert renewed.status_code == 200  # the signing secret and the token row are in the database
     finally:
         second.close()
+
+
+ADMIN = {"Authorization": f"Bearer {KEY}"}
+
+
+def test_kill_during_upload_loses_nothing_finished_and_leaves_no_partial_file(tmp_path):
+    first = Server(data_dir=str(tmp_path))
+    folder = tmp_path / "files" / "model"
+    try:
+        kept = os.urandom(50_000)
+        card = httpx.post(
+            f"{first.url}/models", params={"name": "kept", "filename": "k.bin"}, content=kept, headers=ADMIN
+        ).json()
+        sock = socket.create_connection(("127.0.0.1", first.port))
+        head = (
+            f"POST /models?name=cut&filename=c.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n"
+            "Content-Length: 10000000\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        sock.sendall(head.encode() + b"x" * 1_000_000)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(n.endswith(".axon-tmp") for n in os.listdir(folder)):
+            time.sleep(0.05)
+        partial = [n for n in os.listdir(folder) if n.endswith(".axon-tmp")]
+        assert partial, "the upload never reached the disk"
+        os.kill(first.proc.pid, signal.SIGKILL)
+        first.proc.wait(10)
+        sock.close()
+    finally:
+        first.close()
+    second = Server(data_dir=str(tmp_path))
+    try:
+        listing = httpx.get(f"{second.url}/models", headers=ADMIN).json()["data"]
+        assert [(m["name"], m["sha256"]) for m in listing] == [("kept", hashlib.sha256(kept).hexdigest())]
+        assert sorted(os.listdir(folder)) == [card_file(second, card["id"])]  # debris reclaimed at start
+        assert httpx.get(f"{second.url}/models/{card['id']}/download", headers=ADMIN).content == kept
+    finally:
+        second.close()
+
+
+def card_file(server: Server, artifact_id: int) -> str:
+    """The stored name of an artifact, read from the server's database."""
+    engine = create_engine(f"sqlite:///{server.data_dir}/axon.db")
+    with engine.connect() as conn:
+        name = conn.execute(text("select stored_as from artifacts where id = :i"), {"i": artifact_id}).scalar_one()
+    engine.dispose()
+    return name

@@ -16,6 +16,7 @@ from .errors import install_error_handlers
 from .registry import ModelRegistry
 from .routers import auth, chat, completions, embeddings, files, health, metrics, models, users
 from .security import LoginLimiter, TokenIssuer
+from .storage import reclaim_debris
 
 __all__ = ["create_app"]
 
@@ -32,6 +33,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         registry = ModelRegistry(config)
         try:
             secret = prepare_database(database)
+            reclaim_debris(Path(config.data_dir))
             app.state.database = database
             app.state.tokens = TokenIssuer(secret, access_s=config.access_token_s, refresh_s=config.refresh_token_s)
             app.state.login_limiter = LoginLimiter(config.login_max_failures, config.login_window_s)

@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from axon_core import atomic_writer
+from axon_core.atomic import reclaim_stale_temporaries
 
 from .errors import APIError
 
-__all__ = ["NAME_PATTERN", "check_name", "inspect_file", "receive_file"]
+__all__ = ["KINDS", "NAME_PATTERN", "check_name", "inspect_file", "receive_file", "reclaim_debris"]
+
+KINDS = ("model", "dataset")
 
 #: Names and filenames: letters, digits, ``._-``, starting with a letter or digit, no ``..``.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
@@ -118,3 +121,13 @@ def inspect_file(path: Path, filename: str) -> dict[str, Any]:
     except Exception as exc:  # a damaged upload is reported, not a server error
         return {"format": "gguf" if magic == b"GGUF" else "safetensors", "error": str(exc)}
     return {"format": None}
+
+
+def reclaim_debris(data_dir: Path) -> list[str]:
+    """Remove the temporary files uploads cut off by a crash left in ``data_dir`` (at start)."""
+    removed = []
+    for kind in KINDS:
+        folder = Path(data_dir) / "files" / kind
+        if folder.is_dir():
+            removed += reclaim_stale_temporaries(folder)
+    return removed

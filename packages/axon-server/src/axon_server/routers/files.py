@@ -17,7 +17,7 @@ from ..db import Artifact
 from ..dependencies import DB, Caller, Writer
 from ..errors import APIError
 from ..security import Principal
-from ..storage import check_name, inspect_file, receive_file
+from ..storage import KINDS, check_name, inspect_file, receive_file
 
 __all__ = ["UPLOAD_PREFIXES", "datasets", "models"]
 
@@ -39,6 +39,7 @@ def _card(a: Artifact) -> dict[str, Any]:
 
 
 def _make(kind: str) -> APIRouter:
+    assert kind in KINDS
     router = APIRouter(prefix=f"/{kind}s", tags=["files"])
 
     def folder(request: Request) -> Path:
