@@ -1,6 +1,6 @@
 """The CPU backend: NumPy arrays in host memory.
 
-Most ops are the protocol's references (``reference/``); relu, GELU, sgd_step,
+Most ops are the protocol's references (``reference/``); relu, GELU, SiLU, SwiGLU, RMSNorm, sgd_step,
 im2col/col2im and max pooling run as Numba kernels (``host_kernels``) that compute the same
 numbers in one pass.
 """
@@ -27,6 +27,12 @@ def _fused(*arrays: Array) -> bool:
         type(a) is np.ndarray and a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous
         for a in arrays
     )
+
+
+def _fused_vector(v: Array, x: Array, size: int | None = None) -> bool:
+    """Whether ``v`` is a C-contiguous 1-d NumPy array of ``x``'s dtype and ``size`` (``x``'s last dim)."""
+    want = x.shape[-1] if size is None else size
+    return type(v) is np.ndarray and v.dtype == x.dtype and v.shape == (want,) and v.flags.c_contiguous
 
 
 def _activation(name: str, *operands: Array) -> Array:
@@ -106,6 +112,56 @@ class CpuBackend(Backend):
         if approximate not in ("none", "tanh") or not _fused(grad, x):
             return super().gelu_backward(grad, x, approximate)
         return _activation(f"gelu_{approximate}_backward", grad, x)
+
+    # SiLU and SwiGLU: one threaded pass instead of the reference's 6-10 NumPy passes.
+    def silu(self, x: Array) -> Array:
+        if not _fused(x):
+            return super().silu(x)
+        from .host_kernels import silu
+
+        return silu.run("silu", x)
+
+    def silu_backward(self, grad: Array, x: Array) -> Array:
+        if not _fused(grad, x):
+            return super().silu_backward(grad, x)
+        from .host_kernels import silu
+
+        return silu.run("silu_backward", grad, x)
+
+    def swiglu(self, gate: Array, up: Array) -> Array:
+        if not _fused(gate, up):
+            return super().swiglu(gate, up)
+        from .host_kernels import silu
+
+        return silu.run("swiglu", gate, up)
+
+    def swiglu_backward(self, grad: Array, gate: Array, up: Array) -> tuple[Array, Array]:
+        if not _fused(grad, gate, up):
+            return super().swiglu_backward(grad, gate, up)
+        from .host_kernels import silu
+
+        return silu.swiglu_backward(grad, gate, up)
+
+    # RMSNorm: each row read once or twice while in cache instead of 5-9 whole-array NumPy passes.
+    def rms_norm(self, x: Array, weight: Array | None, eps: float) -> tuple[Array, Array]:
+        if x.ndim != 2 or not x.shape[1] or not _fused(x) or (weight is not None and not _fused_vector(weight, x)):
+            return super().rms_norm(x, weight, eps)
+        from .host_kernels import rms_norm
+
+        return rms_norm.rms_norm(x, weight, eps)
+
+    def rms_norm_backward(self, grad: Array, x: Array, weight: Array | None, rstd: Array) -> tuple[Array, Array | None]:
+        if (
+            x.ndim != 2
+            or not x.shape[1]
+            or not _fused(grad, x)
+            or (weight is not None and not _fused_vector(weight, x))
+            or not _fused_vector(rstd, x, x.shape[0])
+        ):
+            return super().rms_norm_backward(grad, x, weight, rstd)
+        from .host_kernels import rms_norm
+
+        return rms_norm.rms_norm_backward(grad, x, weight, rstd)
 
     # im2col, col2im and max pooling run as Numba kernels (``host_kernels``): the NumPy
     # references make padded copies and a pass per window offset, 3-10x slower on LeNet-sized

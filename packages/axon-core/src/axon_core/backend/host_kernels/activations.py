@@ -4,8 +4,7 @@ The references (``reference/activations.py``) take 6-15 NumPy passes and tempora
 (the exact form's ``erfc`` more);
 these loops compute the same formulas element by element (in float64 for float32 inputs, which
 rounds once at the end instead of at every step), threaded over chunks for large arrays: 2-10x
-faster on a GPT's MLP activations, and closer to the float64 values. (SiLU and SwiGLU are two or
-three NumPy passes, which these scalar loops do not beat: NumPy's ``exp`` is vectorised.) Every
+faster on a GPT's MLP activations, and closer to the float64 values (SiLU and SwiGLU: ``silu.py``). Every
 limit of the references is kept: inputs below ``-SATURATION`` (or above, for derivatives) are
 clamped so ``±inf`` give the limits, and NaN propagates.
 """
@@ -101,12 +100,12 @@ KERNELS = {
 }
 
 
-def run(name: str, *operands: np.ndarray) -> np.ndarray:
-    """``KERNELS[name]`` over same-shape C-contiguous float32/float64 ``operands`` (1 to 3 of
-    them, of one dtype); a new array of their shape and dtype."""
+def run(name: str, *operands: np.ndarray, kernels: dict | None = None) -> np.ndarray:
+    """``kernels[name]`` (``KERNELS`` by default) over same-shape C-contiguous float32/float64
+    ``operands`` (1 to 3 of them, of one dtype); a new array of their shape and dtype."""
     flat = [a.reshape(-1) for a in operands]
     flat += [flat[0]] * (3 - len(flat))
     out = np.empty(operands[0].shape, dtype=operands[0].dtype)
-    serial, threaded = KERNELS[name]
+    serial, threaded = (KERNELS if kernels is None else kernels)[name]
     (threaded if out.size > CHUNK else serial)(*flat, out.reshape(-1))
     return out
