@@ -49,6 +49,7 @@ IMPORT_NAMES = {
     "nvidia-cuda-runtime-cu12": "nvidia",
     "nvidia-cuda-nvcc-cu12": "nvidia",
     "pyjwt": "jwt",
+    "argon2-cffi": "argon2",
     "pillow": "PIL",
     "pyyaml": "yaml",
     "scikit-learn": "sklearn",

@@ -109,7 +109,7 @@ def inspect(
 
 
 def _state_of(path: Path) -> dict[str, Any]:
-    """``name -> Tensor`` of a model: an HF folder or GGUF (loaded by axon_llm), a state dict, or a checkpoint's model."""
+    """``name -> Tensor`` of a model: an HF folder or GGUF (loaded by axon_llm), a state dict or a checkpoint."""
     kind = file_kind(path)
     if kind in ("hf", "gguf"):
         return _llm_model(path).state_dict()
@@ -271,7 +271,8 @@ def chat(
         raise CLIError(f"{model}: chat runs GGUF files")
     require("axon_quant", "llm")
     from axon_quant import GGUFTokenizer, apply_chat_template
-    from axon_quant.runtime import SamplingParams, generate as run_generate, load_model
+    from axon_quant.runtime import SamplingParams, load_model
+    from axon_quant.runtime import generate as run_generate
 
     runtime = load_model(str(model))
     tokenizer = GGUFTokenizer.from_metadata(runtime.gguf.metadata)

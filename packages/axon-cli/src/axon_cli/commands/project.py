@@ -1,4 +1,4 @@
-"""``axon new NAME`` / ``axon init``: a project folder with a training config, a data file, a model file and a README."""
+"""``axon new NAME`` / ``axon init``: a project folder with a training config, data, a model file and a README."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ def _cuda_devices() -> tuple[list[dict[str, Any]], str | None]:
     from axon_core import Device, DeviceError
 
     try:
-        Device("cuda:0").backend
+        _ = Device("cuda:0").backend  # raises DeviceError when no GPU or CUDA library is here
     except DeviceError as exc:
         return [], str(exc)
     import cupy
@@ -44,13 +44,13 @@ def _cuda_devices() -> tuple[list[dict[str, Any]], str | None]:
 
 
 def gpu(as_json: bool = typer.Option(False, "--json", help="print one JSON object")) -> None:
-    """The CUDA devices (memory, compute capability, driver and NVRTC versions); with none, says so and lists cuda-sim."""
+    """The CUDA devices (memory, compute capability, driver and NVRTC versions); with none, says so; cuda-sim."""
     require("axon_core", "cli")
     from axon_core import Device, DeviceError
 
     devices, why_none = _cuda_devices()
     try:
-        Device("cuda-sim").backend
+        _ = Device("cuda-sim").backend
         sim: dict[str, Any] = {"device": "cuda-sim", "available": True}
     except DeviceError as exc:
         sim = {"device": "cuda-sim", "available": False, "error": str(exc)}
