@@ -7,10 +7,13 @@ in float16. So:
 1. A float64 NumPy forward pass (``reference_logits`` of ``packages/axon-quant/tests/
    test_runtime_model.py``: gguf-py's reader and dequantize, the llama graph written out) is the
    exact answer; ours must match it to float32 rounding (measured <= 1.4e-4 on logits up to ~27).
-2. llama.cpp must then differ from ours by what it differs from the exact answer: measured up to
-   1.9 in absolute logit and 4.3% of a row's logit range on Q4_1 (6.1% on Q8_0, where the
-   8-bit activations are the whole error), the same argmax at every one of the 40 positions
-   checked and 95% of the top 5 shared. The bounds below leave some room.
+2. llama.cpp must then differ from ours by what it differs from the exact answer. How much
+   depends on the CPU: its build picks other dot-product kernels (and so other accumulation
+   orders) on AVX-512 machines. Measured on Q4_1 up to 1.9 in absolute logit and 4.3% of a row's
+   logit range on one machine, 2.7 and 6.0% (mean 0.36) on an AMD EPYC with AVX-512; 6.1% on
+   Q8_0, where the 8-bit activations are the whole error. The bounds are relative to each row's
+   range, which is what an 8-bit activation rounding scales with, and leave room for other CPUs;
+   the same argmax at 40/40 positions and 95% of the top 5 shared.
 
 The same holds on a Q8_0 file we make from it (every Q4_1 matrix dequantized and re-quantized
 by ``axon_quant.quantize``, written by ``write_gguf``), which llama.cpp loads.
@@ -104,9 +107,9 @@ def test_first_positions_logits_match_llama_cpp_and_the_exact_forward(which: str
         exact = reference_logits(Path(path), ids)
         assert np.abs(ours - exact).max() <= 5e-4, prompt
         diff = np.abs(ours - theirs)
-        assert diff.max() <= 2.5, prompt
-        assert (diff.max(1) / (theirs.max(1) - theirs.min(1))).max() <= 0.08, prompt
-        assert diff.mean() <= 0.4, prompt
+        row_range = theirs.max(1) - theirs.min(1)
+        assert (diff.max(1) / row_range).max() <= 0.1, prompt
+        assert diff.mean() / row_range.mean() <= 0.02, prompt  # measured <= 0.0102
         top1 += list(ours.argmax(1) == theirs.argmax(1))
         top5 += [len(set(np.argsort(-a)[:5]) & set(np.argsort(-b)[:5])) / 5 for a, b in zip(ours, theirs)]
     print(
@@ -159,9 +162,11 @@ def test_greedy_text_agrees_with_llama_cpp_until_its_rounding_decides(which: str
         f"\n{which}: greedy tokens equal to llama.cpp's before the first rounding-decided step: {lengths} "
         f"(of {GREEDY_TOKENS})"
     )
-    # Measured [48, 48, 7, 7, 48] on Q4_1 and [20, 48, 1, 9, 48] on our Q8_0 file: at least two
-    # prompts give llama.cpp's whole greedy text, byte for byte.
-    assert sum(n == GREEDY_TOKENS for n in lengths) >= 2
+    # Where the texts part is llama.cpp's rounding (checked above), so how long they agree depends
+    # on its kernels: measured [48, 48, 7, 7, 48] on Q4_1 and [20, 48, 1, 9, 48] on our Q8_0 file on
+    # one machine, [48, 22, 7, 7, 48] and [14, 45, 5, 10, 48] on an AMD EPYC with AVX-512. At least
+    # one prompt gives llama.cpp's whole greedy text, byte for byte.
+    assert any(n == GREEDY_TOKENS for n in lengths)
 
 
 GEMMA_PROMPTS = [
