@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from axon_core import ShapeError
+from axon_core.observe import OBSERVERS, observe_call
 from axon_tensor import Tensor, ones_like, zeros
 
 from .grad_mode import grad_state
@@ -208,7 +209,10 @@ def run_backward(
             # A buffer exists only once a gradient arrived: a single-output node never gets None.
             if len(grads) > 1 and node.materialize_grads and any(g is None for g in grads):
                 grads = [g if g is not None else _zeros_for(node, nr) for nr, g in enumerate(grads)]
-            results = node.apply_backward(tuple(grads))
+            if OBSERVERS:
+                results = observe_call("backward", node.name(), node.apply_backward, (tuple(grads),), {})
+            else:
+                results = node.apply_backward(tuple(grads))
             if not retain_graph:
                 node.release()
             if results.__class__ is not tuple:

@@ -107,6 +107,11 @@ class Tensor:
             return 0
         return (_address(self._data) - _address(self._base._data)) // self._data.itemsize
 
+    @property
+    def base(self) -> "Tensor | None":
+        """The tensor whose storage this view shares; None when this tensor owns its storage."""
+        return self._base
+
     def is_contiguous(self) -> bool:
         """True when the elements are laid out densely in row-major order."""
         return bool(self._data.flags.c_contiguous)
@@ -185,6 +190,10 @@ class Tensor:
         from .creation import tensor
 
         return (tensor, (self.numpy().copy(), self.dtype.name, str(self._device)))
+
+
+# What every Tensor has from its class body (attributes, conversions), not ops: a profiler skips these.
+INFRASTRUCTURE = frozenset(Tensor.__dict__)
 
 
 def wrap(data: Any, device: Device, base: "Tensor | None" = None) -> Tensor:

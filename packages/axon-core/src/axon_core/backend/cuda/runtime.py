@@ -15,12 +15,14 @@ and waits. The objects are CuPy's own (``cupy.cuda.Stream``, ``cupy.cuda.Event``
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ...errors import DeviceError, DeviceUnavailableError, ShapeError
 from ...kernels import REGISTRY, KernelSource, kernel_suffix
+from ...observe import OBSERVERS, report_kernel
 
 if TYPE_CHECKING:
     from ...device import Device
@@ -131,8 +133,29 @@ class CudaRuntime:
             module = self.xp.cuda.function.Module()
             module.load(kernel.compile(self._arch, target="cubin"))
             self._modules[kernel.family] = module
+        if OBSERVERS:
+            self._observed_launch(module, name, grid, block, args, shared_mem, stream)
+            return
         with self._cuda_device:
             module.get_function(name)(tuple(grid), tuple(block), tuple(args), shared_mem=shared_mem, stream=stream)
+
+    def _observed_launch(
+        self, module: Any, name: str, grid: tuple, block: tuple, args: tuple, shared_mem: int, stream: Any
+    ) -> None:
+        """The launch between two timing events on its stream, reported to the observers."""
+        with self._cuda_device:
+            before, after = self.event(timing=True), self.event(timing=True)
+            before.record(stream)
+            start = time.perf_counter_ns()
+            module.get_function(name)(tuple(grid), tuple(block), tuple(args), shared_mem=shared_mem, stream=stream)
+            end = time.perf_counter_ns()
+            after.record(stream)
+
+        def device_ms() -> float:
+            after.synchronize()
+            return self.elapsed_ms(before, after)
+
+        report_kernel(str(self.device), name, tuple(grid), tuple(block), start, end, device_ms)
 
     # -- streams, events, asynchronous copies ----------------------------------------------------
     def stream(self, name: str = "") -> Any:
