@@ -13,7 +13,7 @@ import axon  # noqa: E402
 import axon_core  # noqa: E402
 import axon_llm  # noqa: E402
 from axon_autograd import no_grad  # noqa: E402
-from axon_llm.blocks.rope import rope_inv_freq  # noqa: E402
+from axon_llm.blocks.rope import ROPE_TYPES, rope_inv_freq  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.torch]
 
@@ -64,7 +64,13 @@ def test_preset_parameter_counts_equal_transformers(preset):
 
 
 def test_llama3_rope_frequencies_equal_transformers():
+    """The scalings bit for bit on transformers' own base frequencies; the base frequencies within
+    one float32 ulp (ours are the correctly rounded powers; torch's float32 pow is off by up to an ulp
+    on some CPUs, AVX-512 machines), a difference the llama3 blend amplifies."""
     from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+    def transformers_base(theta: float, dim: int) -> np.ndarray:  # as every ROPE_INIT_FUNCTIONS entry begins
+        return (1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.int64).to(dtype=torch.float) / dim))).numpy()
 
     scaling = {
         "rope_type": "llama3",
@@ -78,12 +84,16 @@ def test_llama3_rope_frequencies_equal_transformers():
         hidden_size=4096, num_attention_heads=32, max_position_embeddings=131072, rope_parameters=scaling
     )
     reference, _ = ROPE_INIT_FUNCTIONS["llama3"](config, "cpu")
-    # Both sides take float32 powers of rope_theta; torch's vectorised pow and NumPy's differ in the
-    # last bit on some CPUs (AVX-512 machines), so one float32 ulp is the machine-independent bound.
-    np.testing.assert_array_max_ulp(rope_inv_freq(128, scaling), reference.numpy(), maxulp=1)
+    base = transformers_base(500000.0, 128)
+    np.testing.assert_array_max_ulp(rope_inv_freq(128, {"rope_theta": 500000.0}), base, maxulp=1)
+    np.testing.assert_array_equal(ROPE_TYPES["llama3"](base, scaling), reference.numpy())
+    # The blend's smooth factor is old_context / wavelen, so an ulp in a medium frequency moves the
+    # result by a few ulp (measured 3): a relative bound of 8 float32 ulp.
+    np.testing.assert_allclose(rope_inv_freq(128, scaling), reference.numpy(), rtol=8 * 2**-23, atol=0)
     linear = {"rope_type": "linear", "factor": 4.0, "rope_theta": 10000.0}
     config = transformers.LlamaConfig(hidden_size=256, num_attention_heads=4, rope_parameters=linear)
     reference, _ = ROPE_INIT_FUNCTIONS["linear"](config, "cpu")
+    np.testing.assert_array_equal(ROPE_TYPES["linear"](transformers_base(10000.0, 64), linear), reference.numpy())
     np.testing.assert_array_max_ulp(rope_inv_freq(64, linear), reference.numpy(), maxulp=1)
 
 

@@ -1,9 +1,9 @@
 """RoPE frequencies with the scalings HF uses (``default``, ``linear``, ``llama3``) and their cos/sin tables.
 
-The frequencies and angles are computed in float32, in the order ``transformers`` computes them
-(``inv_freq = 1 / base^(2i/d)``, ``angle = position · inv_freq``), so the tables match HF's to the
-float32 rounding of ``cos``/``sin``. The rotation itself is ``axon_nn.functional.apply_rotary_emb``
-(split halves, HF's ``rotate_half`` pairing).
+The frequencies are ``transformers``' (``inv_freq = 1 / base^(2i/d)``, exponents in float32) rounded
+once to float32 from float64, so within an ulp of HF's float32 powers on any CPU; the scalings and
+the angles (``angle = position · inv_freq``) are computed in float32 in HF's order. The rotation
+itself is ``axon_nn.functional.apply_rotary_emb`` (split halves, HF's ``rotate_half`` pairing).
 """
 
 from __future__ import annotations
@@ -51,9 +51,11 @@ def rope_inv_freq(rotary_dim: int, params: dict[str, Any]) -> np.ndarray:
     rope_type = params.get("rope_type", "default")
     if rope_type not in ROPE_TYPES:
         raise LLMError(f"RoPE: rope_type {rope_type!r} is not supported (supported: {sorted(ROPE_TYPES)})")
-    base = np.float32(params.get("rope_theta", 10000.0))
+    base = float(np.float32(params.get("rope_theta", 10000.0)))
     exponents = np.arange(0, rotary_dim, 2, dtype=np.float32) / np.float32(rotary_dim)
-    inv_freq = (np.float32(1.0) / np.power(base, exponents, dtype=np.float32)).astype(np.float32)
+    # The power in float64, rounded once: float32 pow is off by 1-2 ulp depending on the CPU's
+    # vector path (NumPy's and torch's differ on AVX-512 machines); this is the correctly rounded value.
+    inv_freq = (1.0 / np.power(base, exponents.astype(np.float64))).astype(np.float32)
     return ROPE_TYPES[rope_type](inv_freq, params)
 
 
