@@ -249,3 +249,28 @@ def test_nested_profiles_both_record():
         with axon_profile.profile() as inner:
             a * a
     assert [e.name for e in outer.events] == ["add", "mul"] and [e.name for e in inner.events] == ["mul"]
+
+
+def test_memory_timeline_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.image import imread
+
+    a = _t((16, 16))
+    with axon_profile.profile(profile_memory=True) as prof:
+        b = a + a
+        c = b @ b
+        del b
+        c.relu()
+    timeline = prof.memory_timeline()
+    path = tmp_path / "memory.png"
+    figure = timeline.plot(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert imread(path).shape[:2] == (350, 800)  # figsize 8 x 3.5 inches at 100 dpi
+    axes = figure.axes[0]
+    step = axes.lines[0]
+    # The step line is the timeline itself: 0, then each allocation's and free's running total.
+    np.testing.assert_array_equal(step.get_ydata(), [0] + timeline.live_bytes)
+    np.testing.assert_allclose(step.get_xdata(), [0.0] + timeline.times_us)
+    assert axes.lines[1].get_ydata()[0] == timeline.peak_bytes == 2 * 1024  # b and c live together
+    marks = [seg[0][1] for coll in axes.collections for seg in coll.get_segments()]
+    assert marks == [timeline.high_water(op) for op in prof.events if op.depth == 0]
