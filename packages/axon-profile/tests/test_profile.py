@@ -14,6 +14,7 @@ import pytest
 
 import axon_profile
 import axon_tensor as at
+from axon_core import ShapeError
 from axon_tensor import Tensor
 
 
@@ -274,3 +275,39 @@ def test_memory_timeline_png(tmp_path):
     assert axes.lines[1].get_ydata()[0] == timeline.peak_bytes == 2 * 1024  # b and c live together
     marks = [seg[0][1] for coll in axes.collections for seg in coll.get_segments()]
     assert marks == [timeline.high_water(op) for op in prof.events if op.depth == 0]
+
+
+def test_an_op_that_raises_is_recorded_and_leaves_the_stack_clean():
+    a, b = _t((2, 3)), _t((4, 5), seed=1)
+    with axon_profile.profile(record_shapes=True) as prof:
+        with pytest.raises(ShapeError, match="matmul"):
+            a @ b
+        a + a
+    assert [(e.name, e.depth) for e in prof.events] == [("matmul", 0), ("add", 0)]
+    assert prof.events[0].end_ns >= prof.events[0].start_ns and prof.events[0].input_shapes == [[2, 3], [4, 5]]
+
+
+def test_ops_on_other_threads_have_their_own_stacks():
+    import threading
+
+    a = _t((4, 4))
+    # All three alive at once, so their thread ids are distinct (a finished thread's id is reused).
+    together = threading.Barrier(3)
+
+    def work():
+        at.mm(a, a)
+        together.wait(timeout=10)
+
+    with axon_profile.profile() as prof:
+        workers = [threading.Thread(target=work) for _ in range(3)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        a + a
+    threads = collections.Counter(e.thread for e in prof.events if e.name == "mm")
+    assert len(threads) == 3 and set(threads.values()) == {1}
+    for e in prof.events:
+        if e.name == "matmul":
+            assert e.parent.name == "mm" and e.parent.thread == e.thread and e.depth == 1
+    assert [e.depth for e in prof.events if e.name == "add"] == [0]
