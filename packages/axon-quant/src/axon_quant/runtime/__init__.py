@@ -23,6 +23,7 @@ from .kv_cache import KVCache
 from .model import DEFAULT_MAX_CTX, Model, load_model
 from .prefetch import LayerPrefetcher
 from .sampling import Sampler, SamplingParams
+from .stop_strings import StopStrings
 from .streaming import WeightStreamer
 from .telemetry import SECTIONS, STREAM_COLUMNS, StreamTelemetry, Telemetry
 
@@ -41,6 +42,7 @@ __all__ = [
     "ModelConfig",
     "Sampler",
     "SamplingParams",
+    "StopStrings",
     "StreamTelemetry",
     "Telemetry",
     "WeightStreamer",

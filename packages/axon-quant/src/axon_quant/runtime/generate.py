@@ -20,6 +20,7 @@ from ..errors import QuantError
 from ..tokenizer import GGUFTokenizer, IncrementalDetokenizer
 from .model import Model
 from .sampling import Sampler, SamplingParams
+from .stop_strings import StopStrings
 
 __all__ = ["GenerationResult", "generate"]
 
@@ -39,30 +40,6 @@ class GenerationResult:
     prompt_tokens: int
     prompt_s: float
     decode_s: float
-
-
-class _StopStrings:
-    """Cuts the stream at the first stop string, holding back text that may begin one."""
-
-    def __init__(self, stops: Sequence[str]):
-        self.stops = [s for s in stops if s]
-        self.held = ""
-
-    def feed(self, text: str) -> tuple[str, bool]:
-        """What may be emitted of ``held + text``, and whether a stop string was reached."""
-        buf = self.held + text
-        found = [i for i in (buf.find(s) for s in self.stops) if i >= 0]
-        if found:
-            self.held = ""
-            return buf[: min(found)], True
-        keep = 0
-        for s in self.stops:
-            for k in range(min(len(s) - 1, len(buf)), keep, -1):
-                if buf.endswith(s[:k]):
-                    keep = k
-                    break
-        self.held = buf[len(buf) - keep :]
-        return buf[: len(buf) - keep], False
 
 
 def generate(
@@ -99,7 +76,7 @@ def generate(
     history = np.zeros(model.max_ctx, dtype=np.int32)
     history[: len(ids)] = ids
     length = len(ids)
-    detokenizer, stops = IncrementalDetokenizer(tokenizer), _StopStrings(stop)
+    detokenizer, stops = IncrementalDetokenizer(tokenizer), StopStrings(stop)
     emitted: list[str] = []
 
     def emit(text: str) -> None:

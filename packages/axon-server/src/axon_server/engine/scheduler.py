@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from axon_quant.runtime import Model, Sampler, SamplingParams
-from axon_quant.runtime.generate import _StopStrings
+from axon_quant.runtime import Model, Sampler, SamplingParams, StopStrings
 from axon_quant.tokenizer import IncrementalDetokenizer
 
 from .generator import GGUFGenerator
@@ -88,7 +87,7 @@ class _Running:
         self.history[: len(seq.prompt)] = seq.prompt
         self.length = len(seq.prompt)
         self.detokenizer = IncrementalDetokenizer(generator.tokenizer)
-        self.stops = _StopStrings(seq.stop)
+        self.stops = StopStrings(seq.stop)
         self.generated = 0
         model.reset()
         self.logits = model.prefill(self.history[: self.length])
