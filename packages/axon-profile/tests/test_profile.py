@@ -38,7 +38,8 @@ def test_ops_names_shapes_dtypes_and_nesting():
     assert prof.events[0].input_shapes == [[3, 4], [4, 5]]
     assert prof.events[0].input_dtypes == ["float32", "float32"]
     assert prof.events[3].input_shapes == [[4], [4]] and prof.events[3].input_dtypes == ["float64", "float64"]
-    assert all(ev.device == "cpu" for ev in prof.events)
+    # The tensors' device (cpu, or cuda-sim under AXON_DEFAULT_DEVICE=cuda-sim).
+    assert all(ev.device == str(a.device) for ev in prof.events)
     here = f"{__file__}:"
     assert prof.events[0].call_site.startswith(here) and prof.events[0].call_site.endswith(
         "in test_ops_names_shapes_dtypes_and_nesting"
