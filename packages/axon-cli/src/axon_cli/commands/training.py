@@ -72,6 +72,15 @@ def _read_data(config: dict[str, Any], root: Path) -> tuple[Any, Any, Any, Any]:
     return x[train], y[train], x[val], y[val]
 
 
+def _project_root(recorded: Path, checkpoint: Path, config: dict[str, Any]) -> Path:
+    """The project folder of a checkpoint: the one it recorded, or, when that is gone (the project
+    was renamed or moved), the folder that holds the checkpoint at ``checkpoint.dir``."""
+    if recorded.is_dir():
+        return recorded
+    depth = len(Path((config.get("checkpoint") or {}).get("dir", "checkpoints")).parts)
+    return checkpoint.resolve().parents[depth]
+
+
 class _Run:
     """The model, optimizer and scheduler a config describes, and the epoch loop over its data."""
 
@@ -125,7 +134,7 @@ class _Run:
                 self.scheduler.step()
             losses.append(loss.item())
             self.state.step += 1
-            on_step()
+            on_step(losses[-1])
         self.state.epoch += 1
         mean = float(np.mean(losses))
         self.state.loss_history.append(mean)
@@ -163,7 +172,8 @@ class _Run:
         checkpoint = serialize.Checkpoint.load(path)
         if "config" not in checkpoint.extra:
             raise CLIError(f"{path}: a checkpoint, but not one written by axon train (no config in it)")
-        run = cls(json.loads(checkpoint.extra["config"]), Path(checkpoint.extra["root"]))
+        config = json.loads(checkpoint.extra["config"])
+        run = cls(config, _project_root(Path(checkpoint.extra["root"]), path, config))
         run.model.load_state_dict(checkpoint.model)
         run.optimizer.load_state_dict(checkpoint.optimizer)
         if run.scheduler is not None and checkpoint.scheduler is not None:
@@ -172,7 +182,27 @@ class _Run:
         return run
 
 
-def _loop(run: _Run, monitor: bool, as_json: bool) -> None:
+class _MetricsLog:
+    """``--metrics FILE``: one JSON object per line, appended and flushed as each is made, so a
+    reader (axon-server's job metrics) follows the run live: ``{"event": "step", "epoch", "step",
+    "loss"}`` per optimizer step (``epoch`` 1-based, the one being trained) and ``{"event": "epoch",
+    "epoch", "step", "loss", ...}`` per finished epoch (the epoch's mean loss, validation results,
+    the checkpoint written)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.handle = open(path, "a", encoding="utf-8") if path is not None else None
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.handle is not None:
+            self.handle.write(json.dumps(record) + "\n")
+            self.handle.flush()
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+def _loop(run: _Run, monitor: bool, as_json: bool, metrics_path: Path | None = None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     checkpointing = run.config.get("checkpoint") or {}
@@ -192,11 +222,17 @@ def _loop(run: _Run, monitor: bool, as_json: bool) -> None:
         typer.echo(f"dashboard at {dashboard.url}", err=True)
     columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     results = []
+    metrics = _MetricsLog(metrics_path)
+
+    def on_step(loss: float) -> None:
+        progress.advance(task)
+        metrics.write({"event": "step", "epoch": run.state.epoch + 1, "step": run.state.step, "loss": loss})
+
     with Progress(*columns, transient=True, disable=as_json) as progress:
         task = progress.add_task("train", total=run.epochs * run.steps_per_epoch, epoch=run.state.epoch + 1)
         progress.update(task, completed=run.state.epoch * run.steps_per_epoch)
         while run.state.epoch < run.epochs:
-            loss = run.train_epoch(lambda: progress.advance(task))
+            loss = run.train_epoch(on_step)
             row = {"epoch": run.state.epoch, "loss": loss}
             if len(run.y_val):
                 val = run.evaluate(run.x_val, run.y_val)
@@ -213,9 +249,11 @@ def _loop(run: _Run, monitor: bool, as_json: bool) -> None:
                 run.save(folder / "last.axon")
                 row["checkpoint"] = str(folder / f"epoch-{run.state.epoch}.axon")
             results.append(row)
+            metrics.write({"event": "epoch", "step": run.state.step, **row})
             if not as_json:
                 text = " ".join(f"{k} {v:.6f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items())
                 progress.console.print(text, soft_wrap=True, highlight=False)
+    metrics.close()
     if dashboard is not None:
         dashboard.set_status("done")
         dashboard.close()
@@ -227,18 +265,20 @@ def train(
     config: Path = typer.Argument(..., help="the training config (.yaml, .yml or .toml)"),
     monitor: bool = typer.Option(False, "--monitor", help="show the run on axon's TrainingMonitor in the browser"),
     as_json: bool = typer.Option(False, "--json", help="print the per-epoch results as one JSON object"),
+    metrics: Path | None = typer.Option(None, "--metrics", help="append one JSON line per step and per epoch to FILE"),
 ) -> None:
     """Train the model a config describes, writing checkpoints as it goes."""
-    _loop(_Run(read_config(config), config.resolve().parent), monitor, as_json)
+    _loop(_Run(read_config(config), config.resolve().parent), monitor, as_json, metrics)
 
 
 def resume(
     checkpoint: Path = typer.Argument(..., help="a checkpoint written by axon train"),
     monitor: bool = typer.Option(False, "--monitor", help="show the run on axon's TrainingMonitor in the browser"),
     as_json: bool = typer.Option(False, "--json", help="print the per-epoch results as one JSON object"),
+    metrics: Path | None = typer.Option(None, "--metrics", help="append one JSON line per step and per epoch to FILE"),
 ) -> None:
     """Continue a run from a checkpoint; the result is the uninterrupted run's, bit for bit."""
-    _loop(_Run.restore(checkpoint), monitor, as_json)
+    _loop(_Run.restore(checkpoint), monitor, as_json, metrics)
 
 
 def evaluate(
