@@ -1,8 +1,8 @@
-"""axon-vision: image transforms (resize with PyTorch's rules and antialiasing, crops, flips)."""
+"""axon-vision: image transforms, classification models with torchvision's state-dict names."""
 
 from . import transforms
-from .errors import DatasetFormatError, ImageShapeError
+from .errors import BoxFormatError, DatasetFormatError, ImageDtypeError, ImageShapeError
 
 __version__ = "0.1.0"
 
-__all__ = ["DatasetFormatError", "ImageShapeError", "transforms"]
+__all__ = ["BoxFormatError", "DatasetFormatError", "ImageDtypeError", "ImageShapeError", "transforms"]
