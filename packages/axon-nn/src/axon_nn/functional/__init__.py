@@ -27,6 +27,7 @@ from .activation import (
 )
 from .attention import attention_path, repeat_kv, scaled_dot_product_attention
 from .conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
+from .distance import cosine_similarity, pairwise_distance
 from .dropout import alpha_dropout, dropout, dropout2d
 from .embedding import embedding, one_hot
 from .fft import complex_abs, complex_from_pairs, fft, ifft, irfft, pairs_from_complex, rfft
@@ -44,6 +45,19 @@ from .loss import (
     mse_loss,
     nll_loss,
     smooth_l1_loss,
+)
+from .margin_loss import (
+    cosine_embedding_loss,
+    gaussian_nll_loss,
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multi_margin_loss,
+    multilabel_margin_loss,
+    multilabel_soft_margin_loss,
+    poisson_nll_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+    triplet_margin_with_distance_loss,
 )
 from .moe import DispatchPlan, dispatch_plan, expert_capacity, load_balancing_loss, top_k_routing
 from .normalization import batch_norm, group_norm, instance_norm, layer_norm, rms_norm
@@ -129,6 +143,20 @@ __all__ += ["celu", "hardsigmoid", "hardswish", "hardtanh", "logsigmoid", "norma
 __all__ += ["interpolate", "softmin", "softsign"]
 __all__ += ["avg_pool3d", "conv3d", "conv_transpose3d", "max_pool3d"]
 __all__ += ["conv_transpose1d", "fold", "max_unpool1d", "max_unpool2d", "unfold"]
+__all__ += ["cosine_similarity", "pairwise_distance"]
+__all__ += [
+    "cosine_embedding_loss",
+    "gaussian_nll_loss",
+    "hinge_embedding_loss",
+    "margin_ranking_loss",
+    "multi_margin_loss",
+    "multilabel_margin_loss",
+    "multilabel_soft_margin_loss",
+    "poisson_nll_loss",
+    "soft_margin_loss",
+    "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
+]
 __all__ += [
     "absmean_scale",
     "activation_quant_ste",

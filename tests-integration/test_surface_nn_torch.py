@@ -1,0 +1,397 @@
+"""Issue 22 §1/§3, the nn part: losses, activations and shape/utility modules against PyTorch 2.13 CPU.
+
+One row per case: the forward value and dtype, and float64 gradients of the inputs torch
+differentiates, against torch autograd; each argument torch takes (reduction, margin, p, eps, full,
+log_input, swap, ...) is exercised. Modules are checked against torch's module with the same
+arguments (and, for layers with parameters, the same weights).
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import partial
+
+import numpy as np
+import pytest
+
+import axon
+import axon.nn as nn
+import axon.nn.functional as F
+from axon_core import AxonError, DTypeError, ShapeError
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+pytestmark = pytest.mark.slow
+
+RNG = np.random.default_rng(2213)
+
+
+def _np(x):
+    if isinstance(x, axon.Variable):
+        x = x.data
+    if isinstance(x, torch.Tensor):
+        return x.detach().numpy()
+    return x.numpy()
+
+
+def run_both(axon_fn, torch_fn, arrays, grads=None, tol=1e-10):
+    """Forward, dtype and gradients of the float ``arrays`` at ``grads`` (default: all float ones)."""
+    if grads is None:
+        grads = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
+    ts = [torch.tensor(a, requires_grad=i in grads) for i, a in enumerate(arrays)]
+    xs = [
+        axon.Variable(axon.tensor(a), requires_grad=True) if i in grads else axon.tensor(a)
+        for i, a in enumerate(arrays)
+    ]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        want, got = torch_fn(*ts), axon_fn(*xs)
+        assert tuple(want.shape) == tuple(got.shape)
+        assert str(want.dtype).replace("torch.", "") == got.dtype.name
+        np.testing.assert_allclose(_np(got), _np(want), rtol=tol, atol=tol, equal_nan=True)
+        if not grads or want.numel() == 0:
+            return got
+        weight = RNG.standard_normal(tuple(want.shape))
+        (want * torch.tensor(weight)).sum().backward()
+        (got * axon.tensor(weight)).sum().backward()
+        for i in grads:
+            want_grad = np.zeros(ts[i].shape) if ts[i].grad is None else ts[i].grad.numpy()
+            got_grad = np.zeros(ts[i].shape) if xs[i].grad is None else _np(xs[i].grad)
+            np.testing.assert_allclose(got_grad, want_grad, rtol=tol, atol=tol, equal_nan=True)
+    return got
+
+
+def _r(*shape):
+    return RNG.standard_normal(shape)
+
+
+def _signs(*shape):
+    return RNG.choice([-1.0, 1.0], size=shape)
+
+
+def _classes(n, c):
+    return RNG.integers(0, c, n).astype(np.int64)
+
+
+def _multilabel(n, c):
+    """Targets of multilabel_margin_loss: a few labels per row (one repeated), then -1 and junk after it."""
+    t = np.full((n, c), -1, dtype=np.int64)
+    for i in range(n):
+        k = i % c
+        t[i, :k] = RNG.choice(c, size=k, replace=False)
+        if k + 2 < c:
+            t[i, k + 1] = 0  # after the -1: must be ignored
+    t[0, :2] = [1, 1] if c > 1 else t[0, :2]
+    return t
+
+
+REDUCTIONS = ["none", "mean", "sum"]
+
+# name, axon function, torch function, arrays, indices of differentiable arrays (None: all float)
+LOSSES = [
+    (
+        "cosine_embedding",
+        lambda a, b, y, **k: F.cosine_embedding_loss(a, b, y, **k),
+        lambda a, b, y, **k: TF.cosine_embedding_loss(a, b, y, **k),
+        lambda: [_r(5, 4), _r(5, 4), _signs(5)],
+        [0, 1],
+        [{}, {"margin": 0.3}, {"margin": -0.5}],
+    ),
+    (
+        "cosine_embedding_1d",
+        F.cosine_embedding_loss,
+        TF.cosine_embedding_loss,
+        lambda: [_r(4), _r(4), np.array(-1.0)],
+        [0, 1],
+        [{"margin": -0.9}],
+    ),
+    (
+        "hinge_embedding",
+        F.hinge_embedding_loss,
+        TF.hinge_embedding_loss,
+        lambda: [_r(3, 5), _signs(3, 5)],
+        [0],
+        [{}, {"margin": 0.5}, {"margin": 2.0}],
+    ),
+    (
+        "margin_ranking",
+        F.margin_ranking_loss,
+        TF.margin_ranking_loss,
+        lambda: [_r(6), _r(6), _signs(6)],
+        None,
+        [{}, {"margin": 0.4}],
+    ),
+    (
+        "margin_ranking_broadcast",
+        F.margin_ranking_loss,
+        TF.margin_ranking_loss,
+        lambda: [_r(3, 4), _r(1, 4), _signs(3, 1)],
+        None,
+        [{"margin": 0.2}],
+    ),
+    (
+        "multi_margin",
+        F.multi_margin_loss,
+        TF.multi_margin_loss,
+        lambda: [_r(6, 4), _classes(6, 4)],
+        [0],
+        [{}, {"p": 2}, {"margin": 0.5}, {"p": 2, "margin": 2.0}],
+    ),
+    ("multi_margin_1d", F.multi_margin_loss, TF.multi_margin_loss, lambda: [_r(5), _classes(1, 5)], [0], [{}]),
+    (
+        "multilabel_margin",
+        F.multilabel_margin_loss,
+        TF.multilabel_margin_loss,
+        lambda: [_r(5, 4), _multilabel(5, 4)],
+        [0],
+        [{}],
+    ),
+    (
+        "multilabel_margin_1d",
+        F.multilabel_margin_loss,
+        TF.multilabel_margin_loss,
+        lambda: [_r(6), np.array([3, 0, -1, 1, 2, 5])],
+        [0],
+        [{}],
+    ),
+    (
+        "multilabel_soft_margin",
+        F.multilabel_soft_margin_loss,
+        TF.multilabel_soft_margin_loss,
+        lambda: [_r(4, 5) * 3, RNG.random((4, 5))],
+        None,
+        [{}],
+    ),
+    ("soft_margin", F.soft_margin_loss, TF.soft_margin_loss, lambda: [_r(3, 4) * 3, _signs(3, 4)], [0], [{}]),
+    (
+        "gaussian_nll",
+        F.gaussian_nll_loss,
+        TF.gaussian_nll_loss,
+        lambda: [_r(4, 3), _r(4, 3), RNG.random((4, 3)) + 0.1],
+        None,
+        [{}, {"full": True}, {"eps": 0.3}],
+    ),
+    (
+        "gaussian_nll_homoscedastic",
+        F.gaussian_nll_loss,
+        TF.gaussian_nll_loss,
+        lambda: [_r(4, 3), _r(4, 3), RNG.random(4) + 0.1],
+        None,
+        [{}, {"full": True}],
+    ),
+    (
+        "gaussian_nll_one_mismatch",
+        F.gaussian_nll_loss,
+        TF.gaussian_nll_loss,
+        lambda: [_r(2, 3, 4), _r(2, 3, 4), RNG.random((2, 1, 4)) + 0.1],
+        None,
+        [{}],
+    ),
+    (
+        "poisson_nll_log",
+        F.poisson_nll_loss,
+        TF.poisson_nll_loss,
+        lambda: [_r(3, 4), RNG.poisson(3.0, (3, 4)).astype(float) + 0.5],
+        None,
+        [{}, {"full": True}],
+    ),
+    (
+        "poisson_nll_rate",
+        F.poisson_nll_loss,
+        TF.poisson_nll_loss,
+        lambda: [RNG.random((3, 4)) + 0.1, RNG.poisson(3.0, (3, 4)).astype(float) + 0.5],
+        None,
+        [{"log_input": False}, {"log_input": False, "full": True, "eps": 1e-3}],
+    ),
+    (
+        "triplet_margin",
+        F.triplet_margin_loss,
+        TF.triplet_margin_loss,
+        lambda: [_r(5, 3), _r(5, 3), _r(5, 3)],
+        None,
+        [{}, {"margin": 2.0}, {"p": 1}, {"p": 3, "eps": 1e-3}, {"swap": True}, {"swap": True, "p": 1, "margin": 0.5}],
+    ),
+    (
+        "triplet_margin_1d",
+        F.triplet_margin_loss,
+        TF.triplet_margin_loss,
+        lambda: [_r(4), _r(4), _r(4)],
+        None,
+        [{"margin": 3.0}],
+    ),
+]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name, ours, theirs, make, grads, options", LOSSES, ids=[c[0] for c in LOSSES])
+def test_losses_against_torch(name, ours, theirs, make, grads, options, reduction) -> None:
+    for kwargs in options:
+        arrays = make()
+        run_both(
+            lambda *xs, k=kwargs: ours(*xs, reduction=reduction, **k),
+            lambda *ts, k=kwargs: theirs(*ts, reduction=reduction, **k),
+            arrays,
+            grads,
+        )
+
+
+@pytest.mark.parametrize("swap", [False, True])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_triplet_margin_with_distance_default_and_custom(swap, reduction) -> None:
+    arrays = [_r(5, 3), _r(5, 3), _r(5, 3)]
+    run_both(
+        lambda a, p, n: F.triplet_margin_with_distance_loss(a, p, n, swap=swap, reduction=reduction, margin=1.5),
+        lambda a, p, n: TF.triplet_margin_with_distance_loss(a, p, n, swap=swap, reduction=reduction, margin=1.5),
+        arrays,
+    )
+    run_both(
+        lambda a, p, n: F.triplet_margin_with_distance_loss(
+            a, p, n, distance_function=lambda x, y: 1.0 - F.cosine_similarity(x, y), swap=swap, reduction=reduction
+        ),
+        lambda a, p, n: TF.triplet_margin_with_distance_loss(
+            a, p, n, distance_function=lambda x, y: 1.0 - TF.cosine_similarity(x, y), swap=swap, reduction=reduction
+        ),
+        arrays,
+    )
+
+
+def test_gaussian_nll_float_var_and_clamped_var_gradient() -> None:
+    run_both(
+        lambda x, t: F.gaussian_nll_loss(x, t, 0.5), lambda x, t: TF.gaussian_nll_loss(x, t, 0.5), [_r(3, 2), _r(3, 2)]
+    )
+    # var below eps: the forward uses eps, the gradient flows as if unclamped (torch's no-grad clamp).
+    var = np.array([[1e-9, 0.5], [2.0, 1e-8]])
+    run_both(F.gaussian_nll_loss, TF.gaussian_nll_loss, [_r(2, 2), _r(2, 2), var], tol=1e-8)
+
+
+def test_losses_on_empty_batches_match_torch() -> None:
+    for ours, theirs, arrays in [
+        (F.poisson_nll_loss, TF.poisson_nll_loss, [_r(0, 3), _r(0, 3)]),
+        (F.hinge_embedding_loss, TF.hinge_embedding_loss, [_r(0), _r(0)]),
+        (F.poisson_nll_loss, TF.poisson_nll_loss, [_r(0, 2), _r(0, 2)]),
+    ]:
+        for reduction in REDUCTIONS:
+            run_both(partial(ours, reduction=reduction), partial(theirs, reduction=reduction), arrays)
+
+
+def test_losses_with_nan_and_inf_inputs_match_torch() -> None:
+    x = np.array([[np.nan, np.inf, -np.inf, 0.5]])
+    y = np.array([[1.0, -1.0, 1.0, -1.0]])
+    run_both(F.soft_margin_loss, TF.soft_margin_loss, [x, y], grads=[], tol=1e-10)
+    run_both(F.hinge_embedding_loss, TF.hinge_embedding_loss, [x, y], grads=[])
+    run_both(F.margin_ranking_loss, TF.margin_ranking_loss, [x, np.zeros_like(x), y], grads=[])
+
+
+def test_plain_tensors_give_a_plain_tensor() -> None:
+    got = F.soft_margin_loss(axon.tensor(_r(3)), axon.tensor(_signs(3)))
+    assert isinstance(got, axon.Tensor) and not isinstance(got, axon.Variable)
+
+
+def test_float32_losses_stay_float32() -> None:
+    a = [x.astype(np.float32) for x in (_r(4, 3), _r(4, 3), _r(4, 3))]
+    got = run_both(F.triplet_margin_loss, TF.triplet_margin_loss, a, tol=1e-5)
+    assert got.dtype.name == "float32"
+
+
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (
+            lambda: F.multi_margin_loss(axon.tensor(_r(3, 4)), axon.tensor(_classes(2, 4))),
+            ShapeError,
+            "multi_margin_loss",
+        ),
+        (lambda: F.multi_margin_loss(axon.tensor(_r(3, 4)), axon.tensor(np.array([0, 1, 4]))), IndexError, "[0, 4)"),
+        (lambda: F.multi_margin_loss(axon.tensor(_r(3, 4)), axon.tensor(_classes(3, 4)), p=3), ValueError, "p == 1"),
+        (lambda: F.multi_margin_loss(axon.tensor(_r(3, 4)), axon.tensor(_r(3))), DTypeError, "class indices"),
+        (
+            lambda: F.multilabel_margin_loss(axon.tensor(_r(3, 4)), axon.tensor(_classes(3, 4))),
+            ShapeError,
+            "same shape",
+        ),
+        (
+            lambda: F.cosine_embedding_loss(axon.tensor(_r(3, 4)), axon.tensor(_r(3, 4)), axon.tensor(_r(2))),
+            ShapeError,
+            "cosine_embedding_loss",
+        ),
+        (
+            lambda: F.margin_ranking_loss(axon.tensor(_r(3)), axon.tensor(_r(3)), axon.tensor(_r(3, 1))),
+            ShapeError,
+            "number of dimensions",
+        ),
+        (
+            lambda: F.gaussian_nll_loss(axon.tensor(_r(3, 4)), axon.tensor(_r(3, 4)), axon.tensor(_r(2, 2) ** 2)),
+            ShapeError,
+            "incorrect size",
+        ),
+        (
+            lambda: F.gaussian_nll_loss(axon.tensor(_r(3)), axon.tensor(_r(3)), axon.tensor(-np.ones(3))),
+            ValueError,
+            "negative",
+        ),
+        (
+            lambda: F.triplet_margin_loss(axon.tensor(_r(3, 4)), axon.tensor(_r(4)), axon.tensor(_r(3, 4))),
+            ShapeError,
+            "anchor 2D, positive 1D",
+        ),
+        (
+            lambda: F.triplet_margin_with_distance_loss(
+                axon.tensor(_r(4)), axon.tensor(_r(4)), axon.tensor(_r(4)), margin=0.0
+            ),
+            ValueError,
+            "greater than 0",
+        ),
+        (lambda: F.soft_margin_loss(axon.tensor(_r(3)), axon.tensor(_r(3)), reduction="avg"), ValueError, "reduction"),
+        (lambda: F.soft_margin_loss(axon.tensor(_r(3)), axon.tensor(_r(2))), ShapeError, "broadcast"),
+        (lambda: F.poisson_nll_loss(axon.tensor(np.arange(3)), axon.tensor(_r(3))), DTypeError, "floating-point"),
+    ],
+)
+def test_loss_bad_input_is_a_typed_error_naming_the_problem(call, error, words) -> None:
+    with pytest.raises(error, match=None) as info:
+        call()
+    assert words in str(info.value)
+    assert isinstance(info.value, (AxonError, ValueError, IndexError))
+
+
+# -- loss modules: torch's constructor arguments, buffers and values -------------------------------------
+LOSS_MODULES = [
+    ("CosineEmbeddingLoss", {"margin": 0.2}, lambda: [_r(4, 3), _r(4, 3), _signs(4)], [0, 1]),
+    ("HingeEmbeddingLoss", {"margin": 0.7}, lambda: [_r(4, 3), _signs(4, 3)], [0]),
+    ("MarginRankingLoss", {"margin": 0.1}, lambda: [_r(5), _r(5), _signs(5)], None),
+    ("MultiMarginLoss", {"p": 2, "margin": 0.8}, lambda: [_r(5, 3), _classes(5, 3)], [0]),
+    ("MultiLabelMarginLoss", {}, lambda: [_r(4, 3), _multilabel(4, 3)], [0]),
+    ("MultiLabelSoftMarginLoss", {}, lambda: [_r(4, 3), RNG.random((4, 3))], None),
+    ("SoftMarginLoss", {}, lambda: [_r(4, 3), _signs(4, 3)], [0]),
+    ("GaussianNLLLoss", {"full": True, "eps": 1e-3}, lambda: [_r(4, 3), _r(4, 3), RNG.random((4, 3)) + 0.1], None),
+    (
+        "PoissonNLLLoss",
+        {"log_input": False, "full": True},
+        lambda: [RNG.random((4, 3)) + 0.1, RNG.random((4, 3)) * 4],
+        None,
+    ),
+    ("TripletMarginLoss", {"margin": 0.5, "p": 1.0, "swap": True}, lambda: [_r(4, 3), _r(4, 3), _r(4, 3)], None),
+    ("TripletMarginWithDistanceLoss", {"margin": 0.5, "swap": True}, lambda: [_r(4, 3), _r(4, 3), _r(4, 3)], None),
+]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name, kwargs, make, grads", LOSS_MODULES, ids=[c[0] for c in LOSS_MODULES])
+def test_loss_modules_against_torch(name, kwargs, make, grads, reduction) -> None:
+    ours, theirs = (
+        getattr(nn, name)(reduction=reduction, **kwargs),
+        getattr(torch.nn, name)(reduction=reduction, **kwargs),
+    )
+    run_both(ours, theirs, make(), grads)
+    for key in kwargs:
+        assert getattr(ours, key) == getattr(theirs, key)
+
+
+def test_weighted_loss_modules_keep_weight_as_a_buffer() -> None:
+    w = RNG.random(3) + 0.5
+    for name, make, grads in [
+        ("MultiMarginLoss", lambda: [_r(5, 3), _classes(5, 3)], [0]),
+        ("MultiLabelSoftMarginLoss", lambda: [_r(5, 3), RNG.random((5, 3))], None),
+    ]:
+        ours, theirs = getattr(nn, name)(weight=axon.tensor(w)), getattr(torch.nn, name)(weight=torch.tensor(w))
+        assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight"]
+        run_both(ours, theirs, make(), grads)
