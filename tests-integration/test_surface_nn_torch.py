@@ -395,3 +395,159 @@ def test_weighted_loss_modules_keep_weight_as_a_buffer() -> None:
         ours, theirs = getattr(nn, name)(weight=axon.tensor(w)), getattr(torch.nn, name)(weight=torch.tensor(w))
         assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight"]
         run_both(ours, theirs, make(), grads)
+
+
+# -- activations ------------------------------------------------------------------------------------------
+ELEMENTWISE = [
+    ("softshrink", F.softshrink, TF.softshrink, [{}, {"lambd": 1.2}, {"lambd": 0.0}]),
+    ("hardshrink", F.hardshrink, TF.hardshrink, [{}, {"lambd": 1.2}]),
+    ("tanhshrink", F.tanhshrink, TF.tanhshrink, [{}]),
+    ("threshold", F.threshold, TF.threshold, [{"threshold": 0.3, "value": -2.0}, {"threshold": -1.0, "value": 5.0}]),
+    ("rrelu_eval", F.rrelu, TF.rrelu, [{}, {"lower": 0.2, "upper": 0.6}]),
+    ("glu", F.glu, TF.glu, [{}, {"dim": 0}]),
+]
+
+
+def _non_contiguous(a):
+    return np.ascontiguousarray(a.T).T
+
+
+@pytest.mark.parametrize("name, ours, theirs, options", ELEMENTWISE, ids=[c[0] for c in ELEMENTWISE])
+@pytest.mark.parametrize("shape", [(4, 6), (2, 3, 4), (0, 4), ()])
+def test_activations_against_torch(name, ours, theirs, options, shape) -> None:
+    if name == "glu" and shape == ():
+        pytest.skip("glu of a 0-d input is an error (tested below)")
+    for kwargs in options:
+        run_both(partial(ours, **kwargs), partial(theirs, **kwargs), [_r(*shape) * 2])
+
+
+@pytest.mark.parametrize("name, ours, theirs, options", ELEMENTWISE, ids=[c[0] for c in ELEMENTWISE])
+def test_activations_non_contiguous_and_nan_inf(name, ours, theirs, options) -> None:
+    kwargs = options[0]
+    a = _r(4, 6) * 2
+    a.reshape(-1)[:3] = [np.nan, np.inf, -np.inf]
+    run_both(partial(ours, **kwargs), partial(theirs, **kwargs), [a], grads=[])
+    b = _r(6, 4)
+    want = theirs(torch.tensor(b).T, **kwargs)
+    got = ours(axon.tensor(b).transpose(0, 1), **kwargs)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_glu_negative_dims_and_errors() -> None:
+    run_both(partial(F.glu, dim=-2), partial(TF.glu, dim=-2), [_r(3, 4, 5)])
+    with pytest.raises(ShapeError, match="glu: halving dimension must be even"):
+        F.glu(axon.tensor(_r(3, 5)))
+    with pytest.raises(ShapeError, match="glu"):
+        F.glu(axon.tensor(np.array(1.0)))
+
+
+def test_threshold_keeps_integer_dtype_like_torch() -> None:
+    a = np.arange(-3, 4, dtype=np.int64)
+    want, got = TF.threshold(torch.tensor(a), 0, 7), F.threshold(axon.tensor(a), 0, 7)
+    assert got.dtype.name == "int64"
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("shape, count", [((3, 4, 5, 2), 4), ((3, 4), 4), ((3, 4, 5), 1), ((5,), 1), ((), 1)])
+def test_prelu_against_torch_with_weight_gradient(shape, count) -> None:
+    run_both(F.prelu, TF.prelu, [_r(*shape), RNG.random(count)])
+
+
+def test_prelu_module_matches_torch_module() -> None:
+    ours, theirs = nn.PReLU(4, init=0.1, dtype=axon.float64), torch.nn.PReLU(4, init=0.1, dtype=torch.float64)
+    assert repr(ours) == repr(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
+    np.testing.assert_array_equal(ours.weight.data.numpy(), theirs.weight.detach().numpy())
+    x = _r(2, 4, 3)
+    got, want = ours(axon.Variable(axon.tensor(x))), theirs(torch.tensor(x))
+    np.testing.assert_allclose(got.data.numpy(), want.detach().numpy(), rtol=1e-12)
+    got.sum().backward(), want.sum().backward()
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-12)
+    with pytest.raises(ShapeError, match="prelu"):
+        ours(axon.tensor(_r(2, 3)))
+
+
+def test_rrelu_training_slopes_are_seeded_bounded_and_the_gradient() -> None:
+    lower, upper = 0.1, 0.4
+    x = _r(2000)
+    axon.manual_seed(7)
+    v = axon.Variable(axon.tensor(x), requires_grad=True)
+    out = F.rrelu(v, lower, upper, training=True)
+    axon.manual_seed(7)
+    again = F.rrelu(axon.tensor(x), lower, upper, training=True)
+    np.testing.assert_array_equal(out.data.numpy(), again.numpy())
+    negative = x < 0
+    slopes = out.data.numpy()[negative] / x[negative]
+    assert lower <= slopes.min() and slopes.max() <= upper
+    # U(lower, upper): mean (lower+upper)/2, sd (upper-lower)/sqrt(12); 1000 draws put the mean within 0.01.
+    assert abs(slopes.mean() - (lower + upper) / 2) < 0.01
+    np.testing.assert_array_equal(out.data.numpy()[~negative], x[~negative])
+    out.sum().backward()
+    grad = v.grad.numpy()
+    np.testing.assert_allclose(grad[negative], slopes, rtol=1e-12)
+    np.testing.assert_array_equal(grad[~negative], 1.0)
+    # torch's training mode draws from the same bounds.
+    t_out = TF.rrelu(torch.tensor(x), lower, upper, training=True).numpy()
+    t_slopes = t_out[negative] / x[negative]
+    assert lower <= t_slopes.min() and t_slopes.max() <= upper
+
+
+def test_rrelu_module_train_and_eval() -> None:
+    ours, theirs = nn.RReLU(0.2, 0.3), torch.nn.RReLU(0.2, 0.3)
+    assert repr(ours) == repr(theirs)
+    x = _r(5, 3)
+    ours.eval(), theirs.eval()
+    run_both(ours, theirs, [x])
+    ours.train()
+    out = ours(axon.tensor(x)).numpy()
+    negative = x < 0
+    assert np.all((out[negative] / x[negative] >= 0.2) & (out[negative] / x[negative] <= 0.3))
+    with pytest.raises(ValueError, match="rrelu"):
+        F.rrelu(axon.tensor(x), 0.5, 0.1)
+
+
+@pytest.mark.parametrize(
+    "ours, theirs, args",
+    [
+        (F.elu_, TF.elu_, (0.7,)),
+        (F.leaky_relu_, TF.leaky_relu_, (0.2,)),
+        (F.hardtanh_, TF.hardtanh_, (-0.5, 0.8)),
+    ],
+)
+def test_in_place_activations_write_into_their_input(ours, theirs, args) -> None:
+    x = _r(3, 4)
+    t, a = torch.tensor(x), axon.tensor(x)
+    theirs(t, *args)
+    assert ours(a, *args) is a
+    np.testing.assert_allclose(a.numpy(), t.numpy(), rtol=1e-12)
+    # A recorded input keeps its values and the result carries the graph (axon records no in-place ops).
+    v = axon.Variable(axon.tensor(x), requires_grad=True)
+    out = ours(v, *args)
+    np.testing.assert_array_equal(v.data.numpy(), x)
+    tv = torch.tensor(x, requires_grad=True)
+    expected = theirs(tv.clone(), *args)
+    np.testing.assert_allclose(out.data.numpy(), expected.detach().numpy(), rtol=1e-12)
+    out.sum().backward(), expected.sum().backward()
+    np.testing.assert_allclose(v.grad.numpy(), tv.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("GLU", ()),
+        ("GLU", (0,)),
+        ("Softshrink", (0.3,)),
+        ("Hardshrink", ()),
+        ("Tanhshrink", ()),
+        ("Threshold", (0.1, 2.0)),
+    ],
+)
+def test_activation_modules_match_torch(name, args) -> None:
+    ours, theirs = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
+    assert repr(ours) == repr(theirs)
+    run_both(ours, theirs, [_r(4, 6)])
+
+
+def test_shrink_with_negative_lambda_is_an_error() -> None:
+    for fn in (F.softshrink, F.hardshrink):
+        with pytest.raises(ValueError, match="lambd must be non-negative"):
+            fn(axon.tensor(_r(3)), -1.0)

@@ -5,25 +5,35 @@ from __future__ import annotations
 from .activation import (
     celu,
     elu,
+    elu_,
     gelu,
+    glu,
+    hardshrink,
     hardsigmoid,
     hardswish,
     hardtanh,
+    hardtanh_,
     leaky_relu,
+    leaky_relu_,
     log_softmax,
     logsigmoid,
     mish,
     normalize,
+    prelu,
     relu,
     relu6,
+    rrelu,
     selu,
     sigmoid,
     silu,
     softmax,
     softmin,
     softplus,
+    softshrink,
     softsign,
     tanh,
+    tanhshrink,
+    threshold,
 )
 from .attention import attention_path, repeat_kv, scaled_dot_product_attention
 from .conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
@@ -144,6 +154,8 @@ __all__ += ["interpolate", "softmin", "softsign"]
 __all__ += ["avg_pool3d", "conv3d", "conv_transpose3d", "max_pool3d"]
 __all__ += ["conv_transpose1d", "fold", "max_unpool1d", "max_unpool2d", "unfold"]
 __all__ += ["cosine_similarity", "pairwise_distance"]
+__all__ += ["elu_", "glu", "hardshrink", "hardtanh_", "leaky_relu_", "prelu", "rrelu", "softshrink", "tanhshrink"]
+__all__ += ["threshold"]
 __all__ += [
     "cosine_embedding_loss",
     "gaussian_nll_loss",

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from axon_core import DTypeError
+import axon_tensor
+from axon_autograd.functions import where
+from axon_core import DTypeError, ShapeError
+from axon_tensor import default_generator
 from axon_tensor.tensor import normalize_dim
+
+from ._util import tensor_of
 
 __all__ = [
     "relu",
@@ -35,6 +40,16 @@ __all__ = [
     "relu6",
     "selu",
     "normalize",
+    "glu",
+    "softshrink",
+    "hardshrink",
+    "tanhshrink",
+    "threshold",
+    "prelu",
+    "rrelu",
+    "elu_",
+    "leaky_relu_",
+    "hardtanh_",
 ]
 
 
@@ -177,3 +192,106 @@ def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> A
     _check_float("normalize", input)
     norm = input.norm(p, dim, keepdim=True)
     return input / norm.clamp(min=eps).expand(tuple(input.shape))
+
+
+def glu(input: Any, dim: int = -1) -> Any:
+    """``a * sigmoid(b)`` with ``a, b`` the two halves of ``input`` along ``dim``: ``[*, 2n, *] -> [*, n, *]``."""
+    _check_float("glu", input)
+    if len(input.shape) == 0:
+        raise ShapeError("glu: does not support 0-d (scalar) inputs")
+    dim = normalize_dim(dim, len(input.shape), "glu")
+    size = input.shape[dim]
+    if size % 2:
+        raise ShapeError(f"glu: halving dimension must be even, but dimension {dim} is size {size}")
+    a, b = input.narrow(dim, 0, size // 2), input.narrow(dim, size // 2, size // 2)
+    return a * b.sigmoid()
+
+
+def _check_lambd(op: str, lambd: float) -> None:
+    if lambd < 0:
+        raise ValueError(f"{op}: lambd must be non-negative, got {lambd}")
+
+
+def softshrink(input: Any, lambd: float = 0.5) -> Any:
+    """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0 (NaN stays NaN)."""
+    _check_float("softshrink", input)
+    _check_lambd("softshrink", lambd)
+    x = tensor_of(input)
+    return where(x > lambd, input - lambd, where(x < -lambd, input + lambd, input * 0.0))
+
+
+def hardshrink(input: Any, lambd: float = 0.5) -> Any:
+    """``x`` where ``|x| > lambd``, else 0 (NaN stays NaN)."""
+    _check_float("hardshrink", input)
+    _check_lambd("hardshrink", lambd)
+    x = tensor_of(input)
+    return where((x >= -lambd) & (x <= lambd), 0.0, input)
+
+
+def tanhshrink(input: Any) -> Any:
+    """``x - tanh(x)``."""
+    _check_float("tanhshrink", input)
+    return input - input.tanh()
+
+
+def threshold(input: Any, threshold: float, value: float, inplace: bool = False) -> Any:
+    """``value`` where ``x <= threshold``, else ``x`` (NaN stays NaN); integer inputs stay integer."""
+    return _in_place(input, where(tensor_of(input) <= threshold, _scalar_like(value, input), input), inplace)
+
+
+def _scalar_like(value: float, like: Any) -> Any:
+    """``value`` as a 0-d Tensor of ``like``'s dtype, so ``where`` keeps that dtype (torch's rule)."""
+    x = tensor_of(like)
+    return axon_tensor.full((), value, dtype=x.dtype, device=x.device)
+
+
+def prelu(input: Any, weight: Any) -> Any:
+    """``x`` where positive, else ``weight * x``; ``weight [1]`` or ``[C]`` for ``input [N, C, *]``."""
+    _check_float("prelu", input)
+    shape, count = tuple(input.shape), 1
+    for s in weight.shape:
+        count *= s
+    if count != 1:
+        channels = shape[1] if len(shape) >= 2 else None
+        if len(weight.shape) != 1 or channels != count:
+            raise ShapeError(
+                f"prelu: weight {tuple(weight.shape)} must have 1 element or one per channel (dim 1) of input {shape}"
+            )
+        weight = weight.reshape((1, count) + (1,) * (len(shape) - 2))
+    elif len(weight.shape):
+        weight = weight.reshape(())
+    return where(tensor_of(input) > 0, input, weight * input)
+
+
+def rrelu(
+    input: Any, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False, inplace: bool = False
+) -> Any:
+    """Randomized leaky ReLU: ``x`` where positive, else ``a * x``.
+
+    Training draws ``a ~ U(lower, upper)`` per element from axon's seeded generator (the gradient
+    there is ``a``); evaluation uses ``a = (lower + upper) / 2``, as PyTorch.
+    """
+    _check_float("rrelu", input)
+    if not 0 <= lower <= upper:
+        raise ValueError(f"rrelu: expected 0 <= lower <= upper, got lower={lower}, upper={upper}")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    x = tensor_of(input)
+    draws = default_generator.numpy_generator.uniform(lower, upper, tuple(x.shape)).astype(x.dtype.np)
+    slopes = axon_tensor.tensor(draws, device=x.device)
+    return _in_place(input, where(x > 0, input, input * slopes), inplace)
+
+
+def elu_(input: Any, alpha: float = 1.0) -> Any:
+    """:func:`elu` with ``inplace=True`` (see :func:`_in_place` for autograd's exception)."""
+    return elu(input, alpha, inplace=True)
+
+
+def leaky_relu_(input: Any, negative_slope: float = 0.01) -> Any:
+    """:func:`leaky_relu` with ``inplace=True``."""
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def hardtanh_(input: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
+    """:func:`hardtanh` with ``inplace=True``."""
+    return hardtanh(input, min_val, max_val, inplace=True)
