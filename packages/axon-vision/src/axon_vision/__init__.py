@@ -1,8 +1,8 @@
 """axon-vision: image transforms, classification models with torchvision's state-dict names."""
 
-from . import models, transforms
+from . import models, ops, transforms
 from .errors import BoxFormatError, DatasetFormatError, ImageDtypeError, ImageShapeError
 
 __version__ = "0.1.0"
 
-__all__ = ["BoxFormatError", "DatasetFormatError", "ImageDtypeError", "ImageShapeError", "models", "transforms"]
+__all__ = ["BoxFormatError", "DatasetFormatError", "ImageDtypeError", "ImageShapeError", "models", "ops", "transforms"]
