@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data-dir", default=None, help="database and uploaded files (AXON_SERVER_DATA, else ./axon-server-data)"
     )
+    parser.add_argument("--max-jobs", type=int, default=1, help="training jobs run at once (1)")
     parser.add_argument("--database-url", default=None, help="an SQLAlchemy URL instead of SQLite in --data-dir")
     args = parser.parse_args(argv)
     key = args.api_key or os.environ.get("AXON_API_KEY")
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         max_ctx=args.ctx,
         threads=args.threads,
         database_url=args.database_url,
+        max_jobs=args.max_jobs,
         **({"data_dir": Path(args.data_dir)} if args.data_dir else {}),
     )
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")

@@ -39,7 +39,9 @@ class ServerConfig:
     ``max_body_bytes``: larger JSON bodies get 413. ``max_n`` / ``max_embedding_inputs``: caps.
     ``data_dir``: the database (SQLite by default) and stored files; ``database_url``: another
     SQLAlchemy URL (PostgreSQL). Token lifetimes in seconds; ``login_max_failures`` failed logins
-    per username or address within ``login_window_s`` seconds lock further attempts (429)."""
+    per username or address within ``login_window_s`` seconds lock further attempts (429).
+    ``max_jobs``: training jobs run at once (each a worker process); ``job_attempts``: worker
+    starts a job gets across server restarts before it is marked failed."""
 
     models: tuple[ModelSpec, ...] = ()
     api_key: str | None = field(default_factory=lambda: os.environ.get("AXON_API_KEY") or None)
@@ -58,6 +60,8 @@ class ServerConfig:
     login_max_failures: int = 5
     login_window_s: float = 60.0
     max_upload_bytes: int = 2 * 1024**3
+    max_jobs: int = 1
+    job_attempts: int = 3
 
     @property
     def db_url(self) -> str:

@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 from .database import SCHEMA_VERSION, Database
-from .tables import ApiKey, Artifact, Base, RefreshToken, Setting, User
+from .tables import JOB_STATUSES, ApiKey, Artifact, Base, Job, RefreshToken, Setting, User
 
-__all__ = ["SCHEMA_VERSION", "ApiKey", "Artifact", "Base", "Database", "RefreshToken", "Setting", "User"]
+__all__ = [
+    "JOB_STATUSES",
+    "SCHEMA_VERSION",
+    "ApiKey",
+    "Artifact",
+    "Base",
+    "Database",
+    "Job",
+    "RefreshToken",
+    "Setting",
+    "User",
+]

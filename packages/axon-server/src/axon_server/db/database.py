@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, event, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from .tables import ApiKey, Artifact, RefreshToken, SchemaVersion, Setting, User
+from .tables import ApiKey, Artifact, Job, RefreshToken, SchemaVersion, Setting, User
 
 __all__ = ["SCHEMA_VERSION", "Database"]
 
@@ -24,8 +24,12 @@ def _v2(conn: Connection) -> None:
     Artifact.__table__.create(conn, checkfirst=True)
 
 
+def _v3(conn: Connection) -> None:
+    Job.__table__.create(conn, checkfirst=True)
+
+
 #: Migration ``i`` brings the schema from version ``i`` to ``i + 1``; append, never edit.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -6,6 +6,7 @@ from .auth import ApiKeyCreate, LoginRequest, RefreshRequest, UserCreate
 from .chat import ChatCompletionRequest, ChatMessage
 from .completions import CompletionRequest
 from .embeddings import EmbeddingRequest
+from .jobs import JobCreate
 
 __all__ = [
     "ApiKeyCreate",
@@ -16,4 +17,5 @@ __all__ = [
     "ChatMessage",
     "CompletionRequest",
     "EmbeddingRequest",
+    "JobCreate",
 ]
