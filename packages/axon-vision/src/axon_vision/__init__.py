@@ -1,8 +1,17 @@
 """axon-vision: image transforms, classification models with torchvision's state-dict names."""
 
-from . import models, ops, transforms
+from . import datasets, models, ops, transforms
 from .errors import BoxFormatError, DatasetFormatError, ImageDtypeError, ImageShapeError
 
 __version__ = "0.1.0"
 
-__all__ = ["BoxFormatError", "DatasetFormatError", "ImageDtypeError", "ImageShapeError", "models", "ops", "transforms"]
+__all__ = [
+    "BoxFormatError",
+    "DatasetFormatError",
+    "ImageDtypeError",
+    "ImageShapeError",
+    "datasets",
+    "models",
+    "ops",
+    "transforms",
+]
