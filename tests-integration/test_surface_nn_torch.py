@@ -551,3 +551,243 @@ def test_shrink_with_negative_lambda_is_an_error() -> None:
     for fn in (F.softshrink, F.hardshrink):
         with pytest.raises(ValueError, match="lambd must be non-negative"):
             fn(axon.tensor(_r(3)), -1.0)
+
+
+# -- shape and utility modules ------------------------------------------------------------------------------
+# name, constructor arguments, input shapes: the module's forward, repr and input gradients vs torch's.
+SHAPE_MODULES = [
+    ("ConstantPad1d", (2, 3.5), [(2, 3, 5)]),
+    ("ConstantPad1d", ((1, -1), -2.0), [(3, 5)]),
+    ("ConstantPad2d", ((1, 2, 0, 3), 0.5), [(2, 2, 3, 4)]),
+    ("ConstantPad3d", (1, 1.0), [(1, 2, 2, 3, 2)]),
+    ("ZeroPad1d", ((2, 0),), [(2, 2, 4)]),
+    ("ZeroPad2d", (1,), [(2, 3, 3)]),
+    ("ZeroPad3d", ((1, 0, 0, 1, 2, 0),), [(1, 1, 2, 2, 2)]),
+    ("ReflectionPad1d", (2,), [(2, 3, 5)]),
+    ("ReflectionPad2d", ((1, 2, 2, 0),), [(2, 2, 4, 4)]),
+    ("ReflectionPad3d", (1,), [(1, 2, 3, 3, 3)]),
+    ("ReplicationPad1d", ((3, 1),), [(2, 3, 4)]),
+    ("ReplicationPad2d", (2,), [(1, 2, 3, 3)]),
+    ("ReplicationPad3d", ((1, 0, 2, 1, 0, 1),), [(2, 3, 3, 2)]),
+    ("CircularPad1d", (2,), [(2, 3, 4)]),
+    ("CircularPad2d", ((1, 2, 1, 0),), [(1, 2, 3, 4)]),
+    ("CircularPad3d", (1,), [(1, 1, 3, 3, 3)]),
+    ("PixelShuffle", (2,), [(2, 8, 3, 2)]),
+    ("PixelShuffle", (3,), [(9, 2, 2)]),
+    ("PixelUnshuffle", (2,), [(2, 2, 4, 6)]),
+    ("PixelUnshuffle", (1,), [(3, 2, 2)]),
+    ("ChannelShuffle", (3,), [(2, 6, 2, 2)]),
+    ("ChannelShuffle", (2,), [(2, 4, 3)]),
+    ("CosineSimilarity", (), [(4, 5), (4, 5)]),
+    ("CosineSimilarity", (-1, 1e-6), [(2, 3, 4), (1, 3, 4)]),
+    ("PairwiseDistance", (), [(4, 5), (4, 5)]),
+    ("PairwiseDistance", (1.0, 1e-3, True), [(4, 5), (1, 5)]),
+    ("PairwiseDistance", (3.0,), [(5,), (5,)]),
+    ("Softmax2d", (), [(2, 3, 4, 5)]),
+    ("Softmax2d", (), [(3, 2, 2)]),
+    ("LocalResponseNorm", (3,), [(2, 5, 4)]),
+    ("LocalResponseNorm", (2, 0.01, 0.5, 2.0), [(2, 4, 3, 3)]),
+    ("LocalResponseNorm", (4, 0.1, 0.75, 1.0), [(1, 6, 2, 2, 2)]),
+    ("LPPool1d", (2, 3), [(2, 3, 7)]),
+    ("LPPool1d", (3.0, 2, 1, True), [(3, 6)]),
+    ("LPPool2d", (2, 2), [(2, 2, 4, 5)]),
+    ("LPPool2d", (1.5, (2, 3), (1, 2), True), [(1, 2, 5, 6)]),
+    ("LPPool3d", (2, 2), [(1, 2, 4, 4, 4)]),
+    ("AdaptiveAvgPool1d", (3,), [(2, 3, 7)]),
+    ("AdaptiveAvgPool1d", (5,), [(3, 4)]),
+    ("AdaptiveAvgPool3d", ((2, 3, 1),), [(2, 2, 5, 4, 3)]),
+    ("AdaptiveAvgPool3d", ((None, 2, 2),), [(2, 3, 5, 4)]),
+    ("AdaptiveMaxPool1d", (3,), [(2, 3, 7)]),
+    ("AdaptiveMaxPool1d", (4,), [(3, 9)]),
+    ("AdaptiveMaxPool3d", ((2, 3, 2),), [(2, 2, 5, 4, 3)]),
+    ("AdaptiveMaxPool3d", (2,), [(3, 4, 5, 3)]),
+]
+
+
+@pytest.mark.parametrize("name, args, shapes", SHAPE_MODULES, ids=[f"{c[0]}-{i}" for i, c in enumerate(SHAPE_MODULES)])
+def test_shape_modules_against_torch(name, args, shapes) -> None:
+    ours, theirs = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
+    assert repr(ours) == repr(theirs)
+    arrays = [_r(*s) for s in shapes]
+    if name.startswith("LPPool"):
+        arrays = [np.abs(a) + 0.1 for a in arrays]  # fractional powers of negatives are nan in both
+    run_both(ours, theirs, arrays)
+
+
+@pytest.mark.parametrize(
+    "name, output_size, shape",
+    [
+        ("adaptive_max_pool1d", 3, (2, 3, 7)),
+        ("adaptive_max_pool1d", 2, (3, 5)),
+        ("adaptive_max_pool3d", (2, 3, 2), (2, 2, 5, 4, 3)),
+        ("adaptive_max_pool3d", (3, 1, 2), (2, 4, 5, 3)),
+    ],
+)
+def test_adaptive_max_pool_return_indices_match_torch(name, output_size, shape) -> None:
+    x = _r(*shape)
+    values, index = getattr(F, name)(axon.tensor(x), output_size, return_indices=True)
+    want_values, want_index = getattr(TF, name)(torch.tensor(x), output_size, return_indices=True)
+    np.testing.assert_array_equal(values.numpy(), want_values.numpy())
+    np.testing.assert_array_equal(index.numpy(), want_index.numpy())
+    module = getattr(nn, name.replace("adaptive_max_pool", "AdaptiveMaxPool"))
+    got = module(output_size, return_indices=True)(axon.tensor(x))
+    np.testing.assert_array_equal(got[1].numpy(), want_index.numpy())
+
+
+def test_adaptive_max_pool3d_gradient_goes_to_the_maxima() -> None:
+    run_both(
+        lambda x: F.adaptive_max_pool3d(x, (2, 2, 3)),
+        lambda x: TF.adaptive_max_pool3d(x, (2, 2, 3)),
+        [_r(2, 1, 4, 5, 3)],
+    )
+
+
+@pytest.mark.parametrize(
+    "ours, theirs, arrays",
+    [
+        (lambda x: F.pixel_shuffle(x, 2), lambda x: TF.pixel_shuffle(x, 2), [_r(1, 2, 4, 3, 3)]),
+        (lambda x: F.pixel_unshuffle(x, 3), lambda x: TF.pixel_unshuffle(x, 3), [_r(2, 1, 3, 6)]),
+        (lambda x: F.channel_shuffle(x, 2), lambda x: TF.channel_shuffle(x, 2), [_r(2, 4, 3, 2, 2)]),
+        (lambda a, b: F.cosine_similarity(a, b, 0), lambda a, b: TF.cosine_similarity(a, b, 0), [_r(5, 2), _r(5, 2)]),
+        (
+            lambda a, b: F.pairwise_distance(a, b, 2, 0.1),
+            lambda a, b: TF.pairwise_distance(a, b, 2, 0.1),
+            [_r(3, 4), _r(3, 4)],
+        ),
+        (lambda x: F.local_response_norm(x, 1), lambda x: TF.local_response_norm(x, 1), [_r(2, 3, 4)]),
+        (lambda x: F.local_response_norm(x, 3), lambda x: TF.local_response_norm(x, 3), [_r(0, 3, 4)]),
+        (lambda x: F.lp_pool2d(x, 2, 2), lambda x: TF.lp_pool2d(x, 2, 2), [_r(2, 3, 4, 4)]),
+        (lambda x: F.adaptive_avg_pool1d(x, 1), lambda x: TF.adaptive_avg_pool1d(x, 1), [_r(2, 3, 5)]),
+    ],
+)
+def test_shape_functionals_against_torch(ours, theirs, arrays) -> None:
+    run_both(ours, theirs, arrays)
+
+
+def test_cosine_similarity_of_a_zero_vector_matches_torch() -> None:
+    a, b = _r(3, 4), _r(3, 4)
+    a[1] = 0.0
+    run_both(F.cosine_similarity, TF.cosine_similarity, [a, b])
+
+
+def test_pixel_and_channel_shuffle_on_non_contiguous_and_integer_inputs() -> None:
+    x = np.arange(2 * 8 * 3 * 2).reshape(2, 8, 2, 3)
+    want = TF.pixel_shuffle(torch.tensor(x).transpose(-1, -2), 2)
+    got = F.pixel_shuffle(axon.tensor(x).transpose(-1, -2), 2)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    np.testing.assert_array_equal(
+        F.channel_shuffle(axon.tensor(x), 4).numpy(), TF.channel_shuffle(torch.tensor(x), 4).numpy()
+    )
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_bilinear_against_torch_with_weight_and_bias_gradients(bias) -> None:
+    theirs = torch.nn.Bilinear(3, 4, 2, bias=bias, dtype=torch.float64)
+    ours = nn.Bilinear(3, 4, 2, bias=bias, dtype=axon.float64)
+    assert repr(ours) == repr(theirs)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    for name, p in theirs.named_parameters():
+        getattr(ours, name).data.copy_(axon.tensor(p.detach().numpy()))
+    a, b = _r(2, 5, 3), _r(2, 5, 4)
+    run_both(ours, theirs, [a, b])
+    theirs.zero_grad(), ours.zero_grad()
+    out, want = ours(axon.tensor(a), axon.tensor(b)), theirs(torch.tensor(a), torch.tensor(b))
+    out.sum().backward(), want.sum().backward()
+    for name, p in theirs.named_parameters():
+        np.testing.assert_allclose(getattr(ours, name).grad.numpy(), p.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(
+        F.bilinear(axon.tensor(a[0]), axon.tensor(b[0]), ours.weight.data).numpy(),
+        TF.bilinear(torch.tensor(a[0]), torch.tensor(b[0]), theirs.weight).detach().numpy(),
+        rtol=1e-12,
+    )
+
+
+def test_bilinear_default_init_uses_torchs_bound() -> None:
+    axon.manual_seed(0)
+    layer = nn.Bilinear(16, 3, 200)
+    bound = 1 / np.sqrt(16)
+    w, b = layer.weight.data.numpy(), layer.bias.data.numpy()
+    assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
+    assert np.abs(w).max() > 0.95 * bound  # 9600 uniform draws fill the interval
+    with pytest.raises(ShapeError, match="bilinear"):
+        layer(axon.tensor(_r(2, 15).astype(np.float32)), axon.tensor(_r(2, 3).astype(np.float32)))
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, shape, channels",
+    [
+        ("BatchNorm3d", {}, (3, 2, 2, 3, 2), 2),
+        ("BatchNorm3d", {"momentum": None, "affine": False}, (2, 3, 2, 2, 2), 3),
+        ("InstanceNorm1d", {}, (2, 3, 5), 3),
+        ("InstanceNorm1d", {"affine": True, "track_running_stats": True}, (3, 6), 3),
+        ("InstanceNorm3d", {"affine": True}, (2, 2, 3, 2, 2), 2),
+        ("InstanceNorm3d", {"track_running_stats": True}, (2, 3, 2, 2), 2),
+    ],
+)
+def test_norm_modules_against_torch_train_then_eval(name, kwargs, shape, channels) -> None:
+    ours = getattr(nn, name)(channels, dtype=axon.float64, **kwargs)
+    theirs = getattr(torch.nn, name)(channels, dtype=torch.float64, **kwargs)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for step in range(2):
+        run_both(ours, theirs, [_r(*shape) + step])
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[key].numpy(), value.numpy(), rtol=1e-10)
+    ours.eval(), theirs.eval()
+    run_both(ours, theirs, [_r(*shape)])
+
+
+def test_parameter_list_and_dict_name_state_like_torch() -> None:
+    values = [_r(2), _r(3, 1)]
+
+    class Ours(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.plist = nn.ParameterList([nn.Parameter(axon.tensor(v)) for v in values])
+            self.plist.append(axon.tensor(_r(1)))
+            self.pdict = nn.ParameterDict({"scale": nn.Parameter(axon.tensor(values[0]))})
+            self.pdict["shift"] = axon.tensor(values[1])
+
+    class Theirs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.plist = torch.nn.ParameterList([torch.nn.Parameter(torch.tensor(v)) for v in values])
+            self.plist.append(torch.tensor(_r(1)))
+            self.pdict = torch.nn.ParameterDict({"scale": torch.nn.Parameter(torch.tensor(values[0]))})
+            self.pdict["shift"] = torch.tensor(values[1])
+
+    ours, theirs = Ours(), Theirs()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert len(ours.plist) == 3 and ours.plist[-1] is ours.plist[2] and "shift" in ours.pdict
+    # The parameters are trained through the containers.
+    x = axon.Variable(axon.tensor(values[0]))
+    (ours.plist[0] * ours.pdict["scale"] * x).sum().backward()
+    np.testing.assert_allclose(ours.plist[0].grad.numpy(), values[0] * values[0], rtol=1e-12)
+    with pytest.raises(TypeError, match="ParameterList"):
+        ours.plist.append(3.0)
+    with pytest.raises(KeyError, match="nope"):
+        ours.pdict["nope"]
+
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: nn.ReflectionPad2d(1)(axon.tensor(_r(4))), "ReflectionPad2d: expected a 3-d or 4-d input"),
+        (lambda: nn.ConstantPad1d((1, 2, 3), 0.0), "ConstantPad1d: padding must be an int or 2 ints"),
+        (lambda: F.pixel_shuffle(axon.tensor(_r(1, 6, 2, 2)), 2), "pixel_shuffle"),
+        (lambda: F.pixel_unshuffle(axon.tensor(_r(1, 2, 3, 4)), 2), "pixel_unshuffle"),
+        (lambda: F.channel_shuffle(axon.tensor(_r(1, 5, 2)), 2), "channel_shuffle"),
+        (lambda: nn.Softmax2d()(axon.tensor(_r(3, 4))), "Softmax2d"),
+        (lambda: F.local_response_norm(axon.tensor(_r(3, 4)), 2), "local_response_norm"),
+        (lambda: F.adaptive_avg_pool3d(axon.tensor(_r(3, 4)), 2), "adaptive_avg_pool3d"),
+        (lambda: F.adaptive_max_pool1d(axon.tensor(_r(2, 3, 4)), 0), "adaptive_max_pool1d"),
+        (lambda: nn.BatchNorm3d(2)(axon.tensor(_r(2, 2, 3, 3))), "BatchNorm3d"),
+        (lambda: nn.InstanceNorm1d(2)(axon.tensor(_r(2, 2, 3, 3))), "InstanceNorm1d"),
+        (lambda: F.cosine_similarity(axon.tensor(_r(3, 4)), axon.tensor(_r(2, 4))), "cosine_similarity"),
+    ],
+)
+def test_shape_module_bad_input_is_a_typed_error(call, words) -> None:
+    with pytest.raises((ShapeError, ValueError)) as info:
+        call()
+    assert words in str(info.value)

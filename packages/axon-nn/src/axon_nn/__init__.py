@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from . import functional, init
-from .containers import ModuleDict, ModuleList, Sequential
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .deferred import deferred_init, is_deferred, materialize
 from .layers import *  # noqa: F403
 from .layers import __all__ as _layers_all
@@ -21,6 +21,8 @@ __all__ = [
     "ModuleDict",
     "ModuleList",
     "Parameter",
+    "ParameterDict",
+    "ParameterList",
     "RemovableHandle",
     "Sequential",
     "StateDictError",

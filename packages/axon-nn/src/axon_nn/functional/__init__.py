@@ -35,6 +35,7 @@ from .activation import (
     tanhshrink,
     threshold,
 )
+from .adaptive_pool import adaptive_avg_pool1d, adaptive_avg_pool3d, adaptive_max_pool1d, adaptive_max_pool3d
 from .attention import attention_path, repeat_kv, scaled_dot_product_attention
 from .conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 from .distance import cosine_similarity, pairwise_distance
@@ -44,7 +45,8 @@ from .fft import complex_abs, complex_from_pairs, fft, ifft, irfft, pairs_from_c
 from .fold import fold, unfold
 from .graph import add_self_loops, gat_conv, gcn_conv, gcn_norm, remove_self_loops, scatter_softmax
 from .interpolate import interpolate
-from .linear import linear
+from .linear import bilinear, linear
+from .local_response_norm import local_response_norm
 from .loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -56,6 +58,7 @@ from .loss import (
     nll_loss,
     smooth_l1_loss,
 )
+from .lp_pool import lp_pool1d, lp_pool2d, lp_pool3d
 from .margin_loss import (
     cosine_embedding_loss,
     gaussian_nll_loss,
@@ -76,6 +79,7 @@ from .pooling import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_p
 from .pooling3d import avg_pool3d, max_pool3d
 from .recurrent import gru, gru_cell, lstm, lstm_cell, rnn, rnn_cell
 from .rotary import apply_rotary_emb, rotary_cos_sin
+from .shuffle import channel_shuffle, pixel_shuffle, pixel_unshuffle
 from .sparse_linear import sparse_linear
 from .stft import istft, stft
 from .swiglu import swiglu
@@ -156,6 +160,9 @@ __all__ += ["conv_transpose1d", "fold", "max_unpool1d", "max_unpool2d", "unfold"
 __all__ += ["cosine_similarity", "pairwise_distance"]
 __all__ += ["elu_", "glu", "hardshrink", "hardtanh_", "leaky_relu_", "prelu", "rrelu", "softshrink", "tanhshrink"]
 __all__ += ["threshold"]
+__all__ += ["adaptive_avg_pool1d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool3d", "bilinear"]
+__all__ += ["channel_shuffle", "local_response_norm", "lp_pool1d", "lp_pool2d", "lp_pool3d", "pixel_shuffle"]
+__all__ += ["pixel_unshuffle"]
 __all__ += [
     "cosine_embedding_loss",
     "gaussian_nll_loss",

@@ -11,7 +11,7 @@ from axon_core import DTypeError, ShapeError
 from ._twice import graph_backward
 from ._util import out_like, saved
 
-__all__ = ["linear"]
+__all__ = ["linear", "bilinear"]
 
 
 def _rows(a: Any) -> Any:
@@ -69,3 +69,29 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Any:
         if other is not None and other.dtype != input.dtype and not is_autocast_enabled():
             raise DTypeError(f"linear: input is {input.dtype} but {name} is {other.dtype}; cast one of them")
     return LinearFunction.apply(input, weight, bias)
+
+
+def bilinear(input1: Any, input2: Any, weight: Any, bias: Any = None) -> Any:
+    """``y_o = Σ_ij x1_i W_oij x2_j + b_o``: ``[*, in1]`` x ``[*, in2]`` with ``weight [out, in1, in2]``
+    -> ``[*, out]``. Composed of matmul and sum, so both inputs, the weight and the bias get gradients."""
+    if len(weight.shape) != 3:
+        raise ShapeError(f"bilinear: weight must be [out, in1, in2], got {tuple(weight.shape)}")
+    out, in1, in2 = tuple(weight.shape)
+    s1, s2 = tuple(input1.shape), tuple(input2.shape)
+    if not s1 or not s2 or s1[-1] != in1 or s2[-1] != in2 or s1[:-1] != s2[:-1]:
+        raise ShapeError(
+            f"bilinear: inputs [*, {in1}] and [*, {in2}] with the same leading dims expected for weight "
+            f"{tuple(weight.shape)}, got {s1} and {s2}"
+        )
+    if bias is not None and tuple(bias.shape) != (out,):
+        raise ShapeError(f"bilinear: bias must be [{out}], got {tuple(bias.shape)}")
+    if input1.dtype != weight.dtype or input2.dtype != weight.dtype:
+        raise DTypeError(f"bilinear: inputs {input1.dtype}, {input2.dtype} and weight {weight.dtype} must match")
+    lead = s1[:-1]
+    x1, x2 = input1.reshape(-1, in1), input2.reshape(-1, in2)
+    # [M, in1] @ [in1, out * in2] -> [M, out, in2], then contract in2 against x2.
+    mixed = (x1 @ weight.permute(1, 0, 2).reshape(in1, out * in2)).reshape(-1, out, in2)
+    y = (mixed * x2.reshape(-1, 1, in2)).sum(2)
+    if bias is not None:
+        y = y + bias
+    return y.reshape(*lead, out)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from axon_core import ShapeError
+
 from .. import functional as F
 from ..module import Module
 from ._factory import filled, new_parameter
@@ -36,6 +38,7 @@ __all__ = [
     "Threshold",
     "PReLU",
     "RReLU",
+    "Softmax2d",
 ]
 
 
@@ -342,3 +345,12 @@ class RReLU(Module):
 
     def extra_repr(self) -> str:
         return f"lower={self.lower}, upper={self.upper}{', inplace=True' if self.inplace else ''}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of ``[N, C, H, W]`` (or ``[C, H, W]``) at each position."""
+
+    def forward(self, input: Any) -> Any:
+        if len(input.shape) not in (3, 4):
+            raise ShapeError(f"Softmax2d: expected a 3-d or 4-d input, got shape {tuple(input.shape)}")
+        return F.softmax(input, -3)

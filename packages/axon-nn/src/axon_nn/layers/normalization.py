@@ -12,7 +12,18 @@ from .. import init
 from ..module import Module
 from ._factory import add_bias, filled, new_parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "RMSNorm", "GroupNorm", "InstanceNorm2d"]
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "LayerNorm",
+    "RMSNorm",
+    "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "LocalResponseNorm",
+]
 
 
 class _RunningStatsNorm(Module):
@@ -130,10 +141,16 @@ class BatchNorm2d(_BatchNorm):
     _input_dims = (4,)
 
 
-class InstanceNorm2d(_RunningStatsNorm):
-    """Normalises each ``[H, W]`` plane of ``[N, C, H, W]`` (or unbatched ``[C, H, W]``) on its own."""
+class BatchNorm3d(_BatchNorm):
+    """Per-channel normalisation of ``[N, C, D, H, W]``."""
 
-    _input_dims = (3, 4)
+    _input_dims = (5,)
+
+
+class _InstanceNorm(_RunningStatsNorm):
+    """Normalises each channel of each sample over its spatial positions on its own; the smaller
+    of ``_input_dims`` is the unbatched form."""
+
     _counts_batches = False
 
     def __init__(
@@ -152,13 +169,45 @@ class InstanceNorm2d(_RunningStatsNorm):
 
     def forward(self, input: Any) -> Any:
         self._check_input(input)
-        if len(input.shape) == 3:
+        if len(input.shape) == self._input_dims[0]:
             return self.forward(input.reshape(1, *input.shape)).reshape(*input.shape)
         momentum = self._momentum()
         use_input_stats = self.training or not self.track_running_stats
         return F.instance_norm(
             input, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats, momentum, self.eps
         )
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Normalises each ``[L]`` row of ``[N, C, L]`` (or unbatched ``[C, L]``) on its own."""
+
+    _input_dims = (2, 3)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Normalises each ``[H, W]`` plane of ``[N, C, H, W]`` (or unbatched ``[C, H, W]``) on its own."""
+
+    _input_dims = (3, 4)
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Normalises each ``[D, H, W]`` volume of ``[N, C, D, H, W]`` (or unbatched ``[C, D, H, W]``) on its own."""
+
+    _input_dims = (4, 5)
+
+
+class LocalResponseNorm(Module):
+    """``x / (k + alpha / size * Σ x² over size neighbouring channels)^beta``: ``[N, C, *] -> [N, C, *]``."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input: Any) -> Any:
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
 
 class LayerNorm(Module):

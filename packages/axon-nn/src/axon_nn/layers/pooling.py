@@ -18,6 +18,13 @@ __all__ = [
     "AvgPool3d",
     "AdaptiveAvgPool2d",
     "AdaptiveMaxPool2d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool3d",
+    "LPPool1d",
+    "LPPool2d",
+    "LPPool3d",
 ]
 
 
@@ -169,3 +176,90 @@ class AvgPool3d(AvgPool2d):
             self.count_include_pad,
             self.divisor_override,
         )
+
+
+class _AdaptiveAvgPool(Module):
+    _pool: Any = None
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input: Any) -> Any:
+        return type(self)._pool(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class _AdaptiveMaxPool(Module):
+    _pool: Any = None
+
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, input: Any) -> Any:
+        return type(self)._pool(input, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_AdaptiveAvgPool):
+    """``[N, C, L] -> [N, C, output_size]``."""
+
+    _pool = staticmethod(F.adaptive_avg_pool1d)
+
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPool):
+    """``[N, C, D, H, W] -> [N, C, *output_size]``."""
+
+    _pool = staticmethod(F.adaptive_avg_pool3d)
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPool):
+    """``[N, C, L] -> [N, C, output_size]`` (and indices into ``L`` with ``return_indices``)."""
+
+    _pool = staticmethod(F.adaptive_max_pool1d)
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPool):
+    """``[N, C, D, H, W] -> [N, C, *output_size]`` (and flat indices into ``D * H * W``)."""
+
+    _pool = staticmethod(F.adaptive_max_pool3d)
+
+
+class _LPPool(Module):
+    _pool: Any = None
+
+    def __init__(self, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.norm_type, self.kernel_size, self.stride, self.ceil_mode = norm_type, kernel_size, stride, ceil_mode
+
+    def forward(self, input: Any) -> Any:
+        return type(self)._pool(input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (
+            f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"ceil_mode={self.ceil_mode}"
+        )
+
+
+class LPPool1d(_LPPool):
+    """``(Σ_window x^p)^(1/p)``: ``[N, C, L] -> [N, C, Lo]``."""
+
+    _pool = staticmethod(F.lp_pool1d)
+
+
+class LPPool2d(_LPPool):
+    """``(Σ_window x^p)^(1/p)``: ``[N, C, H, W] -> [N, C, Ho, Wo]``."""
+
+    _pool = staticmethod(F.lp_pool2d)
+
+
+class LPPool3d(_LPPool):
+    """``(Σ_window x^p)^(1/p)``: ``[N, C, D, H, W] -> [N, C, Do, Ho, Wo]``."""
+
+    _pool = staticmethod(F.lp_pool3d)
