@@ -1,4 +1,5 @@
-"""axon-vision: image transforms, classification models with torchvision's state-dict names."""
+"""axon-vision: image transforms, classification models with torchvision's state-dict names, box ops and
+detection losses, datasets read from local files."""
 
 from . import datasets, models, ops, transforms
 from .errors import BoxFormatError, DatasetFormatError, ImageDtypeError, ImageShapeError
