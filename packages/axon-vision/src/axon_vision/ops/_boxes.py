@@ -15,7 +15,9 @@ from ..errors import BoxFormatError
 def as_boxes(boxes: Any, op: str, last: int = 4) -> Any:
     """``boxes`` as a Tensor or Variable of shape ``[..., last]`` (NumPy arrays and lists become Tensors)."""
     if not isinstance(boxes, (Tensor, Variable)):
-        boxes = tensor(np.asarray(boxes, dtype=np.float32 if np.asarray(boxes).dtype != np.float64 else np.float64))
+        array = np.asarray(boxes)
+        # float64 stays float64 (Python lists of floats too); everything else computes in float32.
+        boxes = tensor(array.astype(np.float64 if array.dtype == np.float64 else np.float32))
     if boxes.ndim < 1 or boxes.shape[-1] != last:
         raise BoxFormatError(f"{op}: boxes must be [..., {last}] (x1, y1, x2, y2), got shape {tuple(boxes.shape)}")
     return boxes

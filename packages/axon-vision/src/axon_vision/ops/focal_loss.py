@@ -15,8 +15,8 @@ __all__ = ["sigmoid_focal_loss"]
 def sigmoid_focal_loss(
     inputs: Any, targets: Any, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "none"
 ) -> Any:
-    """``alpha_t (1 - p_t)^gamma BCE(inputs, targets)`` elementwise; ``inputs`` are logits, ``targets`` in
-    [0, 1] of the same shape; ``alpha < 0`` turns the class weighting off."""
+    """``alpha_t (1 - p_t)^gamma BCE(inputs, targets)`` elementwise; ``inputs`` are logits and ``targets``
+    in [0, 1] of the same shape (Tensors or Variables); ``alpha < 0`` turns the class weighting off."""
     if tuple(inputs.shape) != tuple(targets.shape):
         raise BoxFormatError(
             f"sigmoid_focal_loss: inputs {tuple(inputs.shape)} and targets {tuple(targets.shape)} differ"

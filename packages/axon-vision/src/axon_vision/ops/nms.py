@@ -28,7 +28,9 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
         high = np.minimum(boxes[i, 2:], boxes[rest, 2:])
         wh = np.clip(high - low, 0, None)
         inter = wh[:, 0] * wh[:, 1]
-        iou = inter / (areas[i] + areas[rest] - inter)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # Two empty boxes give 0/0 = NaN, which suppresses nothing, as in torchvision's kernel.
+            iou = inter / (areas[i] + areas[rest] - inter)
         suppressed[rest[iou > threshold]] = True
     return np.asarray(keep, dtype=np.int64)
 

@@ -167,8 +167,8 @@ def adjust_hue(image: Any, factor: float) -> Any:
     def run(array: np.ndarray) -> np.ndarray:
         if _channels(array, "adjust_hue") == 1:
             return array.copy()
-        integer = not np.issubdtype(array.dtype, np.floating)
-        max_value(array.dtype)
+        max_value(array.dtype)  # raises for dtypes other than uint8 and floating point
+        integer = array.dtype == np.uint8
         rgb = array.astype(np.float32) / 255.0 if integer else array
         hsv = rgb_to_hsv(rgb)
         hsv[..., 0, :, :] = np.mod(hsv[..., 0, :, :] + factor, 1.0)
