@@ -791,3 +791,39 @@ def test_shape_module_bad_input_is_a_typed_error(call, words) -> None:
     with pytest.raises((ShapeError, ValueError)) as info:
         call()
     assert words in str(info.value)
+
+
+def test_adaptive_max_pool3d_nan_wins_like_torch() -> None:
+    x = _r(2, 1, 4, 5, 3)
+    x[0, 0, 0, 0, 1], x[1, 0, 3, 4, 2] = np.nan, np.nan
+    values, index = F.adaptive_max_pool3d(axon.tensor(x), 2, return_indices=True)
+    want_values, want_index = TF.adaptive_max_pool3d(torch.tensor(x), 2, return_indices=True)
+    np.testing.assert_array_equal(index.numpy(), want_index.numpy())
+    np.testing.assert_array_equal(values.numpy(), want_values.numpy())
+
+
+@pytest.mark.parametrize(
+    "ours, theirs, shape",
+    [
+        (lambda x: F.adaptive_max_pool1d(x, 2), lambda x: TF.adaptive_max_pool1d(x, 2), (0, 3, 5)),
+        (lambda x: F.adaptive_avg_pool1d(x, 2), lambda x: TF.adaptive_avg_pool1d(x, 2), (0, 3, 5)),
+        (lambda x: F.adaptive_max_pool2d(x, 2), lambda x: TF.adaptive_max_pool2d(x, 2), (0, 2, 3, 3)),
+        (lambda x: F.adaptive_max_pool3d(x, 2), lambda x: TF.adaptive_max_pool3d(x, 2), (0, 2, 3, 3, 3)),
+        (lambda x: F.adaptive_avg_pool3d(x, 2), lambda x: TF.adaptive_avg_pool3d(x, 2), (0, 2, 3, 3, 3)),
+        (lambda x: F.pixel_shuffle(x, 2), lambda x: TF.pixel_shuffle(x, 2), (0, 4, 2, 2)),
+        (lambda x: F.glu(x, 1), lambda x: TF.glu(x, 1), (0, 4)),
+    ],
+)
+def test_empty_batches_match_torch(ours, theirs, shape) -> None:
+    run_both(ours, theirs, [_r(*shape)])
+
+
+def test_float32_modules_stay_float32() -> None:
+    x = _r(2, 4, 6, 6).astype(np.float32)
+    for ours, theirs in [
+        (nn.LPPool2d(2, 2), torch.nn.LPPool2d(2, 2)),
+        (nn.LocalResponseNorm(3), torch.nn.LocalResponseNorm(3)),
+        (nn.PixelUnshuffle(2), torch.nn.PixelUnshuffle(2)),
+        (nn.AdaptiveAvgPool3d(2), torch.nn.AdaptiveAvgPool3d(2)),
+    ]:
+        run_both(ours, theirs, [np.abs(x) + 0.1], tol=1e-5)

@@ -69,10 +69,10 @@ def adaptive_max_pool3d(input: Any, output_size: Any, return_indices: bool = Fal
     for i, (front, back) in enumerate(_adaptive_windows(d, out_d)):
         for j, (top, bottom) in enumerate(_adaptive_windows(h, out_h)):
             for k, (left, right) in enumerate(_adaptive_windows(w, out_w)):
-                box = volumes[:, front:back, top:bottom, left:right].reshape(volumes.shape[0], -1)
+                bh, bw = bottom - top, right - left
+                box = volumes[:, front:back, top:bottom, left:right].reshape(volumes.shape[0], (back - front) * bh * bw)
                 # NaN wins, as in PyTorch: argmax of isnan first where a box holds one.
                 best = xp.where(xp.isnan(box).any(axis=1), xp.argmax(xp.isnan(box), axis=1), xp.argmax(box, axis=1))
-                bh, bw = bottom - top, right - left
                 dz, rest = best // (bh * bw), best % (bh * bw)
                 index[:, i, j, k] = ((front + dz) * h + top + rest // bw) * w + left + rest % bw
     index_t = out_like(index.reshape(*input.shape[:-3], out_d, out_h, out_w), x)

@@ -41,10 +41,12 @@ class TakeFlatFunction(Function):
     def forward(ctx, x, index, spatial):
         xp, data = xp_of(x), x.array
         rows = math.prod(data.shape[: data.ndim - spatial])
-        planes = xp.ascontiguousarray(data).reshape(rows, -1)
-        picked = xp.take_along_axis(planes, index.array.reshape(rows, -1), axis=1)
+        # Explicit sizes: -1 is ambiguous for an empty batch.
+        plane, out_plane = math.prod(data.shape[data.ndim - spatial :]), math.prod(index.shape[index.ndim - spatial :])
+        planes = xp.ascontiguousarray(data).reshape(rows, plane)
+        picked = xp.take_along_axis(planes, index.array.reshape(rows, out_plane), axis=1)
         ctx.save_for_backward(index)
-        ctx.in_shape, ctx.rows, ctx.plane, ctx.spatial = data.shape, rows, planes.shape[1], spatial
+        ctx.in_shape, ctx.rows, ctx.plane, ctx.out_plane, ctx.spatial = data.shape, rows, plane, out_plane, spatial
         return out_like(picked.reshape(index.shape), x)
 
     @staticmethod
@@ -52,8 +54,8 @@ class TakeFlatFunction(Function):
     def backward(ctx, grad):
         (index,) = saved(ctx)
         xp = xp_of(grad)
-        positions = index.array.reshape(ctx.rows, -1) + (xp.arange(ctx.rows) * ctx.plane)[:, None]
-        summed = scatter_add(xp, ctx.rows * ctx.plane, positions, grad.array.reshape(ctx.rows, -1))
+        positions = index.array.reshape(ctx.rows, ctx.out_plane) + (xp.arange(ctx.rows) * ctx.plane)[:, None]
+        summed = scatter_add(xp, ctx.rows * ctx.plane, positions, grad.array.reshape(ctx.rows, ctx.out_plane))
         return out_like(summed.reshape(ctx.in_shape), grad), None, None
 
 
@@ -390,7 +392,8 @@ def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = Fal
     index = xp.empty((planes.shape[0], out_h, out_w), dtype=xp.int64)
     for i, (top, bottom) in enumerate(_adaptive_windows(h, out_h)):
         for j, (left, right) in enumerate(_adaptive_windows(w, out_w)):
-            window = planes[:, top:bottom, left:right].reshape(planes.shape[0], -1)
+            # An explicit size: -1 is ambiguous for an empty batch.
+            window = planes[:, top:bottom, left:right].reshape(planes.shape[0], (bottom - top) * (right - left))
             best = xp.argmax(window, axis=1)
             index[:, i, j] = (top + best // (right - left)) * w + left + best % (right - left)
     index_t = out_like(index.reshape(*input.shape[:-2], out_h, out_w), x)
