@@ -230,6 +230,47 @@ CASES += [
     ("avg_pool1d", lambda F, c, x: F.avg_pool1d(x, 3, stride=2, padding=1), [randn(2, 3, 9)]),
     ("max_pool1d-cubed", lambda F, c, x: F.max_pool1d(x, 2) ** 3, [randn(2, 3, 9)]),
 ]
+# Issue 22's nn surface: Variable-op compositions, so twice differentiable through their ops.
+SIGNS = np.sign(randn(5))
+CASES += [
+    (
+        "cosine_embedding",
+        lambda F, c, a, b: F.cosine_embedding_loss(a, b, c(SIGNS), margin=-0.5),
+        [randn(5, 4), randn(5, 4)],
+    ),
+    ("soft_margin", lambda F, c, x: F.soft_margin_loss(x, c(SIGNS), reduction="none"), [randn(5)]),
+    (
+        "multilabel_soft_margin",
+        lambda F, c, x, t: F.multilabel_soft_margin_loss(x, t),
+        [randn(4, 5), uniform(0, 1, 4, 5)],
+    ),
+    (
+        "gaussian_nll",
+        lambda F, c, x, t, v: F.gaussian_nll_loss(x, t, v, full=True),
+        [randn(4, 3), randn(4, 3), uniform(0.2, 2, 4, 3)],
+    ),
+    ("poisson_nll", lambda F, c, x, t: F.poisson_nll_loss(x, t, reduction="sum"), [randn(4, 3), uniform(0.5, 4, 4, 3)]),
+    (
+        "triplet_margin",
+        lambda F, c, a, p, n: F.triplet_margin_loss(a, p, n, margin=3.0, swap=True),
+        [randn(4, 3), randn(4, 3), randn(4, 3)],
+    ),
+    ("glu", lambda F, c, x: F.glu(x, 1), [randn(3, 6)]),
+    ("tanhshrink", lambda F, c, x: F.tanhshrink(x), [randn(3, 4)]),
+    ("prelu", lambda F, c, x, w: F.prelu(x, w) ** 2, [randn(2, 3, 4), uniform(0.1, 0.5, 3)]),
+    (
+        "bilinear",
+        lambda F, c, a, b, w, bias: F.bilinear(a, b, w, bias),
+        [randn(4, 3), randn(4, 2), randn(5, 3, 2), randn(5)],
+    ),
+    ("cosine_similarity", lambda F, c, a, b: F.cosine_similarity(a, b), [randn(4, 5), randn(4, 5)]),
+    ("pairwise_distance", lambda F, c, a, b: F.pairwise_distance(a, b, 3.0), [randn(4, 5), randn(4, 5)]),
+    ("local_response_norm", lambda F, c, x: F.local_response_norm(x, 3, alpha=0.5), [randn(2, 5, 3)]),
+    ("lp_pool2d", lambda F, c, x: F.lp_pool2d(x, 2, 2), [uniform(0.5, 2, 2, 2, 4, 4)]),
+    ("adaptive_avg_pool3d-cubed", lambda F, c, x: F.adaptive_avg_pool3d(x, (2, 3, 2)) ** 3, [randn(1, 2, 5, 4, 3)]),
+    ("adaptive_max_pool1d-cubed", lambda F, c, x: F.adaptive_max_pool1d(x, 3) ** 3, [randn(2, 3, 7)]),
+    ("pixel_shuffle-cubed", lambda F, c, x: F.pixel_shuffle(x, 2) ** 3, [randn(1, 8, 2, 3)]),
+]
 
 
 def _grads(lib: str, op: Callable[..., Any], arrays: list[np.ndarray], cotangent: np.ndarray, probe: list) -> tuple:
@@ -287,6 +328,7 @@ def test_second_gradient_is_nonzero_where_torch_says_so():
     """Guards the comparison above against both sides being trivially zero: the cases with a
     curved loss must have a non-zero second gradient with respect to their first input."""
     curved = [c for c in CASES if c[0].split("-")[0] in ("mse", "bce", "bce_logits", "cross_entropy", "layer_norm")]
+    curved += [c for c in CASES if c[0] in ("gaussian_nll", "glu", "cosine_similarity", "local_response_norm")]
     curved += [c for c in CASES if c[0].startswith("conv") and len(c[2]) > 1]
     curved += [c for c in CASES if c[0].endswith("-cubed")]
     for name, op, arrays in curved:
