@@ -77,7 +77,8 @@ def _print_inspect(report: dict[str, Any]) -> None:
 def _print_check(report: dict[str, Any]) -> None:
     print(f"{report['runnable']}/{report['nodes']} nodes runnable by axon (opset {report['opset']})")
     for n in report["unsupported"]:
-        print(f"  cannot run {n['name'] or '<unnamed>'}: {n['op_type']} ({n['domain']}, opset {n['opset']}): {n['reason']}")
+        where = f"{n['op_type']} ({n['domain']}, opset {n['opset']})"
+        print(f"  cannot run {n['name'] or '<unnamed>'}: {where}: {n['reason']}")
 
 
 def main(argv: list[str] | None = None) -> int:
