@@ -7,8 +7,9 @@ from typing import Any
 from axon_core import ShapeError
 
 from .. import functional as F
+from .. import init
 from ..module import Module
-from ._factory import filled, new_parameter
+from ._factory import new_parameter
 
 __all__ = [
     "ReLU",
@@ -324,7 +325,7 @@ class PReLU(Module):
 
     def reset_parameters(self) -> None:
         # PyTorch's default: every slope starts at ``init``.
-        self.weight.data.copy_(filled((self.num_parameters,), self.init, self.weight.device, self.weight.dtype))
+        init.constant_(self.weight, self.init)
 
     def forward(self, input: Any) -> Any:
         return F.prelu(input, self.weight)
