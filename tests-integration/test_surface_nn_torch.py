@@ -827,3 +827,35 @@ def test_float32_modules_stay_float32() -> None:
         (nn.AdaptiveAvgPool3d(2), torch.nn.AdaptiveAvgPool3d(2)),
     ]:
         run_both(ours, theirs, [np.abs(x) + 0.1], tol=1e-5)
+
+
+CUDA_SIM_CASES = [
+    ("multi_margin", lambda x, T: F.multi_margin_loss(x, T(np.array([0, 1, 2, 3])), p=2)),
+    ("multilabel_margin", lambda x, T: F.multilabel_margin_loss(x, T(np.array([[1, 2, -1, 0, 0]] * 4)))),
+    ("gaussian_nll", lambda x, T: F.gaussian_nll_loss(x, T(np.ones((4, 5))), 0.5, full=True)),
+    ("triplet_margin", lambda x, T: F.triplet_margin_loss(x, x * 0.5, T(np.ones((4, 5))), swap=True)),
+    ("prelu", lambda x, T: F.prelu(x, T(np.array([0.2, 0.3, 0.4, 0.5, 0.6])))),
+    ("threshold", lambda x, T: F.threshold(x, 0.1, 2.0)),
+    ("local_response_norm", lambda x, T: F.local_response_norm(x.reshape(1, 4, 5), 3)),
+    ("adaptive_max_pool3d", lambda x, T: F.adaptive_max_pool3d(x.reshape(1, 1, 2, 2, 5), (1, 2, 3))),
+    ("adaptive_avg_pool3d", lambda x, T: F.adaptive_avg_pool3d(x.reshape(1, 1, 2, 2, 5), (1, 2, 3))),
+    ("lp_pool1d", lambda x, T: F.lp_pool1d(x.abs() + 0.1, 2, 2)),
+    ("pixel_shuffle", lambda x, T: F.pixel_shuffle(x.reshape(1, 4, 5, 1), 2)),
+    ("bilinear", lambda x, T: F.bilinear(x, x, T(np.ones((2, 5, 5))))),
+]
+
+
+@pytest.mark.parametrize("name, op", CUDA_SIM_CASES, ids=[c[0] for c in CUDA_SIM_CASES])
+def test_cuda_sim_matches_cpu(name, op) -> None:
+    """The ops stay on their input's device: cuda-sim's values and gradients equal the CPU's."""
+    a = _r(4, 5)
+    results = []
+    for device in ("cpu", "cuda-sim"):
+        dev = axon.Device(device)
+        x = axon.Variable(axon.tensor(a, device=dev), requires_grad=True)
+        out = op(x, lambda v, d=dev: axon.tensor(v, device=d))
+        assert out.device == dev
+        out.sum().backward()
+        results.append((out.data.numpy(), x.grad.numpy()))
+    for cpu, sim in zip(*results):
+        np.testing.assert_allclose(sim, cpu, rtol=1e-12, atol=1e-12)
