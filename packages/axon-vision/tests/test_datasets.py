@@ -128,3 +128,49 @@ def test_image_folder(tmp_path):
         broken[[p.name for p, _ in broken.samples].index("broken.png")]
     with pytest.raises(DatasetFormatError, match="no class sub-folders"):
         ImageFolder(tmp_path / "cat")
+
+
+def test_coco_detection(tmp_path):
+    import json
+
+    from axon_vision.datasets import CocoDetection, boxes_xyxy
+
+    (tmp_path / "images").mkdir()
+    pixels = {7: RNG.integers(0, 256, (6, 5, 3), np.uint8), 3: RNG.integers(0, 256, (4, 8, 3), np.uint8)}
+    for image_id, array in pixels.items():
+        Image.fromarray(array).save(tmp_path / "images" / f"{image_id:012d}.png")
+    annotations = [
+        {"id": 1, "image_id": 7, "bbox": [1.0, 2.0, 3.0, 2.5], "category_id": 18, "area": 7.5, "iscrowd": 0},
+        {"id": 2, "image_id": 3, "bbox": [0.0, 0.0, 4.0, 4.0], "category_id": 1, "area": 16.0, "iscrowd": 0},
+        {"id": 3, "image_id": 7, "bbox": [0.5, 0.5, 1.0, 1.0], "category_id": 1, "area": 1.0, "iscrowd": 1},
+    ]
+    content = {
+        "images": [
+            {"id": i, "file_name": f"{i:012d}.png", "height": a.shape[0], "width": a.shape[1]}
+            for i, a in pixels.items()
+        ],
+        "annotations": annotations,
+        "categories": [{"id": 1, "name": "person"}, {"id": 18, "name": "dog"}],
+    }
+    ann = tmp_path / "instances.json"
+    ann.write_text(json.dumps(content))
+    ds = CocoDetection(tmp_path / "images", ann)
+    assert ds.ids == [3, 7] and ds.categories[18] == "dog"
+    image, target = ds[1]
+    np.testing.assert_array_equal(image, pixels[7].transpose(2, 0, 1))
+    assert [a["id"] for a in target] == [1, 3]
+    boxes, labels = boxes_xyxy(target)
+    np.testing.assert_array_equal(boxes, np.array([[1, 2, 4, 4.5], [0.5, 0.5, 1.5, 1.5]], np.float32))
+    assert labels.tolist() == [18, 1]
+    (tmp_path / "images" / "000000000003.png").unlink()
+    with pytest.raises(DatasetFormatError, match="000000000003.png"):
+        ds[0]
+    with pytest.raises(DatasetFormatError, match="missing.json"):
+        CocoDetection(tmp_path, tmp_path / "missing.json")
+    del content["images"]
+    ann.write_text(json.dumps(content))
+    with pytest.raises(DatasetFormatError, match="instances.json"):
+        CocoDetection(tmp_path, ann)
+    ann.write_text("{not json")
+    with pytest.raises(DatasetFormatError, match="not valid JSON"):
+        CocoDetection(tmp_path, ann)
