@@ -174,3 +174,33 @@ def test_coco_detection(tmp_path):
     ann.write_text("{not json")
     with pytest.raises(DatasetFormatError, match="not valid JSON"):
         CocoDetection(tmp_path, ann)
+
+
+def test_wider_face(tmp_path):
+    from axon_vision.datasets import WIDERFace
+
+    base = tmp_path / "widerface"
+    (base / "wider_face_split").mkdir(parents=True)
+    for name in ("0--Parade/a.jpg", "1--Handshaking/b.jpg"):
+        (base / "WIDER_val" / "images" / name).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(RNG.integers(0, 256, (9, 7, 3), np.uint8)).save(base / "WIDER_val/images/0--Parade/a.jpg")
+    text = (
+        "0--Parade/a.jpg\n2\n1 2 3 4 0 0 0 0 0 0\n5 6 7 8 2 1 0 1 2 0\n1--Handshaking/b.jpg\n0\n0 0 0 0 0 0 0 0 0 0\n"
+    )
+    (base / "wider_face_split" / "wider_face_val_bbx_gt.txt").write_text(text)
+    ds = WIDERFace(tmp_path, "val")
+    assert len(ds) == 2
+    image, target = ds[0]
+    assert image.shape == (3, 9, 7) and image.dtype == np.uint8
+    np.testing.assert_array_equal(target["bbox"], [[1, 2, 3, 4], [5, 6, 7, 8]])
+    np.testing.assert_array_equal(target["blur"], [0, 2])
+    np.testing.assert_array_equal(target["invalid"], [0, 1])
+    np.testing.assert_array_equal(target["occlusion"], [0, 2])
+    assert ds.samples[1][1]["bbox"].shape == (0, 4)
+    with pytest.raises(DatasetFormatError, match="b.jpg"):
+        ds[1]
+    with pytest.raises(DatasetFormatError, match="wider_face_train_bbx_gt.txt"):
+        WIDERFace(tmp_path, "train")
+    (base / "wider_face_split" / "wider_face_val_bbx_gt.txt").write_text("0--Parade/a.jpg\n2\n1 2 3 4 0 0 0 0 0 0\n")
+    with pytest.raises(DatasetFormatError, match="a.jpg"):
+        WIDERFace(tmp_path, "val")

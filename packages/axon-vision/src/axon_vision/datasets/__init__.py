@@ -5,6 +5,7 @@ from .coco import CocoDetection, boxes_xyxy
 from .folder import IMG_EXTENSIONS, ImageFolder, pil_loader
 from .idx import read_idx
 from .mnist import MNIST, FashionMNIST
+from .wider_face import WIDERFace
 
 __all__ = [
     "CIFAR10",
@@ -17,4 +18,5 @@ __all__ = [
     "MNIST",
     "pil_loader",
     "read_idx",
+    "WIDERFace",
 ]
