@@ -36,7 +36,23 @@ def _parse(data: bytes, where: str) -> onnx.ModelProto:
         raise OnnxFormatError(f"{where}: not a valid ONNX ModelProto ({exc})") from exc
     if not model.HasField("graph"):
         raise OnnxFormatError(f"{where}: the model has no graph")
+    _check_text(model, where)
     return model
+
+
+def _check_text(model: onnx.ModelProto, where: str) -> None:
+    # protobuf hands back a string field that is not valid UTF-8 as bytes; refuse the model
+    # rather than let names of two types meet in the graph.
+    graph = model.graph
+    texts: list[object] = [e.domain for e in model.opset_import]
+    for node in graph.node:
+        texts += [node.name, node.op_type, node.domain, *node.input, *node.output]
+        texts += [a.name for a in node.attribute]
+    for values in (graph.input, graph.output, graph.value_info, graph.initializer):
+        texts += [v.name for v in values]
+    bad = next((t for t in texts if not isinstance(t, str)), None)
+    if bad is not None:
+        raise OnnxFormatError(f"{where}: name {bad!r} is not valid UTF-8")
 
 
 def tensor_to_array(tensor: onnx.TensorProto, folder: Path | None) -> np.ndarray:

@@ -111,6 +111,16 @@ def _topological(graph: onnx.GraphProto, known: set[str]) -> list[onnx.NodeProto
     return order
 
 
+def _declared_dtype(name: str, kind: onnx.TypeProto) -> np.dtype | None:
+    """The NumPy dtype a graph input declares (None when it declares none)."""
+    if not kind.HasField("tensor_type") or not kind.tensor_type.elem_type:
+        return None
+    try:
+        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(kind.tensor_type.elem_type))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise OnnxFormatError(f"input {name!r}: unknown element type {kind.tensor_type.elem_type}") from exc
+
+
 def _wanted_outputs(node: onnx.NodeProto) -> int:
     names = list(node.output)
     while names and not names[-1]:
@@ -166,6 +176,7 @@ class OnnxModel(Module):
         self.input_names = [i.name for i in graph.input if i.name not in self._params and i.name not in self._constants]
         self.output_names = [o.name for o in graph.output]
         self._input_types = {i.name: i.type for i in graph.input}
+        self._input_dtypes = {name: _declared_dtype(name, kind) for name, kind in self._input_types.items()}
         known = set(self.input_names) | set(self._params) | set(self._constants)
         self._plan = [
             (
@@ -216,8 +227,8 @@ class OnnxModel(Module):
         kind = self._input_types.get(name)
         if kind is not None and kind.HasField("tensor_type"):
             declared = kind.tensor_type
-            if declared.elem_type:
-                want = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(declared.elem_type))
+            want = self._input_dtypes.get(name)
+            if want is not None:
                 if data.dtype.np != want:
                     raise OnnxRuntimeError(f"input {name!r}: expected dtype {want}, got {data.dtype.np}")
             if declared.HasField("shape"):
