@@ -82,7 +82,7 @@ def test_random_erasing_replays_window_rule_and_resumes():
         np.testing.assert_array_equal(erasing(x), out)
 
 
-def torch_warp(image, angle, translate, shear, center):
+def torch_warp(image, angle, translate, shear, center, mode="nearest", fill=None):
     """Forward matrix C T R Sh C⁻¹ composed and inverted here, sampled by torch's grid_sample (nearest)."""
     c, h, w = image.shape
     cx, cy = (w * 0.5, h * 0.5) if center is None else center
@@ -100,14 +100,14 @@ def torch_warp(image, angle, translate, shear, center):
     norm = np.array([[2.0 / w, 0, -1.0], [0, 2.0 / h, -1.0], [0, 0, 1.0]])
     theta = (norm @ inverse @ np.linalg.inv(norm))[:2]
     grid = torch.nn.functional.affine_grid(torch.from_numpy(theta)[None], (1, c, h, w), align_corners=False)
-    out = torch.nn.functional.grid_sample(
-        torch.from_numpy(image.astype(np.float64))[None],
-        grid,
-        mode="nearest",
-        padding_mode="zeros",
-        align_corners=False,
-    )
-    return out[0].numpy().astype(image.dtype)
+    source = torch.from_numpy(image.astype(np.float64))[None]
+    if fill is not None:  # torchvision's rule: a ones channel sampled alongside, the fill blended by it
+        source = torch.cat([source, torch.ones_like(source[:, :1])], dim=1)
+    out = torch.nn.functional.grid_sample(source, grid, mode=mode, padding_mode="zeros", align_corners=False)[0]
+    if fill is not None:
+        out, mask = out[:-1], out[-1:]
+        out = out * mask + (1.0 - mask) * fill
+    return out.numpy()
 
 
 @pytest.mark.parametrize(
@@ -123,10 +123,21 @@ def torch_warp(image, angle, translate, shear, center):
 )
 def test_affine_matches_grid_sample(angle, translate, shear, center):
     x = RNG.integers(1, 256, (3, 13, 10), np.uint8)
-    # torchvision's affine angle is clockwise; our forward matrix above rotates counter-clockwise in
-    # y-down pixel space for a positive angle of the standard rotation matrix, i.e. clockwise on screen.
+    # A positive angle in the standard rotation matrix turns clockwise on screen (y points down),
+    # which is torchvision's affine convention.
     out = affine(x, angle=angle, translate=translate, shear=shear, center=center)
-    np.testing.assert_array_equal(out, torch_warp(x, angle, translate, shear, center))
+    np.testing.assert_array_equal(out, torch_warp(x, angle, translate, shear, center).astype(np.uint8))
+    f = x.astype(np.float64) / 255
+    for fill in (None, 0.3):
+        bilinear = affine(
+            f, angle=angle, translate=translate, shear=shear, center=center, interpolation="bilinear", fill=fill
+        )
+        expected = torch_warp(f, angle, translate, shear, center, "bilinear", fill)
+        np.testing.assert_allclose(bilinear, expected, rtol=0, atol=1e-12)
+    # uint8 bilinear is computed in float32 and rounded: at most one level from the float64 reference.
+    ours = affine(x, angle=angle, translate=translate, shear=shear, center=center, interpolation="bilinear")
+    reference = np.rint(torch_warp(x, angle, translate, shear, center, "bilinear"))
+    assert ours.dtype == np.uint8 and np.abs(ours.astype(int) - reference).max() <= 1
 
 
 def test_rotate_quarter_turn_is_rot90():

@@ -16,24 +16,30 @@ from .tone import adjust_sharpness, autocontrast, equalize, posterize, solarize
 
 __all__ = ["RandAugment", "augmentation_space", "apply_op"]
 
-_Op = Callable[[np.ndarray, float, float], np.ndarray]
+_Op = Callable[[np.ndarray, float, str, float | None], np.ndarray]
 
-# name -> (op(image, magnitude, fill), signed). Shears and translations act about the top-left corner.
+# name -> (op(image, magnitude, interpolation, fill), signed). Shears and translations act about the top-left corner.
 _OPS: dict[str, tuple[_Op, bool]] = {
-    "Identity": (lambda x, m, f: x, False),
-    "ShearX": (lambda x, m, f: affine(x, shear=(math.degrees(math.atan(m)), 0.0), center=(0, 0), fill=f), True),
-    "ShearY": (lambda x, m, f: affine(x, shear=(0.0, math.degrees(math.atan(m))), center=(0, 0), fill=f), True),
-    "TranslateX": (lambda x, m, f: affine(x, translate=(int(m), 0), fill=f), True),
-    "TranslateY": (lambda x, m, f: affine(x, translate=(0, int(m)), fill=f), True),
-    "Rotate": (lambda x, m, f: rotate(x, m, fill=f), True),
-    "Brightness": (lambda x, m, f: adjust_brightness(x, 1.0 + m), True),
-    "Color": (lambda x, m, f: adjust_saturation(x, 1.0 + m), True),
-    "Contrast": (lambda x, m, f: adjust_contrast(x, 1.0 + m), True),
-    "Sharpness": (lambda x, m, f: adjust_sharpness(x, 1.0 + m), True),
-    "Posterize": (lambda x, m, f: posterize(x, int(m)), False),
-    "Solarize": (lambda x, m, f: solarize(x, m), False),
-    "AutoContrast": (lambda x, m, f: autocontrast(x), False),
-    "Equalize": (lambda x, m, f: equalize(x), False),
+    "Identity": (lambda x, m, i, f: x, False),
+    "ShearX": (
+        lambda x, m, i, f: affine(x, shear=(math.degrees(math.atan(m)), 0.0), center=(0, 0), interpolation=i, fill=f),
+        True,
+    ),
+    "ShearY": (
+        lambda x, m, i, f: affine(x, shear=(0.0, math.degrees(math.atan(m))), center=(0, 0), interpolation=i, fill=f),
+        True,
+    ),
+    "TranslateX": (lambda x, m, i, f: affine(x, translate=(int(m), 0), interpolation=i, fill=f), True),
+    "TranslateY": (lambda x, m, i, f: affine(x, translate=(0, int(m)), interpolation=i, fill=f), True),
+    "Rotate": (lambda x, m, i, f: rotate(x, m, interpolation=i, fill=f), True),
+    "Brightness": (lambda x, m, i, f: adjust_brightness(x, 1.0 + m), True),
+    "Color": (lambda x, m, i, f: adjust_saturation(x, 1.0 + m), True),
+    "Contrast": (lambda x, m, i, f: adjust_contrast(x, 1.0 + m), True),
+    "Sharpness": (lambda x, m, i, f: adjust_sharpness(x, 1.0 + m), True),
+    "Posterize": (lambda x, m, i, f: posterize(x, int(m)), False),
+    "Solarize": (lambda x, m, i, f: solarize(x, m), False),
+    "AutoContrast": (lambda x, m, i, f: autocontrast(x), False),
+    "Equalize": (lambda x, m, i, f: equalize(x), False),
 }
 
 
@@ -59,24 +65,36 @@ def augmentation_space(num_bins: int, height: int, width: int) -> dict[str, np.n
     }
 
 
-def apply_op(image: np.ndarray, name: str, magnitude: float, fill: float = 0.0) -> np.ndarray:
+def apply_op(
+    image: np.ndarray, name: str, magnitude: float, interpolation: str = "nearest", fill: float | None = None
+) -> np.ndarray:
     """Apply the RandAugment op ``name`` at ``magnitude`` to a uint8 ``[..., C, H, W]`` array."""
     if name not in _OPS:
         raise ValueError(f"apply_op: unknown op {name!r}; known: {sorted(_OPS)}")
-    return _OPS[name][0](image, magnitude, fill)
+    return _OPS[name][0](image, magnitude, interpolation, fill)
 
 
 class RandAugment:
     """Apply ``num_ops`` ops, each drawn uniformly from the 14, at magnitude bin ``magnitude`` of ``num_bins``.
 
     A signed op's magnitude is negated with probability 1/2. Input is uint8 ``[C, H, W]`` or
-    ``[N, C, H, W]`` (a batch shares the draws); geometric ops sample the nearest pixel and fill
-    with ``fill``. Draws come from ``generator`` (axon's default when None).
+    ``[N, C, H, W]`` (a batch shares the draws); geometric ops sample with ``interpolation``
+    ("nearest", torchvision's default, or "bilinear") and ``fill`` as :func:`affine` does. Draws come
+    from ``generator`` (axon's default when None).
     """
 
     def __init__(
-        self, num_ops: int = 2, magnitude: int = 9, num_bins: int = 31, fill: float = 0.0, generator: Any = None
+        self,
+        num_ops: int = 2,
+        magnitude: int = 9,
+        num_bins: int = 31,
+        interpolation: str = "nearest",
+        fill: float | None = None,
+        generator: Any = None,
     ) -> None:
+        if interpolation not in ("nearest", "bilinear"):
+            raise ValueError(f"RandAugment: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
+        self.interpolation = interpolation
         if num_ops < 0 or num_bins < 2 or not 0 <= magnitude < num_bins:
             raise ValueError(
                 f"RandAugment: need num_ops >= 0, num_bins >= 2, 0 <= magnitude < num_bins; "
@@ -112,7 +130,7 @@ class RandAugment:
         if array.shape[-3] not in (1, 3):
             raise ImageShapeError(f"RandAugment: needs 1 or 3 channels, got shape {array.shape}")
         for name, magnitude in self.get_params(*array.shape[-2:]):
-            array = apply_op(array, name, magnitude, self.fill)
+            array = apply_op(array, name, magnitude, self.interpolation, self.fill)
         return like_input(array, image)
 
     def __repr__(self) -> str:
