@@ -11,7 +11,7 @@ import sys
 import typer
 
 from ._errors import CLIError
-from .commands import models, project, system, training
+from .commands import archive, data, datasets, models, project, rename, report, scaffold, server, system, training
 
 app = typer.Typer(
     name="axon",
@@ -33,6 +33,9 @@ def _options(debug: bool = typer.Option(False, "--debug", help="show the traceba
 
 app.command("new")(project.new)
 app.command("init")(project.init)
+app.command("scaffold")(scaffold.scaffold)
+app.command("rename")(rename.rename)
+app.command("zip")(archive.zip_project)
 app.command("train")(training.train)
 app.command("resume")(training.resume)
 app.command("eval")(training.evaluate)
@@ -44,7 +47,15 @@ app.command("convert")(models.convert)
 app.command("quant")(models.quant)
 app.command("generate")(models.generate)
 app.command("chat")(models.chat)
+app.command("data")(data.data)
+app.add_typer(datasets.app, name="dataset")
+app.command("report")(report.report)
 app.command("gpu")(system.gpu)
+app.command("serve")(server.serve)
+app.command("start")(server.start)
+app.command("status")(server.status)
+app.command("logs")(server.logs)
+app.command("stop")(server.stop)
 
 
 def main() -> None:
