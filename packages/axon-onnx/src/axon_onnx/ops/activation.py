@@ -117,3 +117,16 @@ def prelu(node, x, slope):
 @register("Mish")
 def mish(node, x):
     return F.mish(x)
+
+
+@register("Swish", since=24, attrs=("alpha",))
+def swish(node, x):
+    return x * F.sigmoid(x * node.get("alpha", 1.0))
+
+
+@register("Hardmax", attrs=("axis",))
+def hardmax(node, x):
+    dim = axis(node, node.get("axis", -1), x.ndim)
+    # One at the first maximum along the axis, zeros elsewhere.
+    first = x.argmax(dim=dim, keepdim=True)
+    return (x * 0.0).scatter(dim, first, 1.0)

@@ -316,3 +316,24 @@ def pad(node, x, pads, value=None, axes=None):
     if not flat:
         return x
     return F.pad(x, tuple(flat), mode=mode, value=fill)
+
+
+@register("RMSNormalization", since=23, attrs=("axis", "epsilon", "stash_type"))
+def rms_norm(node, x, scale):
+    first = axis(node, node.get("axis", -1), x.ndim)
+    dims = tuple(range(first, x.ndim))
+    # stash_type=1 (the default) computes in float32, as the spec's reference does.
+    work = x.float() if x.dtype.itemsize < 4 else x
+    inv_rms = ((work * work).mean(dim=dims, keepdim=True) + node.get("epsilon", 1e-5)).rsqrt()
+    return (work * inv_rms).to(x.dtype) * scale
+
+
+@register("LpNormalization", since=1, attrs=("axis", "p"))
+def lp_normalization(node, x):
+    dim = axis(node, node.get("axis", -1), x.ndim)
+    p = node.get("p", 2)
+    if p not in (1, 2):
+        raise fail(node, f"p must be 1 or 2, got {p}")
+    norm = x.abs().sum(dim=dim, keepdim=True) if p == 1 else (x * x).sum(dim=dim, keepdim=True).sqrt()
+    # A zero norm leaves zeros (onnx's reference divides where the norm is non-zero).
+    return x / norm.masked_fill(norm == 0, 1.0)

@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from axon_autograd import cat
+
 from ..registry import register
 from ._util import axes_or_all, axis, const, fail, ints
 
@@ -132,6 +134,21 @@ def cumsum(node, x, axis_input):
     out = x.cumsum(dim)
     if node.get("exclusive", 0):
         out = out - x
+    if node.get("reverse", 0):
+        out = out.flip(dim)
+    return out if out.dtype == x.dtype else out.to(x.dtype)
+
+
+@register("CumProd", since=26, attrs=("exclusive", "reverse"))
+def cumprod(node, x, axis_input):
+    dim = axis(node, ints(axis_input)[0], x.ndim)
+    if node.get("reverse", 0):
+        x = x.flip(dim)
+    out = x.cumprod(dim)
+    if node.get("exclusive", 0):
+        # Shift by one along the axis with a leading 1: the product of the elements before each.
+        ones = x.narrow(dim, 0, 1) * 0 + 1
+        out = cat([ones, out.narrow(dim, 0, x.shape[dim] - 1)], dim) if x.shape[dim] else out
     if node.get("reverse", 0):
         out = out.flip(dim)
     return out if out.dtype == x.dtype else out.to(x.dtype)
