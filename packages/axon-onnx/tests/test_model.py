@@ -176,3 +176,37 @@ def test_nodes_out_of_order_are_sorted():
     loaded = axon_onnx.load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
     (out,) = loaded.run(None, {"x": np.array([-1.0, 2.0, -3.0], np.float32)})
     np.testing.assert_array_equal(out, [1.0, 0.0, 3.0])
+
+
+def test_training_graph_with_its_loss_matches_torch():
+    # A graph that ends in its own loss (as training exports do): Gemm -> SoftmaxCrossEntropyLoss
+    # with class weights and an ignored label; loss and weight gradient vs torch's cross_entropy.
+    torch = pytest.importorskip("torch")
+    w = RNG.standard_normal((5, 4)).astype(np.float32)
+    class_weight = RNG.uniform(0.5, 2.0, 5).astype(np.float32)
+    nodes = [
+        helper.make_node("Gemm", ["x", "w"], ["scores"], transB=1),
+        helper.make_node("SoftmaxCrossEntropyLoss", ["scores", "labels", "cw"], ["loss"], ignore_index=-1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "train",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [6, 4]),
+            helper.make_tensor_value_info("labels", TensorProto.INT64, [6]),
+        ],
+        [helper.make_tensor_value_info("loss", TensorProto.FLOAT, [])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(class_weight, "cw")],
+    )
+    loaded = axon_onnx.load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    x = RNG.standard_normal((6, 4)).astype(np.float32)
+    labels = np.array([0, 3, -1, 4, 1, 3], np.int64)
+    loss = loaded(x=x, labels=labels)
+    loss.backward()
+    tw = torch.tensor(w, requires_grad=True)
+    want = torch.nn.functional.cross_entropy(
+        torch.from_numpy(x) @ tw.T, torch.from_numpy(labels), weight=torch.from_numpy(class_weight), ignore_index=-1
+    )
+    want.backward()
+    np.testing.assert_allclose(loss.detach().numpy(), want.detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(loaded.initializer("w").grad.numpy(), tw.grad.numpy(), rtol=1e-4, atol=1e-6)

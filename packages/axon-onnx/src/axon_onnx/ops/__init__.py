@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import activation, elementwise, generator, indexing, logical, nn, reduce, shape
+from . import activation, elementwise, generator, indexing, logical, loss, nn, reduce, shape
 
-__all__ = ["activation", "elementwise", "generator", "indexing", "logical", "nn", "reduce", "shape"]
+__all__ = ["activation", "elementwise", "generator", "indexing", "logical", "loss", "nn", "reduce", "shape"]
