@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi import Path as PathParameter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,7 +17,17 @@ from .registry import ModelRegistry
 from .security import Principal, TokenError, digest
 from .security.api_keys import KEY_PREFIX
 
-__all__ = ["DB", "Caller", "Registry", "Writer", "get_registry", "get_session", "require_admin", "require_auth"]
+__all__ = [
+    "DB",
+    "Caller",
+    "Registry",
+    "RowId",
+    "Writer",
+    "get_registry",
+    "get_session",
+    "require_admin",
+    "require_auth",
+]
 
 
 def get_registry(request: Request) -> ModelRegistry:
@@ -80,3 +91,6 @@ Registry = Annotated[ModelRegistry, Depends(get_registry)]
 DB = Annotated[Session, Depends(get_session)]
 Caller = Annotated[Principal, Depends(require_auth)]
 Writer = Annotated[Principal, Depends(require_writer)]
+
+#: A row id in a route's path: a positive 64-bit integer (a larger one is 422, not a database overflow).
+RowId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]

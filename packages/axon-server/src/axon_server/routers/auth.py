@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 
 from ..db import ApiKey, RefreshToken, User
-from ..dependencies import DB, Caller
+from ..dependencies import DB, Caller, RowId
 from ..errors import APIError
 from ..schemas import ApiKeyCreate, LoginRequest, RefreshRequest
 from ..security import TokenError, digest, new_api_key, verify_password
@@ -114,7 +114,7 @@ def list_keys(caller: Caller, db: DB) -> dict[str, Any]:
 
 
 @router.delete("/keys/{key_id}")
-def delete_key(key_id: int, caller: Caller, db: DB) -> dict[str, Any]:
+def delete_key(key_id: RowId, caller: Caller, db: DB) -> dict[str, Any]:
     """404 for a key that is not the caller's (another user's key is not revealed to exist)."""
     key = db.get(ApiKey, key_id)
     if key is None or key.user_id != _user_of(caller):

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy import func, select
 
 from ..db import Artifact
-from ..dependencies import DB, Caller, Writer
+from ..dependencies import DB, Caller, RowId, Writer
 from ..errors import APIError
 from ..security import Principal
 from ..storage import KINDS, check_name, inspect_file, receive_file
@@ -100,18 +100,18 @@ def _make(kind: str) -> APIRouter:
         return {"data": [_card(a) for a in db.execute(query).scalars()]}
 
     @router.get("/{artifact_id}", name=f"inspect_{kind}")
-    def inspect(artifact_id: int, request: Request, caller: Caller, db: DB) -> dict[str, Any]:
+    def inspect(artifact_id: RowId, request: Request, caller: Caller, db: DB) -> dict[str, Any]:
         row = owned(db, caller, artifact_id)
         return {**_card(row), "inspect": inspect_file(folder(request) / row.stored_as, row.filename)}
 
     @router.get("/{artifact_id}/download", name=f"download_{kind}")
-    def download(artifact_id: int, request: Request, caller: Caller, db: DB) -> FileResponse:
+    def download(artifact_id: RowId, request: Request, caller: Caller, db: DB) -> FileResponse:
         row = owned(db, caller, artifact_id)
         headers = {"X-Checksum-SHA256": row.sha256}
         return FileResponse(folder(request) / row.stored_as, filename=row.filename, headers=headers)
 
     @router.delete("/{artifact_id}", name=f"delete_{kind}")
-    def delete(artifact_id: int, request: Request, caller: Writer, db: DB) -> dict[str, Any]:
+    def delete(artifact_id: RowId, request: Request, caller: Writer, db: DB) -> dict[str, Any]:
         row = owned(db, caller, artifact_id)
         path = folder(request) / row.stored_as
         db.delete(row)

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from axon_core import atomic_writer
 
 from ..db import Artifact, Database, Job
-from ..dependencies import DB, Caller, Writer
+from ..dependencies import DB, Caller, RowId, Writer
 from ..errors import APIError
 from ..jobs import TERMINAL, JobRunner, check_submission
 from ..schemas import JobCreate
@@ -126,7 +126,7 @@ def listing(caller: Caller, db: DB) -> dict[str, Any]:
 
 
 @router.get("/{job_id}", name="get_job")
-def status(job_id: int, request: Request, caller: Caller, db: DB) -> dict[str, Any]:
+def status(job_id: RowId, request: Request, caller: Caller, db: DB) -> dict[str, Any]:
     """The job's card, the config it runs and the files of its folder."""
     job = _owned(db, caller, job_id)
     folder = _runner(request).folder(job)
@@ -138,7 +138,7 @@ def status(job_id: int, request: Request, caller: Caller, db: DB) -> dict[str, A
 
 
 @router.post("/{job_id}/cancel", name="cancel_job")
-def cancel(job_id: int, request: Request, caller: Writer, db: DB) -> dict[str, Any]:
+def cancel(job_id: RowId, request: Request, caller: Writer, db: DB) -> dict[str, Any]:
     """A queued job is cancelled at once; a running one when its worker has stopped (SIGTERM).
     An ended job: 409."""
     job = _owned(db, caller, job_id)
@@ -180,7 +180,7 @@ async def _follow(request: Request, job_id: int, path: Path, follow: bool) -> As
 
 @router.get("/{job_id}/logs", name="job_logs")
 def logs(
-    job_id: int,
+    job_id: RowId,
     request: Request,
     caller: Caller,
     db: DB,
@@ -206,7 +206,7 @@ async def _events(request: Request, job_id: int, path: Path, follow: bool) -> As
 
 @router.get("/{job_id}/metrics", name="job_metrics")
 def metrics(
-    job_id: int,
+    job_id: RowId,
     request: Request,
     caller: Caller,
     db: DB,
@@ -236,7 +236,7 @@ def _sha256(path: Path) -> str:
 
 
 @router.get("/{job_id}/artifacts", name="job_artifacts")
-def artifacts(job_id: int, request: Request, caller: Caller, db: DB) -> dict[str, Any]:
+def artifacts(job_id: RowId, request: Request, caller: Caller, db: DB) -> dict[str, Any]:
     """The checkpoints the job has written so far (name, size, SHA-256)."""
     job = _owned(db, caller, job_id)
     folder = _runner(request).folder(job) / job.checkpoint_dir
@@ -249,7 +249,7 @@ def artifacts(job_id: int, request: Request, caller: Caller, db: DB) -> dict[str
 
 
 @router.get("/{job_id}/artifacts/{name}", name="download_job_artifact")
-def download(job_id: int, name: str, request: Request, caller: Caller, db: DB) -> FileResponse:
+def download(job_id: RowId, name: str, request: Request, caller: Caller, db: DB) -> FileResponse:
     job = _owned(db, caller, job_id)
     check_name(name, "name")
     path = _runner(request).folder(job) / job.checkpoint_dir / name

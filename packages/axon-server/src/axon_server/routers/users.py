@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
 from ..db import User
-from ..dependencies import DB, require_admin
+from ..dependencies import DB, RowId, require_admin
 from ..errors import APIError
 from ..schemas import UserCreate
 from ..security import Principal, hash_password
@@ -40,7 +40,7 @@ def list_users(_: Admin, db: DB) -> dict[str, Any]:
 
 
 @router.delete("/{user_id}")
-def delete_user(user_id: int, _: Admin, db: DB) -> dict[str, Any]:
+def delete_user(user_id: RowId, _: Admin, db: DB) -> dict[str, Any]:
     user = db.get(User, user_id)
     if user is None:
         raise APIError(404, f"No user {user_id}", code="not_found")

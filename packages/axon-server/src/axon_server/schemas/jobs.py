@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,4 +21,4 @@ class JobCreate(BaseModel):
     config: str | dict[str, Any]
     format: Literal["yaml", "toml"] = "yaml"
     files: dict[str, str] = Field(default_factory=dict, max_length=64)
-    datasets: dict[str, int] = Field(default_factory=dict, max_length=16)
+    datasets: dict[str, Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(default_factory=dict, max_length=16)
