@@ -181,3 +181,37 @@ def tile(node, x, repeats):
     if len(reps) != x.ndim or any(r < 0 for r in reps):
         raise fail(node, f"repeats {reps} do not fit rank {x.ndim}")
     return x.repeat(*reps)
+
+
+@register(
+    "SpaceToDepth",
+    since=1,
+    attrs=("blocksize", "mode"),
+    check=lambda a: None if a.get("mode", "DCR") in ("DCR", "CRD") else "mode",
+)
+def space_to_depth(node, x):
+    b = node.get("blocksize")
+    n, c, h, w = x.shape
+    if h % b or w % b:
+        raise fail(node, f"blocksize {b} does not divide {x.shape[2:]}")
+    # DCR puts the block offsets before the channel in the output depth, CRD after it.
+    order = (0, 3, 5, 1, 2, 4) if node.get("mode", "DCR") == "DCR" else (0, 1, 3, 5, 2, 4)
+    y = x.reshape((n, c, h // b, b, w // b, b)).permute(*order)
+    return y.reshape((n, c * b * b, h // b, w // b))
+
+
+@register(
+    "DepthToSpace",
+    attrs=("blocksize", "mode"),
+    check=lambda a: None if a.get("mode", "DCR") in ("DCR", "CRD") else "mode",
+)
+def depth_to_space(node, x):
+    b = node.get("blocksize")
+    n, c, h, w = x.shape
+    if c % (b * b):
+        raise fail(node, f"blocksize {b} squared does not divide {c} channels")
+    if node.get("mode", "DCR") == "DCR":
+        y = x.reshape((n, b, b, c // (b * b), h, w)).permute(0, 3, 4, 1, 5, 2)
+    else:
+        y = x.reshape((n, c // (b * b), b, b, h, w)).permute(0, 1, 4, 2, 5, 3)
+    return y.reshape((n, c // (b * b), h * b, w * b))
