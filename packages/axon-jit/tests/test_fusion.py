@@ -164,3 +164,39 @@ def test_cuda_sim_tensors_are_not_fused_and_say_so():
     assert not explanation.groups
     assert all("only CPU kernels" in why for why in explanation.reasons.values())
     np.testing.assert_array_equal(axon_jit.compile(bias_gelu_tanh)(x, b).numpy(), bias_gelu_tanh(x, b).numpy())
+
+
+_RELOAD = """
+import sys
+import numpy as np
+import axon_jit
+import axon_tensor as at
+from pathlib import Path
+
+rng = np.random.default_rng(0)
+x, r = (at.tensor(rng.standard_normal((4, 300)).astype(np.float32)) for _ in range(2))
+def f(x, r):
+    h = x + r
+    e = (h - h.amax(-1, keepdim=True)).exp()
+    return e / e.sum(-1, keepdim=True), (h * h).mean(-1, keepdim=True)
+got, want = axon_jit.compile(f)(x, r), f(x, r)
+assert np.array_equal(got[1].numpy(), want[1].numpy())
+assert np.abs(got[0].numpy() - want[0].numpy()).max() <= 8 * np.spacing(np.float32(1))
+print(len(list(Path(sys.argv[1]).glob("__pycache__/*.nbi"))))
+"""
+
+
+def test_a_fresh_process_reloads_the_cached_machine_code(tmp_path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AXON_CACHE_DIR": str(tmp_path)}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", _RELOAD, str(tmp_path / "jit")], env=env, capture_output=True, text=True, timeout=300
+        )
+        for _ in range(2)
+    ]
+    assert [r.returncode for r in runs] == [0, 0], runs[-1].stderr[-2000:]
+    # the second process found the first one's compiled kernels (Numba's index files) and reran them
+    assert int(runs[0].stdout.split()[-1]) >= 1 and runs[1].stdout.split()[-1] == runs[0].stdout.split()[-1]

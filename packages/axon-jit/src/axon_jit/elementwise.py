@@ -78,75 +78,106 @@ from axon_core.backend.numerics import GELU_TANH_COEFF, INV_SQRT_2, SATURATION, 
 T = np.{dtype}
 
 
-@njit
-def _pairwise_sum(a, lo, n):
-    # numpy/_core/src/umath/loops_utils.h.src, pairwise_sum, step for step (0 + the result, as
-    # NumPy's add.reduce starts from its identity)
+@njit(cache=True)
+def _block_sum(a, lo, n):
+    # numpy/_core/src/umath/loops_utils.h.src, pairwise_sum's leaves (n <= 128), step for step
     if n < 8:
         res = T(-0.0)
         for i in range(n):
             res += a[lo + i]
         return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - (n % 8):
+        j = lo + i
+        r0 += a[j]
+        r1 += a[j + 1]
+        r2 += a[j + 2]
+        r3 += a[j + 3]
+        r4 += a[j + 4]
+        r5 += a[j + 5]
+        r6 += a[j + 6]
+        r7 += a[j + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def _pairwise_sum(a, lo, n):
+    # NumPy's recursion (halves, rounded down to a multiple of 8, above 128 elements) walked with
+    # an explicit stack: Numba's on-disk cache crashes on reloading a self-recursive function
     if n <= 128:
-        r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-        r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-        i = 8
-        while i < n - (n % 8):
-            j = lo + i
-            r0 += a[j]
-            r1 += a[j + 1]
-            r2 += a[j + 2]
-            r3 += a[j + 3]
-            r4 += a[j + 4]
-            r5 += a[j + 5]
-            r6 += a[j + 6]
-            r7 += a[j + 7]
-            i += 8
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while i < n:
-            res += a[lo + i]
-            i += 1
-        return res
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _pairwise_sum(a, lo, n2) + _pairwise_sum(a, lo + n2, n - n2)
+        return _block_sum(a, lo, n)
+    starts = np.empty(128, np.int64)
+    sizes = np.empty(128, np.int64)
+    steps = np.zeros(128, np.int64)
+    partial = np.empty(128, T)
+    top, done = 0, 0
+    starts[0], sizes[0] = lo, n
+    while top >= 0:
+        start, size = starts[top], sizes[top]
+        if size <= 128:
+            partial[done] = _block_sum(a, start, size)
+            done += 1
+            top -= 1
+            continue
+        half = size // 2
+        half -= half % 8
+        if steps[top] == 0:
+            steps[top] = 1
+            top += 1
+            starts[top], sizes[top], steps[top] = start, half, 0
+        elif steps[top] == 1:
+            steps[top] = 2
+            top += 1
+            starts[top], sizes[top], steps[top] = start + half, size - half, 0
+        else:
+            done -= 1
+            partial[done - 1] = partial[done - 1] + partial[done]
+            top -= 1
+    return partial[0]
 
 
-@njit
+@njit(cache=True)
 def _sigmoid(x):
     # axon_tensor's sigmoid: split by sign so exp cannot overflow
     z = np.exp(-abs(x))
     return T(1) / (T(1) + z) if x >= T(0) else z / (T(1) + z)
 
 
-@njit
+@njit(cache=True)
 def _relu(x):
     # the host kernel's: NaN and -0.0 pass through
     return T(0) if x < T(0) else x
 
 
-@njit
+@njit(cache=True)
 def _maximum(a, b):
     return a if (a >= b or a != a) else b
 
 
-@njit
+@njit(cache=True)
 def _minimum(a, b):
     return a if (a <= b or a != a) else b
 
 
-@njit
+@njit(cache=True)
 def _sigmoid64(z, e):
     r = 1.0 / (1.0 + e)
     return r if z >= 0.0 else e * r
 
 
-@njit
+@njit(cache=True)
 def _low(x):
     return -SATURATION if x < -SATURATION else x
 
 
-@njit
+@njit(cache=True)
 def _gelu_tanh(x):
     # the CPU backend's host kernel, in float64, rounded once
     w = _low(float(x))
@@ -154,13 +185,13 @@ def _gelu_tanh(x):
     return T(w * _sigmoid64(z, math.exp(-abs(z))))
 
 
-@njit
+@njit(cache=True)
 def _gelu_erf(x):
     w = _low(float(x))
     return T(0.5 * w * math.erfc(-w * INV_SQRT_2))
 
 
-@njit
+@njit(cache=True)
 def _silu(x):
     # the host kernel: e = exp(-|x|) in T, the rest in float64
     e = float(np.exp(-abs(x)))
