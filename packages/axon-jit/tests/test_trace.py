@@ -135,3 +135,22 @@ def test_value_reads_and_inplace_ops_raise_trace_errors():
         axon_jit.compile(lambda x: 3)(at.randn(3))
     # the guards are gone after a failed trace: eager code reads values again
     assert at.tensor([2.0]).item() == 2.0 and bool(at.tensor([1.0]))
+
+
+def test_explain_prints_the_graph_removed_ops_groups_and_reasons():
+    import io
+
+    def f(x, b):
+        dead = x.exp()  # noqa: F841 (removed by DCE)
+        h = (x + b).tanh() * 2.0
+        return (x + b).relu() + h, h.reshape(-1)
+
+    out = io.StringIO()
+    explanation = axon_jit.explain(f, at.randn(3, 4), at.randn(4), file=out)
+    text = out.getvalue()
+    assert text.strip() == str(explanation).strip()
+    assert [n.op for n in explanation.removed] == ["exp", "add"]  # dead exp; the repeated x + b
+    assert len(explanation.groups) == 1 and len(explanation.groups[0].members) == 5
+    assert list(explanation.reasons.values()) == ["reshape: not an elementwise op the JIT fuses"]
+    for needed in ("%0 = exp(%in0)", "removed by DCE/CSE: %0, %4", "fused group", "reshape: not an elementwise"):
+        assert needed in text, needed
