@@ -30,7 +30,6 @@ case_ops, foreign_types, run_case = _cases.case_ops, _cases.foreign_types, _case
 pytestmark = pytest.mark.slow
 
 _HALF_ULP = "expanded Attention graph in 16-bit floats: intermediate rounding differs from onnx's reference by one ulp"
-_DILATED_AVG = "AveragePool with dilations (opset 19) is not implemented: axon's avg pools have no dilation"
 
 EXPECTED_FAILURES = {
     "test_attention_4d_causal_bf16_expanded": _HALF_ULP,
@@ -39,12 +38,6 @@ EXPECTED_FAILURES = {
     "test_attention_4d_causal_padded_kv_bf16_expanded": _HALF_ULP,
     "test_attention_4d_attn_mask_causal_bf16_expanded": _HALF_ULP,
     "test_attention_3d_causal_bf16_expanded": _HALF_ULP,
-    "test_averagepool_2d_dilations": _DILATED_AVG,
-    "test_averagepool_3d_dilations_small": _DILATED_AVG,
-    "test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_True": _DILATED_AVG,
-    "test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_False": _DILATED_AVG,
-    "test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_True": _DILATED_AVG,
-    "test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_False": _DILATED_AVG,
 }
 
 

@@ -54,15 +54,15 @@ def test_check_exit_status_says_whether_axon_runs_every_node(tmp_path):
     assert done.returncode == 0 and "1/1 nodes runnable" in done.stdout
     bad = _save(
         tmp_path,
-        [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("LpNormalization", ["a"], ["y"], name="lp")],
+        [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("GridSample", ["a"], ["y"], name="lp")],
         "bad.onnx",
     )
     done = _run("check", bad, "--json")
     assert done.returncode == 1
     report = json.loads(done.stdout)
     assert report["runnable"] == 1
-    assert [(n["name"], n["op_type"]) for n in report["unsupported"]] == [("lp", "LpNormalization")]
-    assert "cannot run lp: LpNormalization" in _run("check", bad).stdout
+    assert [(n["name"], n["op_type"]) for n in report["unsupported"]] == [("lp", "GridSample")]
+    assert "cannot run lp: GridSample" in _run("check", bad).stdout
 
 
 def test_unreadable_file_exits_2(tmp_path):

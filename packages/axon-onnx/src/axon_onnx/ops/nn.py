@@ -191,7 +191,7 @@ def max_pool(node, x):
 @register(
     "AveragePool",
     attrs=("auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides"),
-    check=lambda a: "dilations other than 1" if any(d != 1 for d in a.get("dilations", [])) else _auto_pad_check(a),
+    check=_auto_pad_check,
 )
 def average_pool(node, x):
     kernel = node.get("kernel_shape")
@@ -199,6 +199,8 @@ def average_pool(node, x):
     strides, dilations, pads = _spatial_attrs(node, x, kernel)
     ceil = bool(node.get("ceil_mode", 0))
     include = bool(node.get("count_include_pad", 0))
+    if any(d != 1 for d in dilations):
+        return _dilated_average_pool(node, x, kernel, strides, dilations, pads, ceil, include)
     pool = _AVG_POOLS[spatial]
     if _fits_torch(pads, kernel, dilations):
         return pool(x, kernel, strides, [lo for lo, _ in pads], ceil, include)
@@ -210,6 +212,43 @@ def average_pool(node, x):
     ones = const(node, np.ones((1, 1) + tuple(x.shape[2:]), dtype=x.dtype.np))
     counts = pool(_explicit_pad(ones, pads), kernel, strides, 0, ceil, True)
     return summed / counts
+
+
+def _pooled_size(size: int, k: int, s: int, d: int, lo: int, hi: int, ceil: bool) -> int:
+    span = size + lo + hi - ((k - 1) * d + 1)
+    out = (-(-span // s) if ceil else span // s) + 1
+    if ceil and (out - 1) * s >= size + lo:
+        out -= 1  # a last window starting in the end padding is dropped (PyTorch's and ONNX's rule)
+    return out
+
+
+def _dilated_average_pool(node, x, kernel, strides, dilations, pads, ceil, include):
+    """Average pooling with dilations (which axon's pools lack): the sum over kernel offsets of
+    strided slices of the zero-padded input, over the same sums of a mask of the counted cells."""
+    outs = [
+        _pooled_size(size, k, st, d, lo, hi, ceil)
+        for size, k, st, d, (lo, hi) in zip(x.shape[2:], kernel, strides, dilations, pads, strict=True)
+    ]
+    # Extra zeros past the end padding so ceil-mode windows stay in range; they count for nobody.
+    needed = [(o - 1) * st + (k - 1) * d + 1 for o, st, k, d in zip(outs, strides, kernel, dilations, strict=True)]
+    extra = [max(n - (size + lo + hi), 0) for n, size, (lo, hi) in zip(needed, x.shape[2:], pads, strict=True)]
+    full = [(lo, hi + e) for (lo, hi), e in zip(pads, extra, strict=True)]
+    padded = _explicit_pad(x, full)
+    counted = np.zeros(tuple(size + lo + hi for size, (lo, hi) in zip(x.shape[2:], full, strict=True)), x.dtype.np)
+    if include:
+        counted[tuple(slice(0, size + lo + hi) for size, (lo, hi) in zip(x.shape[2:], pads, strict=True))] = 1
+    else:
+        counted[tuple(slice(lo, lo + size) for size, (lo, _) in zip(x.shape[2:], pads, strict=True))] = 1
+    mask = const(node, counted.reshape((1, 1) + counted.shape))
+    total = count = None
+    for offset in np.ndindex(*kernel):
+        key = (slice(None), slice(None)) + tuple(
+            slice(j * d, j * d + (o - 1) * st + 1, st)
+            for j, d, o, st in zip(offset, dilations, outs, strides, strict=True)
+        )
+        total = padded[key] if total is None else total + padded[key]
+        count = mask[key] if count is None else count + mask[key]
+    return total / count
 
 
 @register("GlobalAveragePool")
