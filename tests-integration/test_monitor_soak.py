@@ -131,6 +131,7 @@ def test_monitor_survives_idle_slow_and_many_clients() -> None:
         attack_over = threading.Event()
         idle_closed: list[float] = []  # seconds each idle connection lived before the server closed it
         idle_opened = [0]
+        idle_open_at_end: list[float] = []  # ages of the idle connections still open when the attack ends
 
         def idle_flood() -> None:
             """Keep 150 connections open that never send a byte, reopening each one the server closes."""
@@ -152,6 +153,7 @@ def test_monitor_survives_idle_slow_and_many_clients() -> None:
                             selector.register(_connect(port), selectors.EVENT_READ, time.monotonic())
                             idle_opened[0] += 1
                 for key in list(selector.get_map().values()):
+                    idle_open_at_end.append(time.monotonic() - key.data)
                     key.fileobj.close()
 
         trickle_dropped: list[float | None] = []
@@ -224,6 +226,7 @@ def test_monitor_survives_idle_slow_and_many_clients() -> None:
         "concurrent_slowest_s": round(max(t for _, t in concurrent), 2),
         "idle_connections_opened": idle_opened[0],
         "idle_longest_lived_s": round(max(idle_closed), 2),
+        "idle_oldest_open_at_end_s": round(max(idle_open_at_end), 2),
         "trickles": len(trickle_dropped),
         "trickle_longest_lived_s": round(max(dropped), 2),
         "slow_readers_dropped": sum(t is not None for t in slow_closed),
@@ -238,9 +241,13 @@ def test_monitor_survives_idle_slow_and_many_clients() -> None:
     # 200 concurrent GETs during the flood is mostly served (179-199 of 200 measured on a quiet 2-core machine;
     # before that rule, 0): the flood cannot starve the dashboard, and the rest are told to retry at once.
     assert statuses.count(200) >= 100, summary
-    # measured by the client from connect(): the accept queue and the flood thread's own lag add a little
-    assert max(idle_closed) < REQUEST_TIMEOUT + 2, "an idle connection never outlives its deadline"
-    assert None not in trickle_dropped and max(dropped) < REQUEST_TIMEOUT + 2, "nor a trickling one"
+    # Measured by the client from connect(): the accept queue and the flood thread's own lag add to the
+    # 1 s deadline (up to 3.2 s seen on a loaded CI machine); a connection the server never closed
+    # would still be open at the end of the ~15 s attack, older than this bound.
+    lifetime_bound = REQUEST_TIMEOUT + 4
+    assert max(idle_closed) < lifetime_bound, "an idle connection never outlives its deadline"
+    assert max(idle_open_at_end) < lifetime_bound, "and none is left open past it"
+    assert None not in trickle_dropped and max(dropped) < lifetime_bound, "nor a trickling one"
     assert None not in slow_closed, "every slow reader is dropped by the response deadline"
     assert 200 not in forged and forged_after == [421] * 5, "a forged Host never reads the metrics"
     assert None not in probe_results and 200 in probe_results, probe_results
